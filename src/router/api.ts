@@ -1,0 +1,130 @@
+/**
+ * The router core's public contract, shared by every ingress (gateway/, extproc/) and by tests.
+ *
+ * The core does no I/O: ingress adapters feed it parsed requests, the datastore feeds it endpoint
+ * state, and every call takes the current time, so the same code runs in real and virtual time.
+ * Fields may be added; existing names are a contract between folders — do not rename them.
+ */
+
+/** One model-server endpoint (a vLLM replica or a simulator). */
+export interface EndpointInfo {
+  /** Stable identity: "host:port" as Envoy's x-gateway-destination-endpoint expects it. */
+  id: string;
+  host: string;
+  port: number;
+  /** Base URL for HTTP proxying and /metrics scraping, e.g. "http://127.0.0.1:8000". */
+  url: string;
+  labels: Record<string, string>;
+  /** Metrics dialect to scrape: vLLM (default), SGLang or TensorRT-LLM names. */
+  metricsDialect?: 'vllm' | 'sglang' | 'trtllm';
+}
+
+/** Metrics scraped from an endpoint's /metrics (vLLM names or the fallbacks). */
+export interface EndpointMetrics {
+  waitingQueueSize: number;
+  runningRequests: number;
+  /** 0..1 fraction of KV blocks in use. */
+  kvCacheUsage: number;
+  activeLoras: string[];
+  waitingLoras: string[];
+  maxLoras: number;
+  /** From vllm:cache_config_info when present. */
+  blockSize?: number;
+  numGpuBlocks?: number;
+  /** When these values were scraped (ms, same clock as pick()). */
+  updatedAtMs: number;
+}
+
+/** What the ingress parsed from one request, once. */
+export interface RouteRequest {
+  /** Unique per request (x-request-id or generated). */
+  id: string;
+  /** The requested model name as sent by the client. */
+  model: string;
+  api: 'completions' | 'chat' | 'other';
+  /**
+   * Text that prefix affinity is computed over: the completions `prompt`, or the JSON of the chat
+   * `messages` array (no chat template applied), as the EPP's approximate prefix index does.
+   */
+  prefixText: string;
+  /** Prompt length in tokens (estimated at ~4 characters per token unless the ingress knows better). */
+  promptTokens: number;
+  maxTokens?: number;
+  stream: boolean;
+  /** InferenceObjective priority; negative means sheddable. Default 0. */
+  priority: number;
+  sessionId?: string;
+  cacheSalt?: string;
+  /** LoRA adapter name when the model names one. */
+  loraAdapter?: string;
+  /** Request headers the ingress decided to trust (never raw client routing headers). */
+  headers?: Record<string, string>;
+  /** Endpoint ids the caller allows (the ext_proc subset hint); undefined means all. */
+  subset?: string[];
+}
+
+export interface EndpointScore {
+  endpointId: string;
+  /** Σ weight × clamp(score, 0, 1) over the profile's scorers. */
+  total: number;
+  /** Per scorer plugin name: the clamped score before weighting. */
+  byPlugin: Record<string, number>;
+}
+
+export interface PickResult {
+  requestId: string;
+  /** Ordered: the chosen endpoint first, then fallbacks for retries. Never empty. */
+  endpoints: EndpointInfo[];
+  /** The primary profile's name. */
+  profile: string;
+  /** Scores of every candidate that survived the filters (for --debug-scores and tests). */
+  scores: EndpointScore[];
+  /** Prefix match of the chosen endpoint, in blocks, when a prefix scorer ran. */
+  prefixMatch?: { matchedBlocks: number; totalBlocks: number };
+}
+
+/** Usage reported by the model server, when the ingress saw it. */
+export interface RequestUsage {
+  promptTokens?: number;
+  completionTokens?: number;
+  cachedTokens?: number;
+}
+
+export interface Router {
+  /**
+   * Chooses endpoints for a request and starts its in-flight bookkeeping on the first one.
+   * Throws a KvgateError: Shed (429) when saturated and the request is sheddable,
+   * NoCandidates (503) when nothing can serve it, ModelNotFound (404) when no endpoint serves the model.
+   */
+  pick(req: RouteRequest, nowMs: number): PickResult;
+  /** The ingress moved the request to another endpoint of the list (failover). */
+  onRetry(requestId: string, endpointId: string, nowMs: number): void;
+  /** First response byte/token seen: releases the prefill share of in-flight load. */
+  onFirstToken(requestId: string, nowMs: number): void;
+  /** Request finished (any outcome); releases all its in-flight bookkeeping. Idempotent. */
+  onComplete(requestId: string, nowMs: number, usage?: RequestUsage): void;
+  /** The endpoint failed this request (connect error, reset, 5xx before the first byte). */
+  onFailure(requestId: string, endpointId: string, nowMs: number): void;
+  readonly datastore: Datastore;
+}
+
+export interface EndpointState {
+  info: EndpointInfo;
+  healthy: boolean;
+  metrics?: EndpointMetrics;
+  /** Router-side bookkeeping: requests and uncached prompt tokens dispatched and not yet released. */
+  inFlightRequests: number;
+  inFlightTokens: number;
+}
+
+export interface Datastore {
+  /** Replaces the endpoint set (discovery); keeps state of endpoints that stay. */
+  setEndpoints(endpoints: EndpointInfo[]): void;
+  upsertEndpoint(endpoint: EndpointInfo): void;
+  removeEndpoint(id: string): void;
+  list(): EndpointState[];
+  get(id: string): EndpointState | undefined;
+  updateMetrics(id: string, metrics: EndpointMetrics): void;
+  /** Health from active checks / passive ejection (gateway). Unhealthy endpoints are not candidates. */
+  setHealthy(id: string, healthy: boolean): void;
+}
