@@ -39,6 +39,11 @@ export interface EngineRequest {
   ignoreEos: boolean;
   loraName?: string;
   cacheSalt?: string;
+  /**
+   * Tokens to emit (echo mode). When given, generation stops after them with reason "stop"
+   * (or at maxTokens with "length"); otherwise the engine generates exactly maxTokens tokens.
+   */
+  outputTokenIds?: number[];
 }
 
 export interface RequestTimings {
