@@ -1,0 +1,68 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { KvgateError, ErrorCode } from '../shared/errors.js';
+
+/** Resolved the same from src/engine/ (tsx) and dist/engine/ (built). */
+const PROFILE_DIR = fileURLToPath(new URL('../../profiles/', import.meta.url));
+
+const LatencySchema = z.object({
+  stepBaseMs: z.number().min(0),
+  prefillMsPerToken: z.number().min(0),
+  decodeMsPerSeq: z.number().min(0),
+  contextMsPerToken: z.number().min(0).default(0),
+});
+
+const ProfileSchema = z.object({
+  name: z.string(),
+  description: z.string(),
+  model: z.string(),
+  latency: LatencySchema,
+  engine: z.object({
+    numGpuBlocks: z.number().int().positive(),
+    maxNumSeqs: z.number().int().positive(),
+    maxNumBatchedTokens: z.number().int().positive(),
+    maxModelLen: z.number().int().positive(),
+    blockSize: z.number().int().positive(),
+  }),
+  derivation: z.record(z.string(), z.string()),
+});
+
+export type LatencyProfile = z.infer<typeof ProfileSchema>;
+export type LatencyModel = z.infer<typeof LatencySchema>;
+
+export const DEFAULT_PROFILE = 'qwen2.5-3b-tpu-v6e';
+
+export function listProfiles(): string[] {
+  return readdirSync(PROFILE_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.slice(0, -5))
+    .sort();
+}
+
+export function loadProfile(name: string): LatencyProfile {
+  const known = listProfiles();
+  if (!known.includes(name)) {
+    throw new KvgateError(ErrorCode.InvalidConfig, `unknown profile "${name}" (available: ${known.join(', ')})`, {
+      param: 'profile',
+    });
+  }
+  const raw = JSON.parse(readFileSync(`${PROFILE_DIR}${name}.json`, 'utf8'));
+  const parsed = ProfileSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new KvgateError(ErrorCode.InvalidConfig, `profile ${name}: ${z.prettifyError(parsed.error)}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * Duration of one engine step. Prefill is compute-bound (linear in scheduled prompt tokens);
+ * decode is memory-bound (a fixed weight read per step, small growth per sequence and per
+ * context token attended).
+ */
+export function stepDurationMs(m: LatencyModel, prefillTokens: number, decodeSeqs: number, contextTokens: number): number {
+  if (prefillTokens === 0 && decodeSeqs === 0) return 0;
+  return (
+    m.stepBaseMs + prefillTokens * m.prefillMsPerToken + decodeSeqs * m.decodeMsPerSeq + contextTokens * m.contextMsPerToken
+  );
+}
