@@ -13,8 +13,9 @@ import { BlockPool } from './block-pool.js';
 import { hashBlock, hashKey, rootHash } from './block-hash.js';
 import { Deque } from './deque.js';
 import { RealClock } from './clock.js';
+import { ESTIMATE_OUTPUT_VOCAB } from './tokenizer/estimate.js';
 import { createRng } from './rng.js';
-import { stepDurationMs, type LatencyProfile } from './profiles.js';
+import { stepDurationMs, type LatencyModel, type LatencyProfile } from './profiles.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 
 export interface EngineOptions {
@@ -35,8 +36,8 @@ export interface EngineOptions {
   kvEvents?: boolean;
 }
 
-/** Output ids sampled when the caller gives none (the estimate tokenizer's word pieces). */
-const SAMPLED_VOCAB = 86;
+/** Output ids sampled when the caller gives none: the estimate tokenizer's word pieces. */
+const SAMPLED_VOCAB = ESTIMATE_OUTPUT_VOCAB;
 
 interface Seq {
   req: EngineRequest;
@@ -72,7 +73,8 @@ export class SimEngine implements Engine {
   readonly maxModelLen: number;
   readonly enablePrefixCaching: boolean;
   readonly modelName: string;
-  private readonly profile: LatencyProfile;
+  readonly profile: LatencyProfile;
+  private latency: LatencyModel;
   private readonly clock: Clock;
   private readonly pool: BlockPool;
   private readonly waiting = new Deque<Seq>();
@@ -91,6 +93,7 @@ export class SimEngine implements Engine {
 
   constructor(opts: EngineOptions) {
     this.profile = opts.profile;
+    this.latency = { ...opts.profile.latency };
     this.clock = opts.clock;
     this.seed = opts.seed ?? 0;
     this.blockSize = opts.blockSize ?? opts.profile.engine.blockSize;
@@ -160,6 +163,15 @@ export class SimEngine implements Engine {
       if (i >= 0) this.running.splice(i, 1);
     }
     this.finish(seq, 'abort');
+  }
+
+  /** Current step-latency model (runtime reconfiguration through the simulator's /admin/config). */
+  get latencyModel(): LatencyModel {
+    return { ...this.latency };
+  }
+
+  setLatency(patch: Partial<LatencyModel>): void {
+    this.latency = { ...this.latency, ...patch };
   }
 
   stats(): EngineStats {
@@ -252,7 +264,7 @@ export class SimEngine implements Engine {
     if (seqs.length === 0) return;
     this.steps++;
     this.stepInFlight = { seqs, counts };
-    const ms = stepDurationMs(this.profile.latency, prefillTokens, decodeSeqs, contextTokens);
+    const ms = stepDurationMs(this.latency, prefillTokens, decodeSeqs, contextTokens);
     this.clock.setTimer(() => this.finishStep(), ms);
   }
 

@@ -8,6 +8,8 @@ const PROFILE_DIR = fileURLToPath(new URL('../../profiles/', import.meta.url));
 
 const LatencySchema = z.object({
   stepBaseMs: z.number().min(0),
+  /** Extra time of a step that contains any prefill (fixed prefill cost; 0 in the shipped profiles). */
+  prefillOverheadMs: z.number().min(0).default(0),
   prefillMsPerToken: z.number().min(0),
   decodeMsPerSeq: z.number().min(0),
   contextMsPerToken: z.number().min(0).default(0),
@@ -63,6 +65,8 @@ export function loadProfile(name: string): LatencyProfile {
 export function stepDurationMs(m: LatencyModel, prefillTokens: number, decodeSeqs: number, contextTokens: number): number {
   if (prefillTokens === 0 && decodeSeqs === 0) return 0;
   return (
-    m.stepBaseMs + prefillTokens * m.prefillMsPerToken + decodeSeqs * m.decodeMsPerSeq + contextTokens * m.contextMsPerToken
+    m.stepBaseMs +
+    (prefillTokens > 0 ? m.prefillOverheadMs : 0) +
+    prefillTokens * m.prefillMsPerToken + decodeSeqs * m.decodeMsPerSeq + contextTokens * m.contextMsPerToken
   );
 }

@@ -1,0 +1,109 @@
+import * as zmq from 'zeromq';
+import { encode } from '@msgpack/msgpack';
+import type { KvEvent, KvEventBatch } from '../engine/types.js';
+import type { Logger } from '../shared/logger.js';
+
+const END_SEQ = Buffer.alloc(8, 0xff);
+const REPLAY_BUFFER = 10_000;
+
+/** vLLM binds when the host part is a wildcard or the transport is ipc/inproc; otherwise it connects. */
+export function zmqShouldBind(endpoint: string): boolean {
+  return /^tcp:\/\/(\*|::|0\.0\.0\.0)[:]/.test(endpoint) || endpoint.startsWith('ipc://') || endpoint.startsWith('inproc://');
+}
+
+function encodeEvent(e: KvEvent, format: 'array' | 'map'): unknown {
+  if (format === 'map') {
+    switch (e.type) {
+      case 'BlockStored':
+        return {
+          type: 'BlockStored',
+          block_hashes: e.blockHashes,
+          parent_block_hash: e.parentBlockHash,
+          token_ids: e.tokenIds,
+          block_size: e.blockSize,
+          lora_id: e.loraId,
+          medium: e.medium,
+          lora_name: e.loraName,
+        };
+      case 'BlockRemoved':
+        return { type: 'BlockRemoved', block_hashes: e.blockHashes, medium: e.medium };
+      default:
+        return { type: 'AllBlocksCleared' };
+    }
+  }
+  switch (e.type) {
+    case 'BlockStored':
+      return ['BlockStored', e.blockHashes, e.parentBlockHash, e.tokenIds, e.blockSize, e.loraId, e.medium, e.loraName];
+    case 'BlockRemoved':
+      return ['BlockRemoved', e.blockHashes, e.medium];
+    default:
+      return ['AllBlocksCleared'];
+  }
+}
+
+/** msgpack EventBatch as vLLM sends it: positional [ts, events, data_parallel_rank]. */
+export function encodeBatch(batch: KvEventBatch, format: 'array' | 'map'): Uint8Array {
+  return encode([batch.ts, batch.events.map((e) => encodeEvent(e, format)), 0], { useBigInt64: true });
+}
+
+/**
+ * Publishes KV events over ZMQ exactly as vLLM: multipart [topic, seq (u64 BE), payload],
+ * one batch per engine step, with an optional ROUTER replay socket over the last 10,000 batches.
+ */
+export class KvEventPublisher {
+  private readonly pub = new zmq.Publisher({ sendHighWaterMark: 100_000 });
+  private replay?: zmq.Router;
+  private seq = 0n;
+  private readonly buffer: { seq: Buffer; payload: Uint8Array }[] = [];
+  private sending: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    private readonly opts: { endpoint: string; topic: string; format: 'array' | 'map'; replayEndpoint?: string; logger: Logger },
+  ) {}
+
+  async start(): Promise<void> {
+    if (zmqShouldBind(this.opts.endpoint)) await this.pub.bind(this.opts.endpoint);
+    else this.pub.connect(this.opts.endpoint);
+    if (this.opts.replayEndpoint) {
+      this.replay = new zmq.Router();
+      await this.replay.bind(this.opts.replayEndpoint);
+      void this.serveReplay(this.replay);
+    }
+  }
+
+  publish(batch: KvEventBatch): void {
+    if (this.closed) return;
+    const seq = Buffer.alloc(8);
+    seq.writeBigUInt64BE(this.seq++);
+    const payload = encodeBatch(batch, this.opts.format);
+    this.buffer.push({ seq, payload });
+    if (this.buffer.length > REPLAY_BUFFER) this.buffer.shift();
+    // zeromq 6 allows one send in flight per socket: chain them in order.
+    this.sending = this.sending
+      .then(() => (this.closed ? undefined : this.pub.send([this.opts.topic, seq, payload])))
+      .catch((err) => this.opts.logger.warn({ err: (err as Error).message }, 'kv event publish failed'));
+  }
+
+  private async serveReplay(sock: zmq.Router): Promise<void> {
+    try {
+      for await (const frames of sock) {
+        const [identity, , start] = frames;
+        const from = start && start.length === 8 ? start.readBigUInt64BE() : 0n;
+        for (const b of this.buffer) {
+          if (b.seq.readBigUInt64BE() >= from) await sock.send([identity, '', b.seq, b.payload]);
+        }
+        await sock.send([identity, '', END_SEQ, '']);
+      }
+    } catch (err) {
+      if (!this.closed) this.opts.logger.warn({ err: (err as Error).message }, 'kv event replay socket failed');
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.sending;
+    this.closed = true;
+    this.pub.close();
+    this.replay?.close();
+  }
+}
