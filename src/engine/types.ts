@@ -26,6 +26,8 @@ export interface Tokenizer {
   decode(ids: number[]): string;
   /** Renders chat messages with the model's chat format (generation prompt appended). */
   renderChat(messages: ChatMessage[]): string;
+  /** The exact text of each token of `text`, when the tokenizer can say (decode may not round-trip). */
+  splitPieces?(text: string): string[];
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort';

@@ -29,7 +29,8 @@ export async function startSimFleet(opts: SimFleetOptions, deps: { logger?: Logg
             ...simOpts,
             port,
             seed: (simOpts.seed ?? 0) + i,
-            kvEventsEndpoint: kvEventsBasePort !== undefined ? `tcp://${host}:${kvEventsBasePort + i}`.replace(`tcp://${host}`, 'tcp://*') : undefined,
+            // vLLM's convention: a wildcard host binds (the router subscribes by connecting).
+            kvEventsEndpoint: kvEventsBasePort !== undefined ? `tcp://*:${kvEventsBasePort + i}` : undefined,
             kvEventsTopic: `kv@${host}:${port}@${simOpts.model ?? 'Qwen/Qwen2.5-3B-Instruct'}`,
           },
           deps,

@@ -169,7 +169,11 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
     const target = checkContext(cr);
     const naturalStop = cr.maxTokens === null && kind === 'chat';
     let outputTokenIds: number[] | undefined;
-    if (options.mode === 'echo') outputTokenIds = tokenizer.encode(cr.echoText);
+    let echoPieces: string[] | undefined;
+    if (options.mode === 'echo') {
+      outputTokenIds = tokenizer.encode(cr.echoText);
+      echoPieces = tokenizer.splitPieces?.(cr.echoText);
+    }
     else if (fillerIds) outputTokenIds = Array.from({ length: target }, (_, i) => fillerIds[i % fillerIds.length]);
 
     const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${idPrefix}${(nextId++).toString(36)}`;
@@ -221,7 +225,7 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
             tokens.push(tokenId);
             return;
           }
-          const text = tokenizer.decode([tokenId]);
+          const text = echoPieces?.[index] ?? tokenizer.decode([tokenId]);
           const choice = kind === 'chat' ? { index: 0, delta: { content: text }, logprobs: null, finish_reason: null } : { index: 0, text, logprobs: null, finish_reason: null };
           res.write(`data: ${JSON.stringify({ id, object: chunkObject, created, model: cr.model, choices: [choice] })}\n\n`);
         },
@@ -239,7 +243,7 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
             res.end('data: [DONE]\n\n');
             return;
           }
-          const text = tokenizer.decode(tokens);
+          const text = echoPieces ? echoPieces.slice(0, tokens.length).join('') : tokenizer.decode(tokens);
           const choice =
             kind === 'chat'
               ? { index: 0, message: { role: 'assistant', content: text, tool_calls: [] }, logprobs: null, finish_reason: finishReason }

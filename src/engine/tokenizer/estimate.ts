@@ -47,34 +47,41 @@ export class EstimateTokenizer implements Tokenizer {
 
   encode(text: string): number[] {
     const ids: number[] = [];
+    this.scan(text, (id) => ids.push(id));
+    return ids;
+  }
+
+  /** The text of each token of `text`, so echo mode can stream the input back exactly. */
+  splitPieces(text: string): string[] {
+    const pieces: string[] = [];
+    this.scan(text, (_id, start, end) => pieces.push(text.slice(start, end)));
+    return pieces;
+  }
+
+  /** Walks the tokens of `text` in order: (id, start, end) per token. */
+  private scan(text: string, emit: (id: number, start: number, end: number) => void): void {
     let runStart = 0;
     const flushRun = (end: number) => {
-      for (let s = runStart; s < end; s += 4) ids.push(pieceId(text, s, Math.min(s + 4, end)));
+      for (let s = runStart; s < end; s += 4) emit(pieceId(text, s, Math.min(s + 4, end)), s, Math.min(s + 4, end));
     };
     let i = 0;
     while (i < text.length) {
       const c = text.charCodeAt(i);
-      if (c === 10 /* \n */) {
-        flushRun(i);
-        ids.push(SPECIAL_NEWLINE);
+      let special = -1;
+      let len = 0;
+      if (c === 10 /* \n */) [special, len] = [SPECIAL_NEWLINE, 1];
+      else if (c === 60 /* < */ && text.startsWith(IM_START, i)) [special, len] = [SPECIAL_IM_START, IM_START.length];
+      else if (c === 60 && text.startsWith(IM_END, i)) [special, len] = [SPECIAL_IM_END, IM_END.length];
+      if (special < 0) {
         i += 1;
-        runStart = i;
-      } else if (c === 60 /* < */ && text.startsWith(IM_START, i)) {
-        flushRun(i);
-        ids.push(SPECIAL_IM_START);
-        i += IM_START.length;
-        runStart = i;
-      } else if (c === 60 && text.startsWith(IM_END, i)) {
-        flushRun(i);
-        ids.push(SPECIAL_IM_END);
-        i += IM_END.length;
-        runStart = i;
-      } else {
-        i += 1;
+        continue;
       }
+      flushRun(i);
+      emit(special, i, i + len);
+      i += len;
+      runStart = i;
     }
     flushRun(text.length);
-    return ids;
   }
 
   decode(ids: number[]): string {

@@ -1,0 +1,59 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'undici';
+import { startSimServer, type RunningSim } from '../../src/sim/server.js';
+import { parsePromText, sampleValue } from '../helpers/prom-text.js';
+
+const MODEL = 'Qwen/Qwen2.5-3B-Instruct';
+let sim: RunningSim;
+before(async () => {
+  sim = await startSimServer({ port: 0, profile: 'instant', maxModelLen: 256, maxRequestBodyBytes: 64 * 1024 });
+});
+after(() => sim.close());
+
+async function call(method: string, path: string, body?: string) {
+  const r = await request(`${sim.url}${path}`, { method: method as 'POST', body, headers: { 'content-type': 'application/json' } });
+  const text = await r.body.text();
+  return { status: r.statusCode, json: text ? JSON.parse(text) : null };
+}
+
+function assertOpenAIError(json: { error: Record<string, unknown> }) {
+  assert.deepEqual(Object.keys(json.error).sort(), ['code', 'message', 'param', 'type']);
+  assert.equal(typeof json.error.message, 'string');
+}
+
+const cases: [string, string, string, string | undefined, number, RegExp, string | null][] = [
+  ['invalid JSON', 'POST', '/v1/completions', '{"model": ', 400, /invalid JSON/, null],
+  ['a body that is not an object', 'POST', '/v1/completions', '[1,2]', 400, /JSON object/, null],
+  ['missing model', 'POST', '/v1/completions', JSON.stringify({ prompt: 'hi' }), 400, /'model'/, 'model'],
+  ['unknown model', 'POST', '/v1/chat/completions', JSON.stringify({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }), 404, /does not exist/, 'model'],
+  ['messages not an array', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: 'hi' }), 400, /messages/, 'messages'],
+  ['a negative max_tokens', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', max_tokens: -1 }), 400, /max_tokens/, 'max_tokens'],
+  ['a non-boolean stream', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', stream: 'yes' }), 400, /stream/, 'stream'],
+  ['a prompt longer than max_model_len', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'word '.repeat(400) }), 400, /maximum context length is 256 tokens/, 'prompt'],
+  ['prompt plus max_tokens over max_model_len', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', max_tokens: 300 }), 400, /you requested 301 tokens/, 'max_tokens'],
+  ['a body over the limit', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'x'.repeat(70 * 1024) }), 413, /limit/, null],
+  ['an unknown path', 'GET', '/v2/nothing', undefined, 404, /no route/, null],
+  ['a wrong method', 'GET', '/v1/completions', undefined, 405, /not allowed/, null],
+  ['a bad admin config', 'POST', '/admin/config', JSON.stringify({ failure_injection_rate: 500 }), 400, /failure_injection_rate/, 'failure_injection_rate'],
+];
+
+for (const [name, method, path, body, status, msg, param] of cases) {
+  test(`${name} → ${status} with an OpenAI error body`, async () => {
+    const r = await call(method, path, body);
+    assert.equal(r.status, status);
+    assertOpenAIError(r.json);
+    assert.match(r.json.error.message, msg);
+    if (param) assert.equal(r.json.error.param, param);
+  });
+}
+
+test('after every bad request the server still serves and its metrics stay consistent', async () => {
+  const ok = await call('POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'still alive', max_tokens: 2 }));
+  assert.equal(ok.status, 200);
+  const { samples } = parsePromText(await (await fetch(`${sim.url}/metrics`)).text());
+  const L = { model_name: MODEL, engine: '0' };
+  assert.equal(sampleValue(samples, 'vllm:num_requests_running', L), 0);
+  assert.equal(sampleValue(samples, 'vllm:num_requests_waiting', L), 0);
+  assert.equal(sampleValue(samples, 'vllm:request_success_total', { ...L, finished_reason: 'length' }), 1);
+});
