@@ -115,6 +115,8 @@ export interface EndpointState {
   /** Router-side bookkeeping: requests and uncached prompt tokens dispatched and not yet released. */
   inFlightRequests: number;
   inFlightTokens: number;
+  /** Uncached prompt tokens this router sent there since its metrics were last scraped. */
+  dispatchedTokensSinceScrape: number;
 }
 
 export interface Datastore {

@@ -1,0 +1,199 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { KvgateError, ErrorCode } from '../../shared/errors.js';
+import { pluginDefinition, pluginTypes } from '../plugins/registry.js';
+
+const PRESET_DIR = fileURLToPath(new URL('../../../presets/', import.meta.url));
+export const API_VERSIONS = ['llm-d.ai/v1alpha1', 'inference.networking.x-k8s.io/v1alpha1'] as const;
+const FEATURE_GATES = ['flowControl', 'dataLayer', 'enableLegacyMetrics', 'haPopulateNonLeaderDatastore'];
+
+const FileSchema = z
+  .object({
+    apiVersion: z.enum(API_VERSIONS),
+    kind: z.literal('EndpointPickerConfig'),
+    featureGates: z.array(z.string()).optional(),
+    plugins: z.array(z.object({ name: z.string().min(1).optional(), type: z.string().min(1), parameters: z.unknown().optional() }).strict()).optional(),
+    schedulingProfiles: z
+      .array(
+        z
+          .object({
+            name: z.string().min(1),
+            plugins: z.array(z.object({ pluginRef: z.string().min(1), weight: z.number().min(0).optional() }).strict()),
+          })
+          .strict(),
+      )
+      .optional(),
+    saturationDetector: z.object({ pluginRef: z.string().min(1) }).strict().optional(),
+    // Accepted for compatibility with EPP configs; kvgate's data layer and parsing are built in.
+    dataLayer: z.unknown().optional(),
+    data: z.unknown().optional(),
+    parser: z.unknown().optional(),
+    requestHandler: z.unknown().optional(),
+    flowControl: z.unknown().optional(),
+  })
+  .strict();
+
+export interface PluginSpec {
+  name: string;
+  type: string;
+  parameters: Record<string, unknown>;
+}
+
+export interface EffectiveConfig {
+  apiVersion: (typeof API_VERSIONS)[number];
+  kind: 'EndpointPickerConfig';
+  featureGates: string[];
+  plugins: PluginSpec[];
+  schedulingProfiles: { name: string; plugins: { pluginRef: string; weight?: number }[] }[];
+  saturationDetector: { pluginRef: string };
+  /** Where the config came from ("preset kvgate", a file path, "built-in default"). */
+  source: string;
+}
+
+export function listPresets(): string[] {
+  return readdirSync(PRESET_DIR)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => f.slice(0, -5))
+    .sort();
+}
+
+export function presetText(name: string): string {
+  if (!listPresets().includes(name)) {
+    throw new KvgateError(ErrorCode.InvalidConfig, `unknown preset "${name}" (available: ${listPresets().join(', ')})`, { param: 'preset' });
+  }
+  return readFileSync(`${PRESET_DIR}${name}.yaml`, 'utf8');
+}
+
+const BUILT_IN_DEFAULT = 'gie-default';
+
+/**
+ * Loads an EndpointPickerConfig from a file, a preset or text, validates it strictly and injects
+ * the EPP's defaults. With nothing given, the EPP's built-in default (queue 2, kv 2, prefix 3).
+ * Errors name the source and the path inside it.
+ */
+export function loadConfig(opts: { file?: string; preset?: string; text?: string } = {}): EffectiveConfig {
+  if ([opts.file, opts.preset, opts.text].filter((x) => x !== undefined).length > 1) {
+    throw new KvgateError(ErrorCode.InvalidConfig, 'give only one of a config file, a preset or config text');
+  }
+  let source: string;
+  let text: string;
+  if (opts.file !== undefined) {
+    source = opts.file;
+    try {
+      text = readFileSync(opts.file, 'utf8');
+    } catch (err) {
+      throw new KvgateError(ErrorCode.InvalidConfig, `${opts.file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  } else if (opts.text !== undefined) {
+    source = 'config text';
+    text = opts.text;
+  } else {
+    const name = opts.preset ?? BUILT_IN_DEFAULT;
+    source = opts.preset ? `preset ${name}` : 'built-in default';
+    text = presetText(name);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new KvgateError(ErrorCode.InvalidConfig, `${source}: invalid YAML: ${(err as Error).message}`);
+  }
+  return validateConfig(raw ?? {}, source);
+}
+
+function pathString(path: PropertyKey[]): string {
+  return path.reduce<string>((s, p) => (typeof p === 'number' ? `${s}[${p}]` : s ? `${s}.${String(p)}` : String(p)), '');
+}
+
+export function validateConfig(raw: unknown, source: string): EffectiveConfig {
+  const errors: string[] = [];
+  const fail = (path: string, msg: string) => errors.push(`${source}: ${path}: ${msg}`);
+  const parsed = FileSchema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) fail(pathString(issue.path) || '(top level)', issue.message);
+    throw new KvgateError(ErrorCode.InvalidConfig, errors.join('\n'));
+  }
+  const c = parsed.data;
+  for (const [i, g] of (c.featureGates ?? []).entries()) {
+    if (!FEATURE_GATES.includes(g)) fail(`featureGates[${i}]`, `unknown feature gate "${g}" (known: ${FEATURE_GATES.join(', ')})`);
+  }
+  const plugins: PluginSpec[] = [];
+  const names = new Set<string>();
+  for (const [i, p] of (c.plugins ?? []).entries()) {
+    const name = p.name ?? p.type;
+    const def = pluginDefinition(p.type);
+    if (!def) {
+      fail(`plugins[${i}].type`, `unknown plugin type "${p.type}" (known: ${pluginTypes().join(', ')})`);
+      continue;
+    }
+    if (names.has(name)) fail(`plugins[${i}].name`, `duplicate plugin name "${name}"`);
+    names.add(name);
+    const params = def.parameters.safeParse(p.parameters ?? {});
+    if (!params.success) {
+      for (const issue of params.error.issues) fail(`plugins[${i}].parameters${issue.path.length ? '.' + pathString(issue.path) : ''}`, issue.message);
+      continue;
+    }
+    plugins.push({ name, type: def.type, parameters: (p.parameters ?? {}) as Record<string, unknown> });
+  }
+  const kindOf = (name: string) => {
+    const spec = plugins.find((p) => p.name === name);
+    return spec ? pluginDefinition(spec.type)!.kind : undefined;
+  };
+  const addPlugin = (type: string): string => {
+    const existing = plugins.find((p) => p.type === type);
+    if (existing) return existing.name;
+    let name = type;
+    for (let n = 2; names.has(name); n++) name = `${type}-${n}`;
+    names.add(name);
+    plugins.push({ name, type, parameters: {} });
+    return name;
+  };
+
+  // Profiles: none → one "default" profile with every filter, scorer and picker.
+  let profiles = (c.schedulingProfiles ?? []).map((p) => ({ name: p.name, plugins: p.plugins.map((r) => ({ ...r })) }));
+  if (profiles.length === 0) {
+    profiles = [
+      {
+        name: 'default',
+        plugins: plugins.filter((p) => ['filter', 'scorer', 'picker'].includes(pluginDefinition(p.type)!.kind)).map((p) => ({ pluginRef: p.name })),
+      },
+    ];
+  }
+  const profileNames = new Set<string>();
+  for (const [i, prof] of profiles.entries()) {
+    if (profileNames.has(prof.name)) fail(`schedulingProfiles[${i}].name`, `duplicate profile name "${prof.name}"`);
+    profileNames.add(prof.name);
+    for (const [j, ref] of prof.plugins.entries()) {
+      const kind = kindOf(ref.pluginRef);
+      if (!kind) fail(`schedulingProfiles[${i}].plugins[${j}].pluginRef`, `no plugin named "${ref.pluginRef}" (known: ${[...names].join(', ') || 'none'})`);
+      else if (!['filter', 'scorer', 'picker'].includes(kind)) fail(`schedulingProfiles[${i}].plugins[${j}].pluginRef`, `"${ref.pluginRef}" is a ${kind}, not a filter, scorer or picker`);
+    }
+    const pickers = prof.plugins.filter((r) => kindOf(r.pluginRef) === 'picker');
+    if (pickers.length > 1) fail(`schedulingProfiles[${i}].plugins`, 'a profile has at most one picker');
+    if (pickers.length === 0) prof.plugins.push({ pluginRef: addPlugin('max-score-picker') });
+  }
+  const handlers = plugins.filter((p) => pluginDefinition(p.type)!.kind === 'profile-handler');
+  if (handlers.length > 1) fail('plugins', 'more than one profile handler');
+  if (handlers.length === 0) {
+    if (profiles.length > 1) fail('schedulingProfiles', 'several profiles need a profile handler plugin; kvgate provides single-profile-handler only');
+    else addPlugin('single-profile-handler');
+  } else if (profiles.length > 1) {
+    fail('schedulingProfiles', 'single-profile-handler runs exactly one profile');
+  }
+  let saturationRef = c.saturationDetector?.pluginRef;
+  if (saturationRef === undefined) saturationRef = addPlugin('utilization-detector');
+  else if (kindOf(saturationRef) !== 'saturation-detector') fail('saturationDetector.pluginRef', `no saturation detector plugin named "${saturationRef}"`);
+
+  if (errors.length) throw new KvgateError(ErrorCode.InvalidConfig, errors.join('\n'));
+  return {
+    apiVersion: c.apiVersion,
+    kind: 'EndpointPickerConfig',
+    featureGates: c.featureGates ?? [],
+    plugins,
+    schedulingProfiles: profiles,
+    saturationDetector: { pluginRef: saturationRef },
+    source,
+  };
+}

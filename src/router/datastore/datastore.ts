@@ -1,0 +1,103 @@
+import type { Datastore, EndpointInfo, EndpointMetrics, EndpointState } from '../api.js';
+
+interface InFlight {
+  endpointId: string;
+  /** Uncached prompt tokens still counted against the endpoint (released at first token). */
+  tokens: number;
+}
+
+/**
+ * Endpoints with their health, latest metrics and this router's in-flight bookkeeping.
+ * In-flight requests count until completion; their uncached prompt tokens until the first token.
+ */
+export class MemoryDatastore implements Datastore {
+  private readonly endpoints = new Map<string, EndpointState>();
+  private readonly inflight = new Map<string, InFlight>();
+  /** Called when an endpoint leaves (the router drops its prefix-index entries). */
+  onRemove?: (id: string) => void;
+  /** Called on each metrics update (the router autotunes the prefix index capacity). */
+  onMetrics?: (id: string, m: EndpointMetrics) => void;
+
+  setEndpoints(list: EndpointInfo[]): void {
+    const keep = new Set(list.map((e) => e.id));
+    for (const id of [...this.endpoints.keys()]) if (!keep.has(id)) this.removeEndpoint(id);
+    for (const e of list) this.upsertEndpoint(e);
+  }
+
+  upsertEndpoint(info: EndpointInfo): void {
+    const cur = this.endpoints.get(info.id);
+    if (cur) cur.info = info;
+    else this.endpoints.set(info.id, { info, healthy: true, inFlightRequests: 0, inFlightTokens: 0, dispatchedTokensSinceScrape: 0 });
+  }
+
+  removeEndpoint(id: string): void {
+    if (this.endpoints.delete(id)) this.onRemove?.(id);
+  }
+
+  list(): EndpointState[] {
+    return [...this.endpoints.values()];
+  }
+
+  get(id: string): EndpointState | undefined {
+    return this.endpoints.get(id);
+  }
+
+  updateMetrics(id: string, metrics: EndpointMetrics): void {
+    const e = this.endpoints.get(id);
+    if (!e) return;
+    e.metrics = metrics;
+    e.dispatchedTokensSinceScrape = 0;
+    this.onMetrics?.(id, metrics);
+  }
+
+  setHealthy(id: string, healthy: boolean): void {
+    const e = this.endpoints.get(id);
+    if (e) e.healthy = healthy;
+  }
+
+  /** Starts bookkeeping of a request dispatched to `endpointId` with `tokens` uncached prompt tokens. */
+  dispatch(requestId: string, endpointId: string, tokens: number): void {
+    this.release(requestId);
+    const e = this.endpoints.get(endpointId);
+    if (!e) return;
+    e.inFlightRequests++;
+    e.inFlightTokens += tokens;
+    e.dispatchedTokensSinceScrape += tokens;
+    this.inflight.set(requestId, { endpointId, tokens });
+  }
+
+  /** Moves a request to another endpoint (failover). */
+  move(requestId: string, endpointId: string): void {
+    const f = this.inflight.get(requestId);
+    if (f && f.endpointId !== endpointId) this.dispatch(requestId, endpointId, f.tokens);
+  }
+
+  firstToken(requestId: string): void {
+    const f = this.inflight.get(requestId);
+    if (!f || f.tokens === 0) return;
+    const e = this.endpoints.get(f.endpointId);
+    if (e) e.inFlightTokens = Math.max(0, e.inFlightTokens - f.tokens);
+    f.tokens = 0;
+  }
+
+  /** Ends a request's bookkeeping; idempotent. Returns the endpoint it was on. */
+  release(requestId: string): string | undefined {
+    const f = this.inflight.get(requestId);
+    if (!f) return undefined;
+    this.inflight.delete(requestId);
+    const e = this.endpoints.get(f.endpointId);
+    if (e) {
+      e.inFlightRequests = Math.max(0, e.inFlightRequests - 1);
+      e.inFlightTokens = Math.max(0, e.inFlightTokens - f.tokens);
+    }
+    return f.endpointId;
+  }
+
+  endpointOf(requestId: string): string | undefined {
+    return this.inflight.get(requestId)?.endpointId;
+  }
+
+  get inFlightCount(): number {
+    return this.inflight.size;
+  }
+}

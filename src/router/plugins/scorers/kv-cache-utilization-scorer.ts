@@ -1,0 +1,14 @@
+import { z } from 'zod';
+import type { PluginDefinition } from '../types.js';
+import { freshMetrics } from '../metrics-view.js';
+
+/** 1 − KV-cache utilisation; unknown metrics count as full. */
+export const kvCacheUtilizationScorer: PluginDefinition = {
+  type: 'kv-cache-utilization-scorer',
+  kind: 'scorer',
+  parameters: z.object({}).strict(),
+  create: () => ({
+    kind: 'scorer',
+    score: (ctx, eps) => eps.map((e) => 1 - Math.min(1, Math.max(0, freshMetrics(e, ctx)?.kvCacheUsage ?? 1))),
+  }),
+};

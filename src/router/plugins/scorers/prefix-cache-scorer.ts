@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import type { PluginDefinition } from '../types.js';
+
+export const PrefixParams = z
+  .object({
+    blockSizeTokens: z.number().int().positive().default(16),
+    /** Deprecated GIE v1.0 form: block size in characters. */
+    hashBlockSize: z.number().int().positive().optional(),
+    blockSize: z.number().int().positive().optional(),
+    maxPrefixBlocksToMatch: z.number().int().positive().default(256),
+    maxPrefixTokensToMatch: z.number().int().min(0).default(0),
+    lruCapacityPerServer: z.number().int().positive().default(31_250),
+    autoTune: z.boolean().default(true),
+    matchLengthWeight: z.number().min(0).max(1).default(0),
+    matchLengthScaleTokens: z.number().positive().default(8192),
+    prefixMatchInfoProducerName: z.string().optional(),
+  })
+  .strict();
+export type PrefixParams = z.infer<typeof PrefixParams>;
+
+/**
+ * matchedBlocks / totalBlocks from the approximate prefix index (0 below one block). With
+ * matchLengthWeight w: w·min(1, matchedTokens/scale)² + (1 − w)·ratio, as llm-d.
+ */
+export const prefixCacheScorer: PluginDefinition<typeof PrefixParams> = {
+  type: 'prefix-cache-scorer',
+  kind: 'scorer',
+  parameters: PrefixParams,
+  create: (p) => ({
+    kind: 'scorer',
+    needsPrefix: true,
+    score: (ctx, eps) => {
+      const pm = ctx.prefix;
+      if (!pm || pm.totalBlocks === 0) return eps.map(() => 0);
+      return eps.map((e) => {
+        const m = pm.matched.get(e.info.id) ?? 0;
+        const ratio = m / pm.totalBlocks;
+        if (p.matchLengthWeight === 0) return ratio;
+        const len = Math.min(1, (m * pm.blockTokens) / p.matchLengthScaleTokens);
+        return p.matchLengthWeight * len * len + (1 - p.matchLengthWeight) * ratio;
+      });
+    },
+  }),
+};

@@ -1,0 +1,243 @@
+import { xxh64Into } from '../../engine/hashing/xxhash64.js';
+
+export interface PrefixHashes {
+  /** 53-bit keys of the chained block hashes, in prompt order. */
+  keys: Float64Array;
+  count: number;
+}
+
+const enc = new TextEncoder();
+
+/**
+ * The approximate prefix index of the GIE / llm-d EPP: which endpoint was recently sent which
+ * prompt blocks. A block is `blockChars` bytes of the prompt text (16 tokens × 4 characters);
+ * block i's hash chains block i−1's (xxhash64 seeded with the previous hash; the first seeded
+ * with the model name and cache_salt), so a match at block i implies the whole prefix matched.
+ *
+ * Memory is kept tight for millions of entries: one Map from block key to the LRU node(s) that
+ * hold it (a small integer when one endpoint holds the block, an array when several do), and
+ * the per-endpoint LRU lists live in shared typed arrays (20 bytes a node).
+ */
+export class ApproxPrefixIndex {
+  readonly blockChars: number;
+  readonly maxBlocks: number;
+  private readonly defaultCapacity: number;
+  private readonly map = new Map<number, number | number[]>();
+  // Node pool: key, owning endpoint slot, LRU links. `next` doubles as the free-list link.
+  private nodeKey = new Float64Array(1024);
+  private nodeSlot = new Int32Array(1024);
+  private nodePrev = new Int32Array(1024);
+  private nodeNext = new Int32Array(1024);
+  private nodesUsed = 0;
+  private freeNode = -1;
+  // Per endpoint slot: LRU head (most recent), tail, size, capacity.
+  private readonly slots = new Map<string, number>();
+  private slotIds: string[] = [];
+  private head: number[] = [];
+  private tail: number[] = [];
+  private size: number[] = [];
+  private capacity: number[] = [];
+  private freeSlots: number[] = [];
+  // Scratch.
+  private textBuf = new Uint8Array(16 * 1024);
+  private readonly out = new Uint32Array(2);
+  private keysBuf: Float64Array;
+  private matched = new Int32Array(16);
+  private readonly seedCache = new Map<string, [number, number]>();
+
+  constructor(opts: { blockChars?: number; maxBlocks?: number; defaultCapacity?: number } = {}) {
+    this.blockChars = opts.blockChars ?? 64;
+    this.maxBlocks = opts.maxBlocks ?? 256;
+    this.defaultCapacity = opts.defaultCapacity ?? 31_250;
+    this.keysBuf = new Float64Array(this.maxBlocks);
+  }
+
+  /** Number of (block, endpoint) entries held. */
+  get entries(): number {
+    let n = 0;
+    for (const s of this.slots.values()) n += this.size[s];
+    return n;
+  }
+
+  /** Hashes the prompt's full blocks (at most maxBlocks). The result is reused scratch: copy to keep. */
+  hash(model: string, cacheSalt: string | undefined, text: string): PrefixHashes {
+    const maxBytes = this.maxBlocks * this.blockChars;
+    // Only the first maxBytes can matter; a UTF-16 unit is at least one byte.
+    const slice = text.length > maxBytes ? text.slice(0, maxBytes) : text;
+    if (this.textBuf.length < slice.length * 3) this.textBuf = new Uint8Array(slice.length * 3);
+    const { written } = enc.encodeInto(slice, this.textBuf);
+    const count = Math.min(this.maxBlocks, Math.floor(written / this.blockChars));
+    let [hi, lo] = this.seed(model, cacheSalt);
+    const out = this.out;
+    for (let i = 0; i < count; i++) {
+      xxh64Into(this.textBuf, i * this.blockChars, this.blockChars, hi, lo, out);
+      hi = out[0];
+      lo = out[1];
+      this.keysBuf[i] = hi * 0x200000 + (lo >>> 11);
+    }
+    return { keys: this.keysBuf, count };
+  }
+
+  /** Leading blocks each endpoint holds (consecutive from block 0). Endpoints with 0 are omitted. */
+  match(h: PrefixHashes): Map<string, number> {
+    const res = new Map<string, number>();
+    if (h.count === 0) return res;
+    if (this.matched.length < this.slotIds.length) this.matched = new Int32Array(this.slotIds.length * 2);
+    const matched = this.matched;
+    const touched: number[] = [];
+    for (let i = 0; i < h.count; i++) {
+      const v = this.map.get(h.keys[i]);
+      if (v === undefined) break;
+      let advanced = false;
+      if (typeof v === 'number') {
+        const s = this.nodeSlot[v];
+        if (matched[s] === i) {
+          if (i === 0) touched.push(s);
+          matched[s] = i + 1;
+          advanced = true;
+        }
+      } else {
+        for (const node of v) {
+          const s = this.nodeSlot[node];
+          if (matched[s] === i) {
+            if (i === 0) touched.push(s);
+            matched[s] = i + 1;
+            advanced = true;
+          }
+        }
+      }
+      if (!advanced) break;
+    }
+    for (const s of touched) {
+      res.set(this.slotIds[s], matched[s]);
+      matched[s] = 0;
+    }
+    return res;
+  }
+
+  /** Records that `endpointId` now holds these blocks (most recently used), evicting its LRU tail beyond capacity. */
+  add(endpointId: string, h: PrefixHashes): void {
+    const s = this.slotOf(endpointId);
+    for (let i = 0; i < h.count; i++) {
+      const key = h.keys[i];
+      const v = this.map.get(key);
+      let node = -1;
+      if (typeof v === 'number') {
+        if (this.nodeSlot[v] === s) node = v;
+      } else if (v !== undefined) {
+        for (const n of v) if (this.nodeSlot[n] === s) node = n;
+      }
+      if (node >= 0) {
+        this.unlink(s, node);
+        this.pushHead(s, node);
+        continue;
+      }
+      node = this.newNode(key, s);
+      this.pushHead(s, node);
+      if (v === undefined) this.map.set(key, node);
+      else if (typeof v === 'number') this.map.set(key, [v, node]);
+      else v.push(node);
+      if (++this.size[s] > this.capacity[s]) this.evictTail(s);
+    }
+  }
+
+  /** LRU capacity of one endpoint, in blocks (from vllm:cache_config_info num_gpu_blocks when known). */
+  setCapacity(endpointId: string, blocks: number): void {
+    const s = this.slotOf(endpointId);
+    this.capacity[s] = Math.max(1, blocks);
+    while (this.size[s] > this.capacity[s]) this.evictTail(s);
+  }
+
+  removeEndpoint(endpointId: string): void {
+    const s = this.slots.get(endpointId);
+    if (s === undefined) return;
+    while (this.size[s] > 0) this.evictTail(s);
+    this.slots.delete(endpointId);
+    this.freeSlots.push(s);
+  }
+
+  private seed(model: string, salt: string | undefined): [number, number] {
+    const k = salt ? `${model}\u0000${salt}` : model;
+    let v = this.seedCache.get(k);
+    if (!v) {
+      const b = enc.encode(k);
+      xxh64Into(b, 0, b.length, 0, 0, this.out);
+      v = [this.out[0], this.out[1]];
+      if (this.seedCache.size > 10_000) this.seedCache.clear();
+      this.seedCache.set(k, v);
+    }
+    return v;
+  }
+
+  private slotOf(id: string): number {
+    let s = this.slots.get(id);
+    if (s !== undefined) return s;
+    s = this.freeSlots.pop() ?? this.slotIds.length;
+    this.slots.set(id, s);
+    this.slotIds[s] = id;
+    this.head[s] = -1;
+    this.tail[s] = -1;
+    this.size[s] = 0;
+    this.capacity[s] = this.defaultCapacity;
+    return s;
+  }
+
+  private newNode(key: number, s: number): number {
+    let n = this.freeNode;
+    if (n >= 0) this.freeNode = this.nodeNext[n];
+    else {
+      n = this.nodesUsed++;
+      if (n >= this.nodeKey.length) this.grow();
+    }
+    this.nodeKey[n] = key;
+    this.nodeSlot[n] = s;
+    return n;
+  }
+
+  private grow(): void {
+    const len = this.nodeKey.length * 2;
+    const k = new Float64Array(len);
+    k.set(this.nodeKey);
+    this.nodeKey = k;
+    for (const f of ['nodeSlot', 'nodePrev', 'nodeNext'] as const) {
+      const a = new Int32Array(len);
+      a.set(this[f]);
+      this[f] = a;
+    }
+  }
+
+  private pushHead(s: number, n: number): void {
+    this.nodePrev[n] = -1;
+    this.nodeNext[n] = this.head[s];
+    if (this.head[s] >= 0) this.nodePrev[this.head[s]] = n;
+    else this.tail[s] = n;
+    this.head[s] = n;
+  }
+
+  private unlink(s: number, n: number): void {
+    const p = this.nodePrev[n];
+    const x = this.nodeNext[n];
+    if (p >= 0) this.nodeNext[p] = x;
+    else this.head[s] = x;
+    if (x >= 0) this.nodePrev[x] = p;
+    else this.tail[s] = p;
+  }
+
+  private evictTail(s: number): void {
+    const n = this.tail[s];
+    if (n < 0) return;
+    this.unlink(s, n);
+    this.size[s]--;
+    const key = this.nodeKey[n];
+    const v = this.map.get(key);
+    if (typeof v === 'number') this.map.delete(key);
+    else if (v) {
+      const i = v.indexOf(n);
+      if (i >= 0) v.splice(i, 1);
+      if (v.length === 1) this.map.set(key, v[0]);
+    }
+    this.nodeSlot[n] = -1;
+    this.nodeNext[n] = this.freeNode;
+    this.freeNode = n;
+  }
+}

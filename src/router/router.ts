@@ -1,0 +1,183 @@
+import type { EndpointState, PickResult, RequestUsage, RouteRequest, Router } from './api.js';
+import type { EffectiveConfig } from './config/config.js';
+import type { CycleContext, Filter, Picker, Plugin, PrefixMatch, SaturationDetector, Scorer } from './plugins/types.js';
+import { pluginDefinition } from './plugins/registry.js';
+import { PrefixParams } from './plugins/scorers/prefix-cache-scorer.js';
+import { ApproxPrefixIndex, type PrefixHashes } from './prefix/approx-prefix-index.js';
+import { MemoryDatastore } from './datastore/datastore.js';
+import { KvgateError, ErrorCode } from '../shared/errors.js';
+
+export interface RouterOptions {
+  config: EffectiveConfig;
+  /** Random source for tie-breaks and random pickers (inject a seeded one in tests). */
+  random?: () => number;
+  /** Metrics older than this are unknown to scorers (EPP default 2 s). */
+  staleAfterMs?: number;
+  datastore?: MemoryDatastore;
+}
+
+interface Profile {
+  name: string;
+  filters: { name: string; plugin: Filter }[];
+  scorers: { name: string; plugin: Scorer; weight: number }[];
+  picker: Picker;
+}
+
+/** Observations a router exposes for metrics (prefix hit ratio, scheduling time). */
+export interface RouterStats {
+  picks: number;
+  prefixBlocksQueried: number;
+  prefixBlocksMatched: number;
+}
+
+export class EndpointPicker implements Router {
+  readonly datastore: MemoryDatastore;
+  readonly config: EffectiveConfig;
+  readonly stats: RouterStats = { picks: 0, prefixBlocksQueried: 0, prefixBlocksMatched: 0 };
+  private readonly profile: Profile;
+  private readonly saturation: SaturationDetector;
+  private readonly random: () => number;
+  private readonly staleAfterMs: number;
+  private readonly prefixIndex?: ApproxPrefixIndex;
+  private readonly prefixAutoTune: boolean;
+  private readonly hookScorers: Scorer[];
+
+  constructor(opts: RouterOptions) {
+    this.config = opts.config;
+    this.random = opts.random ?? Math.random;
+    this.staleAfterMs = opts.staleAfterMs ?? 2000;
+    this.datastore = opts.datastore ?? new MemoryDatastore();
+    const instances = new Map<string, Plugin>();
+    for (const spec of opts.config.plugins) {
+      const def = pluginDefinition(spec.type)!;
+      instances.set(spec.name, def.create(def.parameters.parse(spec.parameters ?? {}), { name: spec.name }));
+    }
+    const prof = opts.config.schedulingProfiles[0];
+    const profile: Profile = { name: prof.name, filters: [], scorers: [], picker: undefined as unknown as Picker };
+    for (const ref of prof.plugins) {
+      const p = instances.get(ref.pluginRef)!;
+      if (p.kind === 'filter') profile.filters.push({ name: ref.pluginRef, plugin: p });
+      else if (p.kind === 'scorer') profile.scorers.push({ name: ref.pluginRef, plugin: p, weight: ref.weight ?? 1 });
+      else if (p.kind === 'picker') profile.picker = p;
+    }
+    this.profile = profile;
+    this.saturation = instances.get(opts.config.saturationDetector.pluginRef) as SaturationDetector;
+    this.hookScorers = profile.scorers.map((s) => s.plugin).filter((s) => s.onPicked || s.onFirstToken || s.onComplete);
+
+    const needsPrefix = profile.scorers.some((s) => s.plugin.needsPrefix) || profile.picker.needsPrefix === true;
+    if (needsPrefix) {
+      const spec = opts.config.plugins.find((p) => p.type === 'prefix-cache-scorer');
+      const pp = PrefixParams.parse(spec?.parameters ?? {});
+      const blockChars = pp.hashBlockSize ?? pp.blockSize ?? pp.blockSizeTokens * 4;
+      const maxBlocks = pp.maxPrefixTokensToMatch > 0 ? Math.max(1, Math.floor(pp.maxPrefixTokensToMatch / (blockChars / 4))) : pp.maxPrefixBlocksToMatch;
+      this.prefixIndex = new ApproxPrefixIndex({ blockChars, maxBlocks, defaultCapacity: pp.lruCapacityPerServer });
+      this.prefixAutoTune = pp.autoTune && spec?.parameters?.lruCapacityPerServer === undefined;
+      this.datastore.onRemove = (id) => this.prefixIndex!.removeEndpoint(id);
+      this.datastore.onMetrics = (id, m) => {
+        if (this.prefixAutoTune && m.numGpuBlocks) this.prefixIndex!.setCapacity(id, m.numGpuBlocks);
+      };
+    } else {
+      this.prefixAutoTune = false;
+    }
+  }
+
+  pick(req: RouteRequest, nowMs: number): PickResult {
+    let candidates = this.datastore.list().filter((e) => e.healthy);
+    if (req.subset !== undefined) {
+      const allowed = new Set(req.subset);
+      candidates = candidates.filter((e) => allowed.has(e.info.id) || allowed.has(e.info.host));
+    }
+    if (candidates.length === 0) {
+      throw new KvgateError(ErrorCode.NoCandidates, 'failed to find endpoint candidates: no ready endpoint serves this request', {
+        headers: { 'x-llm-d-request-dropped-reason': 'rejected-no-endpoints' },
+      });
+    }
+    const ctx: CycleContext = { request: req, nowMs, random: this.random, staleAfterMs: this.staleAfterMs, allEndpoints: candidates };
+    if (req.priority < 0 && this.saturation.saturation(ctx, candidates) >= 1) {
+      throw new KvgateError(ErrorCode.Shed, 'request dropped: the pool is saturated and the request is sheddable', {
+        headers: { 'retry-after': '1', 'x-llm-d-request-dropped-reason': 'rejected-saturated' },
+      });
+    }
+    let hashes: PrefixHashes | undefined;
+    if (this.prefixIndex) {
+      hashes = this.prefixIndex.hash(req.model, req.cacheSalt, req.prefixText);
+      const matched = this.prefixIndex.match(hashes);
+      ctx.prefix = { totalBlocks: hashes.count, blockTokens: this.prefixIndex.blockChars / 4, matched } satisfies PrefixMatch;
+    }
+
+    let eps = candidates;
+    for (const f of this.profile.filters) {
+      eps = f.plugin.filter(ctx, eps);
+      if (eps.length === 0) {
+        throw new KvgateError(ErrorCode.Shed, `failed to find target endpoint: filter ${f.name} left no candidate`, {
+          headers: { 'retry-after': '1', 'x-llm-d-request-dropped-reason': 'rejected-no-endpoints' },
+        });
+      }
+    }
+    const totals = new Array<number>(eps.length).fill(0);
+    const byPlugin = eps.map(() => ({}) as Record<string, number>);
+    for (const s of this.profile.scorers) {
+      const scores = s.plugin.score(ctx, eps);
+      for (let i = 0; i < eps.length; i++) {
+        const v = Math.min(1, Math.max(0, Number.isFinite(scores[i]) ? scores[i] : 0));
+        byPlugin[i][s.name] = v;
+        totals[i] += s.weight * v;
+      }
+    }
+    const scored = eps.map((endpoint, i) => ({ endpoint, total: totals[i] }));
+    const picked = this.profile.picker.pick(ctx, scored);
+    const chosen = picked[0];
+    // Fallbacks: whatever the picker returned, then every other candidate by score.
+    const rest = scored
+      .filter((s) => !picked.includes(s.endpoint))
+      .sort((a, b) => b.total - a.total)
+      .map((s) => s.endpoint);
+    const ordered: EndpointState[] = [...picked, ...rest];
+
+    const matchedBlocks = ctx.prefix?.matched.get(chosen.info.id) ?? 0;
+    const uncached = Math.max(0, req.promptTokens - matchedBlocks * (ctx.prefix?.blockTokens ?? 0));
+    this.datastore.dispatch(req.id, chosen.info.id, uncached);
+    if (hashes && this.prefixIndex) {
+      this.prefixIndex.add(chosen.info.id, hashes);
+      this.stats.prefixBlocksQueried += hashes.count;
+      this.stats.prefixBlocksMatched += matchedBlocks;
+    }
+    for (const s of this.hookScorers) s.onPicked?.(ctx, chosen);
+    this.stats.picks++;
+    return {
+      requestId: req.id,
+      endpoints: ordered.map((e) => e.info),
+      profile: this.profile.name,
+      scores: eps.map((e, i) => ({ endpointId: e.info.id, total: totals[i], byPlugin: byPlugin[i] })),
+      prefixMatch: ctx.prefix ? { matchedBlocks, totalBlocks: ctx.prefix.totalBlocks } : undefined,
+    };
+  }
+
+  onRetry(requestId: string, endpointId: string, _nowMs: number): void {
+    this.datastore.move(requestId, endpointId);
+  }
+
+  onFirstToken(requestId: string, nowMs: number): void {
+    const ep = this.datastore.endpointOf(requestId);
+    this.datastore.firstToken(requestId);
+    if (ep) for (const s of this.hookScorers) s.onFirstToken?.(requestId, ep, nowMs);
+  }
+
+  onComplete(requestId: string, _nowMs: number, _usage?: RequestUsage): void {
+    this.datastore.release(requestId);
+    for (const s of this.hookScorers) s.onComplete?.(requestId);
+  }
+
+  onFailure(_requestId: string, _endpointId: string, _nowMs: number): void {
+    // Health (ejection) is the ingress's concern; bookkeeping moves with onRetry / ends with onComplete.
+  }
+
+  /** Entries in the approximate prefix index (for metrics and the memory benchmark). */
+  get prefixIndexEntries(): number {
+    return this.prefixIndex?.entries ?? 0;
+  }
+}
+
+export function createRouter(opts: RouterOptions): EndpointPicker {
+  return new EndpointPicker(opts);
+}
