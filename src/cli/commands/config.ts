@@ -1,12 +1,29 @@
-import type { Command } from 'commander';
-import { KvgateError, ErrorCode } from '../../shared/errors.js';
+import { Command } from 'commander';
 
-// Placeholder registration: the owning module replaces this file with the real command.
 export function registerConfig(program: Command): void {
-  program
-    .command('config')
-    .description('(not built yet)')
-    .action(() => {
-      throw new KvgateError(ErrorCode.Internal, '`kvgate config` is not built yet');
+  const config = program.command('config').description('Inspect and validate EndpointPickerConfig files and presets');
+  config
+    .command('check')
+    .description('Validate a config (or a preset) and print it with the EPP defaults injected; exit 1 on errors')
+    .argument('[file]', 'EndpointPickerConfig YAML file')
+    .option('--preset <name>', 'check a built-in preset instead of a file')
+    .option('--json', 'print the effective config as JSON', false)
+    .action(async (file: string | undefined, o: { preset?: string; json: boolean }) => {
+      const { loadConfig } = await import('../../router/index.js');
+      const { stringify } = await import('yaml');
+      const eff = loadConfig(file ? { file } : { preset: o.preset });
+      const { source, ...body } = eff;
+      if (o.json) process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+      else process.stdout.write(`# effective config from ${source} (defaults injected)\n${stringify(body)}`);
+    });
+  config
+    .command('presets')
+    .description('List the built-in routing presets')
+    .option('--json', 'print as JSON', false)
+    .action(async (o: { json: boolean }) => {
+      const { listPresets, presetText } = await import('../../router/index.js');
+      const rows = listPresets().map((name) => ({ name, description: presetText(name).split('\n')[0].replace(/^#\s*/, '') }));
+      if (o.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
+      else for (const r of rows) process.stdout.write(`${r.name.padEnd(20)} ${r.description}\n`);
     });
 }

@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MemoryDatastore, startMetricsScraper, parseEndpointMetrics } from '../../src/router/index.js';
+import { startSimServer } from '../../src/sim/server.js';
+
+const VLLM = `# HELP vllm:num_requests_running x
+# TYPE vllm:num_requests_running gauge
+vllm:num_requests_running{model_name="m",engine="0"} 3
+vllm:num_requests_waiting{model_name="m",engine="0"} 7
+vllm:kv_cache_usage_perc{model_name="m",engine="0"} 0.42
+vllm:cache_config_info{block_size="16",num_gpu_blocks="2048",enable_prefix_caching="True",engine="0"} 1
+vllm:lora_requests_info{max_lora="2",running_lora_adapters="sql,chat",waiting_lora_adapters=""} 1.7e9
+`;
+
+test('parses vLLM names, cache_config_info and LoRA info; legacy and SGLang names as fallbacks', () => {
+  const m = parseEndpointMetrics(VLLM, 'vllm', 5);
+  assert.deepEqual(
+    { q: m.waitingQueueSize, r: m.runningRequests, kv: m.kvCacheUsage, bs: m.blockSize, nb: m.numGpuBlocks, lora: m.activeLoras, max: m.maxLoras, at: m.updatedAtMs },
+    { q: 7, r: 3, kv: 0.42, bs: 16, nb: 2048, lora: ['sql', 'chat'], max: 2, at: 5 },
+  );
+  assert.equal(parseEndpointMetrics('vllm:gpu_cache_usage_perc{model_name="m"} 0.3\n', 'vllm', 0).kvCacheUsage, 0.3);
+  const sg = parseEndpointMetrics('sglang:num_queue_reqs{a="b"} 4\nsglang:num_running_reqs 2\nsglang:token_usage 0.5\n', 'sglang', 0);
+  assert.deepEqual([sg.waitingQueueSize, sg.runningRequests, sg.kvCacheUsage], [4, 2, 0.5]);
+});
+
+test('scrapes a live simulator and keeps going when another endpoint fails', async () => {
+  const sim = await startSimServer({ port: 0, profile: 'instant', kvCacheSize: 777 });
+  const broken = createServer((_q, s) => s.writeHead(500).end('no'));
+  await new Promise<void>((r) => broken.listen(0, '127.0.0.1', r));
+  const bport = (broken.address() as AddressInfo).port;
+  const ds = new MemoryDatastore();
+  ds.upsertEndpoint({ id: `127.0.0.1:${sim.port}`, host: '127.0.0.1', port: sim.port, url: sim.url, labels: {} });
+  ds.upsertEndpoint({ id: `127.0.0.1:${bport}`, host: '127.0.0.1', port: bport, url: `http://127.0.0.1:${bport}`, labels: {} });
+  const scraper = startMetricsScraper(ds, { intervalMs: 20 });
+  try {
+    for (let i = 0; i < 100 && !ds.get(`127.0.0.1:${sim.port}`)!.metrics; i++) await new Promise((r) => setTimeout(r, 20));
+    const m = ds.get(`127.0.0.1:${sim.port}`)!.metrics!;
+    assert.equal(m.numGpuBlocks, 777);
+    assert.equal(m.blockSize, 16);
+    assert.equal(ds.get(`127.0.0.1:${bport}`)!.metrics, undefined, 'a failing endpoint has no metrics (stale)');
+    await new Promise((r) => setTimeout(r, 150));
+    assert.ok(scraper.counts.ok >= 3, `ok ${scraper.counts.ok}`);
+    assert.ok(scraper.counts.failed >= 1);
+  } finally {
+    await scraper.stop();
+    broken.close();
+    await sim.close();
+  }
+});
