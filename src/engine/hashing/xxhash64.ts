@@ -16,54 +16,44 @@ const P4H = 0x85ebca77, P4L = 0xc2b2ae63;
 const P5H = 0x27d4eb2f, P5L = 0x165667c5;
 
 // Scratch registers: results of the 64-bit helpers land here to avoid allocating pairs.
-let rH = 0;
-let rL = 0;
+const R = new Uint32Array(2); // [hi, lo]
 
 function add(ah: number, al: number, bh: number, bl: number): void {
   const lo = (al >>> 0) + (bl >>> 0);
-  rL = lo >>> 0;
-  rH = (ah + bh + (lo > 0xffffffff ? 1 : 0)) >>> 0;
+  R[1] = lo;
+  R[0] = ah + bh + (lo > 0xffffffff ? 1 : 0);
 }
 
 function mul(ah: number, al: number, bh: number, bl: number): void {
-  const a48 = ah >>> 16, a32 = ah & 0xffff, a16 = al >>> 16, a00 = al & 0xffff;
-  const b48 = bh >>> 16, b32 = bh & 0xffff, b16 = bl >>> 16, b00 = bl & 0xffff;
-  let c00 = a00 * b00;
-  let c16 = c00 >>> 16;
-  c00 &= 0xffff;
-  c16 += a16 * b00;
-  let c32 = c16 >>> 16;
-  c16 &= 0xffff;
-  c16 += a00 * b16;
-  c32 += c16 >>> 16;
-  c16 &= 0xffff;
-  c32 += a32 * b00;
-  let c48 = c32 >>> 16;
-  c32 &= 0xffff;
-  c32 += a16 * b16;
-  c48 += c32 >>> 16;
-  c32 &= 0xffff;
-  c32 += a00 * b32;
-  c48 += c32 >>> 16;
-  c32 &= 0xffff;
-  c48 += a48 * b00 + a32 * b16 + a16 * b32 + a00 * b48;
-  c48 &= 0xffff;
-  rH = ((c48 << 16) | c32) >>> 0;
-  rL = ((c16 << 16) | c00) >>> 0;
+  // (ah·2^32 + al)(bh·2^32 + bl) mod 2^64: the full 64-bit al·bl from 16-bit halves (exact in
+  // doubles), plus the cross terms mod 2^32 with Math.imul.
+  const a0 = al & 0xffff, a1 = al >>> 16, b0 = bl & 0xffff, b1 = bl >>> 16;
+  const p01 = a0 * b1, p10 = a1 * b0;
+  const t = a0 * b0 + ((p01 & 0xffff) + (p10 & 0xffff)) * 65536;
+  R[1] = t;
+  R[0] = (a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + Math.floor(t / 4294967296) + Math.imul(ah, bl) + Math.imul(al, bh)) >>> 0;
 }
 
 /** Rotate left by r, 0 < r < 32 (all XXH64 rotations are). */
 function rotl(h: number, l: number, r: number): void {
-  rH = ((h << r) | (l >>> (32 - r))) >>> 0;
-  rL = ((l << r) | (h >>> (32 - r))) >>> 0;
+  R[0] = ((h << r) | (l >>> (32 - r))) >>> 0;
+  R[1] = ((l << r) | (h >>> (32 - r))) >>> 0;
 }
 
 /** acc = rotl(acc + input * P2, 31) * P1 */
 function round(accH: number, accL: number, inH: number, inL: number): void {
   mul(inH, inL, P2H, P2L);
-  add(accH, accL, rH, rL);
-  rotl(rH, rL, 31);
-  mul(rH, rL, P1H, P1L);
+  add(accH, accL, R[0], R[1]);
+  rotl(R[0], R[1], 31);
+  mul(R[0], R[1], P1H, P1L);
+}
+
+/** acc = (acc ^ round(0, v)) * P1 + P4; returns hi, leaves lo in R[1]. */
+function mergeRound(accH: number, accL: number, vH: number, vL: number): number {
+  round(0, 0, vH, vL);
+  mul((accH ^ R[0]) >>> 0, (accL ^ R[1]) >>> 0, P1H, P1L);
+  add(R[0], R[1], P4H, P4L);
+  return R[0];
 }
 
 function read32(b: Uint8Array, i: number): number {
@@ -87,93 +77,92 @@ export function xxh64Into(
 
   if (length >= 32) {
     add(seedHi, seedLo, P1H, P1L);
-    add(rH, rL, P2H, P2L);
-    let v1H = rH, v1L = rL;
+    add(R[0], R[1], P2H, P2L);
+    let v1H = R[0], v1L = R[1];
     add(seedHi, seedLo, P2H, P2L);
-    let v2H = rH, v2L = rL;
+    let v2H = R[0], v2L = R[1];
     let v3H = seedHi >>> 0, v3L = seedLo >>> 0;
     // seed - P1 == seed + (2^64 - P1)
     add(seedHi, seedLo, (~P1H) >>> 0, (~P1L + 1) >>> 0);
-    let v4H = rH, v4L = rL;
+    let v4H = R[0], v4L = R[1];
     const limit = end - 32;
     while (p <= limit) {
       round(v1H, v1L, read32(bytes, p + 4), read32(bytes, p));
-      v1H = rH; v1L = rL;
+      v1H = R[0]; v1L = R[1];
       round(v2H, v2L, read32(bytes, p + 12), read32(bytes, p + 8));
-      v2H = rH; v2L = rL;
+      v2H = R[0]; v2L = R[1];
       round(v3H, v3L, read32(bytes, p + 20), read32(bytes, p + 16));
-      v3H = rH; v3L = rL;
+      v3H = R[0]; v3L = R[1];
       round(v4H, v4L, read32(bytes, p + 28), read32(bytes, p + 24));
-      v4H = rH; v4L = rL;
+      v4H = R[0]; v4L = R[1];
       p += 32;
     }
     rotl(v1H, v1L, 1);
-    hH = rH; hL = rL;
+    hH = R[0]; hL = R[1];
     rotl(v2H, v2L, 7);
-    add(hH, hL, rH, rL);
-    hH = rH; hL = rL;
+    add(hH, hL, R[0], R[1]);
+    hH = R[0]; hL = R[1];
     rotl(v3H, v3L, 12);
-    add(hH, hL, rH, rL);
-    hH = rH; hL = rL;
+    add(hH, hL, R[0], R[1]);
+    hH = R[0]; hL = R[1];
     rotl(v4H, v4L, 18);
-    add(hH, hL, rH, rL);
-    hH = rH; hL = rL;
-    // merge rounds
-    const vs = [v1H, v1L, v2H, v2L, v3H, v3L, v4H, v4L];
-    for (let k = 0; k < 8; k += 2) {
-      round(0, 0, vs[k], vs[k + 1]);
-      hH = (hH ^ rH) >>> 0;
-      hL = (hL ^ rL) >>> 0;
-      mul(hH, hL, P1H, P1L);
-      add(rH, rL, P4H, P4L);
-      hH = rH; hL = rL;
-    }
+    add(hH, hL, R[0], R[1]);
+    hH = R[0]; hL = R[1];
+    // merge rounds (unrolled: no per-call array)
+    hH = mergeRound(hH, hL, v1H, v1L);
+    hL = R[1];
+    hH = mergeRound(hH, hL, v2H, v2L);
+    hL = R[1];
+    hH = mergeRound(hH, hL, v3H, v3L);
+    hL = R[1];
+    hH = mergeRound(hH, hL, v4H, v4L);
+    hL = R[1];
   } else {
     add(seedHi, seedLo, P5H, P5L);
-    hH = rH; hL = rL;
+    hH = R[0]; hL = R[1];
   }
 
   add(hH, hL, Math.floor(length / 0x100000000), length >>> 0);
-  hH = rH; hL = rL;
+  hH = R[0]; hL = R[1];
 
   while (p + 8 <= end) {
     round(0, 0, read32(bytes, p + 4), read32(bytes, p));
-    hH = (hH ^ rH) >>> 0;
-    hL = (hL ^ rL) >>> 0;
+    hH = (hH ^ R[0]) >>> 0;
+    hL = (hL ^ R[1]) >>> 0;
     rotl(hH, hL, 27);
-    mul(rH, rL, P1H, P1L);
-    add(rH, rL, P4H, P4L);
-    hH = rH; hL = rL;
+    mul(R[0], R[1], P1H, P1L);
+    add(R[0], R[1], P4H, P4L);
+    hH = R[0]; hL = R[1];
     p += 8;
   }
   if (p + 4 <= end) {
     mul(0, read32(bytes, p), P1H, P1L);
-    hH = (hH ^ rH) >>> 0;
-    hL = (hL ^ rL) >>> 0;
+    hH = (hH ^ R[0]) >>> 0;
+    hL = (hL ^ R[1]) >>> 0;
     rotl(hH, hL, 23);
-    mul(rH, rL, P2H, P2L);
-    add(rH, rL, P3H, P3L);
-    hH = rH; hL = rL;
+    mul(R[0], R[1], P2H, P2L);
+    add(R[0], R[1], P3H, P3L);
+    hH = R[0]; hL = R[1];
     p += 4;
   }
   while (p < end) {
     mul(0, bytes[p], P5H, P5L);
-    hH = (hH ^ rH) >>> 0;
-    hL = (hL ^ rL) >>> 0;
+    hH = (hH ^ R[0]) >>> 0;
+    hL = (hL ^ R[1]) >>> 0;
     rotl(hH, hL, 11);
-    mul(rH, rL, P1H, P1L);
-    hH = rH; hL = rL;
+    mul(R[0], R[1], P1H, P1L);
+    hH = R[0]; hL = R[1];
     p++;
   }
 
   // avalanche
   hL = (hL ^ (hH >>> 1)) >>> 0; // h ^= h >>> 33
   mul(hH, hL, P2H, P2L);
-  hH = rH; hL = rL;
+  hH = R[0]; hL = R[1];
   hL = (hL ^ ((hL >>> 29) | (hH << 3))) >>> 0; // h ^= h >>> 29
   hH = (hH ^ (hH >>> 29)) >>> 0;
   mul(hH, hL, P3H, P3L);
-  hH = rH; hL = rL;
+  hH = R[0]; hL = R[1];
   hL = (hL ^ hH) >>> 0; // h ^= h >>> 32
   out[0] = hH;
   out[1] = hL;
