@@ -8,7 +8,7 @@ import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { VERSION } from '../shared/version.js';
 import { SimOptionsSchema, RuntimeConfigSchema, type SimOptions, type SimOptionsInput, type RuntimeConfigPatch } from './options.js';
-import { readBody, sendJson, sendError, parseJsonBody } from './http-util.js';
+import { readBody, sendJson, sendError, parseJsonBody } from '../shared/http.js';
 import { SimMetrics } from './metrics.js';
 import { KvEventPublisher } from './kv-event-publisher.js';
 import { parseCompletionRequest, type CompletionRequest } from './completion-request.js';

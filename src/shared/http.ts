@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { KvgateError, ErrorCode, toOpenAIError } from '../shared/errors.js';
+import { KvgateError, ErrorCode, toOpenAIError } from './errors.js';
 
 /** Reads a request body up to `limit` bytes; past that throws BodyTooLarge without buffering more. */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {

@@ -1,0 +1,88 @@
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { dirname, basename } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { EndpointInfo } from '../router/api.js';
+import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { parseEndpoint } from './static-endpoints.js';
+
+/**
+ * Reads an endpoints file: YAML/JSON `endpoints: [{address, port, labels}]` (llm-d's
+ * file-discovery shape), a YAML/JSON list of strings, or one endpoint per line.
+ */
+export function readEndpointsFile(path: string): EndpointInfo[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new KvgateError(ErrorCode.InvalidConfig, `${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const trimmed = text.trim();
+  if (trimmed === '') return [];
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch {
+    doc = undefined;
+  }
+  const where = (i: number) => `${path}: endpoints[${i}]`;
+  const fromItem = (item: unknown, i: number): EndpointInfo => {
+    if (typeof item === 'string') return withPath(() => parseEndpoint(item), where(i));
+    if (item && typeof item === 'object') {
+      const o = item as { address?: unknown; port?: unknown; url?: unknown; labels?: unknown };
+      const labels = (o.labels && typeof o.labels === 'object' ? o.labels : {}) as Record<string, string>;
+      if (typeof o.url === 'string') return withPath(() => parseEndpoint(o.url as string, labels), where(i));
+      if (typeof o.address === 'string' && (typeof o.port === 'number' || typeof o.port === 'string')) {
+        return withPath(() => parseEndpoint(`${o.address}:${o.port}`, labels), where(i));
+      }
+    }
+    throw new KvgateError(ErrorCode.InvalidConfig, `${where(i)}: expected "ip:port", a URL or {address, port, labels}`);
+  };
+  if (Array.isArray(doc)) return doc.map(fromItem);
+  if (doc && typeof doc === 'object' && Array.isArray((doc as { endpoints?: unknown }).endpoints)) {
+    return (doc as { endpoints: unknown[] }).endpoints.map(fromItem);
+  }
+  return trimmed
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter(Boolean)
+    .map(fromItem);
+}
+
+function withPath<T>(f: () => T, where: string): T {
+  try {
+    return f();
+  } catch (err) {
+    throw new KvgateError(ErrorCode.InvalidConfig, `${where}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Watches an endpoints file (editors replace files atomically, so the directory is watched).
+ * A bad edit keeps the last good set and reports the error.
+ */
+export function watchEndpointsFile(
+  path: string,
+  onChange: (endpoints: EndpointInfo[]) => void,
+  onError: (err: Error) => void,
+  debounceMs = 100,
+): { close(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const reload = () => {
+    try {
+      onChange(readEndpointsFile(path));
+    } catch (err) {
+      onError(err as Error);
+    }
+  };
+  const w: FSWatcher = watch(dirname(path), (_ev, name) => {
+    if (name && name.toString() !== basename(path)) return;
+    clearTimeout(timer);
+    timer = setTimeout(reload, debounceMs);
+  });
+  return {
+    close() {
+      clearTimeout(timer);
+      w.close();
+    },
+  };
+}

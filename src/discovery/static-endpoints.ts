@@ -1,0 +1,35 @@
+import type { EndpointInfo } from '../router/api.js';
+import { KvgateError, ErrorCode } from '../shared/errors.js';
+
+/**
+ * Parses one endpoint: "ip:port", "host:port" or an http(s) URL. The id is "host:port", as the
+ * endpoint-picker protocol names destinations.
+ */
+export function parseEndpoint(spec: string, labels: Record<string, string> = {}): EndpointInfo {
+  const s = spec.trim();
+  let url: URL;
+  try {
+    url = new URL(/^https?:\/\//.test(s) ? s : `http://${s}`);
+  } catch {
+    throw new KvgateError(ErrorCode.InvalidConfig, `invalid endpoint "${spec}": expected ip:port or an http(s) URL`, { param: 'endpoints' });
+  }
+  if (!url.port && !/^https?:\/\//.test(s)) {
+    throw new KvgateError(ErrorCode.InvalidConfig, `invalid endpoint "${spec}": missing port`, { param: 'endpoints' });
+  }
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const hostForId = host.includes(':') ? `[${host}]` : host;
+  return { id: `${hostForId}:${port}`, host, port, url: `${url.protocol}//${hostForId}:${port}`, labels };
+}
+
+/** Parses a comma-separated endpoint list; duplicates are errors. */
+export function parseEndpointList(list: string | string[]): EndpointInfo[] {
+  const items = (Array.isArray(list) ? list : [list]).flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean);
+  const out: EndpointInfo[] = [];
+  for (const item of items) {
+    const e = parseEndpoint(item);
+    if (out.some((o) => o.id === e.id)) throw new KvgateError(ErrorCode.InvalidConfig, `duplicate endpoint ${e.id}`, { param: 'endpoints' });
+    out.push(e);
+  }
+  return out;
+}
