@@ -21,7 +21,10 @@ export async function fleetWithGateway(
     ...gw,
   });
   const headers: Record<string, string> = gw.apiKeys?.length ? { authorization: `Bearer ${gw.apiKeys[0]}` } : {};
-  await waitFor(async () => (await fetch(`${gateway.url}/v1/models`, { headers })).json().then((j) => j.data?.length > 0));
+  await waitFor(async () => {
+    const j = (await (await fetch(`${gateway.url}/v1/models`, { headers })).json()) as { data?: unknown[] };
+    return (j.data?.length ?? 0) > 0;
+  });
   return {
     fleet,
     gateway,

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSimServer } from '../../src/sim/server.js';
@@ -12,7 +13,7 @@ test('failure injection at 100 % returns only the configured failure types', asy
     const statuses = new Set<number>();
     for (let i = 0; i < 30; i++) {
       const r = await fetch(`${sim.url}/v1/completions`, { method: 'POST', body });
-      const j = await r.json();
+      const j = (await r.json()) as any;
       statuses.add(r.status);
       assert.ok(j.error.message.length > 0);
     }
@@ -28,9 +29,9 @@ test('/admin/config changes failure injection at run time', async () => {
     assert.equal((await fetch(`${sim.url}/v1/completions`, { method: 'POST', body })).status, 200);
     const set = await fetch(`${sim.url}/admin/config`, { method: 'POST', body: JSON.stringify({ failure_injection_rate: 100, failure_types: ['model_not_found'] }) });
     assert.equal(set.status, 200);
-    assert.equal((await set.json()).failure_injection_rate, 100);
+    assert.equal(((await set.json()) as any).failure_injection_rate, 100);
     assert.equal((await fetch(`${sim.url}/v1/completions`, { method: 'POST', body })).status, 404);
-    assert.equal((await (await fetch(`${sim.url}/admin/config`)).json()).failure_types[0], 'model_not_found');
+    assert.equal(((await (await fetch(`${sim.url}/admin/config`)).json()) as any).failure_types[0], 'model_not_found');
   } finally {
     await sim.close();
   }
@@ -41,7 +42,7 @@ test('not ready (503) until --startup-duration has passed, then 200', async () =
   try {
     const early = await fetch(`${sim.url}/health`);
     assert.equal(early.status, 503);
-    assert.equal((await early.json()).error.code, 'not_ready');
+    assert.equal(((await early.json()) as any).error.code, 'not_ready');
     assert.equal((await fetch(`${sim.url}/v1/completions`, { method: 'POST', body })).status, 503);
     await new Promise((r) => setTimeout(r, 450));
     assert.equal((await fetch(`${sim.url}/health`)).status, 200);

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
@@ -94,9 +95,9 @@ test('/health, /version and /tokenize answer as vLLM', async () => {
   const h = await fetch(`${sim.url}/health`);
   assert.equal(h.status, 200);
   assert.equal(await h.text(), '');
-  const v = await (await fetch(`${sim.url}/version`)).json();
+  const v = (await (await fetch(`${sim.url}/version`)).json()) as any;
   assert.match(v.version, /kvgate-sim/);
-  const t = await (await fetch(`${sim.url}/tokenize`, { method: 'POST', body: JSON.stringify({ model: MODEL, prompt: 'abcdefgh' }) })).json();
+  const t = (await (await fetch(`${sim.url}/tokenize`, { method: 'POST', body: JSON.stringify({ model: MODEL, prompt: 'abcdefgh' }) })).json()) as any;
   assert.deepEqual(Object.keys(t).sort(), ['count', 'max_model_len', 'token_strs', 'tokens']);
   assert.equal(t.count, 2);
 });
