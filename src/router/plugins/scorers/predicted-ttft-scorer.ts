@@ -40,7 +40,10 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
   parameters: Params,
   create: (p) => {
     const seedRate = p.prefillTokensPerSecond / 1000; // tokens per ms
-    const rates = new Map<string, number>();
+    // One prefill rate for the pool: replicas of an InferencePool serve one model on one kind of
+    // hardware, and a per-endpoint rate would only be learned where traffic already goes, making
+    // that endpoint look ever faster (rich-get-richer).
+    let rate = seedRate;
     const meanQueued = new Map<string, number>();
     const pending = new Map<string, Pending>();
     const predict = (ep: EndpointState, ctx: CycleContext) => {
@@ -50,7 +53,6 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
       const own = Math.max(1, ctx.request.promptTokens - hit);
       const queued = m ? m.waitingQueueSize * (meanQueued.get(id) ?? p.queuedRequestTokens) : 0;
       const ahead = queued + ep.dispatchedTokensSinceScrape;
-      const rate = rates.get(id) ?? seedRate;
       let ms = (ahead + own) / rate;
       if (!m) return { ms: ms + p.unknownPenaltyMs, ahead: ahead + own };
       ms += m.runningRequests * p.decodeMsPerRunningRequest;
@@ -81,9 +83,8 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
         const ttft = nowMs - pd.pickedMs;
         if (ttft <= 0) return;
         const observed = pd.tokens / ttft;
-        const r = rates.get(endpointId) ?? seedRate;
-        const next = r + p.learningRate * (observed - r);
-        rates.set(endpointId, Math.min(seedRate * 10, Math.max(seedRate / 10, next)));
+        const next = rate + p.learningRate * (observed - rate);
+        rate = Math.min(seedRate * 10, Math.max(seedRate / 10, next));
       },
       onComplete(requestId) {
         pending.delete(requestId);
