@@ -13,7 +13,7 @@ export function parseEndpoint(spec: string, labels: Record<string, string> = {})
   } catch {
     throw new KvgateError(ErrorCode.InvalidConfig, `invalid endpoint "${spec}": expected ip:port or an http(s) URL`, { param: 'endpoints' });
   }
-  if (!url.port && !/^https?:\/\//.test(s)) {
+  if (!/^https?:\/\//.test(s) && !/:\d+$/.test(s)) {
     throw new KvgateError(ErrorCode.InvalidConfig, `invalid endpoint "${spec}": missing port`, { param: 'endpoints' });
   }
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));

@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseEndpointList } from '../../src/discovery/static-endpoints.js';
+import { readEndpointsFile, watchEndpointsFile } from '../../src/discovery/endpoints-file.js';
+import type { EndpointInfo } from '../../src/router/api.js';
+
+test('static endpoints: ip:port, URLs and IPv6 give host:port ids', () => {
+  const eps = parseEndpointList(['10.0.0.1:8000,http://10.0.0.2:8001', 'https://[::1]:9443']);
+  assert.deepEqual(eps.map((e) => [e.id, e.url]), [
+    ['10.0.0.1:8000', 'http://10.0.0.1:8000'],
+    ['10.0.0.2:8001', 'http://10.0.0.2:8001'],
+    ['[::1]:9443', 'https://[::1]:9443'],
+  ]);
+});
+
+test('static endpoints: a missing port, garbage or a duplicate is an error naming the endpoint', () => {
+  assert.throws(() => parseEndpointList('10.0.0.1'), /invalid endpoint "10.0.0.1": missing port/);
+  assert.throws(() => parseEndpointList('http://exa mple:80'), /invalid endpoint/);
+  assert.throws(() => parseEndpointList('10.0.0.1:80,10.0.0.1:80'), /duplicate endpoint 10.0.0.1:80/);
+});
+
+test('endpoints file: llm-d file-discovery YAML, a list, or one per line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-eps-'));
+  const yaml = join(dir, 'a.yaml');
+  writeFileSync(yaml, 'endpoints:\n- address: 10.0.0.1\n  port: "8000"\n  labels: {llm-d.ai/role: decode}\n- url: http://10.0.0.2:8000\n');
+  const a = readEndpointsFile(yaml);
+  assert.deepEqual(a.map((e) => e.id), ['10.0.0.1:8000', '10.0.0.2:8000']);
+  assert.equal(a[0].labels['llm-d.ai/role'], 'decode');
+  const lines = join(dir, 'b.txt');
+  writeFileSync(lines, '# fleet\n10.0.0.3:8000\n\n10.0.0.4:8000  # second\n');
+  assert.deepEqual(readEndpointsFile(lines).map((e) => e.id), ['10.0.0.3:8000', '10.0.0.4:8000']);
+  const bad = join(dir, 'c.yaml');
+  writeFileSync(bad, 'endpoints:\n- address: 10.0.0.1\n');
+  assert.throws(() => readEndpointsFile(bad), /c\.yaml: endpoints\[0\]: expected/);
+  assert.throws(() => readEndpointsFile(join(dir, 'none.yaml')), /none\.yaml: cannot read: ENOENT/);
+});
+
+test('endpoints file watch: an edit (also an atomic rename) reloads; a bad edit keeps the last good set', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-watch-'));
+  const file = join(dir, 'eps.txt');
+  writeFileSync(file, '10.0.0.1:8000\n');
+  const seen: EndpointInfo[][] = [];
+  const errors: string[] = [];
+  const w = watchEndpointsFile(file, (e) => seen.push(e), (e) => errors.push(e.message), 30);
+  const until = async (f: () => boolean) => {
+    for (let i = 0; i < 100 && !f(); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(f());
+  };
+  try {
+    writeFileSync(file, '10.0.0.1:8000\n10.0.0.2:8000\n');
+    await until(() => seen.some((s) => s.length === 2));
+    writeFileSync(file, 'not an endpoint\n');
+    await until(() => errors.length > 0);
+    assert.match(errors[0], /eps\.txt: endpoints\[0\]/);
+    writeFileSync(join(dir, 'tmp'), '10.0.0.9:8000\n');
+    renameSync(join(dir, 'tmp'), file);
+    await until(() => seen.some((s) => s.length === 1 && s[0].id === '10.0.0.9:8000'));
+  } finally {
+    w.close();
+  }
+});
