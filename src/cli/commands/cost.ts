@@ -1,12 +1,73 @@
-import type { Command } from 'commander';
-import { KvgateError, ErrorCode } from '../../shared/errors.js';
+import { Command } from 'commander';
+import { intArg, numberArg } from '../parse.js';
 
-// Placeholder registration: the owning module replaces this file with the real command.
+function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}
+
 export function registerCost(program: Command): void {
   program
     .command('cost')
-    .description('(not built yet)')
-    .action(() => {
-      throw new KvgateError(ErrorCode.Internal, '`kvgate cost` is not built yet');
+    .description('Turn an hourly price and measured throughput into $/hour, $/month, $/1M requests and $/1M output tokens')
+    .option('--accelerator <name>', 'tpu-v6e | nvidia-h100 | nvidia-l4 (priced from data/prices.json)')
+    .option('--nodes <n>', 'accelerator nodes', intArg('--nodes', 1), 1)
+    .option('--pricing <tier>', 'on-demand | 1y | 3y', 'on-demand')
+    .option('--cluster-fee', 'add the GKE cluster management fee', false)
+    .option('--hourly <usd>', 'total $/hour instead of --accelerator', numberArg('--hourly', 0))
+    .option('--scenario <name>', 'a priced scenario from the price file (repeat to compare), e.g. seed-pattern1', collect)
+    .option('--throughput <rps>', 'sustained requests per second', numberArg('--throughput', 0))
+    .option('--from-bench <report.json>', 'take throughput (and output tokens) from a kvgate bench report')
+    .option('--output-tokens-per-request <n>', 'mean output tokens per request', numberArg('--output-tokens-per-request', 0))
+    .option('--hours-per-month <h>', 'hours billed per month', numberArg('--hours-per-month', 1), 720)
+    .option('--prices <file>', 'price file (default: data/prices.json)')
+    .option('--json', 'print the figures as JSON', false)
+    .action(async (o) => {
+      const { loadPrices, hourlyFor } = await import('../../cost/prices.js');
+      const { computeCost, formatUsd } = await import('../../cost/cost-model.js');
+      const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
+      const { readFileSync } = await import('node:fs');
+      const book = loadPrices(o.prices);
+      let throughput: number | undefined = o.throughput;
+      let tokens: number | undefined = o.outputTokensPerRequest;
+      if (o.fromBench) {
+        let report: { throughput_rps?: unknown; output_tokens_mean?: unknown; summary?: { throughput_rps?: unknown; output_tokens_mean?: unknown } };
+        try {
+          report = JSON.parse(readFileSync(o.fromBench, 'utf8'));
+        } catch (err) {
+          throw new KvgateError(ErrorCode.InvalidConfig, `--from-bench ${o.fromBench}: ${(err as Error).message}`);
+        }
+        const s = report.summary ?? report;
+        if (typeof s.throughput_rps !== 'number') throw new KvgateError(ErrorCode.InvalidConfig, `--from-bench ${o.fromBench}: no numeric throughput_rps`);
+        throughput ??= s.throughput_rps;
+        if (typeof s.output_tokens_mean === 'number') tokens ??= s.output_tokens_mean;
+      }
+      const rows = [];
+      for (const name of o.scenario ?? []) {
+        const sc = book.scenarios[name];
+        if (!sc) throw new KvgateError(ErrorCode.InvalidConfig, `unknown --scenario "${name}" (known: ${Object.keys(book.scenarios).join(', ')})`);
+        rows.push({ ...computeCost({ name, hourly: sc.hourly, hoursPerMonth: o.hoursPerMonth, throughputRps: throughput ?? sc.throughputRps, outputTokensPerRequest: tokens }), detail: sc.description });
+      }
+      if (o.hourly !== undefined || o.accelerator) {
+        const h = o.hourly !== undefined ? { hourly: o.hourly as number, detail: 'given --hourly' } : hourlyFor(book, o.accelerator, o.nodes, o.pricing, o.clusterFee);
+        rows.push({ ...computeCost({ name: o.accelerator ?? 'deployment', hourly: h.hourly, hoursPerMonth: o.hoursPerMonth, throughputRps: throughput, outputTokensPerRequest: tokens }), detail: h.detail });
+      }
+      if (rows.length === 0) throw new KvgateError(ErrorCode.InvalidConfig, 'give --accelerator, --hourly or --scenario');
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify({ prices_updated: book.updated, hours_per_month: o.hoursPerMonth, rows: rows.map((r) => ({ name: r.name, hourly_usd: r.hourly, monthly_usd: r.monthly, per_million_requests_usd: r.perMillionRequests ?? null, per_million_output_tokens_usd: r.perMillionOutputTokens ?? null, throughput_rps: r.throughputRps ?? null, detail: r.detail })) })}\n`);
+        return;
+      }
+      const table = [['deployment', '$/hour', '$/month', '$/1M requests', '$/1M output tokens', 'req/s'], ...rows.map((r) => [r.name, formatUsd(r.hourly), formatUsd(r.monthly), formatUsd(r.perMillionRequests), formatUsd(r.perMillionOutputTokens), r.throughputRps?.toString() ?? '—'])];
+      const w = table[0].map((_, c) => Math.max(...table.map((t) => t[c].length)));
+      for (const [i, t] of table.entries()) {
+        process.stdout.write(`${t.map((v, c) => v.padEnd(w[c])).join('  ')}\n`);
+        if (i === 0) process.stdout.write(`${w.map((n) => '-'.repeat(n)).join('  ')}\n`);
+      }
+      if (rows.length >= 2) {
+        const [a, b] = [rows[0], rows[rows.length - 1]];
+        const d = b.monthly - a.monthly;
+        process.stdout.write(`\n${b.name} vs ${a.name}: ${d >= 0 ? '+' : '-'}${formatUsd(Math.abs(d))}/month (${d >= 0 ? '+' : ''}${((d / a.monthly) * 100).toFixed(0)} %)\n`);
+      }
+      for (const r of rows) process.stdout.write(`  ${r.name}: ${r.detail}\n`);
+      process.stdout.write(`prices from data/prices.json, updated ${book.updated}; ${o.hoursPerMonth} hours a month\n`);
     });
 }

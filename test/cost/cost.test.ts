@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { computeCost, cents } from '../../src/cost/cost-model.js';
+import { loadPrices, hourlyFor } from '../../src/cost/prices.js';
+import { runKvgate } from '../helpers/cli.js';
+
+test('reproduces the seed\'s cost sheet to the cent', () => {
+  assert.equal(cents(computeCost({ name: 'p1', hourly: 5.5, hoursPerMonth: 720 }).monthly), 3960);
+  assert.equal(cents(computeCost({ name: 'p3', hourly: 15.74, hoursPerMonth: 720, throughputRps: 21 }).perMillionRequests!), 208.2);
+  assert.equal(cents(computeCost({ name: 'p1', hourly: 5.5, hoursPerMonth: 720, throughputRps: 7.5 }).perMillionRequests!), 203.7);
+  // The seed's $11,336/month for Pattern 3 implies an unrounded $15.744/h.
+  assert.equal(cents(computeCost({ name: 'p3', hourly: 15.744, hoursPerMonth: 720 }).monthly), 11335.68);
+  assert.equal(Math.round(computeCost({ name: 'p3', hourly: 15.744, hoursPerMonth: 720 }).monthly), 11336);
+});
+
+test('$/1M output tokens divides by tokens per request', () => {
+  const c = computeCost({ name: 'x', hourly: 36, hoursPerMonth: 720, throughputRps: 10, outputTokensPerRequest: 100 });
+  assert.equal(cents(c.perMillionRequests!), 1000);
+  assert.equal(cents(c.perMillionOutputTokens!), 10);
+});
+
+test('accelerator prices come from the dated price file', () => {
+  const book = loadPrices();
+  const three = hourlyFor(book, 'tpu-v6e', 3, 'on-demand', false);
+  assert.equal(cents(three.hourly), 32.4); // 3 nodes × 4 chips × $2.70
+  assert.equal(cents(hourlyFor(book, 'tpu-v6e', 1, '3y', true).hourly), 4.98);
+  assert.throws(() => hourlyFor(book, 'tpu-v9', 1, 'on-demand', false), /unknown --accelerator "tpu-v9"/);
+  assert.throws(() => hourlyFor(book, 'nvidia-l4', 1, '3y', false), /no "3y" price/);
+  for (const item of book.items) assert.ok(item.source && item.date && item.region, item.id);
+});
+
+test('kvgate cost compares the seed\'s patterns as the seed did', async () => {
+  const r = await runKvgate(['cost', '--scenario', 'seed-pattern1', '--scenario', 'seed-pattern3', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  const [p1, p3] = out.rows;
+  assert.equal(cents(p1.monthly_usd), 3960);
+  assert.equal(cents(p1.per_million_requests_usd), 203.7);
+  assert.equal(cents(p3.per_million_requests_usd), 208.2);
+  const table = await runKvgate(['cost', '--scenario', 'seed-pattern1', '--scenario', 'seed-pattern3']);
+  assert.match(table.stdout, /\$3,960\.00/);
+  assert.match(table.stdout, /\$208\.20/);
+  assert.match(table.stdout, /seed-pattern3 vs seed-pattern1: \+\$7,372\.80\/month \(\+186 %\)/);
+});
+
+test('kvgate cost: bad input names the flag and exits 1', async () => {
+  const none = await runKvgate(['cost']);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /give --accelerator, --hourly or --scenario/);
+  const neg = await runKvgate(['cost', '--hourly', '-3']);
+  assert.equal(neg.code, 1);
+  assert.match(neg.stderr, /--hourly/);
+  const missing = await runKvgate(['cost', '--hourly', '5', '--from-bench', '/nonexistent.json']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /--from-bench \/nonexistent\.json/);
+});
