@@ -1,0 +1,223 @@
+import { request } from 'undici';
+import { randomBytes } from 'node:crypto';
+
+export type Status = 'PASS' | 'FAIL' | 'SKIP';
+
+export interface CheckRow {
+  test: string;
+  status: Status;
+  result: string;
+  /** Why it failed and what to look at. */
+  diagnosis?: string;
+  data?: Record<string, unknown>;
+}
+
+export interface VerifyOptions {
+  url: string;
+  model?: string;
+  apiKey?: string;
+  timeoutMs: number;
+  cacheSpeedupThresholdPct: number;
+  parallel: number;
+  requests: number;
+  maxTokens: number;
+}
+
+interface HttpResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  ms: number;
+}
+
+function explain(err: unknown, url: string): string {
+  const e = err as { code?: string; message?: string; cause?: { code?: string } };
+  const code = e.code ?? e.cause?.code;
+  if (code === 'ECONNREFUSED') return `connection refused at ${url}: nothing is listening there`;
+  if (code === 'ENOTFOUND') return `host not found: ${url}`;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return `no answer from ${url} in time`;
+  return `${url}: ${e.message ?? String(err)}`;
+}
+
+/** The seed's verification table as code: each check returns a row, never throws. */
+export class Verifier {
+  private model?: string;
+
+  constructor(private readonly o: VerifyOptions) {
+    this.model = o.model;
+  }
+
+  private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<HttpResult> {
+    const t0 = performance.now();
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (this.o.apiKey) headers.authorization = `Bearer ${this.o.apiKey}`;
+    const r = await request(`${this.o.url}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      headersTimeout: this.o.timeoutMs,
+      bodyTimeout: this.o.timeoutMs,
+    });
+    const text = await r.body.text();
+    return { status: r.statusCode, headers: r.headers, text, ms: performance.now() - t0 };
+  }
+
+  private complete(prompt: string, maxTokens = this.o.maxTokens) {
+    return this.call('POST', '/v1/completions', { model: this.model, prompt, max_tokens: maxTokens });
+  }
+
+  async health(): Promise<CheckRow> {
+    try {
+      const r = await this.call('GET', '/health');
+      if (r.status === 200) return { test: 'Health Check', status: 'PASS', result: '200 OK' };
+      return { test: 'Health Check', status: 'FAIL', result: `HTTP ${r.status}`, diagnosis: r.status === 503 ? 'the server is up but not ready (still loading, or no ready replica behind the gateway)' : `GET /health answered ${r.status}` };
+    } catch (err) {
+      return { test: 'Health Check', status: 'FAIL', result: 'unreachable', diagnosis: explain(err, this.o.url) };
+    }
+  }
+
+  async models(): Promise<CheckRow> {
+    try {
+      const r = await this.call('GET', '/v1/models');
+      let ids: string[] = [];
+      try {
+        const j = JSON.parse(r.text) as { data?: { id?: unknown }[] };
+        ids = (j.data ?? []).map((d) => d.id).filter((x): x is string => typeof x === 'string');
+      } catch {
+        /* not JSON */
+      }
+      if (r.status === 401) return { test: 'Models List', status: 'FAIL', result: 'HTTP 401', diagnosis: 'the server wants an API key: pass --api-key' };
+      if (r.status !== 200 || ids.length === 0) {
+        return { test: 'Models List', status: 'FAIL', result: `HTTP ${r.status}`, diagnosis: `not an OpenAI server: /v1/models returned ${r.status} ${r.text.slice(0, 80).replace(/\s+/g, ' ')}` };
+      }
+      if (this.model && !ids.includes(this.model)) {
+        return { test: 'Models List', status: 'FAIL', result: ids.join(', '), diagnosis: `model "${this.model}" is not served here (served: ${ids.join(', ')})` };
+      }
+      this.model ??= ids[0];
+      return { test: 'Models List', status: 'PASS', result: ids.join(', '), data: { models: ids } };
+    } catch (err) {
+      return { test: 'Models List', status: 'FAIL', result: 'unreachable', diagnosis: explain(err, this.o.url) };
+    }
+  }
+
+  async completion(): Promise<CheckRow> {
+    if (!this.model) return { test: 'Completion', status: 'SKIP', result: 'no model known', diagnosis: 'Models List failed and no --model was given' };
+    try {
+      const r = await this.complete('The capital of France is');
+      const j = JSON.parse(r.text) as { choices?: { text?: string }[]; error?: { message?: string } };
+      const text = j.choices?.[0]?.text;
+      if (r.status === 200 && typeof text === 'string') return { test: 'Completion', status: 'PASS', result: `"The capital of France is${text.replace(/\s+/g, ' ').slice(0, 60)}"`, data: { latency_ms: r.ms } };
+      return { test: 'Completion', status: 'FAIL', result: `HTTP ${r.status}`, diagnosis: j.error?.message ?? r.text.slice(0, 120) };
+    } catch (err) {
+      return { test: 'Completion', status: 'FAIL', result: 'error', diagnosis: explain(err, this.o.url) };
+    }
+  }
+
+  async loadDistribution(): Promise<CheckRow> {
+    if (!this.model) return { test: 'Load Distribution', status: 'SKIP', result: 'no model known' };
+    const served = new Map<string, number>();
+    let failures = 0;
+    try {
+      const n = Math.max(6, this.o.requests);
+      await this.pool(n, this.o.parallel, async (i) => {
+        const r = await this.complete(`Distribution probe ${i} ${randomBytes(8).toString('hex')}. `.repeat(20), 1);
+        if (r.status !== 200) failures++;
+        const h = r.headers['x-gateway-destination-endpoint-served'];
+        if (typeof h === 'string') served.set(h, (served.get(h) ?? 0) + 1);
+      });
+    } catch (err) {
+      return { test: 'Load Distribution', status: 'FAIL', result: 'error', diagnosis: explain(err, this.o.url) };
+    }
+    if (served.size === 0) return { test: 'Load Distribution', status: 'SKIP', result: 'the endpoint does not report the serving replica (x-gateway-destination-endpoint-served)' };
+    const dist = [...served].map(([k, v]) => `${k}×${v}`).join(', ');
+    if (failures > 0) return { test: 'Load Distribution', status: 'FAIL', result: dist, diagnosis: `${failures} probe requests failed` };
+    if (served.size < 2) return { test: 'Load Distribution', status: 'FAIL', result: dist, diagnosis: 'every request went to one replica: is only one replica ready, or is the routing pinned?' };
+    return { test: 'Load Distribution', status: 'PASS', result: `requests distributed across ${served.size} replicas (${dist})`, data: { served: Object.fromEntries(served) } };
+  }
+
+  async cacheRouting(): Promise<CheckRow> {
+    const name = 'Cache Routing';
+    if (!this.model) return { test: name, status: 'SKIP', result: 'no model known' };
+    // A fresh ~3,000-token prefix nobody has cached, then the same request again.
+    const prefix = `Reference ${randomBytes(8).toString('hex')}: ${'This paragraph is background material for the question that follows. '.repeat(170)}`;
+    const prompt = `${prefix}\nQuestion: summarise the background in one sentence.`;
+    try {
+      const cold = await this.complete(prompt);
+      const warm = await this.complete(prompt);
+      if (cold.status !== 200 || warm.status !== 200) return { test: name, status: 'FAIL', result: `HTTP ${cold.status}/${warm.status}`, diagnosis: warm.text.slice(0, 120) };
+      const cached = (JSON.parse(warm.text) as { usage?: { prompt_tokens_details?: { cached_tokens?: number } | null } }).usage?.prompt_tokens_details?.cached_tokens;
+      const speedup = ((cold.ms - warm.ms) / cold.ms) * 100;
+      const data = { cold_ms: +cold.ms.toFixed(1), warm_ms: +warm.ms.toFixed(1), speedup_pct: +speedup.toFixed(1), cached_tokens: cached ?? null };
+      const result = `cold ${cold.ms.toFixed(0)} ms → warm ${warm.ms.toFixed(0)} ms (${speedup.toFixed(0)} % faster${cached !== undefined ? `, ${cached} cached tokens` : ''})`;
+      if (speedup >= this.o.cacheSpeedupThresholdPct) return { test: name, status: 'PASS', result, data };
+      return { test: name, status: 'FAIL', result, diagnosis: await this.diagnoseNoSpeedup(cold, warm, cached), data };
+    } catch (err) {
+      return { test: name, status: 'FAIL', result: 'error', diagnosis: explain(err, this.o.url) };
+    }
+  }
+
+  private async diagnoseNoSpeedup(cold: HttpResult, warm: HttpResult, cached: number | undefined): Promise<string> {
+    const servedCold = cold.headers['x-gateway-destination-endpoint-served'];
+    const servedWarm = warm.headers['x-gateway-destination-endpoint-served'];
+    const metricsUrls = [`${this.o.url}/metrics`];
+    if (typeof servedWarm === 'string') metricsUrls.push(`http://${servedWarm}/metrics`);
+    for (const u of metricsUrls) {
+      try {
+        const r = await request(u, { headersTimeout: this.o.timeoutMs, bodyTimeout: this.o.timeoutMs });
+        const text = await r.body.text();
+        const m = /vllm:cache_config_info\{[^}]*enable_prefix_caching="(\w+)"/.exec(text);
+        if (m && m[1].toLowerCase() === 'false') return `no speedup: prefix caching looks disabled — vllm:cache_config_info reports enable_prefix_caching=${m[1]} (start vLLM with --enable-prefix-caching)`;
+      } catch {
+        /* metrics not reachable from here */
+      }
+    }
+    if (typeof servedCold === 'string' && typeof servedWarm === 'string' && servedCold !== servedWarm) {
+      return `no speedup: the cold request went to ${servedCold} and the warm one to ${servedWarm} — routing is not cache-aware (check the scorer weights / body forwarding to the endpoint picker)`;
+    }
+    if (cached === 0) return 'no speedup and cached_tokens is 0: prefix caching looks disabled on the model server';
+    return `speedup below the ${this.o.cacheSpeedupThresholdPct} % threshold: the warm request was not clearly faster (cached_tokens ${cached ?? 'not reported — vLLM needs --enable-prompt-tokens-details'})`;
+  }
+
+  async throughput(): Promise<CheckRow> {
+    const name = 'Throughput';
+    if (!this.model) return { test: name, status: 'SKIP', result: 'no model known' };
+    const lat: number[] = [];
+    let failures = 0;
+    const t0 = performance.now();
+    try {
+      await this.pool(this.o.requests, this.o.parallel, async (i) => {
+        const r = await this.complete(`Throughput probe ${i}: write one short sentence.`);
+        if (r.status === 200) lat.push(r.ms);
+        else failures++;
+      });
+    } catch (err) {
+      return { test: name, status: 'FAIL', result: 'error', diagnosis: explain(err, this.o.url) };
+    }
+    const secs = (performance.now() - t0) / 1000;
+    lat.sort((a, b) => a - b);
+    const p50 = lat.length ? lat[Math.ceil(lat.length / 2) - 1] : NaN;
+    const rps = lat.length / secs;
+    const data = { requests: this.o.requests, concurrency: this.o.parallel, throughput_rps: +rps.toFixed(2), p50_ms: +p50.toFixed(1), failures };
+    const result = `${rps.toFixed(1)} req/s, P50 ${p50.toFixed(0)} ms (${this.o.requests} requests, ${this.o.parallel} concurrent)`;
+    if (failures > 0) return { test: name, status: 'FAIL', result, diagnosis: `${failures} of ${this.o.requests} requests failed`, data };
+    return { test: name, status: 'PASS', result, data };
+  }
+
+  private async pool(n: number, conc: number, f: (i: number) => Promise<void>): Promise<void> {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(conc, n) }, async () => {
+        while (next < n) await f(next++);
+      }),
+    );
+  }
+
+  async run(): Promise<CheckRow[]> {
+    const rows = [await this.health(), await this.models()];
+    rows.push(await this.completion());
+    rows.push(await this.loadDistribution());
+    rows.push(await this.cacheRouting());
+    rows.push(await this.throughput());
+    return rows;
+  }
+}
