@@ -21,7 +21,8 @@ export function buildProgram(): Command {
     .description('Cache-aware, load-aware router for fleets of LLM model servers (vLLM and compatible)')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    .enablePositionalOptions();
   registerUp(program);
   registerSim(program);
   registerServe(program);

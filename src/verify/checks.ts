@@ -106,7 +106,7 @@ export class Verifier {
       const r = await this.complete('The capital of France is');
       const j = JSON.parse(r.text) as { choices?: { text?: string }[]; error?: { message?: string } };
       const text = j.choices?.[0]?.text;
-      if (r.status === 200 && typeof text === 'string') return { test: 'Completion', status: 'PASS', result: `"The capital of France is${text.replace(/\s+/g, ' ').slice(0, 60)}"`, data: { latency_ms: r.ms } };
+      if (r.status === 200 && typeof text === 'string') return { test: 'Completion', status: 'PASS', result: `"The capital of France is" → "${text.trim().replace(/\s+/g, ' ').slice(0, 60)}"`, data: { latency_ms: r.ms } };
       return { test: 'Completion', status: 'FAIL', result: `HTTP ${r.status}`, diagnosis: j.error?.message ?? r.text.slice(0, 120) };
     } catch (err) {
       return { test: 'Completion', status: 'FAIL', result: 'error', diagnosis: explain(err, this.o.url) };

@@ -1,12 +1,185 @@
-import type { Command } from 'commander';
-import { KvgateError, ErrorCode } from '../../shared/errors.js';
+import { Command, Option } from 'commander';
+import { intArg, numberArg, durationArg } from '../parse.js';
 
-// Placeholder registration: the owning module replaces this file with the real command.
+function parseStages(v: string): { rate: number; durationS: number }[] {
+  return v.split(',').map((part) => {
+    const m = /^(\d+(?:\.\d+)?):(\d+(?:\.\d+)?)s?$/.exec(part.trim());
+    if (!m) throw new Error(`--stages entries look like rate:seconds (got "${part}")`);
+    return { rate: Number(m[1]), durationS: Number(m[2]) };
+  });
+}
+
+function parseSlo(v: string): { ttftMs?: number; tpotMs?: number } {
+  const out: { ttftMs?: number; tpotMs?: number } = {};
+  for (const kv of v.split(',')) {
+    const [k, val] = kv.split('=');
+    const ms = Number(String(val).replace(/ms$/, ''));
+    if (!Number.isFinite(ms)) throw new Error(`--slo values are milliseconds, e.g. ttft=500,tpot=50 (got "${kv}")`);
+    if (k === 'ttft') out.ttftMs = ms;
+    else if (k === 'tpot') out.tpotMs = ms;
+    else throw new Error(`--slo knows ttft and tpot (got "${k}")`);
+  }
+  return out;
+}
+
 export function registerBench(program: Command): void {
-  program
+  const bench = program
     .command('bench')
-    .description('(not built yet)')
-    .action(() => {
-      throw new KvgateError(ErrorCode.Internal, '`kvgate bench` is not built yet');
+    .enablePositionalOptions() // `bench compare … --html` belongs to compare
+    .description('Benchmark any OpenAI endpoint: TTFT, TPOT, ITL, E2E, throughput, goodput, cache hits, per-endpoint load')
+    .option('--url <base>', 'base URL of the OpenAI endpoint')
+    .addOption(new Option('--workload <name>', 'request mix').choices(['shared-prefix', 'generated-shared-prefix', 'prefix-repetition', 'multi-turn', 'random']).default('shared-prefix'))
+    .option('--dataset <file.jsonl>', 'requests from a JSONL file ({"prompt"} or {"messages"} per line)')
+    .option('--num-groups <n>', 'shared-prefix groups', intArg('--num-groups', 1))
+    .option('--prompts-per-group <n>', 'prompts per group', intArg('--prompts-per-group', 1))
+    .option('--system-prompt-len <tokens>', 'shared system prompt length', intArg('--system-prompt-len', 1))
+    .option('--question-len <tokens>', 'question length', intArg('--question-len', 1))
+    .option('--output-len <tokens>', 'output tokens per request (ignore_eos)', intArg('--output-len', 1))
+    .option('--multi-turn', 'shared-prefix groups become conversations', false)
+    .option('--prefix-len <tokens>', 'prefix-repetition: prefix length', intArg('--prefix-len', 1))
+    .option('--suffix-len <tokens>', 'prefix-repetition: suffix length', intArg('--suffix-len', 1))
+    .option('--num-prefixes <n>', 'prefix-repetition: distinct prefixes', intArg('--num-prefixes', 1))
+    .option('--input-len <tokens>', 'random: prompt length', intArg('--input-len', 1))
+    .option('--num-conversations <n>', 'multi-turn: conversations', intArg('--num-conversations', 1))
+    .option('--turns <n>', 'multi-turn: turns per conversation', intArg('--turns', 1))
+    .option('--num-requests <n>', 'requests in a closed-loop run (default: the workload size)', intArg('--num-requests', 1))
+    .option('--concurrency <n>', 'closed loop with N concurrent requests', intArg('--concurrency', 1), 10)
+    .option('--rate <rps>', 'open loop: Poisson arrivals at this rate', numberArg('--rate', 0.001))
+    .option('--duration <d>', 'length of a --rate run or of each --sweep stage', durationArg('--duration'), 30_000)
+    .option('--stages <list>', 'rate:seconds,… stages of Poisson load')
+    .option('--sweep <rates>', 'comma-separated rates, each run for --duration')
+    .option('--serial', 'the seed\'s serial test: one request at a time, 20 requests', false)
+    .option('--parallel', 'the seed\'s parallel test: 20 requests, 10 concurrent', false)
+    .option('--slo <spec>', 'goodput SLO, e.g. ttft=500,tpot=50 (ms)')
+    .option('--model <name>', 'model (default: first of /v1/models)')
+    .option('--api-key <key>', 'bearer key')
+    .option('--label <text>', 'name of this run in reports')
+    .option('--seed <n>', 'workload and arrival seed', intArg('--seed'), 1)
+    .option('--timeout <d>', 'per-request timeout', durationArg('--timeout'), 300_000)
+    .option('--out <report.json>', 'write the JSON report')
+    .option('--html <report.html>', 'write a self-contained HTML report')
+    .option('--json', 'print the report summary as JSON', false)
+    .action(async (o) => {
+      const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
+      if (!o.url) throw new KvgateError(ErrorCode.InvalidConfig, '--url is required');
+      const url = String(o.url).replace(/\/+$/, '');
+      if (!/^https?:\/\//.test(url)) throw new KvgateError(ErrorCode.InvalidConfig, `--url must start with http:// or https:// (got "${o.url}")`);
+      let stages;
+      let concurrency = o.concurrency;
+      let numRequests = o.numRequests;
+      try {
+        if (o.stages) stages = parseStages(o.stages);
+        else if (o.sweep) stages = String(o.sweep).split(',').map((r: string) => ({ rate: Number(r), durationS: o.duration / 1000 }));
+        else if (o.rate) stages = [{ rate: o.rate, durationS: o.duration / 1000 }];
+        else stages = [{}];
+        if (stages.some((s: { rate?: number }) => s.rate !== undefined && !(s.rate > 0))) throw new Error('--sweep rates must be positive numbers');
+      } catch (err) {
+        throw new KvgateError(ErrorCode.InvalidConfig, (err as Error).message);
+      }
+      if (o.serial) [concurrency, numRequests] = [1, numRequests ?? 20];
+      if (o.parallel) [concurrency, numRequests] = [10, numRequests ?? 20];
+      let slo;
+      try {
+        slo = o.slo ? parseSlo(o.slo) : undefined;
+      } catch (err) {
+        throw new KvgateError(ErrorCode.InvalidConfig, (err as Error).message);
+      }
+      const { runBench, formatTable } = await import('../../bench/run-bench.js');
+      const ac = new AbortController();
+      const onSig = () => {
+        process.stderr.write('\ninterrupted: finishing with a partial report\n');
+        ac.abort();
+      };
+      process.once('SIGINT', onSig);
+      process.once('SIGTERM', onSig);
+      let bar: { update(n: number): void; stop(): void; start(total: number, n: number): void } | undefined;
+      let lastLine = 0;
+      const tty = process.stderr.isTTY;
+      try {
+        const report = await runBench({
+          url,
+          model: o.model,
+          apiKey: o.apiKey,
+          label: o.label,
+          workload: {
+            workload: o.dataset ? 'dataset' : o.workload,
+            dataset: o.dataset,
+            seed: o.seed,
+            numRequests: numRequests,
+            numGroups: o.numGroups,
+            promptsPerGroup: o.promptsPerGroup,
+            systemPromptLen: o.systemPromptLen,
+            questionLen: o.questionLen,
+            outputLen: o.outputLen,
+            multiTurn: o.multiTurn,
+            prefixLen: o.prefixLen,
+            suffixLen: o.suffixLen,
+            numPrefixes: o.numPrefixes,
+            inputLen: o.inputLen,
+            numConversations: o.numConversations,
+            turns: o.turns,
+          },
+          concurrency,
+          stages,
+          numRequests,
+          timeoutMs: o.timeout,
+          slo,
+          out: o.out,
+          html: o.html,
+          signal: ac.signal,
+          progress: async (done, total) => {
+            if (tty && total) {
+              if (!bar) {
+                const { default: cliProgress } = await import('cli-progress');
+                bar = new cliProgress.SingleBar({ format: 'bench [{bar}] {value}/{total} requests', stream: process.stderr }, cliProgress.Presets.shades_classic);
+                bar.start(total, done);
+              }
+              bar.update(done);
+            } else if (Date.now() - lastLine > 5000) {
+              lastLine = Date.now();
+              process.stderr.write(`bench: ${done}${total ? `/${total}` : ''} requests done\n`);
+            }
+          },
+        });
+        bar?.stop();
+        if (o.json) process.stdout.write(`${JSON.stringify({ label: report.label, partial: report.partial, ...report.summary })}\n`);
+        else {
+          process.stdout.write(`${formatTable([report])}\n`);
+          if (o.out) process.stdout.write(`report: ${o.out}\n`);
+          if (o.html) process.stdout.write(`html: ${o.html}\n`);
+          if (report.partial) process.stdout.write('partial run (interrupted)\n');
+        }
+        if (report.partial) process.exitCode = 130;
+        else if (report.summary.ok === 0) process.exitCode = 1;
+      } finally {
+        bar?.stop();
+        process.off('SIGINT', onSig);
+        process.off('SIGTERM', onSig);
+      }
+    });
+
+  bench
+    .command('compare')
+    .description('Show several bench reports side by side (e.g. round-robin vs cache-aware)')
+    .argument('<reports...>', 'report.json files from kvgate bench --out')
+    .option('--html <file>', 'write a side-by-side HTML report')
+    .option('--json', 'print the summaries as JSON', false)
+    .action(async (files: string[], o: { html?: string; json: boolean }) => {
+      const { readFileSync, writeFileSync } = await import('node:fs');
+      const { formatTable } = await import('../../bench/report.js');
+      const { renderHtml } = await import('../../bench/html-report.js');
+      const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
+      const reports = files.map((f) => {
+        try {
+          const r = JSON.parse(readFileSync(f, 'utf8'));
+          if (r.kvgate_bench !== 1) throw new Error('not a kvgate bench report');
+          return r;
+        } catch (err) {
+          throw new KvgateError(ErrorCode.InvalidConfig, `${f}: ${(err as Error).message}`);
+        }
+      });
+      if (o.json) process.stdout.write(`${JSON.stringify(reports.map((r) => ({ label: r.label, ...r.summary })))}\n`);
+      else process.stdout.write(`${formatTable(reports)}\n`);
+      if (o.html) writeFileSync(o.html, renderHtml(reports, `kvgate bench compare — ${reports.map((r) => r.label).join(' vs ')}`));
     });
 }

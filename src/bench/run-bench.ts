@@ -1,0 +1,82 @@
+import { writeFileSync } from 'node:fs';
+import { request } from 'undici';
+import { buildWorkload, type WorkloadOptions } from './workloads.js';
+import { BenchRunner, type Stage, type Sample } from './runner.js';
+import { buildReport, formatTable, type BenchReport, type Slo } from './report.js';
+import { renderHtml } from './html-report.js';
+import { KvgateError, ErrorCode } from '../shared/errors.js';
+
+export interface BenchOptions {
+  url: string;
+  model?: string;
+  apiKey?: string;
+  label?: string;
+  workload: WorkloadOptions;
+  concurrency: number;
+  stages: Stage[];
+  numRequests?: number;
+  timeoutMs: number;
+  slo?: Slo;
+  out?: string;
+  html?: string;
+  progress?: (done: number, total: number | undefined, s: Sample) => void;
+  signal?: AbortSignal;
+}
+
+/** Finds the model (first of /v1/models) and fails early with a clear message when the URL is not an OpenAI server. */
+async function resolveModel(url: string, apiKey: string | undefined, model: string | undefined, timeoutMs: number): Promise<string> {
+  let status: number;
+  let text: string;
+  try {
+    const r = await request(`${url}/v1/models`, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {}, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    status = r.statusCode;
+    text = await r.body.text();
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    throw new KvgateError(ErrorCode.UpstreamFailed, code === 'ECONNREFUSED' ? `connection refused at ${url}` : `${url}: ${(err as Error).message}`);
+  }
+  let ids: string[] = [];
+  try {
+    ids = ((JSON.parse(text) as { data?: { id?: string }[] }).data ?? []).map((d) => d.id!).filter(Boolean);
+  } catch {
+    /* not JSON */
+  }
+  if (status !== 200 || ids.length === 0) throw new KvgateError(ErrorCode.UpstreamFailed, `not an OpenAI server: ${url}/v1/models returned ${status}`);
+  if (model && !ids.includes(model)) throw new KvgateError(ErrorCode.ModelNotFound, `model "${model}" is not served at ${url} (served: ${ids.join(', ')})`);
+  return model ?? ids[0];
+}
+
+/** Runs a benchmark and writes its reports; an aborted run still writes a partial report. */
+export async function runBench(o: BenchOptions): Promise<BenchReport> {
+  const reqs = buildWorkload(o.workload);
+  const model = await resolveModel(o.url, o.apiKey, o.model, o.timeoutMs);
+  let done = 0;
+  const total = o.stages.every((s) => s.rate === undefined) ? (o.numRequests ?? reqs.length) * o.stages.length : undefined;
+  const runner = new BenchRunner({
+    url: o.url,
+    model,
+    apiKey: o.apiKey,
+    concurrency: o.concurrency,
+    stages: o.stages,
+    numRequests: o.numRequests,
+    timeoutMs: o.timeoutMs,
+    seed: o.workload.seed,
+    signal: o.signal,
+    onSample: (s) => o.progress?.(++done, total, s),
+  });
+  const t0 = performance.now();
+  const samples = await runner.run(reqs);
+  const report = buildReport(samples, {
+    label: o.label ?? o.workload.workload,
+    config: { url: o.url, model, workload: o.workload, concurrency: o.concurrency, stages: o.stages, num_requests: o.numRequests ?? null, slo: o.slo ?? null },
+    durationS: (performance.now() - t0) / 1000,
+    slo: o.slo,
+    partial: Boolean(o.signal?.aborted),
+    offered: o.stages.map((s) => s.rate ?? null),
+  });
+  if (o.out) writeFileSync(o.out, JSON.stringify(report, null, 1));
+  if (o.html) writeFileSync(o.html, renderHtml([report], `kvgate bench — ${report.label}`));
+  return report;
+}
+
+export { formatTable };

@@ -1,0 +1,208 @@
+import { Agent, request } from 'undici';
+import type { BenchRequest, ChatMessage } from './workloads.js';
+import { poissonGapsMs, seededRandom } from './stats.js';
+
+/** What one request measured (times in ms, relative to the run's start). */
+export interface Sample {
+  ok: boolean;
+  status: number;
+  error?: string;
+  stage: number;
+  startMs: number;
+  ttftMs?: number;
+  e2eMs: number;
+  /** Gaps between streamed token chunks. */
+  itlMs: number[];
+  outputTokens: number;
+  promptTokens?: number;
+  cachedTokens?: number;
+  endpoint?: string;
+}
+
+export interface Stage {
+  /** Offered requests per second (Poisson); undefined = closed loop. */
+  rate?: number;
+  durationS?: number;
+}
+
+export interface RunOptions {
+  url: string;
+  model: string;
+  apiKey?: string;
+  /** Closed-loop workers (ignored for rate stages). */
+  concurrency: number;
+  stages: Stage[];
+  /** Requests to send in a closed-loop run (default: the workload's size). */
+  numRequests?: number;
+  timeoutMs: number;
+  seed: number;
+  signal?: AbortSignal;
+  onSample?: (s: Sample) => void;
+}
+
+type Unit = BenchRequest[];
+
+/** Conversations run their turns in order; everything else is one request per unit. */
+function units(reqs: BenchRequest[]): Unit[] {
+  const byConv = new Map<number, BenchRequest[]>();
+  const out: Unit[] = [];
+  for (const r of reqs) {
+    if (r.conversation === undefined) out.push([r]);
+    else {
+      let u = byConv.get(r.conversation);
+      if (!u) {
+        byConv.set(r.conversation, (u = []));
+        out.push(u);
+      }
+      u.push(r);
+    }
+  }
+  return out;
+}
+
+export class BenchRunner {
+  readonly samples: Sample[] = [];
+  private readonly agent = new Agent({ connections: 1024, keepAliveTimeout: 30_000 });
+  private t0 = 0;
+
+  constructor(private readonly o: RunOptions) {}
+
+  async run(reqs: BenchRequest[]): Promise<Sample[]> {
+    const all = units(reqs);
+    this.t0 = performance.now();
+    let next = 0;
+    const take = () => all[next++ % all.length];
+    try {
+      for (const [si, st] of this.o.stages.entries()) {
+        if (this.o.signal?.aborted) break;
+        if (st.rate === undefined) {
+          const total = this.o.numRequests ?? all.length;
+          let started = 0;
+          await Promise.all(
+            Array.from({ length: Math.min(this.o.concurrency, total) }, async () => {
+              while (started < total && !this.o.signal?.aborted) {
+                started++;
+                await this.runUnit(take(), si);
+              }
+            }),
+          );
+        } else {
+          const end = performance.now() + (st.durationS ?? 10) * 1000;
+          const random = seededRandom(this.o.seed + si);
+          const inflight: Promise<void>[] = [];
+          for (;;) {
+            const [gap] = poissonGapsMs(st.rate, 1, random);
+            await this.sleep(gap);
+            if (performance.now() >= end || this.o.signal?.aborted) break;
+            inflight.push(this.runUnit(take(), si));
+          }
+          await Promise.all(inflight);
+        }
+      }
+    } finally {
+      await this.agent.close();
+    }
+    return this.samples;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.o.signal?.addEventListener('abort', () => {
+        clearTimeout(t);
+        resolve();
+      }, { once: true });
+    });
+  }
+
+  private async runUnit(unit: Unit, stage: number): Promise<void> {
+    const history: ChatMessage[] = [];
+    for (const req of unit) {
+      if (this.o.signal?.aborted) return;
+      let messages = req.messages;
+      if (req.conversation !== undefined && messages) {
+        if (history.length === 0) history.push(...messages.filter((m) => m.role === 'system'));
+        history.push(...messages.filter((m) => m.role !== 'system'));
+        messages = history.slice();
+      }
+      const { sample, text } = await this.send(req, messages, stage);
+      if (req.conversation !== undefined) history.push({ role: 'assistant', content: text });
+      this.samples.push(sample);
+      this.o.onSample?.(sample);
+      if (!sample.ok && req.conversation !== undefined) return; // a broken conversation cannot go on
+    }
+  }
+
+  private async send(req: BenchRequest, messages: ChatMessage[] | undefined, stage: number): Promise<{ sample: Sample; text: string }> {
+    const chat = req.kind === 'chat';
+    const body = {
+      model: this.o.model,
+      ...(chat ? { messages } : { prompt: req.prompt }),
+      max_tokens: req.maxTokens,
+      ignore_eos: true,
+      stream: true,
+      stream_options: { include_usage: true },
+    };
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (this.o.apiKey) headers.authorization = `Bearer ${this.o.apiKey}`;
+    const start = performance.now();
+    const sample: Sample = { ok: false, status: 0, stage, startMs: start - this.t0, e2eMs: 0, itlMs: [], outputTokens: 0 };
+    let text = '';
+    try {
+      const res = await request(`${this.o.url}${chat ? '/v1/chat/completions' : '/v1/completions'}`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(body),
+        dispatcher: this.agent,
+        headersTimeout: this.o.timeoutMs,
+        bodyTimeout: this.o.timeoutMs,
+        signal: this.o.signal,
+      });
+      sample.status = res.statusCode;
+      const served = res.headers['x-gateway-destination-endpoint-served'];
+      if (typeof served === 'string') sample.endpoint = served;
+      let buf = '';
+      let last = 0;
+      let chunks = 0;
+      for await (const c of res.body) {
+        buf += c.toString();
+        let i: number;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const ev = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          if (!ev.startsWith('data:')) continue;
+          const data = ev.slice(5).trim();
+          if (data === '[DONE]') continue;
+          let j: { choices?: { text?: string; delta?: { content?: string } }[]; usage?: { prompt_tokens?: number; completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } | null }; error?: { message?: string } };
+          try {
+            j = JSON.parse(data);
+          } catch {
+            continue;
+          }
+          if (j.error) sample.error = j.error.message ?? 'stream error';
+          const piece = j.choices?.[0]?.text ?? j.choices?.[0]?.delta?.content;
+          if (piece) {
+            const now = performance.now();
+            if (sample.ttftMs === undefined) sample.ttftMs = now - start;
+            else sample.itlMs.push(now - last);
+            last = now;
+            chunks++;
+            text += piece;
+          }
+          if (j.usage) {
+            sample.promptTokens = j.usage.prompt_tokens;
+            sample.outputTokens = j.usage.completion_tokens ?? chunks;
+            sample.cachedTokens = j.usage.prompt_tokens_details?.cached_tokens ?? undefined;
+          }
+        }
+      }
+      if (sample.outputTokens === 0) sample.outputTokens = chunks;
+      sample.ok = res.statusCode === 200 && !sample.error;
+      if (res.statusCode !== 200) sample.error = `HTTP ${res.statusCode}${buf ? `: ${buf.slice(0, 120)}` : ''}`;
+    } catch (err) {
+      sample.error = this.o.signal?.aborted ? 'cancelled' : (err as Error).message;
+    }
+    sample.e2eMs = performance.now() - start;
+    return { sample, text };
+  }
+}

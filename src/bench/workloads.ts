@@ -1,0 +1,145 @@
+import { readFileSync } from 'node:fs';
+import { seededRandom } from './stats.js';
+import { KvgateError, ErrorCode } from '../shared/errors.js';
+
+export interface ChatMessage {
+  role: string;
+  content: string;
+}
+
+/** One request to send; turns of a conversation carry the same conversation id and run in order. */
+export interface BenchRequest {
+  kind: 'chat' | 'completions';
+  prompt?: string;
+  messages?: ChatMessage[];
+  maxTokens: number;
+  group?: number;
+  conversation?: number;
+  turn?: number;
+}
+
+export interface WorkloadOptions {
+  workload: string;
+  seed: number;
+  numRequests?: number;
+  // shared-prefix (inference-perf) and generated-shared-prefix (SGLang)
+  numGroups?: number;
+  promptsPerGroup?: number;
+  systemPromptLen?: number;
+  questionLen?: number;
+  outputLen?: number;
+  multiTurn?: boolean;
+  // prefix-repetition (vLLM)
+  prefixLen?: number;
+  suffixLen?: number;
+  numPrefixes?: number;
+  // random
+  inputLen?: number;
+  // multi-turn
+  numConversations?: number;
+  turns?: number;
+  dataset?: string;
+}
+
+/**
+ * Text of exactly `tokens` tokens for the project's estimate tokenizer (4 characters a token):
+ * three random letters and a space per token, so lengths are exact and contents distinct.
+ */
+export function textOfTokens(tokens: number, random: () => number): string {
+  let s = '';
+  for (let i = 0; i < tokens; i++) {
+    for (let j = 0; j < 3; j++) s += String.fromCharCode(97 + Math.floor(random() * 26));
+    s += ' ';
+  }
+  return s;
+}
+
+function shuffle<T>(xs: T[], random: () => number): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [xs[i], xs[j]] = [xs[j], xs[i]];
+  }
+  return xs;
+}
+
+function sharedPrefix(o: WorkloadOptions, d: { groups: number; per: number; sys: number; q: number; out: number }): BenchRequest[] {
+  const r = seededRandom(o.seed);
+  const groups = o.numGroups ?? d.groups;
+  const per = o.promptsPerGroup ?? d.per;
+  const sysLen = o.systemPromptLen ?? d.sys;
+  const qLen = o.questionLen ?? d.q;
+  const out = o.outputLen ?? d.out;
+  const reqs: BenchRequest[] = [];
+  for (let g = 0; g < groups; g++) {
+    const system = textOfTokens(sysLen, r);
+    for (let p = 0; p < per; p++) {
+      const question = textOfTokens(qLen, r);
+      if (o.multiTurn) reqs.push({ kind: 'chat', messages: [{ role: 'system', content: system }, { role: 'user', content: question }], maxTokens: out, group: g, conversation: g, turn: p });
+      else reqs.push({ kind: 'completions', prompt: system + question, maxTokens: out, group: g });
+    }
+  }
+  return o.multiTurn ? reqs : shuffle(reqs, r);
+}
+
+/** Builds the request list of a named workload (deterministic for a seed). */
+export function buildWorkload(o: WorkloadOptions): BenchRequest[] {
+  const r = seededRandom(o.seed);
+  switch (o.workload) {
+    case 'shared-prefix': // inference-perf defaults
+      return sharedPrefix(o, { groups: 10, per: 10, sys: 100, q: 50, out: 50 });
+    case 'generated-shared-prefix': // SGLang bench_serving defaults
+      return sharedPrefix(o, { groups: 64, per: 16, sys: 2048, q: 128, out: 256 });
+    case 'prefix-repetition': {
+      const n = o.numRequests ?? 100;
+      const prefixes = Array.from({ length: o.numPrefixes ?? 10 }, () => textOfTokens(o.prefixLen ?? 256, r));
+      return Array.from({ length: n }, (_, i) => ({
+        kind: 'completions' as const,
+        prompt: prefixes[i % prefixes.length] + textOfTokens(o.suffixLen ?? 256, r),
+        maxTokens: o.outputLen ?? 128,
+        group: i % prefixes.length,
+      }));
+    }
+    case 'multi-turn': {
+      const reqs: BenchRequest[] = [];
+      for (let c = 0; c < (o.numConversations ?? 10); c++) {
+        const system = textOfTokens(o.systemPromptLen ?? 200, r);
+        for (let t = 0; t < (o.turns ?? 5); t++) {
+          reqs.push({ kind: 'chat', messages: [{ role: 'system', content: system }, { role: 'user', content: textOfTokens(o.questionLen ?? 50, r) }], maxTokens: o.outputLen ?? 50, conversation: c, turn: t, group: c });
+        }
+      }
+      return reqs;
+    }
+    case 'random':
+      return Array.from({ length: o.numRequests ?? 100 }, () => ({ kind: 'completions' as const, prompt: textOfTokens(o.inputLen ?? 256, r), maxTokens: o.outputLen ?? 64 }));
+    case 'dataset':
+      return readDataset(o.dataset!, o.outputLen ?? 64);
+    default:
+      throw new KvgateError(ErrorCode.InvalidConfig, `unknown --workload "${o.workload}" (shared-prefix, generated-shared-prefix, prefix-repetition, multi-turn, random, or --dataset FILE)`);
+  }
+}
+
+/** JSONL: one {"prompt": …} or {"messages": […]} per line, optional "max_tokens". */
+export function readDataset(path: string, defaultOut: number): BenchRequest[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new KvgateError(ErrorCode.InvalidConfig, `--dataset ${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const out: BenchRequest[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    let o: { prompt?: unknown; messages?: unknown; max_tokens?: unknown };
+    try {
+      o = JSON.parse(line);
+    } catch (err) {
+      throw new KvgateError(ErrorCode.InvalidConfig, `--dataset ${path}:${i + 1}: invalid JSON (${(err as Error).message})`);
+    }
+    const maxTokens = typeof o.max_tokens === 'number' && o.max_tokens > 0 ? o.max_tokens : defaultOut;
+    if (typeof o.prompt === 'string') out.push({ kind: 'completions', prompt: o.prompt, maxTokens });
+    else if (Array.isArray(o.messages)) out.push({ kind: 'chat', messages: o.messages as ChatMessage[], maxTokens });
+    else throw new KvgateError(ErrorCode.InvalidConfig, `--dataset ${path}:${i + 1}: expected a "prompt" string or a "messages" array`);
+  });
+  if (out.length === 0) throw new KvgateError(ErrorCode.InvalidConfig, `--dataset ${path}: no requests`);
+  return out;
+}
