@@ -94,3 +94,19 @@ test('bench: unreachable URL and bad flags give clear messages and exit 1', asyn
   assert.equal(w.code, 1);
   assert.match(w.stderr, /--workload/);
 });
+
+test('HTTP errors mid-run are counted by status, not fatal', async () => {
+  const { startSimServer } = await import('../../src/sim/server.js');
+  const sim = await startSimServer({ port: 0, profile: 'instant', failureInjectionRate: 40, failureTypes: ['server_error', 'rate_limit'] });
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-bench-'));
+  try {
+    const r = await runKvgate(['bench', '--url', sim.url, '--workload', 'random', '--num-requests', '60', '--input-len', '20', '--output-len', '3', '--out', join(dir, 'e.json')]);
+    assert.equal(r.code, 0, r.stderr);
+    const rep = JSON.parse(readFileSync(join(dir, 'e.json'), 'utf8'));
+    assert.equal(rep.summary.requests, 60);
+    assert.ok(rep.summary.errors > 5 && rep.summary.ok > 5, JSON.stringify(rep.summary.errors_by_status));
+    assert.deepEqual(Object.keys(rep.summary.errors_by_status).sort(), ['429', '503']);
+  } finally {
+    await sim.close();
+  }
+});
