@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import type { ServerResponse } from 'node:http';
-import type { UsageTap } from './usage-tap.js';
+import type { UsageTap } from '../router/observability/usage-tap.js';
 
 /** Forwards upstream body chunks to the client as they arrive (no buffering), tapping them for usage. */
 export class ResponseSink extends Writable {

@@ -12,7 +12,7 @@ import { silentLogger, type Logger } from '../shared/logger.js';
 import { readEndpointsFile, watchEndpointsFile } from '../discovery/endpoints-file.js';
 import { ApiKeys } from './api-keys.js';
 import { EndpointHealth } from './endpoint-health.js';
-import { UsageTap } from './usage-tap.js';
+import { UsageTap } from '../router/observability/usage-tap.js';
 import { ResponseSink, DiscardSink } from './response-sink.js';
 
 export interface GatewayOptions {

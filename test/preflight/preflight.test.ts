@@ -40,7 +40,7 @@ test('a ready cluster passes every check', async () => {
   try {
     const r = await runKvgate(['preflight', '--kubeconfig', kubeconfig(api.url, 't0k'), '--namespace', 'ns1', '--secret', 'hf-token', '--json']);
     const out = JSON.parse(r.stdout);
-    const bad = out.rows.filter((x: { status: string; required: boolean }) => x.status === 'FAIL' && x.required && x.check !== 'kubectl');
+    const bad = out.rows.filter((x: { status: string; required: boolean; check: string }) => x.status === 'FAIL' && x.required && x.check !== 'kubectl');
     assert.deepEqual(bad, []);
     assert.ok(out.rows.some((x: { check: string; detail: string }) => x.check === 'cluster reachable' && /v1\.31\.2/.test(x.detail)));
   } finally {

@@ -1,12 +1,58 @@
-import type { Command } from 'commander';
-import { KvgateError, ErrorCode } from '../../shared/errors.js';
+import { Command } from 'commander';
+import { intArg, listArg, waitForSignal } from '../parse.js';
 
-// Placeholder registration: the owning module replaces this file with the real command.
+function bool(name: string) {
+  return (v: string): boolean => {
+    if (v === 'true' || v === '1') return true;
+    if (v === 'false' || v === '0') return false;
+    throw new Error(`${name} must be true or false (got "${v}")`);
+  };
+}
+
 export function registerEpp(program: Command): void {
   program
     .command('epp')
-    .description('(not built yet)')
-    .action(() => {
-      throw new KvgateError(ErrorCode.Internal, '`kvgate epp` is not built yet');
+    .description('Run the Envoy ext_proc endpoint picker (drop-in for the GIE / llm-d EPP behind Envoy or Istio)')
+    .option('--grpc-port <n>', 'ext_proc gRPC port', intArg('--grpc-port'), 9002)
+    .option('--grpc-health-port <n>', 'gRPC health port (liveness, readiness, ext_proc)', intArg('--grpc-health-port'), 9003)
+    .option('--metrics-port <n>', 'Prometheus /metrics port', intArg('--metrics-port'), 9090)
+    .option('--host <addr>', 'listen address', '0.0.0.0')
+    .option('--secure-serving <bool>', 'TLS on the ext_proc port (self-signed unless --cert-path)', bool('--secure-serving'), true)
+    .option('--cert-path <dir>', 'directory with tls.crt and tls.key')
+    .option('--endpoints <list>', 'model servers: ip:port or URLs, comma-separated or repeated', listArg)
+    .option('--endpoints-file <file>', 'file of endpoints, watched for changes')
+    .option('--preset <name>', 'routing preset (kvgate config presets)')
+    .option('--config-file <file>', 'EndpointPickerConfig YAML')
+    .option('--max-body-bytes <n>', 'request body limit (ImmediateResponse 413 above)', intArg('--max-body-bytes', 1), 16 * 1024 * 1024)
+    .option('--trust-routing-headers', 'honour priority headers from clients', false)
+    .option('--pool-name <name>', 'name label of the pool metrics', 'kvgate')
+    .option('--log-level <level>', 'pino log level', 'info')
+    .action(async (o) => {
+      const { loadConfig } = await import('../../router/index.js');
+      const { parseEndpointList } = await import('../../discovery/static-endpoints.js');
+      const { startEppServer } = await import('../../extproc/server.js');
+      const { certificateFromDir } = await import('../../extproc/self-signed.js');
+      const { createLogger } = await import('../../shared/logger.js');
+      const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
+      if (!o.endpoints && !o.endpointsFile) throw new KvgateError(ErrorCode.InvalidConfig, 'give --endpoints or --endpoints-file (Kubernetes discovery with --pool-name is not built yet)');
+      const logger = createLogger('epp', { level: o.logLevel });
+      const epp = await startEppServer({
+        host: o.host,
+        grpcPort: o.grpcPort,
+        grpcHealthPort: o.grpcHealthPort,
+        metricsPort: o.metricsPort,
+        config: loadConfig(o.configFile ? { file: o.configFile } : { preset: o.preset ?? 'gie-default' }),
+        endpoints: o.endpoints ? parseEndpointList(o.endpoints) : undefined,
+        endpointsFile: o.endpointsFile,
+        secureServing: o.secureServing,
+        tls: o.certPath ? certificateFromDir(o.certPath) : undefined,
+        maxBodyBytes: o.maxBodyBytes,
+        trustRoutingHeaders: o.trustRoutingHeaders,
+        poolName: o.poolName,
+        logger,
+      });
+      process.stdout.write(`kvgate epp ready: ext_proc ${o.host}:${epp.grpcPort} (${o.secureServing ? 'TLS' : 'plaintext'}), health ${epp.grpcHealthPort}, metrics ${epp.metricsPort}, ${epp.router.datastore.list().length} endpoints\n`);
+      await waitForSignal();
+      await epp.close();
     });
 }

@@ -1,4 +1,4 @@
-import type { RequestUsage } from '../router/api.js';
+import type { RequestUsage } from '../api.js';
 
 /**
  * Watches response bytes on their way to the client and finds the usage object, without

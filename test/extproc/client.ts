@@ -1,0 +1,78 @@
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { fileURLToPath } from 'node:url';
+
+const DIR = fileURLToPath(new URL('../fixtures/extproc-client/', import.meta.url));
+const OPTS = { keepCase: true, longs: Number, enums: Number, defaults: false, oneofs: true, includeDirs: [DIR] };
+
+type Ctor = new (addr: string, creds: grpc.ChannelCredentials) => grpc.Client & Record<string, (...a: unknown[]) => unknown>;
+const ep = grpc.loadPackageDefinition(protoLoader.loadSync('envoy_ext_proc_client.proto', OPTS)) as unknown as { envoy: { service: { ext_proc: { v3: { ExternalProcessor: Ctor } } } } };
+const hp = grpc.loadPackageDefinition(protoLoader.loadSync('health_client.proto', OPTS)) as unknown as { grpc: { health: { v1: { Health: Ctor } } } };
+
+export interface Resp {
+  request_headers?: { response?: { clear_route_cache?: boolean; header_mutation?: { set_headers?: { header: { key: string; value?: string; raw_value?: Buffer } }[] } } };
+  request_body?: { response?: { body_mutation?: { streamed_response?: { body?: Buffer; end_of_stream?: boolean } } } };
+  response_headers?: unknown;
+  response_body?: { response?: { body_mutation?: { streamed_response?: { body?: Buffer; end_of_stream?: boolean } } } };
+  immediate_response?: { status?: { code?: number }; headers?: { set_headers?: { header: { key: string; raw_value?: Buffer; value?: string } }[] }; body?: string };
+  dynamic_metadata?: { fields?: Record<string, { structValue?: { fields?: Record<string, { stringValue?: string }> } }> };
+}
+
+export function hv(key: string, value: string) {
+  return { key, raw_value: Buffer.from(value) };
+}
+
+export function headerOf(list: { header: { key: string; value?: string; raw_value?: Buffer } }[] | undefined, key: string): string | undefined {
+  const h = list?.find((x) => x.header.key.toLowerCase() === key);
+  return h ? (h.header.raw_value?.length ? h.header.raw_value.toString() : h.header.value) : undefined;
+}
+
+/** An Envoy-like ext_proc client: open a stream, send messages, collect responses. */
+export class EnvoyLikeClient {
+  readonly client: grpc.Client & Record<string, (...a: unknown[]) => unknown>;
+  constructor(port: number, tlsCa?: Buffer) {
+    const creds = tlsCa ? grpc.credentials.createSsl(tlsCa) : grpc.credentials.createInsecure();
+    this.client = new ep.envoy.service.ext_proc.v3.ExternalProcessor(`127.0.0.1:${port}`, creds);
+  }
+
+  /** Sends `messages` on one stream and resolves with every response once `until` says done (or the stream ends). */
+  exchange(messages: unknown[], until: (got: Resp[]) => boolean, endAfter = true): Promise<{ responses: Resp[]; error?: grpc.ServiceError }> {
+    return new Promise((resolve) => {
+      const stream = (this.client.Process as () => grpc.ClientDuplexStream<unknown, Resp>)();
+      const got: Resp[] = [];
+      let settled = false;
+      const finish = (error?: grpc.ServiceError) => {
+        if (settled) return;
+        settled = true;
+        if (endAfter) stream.end();
+        resolve({ responses: got, error });
+      };
+      stream.on('data', (r: Resp) => {
+        got.push(r);
+        if (until(got)) finish();
+      });
+      stream.on('error', (e: grpc.ServiceError) => finish(e));
+      stream.on('end', () => finish());
+      for (const m of messages) stream.write(m);
+    });
+  }
+
+  stream() {
+    return (this.client.Process as () => grpc.ClientDuplexStream<unknown, Resp>)();
+  }
+
+  close() {
+    this.client.close();
+  }
+}
+
+export function healthCheck(port: number, service: string): Promise<number> {
+  const c = new hp.grpc.health.v1.Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  return new Promise((resolve, reject) =>
+    (c.Check as (r: unknown, cb: (e: Error | null, r: { status?: number }) => void) => void)({ service }, (err, r) => {
+      c.close();
+      if (err) reject(err);
+      else resolve(r.status ?? 0);
+    }),
+  );
+}
