@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { KubeClient } from './kube-client.js';
+import { KubeClient } from '../discovery/kube-client.js';
 
 export type Status = 'PASS' | 'FAIL' | 'SKIP';
 export interface PreflightRow {

@@ -5,6 +5,7 @@ import type { EndpointInfo } from '../router/api.js';
 import { createRouter, startMetricsScraper, type EffectiveConfig, type EndpointPicker, type MetricsScraper } from '../router/index.js';
 import { EppMetrics } from '../router/observability/epp-metrics.js';
 import { readEndpointsFile, watchEndpointsFile } from '../discovery/endpoints-file.js';
+import { KubernetesEndpointSource } from '../discovery/kubernetes-source.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { services, type ProcessingRequest } from './proto.js';
 import { StreamProcessor } from './stream-processor.js';
@@ -18,6 +19,8 @@ export interface EppOptions {
   config: EffectiveConfig;
   endpoints?: EndpointInfo[];
   endpointsFile?: string;
+  /** Discover the endpoints of an InferencePool (Ready pods × target ports). */
+  kubernetes?: { poolName: string; namespace: string; kubeconfig?: string };
   /** TLS on the ext_proc port (default on, self-signed unless `tls` is given). */
   secureServing?: boolean;
   tls?: { cert: Buffer; key: Buffer };
@@ -51,13 +54,17 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
   const host = o.host ?? '0.0.0.0';
   const router = createRouter({ config: o.config, random: o.random });
   const ds = router.datastore;
-  let synced = false;
   let fileWatch: { close(): void } | undefined;
-  if (o.endpointsFile) {
+  let kube: KubernetesEndpointSource | undefined;
+  if (o.kubernetes) {
+    kube = new KubernetesEndpointSource({ ...o.kubernetes, logger });
+    kube.start((l) => ds.setEndpoints(l));
+  } else if (o.endpointsFile) {
     ds.setEndpoints(readEndpointsFile(o.endpointsFile));
     fileWatch = watchEndpointsFile(o.endpointsFile, (l) => ds.setEndpoints(l), (err) => logger.error({ err: err.message }, 'endpoints file rejected; keeping the previous endpoints'));
   } else ds.setEndpoints(o.endpoints ?? []);
-  synced = true;
+  // Readiness means the endpoint set is known: always for static/file sources, once synced for Kubernetes.
+  const synced = () => (kube ? kube.synced : true);
   const scraper: MetricsScraper = startMetricsScraper(ds, { intervalMs: o.metricsIntervalMs ?? 50 });
   const metrics = new EppMetrics(ds, { poolName: o.poolName ?? 'kvgate' });
   const { extProc, health } = services();
@@ -79,7 +86,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
       const svc = call.request.service ?? '';
       if (!HEALTH_SERVICES.has(svc)) return cb(null, { status: 'SERVICE_UNKNOWN' });
       // liveness: the process answers; readiness (and ext_proc, and ""): endpoints synced.
-      const ok = svc === 'liveness' || synced;
+      const ok = svc === 'liveness' || synced();
       cb(null, { status: ok ? 'SERVING' : 'NOT_SERVING' });
     },
   });
@@ -100,6 +107,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
     certificate: tls?.cert,
     async close() {
       fileWatch?.close();
+      await kube?.stop();
       await scraper.stop();
       await new Promise<void>((r) => {
         const force = setTimeout(() => grpcServer.forceShutdown(), 2000);

@@ -21,11 +21,13 @@ export function registerEpp(program: Command): void {
     .option('--cert-path <dir>', 'directory with tls.crt and tls.key')
     .option('--endpoints <list>', 'model servers: ip:port or URLs, comma-separated or repeated', listArg)
     .option('--endpoints-file <file>', 'file of endpoints, watched for changes')
+    .option('--pool-name <name>', 'discover the Ready pods of this InferencePool (Kubernetes)')
+    .option('--pool-namespace <ns>', 'namespace of the InferencePool (default: $NAMESPACE or default)')
+    .option('--kubeconfig <file>', 'kubeconfig for --pool-name (default: $KUBECONFIG or ~/.kube/config)')
     .option('--preset <name>', 'routing preset (kvgate config presets)')
     .option('--config-file <file>', 'EndpointPickerConfig YAML')
     .option('--max-body-bytes <n>', 'request body limit (ImmediateResponse 413 above)', intArg('--max-body-bytes', 1), 16 * 1024 * 1024)
     .option('--trust-routing-headers', 'honour priority headers from clients', false)
-    .option('--pool-name <name>', 'name label of the pool metrics', 'kvgate')
     .option('--log-level <level>', 'pino log level', 'info')
     .action(async (o) => {
       const { loadConfig } = await import('../../router/index.js');
@@ -34,7 +36,7 @@ export function registerEpp(program: Command): void {
       const { certificateFromDir } = await import('../../extproc/self-signed.js');
       const { createLogger } = await import('../../shared/logger.js');
       const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
-      if (!o.endpoints && !o.endpointsFile) throw new KvgateError(ErrorCode.InvalidConfig, 'give --endpoints or --endpoints-file (Kubernetes discovery with --pool-name is not built yet)');
+      if ([o.endpoints, o.endpointsFile, o.poolName].filter(Boolean).length !== 1) throw new KvgateError(ErrorCode.InvalidConfig, 'give exactly one of --endpoints, --endpoints-file or --pool-name');
       const logger = createLogger('epp', { level: o.logLevel });
       const epp = await startEppServer({
         host: o.host,
@@ -44,11 +46,12 @@ export function registerEpp(program: Command): void {
         config: loadConfig(o.configFile ? { file: o.configFile } : { preset: o.preset ?? 'gie-default' }),
         endpoints: o.endpoints ? parseEndpointList(o.endpoints) : undefined,
         endpointsFile: o.endpointsFile,
+        kubernetes: o.poolName ? { poolName: o.poolName, namespace: o.poolNamespace ?? process.env.NAMESPACE ?? 'default', kubeconfig: o.kubeconfig } : undefined,
         secureServing: o.secureServing,
         tls: o.certPath ? certificateFromDir(o.certPath) : undefined,
         maxBodyBytes: o.maxBodyBytes,
         trustRoutingHeaders: o.trustRoutingHeaders,
-        poolName: o.poolName,
+        poolName: o.poolName ?? 'kvgate',
         logger,
       });
       process.stdout.write(`kvgate epp ready: ext_proc ${o.host}:${epp.grpcPort} (${o.secureServing ? 'TLS' : 'plaintext'}), health ${epp.grpcHealthPort}, metrics ${epp.metricsPort}, ${epp.router.datastore.list().length} endpoints\n`);

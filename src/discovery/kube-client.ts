@@ -69,6 +69,35 @@ export class KubeClient {
     return { status: r.statusCode, body };
   }
 
+  /**
+   * Streams a watch: calls onEvent for each newline-delimited JSON event until the server ends
+   * the response (resolve) or the connection fails (reject). `signal` cancels it.
+   */
+  async watch(path: string, onEvent: (e: { type: string; object: Record<string, unknown> }) => void, signal: AbortSignal): Promise<number> {
+    const r = await request(`${this.server}${path}`, {
+      dispatcher: this.agent,
+      headers: this.token ? { authorization: `Bearer ${this.token}` } : {},
+      headersTimeout: 10_000,
+      bodyTimeout: 0,
+      signal,
+    });
+    if (r.statusCode !== 200) {
+      await r.body.dump();
+      return r.statusCode;
+    }
+    let buf = '';
+    for await (const chunk of r.body) {
+      buf += chunk.toString();
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i).trim();
+        buf = buf.slice(i + 1);
+        if (line) onEvent(JSON.parse(line));
+      }
+    }
+    return 200;
+  }
+
   async close(): Promise<void> {
     await this.agent.close();
   }
