@@ -1,12 +1,46 @@
-import type { Command } from 'commander';
-import { KvgateError, ErrorCode } from '../../shared/errors.js';
+import { Command, Option } from 'commander';
+import { intArg } from '../parse.js';
 
-// Placeholder registration: the owning module replaces this file with the real command.
 export function registerRender(program: Command): void {
   program
     .command('render')
-    .description('(not built yet)')
-    .action(() => {
-      throw new KvgateError(ErrorCode.Internal, '`kvgate render` is not built yet');
+    .description('Write the Kubernetes manifests of a cache-aware deployment (kustomize-ready), with the scorer weights you choose')
+    .requiredOption('--name <name>', 'deployment name (DNS-1123)')
+    .requiredOption('--namespace <ns>', 'namespace')
+    .requiredOption('--model <model>', 'model to serve, e.g. Qwen/Qwen2.5-3B-Instruct')
+    .option('--replicas <n>', 'model-server replicas', intArg('--replicas', 1), 3)
+    .option('--preset <name>', 'routing preset for the EPP config', 'seed')
+    .option('--config-file <file>', 'EndpointPickerConfig YAML (instead of --preset)')
+    .addOption(new Option('--accelerator <kind>', 'accelerator of the model servers').choices(['tpu-v6e', 'nvidia-h100', 'nvidia-l4']).default('tpu-v6e'))
+    .option('--kserve', 'KServe LLMInferenceService plus the ConfigMap and patch that apply the scorer weights', false)
+    .option('--image <image>', 'kvgate image for the EPP', 'kvgate:0.1.0')
+    .option('--model-server-image <image>', 'vLLM image (default per accelerator)')
+    .option('--gateway-class <name>', 'GatewayClass of the Gateway', 'istio')
+    .option('-o, --output <dir>', 'output directory, or - for one YAML stream on stdout', 'kvgate-manifests')
+    .action(async (o) => {
+      const { mkdirSync, writeFileSync, readFileSync } = await import('node:fs');
+      const { join } = await import('node:path');
+      const { loadConfig, presetText } = await import('../../router/index.js');
+      const { renderManifests, kustomization, kserveSchedulerPatch, toYaml } = await import('../../deploy/render.js');
+      // Validate the routing config before writing anything; ship it as written.
+      if (o.configFile) loadConfig({ file: o.configFile });
+      else loadConfig({ preset: o.preset });
+      const eppConfig = o.configFile ? readFileSync(o.configFile, 'utf8') : presetText(o.preset);
+      const opts = { name: o.name, namespace: o.namespace, model: o.model, replicas: o.replicas, accelerator: o.accelerator, eppConfig, eppImage: o.image, modelServerImage: o.modelServerImage, kserve: o.kserve, gatewayClassName: o.gatewayClass };
+      const files = renderManifests(opts);
+      if (o.output === '-') {
+        process.stdout.write([...files.values()].map(toYaml).join('---\n'));
+        return;
+      }
+      mkdirSync(o.output, { recursive: true });
+      for (const [f, objs] of files) writeFileSync(join(o.output, f), toYaml(objs));
+      writeFileSync(join(o.output, 'kustomization.yaml'), kustomization([...files.keys()], opts));
+      const written = [...files.keys(), 'kustomization.yaml'];
+      if (o.kserve) {
+        writeFileSync(join(o.output, 'kserve-scheduler-patch.json'), kserveSchedulerPatch(opts));
+        written.push('kserve-scheduler-patch.json');
+      }
+      process.stdout.write(`wrote ${written.length} files to ${o.output}/:\n${written.map((f) => `  ${f}`).join('\n')}\napply: kubectl apply -k ${o.output}\n`);
+      if (o.kserve) process.stdout.write(`then, once KServe created the scheduler: kubectl patch deployment ${o.name}-kserve-router-scheduler -n ${o.namespace} --type json --patch-file ${o.output}/kserve-scheduler-patch.json\n`);
     });
 }
