@@ -21,16 +21,7 @@ export function summarize(values: number[]): Summary {
   return { count: s.length, mean, p50: percentile(s, 50), p90: percentile(s, 90), p99: percentile(s, 99), max: s.length ? s[s.length - 1] : NaN };
 }
 
-/** Seeded PRNG (mulberry32) so workloads and arrivals are reproducible. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { createRng as seededRandom } from '../shared/rng.js';
 
 /** Poisson arrivals: exponential gaps with mean 1/rate seconds, in ms. */
 export function poissonGapsMs(rate: number, n: number, random: () => number): number[] {

@@ -14,7 +14,7 @@ import { hashBlock, hashKey, rootHash } from './block-hash.js';
 import { Deque } from './deque.js';
 import { RealClock } from './clock.js';
 import { ESTIMATE_OUTPUT_VOCAB } from './tokenizer/estimate.js';
-import { createRng } from './rng.js';
+import { createRng } from '../shared/rng.js';
 import { stepDurationMs, type LatencyModel, type LatencyProfile } from './profiles.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 

@@ -1,5 +1,6 @@
 import type { RouteRequest } from './api.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { parseJsonBody } from '../shared/http.js';
 
 export interface ParseOptions {
   requestId?: string;
@@ -24,16 +25,7 @@ function header(h: ParseOptions['headers'], name: string): string | undefined {
  * so the ingress never parses twice. Throws KvgateError 400s (invalid JSON, missing model, bad shape).
  */
 export function parseOpenAIRequest(path: string, body: Buffer, opts: ParseOptions = {}): { route: RouteRequest; json: Record<string, unknown> } {
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw new KvgateError(ErrorCode.InvalidJson, `invalid JSON body: ${(err as Error).message}`);
-  }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new KvgateError(ErrorCode.InvalidRequest, 'request body must be a JSON object');
-  }
-  const obj = json as Record<string, unknown>;
+  const obj = parseJsonBody(body);
   const model = obj.model;
   if (typeof model !== 'string' || model.length === 0) {
     throw new KvgateError(ErrorCode.MissingModel, 'model not found in request body', { param: 'model' });

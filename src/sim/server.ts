@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { createEngine, createTokenizer, loadProfile, RealClock, type SimEngine } from '../engine/index.js';
 import type { RequestOutcome, Tokenizer } from '../engine/types.js';
-import { createRng } from '../engine/rng.js';
+import { createRng } from '../shared/rng.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { VERSION } from '../shared/version.js';

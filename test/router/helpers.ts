@@ -2,15 +2,9 @@ import { createRouter, loadConfig, type EndpointPicker } from '../../src/router/
 import type { EndpointMetrics, RouteRequest } from '../../src/router/api.js';
 
 /** Deterministic random source for tie-breaks. */
-export function seeded(seed = 1): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { createRng } from '../../src/shared/rng.js';
+
+export const seeded = (seed = 1): (() => number) => createRng(seed);
 
 export interface PodSpec {
   queue?: number;
