@@ -69,13 +69,14 @@ test('Ctrl-C mid-run still writes a partial report (exit 130)', async () => {
     const bench = spawnKvgate(['bench', '--url', gateway_url, '--workload', 'random', '--num-requests', '400', '--input-len', '100', '--output-len', '30', '--concurrency', '4', '--out', join(dir, 'p.json')]);
     let err = '';
     bench.stderr!.on('data', (d) => (err += d));
-    await new Promise((r) => setTimeout(r, 2500));
+    await waitForOutput(bench, /bench: \d+\/400 requests done/, 30_000); // the first request finished
+    await new Promise((r) => setTimeout(r, 300));
     const exit = new Promise<number | null>((res) => bench.on('exit', (c) => res(c)));
     bench.kill('SIGINT');
     assert.equal(await exit, 130);
     const report = JSON.parse(readFileSync(join(dir, 'p.json'), 'utf8'));
     assert.equal(report.partial, true);
-    assert.ok(report.summary.ok > 0 && report.summary.ok < 400);
+    assert.ok(report.summary.ok > 0 && report.summary.ok < 400, `ok ${report.summary.ok}`);
     assert.doesNotMatch(err, /at .*\.ts:\d+/);
   } finally {
     child.kill('SIGTERM');
