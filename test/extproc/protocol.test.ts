@@ -169,3 +169,22 @@ test('TLS is on by default: a TLS client with the served certificate works, a pl
     await secure.close();
   }
 });
+
+test('LoRA affinity through ext_proc: the only pod with the adapter wins when queues are equal', async () => {
+  const cfg = loadConfig({
+    text: 'apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n- type: queue-scorer\n- type: kv-cache-utilization-scorer\n- type: lora-affinity-scorer\nschedulingProfiles:\n- name: default\n  plugins:\n  - pluginRef: queue-scorer\n    weight: 2\n  - pluginRef: kv-cache-utilization-scorer\n    weight: 2\n  - pluginRef: lora-affinity-scorer\n    weight: 3\n',
+  });
+  const lora = await startEppServer({ grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, host: '127.0.0.1', config: cfg, secureServing: false, random: seeded(2), metricsIntervalMs: 3_600_000 });
+  const c = new EnvoyLikeClient(lora.grpcPort);
+  try {
+    const ds = lora.router.datastore;
+    const pods = [{ kv: 0.2, loras: ['a', 'b'] }, { kv: 0.4, loras: ['a', 'sql-lora'] }, { kv: 0.3, loras: ['a', 'b'] }];
+    ds.setEndpoints(pods.map((_, i) => ({ id: `192.168.1.${i + 1}:8000`, host: `192.168.1.${i + 1}`, port: 8000, url: 'http://127.0.0.1:1', labels: {} })));
+    pods.forEach((p, i) => ds.updateMetrics(`192.168.1.${i + 1}:8000`, { waitingQueueSize: 10, runningRequests: 0, kvCacheUsage: p.kv, activeLoras: p.loras, waitingLoras: [], maxLoras: 2, updatedAtMs: NOW() + 60_000 }));
+    const { responses } = await c.exchange([headers(), bodyMsg('{"model":"sql-lora","prompt":"select"}')], routed);
+    assert.equal(dest(responses), '192.168.1.2:8000');
+  } finally {
+    c.close();
+    await lora.close();
+  }
+});
