@@ -28,20 +28,16 @@ test('chunked prefill never exceeds the per-step token budget', () => {
   const clock = new VirtualClock();
   const profile = loadProfile('qwen2.5-3b-tpu-v6e');
   const engine = createEngine({ profile, clock, maxNumBatchedTokens: 512 });
-  const stepTokens: number[] = [];
-  // step duration is linear in prefill tokens: recover each step's prefill count from it
-  const starts: number[] = [];
   let first = 0;
   engine.submit(
     { id: 'long', promptTokenIds: seqTokens(2000), maxTokens: 2, ignoreEos: true },
-    { onToken: (_id, i, now) => { if (i === 0) first = now; starts.push(now); }, onFinish: () => {} },
+    { onToken: (_id, i, now) => { if (i === 0) first = now; }, onFinish: () => {} },
   );
   clock.runUntilIdle();
   assert.ok(engine.steps >= Math.ceil(2000 / 512) + 1, `prefill spans ${engine.steps} steps`);
   // 4 steps of prefill at base + 512·t (the last 464) then decode
   const expected = 4 * profile.latency.stepBaseMs + 2000 * profile.latency.prefillMsPerToken;
   assert.ok(Math.abs(first - expected) < 1e-6, `TTFT ${first} = ${expected}`);
-  void stepTokens;
 });
 
 test('running requests are scheduled before waiting ones, FCFS, bounded by max_num_seqs', () => {
