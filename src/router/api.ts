@@ -115,7 +115,7 @@ export interface EndpointState {
   /** Router-side bookkeeping: requests and uncached prompt tokens dispatched and not yet released. */
   inFlightRequests: number;
   inFlightTokens: number;
-  /** Uncached prompt tokens this router sent there since its metrics were last scraped. */
+  /** Uncached prompt tokens this router sent there since its last scrape, not yet prefilled. */
   dispatchedTokensSinceScrape: number;
 }
 

@@ -39,6 +39,19 @@ test('tokens dispatched since the last scrape count as load', () => {
   assert.equal(seen.size, 2, 'cold requests spread instead of piling on one endpoint');
 });
 
+test('a request finished before the next scrape is no longer load: the follow-up goes to the prefix holder', () => {
+  const r = routerWith([{ queue: 0 }, { queue: 0 }, { queue: 0 }], loadConfig({ preset: 'kvgate' }));
+  for (let i = 0; i < 20; i++) {
+    // No scrape in between: only the router's own bookkeeping can tell the first one is done.
+    const first = r.pick(req({ prefixText: `${i} `.repeat(2000), promptTokens: 1000 }), 10_000);
+    r.onFirstToken(first.requestId, 10_010);
+    r.onComplete(first.requestId, 10_020);
+    const next = r.pick(req({ prefixText: `${`${i} `.repeat(2000)} follow-up`, promptTokens: 1005 }), 10_030);
+    assert.equal(next.endpoints[0].id, first.endpoints[0].id, `round ${i}`);
+    r.onComplete(next.requestId, 10_040);
+  }
+});
+
 test('the prefill rate is learned from observed TTFTs', () => {
   const r = routerWith([{ queue: 0 }], loadConfig({ preset: 'kvgate' }));
   const a = r.pick(req({ prefixText: 'q'.repeat(40_000), promptTokens: 10_000 }), 0);

@@ -4,6 +4,8 @@ interface InFlight {
   endpointId: string;
   /** Uncached prompt tokens still counted against the endpoint (released at first token). */
   tokens: number;
+  /** The endpoint's scrape count at dispatch: tokens still count as "since scrape" while it holds. */
+  scrape: number;
 }
 
 /**
@@ -13,6 +15,7 @@ interface InFlight {
 export class MemoryDatastore implements Datastore {
   private readonly endpoints = new Map<string, EndpointState>();
   private readonly inflight = new Map<string, InFlight>();
+  private readonly scrapes = new Map<string, number>();
   /** Called when an endpoint leaves (the router drops its prefix-index entries). */
   onRemove?: (id: string) => void;
   /** Called on each metrics update (the router autotunes the prefix index capacity). */
@@ -31,6 +34,7 @@ export class MemoryDatastore implements Datastore {
   }
 
   removeEndpoint(id: string): void {
+    this.scrapes.delete(id);
     if (this.endpoints.delete(id)) this.onRemove?.(id);
   }
 
@@ -47,6 +51,7 @@ export class MemoryDatastore implements Datastore {
     if (!e) return;
     e.metrics = metrics;
     e.dispatchedTokensSinceScrape = 0;
+    this.scrapes.set(id, (this.scrapes.get(id) ?? 0) + 1);
     this.onMetrics?.(id, metrics);
   }
 
@@ -63,7 +68,7 @@ export class MemoryDatastore implements Datastore {
     e.inFlightRequests++;
     e.inFlightTokens += tokens;
     e.dispatchedTokensSinceScrape += tokens;
-    this.inflight.set(requestId, { endpointId, tokens });
+    this.inflight.set(requestId, { endpointId, tokens, scrape: this.scrapes.get(endpointId) ?? 0 });
   }
 
   /** Moves a request to another endpoint (failover). */
@@ -76,8 +81,20 @@ export class MemoryDatastore implements Datastore {
     const f = this.inflight.get(requestId);
     if (!f || f.tokens === 0) return;
     const e = this.endpoints.get(f.endpointId);
-    if (e) e.inFlightTokens = Math.max(0, e.inFlightTokens - f.tokens);
+    if (e) this.releaseTokens(e, f);
     f.tokens = 0;
+  }
+
+  /**
+   * A request's prompt stops weighing on its endpoint once prefilled. Its share of the
+   * dispatched-since-scrape count goes too (unless a scrape already reset that count): a request
+   * that finished between two scrapes is not work ahead of the next one.
+   */
+  private releaseTokens(e: EndpointState, f: InFlight): void {
+    e.inFlightTokens = Math.max(0, e.inFlightTokens - f.tokens);
+    if ((this.scrapes.get(f.endpointId) ?? 0) === f.scrape) {
+      e.dispatchedTokensSinceScrape = Math.max(0, e.dispatchedTokensSinceScrape - f.tokens);
+    }
   }
 
   /** Ends a request's bookkeeping; idempotent. Returns the endpoint it was on. */
@@ -88,7 +105,7 @@ export class MemoryDatastore implements Datastore {
     const e = this.endpoints.get(f.endpointId);
     if (e) {
       e.inFlightRequests = Math.max(0, e.inFlightRequests - 1);
-      e.inFlightTokens = Math.max(0, e.inFlightTokens - f.tokens);
+      this.releaseTokens(e, f);
     }
     return f.endpointId;
   }
