@@ -5,7 +5,11 @@ import { startKvgateProcess, stopProcess, peakRssBytes, median, percentile, prin
 
 const MODEL = 'Qwen/Qwen2.5-3B-Instruct';
 
-async function post(pool: Pool, path: string, body: unknown): Promise<{ status: number; json: any }> {
+interface CompletionReply {
+  usage: { prompt_tokens: number; prompt_tokens_details: { cached_tokens: number } };
+}
+
+async function post(pool: Pool, path: string, body: unknown): Promise<{ status: number; json: CompletionReply }> {
   const r = await pool.request({ method: 'POST', path, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const text = await r.body.text();
   return { status: r.statusCode, json: text ? JSON.parse(text) : null };

@@ -15,7 +15,7 @@ before(async () => {
 after(() => env.close());
 const auth = { authorization: 'Bearer sekret-2' };
 
-function isOpenAIError(j: any) {
+function isOpenAIError(j: { error: Record<string, unknown> }) {
   assert.deepEqual(Object.keys(j.error).sort(), ['code', 'message', 'param', 'type']);
 }
 
