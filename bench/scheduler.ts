@@ -103,9 +103,10 @@ function memoryPerBlock() {
   return { bytes: bytes / blocks, blocks, method: 'heap + array buffers delta after GC' };
 }
 
+// Memory first, on a quiet heap: garbage left by the latency runs would blur the delta.
+const mem = memoryPerBlock();
 const gie = bench('gie-default');
 const kv = bench('kvgate');
-const mem = memoryPerBlock();
 console.log(`\nscheduling decision latency — ${ENDPOINTS} endpoints, 32,000-character chat prompts (${GROUPS} shared system prompts), ${MEASURE} picks`);
 printTable([
   ['preset', 'p50 µs', 'p99 µs', 'max µs', 'index entries', 'ingress parse µs (context)'],

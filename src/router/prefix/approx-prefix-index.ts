@@ -1,4 +1,5 @@
 import { xxh64Into } from '../../engine/hashing/xxhash64.js';
+import { Xxh64Chain } from '../../engine/hashing/xxhash64-chain.js';
 
 export interface PrefixHashes {
   /** 53-bit keys of the chained block hashes, in prompt order. */
@@ -39,7 +40,7 @@ export class ApproxPrefixIndex {
   private capacity: number[] = [];
   private freeSlots: number[] = [];
   // Scratch.
-  private textBuf = new Uint8Array(16 * 1024);
+  private readonly hasher = new Xxh64Chain();
   private readonly out = new Uint32Array(2);
   private keysBuf: Float64Array;
   private matched = new Int32Array(16);
@@ -64,16 +65,12 @@ export class ApproxPrefixIndex {
     const maxBytes = this.maxBlocks * this.blockChars;
     // Only the first maxBytes can matter; a UTF-16 unit is at least one byte.
     const slice = text.length > maxBytes ? text.slice(0, maxBytes) : text;
-    if (this.textBuf.length < slice.length * 3) this.textBuf = new Uint8Array(slice.length * 3);
-    const { written } = enc.encodeInto(slice, this.textBuf);
+    const { written } = enc.encodeInto(slice, this.hasher.input(slice.length * 3));
     const count = Math.min(this.maxBlocks, Math.floor(written / this.blockChars));
-    let [hi, lo] = this.seed(model, cacheSalt);
-    const out = this.out;
+    const [seedHi, seedLo] = this.seed(model, cacheSalt);
+    const { words, offset } = this.hasher.run(count, this.blockChars, seedHi, seedLo);
     for (let i = 0; i < count; i++) {
-      xxh64Into(this.textBuf, i * this.blockChars, this.blockChars, hi, lo, out);
-      hi = out[0];
-      lo = out[1];
-      this.keysBuf[i] = hi * 0x200000 + (lo >>> 11);
+      this.keysBuf[i] = words[offset + 2 * i + 1] * 0x200000 + (words[offset + 2 * i] >>> 11);
     }
     return { keys: this.keysBuf, count };
   }
