@@ -160,23 +160,34 @@ const MODULE_BYTES = new Uint8Array([
   ...section(10, [1, ...code]),
 ]);
 
-let compiled: WebAssembly.Module | undefined;
+// The typings of @types/node 20 do not describe WebAssembly: the few members used, declared here.
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+let compiled: object | undefined;
 
 /**
  * One instance owns one linear memory: the caller writes input bytes into `input()`, then `run()`
  * hashes them in place. Not reentrant; give each user its own instance.
  */
 export class Xxh64Chain {
-  private readonly memory: WebAssembly.Memory;
+  private readonly memory: WasmMemory;
   private readonly chain: (src: number, count: number, len: number, seedHi: number, seedLo: number, dst: number) => void;
   private inputBytes = 0;
   private bytes: Uint8Array;
   private words: Uint32Array;
 
   constructor() {
-    compiled ??= new WebAssembly.Module(MODULE_BYTES);
-    const inst = new WebAssembly.Instance(compiled, {});
-    this.memory = inst.exports.memory as WebAssembly.Memory;
+    compiled ??= new Wasm.Module(MODULE_BYTES);
+    const inst = new Wasm.Instance(compiled, {});
+    this.memory = inst.exports.memory as WasmMemory;
     this.chain = inst.exports.chain as Xxh64Chain['chain'];
     this.bytes = new Uint8Array(this.memory.buffer);
     this.words = new Uint32Array(this.memory.buffer);

@@ -1,5 +1,6 @@
 import { xxh64Into } from '../../engine/hashing/xxhash64.js';
 import { Xxh64Chain } from '../../engine/hashing/xxhash64-chain.js';
+import { BlockTable } from './block-table.js';
 
 export interface PrefixHashes {
   /** 53-bit keys of the chained block hashes, in prompt order. */
@@ -15,20 +16,22 @@ const enc = new TextEncoder();
  * block i's hash chains block i−1's (xxhash64 seeded with the previous hash; the first seeded
  * with the model name and cache_salt), so a match at block i implies the whole prefix matched.
  *
- * Memory is kept tight for millions of entries: one Map from block key to the LRU node(s) that
- * hold it (a small integer when one endpoint holds the block, an array when several do), and
- * the per-endpoint LRU lists live in shared typed arrays (20 bytes a node).
+ * Memory is kept tight for millions of entries, and lookups allocate nothing: a typed hash table
+ * maps each block key to the first of the LRU nodes holding it (one per endpoint, linked through
+ * `nodeSameKey`), and the per-endpoint LRU lists live in shared typed arrays (24 bytes a node).
  */
 export class ApproxPrefixIndex {
   readonly blockChars: number;
   readonly maxBlocks: number;
   private readonly defaultCapacity: number;
-  private readonly map = new Map<number, number | number[]>();
-  // Node pool: key, owning endpoint slot, LRU links. `next` doubles as the free-list link.
+  private readonly table = new BlockTable();
+  // Node pool: key, owning endpoint slot, LRU links, next node of the same key. `next` doubles as
+  // the free-list link.
   private nodeKey = new Float64Array(1024);
   private nodeSlot = new Int32Array(1024);
   private nodePrev = new Int32Array(1024);
   private nodeNext = new Int32Array(1024);
+  private nodeSameKey = new Int32Array(1024);
   private nodesUsed = 0;
   private freeNode = -1;
   // Per endpoint slot: LRU head (most recent), tail, size, capacity.
@@ -83,24 +86,13 @@ export class ApproxPrefixIndex {
     const matched = this.matched;
     const touched: number[] = [];
     for (let i = 0; i < h.count; i++) {
-      const v = this.map.get(h.keys[i]);
-      if (v === undefined) break;
       let advanced = false;
-      if (typeof v === 'number') {
-        const s = this.nodeSlot[v];
+      for (let node = this.table.get(h.keys[i]); node >= 0; node = this.nodeSameKey[node]) {
+        const s = this.nodeSlot[node];
         if (matched[s] === i) {
           if (i === 0) touched.push(s);
           matched[s] = i + 1;
           advanced = true;
-        }
-      } else {
-        for (const node of v) {
-          const s = this.nodeSlot[node];
-          if (matched[s] === i) {
-            if (i === 0) touched.push(s);
-            matched[s] = i + 1;
-            advanced = true;
-          }
         }
       }
       if (!advanced) break;
@@ -117,13 +109,9 @@ export class ApproxPrefixIndex {
     const s = this.slotOf(endpointId);
     for (let i = 0; i < h.count; i++) {
       const key = h.keys[i];
-      const v = this.map.get(key);
-      let node = -1;
-      if (typeof v === 'number') {
-        if (this.nodeSlot[v] === s) node = v;
-      } else if (v !== undefined) {
-        for (const n of v) if (this.nodeSlot[n] === s) node = n;
-      }
+      const first = this.table.get(key);
+      let node = first;
+      while (node >= 0 && this.nodeSlot[node] !== s) node = this.nodeSameKey[node];
       if (node >= 0) {
         this.unlink(s, node);
         this.pushHead(s, node);
@@ -131,9 +119,8 @@ export class ApproxPrefixIndex {
       }
       node = this.newNode(key, s);
       this.pushHead(s, node);
-      if (v === undefined) this.map.set(key, node);
-      else if (typeof v === 'number') this.map.set(key, [v, node]);
-      else v.push(node);
+      this.nodeSameKey[node] = first;
+      this.table.set(key, node);
       if (++this.size[s] > this.capacity[s]) this.evictTail(s);
     }
   }
@@ -196,7 +183,7 @@ export class ApproxPrefixIndex {
     const k = new Float64Array(len);
     k.set(this.nodeKey);
     this.nodeKey = k;
-    for (const f of ['nodeSlot', 'nodePrev', 'nodeNext'] as const) {
+    for (const f of ['nodeSlot', 'nodePrev', 'nodeNext', 'nodeSameKey'] as const) {
       const a = new Int32Array(len);
       a.set(this[f]);
       this[f] = a;
@@ -226,12 +213,14 @@ export class ApproxPrefixIndex {
     this.unlink(s, n);
     this.size[s]--;
     const key = this.nodeKey[n];
-    const v = this.map.get(key);
-    if (typeof v === 'number') this.map.delete(key);
-    else if (v) {
-      const i = v.indexOf(n);
-      if (i >= 0) v.splice(i, 1);
-      if (v.length === 1) this.map.set(key, v[0]);
+    const first = this.table.get(key);
+    if (first === n) {
+      if (this.nodeSameKey[n] >= 0) this.table.set(key, this.nodeSameKey[n]);
+      else this.table.delete(key);
+    } else {
+      let prev = first;
+      while (prev >= 0 && this.nodeSameKey[prev] !== n) prev = this.nodeSameKey[prev];
+      if (prev >= 0) this.nodeSameKey[prev] = this.nodeSameKey[n];
     }
     this.nodeSlot[n] = -1;
     this.nodeNext[n] = this.freeNode;
