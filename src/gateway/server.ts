@@ -14,6 +14,7 @@ import { ApiKeys } from './api-keys.js';
 import { EndpointHealth } from './endpoint-health.js';
 import { UsageTap } from '../router/observability/usage-tap.js';
 import { ResponseSink, DiscardSink } from './response-sink.js';
+import { ClientGone } from './client-gone.js';
 
 export interface GatewayOptions {
   host?: string;
@@ -126,7 +127,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     return out;
   }
 
-  function forward(ep: EndpointInfo, path: string, headers: Record<string, string>, body: Buffer, res: ServerResponse, signal: AbortSignal, canRetry: boolean, extraHeaders: Record<string, string>, requestId: string, t0: number): Promise<AttemptResult> {
+  function forward(ep: EndpointInfo, path: string, headers: Record<string, string>, body: Buffer, res: ServerResponse, signal: ClientGone, canRetry: boolean, extraHeaders: Record<string, string>, requestId: string, t0: number): Promise<AttemptResult> {
     return new Promise((resolve) => {
       let committed = false;
       let sse = false;
@@ -190,9 +191,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const s0 = performance.now();
     const pick = router.pick(route, s0);
     metrics.observeScheduling((performance.now() - s0) / 1000, pick.prefixMatch);
-    const abort = new AbortController();
+    const gone = new ClientGone();
     const onClose = () => {
-      if (!res.writableFinished) abort.abort();
+      if (!res.writableFinished) gone.abort();
     };
     res.on('close', onClose);
     const headers = upstreamHeaders(req.headers, route.id, body.length);
@@ -206,7 +207,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         if (attempts > 0) {
           router.onRetry(route.id, ep.id, performance.now());
           await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * attempts)); // jittered backoff
-          if (abort.signal.aborted) break;
+          if (gone.aborted) break;
         }
         attempts++;
         endpoint = ep;
@@ -214,7 +215,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         const extra: Record<string, string> = { 'x-gateway-destination-endpoint-served': ep.id, 'x-request-id': route.id };
         if (opts.debugScores) extra['x-kvgate-scores'] = JSON.stringify(pick.scores.map((s) => ({ endpoint: s.endpointId, total: +s.total.toFixed(4), ...s.byPlugin })));
         const canRetry = attempts < Math.min(maxAttempts, pick.endpoints.length);
-        result = await forward(ep, req.url!, headers, body, res, abort.signal, canRetry, extra, route.id, t0);
+        result = await forward(ep, req.url!, headers, body, res, gone, canRetry, extra, route.id, t0);
         if (result.kind !== 'retry') break;
         router.onFailure(route.id, ep.id, performance.now());
         logger.warn({ requestId: route.id, endpoint: ep.id, reason: result.reason }, 'upstream attempt failed; trying the next endpoint');
