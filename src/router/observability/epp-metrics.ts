@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { LabeledCounter, LabeledHistogram, observe, type CounterSeries, type HistogramSeries } from './labeled-metrics.js';
 import type { Datastore } from '../api.js';
 
 // The EPP's latency buckets (5 ms … 3600 s).
@@ -20,65 +21,85 @@ export interface RequestRecord {
   cachedTokens?: number;
 }
 
+/** The series one kind of request (model, target model, priority) updates, resolved once. */
+interface ObjectiveSeries {
+  requests: CounterSeries;
+  duration: HistogramSeries;
+  input: HistogramSeries;
+  output: HistogramSeries;
+  cached: HistogramSeries;
+}
+
 /**
  * The Prometheus metrics of the GIE / llm-d EPP, by their names, for every kvgate ingress
  * (HTTP gateway and ext_proc). Pool gauges are computed from the datastore at scrape time.
  */
 export class EppMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter;
-  private readonly errors: Counter;
-  private readonly duration: Histogram;
-  private readonly input: Histogram;
-  private readonly output: Histogram;
-  private readonly cached: Histogram;
-  private readonly scheduler: Histogram;
-  private readonly hitRatio: Histogram;
-  private readonly picks: Counter;
+  private readonly requests: LabeledCounter;
+  private readonly errors: LabeledCounter;
+  private readonly duration: LabeledHistogram;
+  private readonly input: LabeledHistogram;
+  private readonly output: LabeledHistogram;
+  private readonly cached: LabeledHistogram;
+  private readonly scheduler: HistogramSeries;
+  private readonly hitRatio: HistogramSeries;
+  private readonly picks: LabeledCounter;
+  private readonly objectives = new Map<string, ObjectiveSeries>();
 
   constructor(datastore: Datastore, opts: { poolName: string; processMetrics?: boolean }) {
-    const r = this.registers();
+    const r = this.registry;
     const name = opts.poolName;
     const objective = ['model_name', 'target_model_name'];
-    this.requests = new Counter({ name: 'inference_objective_request_total', help: 'Counter of inference objective requests.', labelNames: [...objective, 'priority'], registers: r });
-    this.errors = new Counter({ name: 'inference_objective_request_error_total', help: 'Counter of inference objective request errors.', labelNames: [...objective, 'error_code'], registers: r });
-    this.duration = new Histogram({ name: 'inference_objective_request_duration_seconds', help: 'Inference objective response latency distribution in seconds.', labelNames: objective, buckets: LATENCY_BUCKETS, registers: r });
-    this.input = new Histogram({ name: 'inference_objective_input_tokens', help: 'Inference objective input token count distribution.', labelNames: objective, buckets: TOKEN_BUCKETS, registers: r });
-    this.output = new Histogram({ name: 'inference_objective_output_tokens', help: 'Inference objective output token count distribution.', labelNames: objective, buckets: TOKEN_BUCKETS, registers: r });
-    this.cached = new Histogram({ name: 'inference_objective_prompt_cached_tokens', help: 'Inference objective prompt cached token count distribution.', labelNames: objective, buckets: TOKEN_BUCKETS, registers: r });
-    this.scheduler = new Histogram({ name: 'inference_extension_scheduler_e2e_duration_seconds', help: 'End-to-end scheduling latency distribution in seconds.', buckets: SCHEDULER_BUCKETS, registers: r });
-    this.hitRatio = new Histogram({ name: 'inference_extension_prefix_indexer_hit_ratio', help: 'Ratio of prefix blocks found in the index per request.', buckets: RATIO_BUCKETS, registers: r });
-    this.picks = new Counter({ name: 'kvgate_endpoint_picks_total', help: 'Requests sent to each endpoint (after failover).', labelNames: ['endpoint'], registers: r });
+    this.requests = new LabeledCounter('inference_objective_request_total', 'Counter of inference objective requests.', [...objective, 'priority'], r);
+    this.errors = new LabeledCounter('inference_objective_request_error_total', 'Counter of inference objective request errors.', [...objective, 'error_code'], r);
+    this.duration = new LabeledHistogram('inference_objective_request_duration_seconds', 'Inference objective response latency distribution in seconds.', objective, LATENCY_BUCKETS, r);
+    this.input = new LabeledHistogram('inference_objective_input_tokens', 'Inference objective input token count distribution.', objective, TOKEN_BUCKETS, r);
+    this.output = new LabeledHistogram('inference_objective_output_tokens', 'Inference objective output token count distribution.', objective, TOKEN_BUCKETS, r);
+    this.cached = new LabeledHistogram('inference_objective_prompt_cached_tokens', 'Inference objective prompt cached token count distribution.', objective, TOKEN_BUCKETS, r);
+    this.scheduler = new LabeledHistogram('inference_extension_scheduler_e2e_duration_seconds', 'End-to-end scheduling latency distribution in seconds.', [], SCHEDULER_BUCKETS, r).series();
+    this.hitRatio = new LabeledHistogram('inference_extension_prefix_indexer_hit_ratio', 'Ratio of prefix blocks found in the index per request.', [], RATIO_BUCKETS, r).series();
+    this.picks = new LabeledCounter('kvgate_endpoint_picks_total', 'Requests sent to each endpoint (after failover).', ['endpoint'], r);
+    const registers = [r];
     const ready = () => datastore.list().filter((e) => e.healthy);
-    new Gauge({ name: 'inference_pool_ready_pods', help: 'The number of ready pods in the inference server pool.', labelNames: ['name'], registers: r, collect() { this.set({ name }, ready().length); } });
+    new Gauge({ name: 'inference_pool_ready_pods', help: 'The number of ready pods in the inference server pool.', labelNames: ['name'], registers, collect() { this.set({ name }, ready().length); } });
     const avg = (f: (m: NonNullable<ReturnType<Datastore['list']>[number]['metrics']>) => number) => {
       const ms = ready().map((e) => e.metrics).filter((m) => m !== undefined);
       return ms.length ? ms.reduce((a, m) => a + f(m!), 0) / ms.length : 0;
     };
-    new Gauge({ name: 'inference_pool_average_kv_cache_utilization', help: 'The average kv cache utilization for an inference server pool.', labelNames: ['name'], registers: r, collect() { this.set({ name }, avg((m) => m.kvCacheUsage)); } });
-    new Gauge({ name: 'inference_pool_average_queue_size', help: 'The average number of requests pending in the model server queue.', labelNames: ['name'], registers: r, collect() { this.set({ name }, avg((m) => m.waitingQueueSize)); } });
-    new Gauge({ name: 'inference_pool_average_running_requests', help: 'The average number of requests running in the model servers.', labelNames: ['name'], registers: r, collect() { this.set({ name }, avg((m) => m.runningRequests)); } });
+    new Gauge({ name: 'inference_pool_average_kv_cache_utilization', help: 'The average kv cache utilization for an inference server pool.', labelNames: ['name'], registers, collect() { this.set({ name }, avg((m) => m.kvCacheUsage)); } });
+    new Gauge({ name: 'inference_pool_average_queue_size', help: 'The average number of requests pending in the model server queue.', labelNames: ['name'], registers, collect() { this.set({ name }, avg((m) => m.waitingQueueSize)); } });
+    new Gauge({ name: 'inference_pool_average_running_requests', help: 'The average number of requests running in the model servers.', labelNames: ['name'], registers, collect() { this.set({ name }, avg((m) => m.runningRequests)); } });
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
-  private registers(): Registry[] {
-    return [this.registry];
-  }
-
   observeScheduling(seconds: number, prefix?: { matchedBlocks: number; totalBlocks: number }): void {
-    this.scheduler.observe(seconds);
-    if (prefix && prefix.totalBlocks > 0) this.hitRatio.observe(prefix.matchedBlocks / prefix.totalBlocks);
+    observe(this.scheduler, seconds);
+    if (prefix && prefix.totalBlocks > 0) observe(this.hitRatio, prefix.matchedBlocks / prefix.totalBlocks);
   }
 
   observeRequest(r: RequestRecord): void {
-    const l = { model_name: r.model, target_model_name: r.targetModel };
-    this.requests.inc({ ...l, priority: String(r.priority) });
-    if (r.status >= 400) this.errors.inc({ ...l, error_code: r.errorCode ?? String(r.status) });
-    this.duration.observe(l, r.durationS);
-    if (r.inputTokens !== undefined) this.input.observe(l, r.inputTokens);
-    if (r.outputTokens !== undefined) this.output.observe(l, r.outputTokens);
-    if (r.cachedTokens !== undefined) this.cached.observe(l, r.cachedTokens);
-    if (r.endpoint) this.picks.inc({ endpoint: r.endpoint });
+    const priority = String(r.priority);
+    const key = `${r.model}\u0000${r.targetModel}\u0000${priority}`;
+    let o = this.objectives.get(key);
+    if (!o) {
+      o = {
+        requests: this.requests.series(r.model, r.targetModel, priority),
+        duration: this.duration.series(r.model, r.targetModel),
+        input: this.input.series(r.model, r.targetModel),
+        output: this.output.series(r.model, r.targetModel),
+        cached: this.cached.series(r.model, r.targetModel),
+      };
+      // One entry per series, as prom-client keeps one per label set.
+      this.objectives.set(key, o);
+    }
+    o.requests.value++;
+    if (r.status >= 400) this.errors.series(r.model, r.targetModel, r.errorCode ?? String(r.status)).value++;
+    observe(o.duration, r.durationS);
+    if (r.inputTokens !== undefined) observe(o.input, r.inputTokens);
+    if (r.outputTokens !== undefined) observe(o.output, r.outputTokens);
+    if (r.cachedTokens !== undefined) observe(o.cached, r.cachedTokens);
+    if (r.endpoint) this.picks.series(r.endpoint).value++;
   }
 
   text(): Promise<string> {
