@@ -54,7 +54,7 @@ export interface RunningGateway {
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 // Request headers the gateway sets itself.
 const SET_BY_GATEWAY = new Set(['host', 'content-length']);
-const ROUTING_HEADERS = ['x-gateway-destination-endpoint', 'x-gateway-destination-endpoint-served', 'x-gateway-destination-endpoint-subset', 'x-gateway-inference-objective', 'x-kvgate-priority'];
+const ROUTING_HEADERS = new Set(['x-gateway-destination-endpoint', 'x-gateway-destination-endpoint-served', 'x-gateway-destination-endpoint-subset', 'x-gateway-inference-objective', 'x-kvgate-priority']);
 const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
 
 type AttemptResult = { kind: 'done'; status: number; usage?: RequestUsage; ttftMs?: number } | { kind: 'retry'; reason: string; status?: number } | { kind: 'client-gone' };
@@ -117,8 +117,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
   function upstreamHeaders(h: IncomingHttpHeaders, requestId: string, len: number): Record<string, string> {
     const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(h)) {
-      if (v === undefined || HOP_BY_HOP.has(k) || SET_BY_GATEWAY.has(k) || ROUTING_HEADERS.includes(k)) continue;
+    for (const k in h) {
+      const v = h[k];
+      if (v === undefined || HOP_BY_HOP.has(k) || SET_BY_GATEWAY.has(k) || ROUTING_HEADERS.has(k)) continue;
       if (k === 'authorization' && keys.enabled) continue; // the gateway's key is not the model server's
       out[k] = Array.isArray(v) ? v.join(', ') : v;
     }
@@ -145,7 +146,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           }
           committed = true;
           const out: Record<string, string | string[]> = {};
-          for (const [k, v] of Object.entries(uh)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+          for (const k in uh) {
+            const v = uh[k];
+            if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+          }
           const ct = String(uh['content-type'] ?? '');
           sse = ct.includes('text/event-stream');
           Object.assign(out, extraHeaders);

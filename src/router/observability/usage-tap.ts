@@ -29,11 +29,8 @@ export class UsageTap {
     if (this.sse) {
       if (this.tail) this.readEvent(this.tail);
     } else if (this.bodyBytes <= this.maxJsonBytes && this.body.length) {
-      try {
-        this.usage = toUsage((JSON.parse(Buffer.concat(this.body).toString('utf8')) as { usage?: unknown }).usage) ?? this.usage;
-      } catch {
-        // not JSON: no usage
-      }
+      const body = this.body.length === 1 ? this.body[0] : Buffer.concat(this.body);
+      this.usage = usageOfJson(body) ?? this.usage;
     }
     return this.usage;
   }
@@ -49,6 +46,46 @@ export class UsageTap {
         // partial or non-JSON event
       }
     }
+  }
+}
+
+/**
+ * The usage object of a JSON completion. Parses only the `"usage": {…}` member when it can be
+ * cut out cleanly (a quote inside a JSON string is escaped, so a bare `"usage"` is a key), which
+ * spares parsing the whole completion on every response; otherwise parses the body.
+ */
+function usageOfJson(body: Buffer): RequestUsage | undefined {
+  const key = body.lastIndexOf('"usage"');
+  if (key < 0) return undefined;
+  let i = key + 7;
+  while (i < body.length && (body[i] === 0x20 || body[i] === 0x0a || body[i] === 0x0d || body[i] === 0x09)) i++;
+  if (body[i] === 0x3a /* : */) {
+    i++;
+    while (i < body.length && (body[i] === 0x20 || body[i] === 0x0a || body[i] === 0x0d || body[i] === 0x09)) i++;
+    if (body[i] === 0x7b /* { */) {
+      let depth = 0;
+      for (let j = i; j < body.length; j++) {
+        const c = body[j];
+        if (c === 0x22 /* " */) {
+          // skip the string, honouring backslash escapes
+          for (j++; j < body.length && body[j] !== 0x22; j++) if (body[j] === 0x5c) j++;
+          continue;
+        }
+        if (c === 0x7b) depth++;
+        else if (c === 0x7d && --depth === 0) {
+          try {
+            return toUsage(JSON.parse(body.toString('utf8', i, j + 1)));
+          } catch {
+            break;
+          }
+        }
+      }
+    }
+  }
+  try {
+    return toUsage((JSON.parse(body.toString('utf8')) as { usage?: unknown }).usage);
+  } catch {
+    return undefined; // not JSON: no usage
   }
 }
 

@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { UsageTap } from '../../src/router/observability/usage-tap.js';
+
+function tapJson(text: string, splitAt: number[] = []): ReturnType<UsageTap['finish']> {
+  const tap = new UsageTap(false);
+  const buf = Buffer.from(text);
+  let from = 0;
+  for (const at of [...splitAt.filter((x) => x > 0 && x < buf.length).sort((a, b) => a - b), buf.length]) {
+    tap.push(buf.subarray(from, at));
+    from = at;
+  }
+  return tap.finish();
+}
+
+test('JSON responses: usage is found wherever it sits and however the body is split', () => {
+  const usage = { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15, prompt_tokens_details: { cached_tokens: 8 } };
+  const expected = { promptTokens: 12, completionTokens: 3, cachedTokens: 8 };
+  fc.assert(
+    fc.property(fc.string(), fc.boolean(), fc.array(fc.nat(400)), (text, usageFirst, splits) => {
+      // Completion text may itself contain "usage", braces and quotes: they arrive escaped.
+      const choices = [{ index: 0, text: `${text} "usage": {"prompt_tokens": 999} }`, finish_reason: 'length' }];
+      const body = usageFirst ? { id: 'x', usage, choices } : { id: 'x', choices, usage };
+      assert.deepEqual(tapJson(JSON.stringify(body, null, usageFirst ? 2 : 0), splits), expected);
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('JSON responses: null or missing usage, a non-JSON body and a truncated body give no usage', () => {
+  assert.equal(tapJson('{"id":"x","usage":null}'), undefined);
+  assert.equal(tapJson('{"id":"x"}'), undefined);
+  assert.equal(tapJson('upstream exploded'), undefined);
+  assert.equal(tapJson('{"id":"x","usage":{"prompt_tokens":1'), undefined);
+});
+
+test('SSE responses: the usage chunk is read across chunk boundaries', () => {
+  const tap = new UsageTap(true);
+  const events = 'data: {"choices":[{"delta":{"content":"hi"}}]}\n\ndata: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":0}}}\n\ndata: [DONE]\n\n';
+  for (let i = 0; i < events.length; i += 7) tap.push(Buffer.from(events.slice(i, i + 7)));
+  assert.deepEqual(tap.finish(), { promptTokens: 5, completionTokens: 2, cachedTokens: 0 });
+});
