@@ -48,7 +48,7 @@ const I64 = 0x7e;
 const VOID = 0x40;
 const op = {
   block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d,
-  get: 0x20, set: 0x21, tee: 0x22,
+  get: 0x20, set: 0x21,
   i64Load: 0x29, i64Load8u: 0x31, i64Load32u: 0x35, i64Store: 0x37,
   i32Const: 0x41, i64Const: 0x42,
   i32Eqz: 0x45, i32GtU: 0x4b, i32LeU: 0x4d, i32GeU: 0x4f,
@@ -208,9 +208,8 @@ export class Xxh64Chain {
    * next call.
    */
   run(count: number, blockLen: number, seedHi: number, seedLo: number): { words: Uint32Array; offset: number } {
-    const inputEnd = count * blockLen;
-    const dst = (Math.max(inputEnd, this.inputBytes) + 7) & ~7;
-    this.reserve(Math.max(inputEnd, this.inputBytes), count * 8 + 8);
+    this.reserve(count * blockLen, count * 8);
+    const dst = (this.inputBytes + 7) & ~7; // outputs after everything ever used as input
     this.chain(0, count, blockLen, seedHi >>> 0, seedLo >>> 0, dst);
     return { words: this.words, offset: dst / 4 };
   }

@@ -57,27 +57,21 @@ export class UsageTap {
 function usageOfJson(body: Buffer): RequestUsage | undefined {
   const key = body.lastIndexOf('"usage"');
   if (key < 0) return undefined;
-  let i = key + 7;
-  while (i < body.length && (body[i] === 0x20 || body[i] === 0x0a || body[i] === 0x0d || body[i] === 0x09)) i++;
-  if (body[i] === 0x3a /* : */) {
-    i++;
-    while (i < body.length && (body[i] === 0x20 || body[i] === 0x0a || body[i] === 0x0d || body[i] === 0x09)) i++;
-    if (body[i] === 0x7b /* { */) {
-      let depth = 0;
-      for (let j = i; j < body.length; j++) {
-        const c = body[j];
-        if (c === 0x22 /* " */) {
-          // skip the string, honouring backslash escapes
-          for (j++; j < body.length && body[j] !== 0x22; j++) if (body[j] === 0x5c) j++;
-          continue;
-        }
-        if (c === 0x7b) depth++;
-        else if (c === 0x7d && --depth === 0) {
-          try {
-            return toUsage(JSON.parse(body.toString('utf8', i, j + 1)));
-          } catch {
-            break;
-          }
+  const colon = skipSpace(body, key + 7);
+  const open = body[colon] === 0x3a /* : */ ? skipSpace(body, colon + 1) : -1;
+  if (open >= 0 && body[open] === 0x7b /* { */) {
+    let depth = 0;
+    for (let j = open; j < body.length; j++) {
+      const c = body[j];
+      if (c === 0x22 /* " */) {
+        // skip the string, honouring backslash escapes
+        for (j++; j < body.length && body[j] !== 0x22; j++) if (body[j] === 0x5c) j++;
+      } else if (c === 0x7b) depth++;
+      else if (c === 0x7d && --depth === 0) {
+        try {
+          return toUsage(JSON.parse(body.toString('utf8', open, j + 1)));
+        } catch {
+          break;
         }
       }
     }
@@ -87,6 +81,11 @@ function usageOfJson(body: Buffer): RequestUsage | undefined {
   } catch {
     return undefined; // not JSON: no usage
   }
+}
+
+function skipSpace(b: Buffer, i: number): number {
+  while (i < b.length && (b[i] === 0x20 || b[i] === 0x0a || b[i] === 0x0d || b[i] === 0x09)) i++;
+  return i;
 }
 
 function toUsage(u: unknown): RequestUsage | undefined {
