@@ -115,15 +115,18 @@ export class EndpointPicker implements Router {
       }
     }
     const totals = new Array<number>(eps.length).fill(0);
-    const byPlugin = eps.map(() => ({}) as Record<string, number>);
+    const clamped: number[][] = [];
     for (const s of this.profile.scorers) {
       const scores = s.plugin.score(ctx, eps);
+      const own = new Array<number>(eps.length);
       for (let i = 0; i < eps.length; i++) {
         const v = Math.min(1, Math.max(0, Number.isFinite(scores[i]) ? scores[i] : 0));
-        byPlugin[i][s.name] = v;
+        own[i] = v;
         totals[i] += s.weight * v;
       }
+      clamped.push(own);
     }
+    const scorerNames = this.profile.scorers.map((s) => s.name);
     const scored = eps.map((endpoint, i) => ({ endpoint, total: totals[i] }));
     const picked = this.profile.picker.pick(ctx, scored);
     const chosen = picked[0];
@@ -148,7 +151,10 @@ export class EndpointPicker implements Router {
       requestId: req.id,
       endpoints: ordered.map((e) => e.info),
       profile: this.profile.name,
-      scores: eps.map((e, i) => ({ endpointId: e.info.id, total: totals[i], byPlugin: byPlugin[i] })),
+      // Built on demand (--debug-scores, tests): a hundred small objects per pick otherwise.
+      get scores() {
+        return eps.map((e, i) => ({ endpointId: e.info.id, total: totals[i], byPlugin: Object.fromEntries(scorerNames.map((n, k) => [n, clamped[k][i]])) }));
+      },
       prefixMatch: ctx.prefix ? { matchedBlocks, totalBlocks: ctx.prefix.totalBlocks } : undefined,
     };
   }
