@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { EndpointInfo } from '../router/api.js';
 import { createRouter, startMetricsScraper, type EffectiveConfig, type EndpointPicker, type MetricsScraper } from '../router/index.js';
 import { EppMetrics } from '../router/observability/epp-metrics.js';
+import type { Objectives } from '../router/objectives.js';
 import { readEndpointsFile, watchEndpointsFile } from '../discovery/endpoints-file.js';
 import { KubernetesEndpointSource } from '../discovery/kubernetes-source.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
@@ -26,6 +27,8 @@ export interface EppOptions {
   tls?: { cert: Buffer; key: Buffer };
   maxBodyBytes?: number;
   trustRoutingHeaders?: boolean;
+  /** InferenceObjective name → priority (used with trustRoutingHeaders). */
+  objectives?: Objectives;
   metricsIntervalMs?: number;
   poolName?: string;
   logger?: Logger;
@@ -73,7 +76,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
   const grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 });
   grpcServer.addService(extProc, {
     Process: (call: grpc.ServerDuplexStream<ProcessingRequest, unknown>) => {
-      new StreamProcessor(call, { router, metrics, maxBodyBytes: o.maxBodyBytes ?? 16 * 1024 * 1024, trustRoutingHeaders: o.trustRoutingHeaders ?? false, now: () => performance.now(), random });
+      new StreamProcessor(call, { router, metrics, maxBodyBytes: o.maxBodyBytes ?? 16 * 1024 * 1024, trustRoutingHeaders: o.trustRoutingHeaders ?? false, objectives: o.objectives, now: () => performance.now(), random });
     },
   });
   const secure = o.secureServing ?? true;

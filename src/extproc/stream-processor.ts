@@ -3,6 +3,7 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { EndpointPicker } from '../router/index.js';
 import { parseOpenAIRequest } from '../router/index.js';
 import type { EppMetrics } from '../router/observability/epp-metrics.js';
+import type { Objectives } from '../router/objectives.js';
 import { KvgateError, ErrorCode, toOpenAIError } from '../shared/errors.js';
 import { UsageTap } from '../router/observability/usage-tap.js';
 import type { HeaderValue, ProcessingRequest, StructValue } from './proto.js';
@@ -19,6 +20,7 @@ export interface ProcessorOptions {
   metrics?: EppMetrics;
   maxBodyBytes: number;
   trustRoutingHeaders: boolean;
+  objectives?: Objectives;
   now: () => number;
   random: () => number;
 }
@@ -128,7 +130,7 @@ export class StreamProcessor {
     this.body = [];
     try {
       const path = (this.headers[':path'] ?? '/v1/completions').split('?')[0];
-      const { route } = parseOpenAIRequest(path, body, { requestId: this.requestId, headers: this.headers, trustRoutingHeaders: this.o.trustRoutingHeaders });
+      const { route } = parseOpenAIRequest(path, body, { requestId: this.requestId, headers: this.headers, trustRoutingHeaders: this.o.trustRoutingHeaders, objectives: this.o.objectives });
       const subset = subsetHint(m.metadata_context);
       if (subset) route.subset = subset;
       this.model = route.model;

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import type { EndpointInfo, RequestUsage } from '../router/api.js';
+import type { Objectives } from '../router/objectives.js';
 import { createRouter, parseOpenAIRequest, startMetricsScraper, type EffectiveConfig, type EndpointPicker, type MetricsScraper } from '../router/index.js';
 import { EppMetrics } from '../router/observability/epp-metrics.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
@@ -24,6 +25,8 @@ export interface GatewayOptions {
   endpointsFile?: string;
   apiKeys?: string[];
   trustRoutingHeaders?: boolean;
+  /** InferenceObjective name → priority (used with trustRoutingHeaders). */
+  objectives?: Objectives;
   debugScores?: boolean;
   maxBodyBytes?: number;
   maxAttempts?: number;
@@ -54,7 +57,7 @@ export interface RunningGateway {
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 // Request headers the gateway sets itself.
 const SET_BY_GATEWAY = new Set(['host', 'content-length']);
-const ROUTING_HEADERS = new Set(['x-gateway-destination-endpoint', 'x-gateway-destination-endpoint-served', 'x-gateway-destination-endpoint-subset', 'x-gateway-inference-objective', 'x-kvgate-priority']);
+const ROUTING_HEADERS = new Set(['x-gateway-destination-endpoint', 'x-gateway-destination-endpoint-served', 'x-gateway-destination-endpoint-subset', 'x-gateway-inference-objective', 'x-llm-d-inference-objective', 'x-kvgate-priority']);
 const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
 
 type AttemptResult = { kind: 'done'; status: number; usage?: RequestUsage; ttftMs?: number } | { kind: 'retry'; reason: string; status?: number } | { kind: 'client-gone' };
@@ -187,6 +190,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       headers: req.headers,
       trustRoutingHeaders: opts.trustRoutingHeaders,
       defaultPriority: opts.defaultPriority,
+      objectives: opts.objectives,
     });
     const models = health.models();
     if (models.size > 0 && !models.has(route.model)) {

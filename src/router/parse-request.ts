@@ -1,6 +1,7 @@
 import type { RouteRequest } from './api.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { parseJsonBody } from '../shared/http.js';
+import { OBJECTIVE_HEADERS, type Objectives } from './objectives.js';
 
 export interface ParseOptions {
   requestId?: string;
@@ -8,8 +9,10 @@ export interface ParseOptions {
   headers?: Record<string, string | string[] | undefined>;
   /** Honour priority/objective headers (only when the operator trusts the clients). */
   trustRoutingHeaders?: boolean;
-  /** Priority of requests that name no objective. */
+  /** Priority of requests that name no objective (or an undefined one). */
   defaultPriority?: number;
+  /** InferenceObjective name → priority, for the objective headers. */
+  objectives?: Objectives;
 }
 
 let counter = 0;
@@ -45,6 +48,10 @@ export function parseOpenAIRequest(path: string, body: Buffer, opts: ParseOption
   const headers = opts.headers;
   let priority = opts.defaultPriority ?? 0;
   if (opts.trustRoutingHeaders) {
+    const objective = header(headers, OBJECTIVE_HEADERS[0]) ?? header(headers, OBJECTIVE_HEADERS[1]);
+    const fromObjective = objective === undefined ? undefined : opts.objectives?.get(objective);
+    if (fromObjective !== undefined) priority = fromObjective;
+    // An explicit numeric priority is kvgate's own header and wins over the objective.
     const p = header(headers, 'x-kvgate-priority');
     if (p !== undefined && Number.isFinite(Number(p))) priority = Number(p);
   }

@@ -188,3 +188,24 @@ test('LoRA affinity through ext_proc: the only pod with the adapter wins when qu
     await lora.close();
   }
 });
+
+test('shedding through ext_proc: a sheddable objective on a saturated pool → ImmediateResponse 429 with the drop reason', async () => {
+  const shed = await startEppServer({ grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, host: '127.0.0.1', config: loadConfig(), secureServing: false, random: seeded(3), metricsIntervalMs: 3_600_000, trustRoutingHeaders: true, objectives: new Map([['batch', -1]]) });
+  const c = new EnvoyLikeClient(shed.grpcPort);
+  try {
+    const ds = shed.router.datastore;
+    ds.setEndpoints([{ id: '192.168.1.1:8000', host: '192.168.1.1', port: 8000, url: 'http://127.0.0.1:1', labels: {} }]);
+    // Queue 10 is past the utilization detector's threshold of 5: saturated.
+    ds.updateMetrics('192.168.1.1:8000', { waitingQueueSize: 10, runningRequests: 0, kvCacheUsage: 0.1, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: NOW() + 60_000 });
+    const withObjective = (name: string) => ({ request_headers: { headers: { headers: [...headers().request_headers.headers.headers, hv('x-gateway-inference-objective', name)] }, end_of_stream: false } });
+    const dropped = await c.exchange([withObjective('batch'), bodyMsg('{"model":"m","prompt":"x"}')], routed);
+    const ir = dropped.responses[0].immediate_response!;
+    assert.equal(ir.status?.code, 429);
+    assert.equal(headerOf(ir.headers?.set_headers, 'x-llm-d-request-dropped-reason'), 'rejected-saturated');
+    const kept = await c.exchange([withObjective('undefined-objective'), bodyMsg('{"model":"m","prompt":"x"}')], routed);
+    assert.equal(dest(kept.responses), '192.168.1.1:8000', 'an undefined objective has priority 0: not shed');
+  } finally {
+    c.close();
+    await shed.close();
+  }
+});

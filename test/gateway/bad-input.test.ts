@@ -61,7 +61,7 @@ test('no ready endpoint → 503, and /ready says so', async () => {
 });
 
 let noMetrics: Server;
-test('a sheddable request on a saturated pool → 429 with Retry-After (priority only from trusted headers)', async () => {
+test('a sheddable request (by priority or InferenceObjective) on a saturated pool → 429 with Retry-After; headers only when trusted', async () => {
   // An upstream whose /metrics never answers counts as saturated.
   noMetrics = createServer((req, res) => {
     if (req.url === '/health') return res.end();
@@ -72,7 +72,8 @@ test('a sheddable request on a saturated pool → 429 with Retry-After (priority
   });
   await new Promise<void>((r) => noMetrics.listen(0, '127.0.0.1', r));
   const up = `127.0.0.1:${(noMetrics.address() as AddressInfo).port}`;
-  const trusted = await startGateway({ port: 0, config: loadConfig({ preset: 'kvgate' }), endpoints: [parseEndpoint(up)], trustRoutingHeaders: true });
+  const objectives = new Map([['batch', -1], ['interactive', 5]]);
+  const trusted = await startGateway({ port: 0, config: loadConfig({ preset: 'kvgate' }), endpoints: [parseEndpoint(up)], trustRoutingHeaders: true, objectives });
   const untrusted = await startGateway({ port: 0, config: loadConfig({ preset: 'kvgate' }), endpoints: [parseEndpoint(up)] });
   try {
     const shed = await post(`${trusted.url}/v1/completions`, { model: MODEL, prompt: 'x' }, { 'x-kvgate-priority': '-1' });
@@ -81,7 +82,12 @@ test('a sheddable request on a saturated pool → 429 with Retry-After (priority
     isOpenAIError(shed.json);
     const normal = await post(`${trusted.url}/v1/completions`, { model: MODEL, prompt: 'x' });
     assert.equal(normal.status, 200);
-    const ignored = await post(`${untrusted.url}/v1/completions`, { model: MODEL, prompt: 'x' }, { 'x-kvgate-priority': '-1' });
+    const batch = await post(`${trusted.url}/v1/completions`, { model: MODEL, prompt: 'x' }, { 'x-gateway-inference-objective': 'batch' });
+    assert.equal(batch.status, 429, 'an objective with negative priority is sheddable');
+    assert.equal(batch.headers.get('x-llm-d-request-dropped-reason'), 'rejected-saturated');
+    const interactive = await post(`${trusted.url}/v1/completions`, { model: MODEL, prompt: 'x' }, { 'x-gateway-inference-objective': 'interactive' });
+    assert.equal(interactive.status, 200);
+    const ignored = await post(`${untrusted.url}/v1/completions`, { model: MODEL, prompt: 'x' }, { 'x-kvgate-priority': '-1', 'x-gateway-inference-objective': 'batch' });
     assert.equal(ignored.status, 200, 'client priority headers are not trusted by default');
   } finally {
     await trusted.close();

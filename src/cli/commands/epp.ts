@@ -27,7 +27,9 @@ export function registerEpp(program: Command): void {
     .option('--preset <name>', 'routing preset (kvgate config presets)')
     .option('--config-file <file>', 'EndpointPickerConfig YAML')
     .option('--max-body-bytes <n>', 'request body limit (ImmediateResponse 413 above)', intArg('--max-body-bytes', 1), 16 * 1024 * 1024)
-    .option('--trust-routing-headers', 'honour priority headers from clients', false)
+    .option('--trust-routing-headers', 'honour priority / objective headers from clients', false)
+    .option('--objective <name=priority>', 'an InferenceObjective for x-gateway-inference-objective (repeatable; needs --trust-routing-headers)', listArg)
+    .option('--objectives-file <file>', 'InferenceObjective manifests (YAML) naming priorities')
     .option('--log-level <level>', 'pino log level', 'info')
     .action(async (o) => {
       const { loadConfig } = await import('../../router/index.js');
@@ -36,6 +38,9 @@ export function registerEpp(program: Command): void {
       const { certificateFromDir } = await import('../../extproc/self-signed.js');
       const { createLogger } = await import('../../shared/logger.js');
       const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
+      const { loadObjectives } = await import('../../router/objectives.js');
+      const objectives = loadObjectives({ file: o.objectivesFile, args: o.objective });
+      if (objectives.size > 0 && !o.trustRoutingHeaders) throw new KvgateError(ErrorCode.InvalidConfig, '--objective / --objectives-file need --trust-routing-headers: the objective header comes from clients');
       if ([o.endpoints, o.endpointsFile, o.poolName].filter(Boolean).length !== 1) throw new KvgateError(ErrorCode.InvalidConfig, 'give exactly one of --endpoints, --endpoints-file or --pool-name');
       const logger = createLogger('epp', { level: o.logLevel });
       const epp = await startEppServer({
@@ -51,6 +56,7 @@ export function registerEpp(program: Command): void {
         tls: o.certPath ? certificateFromDir(o.certPath) : undefined,
         maxBodyBytes: o.maxBodyBytes,
         trustRoutingHeaders: o.trustRoutingHeaders,
+        objectives,
         poolName: o.poolName ?? 'kvgate',
         logger,
       });

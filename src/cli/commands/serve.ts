@@ -14,6 +14,8 @@ export function registerServe(program: Command): void {
     .option('--api-key <key>', 'require this bearer key (repeatable; also KVGATE_API_KEYS, comma-separated)', listArg)
     .option('--trust-routing-headers', 'honour client priority / objective headers', false)
     .option('--default-priority <n>', 'priority of requests without a trusted objective', (v) => Number(v), 0)
+    .option('--objective <name=priority>', 'an InferenceObjective for x-gateway-inference-objective (repeatable; needs --trust-routing-headers)', listArg)
+    .option('--objectives-file <file>', 'InferenceObjective manifests (YAML) naming priorities')
     .option('--debug-scores', 'add x-kvgate-scores with every endpoint\'s scores to responses', false)
     .option('--max-body-bytes <n>', 'request body limit (413 above)', intArg('--max-body-bytes', 1), 16 * 1024 * 1024)
     .option('--max-attempts <n>', 'endpoints tried per request before failing', intArg('--max-attempts', 1), 3)
@@ -34,6 +36,9 @@ export function registerServe(program: Command): void {
       const { startGateway } = await import('../../gateway/server.js');
       const { createLogger } = await import('../../shared/logger.js');
       const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
+      const { loadObjectives } = await import('../../router/objectives.js');
+      const objectives = loadObjectives({ file: o.objectivesFile, args: o.objective });
+      if (objectives.size > 0 && !o.trustRoutingHeaders) throw new KvgateError(ErrorCode.InvalidConfig, '--objective / --objectives-file need --trust-routing-headers: the objective header comes from clients');
       if (!o.endpoints && !o.endpointsFile) throw new KvgateError(ErrorCode.InvalidConfig, 'give --endpoints or --endpoints-file');
       if (o.preset && o.configFile) throw new KvgateError(ErrorCode.InvalidConfig, 'give --preset or --config-file, not both');
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new KvgateError(ErrorCode.InvalidConfig, '--tls-cert and --tls-key go together');
@@ -48,6 +53,7 @@ export function registerServe(program: Command): void {
         apiKeys: keys,
         trustRoutingHeaders: o.trustRoutingHeaders,
         defaultPriority: o.defaultPriority,
+        objectives,
         debugScores: o.debugScores,
         maxBodyBytes: o.maxBodyBytes,
         maxAttempts: o.maxAttempts,
