@@ -117,7 +117,7 @@ export class SimEngine implements Engine {
     if (promptLen === 0) throw new KvgateError(ErrorCode.InvalidRequest, 'prompt must contain at least one token', { param: 'prompt' });
     let target = Math.max(1, Math.floor(req.maxTokens));
     let targetReason: FinishReason = 'length';
-    if (req.outputTokenIds && req.outputTokenIds.length < target) {
+    if (req.outputTokenIds && req.outputTokenIds.length < target && !req.ignoreEos) {
       target = Math.max(1, req.outputTokenIds.length);
       targetReason = 'stop';
     }

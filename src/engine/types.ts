@@ -37,13 +37,17 @@ export interface EngineRequest {
   promptTokenIds: number[];
   /** Tokens to generate at most. */
   maxTokens: number;
-  /** When false the engine may stop early (drawn deterministically from the seed). */
+  /**
+   * As vLLM's ignore_eos: generate maxTokens even past the natural end. Only echo mode has a
+   * natural end (the echoed text); random generation always runs to maxTokens.
+   */
   ignoreEos: boolean;
   loraName?: string;
   cacheSalt?: string;
   /**
    * Tokens to emit (echo mode). When given, generation stops after them with reason "stop"
-   * (or at maxTokens with "length"); otherwise the engine generates exactly maxTokens tokens.
+   * (or at maxTokens with "length"; with ignoreEos it continues with sampled tokens up to
+   * maxTokens); otherwise the engine generates exactly maxTokens tokens.
    */
   outputTokenIds?: number[];
 }

@@ -243,7 +243,8 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
             res.end('data: [DONE]\n\n');
             return;
           }
-          const text = echoPieces ? echoPieces.slice(0, tokens.length).join('') : tokenizer.decode(tokens);
+          // Echo text first; tokens past it (ignore_eos) are decoded like random ones.
+          const text = echoPieces ? echoPieces.slice(0, tokens.length).join('') + (tokens.length > echoPieces.length ? tokenizer.decode(tokens.slice(echoPieces.length)) : '') : tokenizer.decode(tokens);
           const choice =
             kind === 'chat'
               ? { index: 0, message: { role: 'assistant', content: text, tool_calls: [] }, logprobs: null, finish_reason: finishReason }

@@ -55,6 +55,12 @@ test('chat completion stream: role first, content deltas, finish reason, usage c
   assert.equal(last.usage!.completion_tokens, 4);
 });
 
+test('max_completion_tokens bounds a chat completion (and wins over max_tokens)', async () => {
+  const r = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Hi' }], max_completion_tokens: 4, max_tokens: 9 });
+  assert.equal(r.usage!.completion_tokens, 4);
+  assert.equal(r.choices[0].finish_reason, 'length');
+});
+
 test('completion stream without stream_options sends no usage chunk', async () => {
   const stream = await client.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 3, stream: true });
   const chunks = [];
@@ -71,6 +77,11 @@ test('echo mode repeats the last user message', async () => {
     const r = await c.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'repeat after me' }], max_tokens: 50 });
     assert.equal(r.choices[0].message.content, 'repeat after me');
     assert.equal(r.choices[0].finish_reason, 'stop');
+    // ignore_eos (a vLLM extension the openai client passes through) runs on to max_tokens.
+    const more = await c.completions.create({ model: MODEL, prompt: 'repeat after me', max_tokens: 12, ignore_eos: true } as OpenAI.CompletionCreateParamsNonStreaming);
+    assert.equal(more.choices[0].finish_reason, 'length');
+    assert.equal(more.usage!.completion_tokens, 12);
+    assert.ok(more.choices[0].text.startsWith('repeat after me') && more.choices[0].text.length > 'repeat after me'.length, more.choices[0].text);
   } finally {
     await echo.close();
   }
