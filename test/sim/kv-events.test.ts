@@ -89,7 +89,7 @@ for (const format of ['array', 'map'] as const) {
       // vLLM's POST /reset_prefix_cache drops every cached block and says so in one event.
       assert.equal((await fetch(`${sim.url}/reset_prefix_cache`, { method: 'POST' })).status, 200);
       await until(() => got.flatMap((g) => g.batch[1] as unknown[]).map(norm).some((e) => e.type === 'AllBlocksCleared'));
-      const again = await (await fetch(`${sim.url}/v1/completions`, { method: 'POST', body: JSON.stringify({ model: MODEL, prompt: 'z'.repeat(16 * 4 * 10), max_tokens: 1 }) })).json();
+      const again = (await (await fetch(`${sim.url}/v1/completions`, { method: 'POST', body: JSON.stringify({ model: MODEL, prompt: 'z'.repeat(16 * 4 * 10), max_tokens: 1 }) })).json()) as { usage: { prompt_tokens_details: { cached_tokens: number } } };
       assert.equal(again.usage.prompt_tokens_details.cached_tokens, 0, 'nothing is cached after the reset');
       const seqs = got.map((g) => g.seq);
       assert.deepEqual(seqs, seqs.map((_, i) => BigInt(i)), 'sequence numbers count up from 0');
