@@ -50,6 +50,12 @@ export function parseCompletionRequest(kind: 'completions' | 'chat', body: Recor
       if (!m || typeof m !== 'object' || typeof (m as ChatMessage).role !== 'string') {
         throw bad(`messages[${i}] must be an object with a string role`, 'messages');
       }
+      const c: unknown = (m as ChatMessage).content;
+      // As the OpenAI API: a string, null/absent (an assistant turn with tool calls), or content parts.
+      const part = (p: unknown) => !!p && typeof p === 'object' && typeof (p as { type?: unknown }).type === 'string' && ((p as { type: string }).type !== 'text' || typeof (p as { text?: unknown }).text === 'string');
+      if (!(c === undefined || c === null || typeof c === 'string' || (Array.isArray(c) && c.every(part)))) {
+        throw bad(`messages[${i}].content must be a string or an array of content parts`, 'messages');
+      }
     }
     const msgs = messages as ChatMessage[];
     promptTokenIds = tokenizer.encode(tokenizer.renderChat(msgs));

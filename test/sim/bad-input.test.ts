@@ -28,6 +28,7 @@ const cases: [string, string, string, string | undefined, number, RegExp, string
   ['missing model', 'POST', '/v1/completions', JSON.stringify({ prompt: 'hi' }), 400, /'model'/, 'model'],
   ['unknown model', 'POST', '/v1/chat/completions', JSON.stringify({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }), 404, /does not exist/, 'model'],
   ['messages not an array', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: 'hi' }), 400, /messages/, 'messages'],
+  ['a message content that is neither text nor content parts', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: { text: 'hi' } }] }), 400, /messages\[0\]\.content/, 'messages'],
   ['a negative max_tokens', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', max_tokens: -1 }), 400, /max_tokens/, 'max_tokens'],
   ['a non-boolean stream', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', stream: 'yes' }), 400, /stream/, 'stream'],
   ['a prompt longer than max_model_len', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'word '.repeat(400) }), 400, /maximum context length is 256 tokens/, 'prompt'],
