@@ -90,6 +90,7 @@ export class StreamProcessor {
     if (m.response_headers) return this.onResponseHeaders(m);
     if (m.response_body) return this.onResponseBody(m);
     if (m.response_trailers) {
+      if (!this.requestDone) return this.fail(GrpcStatus.INVALID_ARGUMENT, 'response_trailers before the request was routed');
       this.complete(200);
       return void this.call.write({ response_trailers: {} });
     }
@@ -116,6 +117,7 @@ export class StreamProcessor {
 
   private onRequestBody(m: ProcessingRequest): void {
     if (!this.headers) return this.fail(GrpcStatus.INVALID_ARGUMENT, 'request_body before request_headers');
+    if (this.finished) return; // the stream already failed: nothing may be dispatched any more
     if (this.requestDone) return this.fail(GrpcStatus.INVALID_ARGUMENT, 'request_body after the end of the request');
     const chunk = m.request_body!.body ?? Buffer.alloc(0);
     this.bodyBytes += chunk.length;
@@ -166,6 +168,7 @@ export class StreamProcessor {
   }
 
   private onResponseHeaders(m: ProcessingRequest): void {
+    if (!this.requestDone) return this.fail(GrpcStatus.INVALID_ARGUMENT, 'response_headers before the request was routed');
     const h = headerMap(m.response_headers!.headers?.headers);
     const served = m.metadata_context?.filter_metadata?.['envoy.lb']?.fields?.[SERVED]?.stringValue;
     if (served && served !== this.endpoint && this.requestId) {
@@ -179,6 +182,7 @@ export class StreamProcessor {
   }
 
   private onResponseBody(m: ProcessingRequest): void {
+    if (!this.requestDone) return this.fail(GrpcStatus.INVALID_ARGUMENT, 'response_body before the request was routed');
     const chunk = m.response_body!.body ?? Buffer.alloc(0);
     if (!this.firstByte && chunk.length && this.requestId) {
       this.firstByte = true;

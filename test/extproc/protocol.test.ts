@@ -136,6 +136,12 @@ test('out-of-order messages end the stream with a gRPC error, and a client that 
   const r = await client.exchange([bodyMsg('{"model":"m"}')], () => false);
   assert.ok(r.error, 'body before headers is a stream error');
   assert.match(r.error!.details, /request_body before request_headers/);
+  // Found by the stream fuzz: a response phase before routing used to complete the request early,
+  // so the body that followed was dispatched and never released.
+  const early = await client.exchange([headers(), { response_body: { body: Buffer.alloc(0), end_of_stream: true } }, bodyMsg('{"model":"m","prompt":"x"}')], () => false);
+  assert.match(early.error!.details, /response_body before the request was routed/);
+  await new Promise((res) => setTimeout(res, 50));
+  assert.equal(epp.router.datastore.list()[0].inFlightRequests, 0);
   const s = client.stream();
   s.on('error', () => {});
   s.on('data', () => {});
