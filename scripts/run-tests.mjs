@@ -26,7 +26,10 @@ if (files.length === 0) {
   console.error('run-tests: no test files matched', filters.join(' '));
   process.exit(1);
 }
-const concurrency = process.env.TEST_CONCURRENCY ?? (process.env.CI ? '2' : '2');
-const args = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=120000', ...files];
+const concurrency = process.env.TEST_CONCURRENCY ?? '2';
+// TAP when not on a terminal, whatever the Node version: CI reads its "# tests / # pass / # fail"
+// summary lines, and Node 23+ would print the spec reporter instead.
+const reporter = process.stdout.isTTY ? [] : ['--test-reporter=tap'];
+const args = ['--import', 'tsx', '--test', ...reporter, `--test-concurrency=${concurrency}`, '--test-timeout=120000', ...files];
 const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' });
 child.on('exit', (code, signal) => process.exit(signal ? 1 : code ?? 1));
