@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { request as httpsRequest } from 'node:https';
+import { request as httpsRequest, createServer as createHttpsServer } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { startSimServer } from '../../src/sim/server.js';
 import { startGateway } from '../../src/gateway/server.js';
@@ -12,6 +12,7 @@ import { loadConfig } from '../../src/router/index.js';
 import { parseEndpoint } from '../../src/discovery/static-endpoints.js';
 import { spawnKvgate, waitForOutput } from '../helpers/cli.js';
 import { MODEL, waitFor } from './helpers.js';
+import { makeTestPki } from '../helpers/tls.js';
 
 test('SIGTERM drains: in-flight streams finish, then kvgate serve exits 0', async () => {
   const sim = await startSimServer({ port: 0, profile: 'instant', interTokenLatency: 20 });
@@ -57,13 +58,8 @@ test('a client that disconnects aborts the upstream request', async () => {
 });
 
 test('TLS listener and mTLS: the openai client works over HTTPS; a client without a certificate is refused', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kvgate-tls-'));
-  const sh = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  sh(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=kvgate-test-ca']);
-  for (const n of ['server', 'client']) {
-    sh(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${n}.key`, '-out', `${n}.csr`, '-subj', `/CN=${n === 'server' ? '127.0.0.1' : 'client'}`, '-addext', 'subjectAltName=IP:127.0.0.1']);
-    sh(['x509', '-req', '-in', `${n}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${n}.crt`, '-days', '1', '-copy_extensions', 'copy']);
-  }
+  const pki = makeTestPki();
+  const dir = pki.dir;
   const sim = await startSimServer({ port: 0, profile: 'instant' });
   const gw = await startGateway({
     port: 0,
@@ -89,6 +85,45 @@ test('TLS listener and mTLS: the openai client works over HTTPS; a client withou
     assert.match(refused, /^error/);
   } finally {
     await gw.close();
+    await sim.close();
+  }
+});
+
+test('upstream mTLS: with --upstream-ca/-cert/-key the gateway probes, scrapes and proxies to an HTTPS replica; without its certificate the replica stays unready', async () => {
+  const pki = makeTestPki();
+  const sim = await startSimServer({ port: 0, profile: 'instant' });
+  // An HTTPS front for the replica that demands a client certificate, as a mesh sidecar would.
+  const front = createHttpsServer({ cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey), ca: readFileSync(pki.ca), requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    const up = httpRequest(`${sim.url}${req.url}`, { method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  const url = `https://127.0.0.1:${(front.address() as AddressInfo).port}`;
+  const withCert = await startGateway({ port: 0, config: loadConfig({ preset: 'kvgate' }), endpoints: [parseEndpoint(url)], healthIntervalMs: 100, upstreamTls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey } });
+  const withoutCert = await startGateway({ port: 0, config: loadConfig({ preset: 'kvgate' }), endpoints: [parseEndpoint(url)], healthIntervalMs: 100, upstreamTls: { ca: pki.ca } });
+  try {
+    const client = new OpenAI({ baseURL: `${withCert.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    await waitFor(async () => (await client.models.list()).data.length > 0);
+    const r = await client.completions.create({ model: MODEL, prompt: 'over mTLS', max_tokens: 2 });
+    assert.equal(r.usage!.completion_tokens, 2);
+    const chunks: string[] = [];
+    for await (const c of await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'stream it' }], max_tokens: 3, stream: true })) chunks.push(c.choices[0]?.delta?.content ?? '');
+    assert.ok(chunks.join('').length > 0);
+    // The metrics scraper reaches the replica too (its queue figures are fresh).
+    await waitFor(() => withCert.router.datastore.list()[0].metrics !== undefined);
+    // Without the client certificate the TLS handshake fails: no models, and requests fail cleanly.
+    await waitFor(async () => (await fetch(`${withoutCert.url}/ready`)).status === 503);
+    const refused = await fetch(`${withoutCert.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, prompt: 'x', max_tokens: 1 }) });
+    assert.ok(refused.status === 502 || refused.status === 503, `status ${refused.status}`);
+    assert.ok(((await refused.json()) as { error?: unknown }).error);
+  } finally {
+    await withCert.close();
+    await withoutCert.close();
+    front.close();
     await sim.close();
   }
 });
