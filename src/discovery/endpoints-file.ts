@@ -29,7 +29,7 @@ export function readEndpointsFile(path: string): EndpointInfo[] {
     if (typeof item === 'string') return withPath(() => parseEndpoint(item), where(i));
     if (item && typeof item === 'object') {
       const o = item as { address?: unknown; port?: unknown; url?: unknown; labels?: unknown };
-      const labels = (o.labels && typeof o.labels === 'object' ? o.labels : {}) as Record<string, string>;
+      const labels = labelsOf(o.labels, where(i));
       if (typeof o.url === 'string') return withPath(() => parseEndpoint(o.url as string, labels), where(i));
       if (typeof o.address === 'string' && (typeof o.port === 'number' || typeof o.port === 'string')) {
         return withPath(() => parseEndpoint(`${o.address}:${o.port}`, labels), where(i));
@@ -46,6 +46,18 @@ export function readEndpointsFile(path: string): EndpointInfo[] {
     .map((l) => l.replace(/#.*/, '').trim())
     .filter(Boolean)
     .map(fromItem);
+}
+
+/** Label values as strings (YAML reads `gpu: 1` as a number); nested values are errors. */
+function labelsOf(v: unknown, where: string): Record<string, string> {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new KvgateError(ErrorCode.InvalidConfig, `${where}.labels: expected a map of label: value`);
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (x === null || typeof x === 'object') throw new KvgateError(ErrorCode.InvalidConfig, `${where}.labels.${k}: expected a string, number or boolean`);
+    out[k] = String(x);
+  }
+  return out;
 }
 
 function withPath<T>(f: () => T, where: string): T {

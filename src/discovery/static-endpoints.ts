@@ -17,6 +17,7 @@ export function parseEndpoint(spec: string, labels: Record<string, string> = {})
     throw new KvgateError(ErrorCode.InvalidConfig, `invalid endpoint "${spec}": missing port`, { param: 'endpoints' });
   }
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  if (port === 0) throw new KvgateError(ErrorCode.InvalidConfig, `invalid endpoint "${spec}": port 0 is not a destination`, { param: 'endpoints' });
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const hostForId = host.includes(':') ? `[${host}]` : host;
   return { id: `${hostForId}:${port}`, host, port, url: `${url.protocol}//${hostForId}:${port}`, labels };

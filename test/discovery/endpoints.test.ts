@@ -20,6 +20,7 @@ test('static endpoints: a missing port, garbage or a duplicate is an error namin
   assert.throws(() => parseEndpointList('10.0.0.1'), /invalid endpoint "10.0.0.1": missing port/);
   assert.throws(() => parseEndpointList('http://exa mple:80'), /invalid endpoint/);
   assert.throws(() => parseEndpointList('10.0.0.1:80,10.0.0.1:80'), /duplicate endpoint 10.0.0.1:80/);
+  assert.throws(() => parseEndpointList('10.0.0.1:0'), /port 0 is not a destination/);
 });
 
 test('endpoints file: llm-d file-discovery YAML, a list, or one per line', () => {
@@ -36,6 +37,11 @@ test('endpoints file: llm-d file-discovery YAML, a list, or one per line', () =>
   writeFileSync(bad, 'endpoints:\n- address: 10.0.0.1\n');
   assert.throws(() => readEndpointsFile(bad), /c\.yaml: endpoints\[0\]: expected/);
   assert.throws(() => readEndpointsFile(join(dir, 'none.yaml')), /none\.yaml: cannot read: ENOENT/);
+  const labelled = join(dir, 'd.yaml');
+  writeFileSync(labelled, 'endpoints:\n- {address: 10.0.0.5, port: 8000, labels: {gpu: 1, spot: true}}\n');
+  assert.deepEqual(readEndpointsFile(labelled)[0].labels, { gpu: '1', spot: 'true' }, 'scalar label values become strings');
+  writeFileSync(labelled, 'endpoints:\n- {address: 10.0.0.5, port: 8000, labels: {gpu: {count: 1}}}\n');
+  assert.throws(() => readEndpointsFile(labelled), /d\.yaml: endpoints\[0\]\.labels\.gpu: expected a string/);
 });
 
 test('endpoints file watch: an edit (also an atomic rename) reloads; a bad edit keeps the last good set', async () => {
