@@ -57,12 +57,18 @@ export function readObjectivesFile(file: string): Map<string, number> {
   return out;
 }
 
-/** The objectives of `--objectives-file` and `--objective` (the flag wins on a name given in both). */
-export function loadObjectives(opts: { file?: string; args?: string[] }): Map<string, number> {
+/**
+ * The objectives of `--objectives-file` and `--objective` (the flag wins on a name given in both).
+ * Objectives need trusted routing headers: the objective header comes from clients.
+ */
+export function loadObjectives(opts: { file?: string; args?: string[]; trustRoutingHeaders?: boolean }): Map<string, number> {
   const out = opts.file ? readObjectivesFile(opts.file) : new Map<string, number>();
   for (const a of opts.args ?? []) {
     const [name, priority] = parseObjectiveArg(a);
     out.set(name, priority);
+  }
+  if (out.size > 0 && !opts.trustRoutingHeaders) {
+    throw new KvgateError(ErrorCode.InvalidConfig, '--objective / --objectives-file need --trust-routing-headers: the objective header comes from clients');
   }
   return out;
 }

@@ -47,7 +47,7 @@ test('bad manifests and flags give errors naming the document, field or flag', (
   assert.throws(() => parseObjectiveArg('batch'), /--objective must be NAME=PRIORITY/);
   assert.throws(() => parseObjectiveArg('batch=low'), /--objective must be NAME=PRIORITY/);
   assert.deepEqual(parseObjectiveArg('batch=-2'), ['batch', -2]);
-  assert.deepEqual([...loadObjectives({ file: join(dir, 'ok.yaml'), args: ['batch=-5', 'new=3'] })], [['interactive', 10], ['batch', -5], ['unset', 0], ['new', 3]]);
+  assert.deepEqual([...loadObjectives({ file: join(dir, 'ok.yaml'), args: ['batch=-5', 'new=3'], trustRoutingHeaders: true })], [['interactive', 10], ['batch', -5], ['unset', 0], ['new', 3]]);
 });
 
 test('a trusted objective header sets the priority; unknown or untrusted ones leave the default', () => {

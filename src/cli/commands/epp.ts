@@ -39,8 +39,7 @@ export function registerEpp(program: Command): void {
       const { createLogger } = await import('../../shared/logger.js');
       const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
       const { loadObjectives } = await import('../../router/objectives.js');
-      const objectives = loadObjectives({ file: o.objectivesFile, args: o.objective });
-      if (objectives.size > 0 && !o.trustRoutingHeaders) throw new KvgateError(ErrorCode.InvalidConfig, '--objective / --objectives-file need --trust-routing-headers: the objective header comes from clients');
+      const objectives = loadObjectives({ file: o.objectivesFile, args: o.objective, trustRoutingHeaders: o.trustRoutingHeaders });
       if ([o.endpoints, o.endpointsFile, o.poolName].filter(Boolean).length !== 1) throw new KvgateError(ErrorCode.InvalidConfig, 'give exactly one of --endpoints, --endpoints-file or --pool-name');
       const logger = createLogger('epp', { level: o.logLevel });
       const epp = await startEppServer({

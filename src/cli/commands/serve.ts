@@ -37,8 +37,7 @@ export function registerServe(program: Command): void {
       const { createLogger } = await import('../../shared/logger.js');
       const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
       const { loadObjectives } = await import('../../router/objectives.js');
-      const objectives = loadObjectives({ file: o.objectivesFile, args: o.objective });
-      if (objectives.size > 0 && !o.trustRoutingHeaders) throw new KvgateError(ErrorCode.InvalidConfig, '--objective / --objectives-file need --trust-routing-headers: the objective header comes from clients');
+      const objectives = loadObjectives({ file: o.objectivesFile, args: o.objective, trustRoutingHeaders: o.trustRoutingHeaders });
       if (!o.endpoints && !o.endpointsFile) throw new KvgateError(ErrorCode.InvalidConfig, 'give --endpoints or --endpoints-file');
       if (o.preset && o.configFile) throw new KvgateError(ErrorCode.InvalidConfig, 'give --preset or --config-file, not both');
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new KvgateError(ErrorCode.InvalidConfig, '--tls-cert and --tls-key go together');
