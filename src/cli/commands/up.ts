@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { intArg, waitForSignal } from '../parse.js';
+import { intArg, listArg, waitForSignal } from '../parse.js';
 
 export function registerUp(program: Command): void {
   program
@@ -16,6 +16,9 @@ export function registerUp(program: Command): void {
     .option('--preset <name>', 'routing preset (kvgate config presets)', 'kvgate')
     .option('--config-file <file>', 'EndpointPickerConfig YAML (instead of --preset)')
     .option('--debug-scores', 'add per-endpoint scores to responses', false)
+    .option('--trust-routing-headers', 'honour client priority / objective headers', false)
+    .option('--objective <name=priority>', 'an InferenceObjective for x-gateway-inference-objective (repeatable; needs --trust-routing-headers)', listArg)
+    .option('--objectives-file <file>', 'InferenceObjective manifests (YAML) naming priorities')
     .option('--access-log', 'log one JSON line per request', false)
     .option('--json', 'print one JSON line with the URLs when ready', false)
     .action(async (o) => {
@@ -24,6 +27,8 @@ export function registerUp(program: Command): void {
       const { loadConfig } = await import('../../router/index.js');
       const { parseEndpoint } = await import('../../discovery/static-endpoints.js');
       const { createLogger } = await import('../../shared/logger.js');
+      const { loadObjectives } = await import('../../router/objectives.js');
+      const objectives = loadObjectives({ file: o.objectivesFile, args: o.objective, trustRoutingHeaders: o.trustRoutingHeaders });
       const config = loadConfig(o.configFile ? { file: o.configFile } : { preset: o.preset });
       const fleet = await startSimFleet({
         replicas: o.replicas,
@@ -42,6 +47,8 @@ export function registerUp(program: Command): void {
           config,
           endpoints: fleet.replicas.map((r) => parseEndpoint(r.url)),
           debugScores: o.debugScores,
+          trustRoutingHeaders: o.trustRoutingHeaders,
+          objectives,
           accessLog: o.accessLog,
           logger: createLogger('gateway'),
           drainSettleMs: 0,
