@@ -126,7 +126,7 @@ export class EndpointPicker implements Router {
       }
       clamped.push(own);
     }
-    const scorerNames = this.profile.scorers.map((s) => s.name);
+    const scorers = this.profile.scorers;
     const scored = eps.map((endpoint, i) => ({ endpoint, total: totals[i] }));
     const picked = this.profile.picker.pick(ctx, scored);
     const chosen = picked[0];
@@ -153,7 +153,7 @@ export class EndpointPicker implements Router {
       profile: this.profile.name,
       // Built on demand (--debug-scores, tests): a hundred small objects per pick otherwise.
       get scores() {
-        return eps.map((e, i) => ({ endpointId: e.info.id, total: totals[i], byPlugin: Object.fromEntries(scorerNames.map((n, k) => [n, clamped[k][i]])) }));
+        return eps.map((e, i) => ({ endpointId: e.info.id, total: totals[i], byPlugin: Object.fromEntries(scorers.map((s, k) => [s.name, clamped[k][i]])) }));
       },
       prefixMatch: ctx.prefix ? { matchedBlocks, totalBlocks: ctx.prefix.totalBlocks } : undefined,
     };
