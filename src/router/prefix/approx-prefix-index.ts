@@ -1,5 +1,6 @@
 import { xxh64Into } from '../../engine/hashing/xxhash64.js';
 import { Xxh64Chain } from '../../engine/hashing/xxhash64-chain.js';
+import { hashKey } from '../../engine/block-hash.js';
 import { BlockTable } from './block-table.js';
 
 export interface PrefixHashes {
@@ -73,7 +74,7 @@ export class ApproxPrefixIndex {
     const [seedHi, seedLo] = this.seed(model, cacheSalt);
     const { words, offset } = this.hasher.run(count, this.blockChars, seedHi, seedLo);
     for (let i = 0; i < count; i++) {
-      this.keysBuf[i] = words[offset + 2 * i + 1] * 0x200000 + (words[offset + 2 * i] >>> 11);
+      this.keysBuf[i] = hashKey(words[offset + 2 * i + 1], words[offset + 2 * i]);
     }
     return { keys: this.keysBuf, count };
   }
