@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { KubeClient } from '../discovery/kube-client.js';
+import { KubeClient } from '../datalayer/sources/kube-client.js';
 
 export type Status = 'PASS' | 'FAIL' | 'SKIP';
 export interface PreflightRow {

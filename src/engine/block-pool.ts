@@ -1,4 +1,4 @@
-import { joinU64 } from './hashing/xxhash64.js';
+import { joinU64 } from '../shared/hashing/xxhash64.js';
 import type { KvEvent } from './types.js';
 
 /**

@@ -10,7 +10,7 @@ import type {
   RequestTimings,
 } from './types.js';
 import { BlockPool } from './block-pool.js';
-import { hashBlock, hashKey, rootHash } from './block-hash.js';
+import { hashBlock, hashKey, rootHash } from '../shared/hashing/block-hash.js';
 import { Deque } from './deque.js';
 import { RealClock } from './clock.js';
 import { ESTIMATE_OUTPUT_VOCAB } from './tokenizer/estimate.js';

@@ -3,5 +3,5 @@ export { createEngine, SimEngine, type EngineOptions } from './engine.js';
 export { loadProfile, listProfiles, stepDurationMs, DEFAULT_PROFILE, type LatencyProfile, type LatencyModel } from './profiles.js';
 export { createTokenizer, EstimateTokenizer, ESTIMATE_OUTPUT_VOCAB, renderChatML, messageText } from './tokenizer/index.js';
 export { RealClock, VirtualClock } from './clock.js';
-export { hashBlocks, rootHash, hashBlock, type BlockHashContext } from './block-hash.js';
+export { hashBlocks, rootHash, hashBlock, type BlockHashContext } from '../shared/hashing/block-hash.js';
 export { BlockPool } from './block-pool.js';

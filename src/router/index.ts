@@ -3,7 +3,5 @@ export { createRouter, EndpointPicker, type RouterOptions, type RouterStats } fr
 export { loadConfig, listPresets, presetText, validateConfig, type EffectiveConfig, type PluginSpec } from './config/config.js';
 export { parseOpenAIRequest, type ParseOptions } from './parse-request.js';
 export { MemoryDatastore } from './datastore/datastore.js';
-export { startMetricsScraper, type MetricsScraper, type ScraperOptions } from './datastore/metrics-scraper.js';
-export { parseEndpointMetrics } from './datastore/metrics-parser.js';
 export { ApproxPrefixIndex } from './prefix/approx-prefix-index.js';
 export { pluginTypes } from './plugins/registry.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
-import { readEndpointsFile } from '../../src/discovery/endpoints-file.js';
+import { readEndpointsFile } from '../../src/datalayer/sources/endpoints-file.js';
 import { KvgateError } from '../../src/shared/errors.js';
 
 const file = join(mkdtempSync(join(tmpdir(), 'kvgate-epfile-')), 'endpoints.yaml');

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { fleetWithGateway, MODEL, post, waitFor } from './helpers.js';
 import { startGateway } from '../../src/gateway/server.js';
 import { loadConfig } from '../../src/router/index.js';
-import { parseEndpoint } from '../../src/discovery/static-endpoints.js';
+import { parseEndpoint } from '../../src/datalayer/sources/static-endpoints.js';
 import { freePort } from '../helpers/ports.js';
 
 let env: Awaited<ReturnType<typeof fleetWithGateway>>;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { startSimServer } from '../../src/sim/server.js';
 import { startGateway } from '../../src/gateway/server.js';
 import { loadConfig } from '../../src/router/index.js';
-import { parseEndpoint } from '../../src/discovery/static-endpoints.js';
+import { parseEndpoint } from '../../src/datalayer/sources/static-endpoints.js';
 import { spawnKvgate, waitForOutput } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
 import { MODEL, waitFor } from './helpers.js';

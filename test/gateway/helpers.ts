@@ -1,7 +1,7 @@
 import { startSimFleet, type RunningSimFleet } from '../../src/sim/fleet.js';
 import { startGateway, type GatewayOptions, type RunningGateway } from '../../src/gateway/server.js';
 import { loadConfig } from '../../src/router/index.js';
-import { parseEndpoint } from '../../src/discovery/static-endpoints.js';
+import { parseEndpoint } from '../../src/datalayer/sources/static-endpoints.js';
 import type { SimOptionsInput } from '../../src/sim/options.js';
 
 export const MODEL = 'Qwen/Qwen2.5-3B-Instruct';

@@ -9,7 +9,7 @@ import OpenAI from 'openai';
 import { startSimServer } from '../../src/sim/server.js';
 import { startGateway } from '../../src/gateway/server.js';
 import { loadConfig } from '../../src/router/index.js';
-import { parseEndpoint } from '../../src/discovery/static-endpoints.js';
+import { parseEndpoint } from '../../src/datalayer/sources/static-endpoints.js';
 import { spawnKvgate, waitForOutput } from '../helpers/cli.js';
 import { MODEL, waitFor } from './helpers.js';
 import { makeTestPki } from '../helpers/tls.js';

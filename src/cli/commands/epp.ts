@@ -33,7 +33,7 @@ export function registerEpp(program: Command): void {
     .option('--log-level <level>', 'pino log level', 'info')
     .action(async (o) => {
       const { loadConfig } = await import('../../router/index.js');
-      const { parseEndpointList } = await import('../../discovery/static-endpoints.js');
+      const { parseEndpointList } = await import('../../datalayer/sources/static-endpoints.js');
       const { startEppServer } = await import('../../extproc/server.js');
       const { certificateFromDir } = await import('../../extproc/self-signed.js');
       const { createLogger } = await import('../../shared/logger.js');

@@ -32,7 +32,7 @@ export function registerServe(program: Command): void {
     .option('--log-level <level>', 'pino log level', 'info')
     .action(async (o) => {
       const { loadConfig } = await import('../../router/index.js');
-      const { parseEndpointList } = await import('../../discovery/static-endpoints.js');
+      const { parseEndpointList } = await import('../../datalayer/sources/static-endpoints.js');
       const { startGateway } = await import('../../gateway/server.js');
       const { createLogger } = await import('../../shared/logger.js');
       const { KvgateError, ErrorCode } = await import('../../shared/errors.js');

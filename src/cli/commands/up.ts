@@ -25,7 +25,7 @@ export function registerUp(program: Command): void {
       const { startSimFleet } = await import('../../sim/fleet.js');
       const { startGateway } = await import('../../gateway/server.js');
       const { loadConfig } = await import('../../router/index.js');
-      const { parseEndpoint } = await import('../../discovery/static-endpoints.js');
+      const { parseEndpoint } = await import('../../datalayer/sources/static-endpoints.js');
       const { createLogger } = await import('../../shared/logger.js');
       const { loadObjectives } = await import('../../router/objectives.js');
       const objectives = loadObjectives({ file: o.objectivesFile, args: o.objective, trustRoutingHeaders: o.trustRoutingHeaders });

@@ -1,6 +1,6 @@
-import { xxh64Into } from '../../engine/hashing/xxhash64.js';
-import { Xxh64Chain } from '../../engine/hashing/xxhash64-chain.js';
-import { hashKey } from '../../engine/block-hash.js';
+import { xxh64Into } from '../../shared/hashing/xxhash64.js';
+import { Xxh64Chain } from '../../shared/hashing/xxhash64-chain.js';
+import { hashKey } from '../../shared/hashing/block-hash.js';
 import { BlockTable } from './block-table.js';
 
 export interface PrefixHashes {

@@ -1,4 +1,4 @@
-import type { EndpointInfo, EndpointMetrics } from '../api.js';
+import type { EndpointInfo, EndpointMetrics } from '../router/api.js';
 
 /** Metric names per engine (GIE model-server protocol). */
 const DIALECTS = {

@@ -1,5 +1,5 @@
-import type { EndpointInfo } from '../router/api.js';
-import { KvgateError, ErrorCode } from '../shared/errors.js';
+import type { EndpointInfo } from '../../router/api.js';
+import { KvgateError, ErrorCode } from '../../shared/errors.js';
 
 /**
  * Parses one endpoint: "ip:port", "host:port" or an http(s) URL. The id is "host:port", as the

@@ -1,4 +1,4 @@
-import { xxh64Into, joinU64 } from './hashing/xxhash64.js';
+import { xxh64Into, joinU64 } from './xxhash64.js';
 
 /**
  * Chained block hashes over token ids, as vLLM's prefix cache keys them: block i's hash covers

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubernetesEndpointSource } from '../../src/discovery/kubernetes-source.js';
+import { KubernetesEndpointSource } from '../../src/datalayer/sources/kubernetes-source.js';
 import type { EndpointInfo } from '../../src/router/api.js';
 import { silentLogger } from '../../src/shared/logger.js';
 

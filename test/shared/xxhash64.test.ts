@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { xxh64 as nativeXxh64 } from '@node-rs/xxhash';
 import fc from 'fast-check';
-import { xxh64 } from '../../src/engine/hashing/xxhash64.js';
-import { Xxh64Chain } from '../../src/engine/hashing/xxhash64-chain.js';
+import { xxh64 } from '../../src/shared/hashing/xxhash64.js';
+import { Xxh64Chain } from '../../src/shared/hashing/xxhash64-chain.js';
 
 test('matches the reference implementation on known lengths around every branch', () => {
   for (const len of [0, 1, 3, 4, 7, 8, 15, 16, 31, 32, 33, 63, 64, 65, 100, 1000]) {

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseEndpointList } from '../../src/discovery/static-endpoints.js';
-import { readEndpointsFile, watchEndpointsFile } from '../../src/discovery/endpoints-file.js';
+import { parseEndpointList } from '../../src/datalayer/sources/static-endpoints.js';
+import { readEndpointsFile, watchEndpointsFile } from '../../src/datalayer/sources/endpoints-file.js';
 import type { EndpointInfo } from '../../src/router/api.js';
 
 test('static endpoints: ip:port, URLs and IPv6 give host:port ids', () => {

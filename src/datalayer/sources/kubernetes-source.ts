@@ -1,5 +1,5 @@
-import type { EndpointInfo } from '../router/api.js';
-import type { Logger } from '../shared/logger.js';
+import type { EndpointInfo } from '../../router/api.js';
+import type { Logger } from '../../shared/logger.js';
 import { KubeClient } from './kube-client.js';
 
 interface Pool {

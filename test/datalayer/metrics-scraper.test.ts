@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MemoryDatastore, startMetricsScraper, parseEndpointMetrics } from '../../src/router/index.js';
+import { MemoryDatastore } from '../../src/router/index.js';
+import { startMetricsScraper, parseEndpointMetrics } from '../../src/datalayer/index.js';
 import { startSimServer } from '../../src/sim/server.js';
 
 const VLLM = `# HELP vllm:num_requests_running x

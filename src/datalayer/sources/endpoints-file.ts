@@ -1,8 +1,8 @@
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { dirname, basename } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { EndpointInfo } from '../router/api.js';
-import { KvgateError, ErrorCode } from '../shared/errors.js';
+import type { EndpointInfo } from '../../router/api.js';
+import { KvgateError, ErrorCode } from '../../shared/errors.js';
 import { parseEndpoint } from './static-endpoints.js';
 
 /**

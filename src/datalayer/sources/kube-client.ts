@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { Agent, request } from 'undici';
-import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { KvgateError, ErrorCode } from '../../shared/errors.js';
 
 interface KubeConfig {
   'current-context'?: string;

@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import type { Datastore } from '../api.js';
+import type { Datastore } from '../router/api.js';
 import { parseEndpointMetrics } from './metrics-parser.js';
 
 export interface ScraperOptions {
