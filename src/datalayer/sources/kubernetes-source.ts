@@ -1,6 +1,7 @@
 import type { EndpointInfo } from '../../router/api.js';
 import type { Logger } from '../../shared/logger.js';
 import { KubeClient } from './kube-client.js';
+import type { EndpointSource } from './endpoint-source.js';
 
 interface Pool {
   selector: Record<string, string>;
@@ -30,7 +31,10 @@ export interface KubernetesSourceOptions {
  * resumes from the last resourceVersion; 410 Gone relists; errors retry with backoff and leave
  * the source not synced with a readable `lastError`.
  */
-export class KubernetesEndpointSource {
+export class KubernetesEndpointSource implements EndpointSource {
+  get description(): string {
+    return `InferencePool ${this.o.namespace}/${this.o.poolName}`;
+  }
   synced = false;
   lastError?: string;
   private readonly pods = new Map<string, Pod>();
