@@ -213,7 +213,6 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   }
 
   async function handleInference(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    assertJsonContentType(req.headers['content-type']);
     const body = await readBody(req, maxBody);
     const h = director.begin({ ingress: 'gateway', path, headers: req.headers, body });
     await h.schedule(); // throws (already recorded) on 4xx/5xx admission outcomes

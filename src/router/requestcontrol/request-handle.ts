@@ -1,5 +1,5 @@
 import type { EndpointInfo, PickResult, RequestUsage, RouteRequest } from '../api.js';
-import { parseOpenAIRequest } from '../parse-request.js';
+import { assertJsonContentType, parseOpenAIRequest } from '../parse-request.js';
 import { UsageTap } from '../observability/usage-tap.js';
 import { KvgateError, ErrorCode, toOpenAIError } from '../../shared/errors.js';
 import { modelNotFound, servesModel } from './candidates.js';
@@ -85,6 +85,8 @@ export class RequestHandle {
         throw new KvgateError(ErrorCode.NotReady, 'the router is shutting down', { headers: { 'x-llm-d-request-dropped-reason': 'rejected-shutting-down' } });
       }
       const o = d.opts;
+      const ct = this.input.headers['content-type'];
+      assertJsonContentType(Array.isArray(ct) ? ct[0] : ct);
       const { route, json } = parseOpenAIRequest(this.input.path, this.input.body, {
         requestId: this.id,
         headers: this.input.headers,
