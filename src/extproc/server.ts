@@ -12,6 +12,7 @@ import { silentLogger, type Logger } from '../shared/logger.js';
 import { services, type ProcessingRequest } from './proto.js';
 import { StreamProcessor } from './stream-processor.js';
 import { selfSignedCertificate } from './self-signed.js';
+import { FleetRecorder, serveDashboard } from '../observability/index.js';
 
 export interface EppOptions {
   host?: string;
@@ -71,6 +72,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
   const synced = () => (kube ? kube.synced : true);
   const scraper: MetricsScraper = startMetricsScraper(ds, { intervalMs: o.metricsIntervalMs ?? 50 });
   const metrics = new EppMetrics(ds, { poolName: o.poolName ?? 'kvgate' });
+  const fleet = new FleetRecorder(ds, { pool: o.poolName ?? 'kvgate' }).start(); // live dashboard on the metrics port
   const { extProc, health } = services();
   const random = o.random ?? Math.random;
 
@@ -97,6 +99,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
   const grpcHealthPort = await bind(healthServer, `${host}:${o.grpcHealthPort ?? 9003}`, grpc.ServerCredentials.createInsecure());
 
   const http: HttpServer = createServer((req, res) => {
+    if (serveDashboard(req, res, fleet)) return;
     if (req.url === '/metrics') void metrics.text().then((t) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(t));
     else res.writeHead(404).end();
   });
@@ -111,6 +114,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
     certificate: tls?.cert,
     async close() {
       fileWatch?.close();
+      fleet.stop();
       await kube?.stop();
       await scraper.stop();
       await new Promise<void>((r) => {

@@ -17,6 +17,7 @@ import { EndpointHealth } from '../datalayer/endpoint-health.js';
 import { UsageTap } from '../router/observability/usage-tap.js';
 import { ResponseSink, DiscardSink } from './response-sink.js';
 import { ClientGone } from './client-gone.js';
+import { FleetRecorder, serveDashboard } from '../observability/index.js';
 
 export interface GatewayOptions {
   host?: string;
@@ -115,6 +116,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   health.start();
   const scraper: MetricsScraper = startMetricsScraper(ds, { intervalMs: opts.metricsIntervalMs ?? 50, connect: upstreamConnect });
   const metrics = new EppMetrics(ds, { poolName: opts.poolName ?? 'kvgate' });
+  const fleet = new FleetRecorder(ds, { pool: opts.poolName ?? 'kvgate' }).start(); // live dashboard
   let draining = false;
   let inflight = 0;
   let idleWaiters: (() => void)[] = [];
@@ -198,7 +200,14 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       throw new KvgateError(ErrorCode.ModelNotFound, `The model \`${route.model}\` does not exist.`, { param: 'model' });
     }
     const s0 = performance.now();
-    const pick = router.pick(route, s0);
+    let pick;
+    try {
+      pick = router.pick(route, s0);
+    } catch (err) {
+      if (err instanceof KvgateError && err.status === 429) fleet.recordShed(route.id);
+      throw err;
+    }
+    const ticket = fleet.recordDecision({ requestId: route.id, endpointId: pick.endpoints[0].id, prefixMatch: pick.prefixMatch, scores: () => pick.scores });
     metrics.observeScheduling((performance.now() - s0) / 1000, pick.prefixMatch);
     const gone = new ClientGone();
     const onClose = () => {
@@ -215,6 +224,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         if (attempts >= maxAttempts) break;
         if (attempts > 0) {
           router.onRetry(route.id, ep.id, performance.now());
+          fleet.recordRetry(ticket, ep.id);
           await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * attempts)); // jittered backoff
           if (gone.aborted) break;
         }
@@ -250,6 +260,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         outputTokens: usage?.completionTokens,
         cachedTokens: usage?.cachedTokens,
       });
+      if (endpoint) fleet.recordCompletion(ticket, { endpointId: endpoint.id, status, e2eMs: durationS * 1000, ttftMs: result.kind === 'done' ? result.ttftMs : undefined, promptTokens: usage?.promptTokens, completionTokens: usage?.completionTokens, cachedTokens: usage?.cachedTokens });
       if (opts.accessLog !== false) {
         logger.info({
           requestId: route.id,
@@ -299,6 +310,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         void metrics.text().then((t) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(t), fail);
         return;
       }
+      if (serveDashboard(req, res, fleet, { authorize: (a) => keys.check(a) })) return;
       if (!keys.check(req.headers.authorization)) {
         throw new KvgateError(ErrorCode.Unauthorized, 'Incorrect API key provided.', { headers: { 'www-authenticate': 'Bearer' } });
       }
@@ -345,6 +357,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const close = () =>
     (closed ??= (async () => {
       fileWatch?.close();
+      fleet.stop();
       server.close();
       server.closeAllConnections();
       await scraper.stop();
