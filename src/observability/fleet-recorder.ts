@@ -288,10 +288,8 @@ export class FleetRecorder {
     this.history.push(point);
     while (this.history.length > this.windowS) this.history.shift();
     // Endpoints gone from the datastore: drop their stats so memory follows the fleet.
-    if (this.endpoints.size > snapshot.replicas.length) {
-      const live = new Set(snapshot.replicas.map((r) => r.id));
-      for (const id of this.endpoints.keys()) if (!live.has(id)) this.endpoints.delete(id);
-    }
+    const live = new Set(snapshot.replicas.map((r) => r.id));
+    for (const id of this.endpoints.keys()) if (!live.has(id)) this.endpoints.delete(id);
     const event = { snapshot, point };
     for (const l of this.listeners) l(event);
     return event;
