@@ -260,7 +260,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         outputTokens: usage?.completionTokens,
         cachedTokens: usage?.cachedTokens,
       });
-      if (endpoint) fleet.recordCompletion(ticket, { endpointId: endpoint.id, status, e2eMs: durationS * 1000, ttftMs: result.kind === 'done' ? result.ttftMs : undefined, promptTokens: usage?.promptTokens, completionTokens: usage?.completionTokens, cachedTokens: usage?.cachedTokens });
+      if (endpoint) fleet.recordCompletion(ticket, { endpointId: endpoint.id, status, stream: route.stream, e2eMs: durationS * 1000, ttftMs: result.kind === 'done' ? result.ttftMs : undefined, promptTokens: usage?.promptTokens, completionTokens: usage?.completionTokens, cachedTokens: usage?.cachedTokens });
       if (opts.accessLog !== false) {
         logger.info({
           requestId: route.id,

@@ -44,6 +44,11 @@ export interface CompletionInput {
   endpointId: string;
   /** HTTP status sent to the client (499 when the client went away). */
   status: number;
+  /**
+   * false for a non-streamed response: its first byte is the whole answer, so it gives no TTFT and
+   * no TPOT (they are not recorded). Default true.
+   */
+  stream?: boolean;
   /** Time to first response byte, from request arrival (ms). */
   ttftMs?: number;
   /** Time per output token (ms); derived from e2eMs, ttftMs and completionTokens when absent, as vLLM does: (e2e − ttft) ÷ (tokens − 1). */
@@ -177,7 +182,8 @@ export class FleetRecorder {
     if (tpot === undefined && c.e2eMs !== undefined && c.ttftMs !== undefined && c.completionTokens !== undefined && c.completionTokens > 1) {
       tpot = (c.e2eMs - c.ttftMs) / (c.completionTokens - 1);
     }
-    if (!error) {
+    if (c.stream === false) tpot = undefined;
+    if (!error && c.stream !== false) {
       if (c.ttftMs !== undefined) this.ttft.observe(c.ttftMs, at);
       if (tpot !== undefined) this.tpot.observe(tpot, at);
     }
@@ -203,7 +209,7 @@ export class FleetRecorder {
     if (e) {
       e.endpoint = c.endpointId;
       e.status = c.status;
-      e.ttftMs = c.ttftMs ?? null;
+      e.ttftMs = c.stream === false ? null : (c.ttftMs ?? null);
       e.tpotMs = tpot ?? null;
       e.promptTokens = c.promptTokens ?? null;
       e.cachedTokens = c.cachedTokens ?? null;

@@ -49,7 +49,10 @@ test('gateway /dashboard: page, SSE with history then one point per second, deci
   try {
     const client = new OpenAI({ baseURL: `${f.gateway.url}/v1`, apiKey: 'unused' });
     const prompt = 'You are a helpful assistant that answers questions about geography. '.repeat(8);
-    for (let i = 0; i < 6; i++) await client.completions.create({ model: MODEL, prompt: `${prompt} Question ${i}?`, max_tokens: 3 });
+    for (let i = 0; i < 6; i++) {
+      if (i % 2) await client.completions.create({ model: MODEL, prompt: `${prompt} Question ${i}?`, max_tokens: 3 });
+      else for await (const _c of await client.completions.create({ model: MODEL, prompt: `${prompt} Question ${i}?`, max_tokens: 3, stream: true, stream_options: { include_usage: true } })) void _c;
+    }
     const page = await fetch(`${f.gateway.url}/dashboard`);
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-type')!, /text\/html/);
@@ -69,7 +72,8 @@ test('gateway /dashboard: page, SSE with history then one point per second, deci
     assert.equal(s.replicas.reduce((a, r) => a + r.requests, 0), 6);
     assert.equal(s.recent.length, 6);
     assert.ok(s.recent.every((r) => r.status === 200 && r.scores.length === 3 && r.endpoint));
-    assert.ok(s.latency.ttftMs.count === 6 && s.latency.ttftMs.p50! > 0);
+    assert.ok(s.latency.ttftMs.count === 3 && s.latency.ttftMs.p50! > 0, 'TTFT from the 3 streamed responses only');
+    assert.equal(s.recent.filter((r) => r.ttftMs !== null).length, 3);
     const snap = (await (await fetch(`${f.gateway.url}/dashboard/snapshot`)).json()) as FleetEvent;
     assert.equal(snap.snapshot.completions.total, 6);
     assert.equal((await fetch(`${f.gateway.url}/dashboard/nope`)).status, 404);
