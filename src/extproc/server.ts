@@ -3,11 +3,12 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EndpointInfo } from '../router/api.js';
 import { createRouter, type EffectiveConfig, type EndpointPicker } from '../router/index.js';
-import { startMetricsScraper, type MetricsScraper } from '../datalayer/index.js';
+import { Director } from '../router/requestcontrol/index.js';
+import type { ChatTemplates } from '../router/prompt/chat-templates.js';
 import { EppMetrics } from '../router/observability/epp-metrics.js';
 import type { Objectives } from '../router/objectives.js';
-import { readEndpointsFile, watchEndpointsFile } from '../datalayer/sources/endpoints-file.js';
-import { KubernetesEndpointSource } from '../datalayer/sources/kubernetes-source.js';
+import { PoolRuntime, createEndpointSource, type SourceSpec } from '../datalayer/pool-runtime.js';
+import { sendJson } from '../shared/http.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { services, type ProcessingRequest } from './proto.js';
 import { StreamProcessor } from './stream-processor.js';
@@ -23,7 +24,7 @@ export interface EppOptions {
   endpoints?: EndpointInfo[];
   endpointsFile?: string;
   /** Discover the endpoints of an InferencePool (Ready pods × target ports). */
-  kubernetes?: { poolName: string; namespace: string; kubeconfig?: string };
+  kubernetes?: SourceSpec['kubernetes'];
   /** TLS on the ext_proc port (default on, self-signed unless `tls` is given). */
   secureServing?: boolean;
   tls?: { cert: Buffer; key: Buffer };
@@ -31,7 +32,13 @@ export interface EppOptions {
   trustRoutingHeaders?: boolean;
   /** InferenceObjective name → priority (used with trustRoutingHeaders). */
   objectives?: Objectives;
+  chatTemplates?: ChatTemplates;
+  defaultPriority?: number;
+  debugScores?: boolean;
+  accessLog?: boolean;
   metricsIntervalMs?: number;
+  /** Active /health + /v1/models probes, ms (0 = none). Default 1000. */
+  healthIntervalMs?: number;
   poolName?: string;
   logger?: Logger;
   random?: () => number;
@@ -42,6 +49,7 @@ export interface RunningEpp {
   grpcHealthPort: number;
   metricsPort: number;
   router: EndpointPicker;
+  director: Director;
   /** The certificate the ext_proc port serves (clients pin it in tests). */
   certificate?: Buffer;
   close(): Promise<void>;
@@ -59,27 +67,31 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
   const host = o.host ?? '0.0.0.0';
   const router = createRouter({ config: o.config, random: o.random });
   const ds = router.datastore;
-  let fileWatch: { close(): void } | undefined;
-  let kube: KubernetesEndpointSource | undefined;
-  if (o.kubernetes) {
-    kube = new KubernetesEndpointSource({ ...o.kubernetes, logger });
-    kube.start((l) => ds.setEndpoints(l));
-  } else if (o.endpointsFile) {
-    ds.setEndpoints(readEndpointsFile(o.endpointsFile));
-    fileWatch = watchEndpointsFile(o.endpointsFile, (l) => ds.setEndpoints(l), (err) => logger.error({ err: err.message }, 'endpoints file rejected; keeping the previous endpoints'));
-  } else ds.setEndpoints(o.endpoints ?? []);
+  const source = createEndpointSource({ endpoints: o.endpointsFile || o.kubernetes ? undefined : (o.endpoints ?? []), endpointsFile: o.endpointsFile, kubernetes: o.kubernetes }, logger);
+  const pool = new PoolRuntime({ source, datastore: ds, logger, metricsIntervalMs: o.metricsIntervalMs, healthIntervalMs: o.healthIntervalMs }).start();
   // Readiness means the endpoint set is known: always for static/file sources, once synced for Kubernetes.
-  const synced = () => (kube ? kube.synced : true);
-  const scraper: MetricsScraper = startMetricsScraper(ds, { intervalMs: o.metricsIntervalMs ?? 50 });
+  const synced = () => pool.synced;
   const metrics = new EppMetrics(ds, { poolName: o.poolName ?? 'kvgate' });
   const fleet = new FleetRecorder(ds, { pool: o.poolName ?? 'kvgate' }).start(); // live dashboard on the metrics port
+  const director = new Director({
+    router,
+    metrics,
+    logger,
+    accessLog: o.accessLog ?? false,
+    debugScores: o.debugScores,
+    trustRoutingHeaders: o.trustRoutingHeaders,
+    defaultPriority: o.defaultPriority,
+    objectives: o.objectives,
+    chatTemplates: o.chatTemplates,
+    feedback: pool,
+  });
   const { extProc, health } = services();
   const random = o.random ?? Math.random;
 
   const grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 });
   grpcServer.addService(extProc, {
     Process: (call: grpc.ServerDuplexStream<ProcessingRequest, unknown>) => {
-      new StreamProcessor(call, { router, metrics, maxBodyBytes: o.maxBodyBytes ?? 16 * 1024 * 1024, trustRoutingHeaders: o.trustRoutingHeaders ?? false, objectives: o.objectives, now: () => performance.now(), random });
+      new StreamProcessor(call, { director, maxBodyBytes: o.maxBodyBytes ?? 16 * 1024 * 1024, now: () => performance.now(), random, logger });
     },
   });
   const secure = o.secureServing ?? true;
@@ -99,8 +111,13 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
   const grpcHealthPort = await bind(healthServer, `${host}:${o.grpcHealthPort ?? 9003}`, grpc.ServerCredentials.createInsecure());
 
   const http: HttpServer = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const head = req.method === 'HEAD';
     if (serveDashboard(req, res, fleet)) return;
-    if (req.url === '/metrics') void metrics.text().then((t) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(t));
+    if (path === '/metrics') void metrics.text().then((t) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(t));
+    // Plain-HTTP liveness and readiness beside the gRPC health service (probes that cannot speak gRPC, STRICT mTLS meshes).
+    else if (path === '/health') res.writeHead(200, { 'content-length': 0 }).end();
+    else if (path === '/ready') sendJson(res, synced() ? 200 : 503, { ready: synced(), source: pool.source.description, endpoints: ds.list().length }, {}, head);
     else res.writeHead(404).end();
   });
   await new Promise<void>((r) => http.listen(o.metricsPort ?? 9090, host, () => r()));
@@ -111,12 +128,11 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
     grpcHealthPort,
     metricsPort,
     router,
+    director,
     certificate: tls?.cert,
     async close() {
-      fileWatch?.close();
       fleet.stop();
-      await kube?.stop();
-      await scraper.stop();
+      await pool.stop();
       await new Promise<void>((r) => {
         const force = setTimeout(() => grpcServer.forceShutdown(), 2000);
         grpcServer.tryShutdown(() => {
