@@ -53,6 +53,7 @@ export class EndpointHealth {
   private readonly state = new Map<string, State>();
   private readonly agent: Agent;
   private timer?: NodeJS.Timeout;
+  private closed = false;
 
   constructor(
     private readonly datastore: Datastore,
@@ -66,6 +67,7 @@ export class EndpointHealth {
     if (this.opts.intervalMs <= 0) return;
     const tick = async () => {
       await Promise.all(this.datastore.list().map((e) => this.probe(e.info.id)));
+      if (this.closed) return;
       this.timer = setTimeout(tick, this.opts.intervalMs);
       this.timer.unref();
     };
@@ -121,6 +123,7 @@ export class EndpointHealth {
         this.logger.info({ endpoint: id }, 'endpoint readmitted');
       } else if (e.healthy) s.cooldown = 0;
     } catch (err) {
+      if (this.closed) return;
       if (e.healthy) this.eject(id, `health probe failed: ${(err as Error).message}`);
       else s.ejectedUntil = Math.max(s.ejectedUntil, Date.now() + Math.min(s.cooldown, this.opts.intervalMs));
     }
@@ -144,6 +147,7 @@ export class EndpointHealth {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearTimeout(this.timer);
     await this.agent.close();
   }

@@ -9,6 +9,7 @@ import { EppMetrics } from '../router/observability/epp-metrics.js';
 import type { Objectives } from '../router/objectives.js';
 import { PoolRuntime, createEndpointSource, type SourceSpec } from '../datalayer/pool-runtime.js';
 import { sendJson } from '../shared/http.js';
+import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { services, type ProcessingRequest } from './proto.js';
 import { StreamProcessor } from './stream-processor.js';
@@ -57,8 +58,10 @@ export interface RunningEpp {
 
 const HEALTH_SERVICES = new Set(['', 'liveness', 'readiness', 'envoy.service.ext_proc.v3.ExternalProcessor']);
 
-function bind(server: grpc.Server, addr: string, creds: grpc.ServerCredentials): Promise<number> {
-  return new Promise((resolve, reject) => server.bindAsync(addr, creds, (err, port) => (err ? reject(err) : resolve(port))));
+function bind(server: grpc.Server, addr: string, creds: grpc.ServerCredentials, flag: string): Promise<number> {
+  return new Promise((resolve, reject) =>
+    server.bindAsync(addr, creds, (err, port) => (err ? reject(new KvgateError(ErrorCode.InvalidConfig, `cannot listen on ${addr} (${flag}): ${/EADDRINUSE|address.*in use/i.test(err.message) ? 'the port is already in use' : err.message}`, { param: flag })) : resolve(port))),
+  );
 }
 
 /** Starts the Envoy ext_proc endpoint picker, its gRPC health service and Prometheus metrics. */
@@ -94,34 +97,52 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
       new StreamProcessor(call, { director, maxBodyBytes: o.maxBodyBytes ?? 16 * 1024 * 1024, now: () => performance.now(), random, logger });
     },
   });
+  const healthServer = new grpc.Server();
+  let http: HttpServer | undefined;
+  let grpcPort: number;
+  let grpcHealthPort: number;
   const secure = o.secureServing ?? true;
   const tls = secure ? (o.tls ?? selfSignedCertificate()) : undefined;
-  const grpcPort = await bind(grpcServer, `${host}:${o.grpcPort ?? 9002}`, tls ? grpc.ServerCredentials.createSsl(null, [{ private_key: tls.key, cert_chain: tls.cert }], false) : grpc.ServerCredentials.createInsecure());
+  try {
+    grpcPort = await bind(grpcServer, `${host}:${o.grpcPort ?? 9002}`, tls ? grpc.ServerCredentials.createSsl(null, [{ private_key: tls.key, cert_chain: tls.cert }], false) : grpc.ServerCredentials.createInsecure(), '--grpc-port');
 
-  const healthServer = new grpc.Server();
-  healthServer.addService(health, {
-    Check: (call: grpc.ServerUnaryCall<{ service?: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-      const svc = call.request.service ?? '';
-      if (!HEALTH_SERVICES.has(svc)) return cb(null, { status: 'SERVICE_UNKNOWN' });
-      // liveness: the process answers; readiness (and ext_proc, and ""): endpoints synced.
-      const ok = svc === 'liveness' || synced();
-      cb(null, { status: ok ? 'SERVING' : 'NOT_SERVING' });
-    },
-  });
-  const grpcHealthPort = await bind(healthServer, `${host}:${o.grpcHealthPort ?? 9003}`, grpc.ServerCredentials.createInsecure());
+    healthServer.addService(health, {
+      Check: (call: grpc.ServerUnaryCall<{ service?: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+        const svc = call.request.service ?? '';
+        if (!HEALTH_SERVICES.has(svc)) return cb(null, { status: 'SERVICE_UNKNOWN' });
+        // liveness: the process answers; readiness (and ext_proc, and ""): endpoints synced.
+        const ok = svc === 'liveness' || synced();
+        cb(null, { status: ok ? 'SERVING' : 'NOT_SERVING' });
+      },
+    });
+    grpcHealthPort = await bind(healthServer, `${host}:${o.grpcHealthPort ?? 9003}`, grpc.ServerCredentials.createInsecure(), '--grpc-health-port');
 
-  const http: HttpServer = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    const head = req.method === 'HEAD';
-    if (serveDashboard(req, res, fleet)) return;
-    if (path === '/metrics') void metrics.text().then((t) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(t));
-    // Plain-HTTP liveness and readiness beside the gRPC health service (probes that cannot speak gRPC, STRICT mTLS meshes).
-    else if (path === '/health') res.writeHead(200, { 'content-length': 0 }).end();
-    else if (path === '/ready') sendJson(res, synced() ? 200 : 503, { ready: synced(), source: pool.source.description, endpoints: ds.list().length }, {}, head);
-    else res.writeHead(404).end();
-  });
-  await new Promise<void>((r) => http.listen(o.metricsPort ?? 9090, host, () => r()));
-  const metricsPort = (http.address() as AddressInfo).port;
+    http = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      const head = req.method === 'HEAD';
+      if (serveDashboard(req, res, fleet)) return;
+      if (path === '/metrics') void metrics.text().then((t) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(t));
+      // Plain-HTTP liveness and readiness beside the gRPC health service (probes that cannot speak gRPC, STRICT mTLS meshes).
+      else if (path === '/health') res.writeHead(200, { 'content-length': 0 }).end();
+      else if (path === '/ready') sendJson(res, synced() ? 200 : 503, { ready: synced(), source: pool.source.description, endpoints: ds.list().length }, {}, head);
+      else res.writeHead(404).end();
+    });
+    const listening = http;
+    await new Promise<void>((resolve, reject) => {
+      listening.once('error', (err: NodeJS.ErrnoException) => reject(new KvgateError(ErrorCode.InvalidConfig, `cannot listen on ${host}:${o.metricsPort ?? 9090} (--metrics-port): ${err.code === 'EADDRINUSE' ? 'the port is already in use' : err.message}`, { param: '--metrics-port' })));
+      listening.listen(o.metricsPort ?? 9090, host, () => resolve());
+    });
+  } catch (err) {
+    // A port in use (say): release what started so the process can exit with the message.
+    grpcServer.forceShutdown();
+    healthServer.forceShutdown();
+    http?.close();
+    fleet.stop();
+    await pool.stop();
+    throw err;
+  }
+  const httpServer = http!;
+  const metricsPort = (httpServer.address() as AddressInfo).port;
 
   return {
     grpcPort,
@@ -141,7 +162,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
         });
       });
       healthServer.forceShutdown();
-      http.close();
+      httpServer.close();
     },
   };
 }
