@@ -87,6 +87,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
     objectives: o.objectives,
     chatTemplates: o.chatTemplates,
     feedback: pool,
+    observer: fleet,
   });
   const { extProc, health } = services();
   const random = o.random ?? Math.random;

@@ -18,7 +18,7 @@ import { PoolRuntime, createEndpointSource, type SourceSpec } from '../datalayer
 import { ApiKeys } from './api-keys.js';
 import { ResponseSink, DiscardSink } from './response-sink.js';
 import { ClientGone } from './client-gone.js';
-import { FleetRecorder, serveDashboard, scheduleObserved, finishObserved } from '../observability/index.js';
+import { FleetRecorder, serveDashboard } from '../observability/index.js';
 
 export interface GatewayOptions {
   host?: string;
@@ -147,6 +147,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     objectives: opts.objectives,
     chatTemplates: opts.chatTemplates,
     feedback: pool,
+    observer: fleet,
   });
   let draining = false;
   let inflight = 0;
@@ -217,7 +218,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   async function handleInference(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const body = await readBody(req, maxBody);
     const h = director.begin({ ingress: 'gateway', path, headers: req.headers, body });
-    const ticket = await scheduleObserved(fleet, h); // h.schedule(): throws (already recorded) on 4xx/5xx admission outcomes
+    await h.schedule(); // throws (already recorded) on 4xx/5xx admission outcomes
     const gone = new ClientGone();
     const onClose = () => {
       if (!res.writableFinished) gone.abort();
@@ -242,7 +243,6 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       res.off('close', onClose);
       const status = result.kind === 'done' ? result.status : result.kind === 'client-gone' ? 499 : res.statusCode;
       h.finish({ status, errorCode: result.kind === 'retry' ? ErrorCode.UpstreamFailed : undefined });
-      finishObserved(fleet, ticket, h, status);
     }
   }
 

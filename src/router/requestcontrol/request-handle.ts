@@ -45,6 +45,7 @@ export class RequestHandle {
   private finished = false;
   private lastStatus?: number;
   private lastReason?: string;
+  private ticket = -1;
 
   constructor(
     private readonly d: LifecycleHost,
@@ -106,9 +107,11 @@ export class RequestHandle {
       const pick = d.router.pick(route, s0, candidates);
       d.opts.metrics?.observeScheduling((d.now() - s0) / 1000, pick.prefixMatch);
       this.pick = pick;
+      if (o.observer) this.ticket = o.observer.recordDecision({ requestId: this.id, endpointId: pick.endpoints[0].id, prefixMatch: pick.prefixMatch, scores: () => pick.scores });
       return pick.endpoints;
     } catch (err) {
       const e = toOpenAIError(err);
+      if (e.status === 429) d.opts.observer?.recordShed(this.id, e.status);
       this.finish({ status: e.status, errorCode: e.body.error.code ?? undefined });
       throw err;
     }
@@ -122,7 +125,10 @@ export class RequestHandle {
     if (!this.pick || this.attempts >= (this.d.opts.maxAttempts ?? 3)) return undefined;
     const next = this.nextCandidate();
     if (!next) return undefined;
-    if (this.attempts > 0) this.d.router.onRetry(this.id, next.id, this.d.now());
+    if (this.attempts > 0) {
+      this.d.router.onRetry(this.id, next.id, this.d.now());
+      this.d.opts.observer?.recordRetry(this.ticket, next.id);
+    }
     this.attempts++;
     this.tried.add(next.id);
     this.endpoint = next;
@@ -268,6 +274,18 @@ export class RequestHandle {
         durationS,
         inputTokens: usage?.promptTokens,
         outputTokens: usage?.completionTokens,
+        cachedTokens: usage?.cachedTokens,
+      });
+    }
+    if (this.ticket >= 0 && this.endpoint) {
+      d.opts.observer?.recordCompletion(this.ticket, {
+        endpointId: this.endpoint.id,
+        status: outcome.status,
+        stream: route?.stream,
+        ttftMs: this.ttftMs,
+        e2eMs: now - this.t0,
+        promptTokens: usage?.promptTokens,
+        completionTokens: usage?.completionTokens,
         cachedTokens: usage?.cachedTokens,
       });
     }
