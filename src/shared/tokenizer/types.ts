@@ -1,0 +1,22 @@
+/**
+ * Tokenizer contract shared by the engine (simulated vLLM) and the router, so both sides turn
+ * the same text into the same token ids. Structurally identical to engine/types.ts `Tokenizer`
+ * and `ChatMessage` (the engine's contract names them; these are the same shapes, usable from
+ * `router/`, which may import only `shared/`).
+ */
+export interface ChatMessage {
+  role: string;
+  content: string | Array<{ type: string; text?: string }> | null;
+  name?: string;
+}
+
+/** Turns text into token ids and back. Equal text must give equal ids. */
+export interface Tokenizer {
+  readonly name: string;
+  encode(text: string): number[];
+  decode(ids: number[]): string;
+  /** Renders chat messages with the model's chat format (generation prompt appended). */
+  renderChat(messages: ChatMessage[]): string;
+  /** The exact text of each token of `text`, when the tokenizer can say (decode may not round-trip). */
+  splitPieces?(text: string): string[];
+}
