@@ -1,4 +1,4 @@
-import type { ChatMessage, Tokenizer } from './types.js';
+import type { ChatMessage, CutPointTokenizer } from './types.js';
 import { IM_END, IM_START, renderChatML } from './chat-template.js';
 
 /**
@@ -42,7 +42,7 @@ function pieceId(text: string, start: number, end: number): number {
   return HASHED_BASE + ((h >>> 0) % HASHED_RANGE);
 }
 
-export class EstimateTokenizer implements Tokenizer {
+export class EstimateTokenizer implements CutPointTokenizer {
   readonly name = 'estimate';
 
   encode(text: string): number[] {
@@ -82,6 +82,24 @@ export class EstimateTokenizer implements Tokenizer {
       runStart = i;
     }
     flushRun(text.length);
+  }
+
+  /**
+   * Exact cuts: both sides of every newline and ChatML marker, where `scan` ends one run of
+   * 4-character pieces and starts the next.
+   */
+  nextCut(text: string, from: number): number {
+    let best = text.length;
+    const nl = text.indexOf('\n', from);
+    if (nl >= 0) best = nl;
+    for (const m of [IM_START, IM_END]) {
+      // A marker that began before `from` ends at a cut too.
+      const at = text.indexOf(m, Math.max(0, from - m.length + 1));
+      if (at < 0) continue;
+      const cut = at >= from ? at : at + m.length;
+      if (cut < best) best = cut;
+    }
+    return best;
   }
 
   decode(ids: number[]): string {

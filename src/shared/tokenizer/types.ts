@@ -20,3 +20,13 @@ export interface Tokenizer {
   /** The exact text of each token of `text`, when the tokenizer can say (decode may not round-trip). */
   splitPieces?(text: string): string[];
 }
+
+/**
+ * A tokenizer that can name exact token boundaries in a text: positions p where
+ * `encode(text) = encode(text[0, p)) ++ encode(text[p, …))` holds for every text, as a property of
+ * the tokenizer's algorithm (not of one input). PrefixCachingTokenizer caches pieces cut there.
+ */
+export interface CutPointTokenizer extends Tokenizer {
+  /** The first exact cut at or after `from` (0 < from ≤ text.length), or text.length when none. */
+  nextCut(text: string, from: number): number;
+}
