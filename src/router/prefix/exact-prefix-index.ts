@@ -152,6 +152,7 @@ export class ExactPrefixIndex {
   private readonly rootCache = new Map<string, [number, number]>();
   private matched = new Int32Array(64);
   private weighted = new Float64Array(64);
+  private touched = new Int32Array(64);
   private keyHi = new Uint32Array(256);
   private keyLo = new Uint32Array(256);
 
@@ -248,10 +249,11 @@ export class ExactPrefixIndex {
       this.matched = new Int32Array(this.slotIds.length * 2);
       this.weighted = new Float64Array(this.slotIds.length * 2);
     }
-    const { matched, weighted, nSlot, nNextSame, nTier } = this;
+    if (this.touched.length < this.slotIds.length) this.touched = new Int32Array(this.slotIds.length * 2);
+    const { matched, weighted, nSlot, nNextSame, nTier, touched } = this;
     for (const blockSize of this.blockSizes.keys()) {
       const count = this.requestKeys(model, lora, salt, blockSize, tokenIds);
-      const touched: number[] = [];
+      let nTouched = 0;
       for (let i = 0; i < count; i++) {
         let advanced = false;
         for (let n = this.ownHead(this.keyHi[i], this.keyLo[i]); n !== NO; n = nNextSame[n]) {
@@ -259,7 +261,7 @@ export class ExactPrefixIndex {
           if (matched[s] !== i) continue;
           if (i === 0) {
             if (this.slotBlockSize[s] !== blockSize) continue;
-            touched.push(s);
+            touched[nTouched++] = s;
           }
           matched[s] = i + 1;
           if (weights) {
@@ -270,7 +272,8 @@ export class ExactPrefixIndex {
         }
         if (!advanced) break;
       }
-      for (const s of touched) {
+      for (let t = 0; t < nTouched; t++) {
+        const s = touched[t];
         res.set(this.slotIds[s]!, weights ? weighted[s] : matched[s]);
         matched[s] = 0;
         weighted[s] = 0;
