@@ -1,5 +1,5 @@
 import type { ChatMessage, CutPointTokenizer } from './types.js';
-import { IM_END, IM_START, renderChatML } from './chat-template.js';
+import { IM_END, IM_START, renderChatML } from '../chat/chat-text.js';
 
 /**
  * Fast deterministic tokenizer: ~4 characters per token.

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { KvgateError, ErrorCode } from '../errors.js';
-import { renderChatML } from './chat-template.js';
+import { renderChatML } from '../chat/chat-text.js';
 import type { ChatMessage, CutPointTokenizer } from './types.js';
 
 interface HfTokenizerLib {

@@ -6,7 +6,7 @@ import type { CutPointTokenizer } from './types.js';
 
 export type { ChatMessage, Tokenizer, CutPointTokenizer } from './types.js';
 export { EstimateTokenizer, ESTIMATE_OUTPUT_VOCAB } from './estimate.js';
-export { renderChatML, messageText, IM_START, IM_END } from './chat-template.js';
+export { renderChatML, contentText, IM_START, IM_END } from '../chat/chat-text.js';
 export { HfTokenizer, loadHfTokenizer, qwenTokenizerDir } from './hf.js';
 export { PrefixCachingTokenizer, type PrefixCacheOptions, type PrefixCacheStats } from './prefix-cache.js';
 
