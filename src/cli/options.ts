@@ -108,3 +108,41 @@ export function addRequestLimitOptions(cmd: Command, what: string): Command {
     .addOption(new Option('--max-body-bytes <bytes>', `request body limit in bytes (${what} above)`).argParser(intArg('--max-body-bytes', 1)).default(16 * 1024 * 1024, '16 MiB'))
     .addOption(new Option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace, silent').default('info'));
 }
+
+export function addKvEventOptions(cmd: Command, opts: { tokenizer?: boolean } = {}): Command {
+  cmd
+    .addOption(new Option('--kv-events-port <port>', "engines' KV-event ZMQ PUB port (vLLM --kv-events-config endpoint tcp://*:PORT): subscribe to tcp://<endpoint-host>:PORT on every endpoint whose metadata (endpoints-file kvEventsPort, Pod annotation kvgate.io/kv-events-port) names none; default none").argParser(intArg('--kv-events-port', 1)))
+    .addOption(new Option('--kv-events-replay-port <port>', "engines' KV-event replay (ROUTER) port (vLLM replay_endpoint), to refill sequence gaps; default none").argParser(intArg('--kv-events-replay-port', 1)))
+    .addOption(new Option('--kv-events-bind <zmq>', "bind a ZMQ socket engines publish KV events to (llm-d's layout, e.g. tcp://*:5557; topic kv@<pod-ip>@<model>); default none"));
+  if (opts.tokenizer !== false) cmd.addOption(new Option('--tokenizer <spec>', 'router-side tokenizer for precise prefix matching: estimate (kvgate sim\'s), qwen, or a path to tokenizer.json').default('estimate'));
+  return cmd;
+}
+
+export interface KvEventValues {
+  kvEventsPort?: number;
+  kvEventsReplayPort?: number;
+  kvEventsBind?: string;
+  tokenizer?: string;
+}
+
+/**
+ * The KV-event intake's settings: the flags, else what the config's precise plugins say (llm-d's
+ * kvEventsConfig.zmqEndpoint / podDiscoveryConfig.socketPort / replaySocketPort / topicFilter),
+ * and the router-side tokenizer (loaded here: a real one takes ~0.3 s).
+ */
+export async function resolveKvEvents(o: KvEventValues, config: import('../router/index.js').EffectiveConfig) {
+  const { kvEventsSettings } = await import('../router/index.js');
+  const fromConfig = kvEventsSettings(config);
+  const kvEvents = {
+    port: o.kvEventsPort ?? fromConfig.port,
+    replayPort: o.kvEventsReplayPort ?? fromConfig.replayPort,
+    bind: o.kvEventsBind ?? fromConfig.bind,
+    topicFilter: fromConfig.topicFilter,
+  };
+  let tokenizer;
+  if (o.tokenizer !== undefined && o.tokenizer !== 'estimate') {
+    const { createRouterTokenizer } = await import('../shared/tokenizer/index.js');
+    tokenizer = await createRouterTokenizer(o.tokenizer);
+  }
+  return { kvEvents, tokenizer };
+}

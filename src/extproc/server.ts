@@ -2,12 +2,13 @@ import * as grpc from '@grpc/grpc-js';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EndpointInfo } from '../router/api.js';
-import { createRouter, type EffectiveConfig, type EndpointPicker } from '../router/index.js';
+import { createRouter, MemoryDatastore, type EffectiveConfig, type EndpointPicker, type PromptTokenizer } from '../router/index.js';
 import { Director } from '../router/requestcontrol/index.js';
 import type { ChatTemplates } from '../router/prompt/chat-templates.js';
 import { EppMetrics } from '../router/observability/epp-metrics.js';
 import type { Objectives } from '../router/objectives.js';
 import { PoolRuntime, createEndpointSource, type SourceSpec } from '../datalayer/pool-runtime.js';
+import type { KvEventIntakeOptions } from '../datalayer/kv-events/kv-event-intake.js';
 import { sendJson } from '../shared/http.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
@@ -41,6 +42,10 @@ export interface EppOptions {
   /** Active /health + /v1/models probes, ms (0 = none). Default 1000. */
   healthIntervalMs?: number;
   poolName?: string;
+  /** Where the engines' KV events come from (exact prefix matching); the intake always runs, subscribing to endpoints whose KV-event port is known. */
+  kvEvents?: KvEventIntakeOptions;
+  /** Router-side tokenizer for precise prefix matching (default: estimate, as kvgate sim). */
+  tokenizer?: PromptTokenizer;
   logger?: Logger;
   random?: () => number;
 }
@@ -68,13 +73,21 @@ function bind(server: grpc.Server, addr: string, creds: grpc.ServerCredentials, 
 export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
   const logger = o.logger ?? silentLogger();
   const host = o.host ?? '0.0.0.0';
-  const router = createRouter({ config: o.config, random: o.random });
-  const ds = router.datastore;
+  const ds = new MemoryDatastore();
   const source = createEndpointSource({ endpoints: o.endpointsFile || o.kubernetes ? undefined : (o.endpoints ?? []), endpointsFile: o.endpointsFile, kubernetes: o.kubernetes }, logger);
-  const pool = new PoolRuntime({ source, datastore: ds, logger, metricsIntervalMs: o.metricsIntervalMs, healthIntervalMs: o.healthIntervalMs }).start();
+  const pool = new PoolRuntime({ source, datastore: ds, logger, metricsIntervalMs: o.metricsIntervalMs, healthIntervalMs: o.healthIntervalMs, kvEvents: o.kvEvents ?? {} });
+  const router = createRouter({ config: o.config, random: o.random, datastore: ds, kvEvents: pool.kvEvents?.view, tokenizer: o.tokenizer });
+  try {
+    await pool.kvEvents?.start();
+  } catch (err) {
+    await pool.stop();
+    throw err;
+  }
+  pool.start();
   // Readiness means the endpoint set is known: always for static/file sources, once synced for Kubernetes.
   const synced = () => pool.synced;
   const metrics = new EppMetrics(ds, { poolName: o.poolName ?? 'kvgate' });
+  pool.kvEvents?.registerMetrics(metrics.registry);
   const fleet = new FleetRecorder(ds, { pool: o.poolName ?? 'kvgate' }).start(); // live dashboard on the metrics port
   const director = new Director({
     router,

@@ -5,7 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { Pool } from 'undici';
 import type { EndpointInfo } from '../router/api.js';
 import type { Objectives } from '../router/objectives.js';
-import { createRouter, type EffectiveConfig, type EndpointPicker } from '../router/index.js';
+import { createRouter, MemoryDatastore, type EffectiveConfig, type EndpointPicker, type PromptTokenizer } from '../router/index.js';
 import { Director, type RequestHandle } from '../router/requestcontrol/index.js';
 import { assertJsonContentType } from '../router/parse-request.js';
 import type { ChatTemplates } from '../router/prompt/chat-templates.js';
@@ -15,6 +15,7 @@ import { parseJsonBody, readBody, sendError, sendJson } from '../shared/http.js'
 import { assertJsonDepth } from '../shared/json-depth.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { PoolRuntime, createEndpointSource, type SourceSpec } from '../datalayer/pool-runtime.js';
+import type { KvEventIntakeOptions } from '../datalayer/kv-events/kv-event-intake.js';
 import { ApiKeys } from './api-keys.js';
 import { ResponseSink, DiscardSink } from './response-sink.js';
 import { ClientGone } from './client-gone.js';
@@ -47,6 +48,10 @@ export interface GatewayOptions {
   drainTimeoutMs?: number;
   metricsIntervalMs?: number;
   poolName?: string;
+  /** Where the engines' KV events come from (exact prefix matching); the intake always runs, subscribing to endpoints whose KV-event port is known. */
+  kvEvents?: KvEventIntakeOptions;
+  /** Router-side tokenizer for precise prefix matching (default: estimate, as kvgate sim). */
+  tokenizer?: PromptTokenizer;
   logger?: Logger;
   random?: () => number;
 }
@@ -96,8 +101,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const logger = opts.logger ?? silentLogger();
   const maxBody = opts.maxBodyBytes ?? 16 * 1024 * 1024;
   const random = opts.random ?? Math.random;
-  const router = createRouter({ config: opts.config, random: opts.random });
-  const ds = router.datastore;
+  const ds = new MemoryDatastore();
   const keys = new ApiKeys(opts.apiKeys ?? []);
   const upstreamConnect = opts.upstreamTls
     ? {
@@ -132,8 +136,18 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     ejectAfter: opts.ejectAfter,
     cooldownMs: opts.cooldownMs,
     connect: upstreamConnect,
-  }).start();
+    kvEvents: opts.kvEvents ?? {},
+  });
+  const router = createRouter({ config: opts.config, random: opts.random, datastore: ds, kvEvents: pool.kvEvents?.view, tokenizer: opts.tokenizer });
+  try {
+    await pool.kvEvents?.start();
+  } catch (err) {
+    await pool.stop();
+    throw err;
+  }
+  pool.start();
   const metrics = new EppMetrics(ds, { poolName: opts.poolName ?? 'kvgate' });
+  pool.kvEvents?.registerMetrics(metrics.registry);
   const fleet = new FleetRecorder(ds, { pool: opts.poolName ?? 'kvgate' }).start(); // live dashboard
   const director = new Director({
     router,

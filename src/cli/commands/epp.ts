@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { intArg, waitForSignal } from '../parse.js';
-import { addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
+import { addKvEventOptions, addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveKvEvents, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
 
 function bool(name: string) {
   return (v: string): boolean => {
@@ -22,6 +22,7 @@ export function registerEpp(program: Command): void {
     .addOption(new Option('--cert-path <dir>', 'directory with tls.crt and tls.key'));
   addPoolOptions(cmd);
   addRoutingOptions(cmd);
+  addKvEventOptions(cmd);
   addObjectiveOptions(cmd);
   addRequestLimitOptions(cmd, 'ImmediateResponse 413');
   cmd.option('--access-log', 'log one JSON line per request (never includes prompt or completion text)', false).action(async (o, command: Command) => {
@@ -31,6 +32,7 @@ export function registerEpp(program: Command): void {
     const objectives = await resolveObjectives(o);
     const routing = await resolveRouting(command, o);
     const pool = await resolvePool(o);
+    const kv = await resolveKvEvents(o, routing.config);
     const logger = createLogger('epp', { level: o.logLevel });
     const epp = await startEppServer({
       host: o.host,
@@ -40,6 +42,7 @@ export function registerEpp(program: Command): void {
       ...routing,
       ...objectives,
       ...pool,
+      ...kv,
       secureServing: o.secureServing,
       tls: o.certPath ? certificateFromDir(o.certPath) : undefined,
       maxBodyBytes: o.maxBodyBytes,

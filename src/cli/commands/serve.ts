@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { durationArg, intArg, listArg, waitForSignal } from '../parse.js';
-import { addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
+import { addKvEventOptions, addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveKvEvents, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
 
 export function registerServe(program: Command): void {
   const cmd = program
@@ -10,6 +10,7 @@ export function registerServe(program: Command): void {
     .addOption(new Option('--host <addr>', 'listen address').default('127.0.0.1'));
   addPoolOptions(cmd);
   addRoutingOptions(cmd);
+  addKvEventOptions(cmd);
   addObjectiveOptions(cmd);
   addRequestLimitOptions(cmd, '413');
   cmd
@@ -31,6 +32,7 @@ export function registerServe(program: Command): void {
       const objectives = await resolveObjectives(o);
       const routing = await resolveRouting(command, o);
       const pool = await resolvePool(o);
+      const kv = await resolveKvEvents(o, routing.config);
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new KvgateError(ErrorCode.InvalidConfig, '--tls-cert and --tls-key go together');
       const logger = createLogger('gateway', { level: o.logLevel });
       const keys = [...(o.apiKey ?? []), ...(process.env.KVGATE_API_KEYS ?? '').split(',').filter(Boolean)];
@@ -40,6 +42,7 @@ export function registerServe(program: Command): void {
         ...routing,
         ...objectives,
         ...pool,
+        ...kv,
         apiKeys: keys,
         maxBodyBytes: o.maxBodyBytes,
         maxAttempts: o.maxAttempts,

@@ -103,6 +103,13 @@ export class RequestHandle {
         this.body = bodyWithIncludeUsage(this.input.body, json);
         this.injectUsage = true;
       }
+      if (route.promptTokenIds === undefined && d.router.wantsTokenIds(candidates)) {
+        // Precise prefix matching: the engine's token ids, once per request (prefix-cached).
+        const t0 = d.now();
+        route.promptTokenIds = d.router.tokenize(route.prefixText);
+        route.promptTokens = route.promptTokenIds.length;
+        d.opts.metrics?.observeTokenization((d.now() - t0) / 1000);
+      }
       const s0 = d.now();
       const pick = d.router.pick(route, s0, candidates);
       d.opts.metrics?.observeScheduling((d.now() - s0) / 1000, pick.prefixMatch);
@@ -208,7 +215,15 @@ export class RequestHandle {
   responseHeaders(): Record<string, string> {
     const h: Record<string, string> = { 'x-gateway-destination-endpoint-served': this.endpoint?.id ?? '', 'x-request-id': this.externalId };
     if (this.d.opts.debugScores && this.pick) {
-      h['x-kvgate-scores'] = JSON.stringify(this.pick.scores.map((s) => ({ endpoint: s.endpointId, total: +s.total.toFixed(4), ...s.byPlugin })));
+      const total = this.pick.prefixMatch?.totalBlocks;
+      h['x-kvgate-scores'] = JSON.stringify(
+        this.pick.scores.map((s) => ({
+          endpoint: s.endpointId,
+          total: +s.total.toFixed(4),
+          ...s.byPlugin,
+          ...(s.prefix ? { prefix: { blocks: +s.prefix.matchedBlocks.toFixed(2), of: total, source: s.prefix.source } } : {}),
+        })),
+      );
     }
     return h;
   }

@@ -63,6 +63,8 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
     const scorer: Scorer = {
       kind: 'scorer',
       needsPrefix: true,
+      // Exact matches (KV events) where an endpoint's stream is live, approximate elsewhere.
+      exactPrefix: 'preferred',
       score(ctx, eps) {
         const preds = eps.map((e) => predict(e, ctx).ms);
         const best = Math.min(...preds);
