@@ -8,7 +8,7 @@ import type { ChatTemplates } from '../router/prompt/chat-templates.js';
 import { EppMetrics } from '../router/observability/epp-metrics.js';
 import type { Objectives } from '../router/objectives.js';
 import { PoolRuntime, createEndpointSource, type SourceSpec } from '../datalayer/pool-runtime.js';
-import type { KvEventIntakeOptions } from '../datalayer/kv-events/kv-event-intake.js';
+import type { KvEventIntake, KvEventIntakeOptions } from '../datalayer/kv-events/kv-event-intake.js';
 import { sendJson } from '../shared/http.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
@@ -56,6 +56,8 @@ export interface RunningEpp {
   metricsPort: number;
   router: EndpointPicker;
   director: Director;
+  /** The pool's KV-event intake (streams, exact index). */
+  kvEvents?: KvEventIntake;
   /** The certificate the ext_proc port serves (clients pin it in tests). */
   certificate?: Buffer;
   close(): Promise<void>;
@@ -164,6 +166,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
     metricsPort,
     router,
     director,
+    kvEvents: pool.kvEvents,
     certificate: tls?.cert,
     async close() {
       fleet.stop();

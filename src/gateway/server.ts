@@ -15,7 +15,7 @@ import { parseJsonBody, readBody, sendError, sendJson } from '../shared/http.js'
 import { assertJsonDepth } from '../shared/json-depth.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { PoolRuntime, createEndpointSource, type SourceSpec } from '../datalayer/pool-runtime.js';
-import type { KvEventIntakeOptions } from '../datalayer/kv-events/kv-event-intake.js';
+import type { KvEventIntake, KvEventIntakeOptions } from '../datalayer/kv-events/kv-event-intake.js';
 import { ApiKeys } from './api-keys.js';
 import { ResponseSink, DiscardSink } from './response-sink.js';
 import { ClientGone } from './client-gone.js';
@@ -61,6 +61,8 @@ export interface RunningGateway {
   port: number;
   router: EndpointPicker;
   director: Director;
+  /** The pool's KV-event intake (streams, exact index). */
+  kvEvents?: KvEventIntake;
   /** Stops accepting, lets in-flight requests finish (up to drainTimeoutMs), then closes. */
   drain(): Promise<void>;
   close(): Promise<void>;
@@ -386,6 +388,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     port,
     router,
     director,
+    kvEvents: pool.kvEvents,
     close,
     async drain() {
       draining = true;

@@ -147,10 +147,20 @@ test('a subscriber that connects late asks the replay socket for everything reta
 test('a dropped live message is a gap the replay fills: the index ends exactly as without the loss', async () => {
   const { sim, pub, replay, id } = await simWithEvents('map');
   let dropped = false;
-  const lossy = harness({ dropLive: (_ep, seq) => (seq === 2n && !dropped ? (dropped = true) : false) });
+  let armed = false;
+  // The first live message after both subscriptions joined is lost (a join that is slow on a busy
+  // machine would otherwise turn the loss into a late join, which takes another path).
+  const lossy = harness({ dropLive: () => (armed && !dropped ? (dropped = true) : false) });
   const clean = harness();
   try {
     for (const h of [lossy, clean]) h.sub.addEndpoint({ endpointId: id, model: MODEL, endpoint: `tcp://127.0.0.1:${pub}`, replayEndpoint: `tcp://127.0.0.1:${replay}` });
+    let w = 0;
+    await until(() => {
+      if ([lossy, clean].some((h) => h.sub.stats().batches === 0)) void complete(sim.url, prompt(`join${w++}`, 1)).catch(() => undefined);
+      return [lossy, clean].every((h) => h.sub.stats().batches > 0 && h.sub.status(id)?.state === 'live');
+    }, 'both subscriptions joined');
+    await until(() => lossy.index.blocks(id) === clean.index.blocks(id) && lossy.sub.stats().replaysRequested === lossy.sub.stats().replaysCompleted, 'both caught up after joining');
+    armed = true;
     const prompts = Array.from({ length: 6 }, (_, i) => prompt(`d${i}`, 2 + i));
     for (const p of prompts) await complete(sim.url, p);
     await until(() => dropped && lossy.sub.stats().replaysCompleted >= 1, 'the drop and its replay');
