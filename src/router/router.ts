@@ -229,11 +229,13 @@ export class EndpointPicker implements Router {
     const ep = this.datastore.endpointOf(requestId);
     this.datastore.firstToken(requestId);
     if (ep) for (const s of this.hookScorers) s.onFirstToken?.(requestId, ep, nowMs);
+    if (ep) for (const p of this.producers) p.onFirstToken?.(requestId, ep, nowMs);
   }
 
   onComplete(requestId: string, _nowMs: number, _usage?: RequestUsage): void {
     this.datastore.release(requestId);
     for (const s of this.hookScorers) s.onComplete?.(requestId);
+    for (const p of this.producers) p.onComplete?.(requestId);
   }
 
   onFailure(_requestId: string, _endpointId: string, _nowMs: number): void {

@@ -284,3 +284,30 @@ test('a completions prompt of token ids is matched as those ids (no tokenization
   const bad = parseOpenAIRequest('/v1/completions', Buffer.from(JSON.stringify({ model: 'm', prompt: [1, -2, 3] })), { requestId: 'z' }).route;
   assert.equal(bad.promptTokenIds, undefined);
 });
+
+test('speculative indexing: a picked request\'s blocks count on its endpoint until the engine\'s events catch up', () => {
+  const view = fakeView();
+  for (const id of [A, B, C]) view.states.set(id, { state: 'live', batches: 1 });
+  view.store(A, [9, 9, 9], 0);
+  const text = promptText('spec', 12);
+  const ids = tok.encode(text);
+  const r = routerOver(view);
+  const first = r.pick(request(text, { promptTokenIds: ids }), 1);
+  const ep = first.endpoints[0].id;
+  // Before any event: a second request with the prompt sees the first one's blocks in flight.
+  const during = r.matchPrefix(request(text, { promptTokenIds: ids }), 2)!;
+  assert.equal(during.matched.get(ep), 12);
+  assert.equal(during.source!.get(ep), 'exact');
+  const second = r.pick(request(text, { promptTokenIds: ids }), 3);
+  assert.equal(second.endpoints[0].id, ep, 'the second request follows the first instead of computing the prefix elsewhere');
+  r.onComplete(second.requestId, 4); // ended before its first token: its entry goes
+  r.onFirstToken(first.requestId, 5);
+  assert.equal(r.matchPrefix(request(text, { promptTokenIds: ids }), 6)!.matched.get(ep), 12, 'first token seen, no batch yet: still in flight');
+  view.states.get(ep)!.batches++; // a batch arrived after the first token: the index speaks for the engine now
+  assert.equal(r.matchPrefix(request(text, { promptTokenIds: ids }), 7)!.matched.get(ep), undefined, 'the engine stored nothing (this test sent no BlockStored)');
+  const off = createRouter({ config: loadConfig({ text: 'apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n- type: precise-prefix-cache-scorer\n  parameters: {speculativeIndexing: false}\n' }), random: seeded(1), kvEvents: view });
+  off.datastore.upsertEndpoint({ id: A, host: '10.0.0.1', port: 8000, url: `http://${A}`, labels: {} });
+  off.pick(request(text, { promptTokenIds: ids }), 1);
+  assert.equal(off.matchPrefix(request(text, { promptTokenIds: ids }), 2)!.matched.get(A), undefined, 'speculativeIndexing: false');
+  assert.throws(() => loadConfig({ text: 'apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n- type: precise-prefix-cache-scorer\n  parameters: {speculativeTTL: soon}\n' }), /speculativeTTL: a duration like 500ms, 2s or 1m/);
+});

@@ -90,6 +90,10 @@ export interface DataProducer {
   readonly wantsTokenIds?: boolean;
   prepare(ctx: CycleContext, candidates: EndpointState[]): void;
   onPicked?(ctx: CycleContext, endpoint: EndpointState): void;
+  /** The request's first response byte on `endpointId` (its prefill is done). */
+  onFirstToken?(requestId: string, endpointId: string, nowMs: number): void;
+  /** The request ended (any outcome). */
+  onComplete?(requestId: string): void;
 }
 
 export type Plugin = Filter | Scorer | Picker | ProfileHandler | SaturationDetector | DataPlugin | DataProducer;

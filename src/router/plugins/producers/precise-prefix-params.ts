@@ -16,10 +16,13 @@ const port = z.number().int().min(1).max(65535);
  * - `kvEventsConfig.zmqEndpoint` (bind, llm-d's layout), `topicFilter`,
  *   `podDiscoveryConfig.socketPort` / `replaySocketPort` (connect to every endpoint): where KV
  *   events come from, used when the command line does not say (`--kv-events-*` win).
+ * - `speculativeIndexing` (also under `indexerConfig`; kvgate's default: on), `speculativeTTL`
+ *   (default 2s): a pick records the request's blocks on its endpoint until the engine's events
+ *   catch up (at most this long after its first token), see prefix/speculative-blocks.ts.
  * - `kvEventsConfig.concurrency`, `engineType`, `discoverPods`, `podDiscoveryConfig.podLabelSelector`
- *   / `podNamespace`, `indexerConfig.kvBlockIndexConfig`, `tokenizersPoolConfig`,
- *   `speculativeIndexing`, `speculativeTTL`: accepted; kvgate discovers endpoints from its own
- *   pool source, tokenizes in-process and keeps one in-memory index.
+ *   / `podNamespace`, `indexerConfig.kvBlockIndexConfig`, `tokenizersPoolConfig`: accepted;
+ *   kvgate discovers endpoints from its own pool source, tokenizes in-process and keeps one
+ *   in-memory index.
  *
  * kvgate's own: `silentStreamMs` — an endpoint whose stream is live but has sent no batch for
  * this long after a pick that must have stored new blocks is treated as not live (its matches
@@ -60,7 +63,10 @@ export const PrecisePrefixParams = z
       .strict()
       .optional(),
     speculativeIndexing: z.boolean().optional(),
-    speculativeTTL: z.string().optional(),
+    speculativeTTL: z
+      .string()
+      .regex(/^\d+(\.\d+)?(ms|s|m)$/, 'a duration like 500ms, 2s or 1m')
+      .optional(),
     silentStreamMs: z.number().positive().default(10_000),
   })
   .strict();
