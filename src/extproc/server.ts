@@ -2,13 +2,14 @@ import * as grpc from '@grpc/grpc-js';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EndpointInfo } from '../router/api.js';
-import { createRouter, MemoryDatastore, type EffectiveConfig, type EndpointPicker, type PromptTokenizer } from '../router/index.js';
+import { createRouter, MemoryDatastore, usesPrecisePrefix, type EffectiveConfig, type EndpointPicker, type PromptTokenizer } from '../router/index.js';
 import { Director } from '../router/requestcontrol/index.js';
 import type { ChatTemplates } from '../router/prompt/chat-templates.js';
 import { EppMetrics } from '../router/observability/epp-metrics.js';
 import type { Objectives } from '../router/objectives.js';
 import { PoolRuntime, createEndpointSource, type SourceSpec } from '../datalayer/pool-runtime.js';
 import type { KvEventIntake, KvEventIntakeOptions } from '../datalayer/kv-events/kv-event-intake.js';
+import { warnWithoutEventSource } from '../datalayer/kv-events/event-source-warning.js';
 import { sendJson } from '../shared/http.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
@@ -90,6 +91,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
   const synced = () => pool.synced;
   const metrics = new EppMetrics(ds, { poolName: o.poolName ?? 'kvgate' });
   pool.kvEvents?.registerMetrics(metrics.registry);
+  warnWithoutEventSource(o, logger);
   const fleet = new FleetRecorder(ds, { pool: o.poolName ?? 'kvgate' }).start(); // live dashboard on the metrics port
   const director = new Director({
     router,

@@ -5,7 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { Pool } from 'undici';
 import type { EndpointInfo } from '../router/api.js';
 import type { Objectives } from '../router/objectives.js';
-import { createRouter, MemoryDatastore, type EffectiveConfig, type EndpointPicker, type PromptTokenizer } from '../router/index.js';
+import { createRouter, MemoryDatastore, usesPrecisePrefix, type EffectiveConfig, type EndpointPicker, type PromptTokenizer } from '../router/index.js';
 import { Director, type RequestHandle } from '../router/requestcontrol/index.js';
 import { assertJsonContentType } from '../router/parse-request.js';
 import type { ChatTemplates } from '../router/prompt/chat-templates.js';
@@ -16,6 +16,7 @@ import { assertJsonDepth } from '../shared/json-depth.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { PoolRuntime, createEndpointSource, type SourceSpec } from '../datalayer/pool-runtime.js';
 import type { KvEventIntake, KvEventIntakeOptions } from '../datalayer/kv-events/kv-event-intake.js';
+import { warnWithoutEventSource } from '../datalayer/kv-events/event-source-warning.js';
 import { ApiKeys } from './api-keys.js';
 import { ResponseSink, DiscardSink } from './response-sink.js';
 import { ClientGone } from './client-gone.js';
@@ -150,6 +151,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   pool.start();
   const metrics = new EppMetrics(ds, { poolName: opts.poolName ?? 'kvgate' });
   pool.kvEvents?.registerMetrics(metrics.registry);
+  warnWithoutEventSource(opts, logger);
   const fleet = new FleetRecorder(ds, { pool: opts.poolName ?? 'kvgate' }).start(); // live dashboard
   const director = new Director({
     router,

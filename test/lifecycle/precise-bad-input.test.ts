@@ -3,7 +3,9 @@
 // And llm-d's layout: engines publish to a socket the gateway binds, streams named by their topic.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import * as zmq from 'zeromq';
+import { pino } from 'pino';
 import { encode } from '@msgpack/msgpack';
 import { startSimFleet } from '../../src/sim/fleet.js';
 import { startSimServer, type RunningSim } from '../../src/sim/server.js';
@@ -119,5 +121,24 @@ test("llm-d's layout: engines publish to the gateway's bound socket; topics kv@<
   } finally {
     await gw.close();
     for (const s of sims) await s.close();
+  }
+});
+
+test('the precise preset over endpoints without any KV-event source says so at startup, naming the flags, and routes approximately', async () => {
+  const fleet = await startSimFleet({ replicas: 1, basePort: 0, profile: 'instant' });
+  const lines: string[] = [];
+  const logger = pino({ level: 'warn' }, new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) }));
+  const gw = await startGateway({ port: 0, config: loadConfig({ preset: 'precise' }), endpoints: fleet.replicas.map((r) => parseEndpoint(r.url)), healthIntervalMs: 100, logger, accessLog: false });
+  try {
+    assert.ok(lines.some((l) => /--kv-events-port/.test(l) && /--kv-events-bind/.test(l)), lines.join(''));
+    await waitFor(() => gw.router.datastore.list().every((e) => e.models !== undefined));
+    const r = await post(`${gw.url}/v1/completions`, { model: MODEL, prompt: 'approximate only '.repeat(30), max_tokens: 1 });
+    assert.equal(r.status, 200);
+    const m = await (await fetch(`${gw.url}/metrics`)).text();
+    assert.match(m, /^kvgate_prefix_match_source_total\{source="approx"\} 1$/m);
+    assert.match(m, /^kvgate_prefix_match_source_total\{source="exact"\} 0$/m);
+  } finally {
+    await gw.close();
+    await fleet.close();
   }
 });

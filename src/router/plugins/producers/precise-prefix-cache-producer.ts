@@ -85,18 +85,20 @@ export class PrecisePrefixCacheProducer implements DataProducer, DatastoreListen
     const approxBlockTokens = this.approx.blockChars / 4;
     const source = new Map<string, PrefixSource>();
     const view = this.view;
-    const ids = view ? this.tokenIds(req) : undefined;
     let blockTokens = 0;
     let live = 0;
     const isLive = this.liveScratch.length >= candidates.length ? this.liveScratch : (this.liveScratch = new Array<boolean>(candidates.length * 2));
     const batches = this.batchesScratch.length >= candidates.length ? this.batchesScratch : (this.batchesScratch = new Array<number>(candidates.length * 2));
     for (let i = 0; i < candidates.length; i++) {
-      isLive[i] = view !== undefined && ids !== undefined && this.isLive(candidates[i].info.id, ctx.nowMs);
+      isLive[i] = view !== undefined && this.isLive(candidates[i].info.id, ctx.nowMs);
       if (!isLive[i]) continue;
       batches[i] = view!.status(candidates[i].info.id)!.batches;
       live++;
       blockTokens ||= view!.index.blockSize(candidates[i].info.id);
     }
+    // Token ids only when some candidate can be matched exactly (tokenizing is the costly part).
+    const ids = live > 0 ? this.tokenIds(req) : undefined;
+    if (!ids) live = 0;
     const approxMatched = live < candidates.length ? this.approx.match(hashes) : undefined;
     if (!view || !ids || live === 0) {
       for (const c of candidates) source.set(c.info.id, 'approx');
