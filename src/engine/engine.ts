@@ -497,8 +497,9 @@ export class SimEngine implements Engine {
         iterPrompt += seq.promptLen;
         this.countPromptSources(seq);
       }
-      seq.listener.onToken(tokenId, seq.generated - 1, now);
-      if (seq.generated >= seq.target) {
+      const last = seq.generated >= seq.target;
+      seq.listener.onToken(tokenId, seq.generated - 1, now, last ? seq.targetReason : undefined);
+      if (last) {
         finished++;
         this.finish(seq, seq.targetReason);
       }
@@ -527,7 +528,7 @@ export class SimEngine implements Engine {
 
   /** Leading full blocks of the prompt (and prior output) already cached; at most n−1 tokens. */
   private lookupPrefix(seq: Seq): number[] {
-    if (!this.enablePrefixCaching || this.cachingSuspended) return [];
+    if (!this.enablePrefixCaching || this.cachingSuspended || seq.req.skipPrefixCache) return [];
     const maxBlocks = Math.floor((seq.tokens.length - 1) / this.blockSize);
     const hits: number[] = [];
     for (let i = 0; i < maxBlocks; i++) {

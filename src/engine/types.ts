@@ -24,8 +24,10 @@ export interface Tokenizer {
   readonly name: string;
   encode(text: string): number[];
   decode(ids: number[]): string;
-  /** Renders chat messages with the model's chat format (generation prompt appended). */
-  renderChat(messages: ChatMessage[]): string;
+  /** Renders chat messages with the model's chat format (generation prompt appended unless told otherwise). */
+  renderChat(messages: ChatMessage[], opts?: { addGenerationPrompt?: boolean; continueFinalMessage?: boolean }): string;
+  /** Vocabulary size (what vLLM's `logprobs: -1` expands to). */
+  readonly vocabSize?: number;
   /** The exact text of each token of `text`, when the tokenizer can say (decode may not round-trip). */
   splitPieces?(text: string): string[];
 }
@@ -59,6 +61,8 @@ export interface EngineRequest {
   remotePrefill?: RemotePrefill;
   /** Report the KV block ids the request held when it finished (`outcome.blockIds`, for P/D). */
   keepBlockIds?: boolean;
+  /** Do not read the prefix cache (vLLM skips it for requests asking for prompt logprobs). */
+  skipPrefixCache?: boolean;
   /**
    * Tokens to emit (echo mode). When given, generation stops after them with reason "stop"
    * (or at maxTokens with "length"; with ignoreEos it continues with sampled tokens up to
@@ -90,8 +94,11 @@ export interface RequestOutcome {
 }
 
 export interface RequestListener {
-  /** Called once per generated token, at the step that produced it. */
-  onToken(tokenId: number, index: number, nowMs: number): void;
+  /**
+   * Called once per generated token, at the step that produced it. `finishReason` is set on the
+   * request's last token (so a stream can carry it with that token, as vLLM's does).
+   */
+  onToken(tokenId: number, index: number, nowMs: number, finishReason?: FinishReason): void;
   onFinish(outcome: RequestOutcome): void;
 }
 

@@ -1,5 +1,5 @@
 import type { ChatMessage, Tokenizer } from '../types.js';
-import { IM_END, IM_START, renderChatML } from './chat-template.js';
+import { IM_END, IM_START, renderChatML, type ChatRenderOptions } from './chat-template.js';
 
 /**
  * Fast deterministic tokenizer: ~4 characters per token.
@@ -44,6 +44,7 @@ function pieceId(text: string, start: number, end: number): number {
 
 export class EstimateTokenizer implements Tokenizer {
   readonly name = 'estimate';
+  readonly vocabSize = HASHED_BASE + HASHED_RANGE;
 
   encode(text: string): number[] {
     const ids: number[] = [];
@@ -96,7 +97,7 @@ export class EstimateTokenizer implements Tokenizer {
     return out;
   }
 
-  renderChat(messages: ChatMessage[]): string {
-    return renderChatML(messages);
+  renderChat(messages: ChatMessage[], opts?: ChatRenderOptions): string {
+    return renderChatML(messages, opts);
   }
 }
