@@ -64,7 +64,7 @@ const gaugeValue = z.union([z.number().min(0), z.string()]).transform((v, ctx): 
 });
 const buckets = z.array(z.number().int().min(0, 'fake bucket values cannot be negative'));
 const total = z.number().int().min(0);
-const loraEntry = z.union([z.string(), z.object({})]).transform((v, ctx) => {
+const loraEntry = z.union([z.string(), z.record(z.string(), z.unknown())]).transform((v, ctx) => {
   let o: unknown = v;
   if (typeof v === 'string') {
     try {
