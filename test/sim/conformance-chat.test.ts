@@ -19,13 +19,13 @@ const user = (content: string) => [{ role: 'user' as const, content }];
 type Params = OpenAI.ChatCompletionCreateParamsNonStreaming & Record<string, unknown>;
 const create = (p: Record<string, unknown>) => client.chat.completions.create({ model: MODEL, messages: user('Hello'), ...p } as Params) as Promise<Json>;
 
-async function badRequest(p: Record<string, unknown>): Promise<OpenAI.BadRequestError> {
+async function badRequest(p: Record<string, unknown>): Promise<InstanceType<typeof OpenAI.BadRequestError>> {
   const err = await create(p).then(
     () => assert.fail('expected a 400'),
     (e: unknown) => e,
   );
   assert.ok(err instanceof OpenAI.BadRequestError, String(err));
-  return err as OpenAI.BadRequestError;
+  return err as InstanceType<typeof OpenAI.BadRequestError>;
 }
 
 // serving.py: n choices of one conversation.

@@ -18,13 +18,13 @@ after(() => s.close());
 type Params = OpenAI.CompletionCreateParamsNonStreaming & Record<string, unknown>;
 const create = (p: Record<string, unknown>) => client.completions.create({ model: MODEL, ...p } as Params) as Promise<Json>;
 
-async function badRequest(p: Record<string, unknown>): Promise<OpenAI.BadRequestError> {
+async function badRequest(p: Record<string, unknown>): Promise<InstanceType<typeof OpenAI.BadRequestError>> {
   const err = await create(p).then(
     () => assert.fail('expected a 400'),
     (e: unknown) => e,
   );
   assert.ok(err instanceof OpenAI.BadRequestError, String(err));
-  return err as OpenAI.BadRequestError;
+  return err as InstanceType<typeof OpenAI.BadRequestError>;
 }
 
 // SamplingParams.n: n samples of one prompt, choices indexed 0..n−1; usage counts the prompt once.
