@@ -108,6 +108,9 @@ export class SimMetrics {
     counter('vllm:prefix_cache_hits_total', 'Prefix cache hits, in terms of number of cached tokens.', () => stats().prefixCacheHits);
     counter('vllm:external_prefix_cache_queries_total', 'External prefix cache queries from KV connector cross-instance cache sharing, in terms of number of queried tokens.', () => stats().externalPrefixCacheQueries);
     counter('vllm:external_prefix_cache_hits_total', 'External prefix cache hits from KV connector cross-instance cache sharing, in terms of number of cached tokens.', () => stats().externalPrefixCacheHits);
+    // Multimodal cache (items): registered by vLLM whatever the model; a text-only simulator never hits it.
+    counter('vllm:mm_cache_queries_total', 'Multi-modal cache queries, in terms of number of queried items.', () => 0);
+    counter('vllm:mm_cache_hits_total', 'Multi-modal cache hits, in terms of number of cached items.', () => 0);
     counter('vllm:num_preemptions_total', 'Cumulative number of preemption from the engine.', () => stats().preemptions);
     counter('vllm:prompt_tokens_total', 'Number of prefill tokens processed.', () => stats().promptTokens);
     const bySource = (st: ReturnType<typeof stats>, source: (typeof PROMPT_TOKEN_SOURCES)[number]) =>
