@@ -123,6 +123,8 @@ export function serveCompletion(deps: CompletionDeps, res: ServerResponse, call:
       choices.push({ index: pi * cr.n + j, promptIdx: pi, prompt: p, target: targets[pi], tokens: [], texts: [], finishReason: null, lastTokenMs: 0, streamedChars: 0, streamedAny: false });
     }
   }
+  // Per-token strings are kept only when something shows them token by token.
+  const keepTexts = cr.stream || cr.logprobs !== null;
   const finishChoiceText = (c: Choice, reason: string) => (naturalStop && reason === 'length' ? 'stop' : reason);
   const tokenText = (c: Choice, idx: number, id: number) => c.echoPieces?.[idx] ?? tokenizer.decode([id]);
   const genLogprobs = (c: Choice, idx: number, k: number): PositionLogprobs => {
@@ -228,6 +230,7 @@ export function serveCompletion(deps: CompletionDeps, res: ServerResponse, call:
     if (idx > 0) metrics.observeInterToken(nowMs - c.lastTokenMs);
     c.lastTokenMs = nowMs;
     c.tokens.push(id);
+    if (!keepTexts) return;
     c.texts.push(tokenText(c, idx, id));
     if (!cr.stream || closed) return;
     const finishReason = finish ? finishChoiceText(c, finish) : null;
@@ -273,6 +276,14 @@ export function serveCompletion(deps: CompletionDeps, res: ServerResponse, call:
     done();
   }
 
+  /** The answer's text: echo pieces for echoed tokens, decoded ids for the rest. */
+  function fullText(c: Choice): string {
+    if (keepTexts) return c.texts.join('');
+    if (!c.echoPieces) return tokenizer.decode(c.tokens);
+    const n = Math.min(c.tokens.length, c.echoPieces.length);
+    return c.echoPieces.slice(0, n).join('') + (c.tokens.length > n ? tokenizer.decode(c.tokens.slice(n)) : '');
+  }
+
   function usage() {
     let prompt = 0;
     let cached = 0;
@@ -309,7 +320,7 @@ export function serveCompletion(deps: CompletionDeps, res: ServerResponse, call:
       return;
     }
     const out = choices.map((c) => {
-      const text = echoOnly ? '' : c.texts.join('');
+      const text = echoOnly ? '' : fullText(c);
       const finish = c.finishReason;
       if (chat) {
         const logprobs = cr.logprobs !== null ? { content: c.tokens.map((_, i) => chatLogprobContent(c.texts[i], genLogprobs(c, i, cr.logprobs!), cr.logprobs!)) } : null;

@@ -116,6 +116,26 @@ function checkMessages(messages: unknown): ChatMessage[] {
   return messages as ChatMessage[];
 }
 
+/** Token strings are needed only for logprobs and echo: split the text on first use, not per request. */
+class TextPrompt implements PromptInput {
+  private split: string[] | undefined | null = null;
+  constructor(
+    readonly tokenIds: number[],
+    readonly text: string,
+    readonly echoText: string,
+    private readonly tokenizer: Tokenizer,
+  ) {}
+
+  get pieces(): string[] | undefined {
+    if (this.split === null) this.split = this.tokenizer.splitPieces?.(this.text);
+    return this.split;
+  }
+}
+
+function withLazyPieces(p: Omit<PromptInput, 'pieces'>, tokenizer: Tokenizer): PromptInput {
+  return new TextPrompt(p.tokenIds, p.text, p.echoText, tokenizer);
+}
+
 const isTokenList = (v: unknown): v is number[] => Array.isArray(v) && v.every((t) => Number.isInteger(t) && (t as number) >= 0);
 
 /**
@@ -126,7 +146,7 @@ function completionPrompts(raw: unknown, tokenizer: Tokenizer): PromptInput[] {
   if (raw === undefined || raw === null || raw === '' || (Array.isArray(raw) && raw.length === 0)) {
     throw bad('Either prompt or prompt_embeds must be provided and non-empty.', 'prompt');
   }
-  const fromText = (text: string): PromptInput => ({ tokenIds: tokenizer.encode(text), text, pieces: tokenizer.splitPieces?.(text), echoText: text });
+  const fromText = (text: string): PromptInput => withLazyPieces({ tokenIds: tokenizer.encode(text), text, echoText: text }, tokenizer);
   const fromIds = (ids: number[]): PromptInput => {
     const text = tokenizer.decode(ids);
     return { tokenIds: ids, text, echoText: text };
@@ -222,7 +242,7 @@ export function parseCompletionRequest(
     const msgs = checkMessages(body.messages);
     const rendered = tokenizer.renderChat(msgs, { addGenerationPrompt: addGenerationPrompt && !continueFinalMessage, continueFinalMessage });
     const lastUser = [...msgs].reverse().find((m) => m.role === 'user');
-    prompts = [{ tokenIds: tokenizer.encode(rendered), text: rendered, pieces: tokenizer.splitPieces?.(rendered), echoText: messageText(lastUser?.content ?? msgs[msgs.length - 1].content) }];
+    prompts = [withLazyPieces({ tokenIds: tokenizer.encode(rendered), text: rendered, echoText: messageText(lastUser?.content ?? msgs[msgs.length - 1].content) }, tokenizer)];
     // vLLM's chat echo: the answer starts with the last message's text when that message has the
     // answer's role (assistant under add_generation_prompt, else the last message's own role).
     const last = msgs[msgs.length - 1];

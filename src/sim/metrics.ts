@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { FixedCounterFamily, FixedHistogram } from './fixed-label-metrics.js';
 import type { SimEngine } from '../engine/index.js';
 import type { RequestOutcome } from '../engine/types.js';
 
@@ -45,23 +46,23 @@ export interface SimMetricsOptions {
 export class SimMetrics {
   readonly registry = new Registry();
   private readonly labels: { model_name: string; engine: string };
-  private readonly ttft: Histogram;
-  private readonly itl: Histogram;
-  private readonly tpot: Histogram;
-  private readonly deprecatedTpot: Histogram;
-  private readonly e2e: Histogram;
-  private readonly queue: Histogram;
-  private readonly inference: Histogram;
-  private readonly prefill: Histogram;
-  private readonly decode: Histogram;
-  private readonly promptTokens: Histogram;
-  private readonly generationTokens: Histogram;
-  private readonly maxTokensParam: Histogram;
-  private readonly maxGenerationTokens: Histogram;
-  private readonly paramsN: Histogram;
-  private readonly iterationTokens: Histogram;
-  private readonly prefillKvComputed: Histogram;
-  private readonly success: Counter;
+  private readonly ttft: FixedHistogram;
+  private readonly itl: FixedHistogram;
+  private readonly tpot: FixedHistogram;
+  private readonly deprecatedTpot: FixedHistogram;
+  private readonly e2e: FixedHistogram;
+  private readonly queue: FixedHistogram;
+  private readonly inference: FixedHistogram;
+  private readonly prefill: FixedHistogram;
+  private readonly decode: FixedHistogram;
+  private readonly promptTokens: FixedHistogram;
+  private readonly generationTokens: FixedHistogram;
+  private readonly maxTokensParam: FixedHistogram;
+  private readonly maxGenerationTokens: FixedHistogram;
+  private readonly paramsN: FixedHistogram;
+  private readonly iterationTokens: FixedHistogram;
+  private readonly prefillKvComputed: FixedHistogram;
+  private readonly success: FixedCounterFamily;
   private readonly loraSeries = new Map<string, Record<string, string>>();
 
   constructor(engine: SimEngine, modelName: string, opts: SimMetricsOptions) {
@@ -85,8 +86,7 @@ export class SimMetrics {
       c.inc(labels, 0);
       return c;
     };
-    const hist = (name: string, help: string, buckets: number[]) =>
-      new Histogram({ name, help, labelNames: LABELS, buckets, registers: [r] });
+    const hist = (name: string, help: string, buckets: number[]) => new FixedHistogram(name, help, labels, buckets, r);
     const stats = () => engine.stats();
 
     gauge('vllm:num_requests_running', 'Number of requests in model execution batches.', () => stats().running);
@@ -140,13 +140,7 @@ export class SimMetrics {
       counter('vllm:gpu_prefix_cache_queries_total', 'GPU prefix cache queries (deprecated name).', () => stats().prefixCacheQueries);
       counter('vllm:gpu_prefix_cache_hits_total', 'GPU prefix cache hits (deprecated name).', () => stats().prefixCacheHits);
     }
-    this.success = new Counter({
-      name: 'vllm:request_success_total',
-      help: 'Count of successfully processed requests.',
-      labelNames: [...LABELS, 'finished_reason'],
-      registers: [r],
-    });
-    for (const reason of FINISH_REASONS) this.success.inc({ ...labels, finished_reason: reason }, 0);
+    this.success = new FixedCounterFamily('vllm:request_success_total', 'Count of successfully processed requests.', labels, 'finished_reason', FINISH_REASONS, r);
     const info = new Gauge({
       name: 'vllm:cache_config_info',
       help: 'Information of the LLMEngine CacheConfig',
@@ -208,13 +202,13 @@ export class SimMetrics {
     this.paramsN = hist('vllm:request_params_n', 'Histogram of the n request parameter.', PARAMS_N_BUCKETS);
     this.maxTokensParam = hist('vllm:request_params_max_tokens', 'Histogram of the max_tokens request parameter.', tb);
     this.prefillKvComputed = hist('vllm:request_prefill_kv_computed_tokens', 'Histogram of new KV tokens computed during prefill (excluding cached tokens).', tb);
-    engine.onIteration((s) => this.iterationTokens.observe(labels, s.promptTokens + s.generationTokens));
+    engine.onIteration((s) => this.iterationTokens.observe(s.promptTokens + s.generationTokens));
   }
 
   /** One generated token `gapMs` after the previous one. */
   observeInterToken(gapMs: number): void {
-    this.itl.observe(this.labels, gapMs / 1000);
-    this.deprecatedTpot.observe(this.labels, gapMs / 1000);
+    this.itl.observe(gapMs / 1000);
+    this.deprecatedTpot.observe(gapMs / 1000);
   }
 
   /**
@@ -222,36 +216,35 @@ export class SimMetrics {
    * vLLM's SamplingParams sees it (observed only when set, as vLLM does).
    */
   observeFinished(o: RequestOutcome, maxTokensParam: number | null, finishReason: string = o.finishReason): void {
-    const l = this.labels;
     const t = o.timings;
-    this.success.inc({ ...l, finished_reason: finishReason }, 1);
+    this.success.inc(finishReason);
     if (t.finishedMs === undefined) return;
-    this.e2e.observe(l, (t.finishedMs - t.arrivalMs) / 1000);
-    this.promptTokens.observe(l, o.promptTokens);
-    this.generationTokens.observe(l, o.completionTokens);
-    if (maxTokensParam) this.maxTokensParam.observe(l, maxTokensParam);
+    this.e2e.observe((t.finishedMs - t.arrivalMs) / 1000);
+    this.promptTokens.observe(o.promptTokens);
+    this.generationTokens.observe(o.completionTokens);
+    if (maxTokensParam) this.maxTokensParam.observe(maxTokensParam);
     if (t.scheduledMs !== undefined) {
-      this.queue.observe(l, (t.scheduledMs - t.arrivalMs) / 1000);
-      this.inference.observe(l, (t.finishedMs - t.scheduledMs) / 1000);
-      this.prefillKvComputed.observe(l, o.promptTokens - Math.max(o.cachedTokens, 0));
+      this.queue.observe((t.scheduledMs - t.arrivalMs) / 1000);
+      this.inference.observe((t.finishedMs - t.scheduledMs) / 1000);
+      this.prefillKvComputed.observe(o.promptTokens - Math.max(o.cachedTokens, 0));
     }
     if (t.firstTokenMs !== undefined) {
-      this.ttft.observe(l, (t.firstTokenMs - t.arrivalMs) / 1000);
-      if (t.scheduledMs !== undefined) this.prefill.observe(l, (t.firstTokenMs - t.scheduledMs) / 1000);
-      this.decode.observe(l, (t.finishedMs - t.firstTokenMs) / 1000);
-      if (o.completionTokens > 1) this.tpot.observe(l, (t.finishedMs - t.firstTokenMs) / 1000 / (o.completionTokens - 1));
+      this.ttft.observe((t.firstTokenMs - t.arrivalMs) / 1000);
+      if (t.scheduledMs !== undefined) this.prefill.observe((t.firstTokenMs - t.scheduledMs) / 1000);
+      this.decode.observe((t.finishedMs - t.firstTokenMs) / 1000);
+      if (o.completionTokens > 1) this.tpot.observe((t.finishedMs - t.firstTokenMs) / 1000 / (o.completionTokens - 1));
     }
   }
 
   /** A prompt's n choices all finished (vLLM's parent request): its n and its longest generation. */
   observeParentFinished(n: number, maxGenerationTokens: number): void {
-    this.paramsN.observe(this.labels, n);
-    this.maxGenerationTokens.observe(this.labels, maxGenerationTokens);
+    this.paramsN.observe(n);
+    this.maxGenerationTokens.observe(maxGenerationTokens);
   }
 
   /** A request answered at once with finish reason cache_threshold (llm-d-inference-sim counts it as a success). */
   observeCacheThreshold(): void {
-    this.success.inc({ ...this.labels, finished_reason: 'cache_threshold' }, 1);
+    this.success.inc('cache_threshold');
   }
 
   text(): Promise<string> {
