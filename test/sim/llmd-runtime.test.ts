@@ -241,3 +241,40 @@ test('--event-batch-size splits a step\'s events into smaller batches', async ()
     await s.close();
   }
 });
+
+// docs/kv-cache.md: with --enable-kvcache the simulator dials --zmq-endpoint (the subscriber
+// binds) and publishes on topic kv@<POD_IP>:<port>@<model>; --hash-seed seeds the block hashes.
+test('--enable-kvcache dials --zmq-endpoint with llm-d\'s topic', async () => {
+  const { spawnKvgate, waitForOutput } = await import('../helpers/cli.js');
+  const kv = await freePort();
+  const sub = new zmq.Subscriber();
+  await sub.bind(`tcp://127.0.0.1:${kv}`);
+  sub.subscribe();
+  const got: { topic: string; batch: Json }[] = [];
+  void (async () => {
+    try {
+      for await (const [topic, , payload] of sub) got.push({ topic: topic.toString(), batch: decode(payload, { useBigInt64: true }) });
+    } catch {
+      // closed
+    }
+  })();
+  const child = spawnKvgate(['sim', '--port', '0', '--profile', 'instant', '--model', 'm/x', '--enable-kvcache', '--zmq-endpoint', `tcp://127.0.0.1:${kv}`, '--hash-seed', '7'], { env: { POD_IP: '10.1.2.3' } });
+  try {
+    const line = await waitForOutput(child, /listening on (http:\/\/\S+)/);
+    const url = line.split(' ').find((w) => w.startsWith('http'))!;
+    const port = new URL(url).port;
+    await until(async () => {
+      await post(url, '/v1/completions', { model: 'm/x', prompt: 'q'.repeat(200), max_tokens: 1 });
+      await post(url, '/reset_prefix_cache', '');
+      return got.length > 0;
+    });
+    assert.equal(got[0].topic, `kv@10.1.2.3:${port}@m/x`);
+    const cfg = (await (await fetch(`${url}/admin/config`)).json()) as Json;
+    assert.equal(cfg['hash-seed'], '7');
+  } finally {
+    const exit = new Promise((r) => child.on('exit', r));
+    child.kill('SIGTERM');
+    await exit;
+    sub.close();
+  }
+});
