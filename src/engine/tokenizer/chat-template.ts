@@ -1,13 +1,11 @@
 import type { ChatMessage } from '../types.js';
+import { contentText, renderChatML as render, IM_END, IM_START } from '../../shared/chat/chat-text.js';
 
-export const IM_START = '<|im_start|>';
-export const IM_END = '<|im_end|>';
+export { IM_START, IM_END } from '../../shared/chat/chat-text.js';
 
-/** Text of a message's content (string or OpenAI content parts). */
+/** Text of a message's content (string or OpenAI content parts, text parts joined by "\n" as vLLM). */
 export function messageText(content: ChatMessage['content']): string {
-  if (content == null) return '';
-  if (typeof content === 'string') return content;
-  return content.map((p) => (typeof p?.text === 'string' ? p.text : '')).join('');
+  return contentText(content);
 }
 
 /** vLLM's chat-template switches (ChatCompletionRequest.add_generation_prompt / continue_final_message). */
@@ -18,18 +16,19 @@ export interface ChatRenderOptions {
   continueFinalMessage?: boolean;
 }
 
+const GENERATION_PROMPT = `${IM_START}assistant\n`;
+const TURN_END = `${IM_END}\n`;
+
 /**
- * Qwen's ChatML rendering, by default with the generation prompt appended. Used for every
- * tokenizer so a second chat turn re-renders the first turn byte for byte (which is what lets it
- * hit the first turn's cached prompt and reply blocks, as in vLLM).
+ * Qwen's ChatML rendering (src/shared/chat/chat-text.ts; the router renders chat requests the same
+ * way, so its prefix keys are the engine's text), by default with the generation prompt appended.
+ * Without it, or continuing the final message (its end marker dropped too), the text is the same
+ * rendering cut short, since a turn's rendering never depends on what follows it.
  */
 export function renderChatML(messages: ChatMessage[], opts: ChatRenderOptions = {}): string {
-  let out = '';
-  const last = messages.length - 1;
-  for (let i = 0; i <= last; i++) {
-    const m = messages[i];
-    out += `${IM_START}${m.role}\n${messageText(m.content)}`;
-    if (!(i === last && opts.continueFinalMessage)) out += `${IM_END}\n`;
-  }
-  return opts.addGenerationPrompt === false || opts.continueFinalMessage ? out : out + `${IM_START}assistant\n`;
+  let out = render(messages);
+  if (opts.addGenerationPrompt !== false && !opts.continueFinalMessage) return out;
+  out = out.slice(0, out.length - GENERATION_PROMPT.length);
+  if (opts.continueFinalMessage && out.endsWith(TURN_END)) out = out.slice(0, out.length - TURN_END.length);
+  return out;
 }
