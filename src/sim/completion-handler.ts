@@ -60,6 +60,8 @@ interface Choice {
   echoPieces?: string[];
   tokens: number[];
   texts: string[];
+  /** Tokens generated so far. */
+  generated: number;
   finishReason: string | null;
   outcome?: RequestOutcome;
   engineId?: string;
@@ -120,11 +122,12 @@ export function serveCompletion(deps: CompletionDeps, res: ServerResponse, call:
   const choices: Choice[] = [];
   for (const [pi, p] of cr.prompts.entries()) {
     for (let j = 0; j < cr.n; j++) {
-      choices.push({ index: pi * cr.n + j, promptIdx: pi, prompt: p, target: targets[pi], tokens: [], texts: [], finishReason: null, lastTokenMs: 0, streamedChars: 0, streamedAny: false });
+      choices.push({ index: pi * cr.n + j, promptIdx: pi, prompt: p, target: targets[pi], tokens: [], texts: [], generated: 0, finishReason: null, lastTokenMs: 0, streamedChars: 0, streamedAny: false });
     }
   }
-  // Per-token strings are kept only when something shows them token by token.
-  const keepTexts = cr.stream || cr.logprobs !== null;
+  // A stream forgets each token once written; ids are kept for a whole answer, strings for logprobs.
+  const keepTexts = cr.logprobs !== null;
+  const keepTokens = !cr.stream || keepTexts;
   const finishChoiceText = (c: Choice, reason: string) => (naturalStop && reason === 'length' ? 'stop' : reason);
   const tokenText = (c: Choice, idx: number, id: number) => c.echoPieces?.[idx] ?? tokenizer.decode([id]);
   const genLogprobs = (c: Choice, idx: number, k: number): PositionLogprobs => {
@@ -229,14 +232,16 @@ export function serveCompletion(deps: CompletionDeps, res: ServerResponse, call:
   function onToken(c: Choice, id: number, idx: number, nowMs: number, finish: string | undefined): void {
     if (idx > 0) metrics.observeInterToken(nowMs - c.lastTokenMs);
     c.lastTokenMs = nowMs;
-    c.tokens.push(id);
-    if (!keepTexts) return;
-    c.texts.push(tokenText(c, idx, id));
+    c.generated = idx + 1;
+    if (keepTokens) c.tokens.push(id);
+    if (!cr.stream && !keepTexts) return;
+    const tokenStr = tokenText(c, idx, id);
+    if (keepTexts) c.texts.push(tokenStr);
     if (!cr.stream || closed) return;
     const finishReason = finish ? finishChoiceText(c, finish) : null;
     if (chat) {
-      const logprobs = cr.logprobs !== null ? { content: [chatLogprobContent(c.texts[idx], genLogprobs(c, idx, cr.logprobs), cr.logprobs)] } : null;
-      writeChunk({ index: c.index, delta: { content: c.texts[idx] }, logprobs, finish_reason: finishReason }, c, c.tokens.length);
+      const logprobs = cr.logprobs !== null ? { content: [chatLogprobContent(tokenStr, genLogprobs(c, idx, cr.logprobs), cr.logprobs)] } : null;
+      writeChunk({ index: c.index, delta: { content: tokenStr }, logprobs, finish_reason: finishReason }, c, c.generated);
       return;
     }
     // Completions: under echo the first chunk carries the prompt ahead of the first token.
@@ -251,8 +256,8 @@ export function serveCompletion(deps: CompletionDeps, res: ServerResponse, call:
       }
     }
     if (!echoOnly) {
-      text += c.texts[idx];
-      if (cr.logprobs !== null) entries.push({ text: c.texts[idx], pos: genLogprobs(c, idx, cr.logprobs) });
+      text += tokenStr;
+      if (cr.logprobs !== null) entries.push({ text: tokenStr, pos: genLogprobs(c, idx, cr.logprobs) });
     }
     let logprobs: CompletionLogprobs | null = null;
     if (cr.logprobs !== null) {
@@ -261,7 +266,7 @@ export function serveCompletion(deps: CompletionDeps, res: ServerResponse, call:
     }
     c.streamedAny = true;
     c.streamedChars += text.length;
-    writeChunk({ index: c.index, text, logprobs, finish_reason: finishReason, stop_reason: null }, c, c.tokens.length);
+    writeChunk({ index: c.index, text, logprobs, finish_reason: finishReason, stop_reason: null }, c, c.generated);
   }
 
   function onFinish(c: Choice, o: RequestOutcome): void {
