@@ -1,5 +1,4 @@
 import { isIP } from 'node:net';
-import selfsigned from 'selfsigned';
 
 /**
  * A self-signed certificate for `host` (llm-d-inference-sim's --self-signed-certs), made in
@@ -7,6 +6,8 @@ import selfsigned from 'selfsigned';
  * and 127.0.0.1.
  */
 export async function selfSignedCertificate(host: string): Promise<{ cert: string; key: string }> {
+  // Loaded on demand: the X.509 libraries behind it weigh ~10 MB of heap a server without TLS never needs.
+  const { default: selfsigned } = await import('selfsigned');
   const altNames: { type: number; value?: string; ip?: string }[] = [
     { type: 2, value: 'localhost' },
     { type: 7, ip: '127.0.0.1' },
@@ -17,6 +18,6 @@ export async function selfSignedCertificate(host: string): Promise<{ cert: strin
     days: 365,
     keySize: 2048,
     extensions: [{ name: 'subjectAltName', altNames }],
-  } as Parameters<typeof selfsigned.generate>[1]);
+  } as Parameters<typeof import('selfsigned').generate>[1]);
   return { cert: pems.cert, key: pems.private };
 }
