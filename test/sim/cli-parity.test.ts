@@ -224,3 +224,33 @@ test('bad flags exit 1 naming the flag; pflag-style booleans are accepted', asyn
     await stop(child);
   }
 });
+
+// vLLM's --kv-events-config JSON (vllm/config/kv_events.py): enable, endpoint (a wildcard binds), topic.
+test('vLLM\'s --kv-events-config publishes KV events on its endpoint and topic', async () => {
+  const zmq = await import('zeromq');
+  const kv = await freePort();
+  const { child, urls } = await start(['--port', '0', '--profile', 'instant', '--kv-events-config', JSON.stringify({ enable_kv_cache_events: true, publisher: 'zmq', endpoint: `tcp://*:${kv}`, topic: 'kv-events' })]);
+  const sub = new zmq.Subscriber();
+  sub.connect(`tcp://127.0.0.1:${kv}`);
+  sub.subscribe();
+  const topics: string[] = [];
+  void (async () => {
+    try {
+      for await (const [topic] of sub) topics.push(topic.toString());
+    } catch {
+      // closed
+    }
+  })();
+  try {
+    const end = Date.now() + 20_000;
+    while (topics.length === 0 && Date.now() < end) {
+      await post(urls[0], '/v1/completions', { model: 'Qwen/Qwen2.5-3B-Instruct', prompt: 'e'.repeat(200), max_tokens: 1 });
+      await post(urls[0], '/reset_prefix_cache', '');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(topics[0], 'kv-events');
+  } finally {
+    sub.close();
+    await stop(child);
+  }
+});
