@@ -25,6 +25,7 @@ import { latencyModelFor, kvTransferMs, validateLatencySettings, type LatencySet
 import { parseAdminPatch } from './admin-config.js';
 import { adminConfigView } from './admin-config-view.js';
 import { selfSignedCertificate } from './tls.js';
+import { modelEndpoints } from './model-endpoints.js';
 
 export interface RunningSim {
   url: string;
@@ -160,35 +161,6 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
     if (fake && nextFake) fake.set(nextFake);
   }
 
-  function modelCard(id: string, root: string, parent: string | null, maxLen: number | null) {
-    const created = Math.floor(startedAt / 1000);
-    return {
-      id,
-      object: 'model',
-      created,
-      owned_by: 'vllm',
-      root,
-      parent,
-      max_model_len: maxLen,
-      permission: [
-        {
-          id: `modelperm-${idPrefix}`,
-          object: 'model_permission',
-          created,
-          allow_create_engine: false,
-          allow_sampling: true,
-          allow_logprobs: true,
-          allow_search_indices: false,
-          allow_view: true,
-          allow_fine_tuning: false,
-          organization: '*',
-          group: null,
-          is_blocking: false,
-        },
-      ],
-    };
-  }
-
   /** The base model or LoRA adapter a request names; vLLM's 404 wording otherwise. */
   function resolveModel(model: string): { responseModel: string; lora?: { name: string; id: number } } {
     if (servedNames.includes(model)) return { responseModel: baseName };
@@ -287,65 +259,7 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
     sendJson(res, 200, embeddingsResponse(body, responseModel, tokenizer, options.defaultEmbeddingDimensions), responseHeaders(requestId));
   }
 
-  /** /v1/completions/render and /v1/chat/completions/render: the request's token ids, no generation. */
-  async function handleRender(req: IncomingMessage, res: ServerResponse, kind: 'completions' | 'chat'): Promise<void> {
-    requireJson(req);
-    const body = await readJson(req);
-    const model = typeof body.model === 'string' ? body.model : '';
-    if (!servedNames.includes(model)) {
-      if (loras.get(model)) throw new KvgateError(ErrorCode.InvalidRequest, `The model \`${model}\` is a LoRA adapter and is not supported by the render endpoints.`, { param: 'model' });
-      throw new KvgateError(ErrorCode.ModelNotFound, `The model \`${model}\` does not exist.`, { param: 'model' });
-    }
-    const cr = parseCompletionRequest(kind, { model, prompt: body.prompt, messages: body.messages }, tokenizer, parseLimits);
-    const out = kind === 'chat' ? { token_ids: cr.prompts[0].tokenIds } : cr.prompts.map((p) => ({ token_ids: p.tokenIds }));
-    sendJson(res, 200, out, responseHeaders(randomUUID()));
-  }
-
-  async function handleTokenize(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    requireJson(req);
-    const body = await readJson(req);
-    let tokens: number[];
-    let pieces: string[] | undefined;
-    if (Array.isArray(body.messages)) {
-      const cr = parseCompletionRequest('chat', { ...body, model: body.model ?? servedNames[0] }, tokenizer, parseLimits);
-      tokens = cr.prompts[0].tokenIds;
-      pieces = cr.prompts[0].pieces;
-    } else if (typeof body.prompt === 'string') {
-      tokens = tokenizer.encode(body.prompt);
-      pieces = tokenizer.splitPieces?.(body.prompt);
-    } else throw new KvgateError(ErrorCode.InvalidRequest, 'tokenize needs a string prompt or a messages array', { param: 'prompt' });
-    const strs = body.return_token_strs === true ? pieces ?? tokens.map((t) => tokenizer.decode([t])) : null;
-    sendJson(res, 200, { count: tokens.length, max_model_len: maxModelLen, tokens, token_strs: strs });
-  }
-
-  async function handleDetokenize(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    requireJson(req);
-    const body = await readJson(req);
-    const t = body.tokens;
-    if (!Array.isArray(t) || !t.every((x) => Number.isInteger(x) && x >= 0)) throw new KvgateError(ErrorCode.InvalidRequest, 'tokens must be a list of token ids', { param: 'tokens' });
-    sendJson(res, 200, { prompt: tokenizer.decode(t as number[]) });
-  }
-
-  async function handleLora(req: IncomingMessage, res: ServerResponse, op: 'load' | 'unload'): Promise<void> {
-    requireJson(req);
-    const body = await readJson(req, 64 * 1024);
-    const text = op === 'load' ? loras.load(body) : loras.unload(body);
-    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) }).end(text);
-  }
-
-  /** vLLM's /sleep (level 1 or 2); as llm-d-inference-sim, a no-op (still 200) without --enable-sleep-mode and VLLM_SERVER_DEV_MODE=1. */
-  function handleSleep(_req: IncomingMessage, res: ServerResponse, q: URLSearchParams): void {
-    const level = Number(q.get('level') ?? '1');
-    if (level !== 1 && level !== 2) throw new KvgateError(ErrorCode.InvalidRequest, `sleep level must be 1 or 2 (got ${q.get('level')})`, { param: 'level' });
-    if (options.enableSleepMode && options.vllmServerDevMode) engine.sleep(level);
-    res.writeHead(200, { 'content-length': 0 }).end();
-  }
-
-  function handleWakeUp(_req: IncomingMessage, res: ServerResponse, q: URLSearchParams): void {
-    const tags = q.getAll('tags');
-    engine.wakeUp(tags.length === 0 || tags.includes('kv_cache'));
-    res.writeHead(200, { 'content-length': 0 }).end();
-  }
+  const endpoints = modelEndpoints({ options, engine, tokenizer, loras, servedNames, maxModelLen, parseLimits, startedAt, idPrefix, requireJson, readJson, responseHeaders });
 
   async function handleAdmin(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method === 'POST') setConfig(await readJson(req, 64 * 1024));
@@ -361,27 +275,17 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
   const routes: Record<string, Record<string, Handler>> = {
     '/v1/completions': { POST: (q, s) => handleCompletion(q, s, 'completions') },
     '/v1/chat/completions': { POST: (q, s) => handleCompletion(q, s, 'chat') },
-    '/v1/completions/render': { POST: (q, s) => handleRender(q, s, 'completions') },
-    '/v1/chat/completions/render': { POST: (q, s) => handleRender(q, s, 'chat') },
+    '/v1/completions/render': { POST: (q, s) => endpoints.render(q, s, 'completions') },
+    '/v1/chat/completions/render': { POST: (q, s) => endpoints.render(q, s, 'chat') },
     '/v1/embeddings': { POST: handleEmbeddings },
-    '/v1/models': {
-      GET: (_q, s) =>
-        sendJson(s, 200, {
-          object: 'list',
-          data: [
-            ...servedNames.map((n) => modelCard(n, options.model, null, maxModelLen)),
-            // vLLM's LoRA card: root is the adapter's path, parent its base model (else the first served name).
-            ...loras.list().map((a) => modelCard(a.name, a.path, a.base_model_name ?? baseName, null)),
-          ],
-        }),
-    },
-    '/v1/load_lora_adapter': { POST: (q, s) => handleLora(q, s, 'load') },
-    '/v1/unload_lora_adapter': { POST: (q, s) => handleLora(q, s, 'unload') },
+    '/v1/models': { GET: (_q, s) => endpoints.models(s) },
+    '/v1/load_lora_adapter': { POST: (q, s) => endpoints.lora(q, s, 'load') },
+    '/v1/unload_lora_adapter': { POST: (q, s) => endpoints.lora(q, s, 'unload') },
     '/health': { GET: health },
     '/health/ready': { GET: health },
     '/version': { GET: (_q, s) => sendJson(s, 200, { version: `kvgate-sim ${VERSION}` }) },
-    '/tokenize': { POST: handleTokenize },
-    '/detokenize': { POST: handleDetokenize },
+    '/tokenize': { POST: endpoints.tokenize },
+    '/detokenize': { POST: endpoints.detokenize },
     '/metrics': {
       GET: async (_q, s) => {
         const text = fake ? await fake.text() : await metrics.text();
@@ -390,8 +294,8 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
     },
     '/admin/config': { GET: handleAdmin, POST: handleAdmin },
     '/fake_metrics': { POST: handleFakeMetrics },
-    '/sleep': { POST: handleSleep },
-    '/wake_up': { POST: handleWakeUp },
+    '/sleep': { POST: endpoints.sleep },
+    '/wake_up': { POST: endpoints.wakeUp },
     '/is_sleeping': { GET: (_q, s) => sendJson(s, 200, { is_sleeping: engine.isSleeping }) },
     '/reset_prefix_cache': {
       POST: (_q, s) => {
