@@ -10,6 +10,7 @@ import { registerBench } from './commands/bench.js';
 import { registerCost } from './commands/cost.js';
 import { registerRender } from './commands/render.js';
 import { registerPreflight } from './commands/preflight.js';
+import { registerTop } from './commands/top.js';
 import { VERSION } from '../shared/version.js';
 
 /**
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerCost(program);
   registerRender(program);
   registerPreflight(program);
+  registerTop(program);
   return program;
 }
 

@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { monitoringManifests } from './monitoring.js';
 
 export interface RenderOptions {
   name: string;
@@ -13,6 +14,8 @@ export interface RenderOptions {
   modelServerImage?: string;
   kserve: boolean;
   gatewayClassName: string;
+  /** Also monitoring.yaml: Grafana dashboard ConfigMap, PrometheusRule, EPP PodMonitor (src/deploy/monitoring.ts). */
+  monitoring?: boolean;
 }
 
 export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } } & Record<string, unknown>;
@@ -254,6 +257,7 @@ export function renderManifests(o: RenderOptions): Map<string, K8sObject[]> {
       },
     ]);
   }
+  if (o.monitoring) files.set('monitoring.yaml', monitoringManifests({ name: o.name, namespace: ns }));
   return files;
 }
 

@@ -14,6 +14,7 @@ import { silentLogger, type Logger } from '../shared/logger.js';
 import { services, type ProcessingRequest } from './proto.js';
 import { StreamProcessor } from './stream-processor.js';
 import { selfSignedCertificate } from './self-signed.js';
+import { FleetRecorder, serveDashboard } from '../observability/index.js';
 
 export interface EppOptions {
   host?: string;
@@ -74,6 +75,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
   // Readiness means the endpoint set is known: always for static/file sources, once synced for Kubernetes.
   const synced = () => pool.synced;
   const metrics = new EppMetrics(ds, { poolName: o.poolName ?? 'kvgate' });
+  const fleet = new FleetRecorder(ds, { pool: o.poolName ?? 'kvgate' }).start(); // live dashboard on the metrics port
   const director = new Director({
     router,
     metrics,
@@ -85,6 +87,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
     objectives: o.objectives,
     chatTemplates: o.chatTemplates,
     feedback: pool,
+    observer: fleet,
   });
   const { extProc, health } = services();
   const random = o.random ?? Math.random;
@@ -118,6 +121,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
     http = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       const head = req.method === 'HEAD';
+      if (serveDashboard(req, res, fleet)) return;
       if (path === '/metrics') void metrics.text().then((t) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(t));
       // Plain-HTTP liveness and readiness beside the gRPC health service (probes that cannot speak gRPC, STRICT mTLS meshes).
       else if (path === '/health') res.writeHead(200, { 'content-length': 0 }).end();
@@ -134,6 +138,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
     grpcServer.forceShutdown();
     healthServer.forceShutdown();
     http?.close();
+    fleet.stop();
     await pool.stop();
     throw err;
   }
@@ -148,6 +153,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
     director,
     certificate: tls?.cert,
     async close() {
+      fleet.stop();
       await pool.stop();
       await new Promise<void>((r) => {
         const force = setTimeout(() => grpcServer.forceShutdown(), 2000);

@@ -18,6 +18,7 @@ import { PoolRuntime, createEndpointSource, type SourceSpec } from '../datalayer
 import { ApiKeys } from './api-keys.js';
 import { ResponseSink, DiscardSink } from './response-sink.js';
 import { ClientGone } from './client-gone.js';
+import { FleetRecorder, serveDashboard } from '../observability/index.js';
 
 export interface GatewayOptions {
   host?: string;
@@ -133,6 +134,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     connect: upstreamConnect,
   }).start();
   const metrics = new EppMetrics(ds, { poolName: opts.poolName ?? 'kvgate' });
+  const fleet = new FleetRecorder(ds, { pool: opts.poolName ?? 'kvgate' }).start(); // live dashboard
   const director = new Director({
     router,
     metrics,
@@ -145,6 +147,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     objectives: opts.objectives,
     chatTemplates: opts.chatTemplates,
     feedback: pool,
+    observer: fleet,
   });
   let draining = false;
   let inflight = 0;
@@ -213,7 +216,6 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   }
 
   async function handleInference(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    assertJsonContentType(req.headers['content-type']);
     const body = await readBody(req, maxBody);
     const h = director.begin({ ingress: 'gateway', path, headers: req.headers, body });
     await h.schedule(); // throws (already recorded) on 4xx/5xx admission outcomes
@@ -301,6 +303,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         void metrics.text().then((t) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(t), fail);
         return;
       }
+      if (serveDashboard(req, res, fleet, { authorize: (a) => keys.check(a) })) return;
       if (!keys.check(req.headers.authorization)) {
         throw new KvgateError(ErrorCode.Unauthorized, 'Incorrect API key provided.', { headers: { 'www-authenticate': 'Bearer' } });
       }
@@ -358,6 +361,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
+      fleet.stop();
       server.close();
       server.closeAllConnections();
       await pool.stop();

@@ -1,6 +1,6 @@
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import type { ChatMessage, Tokenizer } from '../engine/types.js';
-import { messageText } from '../engine/index.js';
+import { messageText, renderChatML } from '../engine/index.js';
 
 /** One prompt of a request, tokenized once. */
 export interface PromptInput {
@@ -240,7 +240,9 @@ export function parseCompletionRequest(
   let chatEchoText: string | null = null;
   if (kind === 'chat') {
     const msgs = checkMessages(body.messages);
-    const rendered = tokenizer.renderChat(msgs, { addGenerationPrompt: addGenerationPrompt && !continueFinalMessage, continueFinalMessage });
+    // The simulator's tokenizers all render ChatML; the vLLM switches cut that rendering short.
+    const defaultTemplate = addGenerationPrompt && !continueFinalMessage;
+    const rendered = defaultTemplate ? tokenizer.renderChat(msgs) : renderChatML(msgs, { addGenerationPrompt: false, continueFinalMessage });
     const lastUser = [...msgs].reverse().find((m) => m.role === 'user');
     prompts = [withLazyPieces({ tokenIds: tokenizer.encode(rendered), text: rendered, echoText: messageText(lastUser?.content ?? msgs[msgs.length - 1].content) }, tokenizer)];
     // vLLM's chat echo: the answer starts with the last message's text when that message has the

@@ -13,6 +13,7 @@ export function registerRender(program: Command): void {
     .option('--config-file <file>', 'EndpointPickerConfig YAML (instead of --preset)')
     .addOption(new Option('--accelerator <kind>', 'accelerator of the model servers').choices(['tpu-v6e', 'nvidia-h100', 'nvidia-l4']).default('tpu-v6e'))
     .option('--kserve', 'KServe LLMInferenceService plus the ConfigMap and patch that apply the scorer weights', false)
+    .option('--monitoring', 'also a Grafana dashboard (grafana-dashboard.json and a ConfigMap for the Grafana sidecar), a PrometheusRule with alerts and an EPP PodMonitor (docs/monitoring.md)', false)
     .option('--image <image>', 'kvgate image for the EPP', 'kvgate:0.1.0')
     .option('--model-server-image <image>', 'vLLM image (default per accelerator)')
     .option('--gateway-class <name>', 'GatewayClass of the Gateway', 'istio')
@@ -26,7 +27,7 @@ export function registerRender(program: Command): void {
       if (o.configFile) loadConfig({ file: o.configFile });
       else loadConfig({ preset: o.preset });
       const eppConfig = o.configFile ? readFileSync(o.configFile, 'utf8') : presetText(o.preset);
-      const opts = { name: o.name, namespace: o.namespace, model: o.model, replicas: o.replicas, accelerator: o.accelerator, eppConfig, eppImage: o.image, modelServerImage: o.modelServerImage, kserve: o.kserve, gatewayClassName: o.gatewayClass };
+      const opts = { name: o.name, namespace: o.namespace, model: o.model, replicas: o.replicas, accelerator: o.accelerator, eppConfig, eppImage: o.image, modelServerImage: o.modelServerImage, kserve: o.kserve, gatewayClassName: o.gatewayClass, monitoring: o.monitoring };
       const files = renderManifests(opts);
       if (o.output === '-') {
         process.stdout.write([...files.values()].map(toYaml).join('---\n'));
@@ -36,6 +37,11 @@ export function registerRender(program: Command): void {
       for (const [f, objs] of files) writeFileSync(join(o.output, f), toYaml(objs));
       writeFileSync(join(o.output, 'kustomization.yaml'), kustomization([...files.keys()], opts));
       const written = [...files.keys(), 'kustomization.yaml'];
+      if (o.monitoring) {
+        const { grafanaDashboard } = await import('../../deploy/monitoring.js');
+        writeFileSync(join(o.output, 'grafana-dashboard.json'), `${JSON.stringify(grafanaDashboard(opts), null, 2)}\n`);
+        written.push('grafana-dashboard.json');
+      }
       if (o.kserve) {
         writeFileSync(join(o.output, 'kserve-scheduler-patch.json'), kserveSchedulerPatch(opts));
         written.push('kserve-scheduler-patch.json');

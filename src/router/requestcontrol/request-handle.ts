@@ -1,5 +1,5 @@
 import type { EndpointInfo, PickResult, RequestUsage, RouteRequest } from '../api.js';
-import { parseOpenAIRequest } from '../parse-request.js';
+import { assertJsonContentType, parseOpenAIRequest } from '../parse-request.js';
 import { UsageTap } from '../observability/usage-tap.js';
 import { KvgateError, ErrorCode, toOpenAIError } from '../../shared/errors.js';
 import { modelNotFound, servesModel } from './candidates.js';
@@ -45,6 +45,7 @@ export class RequestHandle {
   private finished = false;
   private lastStatus?: number;
   private lastReason?: string;
+  private ticket = -1;
 
   constructor(
     private readonly d: LifecycleHost,
@@ -85,6 +86,8 @@ export class RequestHandle {
         throw new KvgateError(ErrorCode.NotReady, 'the router is shutting down', { headers: { 'x-llm-d-request-dropped-reason': 'rejected-shutting-down' } });
       }
       const o = d.opts;
+      const ct = this.input.headers['content-type'];
+      assertJsonContentType(Array.isArray(ct) ? ct[0] : ct);
       const { route, json } = parseOpenAIRequest(this.input.path, this.input.body, {
         requestId: this.id,
         headers: this.input.headers,
@@ -104,9 +107,11 @@ export class RequestHandle {
       const pick = d.router.pick(route, s0, candidates);
       d.opts.metrics?.observeScheduling((d.now() - s0) / 1000, pick.prefixMatch);
       this.pick = pick;
+      if (o.observer) this.ticket = o.observer.recordDecision({ requestId: this.id, endpointId: pick.endpoints[0].id, prefixMatch: pick.prefixMatch, scores: () => pick.scores });
       return pick.endpoints;
     } catch (err) {
       const e = toOpenAIError(err);
+      if (e.status === 429) d.opts.observer?.recordShed(this.id, e.status);
       this.finish({ status: e.status, errorCode: e.body.error.code ?? undefined });
       throw err;
     }
@@ -120,7 +125,10 @@ export class RequestHandle {
     if (!this.pick || this.attempts >= (this.d.opts.maxAttempts ?? 3)) return undefined;
     const next = this.nextCandidate();
     if (!next) return undefined;
-    if (this.attempts > 0) this.d.router.onRetry(this.id, next.id, this.d.now());
+    if (this.attempts > 0) {
+      this.d.router.onRetry(this.id, next.id, this.d.now());
+      this.d.opts.observer?.recordRetry(this.ticket, next.id);
+    }
     this.attempts++;
     this.tried.add(next.id);
     this.endpoint = next;
@@ -266,6 +274,18 @@ export class RequestHandle {
         durationS,
         inputTokens: usage?.promptTokens,
         outputTokens: usage?.completionTokens,
+        cachedTokens: usage?.cachedTokens,
+      });
+    }
+    if (this.ticket >= 0 && this.endpoint) {
+      d.opts.observer?.recordCompletion(this.ticket, {
+        endpointId: this.endpoint.id,
+        status: outcome.status,
+        stream: route?.stream,
+        ttftMs: this.ttftMs,
+        e2eMs: now - this.t0,
+        promptTokens: usage?.promptTokens,
+        completionTokens: usage?.completionTokens,
         cachedTokens: usage?.cachedTokens,
       });
     }
