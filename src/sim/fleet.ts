@@ -27,9 +27,6 @@ export async function startSimFleet(opts: SimFleetOptions, deps: { logger?: Logg
         await startSimServer(
           {
             ...simOpts,
-            // The fleet sits behind kvgate's gateway, which forwards whatever Content-Type its
-            // clients send; the replicas stay lenient unless told otherwise (vLLM would answer 400).
-            requireJsonContentType: simOpts.requireJsonContentType ?? false,
             port,
             seed: (simOpts.seed ?? 0) + i,
             // vLLM's convention: a wildcard host binds (the router subscribes by connecting).

@@ -85,8 +85,12 @@ export const SimOptionsSchema = z
     fakeMetrics: FakeMetricsSchema.optional(),
     fakeMetricsRefreshIntervalMs: z.number().positive().default(100),
     defaultEmbeddingDimensions: z.number().int().min(1).default(384),
-    /** vLLM answers 400 to a body whose Content-Type is not application/json. */
-    requireJsonContentType: z.boolean().default(true),
+    /**
+     * Answer 400 to a body whose Content-Type is not application/json, as vLLM does. `kvgate sim`
+     * turns it on (`--no-strict-content-type` turns it off); programmatic servers and `kvgate up`
+     * replicas default to lenient, since the gateway forwards whatever its clients send.
+     */
+    requireJsonContentType: z.boolean().default(false),
     /** One log line per HTTP request (method, path, status, time; never bodies). */
     logHttp: z.boolean().default(false),
   })

@@ -6,9 +6,9 @@ import { parsePromText } from '../helpers/prom-text.js';
 export const MODEL = 'Qwen/Qwen2.5-3B-Instruct';
 export const JSON_HEADERS = { 'content-type': 'application/json' };
 
-/** An in-process simulator on an ephemeral port (instant profile unless told otherwise). */
+/** An in-process simulator on an ephemeral port (instant profile, vLLM's Content-Type rule, unless told otherwise). */
 export function sim(opts: SimOptionsInput = {}): Promise<RunningSim> {
-  return startSimServer({ port: 0, profile: 'instant', ...opts });
+  return startSimServer({ port: 0, profile: 'instant', requireJsonContentType: true, ...opts });
 }
 
 /** The official client pointed at a simulator. */
