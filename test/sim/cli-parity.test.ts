@@ -14,7 +14,7 @@ import { Agent, request } from 'undici';
 import { spawnKvgate, runKvgate, waitForOutput } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
 import { makeTestPki } from '../helpers/tls.js';
-import { post, type Json } from './helpers.js';
+import { post, freePortPair, type Json } from './helpers.js';
 
 const exec = promisify(execFile);
 
@@ -25,6 +25,7 @@ async function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ chi
 }
 
 async function stop(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
   const exit = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   child.kill('SIGTERM');
   return exit;
@@ -190,7 +191,7 @@ test('space-separated list flags: --failure-types a b, --served-model-name a b',
 
 // docs/configuration.md "Data parallel": rank i on port + i.
 test('--data-parallel-size 2 serves two ranks on consecutive ports', async () => {
-  const port = await freePort();
+  const port = await freePortPair();
   const child = spawnKvgate(['sim', '--port', String(port), '--profile', 'instant', '--data-parallel-size', '2', '--json']);
   try {
     const line = await waitForOutput(child, /\{"url".*\}/, 30_000);

@@ -60,3 +60,20 @@ export async function until(cond: () => boolean | Promise<boolean>, ms = 10_000)
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** A port p with p and p+1 both free a moment ago (data-parallel ranks listen on consecutive ports). */
+export async function freePortPair(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const tryListen = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+  const { freePort } = await import('../helpers/ports.js');
+  for (let i = 0; i < 50; i++) {
+    const p = await freePort();
+    if (p < 65535 && (await tryListen(p + 1))) return p;
+  }
+  throw new Error('no two consecutive free ports');
+}

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as zmq from 'zeromq';
 import { decode } from '@msgpack/msgpack';
 import { Agent, request } from 'undici';
-import { MODEL, sim, post, metrics, until, type Json } from './helpers.js';
+import { MODEL, sim, post, metrics, until, freePortPair, type Json } from './helpers.js';
 import { sampleValue } from '../helpers/prom-text.js';
 import { freePort } from '../helpers/ports.js';
 import { makeTestPki } from '../helpers/tls.js';
@@ -198,7 +198,7 @@ async function subscribe(port: number, got: { seq: bigint; batch: Json }[]) {
 // docs/configuration.md "Data parallel": rank i serves on port+i, publishes on the ZMQ endpoint's
 // port+i, and puts data_parallel_rank i in every batch (vLLM offsets KV endpoints the same way).
 test('--data-parallel-size runs ranks on consecutive ports with offset KV-event endpoints', async () => {
-  const [httpBase, kvBase] = [await freePort(), await freePort()];
+  const [httpBase, kvBase] = [await freePortPair(), await freePortPair()];
   const ranks = await startSimRanks({ port: httpBase, profile: 'instant', kvEventsEndpoint: `tcp://*:${kvBase}` }, { dataParallelSize: 2 });
   const got0: { seq: bigint; batch: Json }[] = [];
   const got1: { seq: bigint; batch: Json }[] = [];
