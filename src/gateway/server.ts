@@ -5,20 +5,20 @@ import type { AddressInfo, Socket } from 'node:net';
 import { Pool } from 'undici';
 import type { EndpointInfo } from '../router/api.js';
 import type { Objectives } from '../router/objectives.js';
-import { createRouter, type EffectiveConfig, type EndpointPicker } from '../router/index.js';
-import { Director, type RequestHandle } from '../router/requestcontrol/index.js';
+import type { EffectiveConfig, EndpointPicker } from '../router/index.js';
+import type { Director, RequestHandle } from '../router/requestcontrol/index.js';
 import { assertJsonContentType } from '../router/parse-request.js';
 import type { ChatTemplates } from '../router/prompt/chat-templates.js';
-import { EppMetrics } from '../router/observability/epp-metrics.js';
 import { KvgateError, ErrorCode, toOpenAIError } from '../shared/errors.js';
 import { parseJsonBody, readBody, sendError, sendJson } from '../shared/http.js';
 import { assertJsonDepth } from '../shared/json-depth.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
-import { PoolRuntime, createEndpointSource, type SourceSpec } from '../datalayer/pool-runtime.js';
+import type { SourceSpec } from '../datalayer/pool-runtime.js';
+import { startRoutingStack } from '../runtime/routing-stack.js';
 import { ApiKeys } from './api-keys.js';
 import { ResponseSink, DiscardSink } from './response-sink.js';
 import { ClientGone } from './client-gone.js';
-import { FleetRecorder, serveDashboard } from '../observability/index.js';
+import { serveDashboard } from '../observability/index.js';
 
 export interface GatewayOptions {
   host?: string;
@@ -96,8 +96,6 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const logger = opts.logger ?? silentLogger();
   const maxBody = opts.maxBodyBytes ?? 16 * 1024 * 1024;
   const random = opts.random ?? Math.random;
-  const router = createRouter({ config: opts.config, random: opts.random });
-  const ds = router.datastore;
   const keys = new ApiKeys(opts.apiKeys ?? []);
   const upstreamConnect = opts.upstreamTls
     ? {
@@ -115,39 +113,15 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     }
     return p;
   };
+  const stack = startRoutingStack({ ...opts, connect: upstreamConnect, logger });
+  const { router, pool, metrics, fleet, director } = stack;
+  const ds = router.datastore;
   ds.subscribe({
     endpointRemoved(id) {
       const p = pools.get(id);
       pools.delete(id);
       void p?.close().catch(() => undefined);
     },
-  });
-  const source = createEndpointSource({ endpoints: opts.endpointsFile || opts.kubernetes ? undefined : (opts.endpoints ?? []), endpointsFile: opts.endpointsFile, kubernetes: opts.kubernetes }, logger);
-  const pool = new PoolRuntime({
-    source,
-    datastore: ds,
-    logger,
-    metricsIntervalMs: opts.metricsIntervalMs,
-    healthIntervalMs: opts.healthIntervalMs,
-    ejectAfter: opts.ejectAfter,
-    cooldownMs: opts.cooldownMs,
-    connect: upstreamConnect,
-  }).start();
-  const metrics = new EppMetrics(ds, { poolName: opts.poolName ?? 'kvgate' });
-  const fleet = new FleetRecorder(ds, { pool: opts.poolName ?? 'kvgate' }).start(); // live dashboard
-  const director = new Director({
-    router,
-    metrics,
-    logger,
-    accessLog: opts.accessLog,
-    maxAttempts: opts.maxAttempts,
-    debugScores: opts.debugScores,
-    trustRoutingHeaders: opts.trustRoutingHeaders,
-    defaultPriority: opts.defaultPriority,
-    objectives: opts.objectives,
-    chatTemplates: opts.chatTemplates,
-    feedback: pool,
-    observer: fleet,
   });
   let draining = false;
   let inflight = 0;
@@ -349,7 +323,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1', () => resolve());
     });
   } catch (err) {
-    await pool.stop();
+    await stack.stop();
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') throw new KvgateError(ErrorCode.InvalidConfig, `port ${opts.port} on ${opts.host ?? '127.0.0.1'} is already in use: stop what holds it or give another --port`, { param: 'port' });
     throw err;
@@ -361,10 +335,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
-      fleet.stop();
       server.close();
       server.closeAllConnections();
-      await pool.stop();
+      await stack.stop();
       await Promise.all([...pools.values()].map((p) => p.destroy().catch(() => undefined)));
     })());
   return {
