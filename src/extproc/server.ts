@@ -7,7 +7,7 @@ import { startMetricsScraper, type MetricsScraper } from '../datalayer/index.js'
 import { EppMetrics } from '../router/observability/epp-metrics.js';
 import type { Objectives } from '../router/objectives.js';
 import { readEndpointsFile, watchEndpointsFile } from '../datalayer/sources/endpoints-file.js';
-import { KubernetesEndpointSource } from '../datalayer/sources/kubernetes-source.js';
+import { KubernetesEndpointSource, type KubernetesSourceOptions } from '../datalayer/sources/kubernetes-source.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { services, type ProcessingRequest } from './proto.js';
 import { StreamProcessor } from './stream-processor.js';
@@ -22,7 +22,7 @@ export interface EppOptions {
   endpoints?: EndpointInfo[];
   endpointsFile?: string;
   /** Discover the endpoints of an InferencePool (Ready pods × target ports). */
-  kubernetes?: { poolName: string; namespace: string; kubeconfig?: string };
+  kubernetes?: Omit<KubernetesSourceOptions, 'logger'>;
   /** TLS on the ext_proc port (default on, self-signed unless `tls` is given). */
   secureServing?: boolean;
   tls?: { cert: Buffer; key: Buffer };

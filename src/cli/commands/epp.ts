@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { intArg, listArg, waitForSignal } from '../parse.js';
 
 function bool(name: string) {
@@ -23,7 +23,8 @@ export function registerEpp(program: Command): void {
     .option('--endpoints-file <file>', 'file of endpoints, watched for changes')
     .option('--pool-name <name>', 'discover the Ready pods of this InferencePool (Kubernetes)')
     .option('--pool-namespace <ns>', 'namespace of the InferencePool (default: $NAMESPACE or default)')
-    .option('--kubeconfig <file>', 'kubeconfig for --pool-name (default: $KUBECONFIG or ~/.kube/config)')
+    .addOption(new Option('--pool-group <group>', 'API group of the InferencePool (default: inference.networking.k8s.io, falling back to the v1alpha2 group)').choices(['inference.networking.k8s.io', 'inference.networking.x-k8s.io']))
+    .option('--kubeconfig <file>', 'kubeconfig for --pool-name (default: $KUBECONFIG, then the pod\'s service account, then ~/.kube/config)')
     .option('--preset <name>', 'routing preset (kvgate config presets)')
     .option('--config-file <file>', 'EndpointPickerConfig YAML')
     .option('--max-body-bytes <n>', 'request body limit (ImmediateResponse 413 above)', intArg('--max-body-bytes', 1), 16 * 1024 * 1024)
@@ -39,9 +40,19 @@ export function registerEpp(program: Command): void {
       const { createLogger } = await import('../../shared/logger.js');
       const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
       const { loadObjectives } = await import('../../router/objectives.js');
-      const objectives = loadObjectives({ file: o.objectivesFile, args: o.objective, trustRoutingHeaders: o.trustRoutingHeaders });
+      const staticObjectives = loadObjectives({ file: o.objectivesFile, args: o.objective, trustRoutingHeaders: o.trustRoutingHeaders });
       if ([o.endpoints, o.endpointsFile, o.poolName].filter(Boolean).length !== 1) throw new KvgateError(ErrorCode.InvalidConfig, 'give exactly one of --endpoints, --endpoints-file or --pool-name');
       const logger = createLogger('epp', { level: o.logLevel });
+      const poolNamespace = o.poolNamespace ?? process.env.NAMESPACE ?? 'default';
+      // With an InferencePool, its InferenceObjectives (CRs) feed the objective → priority map too.
+      let objectiveWatcher: import('../../datalayer/sources/inference-objectives.js').InferenceObjectiveWatcher | undefined;
+      if (o.poolName) {
+        const { InferenceObjectiveWatcher } = await import('../../datalayer/sources/inference-objectives.js');
+        objectiveWatcher = new InferenceObjectiveWatcher({ poolName: o.poolName, namespace: poolNamespace, kubeconfig: o.kubeconfig, base: staticObjectives, logger });
+        objectiveWatcher.start();
+        if (!o.trustRoutingHeaders) logger.warn('InferenceObjectives are watched, but x-gateway-inference-objective is ignored without --trust-routing-headers');
+      }
+      const objectives = objectiveWatcher?.objectives ?? staticObjectives;
       const epp = await startEppServer({
         host: o.host,
         grpcPort: o.grpcPort,
@@ -50,7 +61,7 @@ export function registerEpp(program: Command): void {
         config: loadConfig(o.configFile ? { file: o.configFile } : { preset: o.preset ?? 'gie-default' }),
         endpoints: o.endpoints ? parseEndpointList(o.endpoints) : undefined,
         endpointsFile: o.endpointsFile,
-        kubernetes: o.poolName ? { poolName: o.poolName, namespace: o.poolNamespace ?? process.env.NAMESPACE ?? 'default', kubeconfig: o.kubeconfig } : undefined,
+        kubernetes: o.poolName ? { poolName: o.poolName, namespace: poolNamespace, kubeconfig: o.kubeconfig, poolGroup: o.poolGroup } : undefined,
         secureServing: o.secureServing,
         tls: o.certPath ? certificateFromDir(o.certPath) : undefined,
         maxBodyBytes: o.maxBodyBytes,
@@ -58,9 +69,13 @@ export function registerEpp(program: Command): void {
         objectives,
         poolName: o.poolName ?? 'kvgate',
         logger,
+      }).catch(async (err: unknown) => {
+        await objectiveWatcher?.stop();
+        throw err;
       });
       process.stdout.write(`kvgate epp ready: ext_proc ${o.host}:${epp.grpcPort} (${o.secureServing ? 'TLS' : 'plaintext'}), health ${epp.grpcHealthPort}, metrics ${epp.metricsPort}, ${epp.router.datastore.list().length} endpoints\n`);
       await waitForSignal();
+      await objectiveWatcher?.stop();
       await epp.close();
     });
 }
