@@ -14,20 +14,15 @@ const MARK = { PASS: '✅', FAIL: '❌', SKIP: '➖' } as const;
 
 /**
  * `--customer`: the same checks for someone who did not write the manifests (the seed's
- * `preflight-check.sh --customer`): grouped, plain marks, optional checks that did not run
- * folded into one line, and a numbered list of what to do before deploying.
+ * `preflight-check.sh --customer`): grouped under headings, ✅ / ❌ / ➖ (not checked), and a
+ * numbered list of what to do before deploying.
  */
 export function formatPreflightCustomer(rows: PreflightRow[], passed: boolean): string {
   let out = 'kvgate preflight — is this environment ready for the deployment?\n';
   const groups = [...new Set(rows.map((r) => r.group))];
   for (const g of groups) {
     out += `\n${g}\n`;
-    for (const r of rows.filter((x) => x.group === g)) {
-      if (r.status === 'SKIP' && !r.required) continue;
-      out += `  ${MARK[r.status]} ${r.check}: ${r.detail}\n`;
-    }
-    const skipped = rows.filter((x) => x.group === g && x.status === 'SKIP' && !x.required);
-    if (skipped.length) out += `  ${MARK.SKIP} not checked: ${skipped.map((s) => s.check).join(', ')}${skipped[0].detail ? ` (${skipped[0].detail})` : ''}\n`;
+    for (const r of rows.filter((x) => x.group === g)) out += `  ${MARK[r.status]} ${r.check}: ${r.detail}\n`;
   }
   const todo = rows.filter((r) => r.status === 'FAIL' && r.required);
   if (passed) out += `\n✅ Ready to deploy: every required check passed.\n`;
