@@ -90,11 +90,11 @@ export class FakeKubeApi {
 
   static async start(opts: FakeKubeApiOptions = {}): Promise<FakeKubeApi> {
     const pki = makeTestPki();
-    let api!: FakeKubeApi;
-    const server = createServer({ key: readFileSync(pki.serverKey), cert: readFileSync(pki.serverCert), ca: readFileSync(pki.ca), requestCert: true, rejectUnauthorized: false }, (req, res) => api.handle(req, res));
+    const holder: { api?: FakeKubeApi } = {};
+    const server = createServer({ key: readFileSync(pki.serverKey), cert: readFileSync(pki.serverCert), ca: readFileSync(pki.ca), requestCert: true, rejectUnauthorized: false }, (req, res) => holder.api!.handle(req, res));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    api = new FakeKubeApi(server, (server.address() as AddressInfo).port, pki, opts);
-    return api;
+    holder.api = new FakeKubeApi(server, (server.address() as AddressInfo).port, pki, opts);
+    return holder.api;
   }
 
   /** Declares a collection (so LIST answers 200 with no items instead of 404). */
