@@ -22,7 +22,17 @@ export function formatPreflightCustomer(rows: PreflightRow[], passed: boolean): 
   const groups = [...new Set(rows.map((r) => r.group))];
   for (const g of groups) {
     out += `\n${g}\n`;
-    for (const r of rows.filter((x) => x.group === g)) out += `  ${MARK[r.status]} ${r.check}: ${r.detail}\n`;
+    const inGroup = rows.filter((x) => x.group === g);
+    for (let i = 0; i < inGroup.length; i++) {
+      const r = inGroup[i];
+      // Checks skipped for one reason ("no cluster configured …") read better as one line.
+      let j = i;
+      while (r.status === 'SKIP' && j + 1 < inGroup.length && inGroup[j + 1].status === 'SKIP' && inGroup[j + 1].detail === r.detail) j++;
+      if (j > i) {
+        out += `  ${MARK.SKIP} not checked (${r.detail}): ${inGroup.slice(i, j + 1).map((x) => x.check).join(', ')}\n`;
+        i = j;
+      } else out += `  ${MARK[r.status]} ${r.check}: ${r.detail}\n`;
+    }
   }
   const todo = rows.filter((r) => r.status === 'FAIL' && r.required);
   if (passed) out += `\n✅ Ready to deploy: every required check passed.\n`;

@@ -185,7 +185,8 @@ export class Verifier {
     const where = servedKnown ? (sameReplica ? `all ${n} on ${cold.served}` : `on ${[...new Set(sent.map((x) => x.served))].join(', ')}`) : 'serving replica not reported';
     const tokens = cachedKnown ? `cached_tokens ${warm.map((w) => w.cached).join('/')} of ${cold.promptTokens ?? '?'}` : 'cached_tokens not reported';
     const belowSeed = speedup < this.o.cacheSpeedupThresholdPct ? `, below the ${this.o.cacheSpeedupThresholdPct} % the seed expected` : '';
-    const result = `${where}; ${tokens}; cold ${cold.r.ms.toFixed(0)} ms → warm ${warmMs.toFixed(0)} ms (${speedup.toFixed(0)} % faster${belowSeed}; information only)`;
+    const faster = speedup >= 0 ? `${speedup.toFixed(0)} % faster` : `${(-speedup).toFixed(0)} % slower`;
+    const result = `${where}; ${tokens}; cold ${cold.r.ms.toFixed(0)} ms → warm ${warmMs.toFixed(0)} ms (${faster}${belowSeed}; information only)`;
     if (!cachedKnown) {
       return { test: name, status: 'FAIL', result, data, diagnosis: 'the fleet does not report usage.prompt_tokens_details.cached_tokens, so no cache hit can be shown (latency alone proves nothing on a busy host): start vLLM with --enable-prompt-tokens-details (kvgate render sets it)' };
     }

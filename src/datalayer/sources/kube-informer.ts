@@ -94,7 +94,10 @@ export class Informer<T extends KubeObject> {
         const started = Date.now();
         const delivered = await this.watchOnce(listedAt + (this.o.resyncMs ?? 600_000) - started);
         this.lastError = undefined;
-        if (Date.now() - listedAt >= (this.o.resyncMs ?? 600_000)) needList = true;
+        if (Date.now() - listedAt >= (this.o.resyncMs ?? 600_000)) {
+          needList = true;
+          continue;
+        }
         // A watch the server ends at once, repeatedly, must not spin.
         if (!delivered && Date.now() - started < 1000) await this.sleep(backoff);
         else backoff = base;
@@ -129,6 +132,7 @@ export class Informer<T extends KubeObject> {
         timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
       }),
     ]).finally(() => clearTimeout(timer));
+    if (this.stopped) return;
     this.objects.clear();
     for (const item of list.items ?? []) {
       const name = item.metadata?.name;
