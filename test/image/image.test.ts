@@ -12,7 +12,7 @@ import { EnvoyLikeClient, headerOf, healthCheck, hv, type Resp } from '../extpro
  * The container image, built and run on this machine: Debian's buildah with chroot isolation (no
  * daemon, works inside an unprivileged CI container), on a locally made stand-in for the official
  * Node 20 image (scripts/image-test-base.sh; no registry is reachable). Runs in `npm test` and CI
- * (.ci/run installs buildah and mmdebstrap, and makes the base first: 30-75 s cold, mostly the
+ * (.ci/run installs buildah and mmdebstrap, and makes the base first: 75-80 s cold, mostly the
  * Debian download). Measured on the 2-core machine inside a full `npm test`: build 52 s with no
  * layer cached, runs 7 s; seconds when the base, the downloads and unchanged layers are cached.
  */
