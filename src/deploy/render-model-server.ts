@@ -82,10 +82,10 @@ export const modelServerPart: RenderPart = (c, files) => {
 /**
  * Prometheus Operator scrape objects: a PodMonitor for the model servers' /metrics and a
  * ServiceMonitor for the EPP's (a PodMonitor under KServe, which names the scheduler's Service
- * itself). Dashboards and alerts are a separate render part.
+ * itself; none with --monitoring, whose part has the EPP's). Dashboards and alerts: monitoring.ts.
  */
 export const scrapeMonitorsPart: RenderPart = (c, files) => {
-  const objs: K8sObject[] = [
+  const objs: (K8sObject | undefined)[] = [
     {
       apiVersion: 'monitoring.coreos.com/v1',
       kind: 'PodMonitor',
@@ -96,9 +96,12 @@ export const scrapeMonitorsPart: RenderPart = (c, files) => {
         podMetricsEndpoints: [c.o.kserve ? { targetPort: MODEL_PORT, path: '/metrics', interval: '15s', scheme: 'https', tlsConfig: { insecureSkipVerify: true } } : { port: 'http', path: '/metrics', interval: '15s' }],
       },
     },
-    c.o.kserve
+    // --monitoring brings its own EPP PodMonitor: one scrape of the EPP, not two.
+    c.o.monitoring
+      ? undefined
+      : c.o.kserve
       ? { apiVersion: 'monitoring.coreos.com/v1', kind: 'PodMonitor', metadata: c.meta(c.epp), spec: { selector: { matchLabels: c.eppLabels }, podMetricsEndpoints: [{ targetPort: EPP_PORTS.metrics, path: '/metrics', interval: '10s' }] } }
       : { apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: c.meta(c.epp), spec: { selector: { matchLabels: c.eppLabels }, endpoints: [{ port: 'http-metrics', path: '/metrics', interval: '10s' }] } },
   ];
-  files.set('scrape-monitors.yaml', objs);
+  files.set('scrape-monitors.yaml', objs.filter((x): x is K8sObject => x !== undefined));
 };

@@ -21,6 +21,8 @@ export interface RenderOptions {
   /** KServe variant: the Gateway KServe routes through and its namespace (the seed: inference-gateway in opendatahub). */
   gatewayName?: string;
   gatewayNamespace?: string;
+  /** Also monitoring.yaml: Grafana dashboard ConfigMap, PrometheusRule, EPP PodMonitor (src/deploy/monitoring.ts). */
+  monitoring?: boolean;
 }
 
 /** A Kubernetes object as rendered: apiVersion, kind, metadata with name, the rest free. */

@@ -3,10 +3,16 @@ import { eppConfigPart, eppPart, namespacePart } from './render-epp.js';
 import { gatewayPart, inferencePoolPart, istioPart, peerAuthenticationPart } from './render-istio.js';
 import { kservePart } from './render-kserve.js';
 import { modelServerPart, scrapeMonitorsPart } from './render-model-server.js';
+import { monitoringManifests } from './monitoring.js';
 import { networkPoliciesPart } from './render-network-policies.js';
 import { renderContext, validateRenderOptions, type K8sObject, type ManifestFiles, type RenderOptions, type RenderPart } from './render-options.js';
 
 export { validateRenderOptions, type K8sObject, type ManifestFiles, type RenderOptions, type RenderPart } from './render-options.js';
+
+/** `--monitoring`: Grafana dashboard ConfigMap, PrometheusRule, EPP PodMonitor (monitoring.ts). */
+export const monitoringPart: RenderPart = (c, files) => {
+  if (c.o.monitoring) files.set('monitoring.yaml', monitoringManifests({ name: c.o.name, namespace: c.ns }));
+};
 
 /**
  * The parts of a plain (GIE + Istio) deployment, in file order: namespace, the EPP (kvgate epp,
@@ -14,10 +20,10 @@ export { validateRenderOptions, type K8sObject, type ManifestFiles, type RenderO
  * forwarding, optional STRICT PeerAuthentication), the model servers (vLLM, PDB, HPA), scrape
  * monitors and NetworkPolicies. Another part (say, dashboards) is one more function in the list.
  */
-export const STANDARD_PARTS: RenderPart[] = [namespacePart, eppConfigPart, eppPart, inferencePoolPart, gatewayPart, istioPart, peerAuthenticationPart, modelServerPart, scrapeMonitorsPart, networkPoliciesPart];
+export const STANDARD_PARTS: RenderPart[] = [namespacePart, eppConfigPart, eppPart, inferencePoolPart, gatewayPart, istioPart, peerAuthenticationPart, modelServerPart, scrapeMonitorsPart, networkPoliciesPart, monitoringPart];
 
 /** The seed's KServe variant (`--kserve`): KServe creates the pool, workload and scheduler; kvgate is the scheduler. */
-export const KSERVE_PARTS: RenderPart[] = [namespacePart, eppConfigPart, kservePart, peerAuthenticationPart, scrapeMonitorsPart, networkPoliciesPart];
+export const KSERVE_PARTS: RenderPart[] = [namespacePart, eppConfigPart, kservePart, peerAuthenticationPart, scrapeMonitorsPart, networkPoliciesPart, monitoringPart];
 
 /**
  * The manifests of a cache-aware deployment as files of Kubernetes objects. `extraParts` run

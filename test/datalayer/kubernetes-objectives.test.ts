@@ -12,7 +12,7 @@ function watcher(api: FakeKubeApi, base?: Map<string, number>) {
 }
 
 const priorityOf = (objectives: ReadonlyMap<string, number>, name: string) =>
-  parseOpenAIRequest('/v1/completions', Buffer.from('{"model":"m","prompt":"x"}'), { headers: { 'x-gateway-inference-objective': name }, trustRoutingHeaders: true, objectives }).route.priority;
+  parseOpenAIRequest('/v1/completions', Buffer.from('{"model":"m","prompt":"x"}'), { requestId: 'objective-test', headers: { 'x-gateway-inference-objective': name }, trustRoutingHeaders: true, objectives }).route.priority;
 
 test("InferenceObjectives of this pool feed the objective → priority map live; other pools' do not; flags win", async () => {
   const api = await FakeKubeApi.start({ tokens: ['t'] });

@@ -13,7 +13,7 @@ import { seeded } from '../router/helpers.js';
 let epp: RunningEpp;
 let client: EnvoyLikeClient;
 before(async () => {
-  epp = await startEppServer({ grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, host: '127.0.0.1', config: loadConfig({ preset: 'kvgate' }), secureServing: false, random: seeded(9), metricsIntervalMs: 3_600_000 });
+  epp = await startEppServer({ grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, host: '127.0.0.1', config: loadConfig({ preset: 'kvgate' }), secureServing: false, random: seeded(9), metricsIntervalMs: 3_600_000, healthIntervalMs: 0 });
   epp.router.datastore.setEndpoints([1, 2].map((i) => ({ id: `10.0.0.${i}:8000`, host: `10.0.0.${i}`, port: 8000, url: 'http://127.0.0.1:1', labels: {} })));
   for (const e of epp.router.datastore.list()) epp.router.datastore.updateMetrics(e.info.id, { waitingQueueSize: 0, runningRequests: 0, kvCacheUsage: 0, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: performance.now() + 3_600_000 });
   client = new EnvoyLikeClient(epp.grpcPort);
@@ -50,7 +50,7 @@ function run(messages: unknown[]): Promise<{ ended: boolean; responses: Resp[] }
     const timer = setTimeout(() => {
       s.cancel();
       resolve({ ended: false, responses });
-    }, 5000);
+    }, Number(process.env.FUZZ_STREAM_TIMEOUT_MS ?? 5000));
     const done = () => {
       clearTimeout(timer);
       resolve({ ended: true, responses });
@@ -78,7 +78,7 @@ test('arbitrary message sequences end cleanly, release their load, and the EPP k
   );
   for (const e of epp.router.datastore.list()) assert.equal(e.inFlightRequests, 0, `${e.info.id} still counts requests in flight`);
   const ok = await client.exchange(
-    [{ request_headers: { headers: { headers: [hv(':path', '/v1/completions'), hv(':method', 'POST')] }, end_of_stream: false } }, { request_body: { body: Buffer.from('{"model":"m","prompt":"alive"}'), end_of_stream: true } }],
+    [{ request_headers: { headers: { headers: [hv(':path', '/v1/completions'), hv(':method', 'POST'), hv('content-type', 'application/json')] }, end_of_stream: false } }, { request_body: { body: Buffer.from('{"model":"m","prompt":"alive"}'), end_of_stream: true } }],
     (got) => got.length >= 2,
   );
   assert.match(ok.responses[0].request_headers?.response?.header_mutation?.set_headers?.[0]?.header.key ?? '', /x-gateway-destination-endpoint|content-length/i);

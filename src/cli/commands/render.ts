@@ -17,6 +17,7 @@ export function registerRender(program: Command): void {
     .option('--gateway-namespace <ns>', 'with --kserve: its namespace (the EnvoyFilters go there)', 'opendatahub')
     .option('--strict-mtls', 'add a namespace-wide PeerAuthentication in STRICT mode', false)
     .option('--no-network-policies', "leave out the seed's four NetworkPolicies")
+    .option('--monitoring', 'also a Grafana dashboard (grafana-dashboard.json and a ConfigMap for the Grafana sidecar), a PrometheusRule with alerts and an EPP PodMonitor (docs/monitoring.md)', false)
     .option('--image <image>', 'kvgate image for the EPP (npm run image builds kvgate:VERSION)', 'kvgate:0.1.0')
     .option('--model-server-image <image>', 'vLLM image (default per accelerator)')
     .option('--gateway-class <name>', 'GatewayClass of the Gateway (without --kserve)', 'istio')
@@ -30,7 +31,7 @@ export function registerRender(program: Command): void {
       if (o.configFile) loadConfig({ file: o.configFile });
       else loadConfig({ preset: o.preset });
       const eppConfig = o.configFile ? readFileSync(o.configFile, 'utf8') : presetText(o.preset);
-      const files = renderManifests({
+      const opts = {
         name: o.name,
         namespace: o.namespace,
         model: o.model,
@@ -45,7 +46,9 @@ export function registerRender(program: Command): void {
         networkPolicies: o.networkPolicies,
         gatewayName: o.gatewayName,
         gatewayNamespace: o.gatewayNamespace,
-      });
+        monitoring: o.monitoring,
+      };
+      const files = renderManifests(opts);
       if (o.output === '-') {
         process.stdout.write([...files.values()].map(toYaml).join('---\n'));
         return;
@@ -54,6 +57,11 @@ export function registerRender(program: Command): void {
       for (const [f, objs] of files) writeFileSync(join(o.output, f), toYaml(objs));
       writeFileSync(join(o.output, 'kustomization.yaml'), kustomization([...files.keys()]));
       const written = [...files.keys(), 'kustomization.yaml'];
+      if (o.monitoring) {
+        const { grafanaDashboard } = await import('../../deploy/monitoring.js');
+        writeFileSync(join(o.output, 'grafana-dashboard.json'), `${JSON.stringify(grafanaDashboard(opts), null, 2)}\n`);
+        written.push('grafana-dashboard.json');
+      }
       process.stdout.write(`wrote ${written.length} files to ${o.output}/:\n${written.map((f) => `  ${f}`).join('\n')}\napply: kubectl apply -k ${o.output}\n`);
       if (o.kserve) process.stdout.write(`the EnvoyFilters go to namespace ${o.gatewayNamespace}; check afterwards: kubectl get envoyfilter -n ${o.gatewayNamespace}\n`);
     });
