@@ -12,9 +12,10 @@ import { EnvoyLikeClient, headerOf, healthCheck, hv, type Resp } from '../extpro
  * The container image, built and run on this machine: Debian's buildah with chroot isolation (no
  * daemon, works inside an unprivileged CI container), on a locally made stand-in for the official
  * Node 20 image (scripts/image-test-base.sh; no registry is reachable). Runs in `npm test` and CI
- * (.ci/run installs buildah and mmdebstrap, and makes the base first: 75-80 s cold, mostly the
- * Debian download). Measured on the 2-core machine inside a full `npm test`: build 52 s with no
- * layer cached, runs 7 s; seconds when the base, the downloads and unchanged layers are cached.
+ * (.ci/run installs buildah and mmdebstrap). The test command builds the base and the image first,
+ * alone (scripts/prepare-image-test.mjs: base 75-80 s and image about a minute when nothing is
+ * cached), so the build here meets cached layers and takes seconds; run alone on a cold machine
+ * this file does the whole build itself.
  */
 const IMAGE = 'localhost/kvgate:image-test';
 const sh = (cmd: string, args: string[], opts: { timeout?: number } = {}) => execFileSync(cmd, args, { cwd: repoRoot, encoding: 'utf8', timeout: opts.timeout ?? 120_000, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
