@@ -180,7 +180,15 @@ test('a replica restart (its sequence starts again) resets its entries', async (
     await complete(first.sim.url, prompt('o2', 2));
     await until(() => index.match(MODEL, null, tok.encode(old)).get(id) === 4, 'the old prompt indexed');
     await first.sim.close();
-    second = await simWithEvents('array', undefined, { pub: first.pub, replay: first.replay });
+    // The same ports again: ZeroMQ releases a closed socket's port asynchronously, so retry the bind a while.
+    for (let attempt = 0; !second; attempt++) {
+      try {
+        second = await simWithEvents('array', undefined, { pub: first.pub, replay: first.replay });
+      } catch (err) {
+        if (attempt >= 100 || !/already in use/.test((err as Error).message)) throw err;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
     const fresh = prompt('n', 3);
     let i = 0;
     await until(() => {
