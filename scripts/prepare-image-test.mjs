@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Builds what test/image/image.test.ts needs before the test suite starts, so that the test itself
-// meets cached layers: the local Node 20 base (scripts/image-test-base.sh; 75-80 s cold, mostly the
-// Debian download) and the kvgate image (scripts/image.mjs with buildah --isolation chroot; about a
-// minute cold). Building here, alone, keeps minutes of npm ci / tsc / esbuild from running beside
+// meets cached layers: the local Node 20 base (scripts/image-test-base.sh; 75-110 s cold, mostly the
+// Debian download) and the kvgate image (scripts/image.mjs with buildah --isolation chroot; 170 s
+// cold on the 2-core machine, mostly npm ci and copying node_modules). Building here, alone, keeps minutes of npm ci / tsc / esbuild from running beside
 // the other tests and inside one test's timeout. Output goes to stderr (the suite's TAP is stdout).
 // Without buildah or mmdebstrap it only says so: the image test then fails with the install hint.
 import { execFileSync, spawnSync } from 'node:child_process';

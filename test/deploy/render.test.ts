@@ -18,6 +18,7 @@ import { DestinationRule } from '@kubernetes-models/istio/networking.istio.io/v1
 import { PeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v1beta1';
 import { runKvgate, repoRoot } from '../helpers/cli.js';
 import { loadConfig } from '../../src/router/index.js';
+import { renderManifests } from '../../src/deploy/render.js';
 
 // Schemas for the CRDs the model packages lack, from the fields in the reference (GIE v1, KServe, prometheus-operator).
 const InferencePool = z.object({
@@ -218,4 +219,14 @@ test('render: bad names, images, accelerators and configs are named; -o - stream
   const stream = await runKvgate(['render', '--name', 'a', '--namespace', 'ns', '--model', 'm', '-o', '-']);
   assert.equal(stream.code, 0);
   assert.equal(parseAllDocuments(stream.stdout).length, 22);
+});
+
+test('render --monitoring adds monitoring.yaml and leaves the EPP to its PodMonitor (one scrape, not two)', () => {
+  const base = { name: 'qwen', namespace: 'ns', model: 'm', replicas: 2, accelerator: 'tpu-v6e' as const, eppConfig: 'x', eppImage: 'kvgate:0.1.0', kserve: false, gatewayClassName: 'istio' };
+  const plain = renderManifests(base);
+  const withMonitoring = renderManifests({ ...base, monitoring: true });
+  assert.ok(!plain.has('monitoring.yaml'));
+  assert.deepEqual(plain.get('scrape-monitors.yaml')!.map((o) => o.kind), ['PodMonitor', 'ServiceMonitor']);
+  assert.deepEqual(withMonitoring.get('monitoring.yaml')!.map((o) => o.kind), ['ConfigMap', 'PrometheusRule', 'PodMonitor']);
+  assert.deepEqual(withMonitoring.get('scrape-monitors.yaml')!.map((o) => `${o.kind}/${o.metadata.name}`), ['PodMonitor/qwen-vllm'], 'the vLLM PodMonitor stays; the EPP is scraped by monitoring.yaml');
 });

@@ -13,7 +13,7 @@ import { EnvoyLikeClient, headerOf, healthCheck, hv, type Resp } from '../extpro
  * daemon, works inside an unprivileged CI container), on a locally made stand-in for the official
  * Node 20 image (scripts/image-test-base.sh; no registry is reachable). Runs in `npm test` and CI
  * (.ci/run installs buildah and mmdebstrap). The test command builds the base and the image first,
- * alone (scripts/prepare-image-test.mjs: base 75-80 s and image about a minute when nothing is
+ * alone (scripts/prepare-image-test.mjs: base 108 s and image 170 s measured with nothing
  * cached), so the build here meets cached layers and takes seconds; run alone on a cold machine
  * this file does the whole build itself.
  */
