@@ -42,6 +42,11 @@ if (!existsSync(CHROMIUM) && files.some((f) => readFileSync(join(root, f), 'utf8
   }
 }
 
+// The container-image test builds an image: minutes when nothing is cached. Build it first, alone
+// (scripts/prepare-image-test.mjs), so the test meets cached layers and does not load the machine
+// under the other tests.
+if (files.some((f) => f.startsWith('test/image/'))) spawnSync(process.execPath, [join(root, 'scripts', 'prepare-image-test.mjs')], { cwd: root, stdio: ['ignore', 2, 2] });
+
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 // TAP when not on a terminal, whatever the Node version: CI reads its "# tests / # pass / # fail"
 // summary lines, and Node 23+ would print the spec reporter instead.
