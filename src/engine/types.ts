@@ -13,24 +13,7 @@ export interface Clock {
   clearTimer(handle: unknown): void;
 }
 
-export interface ChatMessage {
-  role: string;
-  content: string | Array<{ type: string; text?: string }> | null;
-  name?: string;
-}
-
-/** Turns text into token ids and back. Equal text must give equal ids. */
-export interface Tokenizer {
-  readonly name: string;
-  encode(text: string): number[];
-  decode(ids: number[]): string;
-  /** Renders chat messages with the model's chat format (generation prompt appended unless told otherwise). */
-  renderChat(messages: ChatMessage[], opts?: { addGenerationPrompt?: boolean; continueFinalMessage?: boolean }): string;
-  /** Vocabulary size (what vLLM's `logprobs: -1` expands to). */
-  readonly vocabSize?: number;
-  /** The exact text of each token of `text`, when the tokenizer can say (decode may not round-trip). */
-  splitPieces?(text: string): string[];
-}
+export type { ChatMessage, Tokenizer } from '../shared/tokenizer/types.js';
 
 export type FinishReason = 'stop' | 'length' | 'abort';
 
