@@ -5,22 +5,21 @@ import type { AddressInfo, Socket } from 'node:net';
 import { Pool } from 'undici';
 import type { EndpointInfo } from '../router/api.js';
 import type { Objectives } from '../router/objectives.js';
-import { createRouter, MemoryDatastore, usesPrecisePrefix, type EffectiveConfig, type EndpointPicker, type PromptTokenizer } from '../router/index.js';
-import { Director, type RequestHandle } from '../router/requestcontrol/index.js';
+import type { EffectiveConfig, EndpointPicker, PromptTokenizer } from '../router/index.js';
+import type { Director, RequestHandle } from '../router/requestcontrol/index.js';
 import { assertJsonContentType } from '../router/parse-request.js';
 import type { ChatTemplates } from '../router/prompt/chat-templates.js';
-import { EppMetrics } from '../router/observability/epp-metrics.js';
 import { KvgateError, ErrorCode, toOpenAIError } from '../shared/errors.js';
 import { parseJsonBody, readBody, sendError, sendJson } from '../shared/http.js';
 import { assertJsonDepth } from '../shared/json-depth.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
-import { PoolRuntime, createEndpointSource, type SourceSpec } from '../datalayer/pool-runtime.js';
+import type { SourceSpec } from '../datalayer/pool-runtime.js';
+import { startRoutingStack } from '../runtime/routing-stack.js';
 import type { KvEventIntake, KvEventIntakeOptions } from '../datalayer/kv-events/kv-event-intake.js';
-import { warnWithoutEventSource } from '../datalayer/kv-events/event-source-warning.js';
 import { ApiKeys } from './api-keys.js';
 import { ResponseSink, DiscardSink } from './response-sink.js';
 import { ClientGone } from './client-gone.js';
-import { FleetRecorder, serveDashboard } from '../observability/index.js';
+import { serveDashboard } from '../observability/index.js';
 
 export interface GatewayOptions {
   host?: string;
@@ -104,7 +103,6 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const logger = opts.logger ?? silentLogger();
   const maxBody = opts.maxBodyBytes ?? 16 * 1024 * 1024;
   const random = opts.random ?? Math.random;
-  const ds = new MemoryDatastore();
   const keys = new ApiKeys(opts.apiKeys ?? []);
   const upstreamConnect = opts.upstreamTls
     ? {
@@ -122,50 +120,15 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     }
     return p;
   };
+  const stack = await startRoutingStack({ ...opts, connect: upstreamConnect, logger });
+  const { router, pool, metrics, fleet, director } = stack;
+  const ds = router.datastore;
   ds.subscribe({
     endpointRemoved(id) {
       const p = pools.get(id);
       pools.delete(id);
       void p?.close().catch(() => undefined);
     },
-  });
-  const source = createEndpointSource({ endpoints: opts.endpointsFile || opts.kubernetes ? undefined : (opts.endpoints ?? []), endpointsFile: opts.endpointsFile, kubernetes: opts.kubernetes }, logger);
-  const pool = new PoolRuntime({
-    source,
-    datastore: ds,
-    logger,
-    metricsIntervalMs: opts.metricsIntervalMs,
-    healthIntervalMs: opts.healthIntervalMs,
-    ejectAfter: opts.ejectAfter,
-    cooldownMs: opts.cooldownMs,
-    connect: upstreamConnect,
-    kvEvents: opts.kvEvents ?? {},
-  });
-  const router = createRouter({ config: opts.config, random: opts.random, datastore: ds, kvEvents: pool.kvEvents?.view, tokenizer: opts.tokenizer });
-  try {
-    await pool.kvEvents?.start();
-  } catch (err) {
-    await pool.stop();
-    throw err;
-  }
-  pool.start();
-  const metrics = new EppMetrics(ds, { poolName: opts.poolName ?? 'kvgate' });
-  pool.kvEvents?.registerMetrics(metrics.registry);
-  warnWithoutEventSource(opts, logger);
-  const fleet = new FleetRecorder(ds, { pool: opts.poolName ?? 'kvgate' }).start(); // live dashboard
-  const director = new Director({
-    router,
-    metrics,
-    logger,
-    accessLog: opts.accessLog,
-    maxAttempts: opts.maxAttempts,
-    debugScores: opts.debugScores,
-    trustRoutingHeaders: opts.trustRoutingHeaders,
-    defaultPriority: opts.defaultPriority,
-    objectives: opts.objectives,
-    chatTemplates: opts.chatTemplates,
-    feedback: pool,
-    observer: fleet,
   });
   let draining = false;
   let inflight = 0;
@@ -367,7 +330,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1', () => resolve());
     });
   } catch (err) {
-    await pool.stop();
+    await stack.stop();
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') throw new KvgateError(ErrorCode.InvalidConfig, `port ${opts.port} on ${opts.host ?? '127.0.0.1'} is already in use: stop what holds it or give another --port`, { param: 'port' });
     throw err;
@@ -379,10 +342,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
-      fleet.stop();
       server.close();
       server.closeAllConnections();
-      await pool.stop();
+      await stack.stop();
       await Promise.all([...pools.values()].map((p) => p.destroy().catch(() => undefined)));
     })());
   return {

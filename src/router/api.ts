@@ -97,8 +97,8 @@ export interface PickResult {
   profile: string;
   /** Scores of every candidate that survived the filters (for --debug-scores and tests). */
   scores: EndpointScore[];
-  /** Prefix match of the chosen endpoint, in blocks, when a prefix scorer ran; `source` when known. */
-  prefixMatch?: { matchedBlocks: number; totalBlocks: number; source?: PrefixSource };
+  /** Prefix match of the chosen endpoint, in blocks (of blockTokens tokens), when a prefix scorer ran; `source` when known. */
+  prefixMatch?: { matchedBlocks: number; totalBlocks: number; blockTokens?: number; source?: PrefixSource };
 }
 
 /** Usage reported by the model server, when the ingress saw it. */

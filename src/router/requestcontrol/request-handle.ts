@@ -46,6 +46,7 @@ export class RequestHandle {
   private lastStatus?: number;
   private lastReason?: string;
   private ticket = -1;
+  private responseBytes = 0;
 
   constructor(
     private readonly d: LifecycleHost,
@@ -111,8 +112,16 @@ export class RequestHandle {
         d.opts.metrics?.observeTokenization((d.now() - t0) / 1000);
       }
       const s0 = d.now();
-      const pick = d.router.pick(route, s0, candidates);
+      let pick;
+      try {
+        pick = d.router.pick(route, s0, candidates);
+      } catch (err) {
+        d.opts.metrics?.observeAttempt(false, route.model);
+        throw err;
+      }
       d.opts.metrics?.observeScheduling((d.now() - s0) / 1000, pick.prefixMatch);
+      d.opts.metrics?.observeAttempt(true, route.model, pick.endpoints[0]);
+      d.opts.metrics?.requestStarted(route.model);
       this.pick = pick;
       if (o.observer) this.ticket = o.observer.recordDecision({ requestId: this.id, endpointId: pick.endpoints[0].id, prefixMatch: pick.prefixMatch, scores: () => pick.scores });
       return pick.endpoints;
@@ -244,14 +253,22 @@ export class RequestHandle {
       this.ttftMs = this.d.now() - this.t0;
       this.d.router.onFirstToken(this.id, this.d.now());
     }
-    if (this.strip) return this.strip.push(chunk);
+    if (this.strip) {
+      const out = this.strip.push(chunk);
+      this.responseBytes += out.length;
+      return out;
+    }
     this.tap?.push(chunk);
+    this.responseBytes += chunk.length;
     return chunk;
   }
 
   /** The response body ended: any bytes still held back, to forward before closing. */
   responseEnd(): Buffer {
-    return this.strip ? this.strip.end() : Buffer.alloc(0);
+    if (!this.strip) return Buffer.alloc(0);
+    const rest = this.strip.end();
+    this.responseBytes += rest.length;
+    return rest;
   }
 
   private usage(): RequestUsage | undefined {
@@ -274,7 +291,10 @@ export class RequestHandle {
     const d = this.d;
     const now = d.now();
     const usage = this.route ? this.usage() : undefined;
-    if (this.pick) d.router.onComplete(this.id, now, usage);
+    if (this.pick) {
+      d.router.onComplete(this.id, now, usage);
+      d.opts.metrics?.requestEnded(this.route!.model);
+    }
     const route = this.route;
     const durationS = (now - this.t0) / 1000;
     const errorCode = outcome.errorCode ?? (outcome.status >= 400 && outcome.status !== 499 ? `upstream_${outcome.status}` : undefined);
@@ -290,6 +310,8 @@ export class RequestHandle {
         inputTokens: usage?.promptTokens,
         outputTokens: usage?.completionTokens,
         cachedTokens: usage?.cachedTokens,
+        requestBytes: this.input.body.length,
+        responseBytes: this.pick ? this.responseBytes : undefined,
       });
     }
     if (this.ticket >= 0 && this.endpoint) {
