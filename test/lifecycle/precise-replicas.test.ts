@@ -71,7 +71,10 @@ test(`two gateways fed by the same 3 replicas compute identical prefix matches o
       await waitFor(() => endpoints.every((e, k) => gws.every((gw) => gw.kvEvents!.view.status(e.id)!.batches === published[k])), 10_000, 2);
       const [a, b] = gws.map((gw) => exactMatch(gw.router, body));
       if (JSON.stringify(a) !== JSON.stringify(b)) differing++;
-      assert.deepEqual(a, b, `request ${i}: both replicas see the same cache`);
+      if (JSON.stringify(a) !== JSON.stringify(b)) {
+        const diag = gws.map((gw) => ({ stats: gw.kvEvents!.stats(), orphans: gw.kvEvents!.index.counters, streams: gw.kvEvents!.streams() }));
+        assert.deepEqual(a, b, `request ${i}: both replicas see the same cache — ${JSON.stringify(diag, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+      }
       if (Object.values(a).some((v) => v > 0)) nonZero++;
       // Traffic alternates between the two gateways (active-active).
       const res = await post(`${gws[i % 2].url}/v1/chat/completions`, body);

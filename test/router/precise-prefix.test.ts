@@ -311,3 +311,14 @@ test('speculative indexing: a picked request\'s blocks count on its endpoint unt
   assert.equal(off.matchPrefix(request(text, { promptTokenIds: ids }), 2)!.matched.get(A), undefined, 'speculativeIndexing: false');
   assert.throws(() => loadConfig({ text: 'apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n- type: precise-prefix-cache-scorer\n  parameters: {speculativeTTL: soon}\n' }), /speculativeTTL: a duration like 500ms, 2s or 1m/);
 });
+
+test('matching two different prompts under the same request id (diagnostic probes) never reuses the first one\'s block keys', () => {
+  const view = fakeView();
+  view.states.set(A, { state: 'live', batches: 1 });
+  const first = tok.encode(promptText('one', 8));
+  const second = tok.encode(promptText('two', 8));
+  view.store(A, first, 8);
+  const r = routerOver(view);
+  assert.equal(r.matchPrefix(request('x', { id: 'probe', promptTokenIds: first, prefixText: promptText('one', 8) }), 1)!.matched.get(A), 8);
+  assert.equal(r.matchPrefix(request('x', { id: 'probe', promptTokenIds: second, prefixText: promptText('two', 8) }), 2)!.matched.get(A), undefined);
+});

@@ -52,7 +52,7 @@ export class PrecisePrefixCacheProducer implements DataProducer, DatastoreListen
   /** In-flight picks' blocks (llm-d's speculative indexing); undefined when turned off. */
   readonly speculative?: SpeculativeBlocks;
   /** The current request's block keys, per block size (computed at most once per request). */
-  private keys?: { requestId: string; blockSize: number; hi: Uint32Array; lo: Uint32Array; count: number };
+  private keys?: { requestId: string; ids: ArrayLike<number>; lora: string | null; salt: string | undefined; blockSize: number; hi: Uint32Array; lo: Uint32Array; count: number };
 
   constructor(
     p: PrecisePrefixParams,
@@ -183,11 +183,12 @@ export class PrecisePrefixCacheProducer implements DataProducer, DatastoreListen
     return this.approx.entries;
   }
 
+  /** The request's block keys in `blockSize` blocks, hashed once per request (the same token-id array, the same LoRA). */
   private keysOf(req: RouteRequest, lora: string | null, ids: ArrayLike<number>, blockSize: number) {
     const k = this.keys;
-    if (k && k.requestId === req.id && k.blockSize === blockSize) return k;
+    if (k && k.ids === ids && k.requestId === req.id && k.blockSize === blockSize && k.lora === lora && k.salt === req.cacheSalt) return k;
     const fresh = this.view!.index.blockKeys(EXACT_INDEX_MODEL, lora, ids, req.cacheSalt ?? null, blockSize);
-    return (this.keys = { requestId: req.id, blockSize, ...fresh });
+    return (this.keys = { requestId: req.id, ids, lora, salt: req.cacheSalt, blockSize, ...fresh });
   }
 
   private tokenIds(req: RouteRequest): ArrayLike<number> | undefined {
