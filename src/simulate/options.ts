@@ -48,6 +48,23 @@ export interface SimulateFlags {
   slo?: string;
 }
 
+/** The CLI's defaults (what `kvgate simulate` runs when a flag is not given). */
+export const DEFAULT_FLAGS: SimulateFlags = {
+  replicas: 3,
+  profile: 'qwen2.5-3b-tpu-v6e',
+  preset: 'kvgate',
+  workload: 'shared-prefix',
+  timeScale: 1,
+  traceWindow: 60_000,
+  duration: 30_000,
+  concurrency: 10,
+  seed: 1,
+  metricsInterval: DEFAULT_PATH.metricsIntervalMs,
+  scrapeLatency: DEFAULT_PATH.scrapeLatencyMs,
+  networkLatency: DEFAULT_PATH.networkLatencyMs,
+  gatewayOverhead: DEFAULT_PATH.gatewayOverheadMs,
+};
+
 /** inference-perf's `rate:duration` stages ("3:60,10:30"), seconds. */
 export function parseStages(v: string): { rate: number; durationS: number }[] {
   return v.split(',').map((part) => {
@@ -95,6 +112,7 @@ export function workloadOptionsOf(f: SimulateFlags): WorkloadOptions {
 
 /** Turns the flags into a simulation: fleet, policies, workload, arrivals, data-path model, SLO. */
 export function simulateOptionsOf(f: SimulateFlags): SimulateOptions {
+  if (!(f.metricsInterval > 0)) throw new KvgateError(ErrorCode.InvalidConfig, '--metrics-interval must be more than 0 ms', { param: 'metrics-interval' });
   const policies = resolvePolicies(f.compare?.length ? f.compare : [f.configFile ?? f.preset]);
   let load: SimulateOptions['load'];
   if (f.stages) load = { kind: 'stages', stages: parseStages(f.stages) };
