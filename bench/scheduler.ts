@@ -77,7 +77,7 @@ function bench(preset: string) {
   run(MEASURE, true);
   // Ingress parse cost for the same bodies (not part of the decision, reported for context).
   const parseT0 = process.hrtime.bigint();
-  for (let i = 0; i < 1000; i++) parseOpenAIRequest('/v1/chat/completions', bodies[i % bodies.length]);
+  for (let i = 0; i < 1000; i++) parseOpenAIRequest('/v1/chat/completions', bodies[i % bodies.length], { requestId: String(i) });
   const parseUs = Number(process.hrtime.bigint() - parseT0) / 1000 / 1000;
   return { p50: hist.getValueAtPercentile(50), p99: hist.getValueAtPercentile(99), max: hist.maxValue, parseUs, entries: router.prefixIndexEntries };
 }

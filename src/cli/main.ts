@@ -48,13 +48,13 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode;
       return;
     }
-    if (err instanceof KvgateError) {
-      process.stderr.write(`kvgate: ${err.message}\n`);
-      process.exitCode = 1;
-      return;
+    if (err instanceof KvgateError) process.stderr.write(`kvgate: ${err.message}\n`);
+    else {
+      process.stderr.write(`kvgate: ${err instanceof Error ? err.message : String(err)}\n`);
+      if (process.env.KVGATE_DEBUG) console.error(err);
     }
-    process.stderr.write(`kvgate: ${err instanceof Error ? err.message : String(err)}\n`);
-    if (process.env.KVGATE_DEBUG) console.error(err);
     process.exitCode = 1;
+    // A command that failed while starting may leave a socket or timer behind; never hang on it.
+    setTimeout(() => process.exit(1), 200).unref();
   }
 }

@@ -1,10 +1,15 @@
 import { Agent, request } from 'undici';
-import type { Datastore } from '../router/api.js';
+import type { Datastore, ServedModel } from '../router/api.js';
 import type { Logger } from '../shared/logger.js';
 
 export interface HealthOptions {
-  /** Active /health probe period. */
+  /** Active /health and /v1/models probe period; 0 = no active probes (passive ejection only). */
   intervalMs: number;
+  /**
+   * Eject endpoints whose /health probe fails (default true). Off for Kubernetes pools, where pod
+   * readiness already decides; /v1/models is still probed for the served models.
+   */
+  ejectOnProbe?: boolean;
   /** Consecutive failures that eject an endpoint. */
   ejectAfter: number;
   /** First ejection cool-down; doubles on each re-ejection up to maxCooldownMs. */
@@ -17,17 +22,38 @@ interface State {
   failures: number;
   ejectedUntil: number;
   cooldown: number;
-  models: string[];
+}
+
+/** vLLM's /v1/models entries as served models (ids must be strings; other fields kept raw). */
+export function parseModelList(body: unknown): ServedModel[] {
+  const data = (body as { data?: unknown } | null)?.data;
+  if (!Array.isArray(data)) return [];
+  const out: ServedModel[] = [];
+  for (const d of data) {
+    if (!d || typeof d !== 'object') continue;
+    const raw = d as Record<string, unknown>;
+    if (typeof raw.id !== 'string' || raw.id.length === 0) continue;
+    out.push({
+      id: raw.id,
+      root: typeof raw.root === 'string' ? raw.root : undefined,
+      parent: typeof raw.parent === 'string' ? raw.parent : raw.parent === null ? null : undefined,
+      maxModelLen: typeof raw.max_model_len === 'number' ? raw.max_model_len : undefined,
+      raw,
+    });
+  }
+  return out;
 }
 
 /**
  * Passive ejection (consecutive request failures → cool-down) plus active /health and
- * /v1/models probes. An ejected endpoint comes back after its cool-down once a probe succeeds.
+ * /v1/models probes; the served models go to the datastore. An ejected endpoint comes back
+ * after its cool-down once a probe succeeds.
  */
 export class EndpointHealth {
   private readonly state = new Map<string, State>();
   private readonly agent: Agent;
   private timer?: NodeJS.Timeout;
+  private closed = false;
 
   constructor(
     private readonly datastore: Datastore,
@@ -38,19 +64,19 @@ export class EndpointHealth {
   }
 
   start(): void {
+    if (this.opts.intervalMs <= 0) return;
     const tick = async () => {
       await Promise.all(this.datastore.list().map((e) => this.probe(e.info.id)));
+      if (this.closed) return;
       this.timer = setTimeout(tick, this.opts.intervalMs);
       this.timer.unref();
     };
     void tick();
   }
 
-  /** Models served by healthy endpoints (empty until the first probe answered). */
-  models(): Set<string> {
-    const out = new Set<string>();
-    for (const e of this.datastore.list()) if (e.healthy) for (const m of this.st(e.info.id).models) out.add(m);
-    return out;
+  /** Probes one endpoint's /v1/models now (its list turned out stale). */
+  refreshModels(id: string): void {
+    void this.probeModels(id).catch(() => undefined);
   }
 
   succeeded(id: string): void {
@@ -74,7 +100,7 @@ export class EndpointHealth {
 
   private st(id: string): State {
     let s = this.state.get(id);
-    if (!s) this.state.set(id, (s = { failures: 0, ejectedUntil: 0, cooldown: 0, models: [] }));
+    if (!s) this.state.set(id, (s = { failures: 0, ejectedUntil: 0, cooldown: 0 }));
     return s;
   }
 
@@ -82,27 +108,46 @@ export class EndpointHealth {
     const e = this.datastore.get(id);
     if (!e) return;
     const s = this.st(id);
+    if (this.opts.ejectOnProbe === false) {
+      await this.probeModels(id).catch(() => undefined);
+      return;
+    }
     try {
       const h = await request(`${e.info.url}/health`, { dispatcher: this.agent, headersTimeout: 2000, bodyTimeout: 2000 });
       await h.body.dump();
       if (h.statusCode !== 200) throw new Error(`health status ${h.statusCode}`);
-      const m = await request(`${e.info.url}/v1/models`, { dispatcher: this.agent, headersTimeout: 2000, bodyTimeout: 2000 });
-      if (m.statusCode === 200) {
-        const j = (await m.body.json()) as { data?: { id?: unknown }[] };
-        s.models = (j.data ?? []).map((d) => d.id).filter((x): x is string => typeof x === 'string');
-      } else await m.body.dump();
+      await this.probeModels(id);
       if (!e.healthy && Date.now() >= s.ejectedUntil) {
         s.failures = 0;
         this.datastore.setHealthy(id, true);
         this.logger.info({ endpoint: id }, 'endpoint readmitted');
       } else if (e.healthy) s.cooldown = 0;
     } catch (err) {
+      if (this.closed) return;
       if (e.healthy) this.eject(id, `health probe failed: ${(err as Error).message}`);
       else s.ejectedUntil = Math.max(s.ejectedUntil, Date.now() + Math.min(s.cooldown, this.opts.intervalMs));
     }
   }
 
+  private async probeModels(id: string): Promise<void> {
+    const e = this.datastore.get(id);
+    if (!e) return;
+    const m = await request(`${e.info.url}/v1/models`, { dispatcher: this.agent, headersTimeout: 2000, bodyTimeout: 2000 });
+    if (m.statusCode !== 200) {
+      await m.body.dump();
+      return;
+    }
+    let body: unknown;
+    try {
+      body = await m.body.json();
+    } catch {
+      return; // not JSON: keep what we knew
+    }
+    this.datastore.setModels(id, parseModelList(body));
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
     clearTimeout(this.timer);
     await this.agent.close();
   }

@@ -39,4 +39,5 @@ export interface ProcessingRequest {
   request_trailers?: unknown;
   response_trailers?: unknown;
   metadata_context?: { filter_metadata?: Record<string, StructValue> };
+  protocol_config?: { request_body_mode?: string; response_body_mode?: string; send_body_without_waiting_for_header_response?: boolean };
 }

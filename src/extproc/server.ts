@@ -3,11 +3,13 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EndpointInfo } from '../router/api.js';
 import { createRouter, type EffectiveConfig, type EndpointPicker } from '../router/index.js';
-import { startMetricsScraper, type MetricsScraper } from '../datalayer/index.js';
+import { Director } from '../router/requestcontrol/index.js';
+import type { ChatTemplates } from '../router/prompt/chat-templates.js';
 import { EppMetrics } from '../router/observability/epp-metrics.js';
 import type { Objectives } from '../router/objectives.js';
-import { readEndpointsFile, watchEndpointsFile } from '../datalayer/sources/endpoints-file.js';
-import { KubernetesEndpointSource } from '../datalayer/sources/kubernetes-source.js';
+import { PoolRuntime, createEndpointSource, type SourceSpec } from '../datalayer/pool-runtime.js';
+import { sendJson } from '../shared/http.js';
+import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { services, type ProcessingRequest } from './proto.js';
 import { StreamProcessor } from './stream-processor.js';
@@ -22,7 +24,7 @@ export interface EppOptions {
   endpoints?: EndpointInfo[];
   endpointsFile?: string;
   /** Discover the endpoints of an InferencePool (Ready pods × target ports). */
-  kubernetes?: { poolName: string; namespace: string; kubeconfig?: string };
+  kubernetes?: SourceSpec['kubernetes'];
   /** TLS on the ext_proc port (default on, self-signed unless `tls` is given). */
   secureServing?: boolean;
   tls?: { cert: Buffer; key: Buffer };
@@ -30,7 +32,13 @@ export interface EppOptions {
   trustRoutingHeaders?: boolean;
   /** InferenceObjective name → priority (used with trustRoutingHeaders). */
   objectives?: Objectives;
+  chatTemplates?: ChatTemplates;
+  defaultPriority?: number;
+  debugScores?: boolean;
+  accessLog?: boolean;
   metricsIntervalMs?: number;
+  /** Active /health + /v1/models probes, ms (0 = none). Default 1000. */
+  healthIntervalMs?: number;
   poolName?: string;
   logger?: Logger;
   random?: () => number;
@@ -41,6 +49,7 @@ export interface RunningEpp {
   grpcHealthPort: number;
   metricsPort: number;
   router: EndpointPicker;
+  director: Director;
   /** The certificate the ext_proc port serves (clients pin it in tests). */
   certificate?: Buffer;
   close(): Promise<void>;
@@ -48,8 +57,10 @@ export interface RunningEpp {
 
 const HEALTH_SERVICES = new Set(['', 'liveness', 'readiness', 'envoy.service.ext_proc.v3.ExternalProcessor']);
 
-function bind(server: grpc.Server, addr: string, creds: grpc.ServerCredentials): Promise<number> {
-  return new Promise((resolve, reject) => server.bindAsync(addr, creds, (err, port) => (err ? reject(err) : resolve(port))));
+function bind(server: grpc.Server, addr: string, creds: grpc.ServerCredentials, flag: string): Promise<number> {
+  return new Promise((resolve, reject) =>
+    server.bindAsync(addr, creds, (err, port) => (err ? reject(new KvgateError(ErrorCode.InvalidConfig, `cannot listen on ${addr} (${flag}): ${/EADDRINUSE|address.*in use/i.test(err.message) ? 'the port is already in use' : err.message}`, { param: flag })) : resolve(port))),
+  );
 }
 
 /** Starts the Envoy ext_proc endpoint picker, its gRPC health service and Prometheus metrics. */
@@ -58,61 +69,86 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
   const host = o.host ?? '0.0.0.0';
   const router = createRouter({ config: o.config, random: o.random });
   const ds = router.datastore;
-  let fileWatch: { close(): void } | undefined;
-  let kube: KubernetesEndpointSource | undefined;
-  if (o.kubernetes) {
-    kube = new KubernetesEndpointSource({ ...o.kubernetes, logger });
-    kube.start((l) => ds.setEndpoints(l));
-  } else if (o.endpointsFile) {
-    ds.setEndpoints(readEndpointsFile(o.endpointsFile));
-    fileWatch = watchEndpointsFile(o.endpointsFile, (l) => ds.setEndpoints(l), (err) => logger.error({ err: err.message }, 'endpoints file rejected; keeping the previous endpoints'));
-  } else ds.setEndpoints(o.endpoints ?? []);
+  const source = createEndpointSource({ endpoints: o.endpointsFile || o.kubernetes ? undefined : (o.endpoints ?? []), endpointsFile: o.endpointsFile, kubernetes: o.kubernetes }, logger);
+  const pool = new PoolRuntime({ source, datastore: ds, logger, metricsIntervalMs: o.metricsIntervalMs, healthIntervalMs: o.healthIntervalMs }).start();
   // Readiness means the endpoint set is known: always for static/file sources, once synced for Kubernetes.
-  const synced = () => (kube ? kube.synced : true);
-  const scraper: MetricsScraper = startMetricsScraper(ds, { intervalMs: o.metricsIntervalMs ?? 50 });
+  const synced = () => pool.synced;
   const metrics = new EppMetrics(ds, { poolName: o.poolName ?? 'kvgate' });
+  const director = new Director({
+    router,
+    metrics,
+    logger,
+    accessLog: o.accessLog ?? false,
+    debugScores: o.debugScores,
+    trustRoutingHeaders: o.trustRoutingHeaders,
+    defaultPriority: o.defaultPriority,
+    objectives: o.objectives,
+    chatTemplates: o.chatTemplates,
+    feedback: pool,
+  });
   const { extProc, health } = services();
   const random = o.random ?? Math.random;
 
   const grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 });
   grpcServer.addService(extProc, {
     Process: (call: grpc.ServerDuplexStream<ProcessingRequest, unknown>) => {
-      new StreamProcessor(call, { router, metrics, maxBodyBytes: o.maxBodyBytes ?? 16 * 1024 * 1024, trustRoutingHeaders: o.trustRoutingHeaders ?? false, objectives: o.objectives, now: () => performance.now(), random });
+      new StreamProcessor(call, { director, maxBodyBytes: o.maxBodyBytes ?? 16 * 1024 * 1024, now: () => performance.now(), random, logger });
     },
   });
+  const healthServer = new grpc.Server();
+  let http: HttpServer | undefined;
+  let grpcPort: number;
+  let grpcHealthPort: number;
   const secure = o.secureServing ?? true;
   const tls = secure ? (o.tls ?? selfSignedCertificate()) : undefined;
-  const grpcPort = await bind(grpcServer, `${host}:${o.grpcPort ?? 9002}`, tls ? grpc.ServerCredentials.createSsl(null, [{ private_key: tls.key, cert_chain: tls.cert }], false) : grpc.ServerCredentials.createInsecure());
+  try {
+    grpcPort = await bind(grpcServer, `${host}:${o.grpcPort ?? 9002}`, tls ? grpc.ServerCredentials.createSsl(null, [{ private_key: tls.key, cert_chain: tls.cert }], false) : grpc.ServerCredentials.createInsecure(), '--grpc-port');
 
-  const healthServer = new grpc.Server();
-  healthServer.addService(health, {
-    Check: (call: grpc.ServerUnaryCall<{ service?: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-      const svc = call.request.service ?? '';
-      if (!HEALTH_SERVICES.has(svc)) return cb(null, { status: 'SERVICE_UNKNOWN' });
-      // liveness: the process answers; readiness (and ext_proc, and ""): endpoints synced.
-      const ok = svc === 'liveness' || synced();
-      cb(null, { status: ok ? 'SERVING' : 'NOT_SERVING' });
-    },
-  });
-  const grpcHealthPort = await bind(healthServer, `${host}:${o.grpcHealthPort ?? 9003}`, grpc.ServerCredentials.createInsecure());
+    healthServer.addService(health, {
+      Check: (call: grpc.ServerUnaryCall<{ service?: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+        const svc = call.request.service ?? '';
+        if (!HEALTH_SERVICES.has(svc)) return cb(null, { status: 'SERVICE_UNKNOWN' });
+        // liveness: the process answers; readiness (and ext_proc, and ""): endpoints synced.
+        const ok = svc === 'liveness' || synced();
+        cb(null, { status: ok ? 'SERVING' : 'NOT_SERVING' });
+      },
+    });
+    grpcHealthPort = await bind(healthServer, `${host}:${o.grpcHealthPort ?? 9003}`, grpc.ServerCredentials.createInsecure(), '--grpc-health-port');
 
-  const http: HttpServer = createServer((req, res) => {
-    if (req.url === '/metrics') void metrics.text().then((t) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(t));
-    else res.writeHead(404).end();
-  });
-  await new Promise<void>((r) => http.listen(o.metricsPort ?? 9090, host, () => r()));
-  const metricsPort = (http.address() as AddressInfo).port;
+    http = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      const head = req.method === 'HEAD';
+      if (path === '/metrics') void metrics.text().then((t) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(t));
+      // Plain-HTTP liveness and readiness beside the gRPC health service (probes that cannot speak gRPC, STRICT mTLS meshes).
+      else if (path === '/health') res.writeHead(200, { 'content-length': 0 }).end();
+      else if (path === '/ready') sendJson(res, synced() ? 200 : 503, { ready: synced(), source: pool.source.description, endpoints: ds.list().length }, {}, head);
+      else res.writeHead(404).end();
+    });
+    const listening = http;
+    await new Promise<void>((resolve, reject) => {
+      listening.once('error', (err: NodeJS.ErrnoException) => reject(new KvgateError(ErrorCode.InvalidConfig, `cannot listen on ${host}:${o.metricsPort ?? 9090} (--metrics-port): ${err.code === 'EADDRINUSE' ? 'the port is already in use' : err.message}`, { param: '--metrics-port' })));
+      listening.listen(o.metricsPort ?? 9090, host, () => resolve());
+    });
+  } catch (err) {
+    // A port in use (say): release what started so the process can exit with the message.
+    grpcServer.forceShutdown();
+    healthServer.forceShutdown();
+    http?.close();
+    await pool.stop();
+    throw err;
+  }
+  const httpServer = http!;
+  const metricsPort = (httpServer.address() as AddressInfo).port;
 
   return {
     grpcPort,
     grpcHealthPort,
     metricsPort,
     router,
+    director,
     certificate: tls?.cert,
     async close() {
-      fileWatch?.close();
-      await kube?.stop();
-      await scraper.stop();
+      await pool.stop();
       await new Promise<void>((r) => {
         const force = setTimeout(() => grpcServer.forceShutdown(), 2000);
         grpcServer.tryShutdown(() => {
@@ -121,7 +157,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
         });
       });
       healthServer.forceShutdown();
-      http.close();
+      httpServer.close();
     },
   };
 }

@@ -1,32 +1,30 @@
 import { Writable } from 'node:stream';
 import type { ServerResponse } from 'node:http';
-import type { UsageTap } from '../router/observability/usage-tap.js';
+import type { RequestHandle } from '../router/requestcontrol/index.js';
 
-/** Forwards upstream body chunks to the client as they arrive (no buffering), tapping them for usage. */
+/**
+ * Forwards upstream body chunks to the client as they arrive (no buffering), through the request
+ * handle (first byte, usage, and — when kvgate asked for usage the client did not — the removal
+ * of the extra usage event). Back-pressure: the next chunk is taken only once the client drained.
+ */
 export class ResponseSink extends Writable {
-  private first = true;
-
   constructor(
     private readonly res: ServerResponse,
-    private readonly tap: UsageTap,
-    private readonly onFirstByte: () => void,
+    private readonly handle: RequestHandle,
   ) {
     super();
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (this.first) {
-      this.first = false;
-      this.onFirstByte();
-    }
-    this.tap.push(chunk);
+    const out = this.handle.responseChunk(chunk);
     if (this.res.destroyed) return cb(new Error('client closed'));
-    if (this.res.write(chunk)) cb();
+    if (out.length === 0 || this.res.write(out)) cb();
     else this.res.once('drain', () => cb());
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    this.res.end();
+    const rest = this.handle.responseEnd();
+    this.res.end(rest.length ? rest : undefined);
     cb();
   }
 }

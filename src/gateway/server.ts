@@ -1,20 +1,21 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse, type IncomingHttpHeaders } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { Pool } from 'undici';
-import type { EndpointInfo, RequestUsage } from '../router/api.js';
+import type { EndpointInfo } from '../router/api.js';
 import type { Objectives } from '../router/objectives.js';
-import { createRouter, parseOpenAIRequest, type EffectiveConfig, type EndpointPicker } from '../router/index.js';
-import { startMetricsScraper, type MetricsScraper } from '../datalayer/index.js';
+import { createRouter, type EffectiveConfig, type EndpointPicker } from '../router/index.js';
+import { Director, type RequestHandle } from '../router/requestcontrol/index.js';
+import { assertJsonContentType } from '../router/parse-request.js';
+import type { ChatTemplates } from '../router/prompt/chat-templates.js';
 import { EppMetrics } from '../router/observability/epp-metrics.js';
-import { KvgateError, ErrorCode } from '../shared/errors.js';
-import { readBody, sendError, sendJson } from '../shared/http.js';
+import { KvgateError, ErrorCode, toOpenAIError } from '../shared/errors.js';
+import { parseJsonBody, readBody, sendError, sendJson } from '../shared/http.js';
+import { assertJsonDepth } from '../shared/json-depth.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
-import { readEndpointsFile, watchEndpointsFile } from '../datalayer/sources/endpoints-file.js';
+import { PoolRuntime, createEndpointSource, type SourceSpec } from '../datalayer/pool-runtime.js';
 import { ApiKeys } from './api-keys.js';
-import { EndpointHealth } from '../datalayer/endpoint-health.js';
-import { UsageTap } from '../router/observability/usage-tap.js';
 import { ResponseSink, DiscardSink } from './response-sink.js';
 import { ClientGone } from './client-gone.js';
 
@@ -22,12 +23,15 @@ export interface GatewayOptions {
   host?: string;
   port?: number;
   config: EffectiveConfig;
+  /** Exactly one endpoint source: a list, a watched file, or an InferencePool. */
   endpoints?: EndpointInfo[];
   endpointsFile?: string;
+  kubernetes?: SourceSpec['kubernetes'];
   apiKeys?: string[];
   trustRoutingHeaders?: boolean;
   /** InferenceObjective name → priority (used with trustRoutingHeaders). */
   objectives?: Objectives;
+  chatTemplates?: ChatTemplates;
   debugScores?: boolean;
   maxBodyBytes?: number;
   maxAttempts?: number;
@@ -50,6 +54,7 @@ export interface RunningGateway {
   url: string;
   port: number;
   router: EndpointPicker;
+  director: Director;
   /** Stops accepting, lets in-flight requests finish (up to drainTimeoutMs), then closes. */
   drain(): Promise<void>;
   close(): Promise<void>;
@@ -57,17 +62,39 @@ export interface RunningGateway {
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 // Request headers the gateway sets itself.
-const SET_BY_GATEWAY = new Set(['host', 'content-length']);
+const SET_BY_GATEWAY = new Set(['host', 'content-length', 'x-request-id']);
 const ROUTING_HEADERS = new Set(['x-gateway-destination-endpoint', 'x-gateway-destination-endpoint-served', 'x-gateway-destination-endpoint-subset', 'x-gateway-inference-objective', 'x-llm-d-inference-objective', 'x-kvgate-priority']);
-const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
+const INFERENCE_PATHS = new Set(['/v1/completions', '/v1/chat/completions']);
+// Model-routed utility endpoints of vLLM: sent to an endpoint serving the body's model.
+const MODEL_ROUTED_PATHS = new Set(['/tokenize', '/detokenize']);
+const HEALTH_PATHS = new Set(['/health', '/ready']);
 
-type AttemptResult = { kind: 'done'; status: number; usage?: RequestUsage; ttftMs?: number } | { kind: 'retry'; reason: string; status?: number } | { kind: 'client-gone' };
+type Attempt = { kind: 'done'; status: number } | { kind: 'retry' } | { kind: 'client-gone' };
 
-/** Starts the OpenAI-compatible cache-aware gateway in this process. */
+/** Node's HTTP parser errors (malformed or smuggling-shaped requests, oversized headers) as OpenAI error bodies. */
+function answerClientError(err: NodeJS.ErrnoException & { code?: string }, socket: Socket): void {
+  if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const e = tooLarge
+    ? new KvgateError(ErrorCode.InvalidRequest, 'request headers are too large', { status: 431 })
+    : new KvgateError(ErrorCode.InvalidRequest, `malformed HTTP request: ${err.code ?? err.message}`);
+  const { status, body } = toOpenAIError(e);
+  const text = JSON.stringify(body);
+  socket.end(`HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+}
+
+/**
+ * Starts the OpenAI-compatible cache-aware gateway in this process: HTTP in (node:http), undici
+ * out, and nothing else of its own — every routing decision, retry choice, model check, usage
+ * count, metric and access-log line belongs to the request lifecycle (router/requestcontrol).
+ */
 export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
   const logger = opts.logger ?? silentLogger();
   const maxBody = opts.maxBodyBytes ?? 16 * 1024 * 1024;
-  const maxAttempts = opts.maxAttempts ?? 3;
+  const random = opts.random ?? Math.random;
   const router = createRouter({ config: opts.config, random: opts.random });
   const ds = router.datastore;
   const keys = new ApiKeys(opts.apiKeys ?? []);
@@ -87,34 +114,38 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     }
     return p;
   };
-  const setEndpoints = (list: EndpointInfo[]) => {
-    ds.setEndpoints(list);
-    const keep = new Set(list.map((e) => e.id));
-    for (const [id, p] of pools) {
-      if (keep.has(id)) continue;
+  ds.subscribe({
+    endpointRemoved(id) {
+      const p = pools.get(id);
       pools.delete(id);
-      void p.close().catch(() => undefined);
-    }
-  };
-  let fileWatch: { close(): void } | undefined;
-  if (opts.endpointsFile) {
-    setEndpoints(readEndpointsFile(opts.endpointsFile));
-    fileWatch = watchEndpointsFile(opts.endpointsFile, (l) => {
-      setEndpoints(l);
-      logger.info({ endpoints: l.length }, 'endpoints file reloaded');
-    }, (err) => logger.error({ err: err.message }, 'endpoints file rejected; keeping the previous endpoints'));
-  } else setEndpoints(opts.endpoints ?? []);
-
-  const health = new EndpointHealth(ds, {
-    intervalMs: opts.healthIntervalMs ?? 1000,
-    ejectAfter: opts.ejectAfter ?? 3,
-    cooldownMs: opts.cooldownMs ?? 1000,
-    maxCooldownMs: 30_000,
+      void p?.close().catch(() => undefined);
+    },
+  });
+  const source = createEndpointSource({ endpoints: opts.endpointsFile || opts.kubernetes ? undefined : (opts.endpoints ?? []), endpointsFile: opts.endpointsFile, kubernetes: opts.kubernetes }, logger);
+  const pool = new PoolRuntime({
+    source,
+    datastore: ds,
+    logger,
+    metricsIntervalMs: opts.metricsIntervalMs,
+    healthIntervalMs: opts.healthIntervalMs,
+    ejectAfter: opts.ejectAfter,
+    cooldownMs: opts.cooldownMs,
     connect: upstreamConnect,
-  }, logger);
-  health.start();
-  const scraper: MetricsScraper = startMetricsScraper(ds, { intervalMs: opts.metricsIntervalMs ?? 50, connect: upstreamConnect });
+  }).start();
   const metrics = new EppMetrics(ds, { poolName: opts.poolName ?? 'kvgate' });
+  const director = new Director({
+    router,
+    metrics,
+    logger,
+    accessLog: opts.accessLog,
+    maxAttempts: opts.maxAttempts,
+    debugScores: opts.debugScores,
+    trustRoutingHeaders: opts.trustRoutingHeaders,
+    defaultPriority: opts.defaultPriority,
+    objectives: opts.objectives,
+    chatTemplates: opts.chatTemplates,
+    feedback: pool,
+  });
   let draining = false;
   let inflight = 0;
   let idleWaiters: (() => void)[] = [];
@@ -132,145 +163,114 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     return out;
   }
 
-  function forward(ep: EndpointInfo, path: string, headers: Record<string, string>, body: Buffer, res: ServerResponse, signal: ClientGone, canRetry: boolean, extraHeaders: Record<string, string>, requestId: string, t0: number): Promise<AttemptResult> {
+  /** One attempt on one endpoint: streams the committed response to the client through the handle. */
+  function forward(h: RequestHandle, ep: EndpointInfo, path: string, headers: Record<string, string>, res: ServerResponse, signal: ClientGone): Promise<Attempt> {
     return new Promise((resolve) => {
       let committed = false;
       let sse = false;
       let status = 0;
-      let ttftMs: number | undefined;
-      let tap: UsageTap | undefined;
-      let retry: AttemptResult | undefined;
+      let retry = false;
       poolFor(ep).stream(
-        { path, method: 'POST', headers, body, signal },
+        { path, method: 'POST', headers, body: h.body, signal },
         ({ statusCode, headers: uh }) => {
           status = statusCode;
-          if (canRetry && RETRYABLE.has(statusCode)) {
-            retry = { kind: 'retry', reason: `status ${statusCode}`, status: statusCode };
+          if (h.upstreamStatus(statusCode) === 'retry') {
+            retry = true;
             return new DiscardSink();
           }
           committed = true;
           const out: Record<string, string | string[]> = {};
           for (const k in uh) {
             const v = uh[k];
-            if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+            if (v !== undefined && !HOP_BY_HOP.has(k) && k !== 'content-length') out[k] = v;
           }
           const ct = String(uh['content-type'] ?? '');
           sse = ct.includes('text/event-stream');
-          Object.assign(out, extraHeaders);
+          h.responseStarted(statusCode, ct);
+          // Keep the upstream's length when bytes pass through untouched.
+          if (uh['content-length'] !== undefined && !sse) out['content-length'] = uh['content-length'];
+          Object.assign(out, h.responseHeaders());
           res.writeHead(statusCode, out);
           if (sse) res.flushHeaders();
-          tap = new UsageTap(sse);
-          return new ResponseSink(res, tap, () => {
-            ttftMs = performance.now() - t0;
-            router.onFirstToken(requestId, performance.now());
-          });
+          return new ResponseSink(res, h);
         },
         (err) => {
-          if (!err) {
-            health.succeeded(ep.id);
-            resolve(retry ?? { kind: 'done', status, usage: tap?.finish(), ttftMs });
-            return;
-          }
+          if (!err) return resolve(retry ? { kind: 'retry' } : { kind: 'done', status });
           if (signal.aborted) return resolve({ kind: 'client-gone' });
-          health.failed(ep.id, err.message);
-          if (!committed) return resolve({ kind: 'retry', reason: err.message });
+          if (!committed) {
+            h.attemptFailed(err.message);
+            return resolve({ kind: 'retry' });
+          }
+          director.opts.feedback?.failed(ep.id, err.message);
           // Bytes already flowed: end the stream with an error event (SSE) or cut the body.
           if (sse && !res.destroyed) {
             res.end(`data: ${JSON.stringify({ error: { message: `upstream ${ep.id} failed mid-stream: ${err.message}`, type: 'server_error', param: null, code: ErrorCode.UpstreamFailed } })}\n\n`);
           } else res.destroy();
-          resolve({ kind: 'done', status, usage: tap?.finish(), ttftMs });
+          resolve({ kind: 'done', status });
         },
       );
     });
   }
 
   async function handleInference(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    const t0 = performance.now();
+    assertJsonContentType(req.headers['content-type']);
     const body = await readBody(req, maxBody);
-    const { route } = parseOpenAIRequest(path, body, {
-      headers: req.headers,
-      trustRoutingHeaders: opts.trustRoutingHeaders,
-      defaultPriority: opts.defaultPriority,
-      objectives: opts.objectives,
-    });
-    const models = health.models();
-    if (models.size > 0 && !models.has(route.model)) {
-      throw new KvgateError(ErrorCode.ModelNotFound, `The model \`${route.model}\` does not exist.`, { param: 'model' });
-    }
-    const s0 = performance.now();
-    const pick = router.pick(route, s0);
-    metrics.observeScheduling((performance.now() - s0) / 1000, pick.prefixMatch);
+    const h = director.begin({ ingress: 'gateway', path, headers: req.headers, body });
+    await h.schedule(); // throws (already recorded) on 4xx/5xx admission outcomes
     const gone = new ClientGone();
     const onClose = () => {
       if (!res.writableFinished) gone.abort();
     };
     res.on('close', onClose);
-    const headers = upstreamHeaders(req.headers, route.id, body.length);
-    let result: AttemptResult = { kind: 'retry', reason: 'no endpoint' };
-    let endpoint: EndpointInfo | undefined;
-    let attempts = 0;
-    const tried: string[] = [];
+    let result: Attempt = { kind: 'retry' };
     try {
-      for (const ep of pick.endpoints) {
-        if (attempts >= maxAttempts) break;
-        if (attempts > 0) {
-          router.onRetry(route.id, ep.id, performance.now());
-          await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * attempts)); // jittered backoff
-          if (gone.aborted) break;
+      const headers = upstreamHeaders(req.headers, h.externalId, h.body.length);
+      for (let ep = h.nextEndpoint(); ep; ep = h.nextEndpoint()) {
+        if (h.attempts > 1) {
+          await new Promise((r) => setTimeout(r, h.retryDelayMs(random)));
+          if (gone.aborted) {
+            result = { kind: 'client-gone' };
+            break;
+          }
         }
-        attempts++;
-        endpoint = ep;
-        tried.push(ep.id);
-        const extra: Record<string, string> = { 'x-gateway-destination-endpoint-served': ep.id, 'x-request-id': route.id };
-        if (opts.debugScores) extra['x-kvgate-scores'] = JSON.stringify(pick.scores.map((s) => ({ endpoint: s.endpointId, total: +s.total.toFixed(4), ...s.byPlugin })));
-        const canRetry = attempts < Math.min(maxAttempts, pick.endpoints.length);
-        result = await forward(ep, req.url!, headers, body, res, gone, canRetry, extra, route.id, t0);
+        result = await forward(h, ep, req.url!, headers, res, gone);
         if (result.kind !== 'retry') break;
-        router.onFailure(route.id, ep.id, performance.now());
-        logger.warn({ requestId: route.id, endpoint: ep.id, reason: result.reason }, 'upstream attempt failed; trying the next endpoint');
       }
-      if (result.kind === 'retry' && !res.headersSent) {
-        const e = new KvgateError(ErrorCode.UpstreamFailed, `all ${attempts} upstream attempts failed (last: ${result.reason})`, { status: result.status === 429 ? 429 : result.status ? 502 : 503 });
-        sendError(res, e);
-      }
+      if (result.kind === 'retry' && !res.headersSent) sendError(res, h.exhaustedError());
     } finally {
       res.off('close', onClose);
-      const usage = result.kind === 'done' ? result.usage : undefined;
-      router.onComplete(route.id, performance.now(), usage);
       const status = result.kind === 'done' ? result.status : result.kind === 'client-gone' ? 499 : res.statusCode;
-      const durationS = (performance.now() - t0) / 1000;
-      metrics.observeRequest({
-        model: route.model,
-        targetModel: route.model,
-        priority: route.priority,
-        endpoint: endpoint?.id,
-        status,
-        durationS,
-        inputTokens: usage?.promptTokens,
-        outputTokens: usage?.completionTokens,
-        cachedTokens: usage?.cachedTokens,
-      });
-      if (opts.accessLog !== false) {
-        logger.info({
-          requestId: route.id,
-          model: route.model,
-          endpoint: endpoint?.id,
-          status,
-          attempts,
-          stream: route.stream,
-          promptTokens: usage?.promptTokens,
-          completionTokens: usage?.completionTokens,
-          cachedTokens: usage?.cachedTokens,
-          ttftMs: result.kind === 'done' && result.ttftMs !== undefined ? +result.ttftMs.toFixed(2) : undefined,
-          latencyMs: +(durationS * 1000).toFixed(2),
-        }, 'request');
-      }
+      h.finish({ status, errorCode: result.kind === 'retry' ? ErrorCode.UpstreamFailed : undefined });
     }
   }
 
-  function modelsUnion(res: ServerResponse): void {
-    const data = [...health.models()].sort().map((id) => ({ id, object: 'model', created: 0, owned_by: 'kvgate' }));
-    sendJson(res, 200, { object: 'list', data });
+  /** /tokenize, /detokenize: to a ready endpoint that serves the body's model; /version: to any ready endpoint. */
+  async function handleUtility(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    let body: Buffer | undefined;
+    let ep: EndpointInfo;
+    if (MODEL_ROUTED_PATHS.has(path)) {
+      assertJsonContentType(req.headers['content-type']);
+      body = await readBody(req, maxBody);
+      assertJsonDepth(body);
+      const model = parseJsonBody(body).model;
+      if (typeof model !== 'string' || !model) throw new KvgateError(ErrorCode.MissingModel, 'model not found in request body', { param: 'model' });
+      const cands = director.candidates(model);
+      ep = cands[Math.floor(random() * cands.length)].info;
+    } else {
+      ep = director.routeHeaderOnly(undefined, random);
+    }
+    const headers = upstreamHeaders(req.headers, req.headers['x-request-id']?.toString() ?? `kvgate-${Date.now().toString(36)}`, body?.length ?? 0);
+    if (!body) delete headers['content-length'];
+    const r = await poolFor(ep).request({ path: req.url!, method: req.method as 'GET' | 'POST', headers, body });
+    const out: Record<string, string | string[]> = {};
+    for (const k in r.headers) {
+      const v = r.headers[k];
+      if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+    }
+    out['x-gateway-destination-endpoint-served'] = ep.id;
+    res.writeHead(r.statusCode, out);
+    for await (const chunk of r.body) res.write(chunk);
+    res.end();
   }
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
@@ -289,11 +289,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       if (!(err instanceof KvgateError)) logger.error({ err: (err as Error).message, path }, 'request failed');
       sendError(res, err);
     };
+    const method = req.method ?? 'GET';
     try {
-      if (path === '/health') return void res.writeHead(200, { 'content-length': 0 }).end();
-      if (path === '/ready') {
-        const ready = !draining && ds.list().some((e) => e.healthy);
-        return sendJson(res, ready ? 200 : 503, { ready, draining, healthyEndpoints: ds.list().filter((e) => e.healthy).length });
+      if (HEALTH_PATHS.has(path) && (method === 'GET' || method === 'HEAD')) {
+        if (path === '/health') return void res.writeHead(200, { 'content-length': 0 }).end();
+        const healthy = ds.list().filter((e) => e.healthy).length;
+        const ready = !draining && pool.synced && healthy > 0;
+        return sendJson(res, ready ? 200 : 503, { ready, draining, healthyEndpoints: healthy, source: pool.source.description }, {}, method === 'HEAD');
       }
       if (path === '/metrics') {
         void metrics.text().then((t) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(t), fail);
@@ -303,13 +305,17 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         throw new KvgateError(ErrorCode.Unauthorized, 'Incorrect API key provided.', { headers: { 'www-authenticate': 'Bearer' } });
       }
       if (path === '/v1/models') {
-        if (req.method !== 'GET') throw new KvgateError(ErrorCode.MethodNotAllowed, `method ${req.method} is not allowed on ${path}`);
-        return modelsUnion(res);
+        if (method !== 'GET') throw new KvgateError(ErrorCode.MethodNotAllowed, `method ${method} is not allowed on ${path}`);
+        return sendJson(res, 200, { object: 'list', data: director.servedModels() });
       }
-      if (path === '/v1/completions' || path === '/v1/chat/completions') {
-        if (req.method !== 'POST') throw new KvgateError(ErrorCode.MethodNotAllowed, `method ${req.method} is not allowed on ${path}`);
-        if (draining) throw new KvgateError(ErrorCode.NotReady, 'the gateway is shutting down');
+      if (INFERENCE_PATHS.has(path)) {
+        if (method !== 'POST') throw new KvgateError(ErrorCode.MethodNotAllowed, `method ${method} is not allowed on ${path}`);
         handleInference(req, res, path).catch(fail);
+        return;
+      }
+      if (MODEL_ROUTED_PATHS.has(path) || path === '/version') {
+        if (method !== (path === '/version' ? 'GET' : 'POST')) throw new KvgateError(ErrorCode.MethodNotAllowed, `method ${method} is not allowed on ${path}`);
+        handleUtility(req, res, path).catch(fail);
         return;
       }
       throw new KvgateError(ErrorCode.NotFound, `no route for ${path}`);
@@ -333,10 +339,18 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   server.headersTimeout = 15_000;
   server.requestTimeout = 0; // long generations stream for minutes
   server.keepAliveTimeout = 65_000; // above common load-balancer idle timeouts (60 s)
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1', () => resolve());
-  });
+  server.on('clientError', answerClientError);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1', () => resolve());
+    });
+  } catch (err) {
+    await pool.stop();
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') throw new KvgateError(ErrorCode.InvalidConfig, `port ${opts.port} on ${opts.host ?? '127.0.0.1'} is already in use: stop what holds it or give another --port`, { param: 'port' });
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   const host = opts.host ?? '127.0.0.1';
   const url = `${opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -344,20 +358,20 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
-      fileWatch?.close();
       server.close();
       server.closeAllConnections();
-      await scraper.stop();
-      await health.close();
+      await pool.stop();
       await Promise.all([...pools.values()].map((p) => p.destroy().catch(() => undefined)));
     })());
   return {
     url,
     port,
     router,
+    director,
     close,
     async drain() {
       draining = true;
+      director.draining = true;
       await new Promise((r) => setTimeout(r, opts.drainSettleMs ?? 0));
       server.close(); // no new connections
       server.closeIdleConnections();
@@ -371,4 +385,3 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     },
   };
 }
-

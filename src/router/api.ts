@@ -37,20 +37,24 @@ export interface EndpointMetrics {
 
 /** What the ingress parsed from one request, once. */
 export interface RouteRequest {
-  /** Unique per request (x-request-id or generated). */
+  /** kvgate's own id, unique per request in this process (bookkeeping key; never client-chosen). */
   id: string;
+  /** The client's x-request-id, if any: echoed and logged, never used as a key. */
+  clientRequestId?: string;
   /** The requested model name as sent by the client. */
   model: string;
   api: 'completions' | 'chat' | 'other';
   /**
-   * Text that prefix affinity is computed over: the completions `prompt`, or the JSON of the chat
-   * `messages` array (no chat template applied), as the EPP's approximate prefix index does.
+   * Text that prefix affinity is computed over: the completions `prompt`, or the chat conversation
+   * rendered as the engine would (the model's chat template, else canonical ChatML).
    */
   prefixText: string;
   /** Prompt length in tokens (estimated at ~4 characters per token unless the ingress knows better). */
   promptTokens: number;
   maxTokens?: number;
   stream: boolean;
+  /** The client asked for `stream_options.include_usage`. */
+  includeUsage?: boolean;
   /** InferenceObjective priority; negative means sheddable. Default 0. */
   priority: number;
   sessionId?: string;
@@ -108,10 +112,25 @@ export interface Router {
   readonly datastore: Datastore;
 }
 
+/**
+ * A model an endpoint serves, from its `/v1/models` (vLLM's fields): a base model (`root` = the
+ * weights it was loaded from) or a LoRA adapter (`parent` = its base model).
+ */
+export interface ServedModel {
+  id: string;
+  root?: string;
+  parent?: string | null;
+  maxModelLen?: number;
+  /** The entry as the endpoint sent it, for `/v1/models` through the gateway. */
+  raw: Record<string, unknown>;
+}
+
 export interface EndpointState {
   info: EndpointInfo;
   healthy: boolean;
   metrics?: EndpointMetrics;
+  /** What `/v1/models` listed at the last probe; undefined until one answered. */
+  models?: ServedModel[];
   /** Router-side bookkeeping: requests and uncached prompt tokens dispatched and not yet released. */
   inFlightRequests: number;
   inFlightTokens: number;
@@ -129,4 +148,14 @@ export interface Datastore {
   updateMetrics(id: string, metrics: EndpointMetrics): void;
   /** Health from active checks / passive ejection (gateway). Unhealthy endpoints are not candidates. */
   setHealthy(id: string, healthy: boolean): void;
+  /** The endpoint's served models, from its `/v1/models`. */
+  setModels(id: string, models: ServedModel[]): void;
+  /** Registers a listener for endpoint events; returns a function that removes it. */
+  subscribe(listener: DatastoreListener): () => void;
+}
+
+/** What components that keep per-endpoint state (prefix indexes, health) hear from the datastore. */
+export interface DatastoreListener {
+  endpointRemoved?(id: string): void;
+  metricsUpdated?(id: string, metrics: EndpointMetrics): void;
 }

@@ -1,10 +1,14 @@
 import type { RouteRequest } from './api.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { parseJsonBody } from '../shared/http.js';
+import { assertJsonDepth } from '../shared/json-depth.js';
+import type { ChatMessageLike } from '../shared/chat/chat-text.js';
 import { OBJECTIVE_HEADERS, type Objectives } from './objectives.js';
+import { ChatTemplates } from './prompt/chat-templates.js';
 
 export interface ParseOptions {
-  requestId?: string;
+  /** kvgate's own unique id for this request (never the client's x-request-id). */
+  requestId: string;
   /** Lower-cased request headers. */
   headers?: Record<string, string | string[] | undefined>;
   /** Honour priority/objective headers (only when the operator trusts the clients). */
@@ -13,10 +17,11 @@ export interface ParseOptions {
   defaultPriority?: number;
   /** InferenceObjective name → priority, for the objective headers. */
   objectives?: Objectives;
+  /** Chat templates per model; without one, kvgate's canonical ChatML rendering. */
+  chatTemplates?: ChatTemplates;
 }
 
-let counter = 0;
-const prefix = Math.random().toString(36).slice(2, 8);
+const DEFAULT_TEMPLATES = new ChatTemplates();
 
 function header(h: ParseOptions['headers'], name: string): string | undefined {
   const v = h?.[name];
@@ -24,26 +29,64 @@ function header(h: ParseOptions['headers'], name: string): string | undefined {
 }
 
 /**
- * Parses an OpenAI request body once into what the router needs. The JSON object is returned too
- * so the ingress never parses twice. Throws KvgateError 400s (invalid JSON, missing model, bad shape).
+ * The media type check of vLLM's OpenAI server (`validate_json_request`): anything but
+ * `application/json` (parameters such as charset allowed) is a 400 with vLLM's message.
  */
-export function parseOpenAIRequest(path: string, body: Buffer, opts: ParseOptions = {}): { route: RouteRequest; json: Record<string, unknown> } {
+export function assertJsonContentType(contentType: string | undefined): void {
+  const media = (contentType ?? '').split(';', 1)[0].trim().toLowerCase();
+  if (media !== 'application/json') {
+    throw new KvgateError(ErrorCode.InvalidRequest, "Unsupported Media Type: Only 'application/json' is allowed");
+  }
+}
+
+/**
+ * The text prefix affinity is computed over: for chat, the rendered conversation (the model's
+ * chat template or the canonical ChatML, see prompt/chat-templates.ts); for completions, the
+ * prompt — the first one of a batch (vLLM serves a list of prompts as separate sequences, and a
+ * batch routes with its first), token ids as their JSON text.
+ */
+function promptText(api: RouteRequest['api'], obj: Record<string, unknown>, templates: ChatTemplates, model: string): string {
+  if (api === 'chat') {
+    const messages = obj.messages;
+    if (!Array.isArray(messages)) throw new KvgateError(ErrorCode.InvalidRequest, 'messages must be an array', { param: 'messages' });
+    for (let i = 0; i < messages.length; i++) {
+      const m: unknown = messages[i];
+      if (m === null || typeof m !== 'object' || Array.isArray(m)) {
+        throw new KvgateError(ErrorCode.InvalidRequest, `messages[${i}] must be an object`, { param: 'messages' });
+      }
+    }
+    return templates.render(model, messages as ChatMessageLike[], obj.tools);
+  }
+  if (api === 'completions') {
+    const p = obj.prompt;
+    if (typeof p === 'string') return p;
+    if (Array.isArray(p)) {
+      if (p.length === 0) return '';
+      const first: unknown = p[0];
+      if (typeof first === 'string') return first;
+      if (typeof first === 'number') return JSON.stringify(p);
+      if (Array.isArray(first)) return JSON.stringify(first);
+      throw new KvgateError(ErrorCode.InvalidRequest, 'prompt must be a string, a list of strings, or token ids', { param: 'prompt' });
+    }
+    if (p !== undefined && p !== null) throw new KvgateError(ErrorCode.InvalidRequest, 'prompt must be a string or an array', { param: 'prompt' });
+  }
+  return '';
+}
+
+/**
+ * Parses an OpenAI request body once into what the router needs; the JSON object is returned too
+ * so nothing parses twice. Checks nesting depth before parsing (see shared/json-depth.ts).
+ * Throws KvgateError 400s: invalid JSON, too deep, missing model, bad shape.
+ */
+export function parseOpenAIRequest(path: string, body: Buffer, opts: ParseOptions): { route: RouteRequest; json: Record<string, unknown> } {
+  assertJsonDepth(body);
   const obj = parseJsonBody(body);
   const model = obj.model;
   if (typeof model !== 'string' || model.length === 0) {
     throw new KvgateError(ErrorCode.MissingModel, 'model not found in request body', { param: 'model' });
   }
   const api: RouteRequest['api'] = path.endsWith('/chat/completions') ? 'chat' : path.endsWith('/completions') ? 'completions' : 'other';
-  let prefixText = '';
-  if (api === 'chat') {
-    if (!Array.isArray(obj.messages)) throw new KvgateError(ErrorCode.InvalidRequest, 'messages must be an array', { param: 'messages' });
-    prefixText = JSON.stringify(obj.messages);
-  } else if (api === 'completions') {
-    const p = obj.prompt;
-    if (typeof p === 'string') prefixText = p;
-    else if (Array.isArray(p)) prefixText = p.every((x) => typeof x === 'string') ? p.join('') : JSON.stringify(p);
-    else if (p !== undefined) throw new KvgateError(ErrorCode.InvalidRequest, 'prompt must be a string or an array', { param: 'prompt' });
-  }
+  const prefixText = promptText(api, obj, opts.chatTemplates ?? DEFAULT_TEMPLATES, model);
   const maxTokens = obj.max_completion_tokens ?? obj.max_tokens;
   const headers = opts.headers;
   let priority = opts.defaultPriority ?? 0;
@@ -55,14 +98,17 @@ export function parseOpenAIRequest(path: string, body: Buffer, opts: ParseOption
     const p = header(headers, 'x-kvgate-priority');
     if (p !== undefined && Number.isFinite(Number(p))) priority = Number(p);
   }
+  const streamOptions = obj.stream_options;
   const route: RouteRequest = {
-    id: opts.requestId ?? header(headers, 'x-request-id') ?? `${prefix}-${(counter++).toString(36)}`,
+    id: opts.requestId,
+    clientRequestId: header(headers, 'x-request-id'),
     model,
     api,
     prefixText,
     promptTokens: Math.ceil(prefixText.length / 4),
     maxTokens: typeof maxTokens === 'number' ? maxTokens : undefined,
     stream: obj.stream === true,
+    includeUsage: Boolean(streamOptions && typeof streamOptions === 'object' && (streamOptions as { include_usage?: unknown }).include_usage === true),
     priority,
     sessionId: header(headers, 'x-session-id'),
     cacheSalt: typeof obj.cache_salt === 'string' ? obj.cache_salt : undefined,

@@ -1,9 +1,8 @@
-import type { EndpointState, PickResult, RequestUsage, RouteRequest, Router } from './api.js';
+import type { DatastoreListener, EndpointState, PickResult, RequestUsage, RouteRequest, Router } from './api.js';
 import type { EffectiveConfig } from './config/config.js';
-import type { CycleContext, Filter, Picker, Plugin, PrefixMatch, SaturationDetector, Scorer } from './plugins/types.js';
+import type { CycleContext, DataProducer, Filter, Picker, Plugin, SaturationDetector, Scorer } from './plugins/types.js';
 import { pluginDefinition } from './plugins/registry.js';
-import { PrefixParams } from './plugins/scorers/prefix-cache-scorer.js';
-import { ApproxPrefixIndex, type PrefixHashes } from './prefix/approx-prefix-index.js';
+import { ApproxPrefixCacheProducer, ApproxPrefixParams } from './plugins/producers/approx-prefix-cache-producer.js';
 import { MemoryDatastore } from './datastore/datastore.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 
@@ -38,8 +37,7 @@ export class EndpointPicker implements Router {
   private readonly saturation: SaturationDetector;
   private readonly random: () => number;
   private readonly staleAfterMs: number;
-  private readonly prefixIndex?: ApproxPrefixIndex;
-  private readonly prefixAutoTune: boolean;
+  private readonly producers: DataProducer[];
   private readonly hookScorers: Scorer[];
 
   constructor(opts: RouterOptions) {
@@ -64,29 +62,26 @@ export class EndpointPicker implements Router {
     this.saturation = instances.get(opts.config.saturationDetector.pluginRef) as SaturationDetector;
     this.hookScorers = profile.scorers.map((s) => s.plugin).filter((s) => s.onPicked || s.onFirstToken || s.onComplete);
 
+    this.producers = [...instances.values()].filter((p): p is DataProducer => p.kind === 'producer');
     const needsPrefix = profile.scorers.some((s) => s.plugin.needsPrefix) || profile.picker.needsPrefix === true;
-    if (needsPrefix) {
-      const spec = opts.config.plugins.find((p) => p.type === 'prefix-cache-scorer');
-      const pp = PrefixParams.parse(spec?.parameters ?? {});
-      const blockChars = pp.hashBlockSize ?? pp.blockSize ?? pp.blockSizeTokens * 4;
-      const maxBlocks = pp.maxPrefixTokensToMatch > 0 ? Math.max(1, Math.floor(pp.maxPrefixTokensToMatch / (blockChars / 4))) : pp.maxPrefixBlocksToMatch;
-      this.prefixIndex = new ApproxPrefixIndex({ blockChars, maxBlocks, defaultCapacity: pp.lruCapacityPerServer });
-      this.prefixAutoTune = pp.autoTune && spec?.parameters?.lruCapacityPerServer === undefined;
-      this.datastore.onRemove = (id) => this.prefixIndex!.removeEndpoint(id);
-      this.datastore.onMetrics = (id, m) => {
-        if (this.prefixAutoTune && m.numGpuBlocks) this.prefixIndex!.setCapacity(id, m.numGpuBlocks);
-      };
-    } else {
-      this.prefixAutoTune = false;
+    if (needsPrefix && !this.producers.some((p) => p.produces === 'prefix')) {
+      // As the GIE injects a default producer for a consumed key. Index parameters given on the
+      // prefix-cache-scorer (GIE ≤ v1.4 kept the index there) configure it.
+      const scorer = opts.config.plugins.find((p) => p.type === 'prefix-cache-scorer');
+      const params = Object.fromEntries(Object.entries(scorer?.parameters ?? {}).filter(([k]) => k in ApproxPrefixParams.shape));
+      this.producers.push(new ApproxPrefixCacheProducer(ApproxPrefixParams.parse(params)));
+    }
+    for (const p of this.producers) {
+      const listener = p as Partial<DatastoreListener>;
+      if (listener.endpointRemoved || listener.metricsUpdated) this.datastore.subscribe(listener);
     }
   }
 
-  pick(req: RouteRequest, nowMs: number): PickResult {
-    let candidates = this.datastore.list().filter((e) => e.healthy);
-    if (req.subset !== undefined) {
-      const allowed = new Set(req.subset);
-      candidates = candidates.filter((e) => allowed.has(e.info.id) || allowed.has(e.info.host));
-    }
+  /**
+   * `candidates`: the endpoints the request may go to (the lifecycle narrows them to those that
+   * are healthy, in the subset hint and serve the model); by default every healthy endpoint.
+   */
+  pick(req: RouteRequest, nowMs: number, candidates: EndpointState[] = this.datastore.list().filter((e) => e.healthy)): PickResult {
     if (candidates.length === 0) {
       throw new KvgateError(ErrorCode.NoCandidates, 'failed to find endpoint candidates: no ready endpoint serves this request', {
         headers: { 'x-llm-d-request-dropped-reason': 'rejected-no-endpoints' },
@@ -98,12 +93,7 @@ export class EndpointPicker implements Router {
         headers: { 'retry-after': '1', 'x-llm-d-request-dropped-reason': 'rejected-saturated' },
       });
     }
-    let hashes: PrefixHashes | undefined;
-    if (this.prefixIndex) {
-      hashes = this.prefixIndex.hash(req.model, req.cacheSalt, req.prefixText);
-      const matched = this.prefixIndex.match(hashes);
-      ctx.prefix = { totalBlocks: hashes.count, blockTokens: this.prefixIndex.blockChars / 4, matched } satisfies PrefixMatch;
-    }
+    for (const p of this.producers) p.prepare(ctx, candidates);
 
     let eps = candidates;
     for (const f of this.profile.filters) {
@@ -140,9 +130,9 @@ export class EndpointPicker implements Router {
     const matchedBlocks = ctx.prefix?.matched.get(chosen.info.id) ?? 0;
     const uncached = Math.max(0, req.promptTokens - matchedBlocks * (ctx.prefix?.blockTokens ?? 0));
     this.datastore.dispatch(req.id, chosen.info.id, uncached);
-    if (hashes && this.prefixIndex) {
-      this.prefixIndex.add(chosen.info.id, hashes);
-      this.stats.prefixBlocksQueried += hashes.count;
+    for (const p of this.producers) p.onPicked?.(ctx, chosen);
+    if (ctx.prefix) {
+      this.stats.prefixBlocksQueried += ctx.prefix.totalBlocks;
       this.stats.prefixBlocksMatched += matchedBlocks;
     }
     for (const s of this.hookScorers) s.onPicked?.(ctx, chosen);
@@ -178,9 +168,11 @@ export class EndpointPicker implements Router {
     // Health (ejection) is the ingress's concern; bookkeeping moves with onRetry / ends with onComplete.
   }
 
-  /** Entries in the approximate prefix index (for metrics and the memory benchmark). */
+  /** Entries in the prefix indexes (for metrics and the memory benchmark). */
   get prefixIndexEntries(): number {
-    return this.prefixIndex?.entries ?? 0;
+    let n = 0;
+    for (const p of this.producers) n += (p as { entries?: number }).entries ?? 0;
+    return n;
   }
 }
 

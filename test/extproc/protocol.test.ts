@@ -25,7 +25,7 @@ const bodyMsg = (b: string | Buffer, eos = true) => ({ request_body: { body: Buf
 const routed = (got: Resp[]) => got.some((r) => r.immediate_response) || got.some((r) => r.request_body?.response?.body_mutation?.streamed_response?.end_of_stream);
 
 before(async () => {
-  epp = await startEppServer({ grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, host: '127.0.0.1', config: loadConfig(), secureServing: false, random: seeded(5), metricsIntervalMs: 3_600_000 });
+  epp = await startEppServer({ grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, host: '127.0.0.1', config: loadConfig(), secureServing: false, random: seeded(5), metricsIntervalMs: 3_600_000, healthIntervalMs: 0 });
   client = new EnvoyLikeClient(epp.grpcPort);
 });
 after(async () => {
@@ -160,7 +160,7 @@ test('gRPC health answers per service', async () => {
 });
 
 test('TLS is on by default: a TLS client with the served certificate works, a plaintext client fails', async () => {
-  const secure = await startEppServer({ grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, host: '127.0.0.1', config: loadConfig() });
+  const secure = await startEppServer({ grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, host: '127.0.0.1', config: loadConfig(), healthIntervalMs: 0 });
   try {
     secure.router.datastore.setEndpoints([{ id: '10.0.0.1:8000', host: '10.0.0.1', port: 8000, url: 'http://127.0.0.1:1', labels: {} }]);
     const tlsClient = new EnvoyLikeClient(secure.grpcPort, secure.certificate);
@@ -180,7 +180,7 @@ test('LoRA affinity through ext_proc: the only pod with the adapter wins when qu
   const cfg = loadConfig({
     text: 'apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n- type: queue-scorer\n- type: kv-cache-utilization-scorer\n- type: lora-affinity-scorer\nschedulingProfiles:\n- name: default\n  plugins:\n  - pluginRef: queue-scorer\n    weight: 2\n  - pluginRef: kv-cache-utilization-scorer\n    weight: 2\n  - pluginRef: lora-affinity-scorer\n    weight: 3\n',
   });
-  const lora = await startEppServer({ grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, host: '127.0.0.1', config: cfg, secureServing: false, random: seeded(2), metricsIntervalMs: 3_600_000 });
+  const lora = await startEppServer({ grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, host: '127.0.0.1', config: cfg, secureServing: false, random: seeded(2), metricsIntervalMs: 3_600_000, healthIntervalMs: 0 });
   const c = new EnvoyLikeClient(lora.grpcPort);
   try {
     const ds = lora.router.datastore;
@@ -196,7 +196,7 @@ test('LoRA affinity through ext_proc: the only pod with the adapter wins when qu
 });
 
 test('shedding through ext_proc: a sheddable objective on a saturated pool → ImmediateResponse 429 with the drop reason', async () => {
-  const shed = await startEppServer({ grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, host: '127.0.0.1', config: loadConfig(), secureServing: false, random: seeded(3), metricsIntervalMs: 3_600_000, trustRoutingHeaders: true, objectives: new Map([['batch', -1]]) });
+  const shed = await startEppServer({ grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, host: '127.0.0.1', config: loadConfig(), secureServing: false, random: seeded(3), metricsIntervalMs: 3_600_000, healthIntervalMs: 0, trustRoutingHeaders: true, objectives: new Map([['batch', -1]]) });
   const c = new EnvoyLikeClient(shed.grpcPort);
   try {
     const ds = shed.router.datastore;

@@ -13,7 +13,7 @@ import { seeded } from '../router/helpers.js';
 let epp: RunningEpp;
 let client: EnvoyLikeClient;
 before(async () => {
-  epp = await startEppServer({ grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, host: '127.0.0.1', config: loadConfig({ preset: 'kvgate' }), secureServing: false, random: seeded(9), metricsIntervalMs: 3_600_000 });
+  epp = await startEppServer({ grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, host: '127.0.0.1', config: loadConfig({ preset: 'kvgate' }), secureServing: false, random: seeded(9), metricsIntervalMs: 3_600_000, healthIntervalMs: 0 });
   epp.router.datastore.setEndpoints([1, 2].map((i) => ({ id: `10.0.0.${i}:8000`, host: `10.0.0.${i}`, port: 8000, url: 'http://127.0.0.1:1', labels: {} })));
   for (const e of epp.router.datastore.list()) epp.router.datastore.updateMetrics(e.info.id, { waitingQueueSize: 0, runningRequests: 0, kvCacheUsage: 0, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: performance.now() + 3_600_000 });
   client = new EnvoyLikeClient(epp.grpcPort);

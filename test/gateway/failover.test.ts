@@ -33,7 +33,7 @@ test('SIGKILL of a replica under continuous load loses no request; it is ejected
     let running = true;
     const worker = async () => {
       while (running) {
-        const r = await fetch(`${gw.url}/v1/completions`, { method: 'POST', body: JSON.stringify({ model: MODEL, prompt: 'keep going', max_tokens: 3 }) });
+        const r = await fetch(`${gw.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, prompt: 'keep going', max_tokens: 3 }) });
         await r.text();
         if (r.status === 200) ok++;
         else failed++;
@@ -69,7 +69,7 @@ test('a replica that answers 503 is retried on the next endpoint', async () => {
   const gw = await startGateway({ port: 0, config: loadConfig({ preset: 'round-robin' }), endpoints: [bad.url, good.url].map((u) => parseEndpoint(u)), healthIntervalMs: 5000 });
   try {
     for (let i = 0; i < 6; i++) {
-      const r = await fetch(`${gw.url}/v1/completions`, { method: 'POST', body: JSON.stringify({ model: MODEL, prompt: `p${i}`, max_tokens: 1 }) });
+      const r = await fetch(`${gw.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, prompt: `p${i}`, max_tokens: 1 }) });
       assert.equal(r.status, 200);
       assert.equal(r.headers.get('x-gateway-destination-endpoint-served'), good.url.replace('http://', ''));
       await r.text();
@@ -87,7 +87,7 @@ test('once bytes have flowed, a dying upstream ends the SSE stream with an error
   await waitForOutput(child, /listening on/);
   const gw = await startGateway({ port: 0, config: loadConfig({ preset: 'random' }), endpoints: [parseEndpoint(`127.0.0.1:${port}`)], healthIntervalMs: 5000 });
   try {
-    const r = await fetch(`${gw.url}/v1/completions`, { method: 'POST', body: JSON.stringify({ model: MODEL, prompt: 'long', max_tokens: 500, stream: true }) });
+    const r = await fetch(`${gw.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, prompt: 'long', max_tokens: 500, stream: true }) });
     const reader = r.body!.getReader();
     let text = new TextDecoder().decode((await reader.read()).value);
     child.kill('SIGKILL');

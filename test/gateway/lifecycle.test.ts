@@ -21,7 +21,7 @@ test('SIGTERM drains: in-flight streams finish, then kvgate serve exits 0', asyn
     const line = await waitForOutput(child, /listening on http:\/\/\S+/);
     const url = line.split(' ').pop()!;
     await waitFor(async () => (await fetch(`${url}/ready`)).status === 200);
-    const r = await fetch(`${url}/v1/completions`, { method: 'POST', body: JSON.stringify({ model: MODEL, prompt: 'drain me', max_tokens: 25, stream: true }) });
+    const r = await fetch(`${url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, prompt: 'drain me', max_tokens: 25, stream: true }) });
     const reader = r.body!.getReader();
     let text = new TextDecoder().decode((await reader.read()).value);
     const exit = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
@@ -45,7 +45,7 @@ test('a client that disconnects aborts the upstream request', async () => {
   const gw = await startGateway({ port: 0, config: loadConfig({ preset: 'kvgate' }), endpoints: [parseEndpoint(sim.url)] });
   try {
     const ac = new AbortController();
-    const r = await fetch(`${gw.url}/v1/completions`, { method: 'POST', body: JSON.stringify({ model: MODEL, prompt: 'x', max_tokens: 1000, stream: true }), signal: ac.signal });
+    const r = await fetch(`${gw.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, prompt: 'x', max_tokens: 1000, stream: true }), signal: ac.signal });
     await r.body!.getReader().read();
     assert.equal(sim.engine.stats().running, 1);
     ac.abort();

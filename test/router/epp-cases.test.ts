@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { routerWith, req } from './helpers.js';
+import { Director } from '../../src/router/requestcontrol/index.js';
 import { loadConfig } from '../../src/router/index.js';
 import { KvgateError } from '../../src/shared/errors.js';
 
@@ -63,10 +64,13 @@ test('no pods → 503', () => {
 test('subset hints: best of the subset; a single pod despite its queue; none eligible → 503', () => {
   const pods = [{ queue: 3, kv: 0.2 }, { queue: 0, kv: 0.1 }, { queue: 10, kv: 0.2 }];
   const r = routerWith(pods);
-  assert.equal(r.pick(req({ subset: ['192.168.1.1:8000', '192.168.1.2:8000', '192.168.1.3:8000'] }), 10_000).endpoints[0].id, '192.168.1.2:8000');
-  assert.equal(r.pick(req({ subset: ['192.168.1.3'] }), 10_000).endpoints[0].id, '192.168.1.3:8000');
-  assert.throws(() => r.pick(req({ subset: ['192.168.1.99'] }), 10_000), (e: unknown) => e instanceof KvgateError && e.status === 503);
-  assert.throws(() => r.pick(req({ subset: [] }), 10_000), (e: unknown) => e instanceof KvgateError && e.status === 503);
+  // The lifecycle narrows the candidates (subset, health, model); the scheduler picks among them.
+  const d = new Director({ router: r });
+  const pick = (subset: string[]) => r.pick(req({ subset }), 10_000, d.candidates('my-model', subset));
+  assert.equal(pick(['192.168.1.1:8000', '192.168.1.2:8000', '192.168.1.3:8000']).endpoints[0].id, '192.168.1.2:8000');
+  assert.equal(pick(['192.168.1.3']).endpoints[0].id, '192.168.1.3:8000');
+  assert.throws(() => pick(['192.168.1.99']), (e: unknown) => e instanceof KvgateError && e.status === 503);
+  assert.throws(() => pick([]), (e: unknown) => e instanceof KvgateError && e.status === 503);
 });
 
 test('fallbacks: the ordered list holds every candidate, best first', () => {

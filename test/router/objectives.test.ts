@@ -54,7 +54,7 @@ test('a trusted objective header sets the priority; unknown or untrusted ones le
   const objectives = new Map([['interactive', 10], ['batch', -1]]);
   const body = Buffer.from(JSON.stringify({ model: 'm', prompt: 'x' }));
   const priority = (headers: Record<string, string>, trust = true, defaultPriority = 0) =>
-    parseOpenAIRequest('/v1/completions', body, { headers, trustRoutingHeaders: trust, objectives, defaultPriority }).route.priority;
+    parseOpenAIRequest('/v1/completions', body, { requestId: 'r', headers, trustRoutingHeaders: trust, objectives, defaultPriority }).route.priority;
   assert.equal(priority({ 'x-gateway-inference-objective': 'batch' }), -1);
   assert.equal(priority({ 'x-llm-d-inference-objective': 'interactive' }), 10, "llm-d's header name works too");
   assert.equal(priority({ 'x-gateway-inference-objective': 'nope' }, true, 2), 2, 'an undefined objective has the default priority');

@@ -1,5 +1,6 @@
-import { Command } from 'commander';
-import { intArg, listArg, waitForSignal } from '../parse.js';
+import { Command, Option } from 'commander';
+import { intArg, waitForSignal } from '../parse.js';
+import { addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
 
 function bool(name: string) {
   return (v: string): boolean => {
@@ -10,57 +11,43 @@ function bool(name: string) {
 }
 
 export function registerEpp(program: Command): void {
-  program
+  const cmd = program
     .command('epp')
     .description('Run the Envoy ext_proc endpoint picker (drop-in for the GIE / llm-d EPP behind Envoy or Istio)')
-    .option('--grpc-port <n>', 'ext_proc gRPC port', intArg('--grpc-port'), 9002)
-    .option('--grpc-health-port <n>', 'gRPC health port (liveness, readiness, ext_proc)', intArg('--grpc-health-port'), 9003)
-    .option('--metrics-port <n>', 'Prometheus /metrics port', intArg('--metrics-port'), 9090)
-    .option('--host <addr>', 'listen address', '0.0.0.0')
-    .option('--secure-serving <bool>', 'TLS on the ext_proc port (self-signed unless --cert-path)', bool('--secure-serving'), true)
-    .option('--cert-path <dir>', 'directory with tls.crt and tls.key')
-    .option('--endpoints <list>', 'model servers: ip:port or URLs, comma-separated or repeated', listArg)
-    .option('--endpoints-file <file>', 'file of endpoints, watched for changes')
-    .option('--pool-name <name>', 'discover the Ready pods of this InferencePool (Kubernetes)')
-    .option('--pool-namespace <ns>', 'namespace of the InferencePool (default: $NAMESPACE or default)')
-    .option('--kubeconfig <file>', 'kubeconfig for --pool-name (default: $KUBECONFIG or ~/.kube/config)')
-    .option('--preset <name>', 'routing preset (kvgate config presets)')
-    .option('--config-file <file>', 'EndpointPickerConfig YAML')
-    .option('--max-body-bytes <n>', 'request body limit (ImmediateResponse 413 above)', intArg('--max-body-bytes', 1), 16 * 1024 * 1024)
-    .option('--trust-routing-headers', 'honour priority / objective headers from clients', false)
-    .option('--objective <name=priority>', 'an InferenceObjective for x-gateway-inference-objective (repeatable; needs --trust-routing-headers)', listArg)
-    .option('--objectives-file <file>', 'InferenceObjective manifests (YAML) naming priorities')
-    .option('--log-level <level>', 'pino log level', 'info')
-    .action(async (o) => {
-      const { loadConfig } = await import('../../router/index.js');
-      const { parseEndpointList } = await import('../../datalayer/sources/static-endpoints.js');
-      const { startEppServer } = await import('../../extproc/server.js');
-      const { certificateFromDir } = await import('../../extproc/self-signed.js');
-      const { createLogger } = await import('../../shared/logger.js');
-      const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
-      const { loadObjectives } = await import('../../router/objectives.js');
-      const objectives = loadObjectives({ file: o.objectivesFile, args: o.objective, trustRoutingHeaders: o.trustRoutingHeaders });
-      if ([o.endpoints, o.endpointsFile, o.poolName].filter(Boolean).length !== 1) throw new KvgateError(ErrorCode.InvalidConfig, 'give exactly one of --endpoints, --endpoints-file or --pool-name');
-      const logger = createLogger('epp', { level: o.logLevel });
-      const epp = await startEppServer({
-        host: o.host,
-        grpcPort: o.grpcPort,
-        grpcHealthPort: o.grpcHealthPort,
-        metricsPort: o.metricsPort,
-        config: loadConfig(o.configFile ? { file: o.configFile } : { preset: o.preset ?? 'gie-default' }),
-        endpoints: o.endpoints ? parseEndpointList(o.endpoints) : undefined,
-        endpointsFile: o.endpointsFile,
-        kubernetes: o.poolName ? { poolName: o.poolName, namespace: o.poolNamespace ?? process.env.NAMESPACE ?? 'default', kubeconfig: o.kubeconfig } : undefined,
-        secureServing: o.secureServing,
-        tls: o.certPath ? certificateFromDir(o.certPath) : undefined,
-        maxBodyBytes: o.maxBodyBytes,
-        trustRoutingHeaders: o.trustRoutingHeaders,
-        objectives,
-        poolName: o.poolName ?? 'kvgate',
-        logger,
-      });
-      process.stdout.write(`kvgate epp ready: ext_proc ${o.host}:${epp.grpcPort} (${o.secureServing ? 'TLS' : 'plaintext'}), health ${epp.grpcHealthPort}, metrics ${epp.metricsPort}, ${epp.router.datastore.list().length} endpoints\n`);
-      await waitForSignal();
-      await epp.close();
+    .addOption(new Option('--grpc-port <n>', 'ext_proc gRPC port').argParser(intArg('--grpc-port')).default(9002))
+    .addOption(new Option('--grpc-health-port <n>', 'gRPC health port (liveness, readiness, ext_proc)').argParser(intArg('--grpc-health-port')).default(9003))
+    .addOption(new Option('--metrics-port <n>', 'HTTP port of /metrics, /health and /ready').argParser(intArg('--metrics-port')).default(9090))
+    .addOption(new Option('--host <addr>', 'listen address').default('0.0.0.0'))
+    .addOption(new Option('--secure-serving <bool>', 'TLS on the ext_proc port (self-signed unless --cert-path)').argParser(bool('--secure-serving')).default(true))
+    .addOption(new Option('--cert-path <dir>', 'directory with tls.crt and tls.key'));
+  addPoolOptions(cmd);
+  addRoutingOptions(cmd);
+  addObjectiveOptions(cmd);
+  addRequestLimitOptions(cmd, 'ImmediateResponse 413');
+  cmd.option('--access-log', 'log one JSON line per request (never includes prompt or completion text)', false).action(async (o, command: Command) => {
+    const { startEppServer } = await import('../../extproc/server.js');
+    const { certificateFromDir } = await import('../../extproc/self-signed.js');
+    const { createLogger } = await import('../../shared/logger.js');
+    const objectives = await resolveObjectives(o);
+    const routing = await resolveRouting(command, o);
+    const pool = await resolvePool(o);
+    const logger = createLogger('epp', { level: o.logLevel });
+    const epp = await startEppServer({
+      host: o.host,
+      grpcPort: o.grpcPort,
+      grpcHealthPort: o.grpcHealthPort,
+      metricsPort: o.metricsPort,
+      ...routing,
+      ...objectives,
+      ...pool,
+      secureServing: o.secureServing,
+      tls: o.certPath ? certificateFromDir(o.certPath) : undefined,
+      maxBodyBytes: o.maxBodyBytes,
+      accessLog: o.accessLog,
+      logger,
     });
+    process.stdout.write(`kvgate epp ready: ext_proc ${o.host}:${epp.grpcPort} (${o.secureServing ? 'TLS' : 'plaintext'}), health ${epp.grpcHealthPort}, metrics ${epp.metricsPort}, ${epp.router.datastore.list().length} endpoints\n`);
+    await waitForSignal();
+    await epp.close();
+  });
 }

@@ -1,35 +1,31 @@
-import { Command } from 'commander';
-import { intArg, listArg, waitForSignal } from '../parse.js';
+import { Command, Option } from 'commander';
+import { intArg, waitForSignal } from '../parse.js';
+import { addObjectiveOptions, addRoutingOptions, resolveObjectives, resolveRouting } from '../options.js';
 
 export function registerUp(program: Command): void {
-  program
+  const cmd = program
     .command('up')
     .description('Start a local fleet: simulated vLLM replicas behind the cache-aware gateway, ready to curl')
-    .option('--replicas <n>', 'number of simulated replicas', intArg('--replicas', 1), 3)
-    .option('--sim-base-port <port>', 'port of the first replica (+1 per replica; 0 = any free ports)', intArg('--sim-base-port'), 8000)
-    .option('--kv-events-base-port <port>', 'first KV-events ZMQ port (+1 per replica; 0 = off)', intArg('--kv-events-base-port'), 5557)
-    .option('--profile <name>', 'simulator profile', 'qwen2.5-3b-tpu-v6e')
-    .option('--model <name>', 'model name', 'Qwen/Qwen2.5-3B-Instruct')
+    .addOption(new Option('--replicas <n>', 'number of simulated replicas').argParser(intArg('--replicas', 1)).default(3))
+    .addOption(new Option('--sim-base-port <port>', 'port of the first replica (+1 per replica; 0 = any free ports)').argParser(intArg('--sim-base-port')).default(8000))
+    .addOption(new Option('--kv-events-base-port <port>', 'first KV-events ZMQ port (+1 per replica; 0 = off)').argParser(intArg('--kv-events-base-port')).default(5557))
+    .addOption(new Option('--profile <name>', 'simulator profile').default('qwen2.5-3b-tpu-v6e'))
+    .addOption(new Option('--model <name>', 'model name').default('Qwen/Qwen2.5-3B-Instruct'))
     .option('--no-enable-prefix-caching', 'run the replicas without prefix caching (to see what it is worth)')
-    .option('--port <n>', 'gateway port (0 = any free port)', intArg('--port'), 8080)
-    .option('--host <addr>', 'listen address', '127.0.0.1')
-    .option('--preset <name>', 'routing preset (kvgate config presets)', 'kvgate')
-    .option('--config-file <file>', 'EndpointPickerConfig YAML (instead of --preset)')
-    .option('--debug-scores', 'add per-endpoint scores to responses', false)
-    .option('--trust-routing-headers', 'honour client priority / objective headers', false)
-    .option('--objective <name=priority>', 'an InferenceObjective for x-gateway-inference-objective (repeatable; needs --trust-routing-headers)', listArg)
-    .option('--objectives-file <file>', 'InferenceObjective manifests (YAML) naming priorities')
-    .option('--access-log', 'log one JSON line per request', false)
-    .option('--json', 'print one JSON line with the URLs when ready', false)
-    .action(async (o) => {
+    .addOption(new Option('--port <n>', 'gateway port (0 = any free port)').argParser(intArg('--port')).default(8080))
+    .addOption(new Option('--host <addr>', 'listen address').default('127.0.0.1'));
+  addRoutingOptions(cmd);
+  addObjectiveOptions(cmd);
+  cmd
+    .option('--access-log', 'log one JSON line per request (never includes prompt or completion text)', false)
+    .option('--json', 'print only one JSON line with the URLs when ready (nothing else on stdout)', false)
+    .action(async (o, command: Command) => {
       const { startSimFleet } = await import('../../sim/fleet.js');
       const { startGateway } = await import('../../gateway/server.js');
-      const { loadConfig } = await import('../../router/index.js');
       const { parseEndpoint } = await import('../../datalayer/sources/static-endpoints.js');
       const { createLogger } = await import('../../shared/logger.js');
-      const { loadObjectives } = await import('../../router/objectives.js');
-      const objectives = loadObjectives({ file: o.objectivesFile, args: o.objective, trustRoutingHeaders: o.trustRoutingHeaders });
-      const config = loadConfig(o.configFile ? { file: o.configFile } : { preset: o.preset });
+      const objectives = await resolveObjectives(o);
+      const routing = await resolveRouting(command, o);
       const fleet = await startSimFleet({
         replicas: o.replicas,
         basePort: o.simBasePort,
@@ -44,13 +40,11 @@ export function registerUp(program: Command): void {
         gw = await startGateway({
           host: o.host,
           port: o.port,
-          config,
+          ...routing,
+          ...objectives,
           endpoints: fleet.replicas.map((r) => parseEndpoint(r.url)),
-          debugScores: o.debugScores,
-          trustRoutingHeaders: o.trustRoutingHeaders,
-          objectives,
           accessLog: o.accessLog,
-          logger: createLogger('gateway'),
+          logger: createLogger('gateway', { stderr: true }),
           drainSettleMs: 0,
           drainTimeoutMs: 5000,
         });
@@ -64,13 +58,13 @@ export function registerUp(program: Command): void {
       } else {
         const rows = [['role', 'url'], ['gateway', gw.url], ...urls.map((u, i) => [`replica ${i}`, u])];
         const w = Math.max(...rows.map((r) => r[0].length));
-        process.stdout.write(`kvgate fleet — ${urls.length} simulated replicas (profile ${o.profile}, model ${o.model}), routing ${config.source}\n\n`);
+        process.stdout.write(`kvgate fleet — ${urls.length} simulated replicas (profile ${o.profile}, model ${o.model}), routing ${routing.config.source}\n\n`);
         for (const r of rows) process.stdout.write(`  ${r[0].padEnd(w)}  ${r[1]}\n`);
         process.stdout.write(
           `\ntry:\n  curl -s ${gw.url}/v1/completions -H 'content-type: application/json' \\\n    -d '{"model":"${o.model}","prompt":"The capital of France is","max_tokens":10}'\n\nCtrl-C stops everything.\n`,
         );
+        process.stdout.write(`kvgate fleet ready: ${gw.url}\n`);
       }
-      process.stdout.write(`kvgate fleet ready: ${gw.url}\n`);
       await waitForSignal();
       await gw.drain();
       await fleet.close();

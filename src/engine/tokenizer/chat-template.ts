@@ -1,22 +1,17 @@
 import type { ChatMessage } from '../types.js';
+import { contentText, renderChatML as render } from '../../shared/chat/chat-text.js';
 
-export const IM_START = '<|im_start|>';
-export const IM_END = '<|im_end|>';
+export { IM_START, IM_END } from '../../shared/chat/chat-text.js';
 
-/** Text of a message's content (string or OpenAI content parts). */
+/** Text of a message's content (string or OpenAI content parts, text parts joined by "\n" as vLLM). */
 export function messageText(content: ChatMessage['content']): string {
-  if (content == null) return '';
-  if (typeof content === 'string') return content;
-  return content.map((p) => (typeof p?.text === 'string' ? p.text : '')).join('');
+  return contentText(content);
 }
 
 /**
- * Qwen's ChatML rendering with the generation prompt appended. Used for every tokenizer so a
- * second chat turn re-renders the first turn byte for byte (which is what lets it hit the
- * first turn's cached prompt and reply blocks, as in vLLM).
+ * Qwen's ChatML rendering with the generation prompt appended (src/shared/chat/chat-text.ts):
+ * the router renders chat requests the same way, so its prefix keys are the engine's text.
  */
 export function renderChatML(messages: ChatMessage[]): string {
-  let out = '';
-  for (const m of messages) out += `${IM_START}${m.role}\n${messageText(m.content)}${IM_END}\n`;
-  return out + `${IM_START}assistant\n`;
+  return render(messages);
 }

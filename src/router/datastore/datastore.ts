@@ -1,4 +1,4 @@
-import type { Datastore, EndpointInfo, EndpointMetrics, EndpointState } from '../api.js';
+import type { Datastore, DatastoreListener, EndpointInfo, EndpointMetrics, EndpointState, ServedModel } from '../api.js';
 
 interface InFlight {
   endpointId: string;
@@ -16,10 +16,12 @@ export class MemoryDatastore implements Datastore {
   private readonly endpoints = new Map<string, EndpointState>();
   private readonly inflight = new Map<string, InFlight>();
   private readonly scrapes = new Map<string, number>();
-  /** Called when an endpoint leaves (the router drops its prefix-index entries). */
-  onRemove?: (id: string) => void;
-  /** Called on each metrics update (the router autotunes the prefix index capacity). */
-  onMetrics?: (id: string, m: EndpointMetrics) => void;
+  private readonly listeners = new Set<DatastoreListener>();
+
+  subscribe(listener: DatastoreListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   setEndpoints(list: EndpointInfo[]): void {
     const keep = new Set(list.map((e) => e.id));
@@ -35,7 +37,7 @@ export class MemoryDatastore implements Datastore {
 
   removeEndpoint(id: string): void {
     this.scrapes.delete(id);
-    if (this.endpoints.delete(id)) this.onRemove?.(id);
+    if (this.endpoints.delete(id)) for (const l of this.listeners) l.endpointRemoved?.(id);
   }
 
   list(): EndpointState[] {
@@ -52,7 +54,12 @@ export class MemoryDatastore implements Datastore {
     e.metrics = metrics;
     e.dispatchedTokensSinceScrape = 0;
     this.scrapes.set(id, (this.scrapes.get(id) ?? 0) + 1);
-    this.onMetrics?.(id, metrics);
+    for (const l of this.listeners) l.metricsUpdated?.(id, metrics);
+  }
+
+  setModels(id: string, models: ServedModel[]): void {
+    const e = this.endpoints.get(id);
+    if (e) e.models = models;
   }
 
   setHealthy(id: string, healthy: boolean): void {

@@ -88,7 +88,7 @@ function skipSpace(b: Buffer, i: number): number {
   return i;
 }
 
-function toUsage(u: unknown): RequestUsage | undefined {
+export function toUsage(u: unknown): RequestUsage | undefined {
   if (!u || typeof u !== 'object') return undefined;
   const o = u as { prompt_tokens?: number; completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } | null };
   return { promptTokens: o.prompt_tokens, completionTokens: o.completion_tokens, cachedTokens: o.prompt_tokens_details?.cached_tokens };

@@ -3,14 +3,13 @@ import type { PluginDefinition } from './types.js';
 
 /**
  * Plugin types of the EPP's data layer and request parsing that kvgate does built in (metrics
- * scraping, the approximate prefix index, in-flight bookkeeping, OpenAI parsing). They are
+ * scraping, in-flight bookkeeping, OpenAI parsing). They are
  * accepted so configs written for the GIE / llm-d EPP load unchanged; their parameters are kept
  * but do not change behaviour.
  */
 const BUILT_IN = [
   'metrics-data-source',
   'core-metrics-extractor',
-  'approx-prefix-cache-producer',
   'inflight-load-producer',
   'token-producer',
   'openai-parser',

@@ -22,6 +22,7 @@ import { sglangCacheAwarePicker } from './pickers/sglang-cache-aware-picker.js';
 import { utilizationDetector } from './saturation/utilization-detector.js';
 import { singleProfileHandler } from './single-profile-handler.js';
 import { dataPlugins } from './data-plugins.js';
+import { approxPrefixCacheProducer } from './producers/approx-prefix-cache-producer.js';
 
 const ALL: PluginDefinition[] = [
   labelSelectorFilter,
@@ -48,6 +49,7 @@ const ALL: PluginDefinition[] = [
   sglangCacheAwarePicker,
   utilizationDetector,
   singleProfileHandler,
+  approxPrefixCacheProducer,
   ...dataPlugins,
 ] as PluginDefinition[];
 

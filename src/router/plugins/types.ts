@@ -65,7 +65,20 @@ export interface DataPlugin {
   readonly kind: 'data';
 }
 
-export type Plugin = Filter | Scorer | Picker | ProfileHandler | SaturationDetector | DataPlugin;
+/**
+ * A plugin that owns per-request data other plugins consume (GIE's DataProducer), e.g. the
+ * prefix index filling `ctx.prefix`. It runs before the filters, hears the pick (to update its
+ * state), and may implement DatastoreListener to hear endpoint removals and metrics.
+ */
+export interface DataProducer {
+  readonly kind: 'producer';
+  /** The CycleContext field it fills. */
+  readonly produces: 'prefix';
+  prepare(ctx: CycleContext, candidates: EndpointState[]): void;
+  onPicked?(ctx: CycleContext, endpoint: EndpointState): void;
+}
+
+export type Plugin = Filter | Scorer | Picker | ProfileHandler | SaturationDetector | DataPlugin | DataProducer;
 export type PluginKind = Plugin['kind'];
 
 /** Everything a plugin factory may use besides its own parameters. */

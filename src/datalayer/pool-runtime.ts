@@ -1,0 +1,109 @@
+import type { Datastore, EndpointInfo } from '../router/api.js';
+import type { EndpointFeedback } from '../router/requestcontrol/types.js';
+import { silentLogger, type Logger } from '../shared/logger.js';
+import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { EndpointHealth } from './endpoint-health.js';
+import { startMetricsScraper, type MetricsScraper } from './metrics-scraper.js';
+import type { EndpointSource } from './sources/endpoint-source.js';
+import { StaticEndpointSource } from './sources/static-source.js';
+import { FileEndpointSource } from './sources/file-source.js';
+import { KubernetesEndpointSource } from './sources/kubernetes-source.js';
+
+export interface PoolOptions {
+  source: EndpointSource;
+  datastore: Datastore;
+  logger?: Logger;
+  /** `/metrics` scrape period, ms (GIE's refresh interval). Default 50. */
+  metricsIntervalMs?: number;
+  /** Active /health + /v1/models probe period, ms; 0 = none. Default 1000. */
+  healthIntervalMs?: number;
+  /** Eject endpoints whose /health probe fails (default: yes, except for Kubernetes pools). */
+  ejectOnProbe?: boolean;
+  /** Consecutive transport failures that eject an endpoint. Default 3. */
+  ejectAfter?: number;
+  /** First ejection cool-down, ms (doubles per re-ejection up to 30 s). Default 1000. */
+  cooldownMs?: number;
+  /** TLS options for scraping and probing HTTPS endpoints (undici connect options). */
+  connect?: Record<string, unknown>;
+}
+
+/**
+ * A pool's data, once, for `serve`, `epp` and `up` alike: one endpoint source (static list, watched
+ * file, Kubernetes InferencePool) feeding the datastore, `/metrics` scraping, active health and
+ * served-model discovery (`/v1/models`). It is also the lifecycle's EndpointFeedback: transport
+ * failures count toward passive ejection, and a 404 for a model refreshes that endpoint's list.
+ */
+export class PoolRuntime implements EndpointFeedback {
+  readonly source: EndpointSource;
+  private readonly health: EndpointHealth;
+  private scraper?: MetricsScraper;
+  private readonly logger: Logger;
+
+  constructor(private readonly o: PoolOptions) {
+    this.source = o.source;
+    this.logger = o.logger ?? silentLogger();
+    this.health = new EndpointHealth(
+      o.datastore,
+      {
+        intervalMs: o.healthIntervalMs ?? 1000,
+        ejectOnProbe: o.ejectOnProbe ?? !(o.source instanceof KubernetesEndpointSource),
+        ejectAfter: o.ejectAfter ?? 3,
+        cooldownMs: o.cooldownMs ?? 1000,
+        maxCooldownMs: 30_000,
+        connect: o.connect,
+      },
+      this.logger,
+    );
+  }
+
+  /** Starts the source (a static list or file applies at once), scraping and probing. */
+  start(): this {
+    this.source.start((list) => this.o.datastore.setEndpoints(list));
+    this.scraper = startMetricsScraper(this.o.datastore, { intervalMs: this.o.metricsIntervalMs ?? 50, connect: this.o.connect });
+    this.health.start();
+    return this;
+  }
+
+  /** The endpoint set is known (readiness): always for lists and files, once listed for Kubernetes. */
+  get synced(): boolean {
+    return this.source.synced;
+  }
+
+  succeeded(endpointId: string): void {
+    this.health.succeeded(endpointId);
+  }
+
+  failed(endpointId: string, reason: string): void {
+    this.health.failed(endpointId, reason);
+  }
+
+  modelMissing(endpointId: string, model: string): void {
+    this.logger.info({ endpoint: endpointId, model }, 'endpoint answered 404 for a model it listed; refreshing its models');
+    this.health.refreshModels(endpointId);
+  }
+
+  async stop(): Promise<void> {
+    await this.source.stop();
+    await this.scraper?.stop();
+    await this.health.close();
+  }
+}
+
+/** Where a pool's endpoints come from, as the CLI flags give it. */
+export interface SourceSpec {
+  endpoints?: EndpointInfo[];
+  endpointsFile?: string;
+  kubernetes?: { poolName: string; namespace: string; kubeconfig?: string };
+}
+
+/**
+ * The one endpoint source a command runs. Exactly one of the three must be given; the error
+ * names the flags (`--endpoints`, `--endpoints-file`, `--pool-name`).
+ */
+export function createEndpointSource(spec: SourceSpec, logger: Logger = silentLogger()): EndpointSource {
+  const given = [spec.endpoints !== undefined, spec.endpointsFile !== undefined, spec.kubernetes !== undefined].filter(Boolean).length;
+  if (given !== 1) throw new KvgateError(ErrorCode.InvalidConfig, 'give exactly one of --endpoints, --endpoints-file or --pool-name');
+  if (spec.kubernetes) return new KubernetesEndpointSource({ ...spec.kubernetes, logger });
+  if (spec.endpointsFile !== undefined) return new FileEndpointSource(spec.endpointsFile, logger);
+  return new StaticEndpointSource(spec.endpoints!);
+}

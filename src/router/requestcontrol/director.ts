@@ -1,0 +1,99 @@
+import type { EndpointInfo, EndpointState } from '../api.js';
+import type { EndpointPicker } from '../router.js';
+import { KvgateError, ErrorCode } from '../../shared/errors.js';
+import { silentLogger, type Logger } from '../../shared/logger.js';
+import { RequestHandle } from './request-handle.js';
+import { modelNotFound, servesModel } from './candidates.js';
+import type { DirectorOptions, InferenceInput, LifecycleHost } from './types.js';
+
+const BOOT = Math.random().toString(36).slice(2, 8);
+
+/**
+ * The request lifecycle, once, for every ingress (GIE calls it the Director): a handle per
+ * request carries it through admit → pick → retry → first byte → complete / fail. It owns the
+ * model check (only endpoints serving the requested model are candidates), in-flight bookkeeping
+ * under kvgate's own unique ids (a client's x-request-id is only echoed and logged), usage
+ * accounting, the EPP metrics and the access log. The gateway and the ext_proc server are
+ * protocol adapters over it, so both answer the same request the same way.
+ */
+export class Director implements LifecycleHost {
+  readonly router: EndpointPicker;
+  readonly opts: DirectorOptions;
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** Set while shutting down: new requests get 503 `rejected-shutting-down`. */
+  draining = false;
+  private counter = 0;
+  private open = 0;
+
+  constructor(opts: DirectorOptions) {
+    this.opts = opts;
+    this.router = opts.router;
+    this.logger = opts.logger ?? silentLogger();
+    this.now = opts.now ?? (() => performance.now());
+  }
+
+  /** Requests begun and not yet finished. */
+  get inFlight(): number {
+    return this.open;
+  }
+
+  /** Starts a request's lifecycle; `schedule()` on the handle admits and picks. */
+  begin(input: InferenceInput): RequestHandle {
+    this.open++;
+    return new RequestHandle(this, input, `${BOOT}-${(this.counter++).toString(36)}`, () => this.open--);
+  }
+
+  /**
+   * Candidate endpoints for `model`: healthy, inside `subset` when given, and serving the model
+   * by their `/v1/models` (base models and LoRA adapters) or vLLM's LoRA metric. Endpoints whose
+   * model list is not known yet are used only when no known endpoint serves it.
+   * Throws NoCandidates (503) when nothing is ready, ModelNotFound (404) when nothing serves it.
+   */
+  candidates(model: string, subset?: string[]): EndpointState[] {
+    let ready = this.router.datastore.list().filter((e) => e.healthy);
+    if (subset !== undefined) {
+      const allowed = new Set(subset);
+      ready = ready.filter((e) => allowed.has(e.info.id) || allowed.has(e.info.host));
+    }
+    if (ready.length === 0) {
+      throw new KvgateError(ErrorCode.NoCandidates, 'failed to find endpoint candidates: no ready endpoint serves this request', {
+        headers: { 'x-llm-d-request-dropped-reason': 'rejected-no-endpoints' },
+      });
+    }
+    const serving = ready.filter((e) => servesModel(e, model));
+    if (serving.length > 0) return serving;
+    const unknown = ready.filter((e) => e.models === undefined);
+    if (unknown.length > 0) return unknown;
+    throw modelNotFound(model);
+  }
+
+  /**
+   * A request without a body (GET /v1/models through Envoy, say): a uniformly random ready
+   * endpoint, no scoring, as the GIE EPP does. Throws as `candidates` would.
+   */
+  routeHeaderOnly(subset: string[] | undefined, random: () => number): EndpointInfo {
+    const all = this.router.datastore.list();
+    if (all.length === 0 && subset === undefined) throw new KvgateError(ErrorCode.Internal, 'no pods available in datastore', { status: 500 });
+    let eps = all.filter((e) => e.healthy);
+    if (subset !== undefined) eps = eps.filter((e) => subset.includes(e.info.id) || subset.includes(e.info.host));
+    if (eps.length === 0) {
+      throw new KvgateError(ErrorCode.NoCandidates, 'failed to find endpoint candidates', { headers: { 'x-llm-d-request-dropped-reason': 'rejected-no-endpoints' } });
+    }
+    return eps[Math.floor(random() * eps.length)].info;
+  }
+
+  /**
+   * The union of the models healthy endpoints serve, as vLLM lists them (`id`, `object`, `root`,
+   * `parent`, `max_model_len`, …), first endpoint's entry winning; sorted by id.
+   */
+  servedModels(): Record<string, unknown>[] {
+    const byId = new Map<string, Record<string, unknown>>();
+    for (const e of this.router.datastore.list()) {
+      if (!e.healthy) continue;
+      for (const m of e.models ?? []) if (!byId.has(m.id)) byId.set(m.id, m.raw);
+    }
+    return [...byId.keys()].sort().map((id) => byId.get(id)!);
+  }
+}
+

@@ -1,0 +1,295 @@
+import type { EndpointInfo, PickResult, RequestUsage, RouteRequest } from '../api.js';
+import { parseOpenAIRequest } from '../parse-request.js';
+import { UsageTap } from '../observability/usage-tap.js';
+import { KvgateError, ErrorCode, toOpenAIError } from '../../shared/errors.js';
+import { modelNotFound, servesModel } from './candidates.js';
+import type { InferenceInput, LifecycleHost } from './types.js';
+import { bodyWithIncludeUsage, UsageStrippingStream } from './stream-usage.js';
+import { isRetryableStatus, retryDelayMs } from './retry-policy.js';
+
+/** How a request ended, as the ingress saw it. */
+export interface Outcome {
+  /** HTTP status the client got (499 when the client went away first). */
+  status: number;
+  /** Stable error code for failures (KvgateError code, or "upstream_<status>"). */
+  errorCode?: string;
+}
+
+/** What the ingress should do with an upstream response's status. */
+export type StatusDecision = 'commit' | 'retry';
+
+/**
+ * One request's lifecycle (see Director). The ingress calls, in order:
+ * `schedule()` (parse, model check, pick; throws KvgateError after finishing the handle), then
+ * per attempt `nextEndpoint()` → transport → `upstreamStatus()` or `attemptFailed()`; once a
+ * response is committed `responseChunk()` for each body chunk and `responseEnd()`; and always
+ * `finish()` (idempotent), which releases the bookkeeping and records metrics and the access log.
+ */
+export class RequestHandle {
+  readonly id: string;
+  readonly t0: number;
+  route?: RouteRequest;
+  /** The body to send upstream (the client's, or with include_usage added). */
+  body: Buffer;
+  pick?: PickResult;
+  /** The endpoint of the current (last) attempt. */
+  endpoint?: EndpointInfo;
+  attempts = 0;
+  ttftMs?: number;
+  private readonly tried = new Set<string>();
+  private tap?: UsageTap;
+  private strip?: UsageStrippingStream;
+  private injectUsage = false;
+  private mutableBody = true;
+  private firstByte = false;
+  private finished = false;
+  private lastStatus?: number;
+  private lastReason?: string;
+
+  constructor(
+    private readonly d: LifecycleHost,
+    private readonly input: InferenceInput,
+    id: string,
+    private readonly onDone: () => void,
+  ) {
+    this.id = id;
+    this.t0 = d.now();
+    this.body = input.body;
+  }
+
+  /** The body as the client sent it. */
+  get receivedBody(): Buffer {
+    return this.input.body;
+  }
+
+  /** The ingress cannot replace the body (ext_proc STREAMED mode): never rewrite it. Call before schedule(). */
+  keepBody(): void {
+    this.mutableBody = false;
+  }
+
+  /** The id to send upstream as x-request-id and echo to the client: the client's, else ours. */
+  get externalId(): string {
+    return this.route?.clientRequestId ?? this.id;
+  }
+
+  /**
+   * Admits and routes the request: parses it once, checks the model against what the candidates
+   * serve, runs the scheduler and starts in-flight bookkeeping on the first endpoint. Resolves
+   * with the ordered endpoints (first = destination, rest = fallbacks). On any rejection the
+   * handle is finished (metrics, access log) and the KvgateError is thrown for the ingress to send.
+   */
+  async schedule(): Promise<EndpointInfo[]> {
+    const d = this.d;
+    try {
+      if (d.draining) {
+        throw new KvgateError(ErrorCode.NotReady, 'the router is shutting down', { headers: { 'x-llm-d-request-dropped-reason': 'rejected-shutting-down' } });
+      }
+      const o = d.opts;
+      const { route, json } = parseOpenAIRequest(this.input.path, this.input.body, {
+        requestId: this.id,
+        headers: this.input.headers,
+        trustRoutingHeaders: o.trustRoutingHeaders,
+        defaultPriority: o.defaultPriority,
+        objectives: o.objectives,
+        chatTemplates: o.chatTemplates,
+      });
+      this.route = route;
+      if (this.input.subset !== undefined) route.subset = this.input.subset;
+      const candidates = d.candidates(route.model, route.subset);
+      if (route.stream && !route.includeUsage && o.usageOnEveryStream !== false && this.mutableBody) {
+        this.body = bodyWithIncludeUsage(this.input.body, json);
+        this.injectUsage = true;
+      }
+      const s0 = d.now();
+      const pick = d.router.pick(route, s0, candidates);
+      d.opts.metrics?.observeScheduling((d.now() - s0) / 1000, pick.prefixMatch);
+      this.pick = pick;
+      return pick.endpoints;
+    } catch (err) {
+      const e = toOpenAIError(err);
+      this.finish({ status: e.status, errorCode: e.body.error.code ?? undefined });
+      throw err;
+    }
+  }
+
+  /**
+   * The endpoint for the next attempt, or undefined when attempts are used up (max attempts, or
+   * no untried endpoint that still serves the model). Moves in-flight bookkeeping there.
+   */
+  nextEndpoint(): EndpointInfo | undefined {
+    if (!this.pick || this.attempts >= (this.d.opts.maxAttempts ?? 3)) return undefined;
+    const next = this.nextCandidate();
+    if (!next) return undefined;
+    if (this.attempts > 0) this.d.router.onRetry(this.id, next.id, this.d.now());
+    this.attempts++;
+    this.tried.add(next.id);
+    this.endpoint = next;
+    return next;
+  }
+
+  /** Whether another attempt would be made after this one fails. */
+  get canRetry(): boolean {
+    return this.attempts < (this.d.opts.maxAttempts ?? 3) && this.nextCandidate() !== undefined;
+  }
+
+  /** Jittered pause before attempt number `this.attempts + 1` (see retry-policy.ts). */
+  retryDelayMs(random: () => number = Math.random): number {
+    return retryDelayMs(this.attempts, random);
+  }
+
+  private nextCandidate(): EndpointInfo | undefined {
+    const model = this.route!.model;
+    for (const e of this.pick!.endpoints) {
+      if (this.tried.has(e.id)) continue;
+      const st = this.d.router.datastore.get(e.id);
+      if (st && st.models !== undefined && !servesModel(st, model)) continue; // learned it lacks the model
+      return e;
+    }
+    return undefined;
+  }
+
+  /**
+   * The upstream answered `status` on the current attempt. A retryable status (408, 429, 5xx
+   * gateway errors) or a 404 for the model — which also marks the endpoint as not serving it and
+   * asks for a fresh model list — moves on when another endpoint can be tried; otherwise the
+   * response is committed to the client.
+   */
+  upstreamStatus(status: number): StatusDecision {
+    const ep = this.endpoint!;
+    this.lastStatus = status;
+    this.d.opts.feedback?.succeeded(ep.id);
+    if (status === 404) this.modelMissing(ep.id);
+    const retry = (status === 404 || isRetryableStatus(status)) && this.canRetry;
+    if (retry) {
+      this.lastReason = `status ${status}`;
+      this.d.router.onFailure(this.id, ep.id, this.d.now());
+      this.d.logger.warn({ requestId: this.id, endpoint: ep.id, status }, 'upstream attempt failed; trying the next endpoint');
+      return 'retry';
+    }
+    return 'commit';
+  }
+
+  /** The current attempt failed before any response byte (connect error, reset, timeout). */
+  attemptFailed(reason: string): void {
+    const ep = this.endpoint!;
+    this.lastReason = reason;
+    this.lastStatus = undefined;
+    this.d.opts.feedback?.failed(ep.id, reason);
+    this.d.router.onFailure(this.id, ep.id, this.d.now());
+    this.d.logger.warn({ requestId: this.id, endpoint: ep.id, reason }, 'upstream attempt failed; trying the next endpoint');
+  }
+
+  /** The error to send when every attempt failed: 404 when all said the model is missing, else 502/503 (429 kept). */
+  exhaustedError(): KvgateError {
+    if (this.lastStatus === 404) return modelNotFound(this.route!.model);
+    const status = this.lastStatus === 429 ? 429 : this.lastStatus ? 502 : 503;
+    return new KvgateError(ErrorCode.UpstreamFailed, `all ${this.attempts} upstream attempts failed (last: ${this.lastReason ?? 'no endpoint'})`, { status });
+  }
+
+  /**
+   * The data plane reports which endpoint served the request (ext_proc: Envoy's
+   * x-gateway-destination-endpoint-served); bookkeeping follows it when it differs.
+   */
+  servedBy(endpointId: string): void {
+    if (this.endpoint?.id === endpointId) return;
+    this.d.router.onRetry(this.id, endpointId, this.d.now());
+    this.endpoint = this.pick?.endpoints.find((e) => e.id === endpointId) ?? { id: endpointId, host: endpointId.split(':')[0], port: Number(endpointId.split(':')[1]), url: '', labels: {} };
+  }
+
+  /** Headers kvgate adds to the client's response. */
+  responseHeaders(): Record<string, string> {
+    const h: Record<string, string> = { 'x-gateway-destination-endpoint-served': this.endpoint?.id ?? '', 'x-request-id': this.externalId };
+    if (this.d.opts.debugScores && this.pick) {
+      h['x-kvgate-scores'] = JSON.stringify(this.pick.scores.map((s) => ({ endpoint: s.endpointId, total: +s.total.toFixed(4), ...s.byPlugin })));
+    }
+    return h;
+  }
+
+  /** The committed response starts: `status` and its content type decide how bytes are watched. */
+  responseStarted(status: number, contentType: string): void {
+    this.lastStatus = status;
+    if (status === 404 && this.endpoint) this.modelMissing(this.endpoint.id);
+    const sse = contentType.includes('text/event-stream');
+    if (sse && this.injectUsage) this.strip = new UsageStrippingStream();
+    else this.tap = new UsageTap(sse);
+  }
+
+  /** One response body chunk: returns the bytes to forward to the client (the same bytes unless usage is stripped). */
+  responseChunk(chunk: Buffer): Buffer {
+    if (!this.firstByte && chunk.length > 0) {
+      this.firstByte = true;
+      this.ttftMs = this.d.now() - this.t0;
+      this.d.router.onFirstToken(this.id, this.d.now());
+    }
+    if (this.strip) return this.strip.push(chunk);
+    this.tap?.push(chunk);
+    return chunk;
+  }
+
+  /** The response body ended: any bytes still held back, to forward before closing. */
+  responseEnd(): Buffer {
+    return this.strip ? this.strip.end() : Buffer.alloc(0);
+  }
+
+  private usage(): RequestUsage | undefined {
+    return this.strip ? this.strip.usage : this.tap?.finish();
+  }
+
+  private modelMissing(endpointId: string): void {
+    const model = this.route?.model;
+    if (!model) return;
+    const st = this.d.router.datastore.get(endpointId);
+    if (st?.models) this.d.router.datastore.setModels(endpointId, st.models.filter((m) => m.id !== model));
+    this.d.opts.feedback?.modelMissing(endpointId, model);
+  }
+
+  /** Ends the lifecycle exactly once: releases bookkeeping, records metrics and the access log. */
+  finish(outcome: Outcome): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.onDone();
+    const d = this.d;
+    const now = d.now();
+    const usage = this.route ? this.usage() : undefined;
+    if (this.pick) d.router.onComplete(this.id, now, usage);
+    const route = this.route;
+    const durationS = (now - this.t0) / 1000;
+    const errorCode = outcome.errorCode ?? (outcome.status >= 400 && outcome.status !== 499 ? `upstream_${outcome.status}` : undefined);
+    if (route) {
+      d.opts.metrics?.observeRequest({
+        model: route.model,
+        targetModel: route.model,
+        priority: route.priority,
+        endpoint: this.endpoint?.id,
+        status: outcome.status,
+        errorCode,
+        durationS,
+        inputTokens: usage?.promptTokens,
+        outputTokens: usage?.completionTokens,
+        cachedTokens: usage?.cachedTokens,
+      });
+    }
+    if (d.opts.accessLog !== false) {
+      d.logger.info(
+        {
+          requestId: this.id,
+          clientRequestId: route?.clientRequestId,
+          ingress: this.input.ingress,
+          model: route?.model,
+          endpoint: this.endpoint?.id,
+          status: outcome.status,
+          errorCode,
+          attempts: this.attempts,
+          stream: route?.stream,
+          priority: route?.priority,
+          promptTokens: usage?.promptTokens,
+          completionTokens: usage?.completionTokens,
+          cachedTokens: usage?.cachedTokens,
+          ttftMs: this.ttftMs !== undefined ? +this.ttftMs.toFixed(2) : undefined,
+          latencyMs: +(durationS * 1000).toFixed(2),
+        },
+        'request',
+      );
+    }
+  }
+}
