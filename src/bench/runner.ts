@@ -46,6 +46,21 @@ export interface RunOptions {
   onSample?: (s: Sample) => void;
 }
 
+/**
+ * The JSON body sent for one request (streamed, usage included, ignore_eos so every request
+ * generates exactly max_tokens, as inference-perf does). `messages`: the conversation so far for chat.
+ */
+export function requestBody(model: string, req: BenchRequest, messages: ChatMessage[] | undefined): string {
+  return JSON.stringify({
+    model,
+    ...(req.kind === 'chat' ? { messages } : { prompt: promptOf(req) }),
+    max_tokens: req.maxTokens,
+    ignore_eos: true,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
+}
+
 export class BenchRunner {
   readonly samples: Sample[] = [];
   private readonly agent = new Agent({ connections: 1024, keepAliveTimeout: 30_000 });
@@ -128,14 +143,7 @@ export class BenchRunner {
 
   private async send(req: BenchRequest, messages: ChatMessage[] | undefined, stage: number): Promise<{ sample: Sample; text: string }> {
     const chat = req.kind === 'chat';
-    const body = {
-      model: this.o.model,
-      ...(chat ? { messages } : { prompt: promptOf(req) }),
-      max_tokens: req.maxTokens,
-      ignore_eos: true,
-      stream: true,
-      stream_options: { include_usage: true },
-    };
+    const body = requestBody(this.o.model, req, messages);
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.o.apiKey) headers.authorization = `Bearer ${this.o.apiKey}`;
     const start = performance.now();
@@ -145,7 +153,7 @@ export class BenchRunner {
       const res = await request(`${this.o.url}${chat ? '/v1/chat/completions' : '/v1/completions'}`, {
         method: 'POST',
         headers,
-        body: JSON.stringify(body),
+        body,
         dispatcher: this.agent,
         headersTimeout: this.o.timeoutMs,
         bodyTimeout: this.o.timeoutMs,

@@ -82,7 +82,7 @@ export function replicaHourly(f: PlanFlags, profile: string): { hourly: number; 
  * never hurt). Prices the answer with the price book (src/cost/): $/hour, $/month, $/1M requests at
  * the throughput the run served.
  */
-export function runPlan(f: PlanFlags, o: { onStatus?: (m: string) => void } = {}): Plan {
+export async function runPlan(f: PlanFlags, o: { onStatus?: (m: string) => void } = {}): Promise<Plan> {
   if (f.fleet) throw new KvgateError(ErrorCode.InvalidConfig, 'plan sizes a fleet of one profile: use --profile and engine flags, not --fleet', { param: 'fleet' });
   const base = simulateOptionsOf({ ...f, replicas: 1 });
   const slo: Slo = base.slo!;
@@ -92,14 +92,14 @@ export function runPlan(f: PlanFlags, o: { onStatus?: (m: string) => void } = {}
   const price = replicaHourly(f, group.profile);
   const { reqs, load } = workloadOf(base);
   const model = loadProfile(group.profile).model;
-  const preparer = new RequestPreparer();
+  const preparer = new RequestPreparer(model);
 
-  const planFor = (p: Policy): PolicyPlan => {
+  const planFor = async (p: Policy): Promise<PolicyPlan> => {
     const tries = new Map<number, PlanTry & { thr: number; outMean: number }>();
-    const attempt = (n: number) => {
+    const attempt = async (n: number) => {
       let t = tries.get(n);
       if (t) return t;
-      const run = runPolicy({ policy: p.name, config: p.config, fleet: [{ ...group, count: n }], reqs, load, seed: base.seed, path: base.path, model, preparer });
+      const run = await runPolicy({ policy: p.name, config: p.config, fleet: [{ ...group, count: n }], reqs, load, seed: base.seed, path: base.path, preparer });
       const fig = figures(run.records, slo.request);
       const vals = percentileValues(run.records, slo.percentiles);
       t = {
@@ -117,7 +117,7 @@ export function runPlan(f: PlanFlags, o: { onStatus?: (m: string) => void } = {}
     let lo = 0; // largest known failing size
     let hi = 0; // smallest known passing size
     for (let n = 1; ; n = Math.min(n * 2, f.maxReplicas)) {
-      if (attempt(n).met) {
+      if ((await attempt(n)).met) {
         hi = n;
         break;
       }
@@ -127,7 +127,7 @@ export function runPlan(f: PlanFlags, o: { onStatus?: (m: string) => void } = {}
     if (hi) {
       while (hi - lo > 1) {
         const mid = Math.floor((lo + hi) / 2);
-        if (attempt(mid).met) hi = mid;
+        if ((await attempt(mid)).met) hi = mid;
         else lo = mid;
       }
     }
@@ -142,6 +142,8 @@ export function runPlan(f: PlanFlags, o: { onStatus?: (m: string) => void } = {}
     };
   };
 
+  const policies: PolicyPlan[] = [];
+  for (const p of base.policies) policies.push(await planFor(p));
   return {
     kvgate_simulate_plan: 1,
     slo: slo.text,
@@ -150,7 +152,7 @@ export function runPlan(f: PlanFlags, o: { onStatus?: (m: string) => void } = {}
     replica_price: price.detail,
     hours_per_month: f.hoursPerMonth,
     load: f.trace ? { trace: f.trace, time_scale: f.timeScale } : { ...base.load },
-    policies: base.policies.map(planFor),
+    policies,
   };
 }
 

@@ -1,15 +1,14 @@
 import { EstimateTokenizer, renderChatML } from '../engine/index.js';
-import { tracePromptText, tracePromptTokenIds } from '../bench/trace.js';
+import { tracePromptTokenIds } from '../bench/trace.js';
+import { requestBody } from '../bench/runner.js';
 import type { BenchRequest, ChatMessage } from '../bench/workloads.js';
 
-/** One request as both sides see it: the text the gateway parses, the token ids the engine prefills. */
+/** One request as both sides see it: the HTTP body the gateway parses, the token ids the engine prefills. */
 export interface PreparedRequest {
-  api: 'completions' | 'chat';
-  /** What the router's prefix index hashes: the completions prompt, or the JSON of the messages. */
-  prefixText: string;
-  /** The gateway's estimate: ⌈prefixText.length / 4⌉ (parse-request.ts). */
-  routerPromptTokens: number;
-  /** As `kvgate sim` tokenizes it (estimate tokenizer; chat rendered with ChatML first). */
+  path: '/v1/completions' | '/v1/chat/completions';
+  /** Exactly what `kvgate bench` sends (src/bench/runner.ts requestBody). */
+  body: Buffer;
+  /** As `kvgate sim` tokenizes the body (estimate tokenizer; chat rendered with ChatML first). */
   promptTokenIds: number[];
   maxTokens: number;
 }
@@ -18,29 +17,29 @@ const tokenizer = new EstimateTokenizer();
 
 /**
  * Turns workload requests into what the gateway and the engine receive, exactly as `kvgate bench`
- * → gateway → `kvgate sim` would: the gateway's prefix text and token estimate follow
- * src/router/parse-request.ts, the engine's token ids the simulator's estimate tokenizer and
- * chat template. Completions prompts are tokenized once and reused across policies (workload
+ * → gateway → `kvgate sim` would: the body is the bench's, parsed by the real lifecycle; the
+ * token ids are the simulator's estimate tokenizer over the prompt (chat rendered as `kvgate sim`
+ * renders it). Completions requests are prepared once and reused across policies (workload
  * requests are shared objects); trace prompts are synthesised from their block ids, never
  * tokenized or kept (a Mooncake replay is 145M prompt tokens).
  */
 export class RequestPreparer {
-  private readonly ids = new WeakMap<BenchRequest, number[]>();
+  private readonly cache = new WeakMap<BenchRequest, PreparedRequest>();
+
+  constructor(private readonly model: string) {}
 
   prepare(req: BenchRequest, messages: ChatMessage[] | undefined): PreparedRequest {
+    const cached = this.cache.get(req);
+    if (cached) return cached;
+    const body = Buffer.from(requestBody(this.model, req, messages));
     if (req.kind === 'chat') {
       const msgs = messages ?? req.messages ?? [];
-      const prefixText = JSON.stringify(msgs);
-      return { api: 'chat', prefixText, routerPromptTokens: Math.ceil(prefixText.length / 4), promptTokenIds: tokenizer.encode(renderChatML(msgs)), maxTokens: req.maxTokens };
+      return { path: '/v1/chat/completions', body, promptTokenIds: tokenizer.encode(renderChatML(msgs)), maxTokens: req.maxTokens };
     }
-    if (req.trace) {
-      const prefixText = tracePromptText(req.trace);
-      return { api: 'completions', prefixText, routerPromptTokens: Math.ceil(prefixText.length / 4), promptTokenIds: tracePromptTokenIds(req.trace), maxTokens: req.maxTokens };
-    }
-    const prompt = req.prompt ?? '';
-    let ids = this.ids.get(req);
-    if (!ids) this.ids.set(req, (ids = tokenizer.encode(prompt)));
-    return { api: 'completions', prefixText: prompt, routerPromptTokens: Math.ceil(prompt.length / 4), promptTokenIds: ids, maxTokens: req.maxTokens };
+    if (req.trace) return { path: '/v1/completions', body, promptTokenIds: tracePromptTokenIds(req.trace), maxTokens: req.maxTokens };
+    const prepared: PreparedRequest = { path: '/v1/completions', body, promptTokenIds: tokenizer.encode(req.prompt ?? ''), maxTokens: req.maxTokens };
+    this.cache.set(req, prepared);
+    return prepared;
   }
 
   /** The text of generated token ids, as the simulator streams it (the next turn of a conversation sends it back). */

@@ -1,7 +1,5 @@
-import { VirtualClock } from '../engine/index.js';
 import type { RequestOutcome } from '../engine/types.js';
 import type { EffectiveConfig } from '../router/index.js';
-import type { RouteRequest } from '../router/api.js';
 import type { BenchRequest, ChatMessage } from '../bench/workloads.js';
 import { Conversation, units, type Unit } from '../bench/units.js';
 import { poissonGapsMs, seededRandom } from '../bench/stats.js';
@@ -9,6 +7,7 @@ import { KvgateError } from '../shared/errors.js';
 import { buildFleet, type ReplicaGroup } from './fleet.js';
 import { ScrapeModel } from './metrics-scrape.js';
 import { RouterAdapter } from './router-adapter.js';
+import { EventLoop } from './event-loop.js';
 import { PrefixOracle } from './oracle.js';
 import type { RequestPreparer } from './requests.js';
 
@@ -39,7 +38,7 @@ export interface PolicyRunInput {
   load: LoadSpec;
   seed: number;
   path: PathModel;
-  model: string;
+  /** Prepares workload requests (bodies with the served model name, engine token ids); shared across policies. */
   preparer: RequestPreparer;
 }
 
@@ -82,6 +81,8 @@ export interface PolicyRun {
   offered: (number | null)[];
   /** Timer events the loop fired (a measure of simulation work). */
   events: number;
+  /** The router's own view: picks made, prefix blocks it matched on the chosen endpoints, requests still open at the end. */
+  router: { picks: number; matchedBlocks: number; openAtEnd: number };
 }
 
 /**
@@ -93,14 +94,14 @@ export interface PolicyRun {
  * units going; units (single requests or whole conversations) are taken from the workload in
  * order, cycling.
  */
-export function runPolicy(input: PolicyRunInput): PolicyRun {
-  const clock = new VirtualClock(0);
+export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
+  const clock = new EventLoop();
   const replicas = buildFleet(input.fleet, clock, input.seed);
-  const adapter = new RouterAdapter(input.config, seededRandom(input.seed ^ 0x2545f491), replicas.map((r) => r.info));
+  const gateway = new RouterAdapter(input.config, seededRandom(input.seed ^ 0x2545f491), replicas.map((r) => r.info), clock);
   const byId = new Map(replicas.map((r) => [r.info.id, r]));
   const oracle = new PrefixOracle(replicas[0].engine.blockSize);
   const net = input.path.networkLatencyMs;
-  const scrape = new ScrapeModel(clock, replicas, (id, m) => adapter.updateMetrics(id, m), {
+  const scrape = new ScrapeModel(clock, replicas, (id, m) => gateway.updateMetrics(id, m), {
     intervalMs: input.path.metricsIntervalMs,
     latencyMs: input.path.scrapeLatencyMs,
   });
@@ -137,67 +138,55 @@ export function runPolicy(input: PolicyRunInput): PolicyRun {
       records.push(rec);
       done(rec.ok, wantText ? input.preparer.decode(generated) : '');
     };
-    const fail = (status: number, gatewayKnows: boolean) => {
-      // Error body back through the gateway (which completes its bookkeeping) to the client.
-      clock.setTimer(() => {
-        if (gatewayKnows) adapter.complete(id, clock.now());
-        clock.setTimer(() => finishClient(status), net);
-      }, net);
-    };
-    const route: RouteRequest = {
-      id,
-      model: input.model,
-      api: prep.api,
-      prefixText: prep.prefixText,
-      promptTokens: prep.routerPromptTokens,
-      maxTokens: prep.maxTokens,
-      stream: true,
-      priority: 0,
-    };
-    clock.setTimer(() => {
-      clock.setTimer(() => {
-        adapter.admit(route, clock.now(), {
-          reject: (status) => clock.setTimer(() => finishClient(status), net),
-          dispatch: (endpoint) => {
-            const replica = byId.get(endpoint.id)!;
-            rec.replica = replica.index;
+    const arriveAtGateway = () => {
+      gateway.admit(prep.path, prep.body, {
+        reject: (status) => clock.setTimer(() => finishClient(status), net),
+        dispatch: (endpoint, h) => {
+          const replica = byId.get(endpoint.id)!;
+          rec.replica = replica.index;
+          // An error answer: back through the gateway (which finishes the lifecycle) to the client.
+          const fail = (status: number, message: string) =>
             clock.setTimer(() => {
-              const n = prep.promptTokenIds.length;
-              // The replica's own checks, as `kvgate sim` / vLLM answer 400 before scheduling.
-              if (n >= replica.maxModelLen || n + prep.maxTokens > replica.maxModelLen) return fail(400, true);
-              try {
-                replica.engine.submit(
-                  { id, promptTokenIds: prep.promptTokenIds, maxTokens: prep.maxTokens, ignoreEos: true },
-                  {
-                    onToken: (tokenId, index, nowMs) => {
-                      if (wantText) generated.push(tokenId);
-                      if (index !== 0) return;
-                      // First byte: gateway one hop later (releases the prefill share), client two.
-                      rec.ttftMs = nowMs + 2 * net - t0;
-                      clock.setTimer(() => adapter.firstByte(id, clock.now()), net);
-                    },
-                    onFinish: (o: RequestOutcome) => {
-                      rec.cachedTokens = o.cachedTokens;
-                      rec.outputTokens = o.completionTokens;
-                      rec.preemptions = o.preemptions;
-                      if (o.timings.scheduledMs !== undefined) rec.queueMs = o.timings.scheduledMs - o.timings.arrivalMs;
-                      clock.setTimer(() => {
-                        adapter.complete(id, clock.now(), { promptTokens: o.promptTokens, completionTokens: o.completionTokens, cachedTokens: o.cachedTokens });
-                        if (wantText) oracle.add([...prep.promptTokenIds, ...generated]);
-                        clock.setTimer(() => finishClient(200), net);
-                      }, net);
-                    },
-                  },
-                );
-              } catch (err) {
-                if (err instanceof KvgateError) return fail(err.status, true);
-                throw err;
-              }
+              gateway.failed(h, status, message);
+              clock.setTimer(() => finishClient(status), net);
             }, net);
-          },
-        });
-      }, input.path.gatewayOverheadMs);
-    }, net);
+          clock.setTimer(() => {
+            const n = prep.promptTokenIds.length;
+            // The replica's own checks, as `kvgate sim` / vLLM answer 400 before scheduling.
+            if (n >= replica.maxModelLen || n + prep.maxTokens > replica.maxModelLen) return fail(400, `maximum context length is ${replica.maxModelLen} tokens`);
+            try {
+              replica.engine.submit(
+                { id, promptTokenIds: prep.promptTokenIds, maxTokens: prep.maxTokens, ignoreEos: true },
+                {
+                  onToken: (tokenId, index, nowMs) => {
+                    if (wantText) generated.push(tokenId);
+                    if (index !== 0) return;
+                    // First byte: gateway one hop later, client two.
+                    rec.ttftMs = nowMs + 2 * net - t0;
+                    clock.setTimer(() => gateway.firstByte(h), net);
+                  },
+                  onFinish: (o: RequestOutcome) => {
+                    rec.cachedTokens = o.cachedTokens;
+                    rec.outputTokens = o.completionTokens;
+                    rec.preemptions = o.preemptions;
+                    if (o.timings.scheduledMs !== undefined) rec.queueMs = o.timings.scheduledMs - o.timings.arrivalMs;
+                    clock.setTimer(() => {
+                      gateway.complete(h, { promptTokens: o.promptTokens, completionTokens: o.completionTokens, cachedTokens: o.cachedTokens });
+                      if (wantText) oracle.add([...prep.promptTokenIds, ...generated]);
+                      clock.setTimer(() => finishClient(200), net);
+                    }, net);
+                  },
+                },
+              );
+            } catch (err) {
+              if (err instanceof KvgateError) return fail(err.status, err.message);
+              throw err;
+            }
+          }, net);
+        },
+      });
+    };
+    clock.setTimer(() => clock.setTimer(arriveAtGateway, input.path.gatewayOverheadMs), net);
   }
 
   function runUnit(unit: Unit, stage: number, done: () => void): void {
@@ -283,7 +272,7 @@ export function runPolicy(input: PolicyRunInput): PolicyRun {
 
   scrape.start();
   clock.setTimer(startLoad, input.path.metricsIntervalMs);
-  const events = clock.runUntilIdle(Number.MAX_SAFE_INTEGER);
+  await clock.run();
   return {
     policy: input.policy,
     source: input.config.source,
@@ -291,6 +280,11 @@ export function runPolicy(input: PolicyRunInput): PolicyRun {
     replicas: replicas.map((r) => ({ id: r.info.id, profile: r.group.profile, preemptions: r.engine.stats().preemptions, steps: r.engine.steps })),
     simulatedMs: records.length ? lastDone - firstArrival : 0,
     offered,
-    events,
+    events: clock.events,
+    router: {
+      picks: gateway.director.router.stats.picks,
+      matchedBlocks: gateway.director.router.stats.prefixBlocksMatched,
+      openAtEnd: gateway.director.inFlight,
+    },
   };
 }

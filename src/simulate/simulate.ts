@@ -76,15 +76,16 @@ export function reportConfig(o: SimulateOptions): Record<string, unknown> {
  * Runs every policy over the same fleet, workload and seed, one after another, and reports them
  * side by side. `onPolicy` is told as each policy finishes (for progress output).
  */
-export function simulate(o: SimulateOptions, onPolicy?: (run: PolicyRun) => void): SimulateReport {
+export async function simulate(o: SimulateOptions, onPolicy?: (run: PolicyRun) => void): Promise<SimulateReport> {
   if (o.policies.length === 0) throw new KvgateError(ErrorCode.InvalidConfig, 'no policy to simulate', { param: 'compare' });
   const { reqs, load } = workloadOf(o);
   const model = loadProfile(o.fleet[0].profile).model;
-  const preparer = new RequestPreparer();
-  const reports = o.policies.map((p) => {
-    const run = runPolicy({ policy: p.name, config: p.config, fleet: o.fleet, reqs, load, seed: o.seed, path: o.path, model, preparer });
+  const preparer = new RequestPreparer(model);
+  const reports = [];
+  for (const p of o.policies) {
+    const run = await runPolicy({ policy: p.name, config: p.config, fleet: o.fleet, reqs, load, seed: o.seed, path: o.path, preparer });
     onPolicy?.(run);
-    return policyReport(run, o.slo?.request);
-  });
+    reports.push(policyReport(run, o.slo?.request));
+  }
   return { kvgate_simulate: 1, config: reportConfig(o), policies: reports };
 }

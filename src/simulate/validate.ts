@@ -139,7 +139,7 @@ export async function runValidation(f: SimulateFlags, o: { onStatus?: (m: string
   const opts = simulateOptionsOf(f);
   const policy = opts.policies[0];
   o.onStatus?.(`virtual time: ${policy.name} on ${opts.fleet[0].count} × ${opts.fleet[0].profile}`);
-  const virtual = simulate(opts).policies[0];
+  const virtual = (await simulate(opts)).policies[0];
 
   o.onStatus?.('real time: starting kvgate up');
   const upArgs = ['--replicas', String(opts.fleet[0].count), '--profile', opts.fleet[0].profile, ...(f.configFile ? ['--config-file', f.configFile] : ['--preset', policy.name])];

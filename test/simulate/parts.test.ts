@@ -4,7 +4,7 @@ import { createEngine, loadProfile, VirtualClock, EstimateTokenizer } from '../.
 import { SimMetrics } from '../../src/sim/metrics.js';
 import { parseEndpointMetrics } from '../../src/datalayer/metrics-parser.js';
 import { parseCompletionRequest } from '../../src/sim/completion-request.js';
-import { parseOpenAIRequest } from '../../src/router/index.js';
+import { requestBody } from '../../src/bench/runner.js';
 import { engineMetrics } from '../../src/simulate/metrics-scrape.js';
 import { RequestPreparer } from '../../src/simulate/requests.js';
 import { PrefixOracle } from '../../src/simulate/oracle.js';
@@ -28,26 +28,27 @@ test('modelled scrape equals what the datalayer parses from kvgate sim\'s /metri
   assert.deepEqual(engineMetrics(engine, 123), viaHttpPath);
 });
 
-test('prepared requests: the gateway\'s prefix text and token estimate, the simulator\'s token ids', () => {
-  const prep = new RequestPreparer();
+test('prepared requests: the body kvgate bench sends, the token ids kvgate sim prefills from it', () => {
+  const prep = new RequestPreparer('m');
   const tok = new EstimateTokenizer();
   const [completion] = buildWorkload({ workload: 'shared-prefix', seed: 3, numGroups: 1, promptsPerGroup: 1, systemPromptLen: 50, questionLen: 10, outputLen: 5 });
   const messages = [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Hello there, how are you?' }];
   const chat = { kind: 'chat' as const, messages, maxTokens: 7 };
-  for (const [req, path, body] of [
-    [completion, '/v1/completions', { model: 'm', prompt: completion.prompt, max_tokens: 5 }],
-    [chat, '/v1/chat/completions', { model: 'm', messages, max_tokens: 7 }],
+  for (const [req, path] of [
+    [completion, '/v1/completions'],
+    [chat, '/v1/chat/completions'],
   ] as const) {
     const p = prep.prepare(req, req.kind === 'chat' ? messages : undefined);
-    const { route } = parseOpenAIRequest(path, Buffer.from(JSON.stringify(body)), { requestId: 'x' });
-    assert.equal(p.prefixText, route.prefixText);
-    assert.equal(p.routerPromptTokens, route.promptTokens);
-    assert.equal(p.maxTokens, route.maxTokens);
+    assert.equal(p.path, path);
+    assert.equal(p.body.toString(), requestBody('m', req, req.kind === 'chat' ? messages : undefined));
+    const body = JSON.parse(p.body.toString());
+    assert.deepEqual([body.stream, body.ignore_eos, body.stream_options], [true, true, { include_usage: true }]);
     const sim = parseCompletionRequest(req.kind, body as Record<string, unknown>, tok);
     assert.deepEqual(p.promptTokenIds, sim.promptTokenIds);
+    assert.equal(p.maxTokens, req.maxTokens);
   }
-  // Completions prompts are tokenized once per workload request.
-  assert.equal(prep.prepare(completion, undefined).promptTokenIds, prep.prepare(completion, undefined).promptTokenIds);
+  // Completions requests are prepared once per workload request.
+  assert.equal(prep.prepare(completion, undefined), prep.prepare(completion, undefined));
 });
 
 test('oracle: leading full blocks seen before, capped at (n−1)/B, answers counted from completion', () => {

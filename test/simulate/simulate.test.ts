@@ -22,19 +22,19 @@ function opts(over: Partial<SimulateOptions> = {}): SimulateOptions {
   };
 }
 
-test('determinism: the same inputs and seed give byte-identical JSON; another seed does not', () => {
-  const a = reportJson(simulate(opts()));
-  const b = reportJson(simulate(opts()));
+test('determinism: the same inputs and seed give byte-identical JSON; another seed does not', async () => {
+  const a = reportJson(await simulate(opts()));
+  const b = reportJson(await simulate(opts()));
   assert.equal(a, b);
-  const c = reportJson(simulate(opts({ seed: 8, workload: { ...opts().workload, seed: 8 } })));
+  const c = reportJson(await simulate(opts({ seed: 8, workload: { ...opts().workload, seed: 8 } })));
   assert.notEqual(a, c);
   // Conversations (turns depend on answers) and a closed loop are deterministic too.
   const mt = opts({ workload: { workload: 'multi-turn', seed: 2, numConversations: 6, turns: 3, systemPromptLen: 300, questionLen: 40, outputLen: 20 }, load: { kind: 'closed', concurrency: 4 } });
-  assert.equal(reportJson(simulate(mt)), reportJson(simulate(mt)));
+  assert.equal(reportJson(await simulate(mt)), reportJson(await simulate(mt)));
 });
 
-test('a run accounts every request: counts, tokens, hits bounded by the oracle, stages as offered', () => {
-  const r = simulate(opts());
+test('a run accounts every request: counts, tokens, hits bounded by the oracle, stages as offered', async () => {
+  const r = await simulate(opts());
   const first = r.policies[0];
   const prompts = first.summary.prompt_tokens;
   for (const p of r.policies) {
@@ -53,12 +53,12 @@ test('a run accounts every request: counts, tokens, hits bounded by the oracle, 
   assert.ok(hit('gie-default') > hit('random'), `gie-default ${hit('gie-default')} vs random ${hit('random')}`);
 });
 
-test('replicas refuse what vLLM refuses: prompts over max_model_len get 400 and the rest are served', () => {
+test('replicas refuse what vLLM refuses: prompts over max_model_len get 400 and the rest are served', async () => {
   const reqs = [
     { kind: 'completions' as const, prompt: 'abc '.repeat(100), maxTokens: 10 },
     { kind: 'completions' as const, prompt: 'abd '.repeat(3000), maxTokens: 10 },
   ];
-  const run = runPolicy({
+  const run = await runPolicy({
     policy: 'random',
     config: loadConfig({ preset: 'random' }),
     fleet: [{ count: 2, profile: 'instant', maxModelLen: 2048 }],
@@ -66,26 +66,25 @@ test('replicas refuse what vLLM refuses: prompts over max_model_len get 400 and 
     load: { kind: 'closed', concurrency: 1 },
     seed: 1,
     path: DEFAULT_PATH,
-    model: 'm',
-    preparer: new RequestPreparer(),
+    preparer: new RequestPreparer('m'),
   });
   assert.deepEqual(run.records.map((r) => [r.status, r.outputTokens]), [[200, 10], [400, 0]]);
 });
 
-test('metrics staleness is modelled: the router sees scrapes every --metrics-interval, and slower scrapes change placement', () => {
+test('metrics staleness is modelled: the router sees scrapes every --metrics-interval, and slower scrapes change placement', async () => {
   const base = opts({ policies: resolvePolicies(['gie-default']) });
-  const fast = simulate(base).policies[0];
-  const slow = simulate({ ...base, path: { ...DEFAULT_PATH, metricsIntervalMs: 2000 } }).policies[0];
+  const fast = (await simulate(base)).policies[0];
+  const slow = (await simulate({ ...base, path: { ...DEFAULT_PATH, metricsIntervalMs: 2000 } })).policies[0];
   assert.notDeepEqual(fast.replicas.map((r) => r.requests), slow.replicas.map((r) => r.requests));
 });
 
-test('trace replay: arrivals at timestamp × time scale, windows as stages, shared block ids hit the cache', () => {
+test('trace replay: arrivals at timestamp × time scale, windows as stages, shared block ids hit the cache', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kvgate-sim-trace-'));
   const file = join(dir, 't.jsonl');
   const lines = [];
   for (let i = 0; i < 40; i++) lines.push(JSON.stringify({ timestamp: i * 250, input_length: 1100, output_length: 8, hash_ids: [0, 1, 100 + i] }));
   writeFileSync(file, `${lines.join('\n')}\n`);
-  const r = simulate(opts({ trace: { path: file, timeScale: 0.5, windowS: 1 }, policies: resolvePolicies(['gie-default']) }));
+  const r = await simulate(opts({ trace: { path: file, timeScale: 0.5, windowS: 1 }, policies: resolvePolicies(['gie-default']) }));
   const p = r.policies[0];
   assert.equal(p.summary.requests, 40);
   assert.equal(p.summary.prompt_tokens, 40 * 1100);
@@ -97,7 +96,7 @@ test('trace replay: arrivals at timestamp × time scale, windows as stages, shar
 });
 
 test('HTML report renders in headless Chromium with TTFT, hit-rate, throughput and per-replica charts', async () => {
-  const r = simulate(opts());
+  const r = await simulate(opts());
   const dir = mkdtempSync(join(tmpdir(), 'kvgate-sim-html-'));
   const file = join(dir, 'r.html');
   writeFileSync(file, renderSimulateHtml(r));

@@ -76,7 +76,7 @@ export function registerSimulate(program: Command): void {
       const opts = simulateOptionsOf(o);
       const t0 = performance.now();
       let simulatedS = 0;
-      const report = simulate(opts, (run) => {
+      const report = await simulate(opts, (run) => {
         simulatedS += run.simulatedMs / 1000;
         process.stderr.write(`simulate: ${run.policy} done — ${run.records.length} requests, ${(run.simulatedMs / 1000).toFixed(1)} simulated s, ${((performance.now() - t0) / 1000).toFixed(1)} s wall so far\n`);
       });
@@ -112,7 +112,7 @@ export function registerSimulate(program: Command): void {
     .option('--prices <file>', 'price file (default: data/prices.json)')
     .action(async (o) => {
       const { runPlan, formatPlan, planJson } = await import('../../simulate/plan.js');
-      const plan = runPlan(o, { onStatus: (m: string) => process.stderr.write(`simulate plan: ${m}\n`) });
+      const plan = await runPlan(o, { onStatus: (m: string) => process.stderr.write(`simulate plan: ${m}\n`) });
       process.stdout.write(o.json ? `${planJson(plan)}\n` : `${formatPlan(plan)}\n`);
       if (plan.policies.some((p) => p.replicas === null)) process.exitCode = 1;
     });
