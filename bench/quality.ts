@@ -2,47 +2,17 @@
 // TTFT p90 and prefix hit rate of each policy, and whether the default (kvgate) is the best.
 // Goal: kvgate's TTFT p90 ≤ the best other policy's and its hit rate within 3 points of the best.
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { simulate } from '../src/simulate/simulate.js';
 import { DEFAULT_FLAGS, simulateOptionsOf, type SimulateFlags } from '../src/simulate/options.js';
 import { printTable } from './lib.js';
+import { QUALITY_WORKLOADS as WORKLOADS } from './quality-workloads.js';
 
-const TRACE = '/work/shared/data/traces/mooncake-conversation.jsonl';
 /** `--also a.yaml,b` adds policies (presets or config files) to compare against the suite's. */
 const args = process.argv.slice(2);
 const alsoAt = args.indexOf('--also');
 const also = alsoAt >= 0 ? args.splice(alsoAt, 2)[1].split(',') : [];
 const POLICIES = ['round-robin', 'gie-default', 'sglang-cache-aware', 'kvgate', ...also];
-
-/** The suite: 3 replicas of the default profile (what `kvgate up` runs), one workload each. */
-const WORKLOADS: { name: string; what: string; flags: Partial<SimulateFlags> }[] = [
-  {
-    name: 'ample-cache',
-    what: 'shared prefix, ample KV: 16 groups × 6 prompts, 3,000-token prefixes, 100-token questions, 100 out, Poisson 20 req/s for 40 s',
-    flags: { numGroups: 16, promptsPerGroup: 6, systemPromptLen: 3000, questionLen: 100, outputLen: 100, rate: 20, duration: 40_000 },
-  },
-  {
-    name: 'cache-pressure',
-    what: '800-block (12,800-token) KV cache per replica: 16 groups × 6 prompts of 3,000-token prefixes do not fit; 100-token questions, 30 out, Poisson 12 req/s for 40 s',
-    flags: { numGroups: 16, promptsPerGroup: 6, systemPromptLen: 3000, questionLen: 100, outputLen: 30, rate: 12, duration: 40_000, kvCacheSize: 800 },
-  },
-  {
-    name: 'multi-turn',
-    what: 'chat: 24 conversations × 6 turns, 1,000-token system prompt, 100-token turns, 100 out, 8 conversations at a time',
-    flags: { workload: 'multi-turn', numConversations: 24, turns: 6, systemPromptLen: 1000, questionLen: 100, outputLen: 100, concurrency: 8 },
-  },
-  {
-    name: 'decode-heavy',
-    what: 'unrelated 256-token prompts, 1,024 tokens out, Poisson 8 req/s for 40 s',
-    flags: { workload: 'decode-heavy', numRequests: 400, inputLen: 256, outputLen: 1024, rate: 8, duration: 40_000 },
-  },
-  {
-    name: 'mooncake',
-    // --max-model-len 131072: the trace's prompts reach 126k tokens; at the profile's 32k, 8 % of
-    // them would be refused with 400 and the comparison would be about refusals.
-    what: 'the Mooncake conversation trace (12,031 requests, 1 h) at its own pace, 128k context',
-    flags: { trace: TRACE, traceWindow: 300_000, maxModelLen: 131_072 },
-  },
-];
 
 const only = args;
 const chosen = WORKLOADS.filter((w) => only.length === 0 || only.includes(w.name));
@@ -81,7 +51,7 @@ for (const w of chosen) {
   const ws = performance.now();
   const rows = new Map<string, Row>();
   for (const seed of w.flags.trace ? [1] : SEEDS) {
-    const report = await simulate(simulateOptionsOf({ ...DEFAULT_FLAGS, compare: POLICIES, ...w.flags, seed } as SimulateFlags));
+    const report = await simulate(simulateOptionsOf({ ...DEFAULT_FLAGS, compare: POLICIES, ...w.flags, seed } as SimulateFlags), undefined, { parallel: availableParallelism() });
     for (const p of report.policies) {
       const r = rows.get(p.policy) ?? { policy: p.policy, ttftP90: [], ttftP50: [], hit: [], oracle: 0, rps: 0, preemptions: 0 };
       r.ttftP90.push(p.summary.ttft_ms.p90);

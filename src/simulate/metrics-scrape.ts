@@ -40,7 +40,8 @@ export interface ScrapeModelOptions {
  */
 export class ScrapeModel {
   private stopped = false;
-  readonly counts = { scrapes: 0 };
+  /** Scrapes delivered and the sum of the waiting-queue sizes they saw (for vLLM's wait-queue mean). */
+  readonly counts = { scrapes: 0, waitingSum: 0 };
 
   constructor(
     private readonly clock: Clock,
@@ -68,6 +69,7 @@ export class ScrapeModel {
     const snapshot = engineMetrics(r.engine, this.clock.now());
     const done = () => {
       this.counts.scrapes++;
+      this.counts.waitingSum += snapshot.waitingQueueSize;
       this.deliver(r.info.id, { ...snapshot, updatedAtMs: this.clock.now() });
     };
     if (this.o.latencyMs > 0) this.clock.setTimer(done, this.o.latencyMs);

@@ -53,6 +53,8 @@ export interface PolicyReport {
   summary: Figures;
   stages: StageFigures[];
   replicas: ReplicaFigures[];
+  /** Mean engine waiting queue over the run's scrapes (vllm:num_requests_waiting averaged over time and replicas). */
+  vllm_waiting_mean: number;
   /** max / mean over replicas of requests served and of tokens prefilled (1 = perfectly even). */
   balance: { requests_max_over_mean: number | null; prefill_max_over_mean: number | null };
   /** Virtual seconds simulated and discrete events fired. */
@@ -154,6 +156,7 @@ export function policyReport(run: PolicyRun, slo: RequestSlo | undefined): Polic
     summary: figures(run.records, slo),
     stages,
     replicas,
+    vllm_waiting_mean: run.waitingMean,
     balance: { requests_max_over_mean: maxOverMean(replicas.map((r) => r.requests)), prefill_max_over_mean: maxOverMean(replicas.map((r) => r.prefill_tokens)) },
     simulated_s: run.simulatedMs / 1000,
     events: run.events,
@@ -192,6 +195,7 @@ export function formatReport(r: SimulateReport): string {
     ['engine queue ms p50 / p90', ...ps.map((p) => `${f(s(p).queue_ms.p50)} / ${f(s(p).queue_ms.p90)}`)],
     ['hit % (oracle %)', ...ps.map((p) => `${f(s(p).hit_pct)} (${f(s(p).oracle_hit_pct)})`)],
     ['preemptions', ...ps.map((p) => String(s(p).preemptions))],
+    ['vLLM waiting queue mean', ...ps.map((p) => f(p.vllm_waiting_mean, 1))],
     ['balance max/mean req · prefill', ...ps.map((p) => `${f(p.balance.requests_max_over_mean, 2)} · ${f(p.balance.prefill_max_over_mean, 2)}`)],
     ['requests per replica', ...ps.map((p) => p.replicas.map((x) => x.requests).join('/'))],
     ['simulated s (events)', ...ps.map((p) => `${f(p.simulated_s, 1)} (${p.events})`)],

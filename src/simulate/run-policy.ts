@@ -81,6 +81,8 @@ export interface PolicyRun {
   offered: (number | null)[];
   /** Timer events the loop fired (a measure of simulation work). */
   events: number;
+  /** Mean of vllm:num_requests_waiting over every scrape of every replica (what a dashboard averages). */
+  waitingMean: number;
   /** The router's own view: picks made, prefix blocks it matched on the chosen endpoints, requests still open at the end. */
   router: { picks: number; matchedBlocks: number; openAtEnd: number };
 }
@@ -281,6 +283,7 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
     simulatedMs: records.length ? lastDone - firstArrival : 0,
     offered,
     events: clock.events,
+    waitingMean: scrape.counts.scrapes ? scrape.counts.waitingSum / scrape.counts.scrapes : 0,
     router: {
       picks: gateway.director.router.stats.picks,
       matchedBlocks: gateway.director.router.stats.prefixBlocksMatched,

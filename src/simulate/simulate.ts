@@ -1,12 +1,12 @@
 import { basename, extname } from 'node:path';
 import { loadConfig, listPresets, type EffectiveConfig } from '../router/index.js';
 import { loadProfile } from '../engine/index.js';
-import { buildWorkload, type BenchRequest, type WorkloadOptions } from '../bench/workloads.js';
-import { traceRequests, type TraceReplayOptions } from '../bench/run-bench.js';
+import type { WorkloadOptions } from '../bench/workloads.js';
+import type { TraceReplayOptions } from '../bench/run-bench.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { describeFleet, type ReplicaGroup } from './fleet.js';
-import { runPolicy, type LoadSpec, type PathModel, type PolicyRun } from './run-policy.js';
-import { RequestPreparer } from './requests.js';
+import type { LoadSpec, PathModel, PolicyRun } from './run-policy.js';
+import { runJobsHere, runJobsInWorkers, workloadOf, type PolicyJob } from './policy-job.js';
 import { policyReport, type SimulateReport } from './report.js';
 import type { Slo } from './slo.js';
 
@@ -49,15 +49,6 @@ export function resolvePolicies(entries: string[]): Policy[] {
   });
 }
 
-/** The workload's requests and arrivals (trace replays bring their own timestamps and windows). */
-export function workloadOf(o: Pick<SimulateOptions, 'workload' | 'trace' | 'load'>): { reqs: BenchRequest[]; load: LoadSpec } {
-  if (o.trace) {
-    const { reqs } = traceRequests(o.trace);
-    return { reqs, load: { kind: 'trace', windowMs: o.trace.windowS * 1000 } };
-  }
-  return { reqs: buildWorkload(o.workload), load: o.load };
-}
-
 /** The config block of a report: everything that determines the result, nothing that varies between runs. */
 export function reportConfig(o: SimulateOptions): Record<string, unknown> {
   return {
@@ -73,19 +64,21 @@ export function reportConfig(o: SimulateOptions): Record<string, unknown> {
 }
 
 /**
- * Runs every policy over the same fleet, workload and seed, one after another, and reports them
- * side by side. `onPolicy` is told as each policy finishes (for progress output).
+ * Runs every policy over the same fleet, workload and seed and reports them side by side, on up to
+ * `parallel` worker threads (1: in this thread, one after another). The report does not depend on
+ * `parallel`. `onPolicy` is told as each policy finishes (for progress output).
  */
-export async function simulate(o: SimulateOptions, onPolicy?: (run: PolicyRun) => void): Promise<SimulateReport> {
+export async function simulate(o: SimulateOptions, onPolicy?: (run: PolicyRun) => void, opts: { parallel?: number } = {}): Promise<SimulateReport> {
   if (o.policies.length === 0) throw new KvgateError(ErrorCode.InvalidConfig, 'no policy to simulate', { param: 'compare' });
-  const { reqs, load } = workloadOf(o);
-  const model = loadProfile(o.fleet[0].profile).model;
-  const preparer = new RequestPreparer(model);
-  const reports = [];
-  for (const p of o.policies) {
-    const run = await runPolicy({ policy: p.name, config: p.config, fleet: o.fleet, reqs, load, seed: o.seed, path: o.path, preparer });
-    onPolicy?.(run);
-    reports.push(policyReport(run, o.slo?.request));
-  }
-  return { kvgate_simulate: 1, config: reportConfig(o), policies: reports };
+  for (const g of o.fleet) loadProfile(g.profile); // unknown profiles fail here, not in a worker
+  const jobs: PolicyJob[] = o.policies.map((p) => ({ policy: p.name, config: p.config, fleet: o.fleet, workload: o.workload, trace: o.trace, load: o.load, seed: o.seed, path: o.path }));
+  const parallel = Math.min(opts.parallel ?? 1, jobs.length);
+  let runs: PolicyRun[];
+  if (parallel > 1) {
+    workloadOf(o); // bad workloads and traces fail here, with their own message
+    runs = await runJobsInWorkers(jobs, parallel, (run) => onPolicy?.(run));
+  } else runs = await runJobsHere(jobs, (run) => onPolicy?.(run));
+  return { kvgate_simulate: 1, config: reportConfig(o), policies: runs.map((run) => policyReport(run, o.slo?.request)) };
 }
+
+export { workloadOf };

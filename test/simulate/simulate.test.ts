@@ -26,6 +26,8 @@ test('determinism: the same inputs and seed give byte-identical JSON; another se
   const a = reportJson(await simulate(opts()));
   const b = reportJson(await simulate(opts()));
   assert.equal(a, b);
+  // Worker threads (the CLI's --parallel) give the same bytes.
+  assert.equal(reportJson(await simulate(opts(), undefined, { parallel: 2 })), a);
   const c = reportJson(await simulate(opts({ seed: 8, workload: { ...opts().workload, seed: 8 } })));
   assert.notEqual(a, c);
   // Conversations (turns depend on answers) and a closed loop are deterministic too.

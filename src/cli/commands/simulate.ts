@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { intArg, numberArg, durationArg, listArg } from '../parse.js';
 import { WORKLOADS } from '../../bench/workloads.js';
@@ -62,6 +63,7 @@ export function registerSimulate(program: Command): void {
     .option('--slo <spec>', 'goodput SLO, e.g. ttft=500,tpot=50 (ms) or ttft_p90=2s')
     .option('--html <report.html>', 'write an HTML report (TTFT and hit rate against load per policy)')
     .option('--validate', 'also run a scaled-down copy in real time against `kvgate up` and print both side by side', false)
+    .option('--parallel <n>', 'policies simulated at once, on worker threads (the report does not depend on it; default: CPU count)', intArg('--parallel', 1), availableParallelism())
     .action(async (o) => {
       if (o.validate) {
         const { runValidation, formatValidation, validationJson } = await import('../../simulate/validate.js');
@@ -76,10 +78,14 @@ export function registerSimulate(program: Command): void {
       const opts = simulateOptionsOf(o);
       const t0 = performance.now();
       let simulatedS = 0;
-      const report = await simulate(opts, (run) => {
-        simulatedS += run.simulatedMs / 1000;
-        process.stderr.write(`simulate: ${run.policy} done — ${run.records.length} requests, ${(run.simulatedMs / 1000).toFixed(1)} simulated s, ${((performance.now() - t0) / 1000).toFixed(1)} s wall so far\n`);
-      });
+      const report = await simulate(
+        opts,
+        (run) => {
+          simulatedS += run.simulatedMs / 1000;
+          process.stderr.write(`simulate: ${run.policy} done — ${run.records.length} requests, ${(run.simulatedMs / 1000).toFixed(1)} simulated s, ${((performance.now() - t0) / 1000).toFixed(1)} s wall so far\n`);
+        },
+        { parallel: o.parallel },
+      );
       const wallS = (performance.now() - t0) / 1000;
       const json = reportJson(report);
       if (o.out) writeFileSync(o.out, `${json}\n`);
