@@ -45,6 +45,7 @@ export interface SimulateFlags {
   scrapeLatency: number;
   networkLatency: number;
   gatewayOverhead: number;
+  tokenizeRate: number;
   slo?: string;
 }
 
@@ -63,6 +64,7 @@ export const DEFAULT_FLAGS: SimulateFlags = {
   scrapeLatency: DEFAULT_PATH.scrapeLatencyMs,
   networkLatency: DEFAULT_PATH.networkLatencyMs,
   gatewayOverhead: DEFAULT_PATH.gatewayOverheadMs,
+  tokenizeRate: DEFAULT_PATH.tokenizeTokensPerMs,
 };
 
 /** inference-perf's `rate:duration` stages ("3:60,10:30"), seconds. */
@@ -128,6 +130,7 @@ export function simulateOptionsOf(f: SimulateFlags): SimulateOptions {
     path: {
       networkLatencyMs: f.networkLatency ?? DEFAULT_PATH.networkLatencyMs,
       gatewayOverheadMs: f.gatewayOverhead ?? DEFAULT_PATH.gatewayOverheadMs,
+      tokenizeTokensPerMs: f.tokenizeRate ?? DEFAULT_PATH.tokenizeTokensPerMs,
       metricsIntervalMs: f.metricsInterval ?? DEFAULT_PATH.metricsIntervalMs,
       scrapeLatencyMs: f.scrapeLatency ?? DEFAULT_PATH.scrapeLatencyMs,
     },

@@ -23,6 +23,11 @@ export interface PathModel {
   networkLatencyMs: number;
   /** Gateway time per request before it goes upstream (body read, parse, pick), ms. */
   gatewayOverheadMs: number;
+  /**
+   * The model server's API front end tokenizes a prompt before its engine sees it: prompt tokens
+   * per ms (HF fast tokenizers manage 1–2 M tokens/s; kvgate sim's estimate tokenizer ~2 M). 0 = instant.
+   */
+  tokenizeTokensPerMs: number;
   /** Metrics scrape period per replica, ms (the gateway's 50 ms). */
   metricsIntervalMs: number;
   /** Replica state to router: how old a scrape is when the router gets it, ms. */
@@ -152,8 +157,9 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
               gateway.failed(h, status, message);
               clock.setTimer(() => finishClient(status), net);
             }, net);
+          const n = prep.promptTokenIds.length;
+          const tokenizeMs = input.path.tokenizeTokensPerMs > 0 ? n / input.path.tokenizeTokensPerMs : 0;
           clock.setTimer(() => {
-            const n = prep.promptTokenIds.length;
             // The replica's own checks, as `kvgate sim` / vLLM answer 400 before scheduling.
             if (n >= replica.maxModelLen || n + prep.maxTokens > replica.maxModelLen) return fail(400, `maximum context length is ${replica.maxModelLen} tokens`);
             try {
@@ -184,7 +190,7 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
               if (err instanceof KvgateError) return fail(err.status, err.message);
               throw err;
             }
-          }, net);
+          }, net + tokenizeMs);
         },
       });
     };

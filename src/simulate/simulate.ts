@@ -28,7 +28,7 @@ export interface SimulateOptions {
   slo?: Slo;
 }
 
-export const DEFAULT_PATH: PathModel = { networkLatencyMs: 0.2, gatewayOverheadMs: 0.15, metricsIntervalMs: 50, scrapeLatencyMs: 1 };
+export const DEFAULT_PATH: PathModel = { networkLatencyMs: 0.2, gatewayOverheadMs: 0.15, tokenizeTokensPerMs: 2000, metricsIntervalMs: 50, scrapeLatencyMs: 1 };
 
 /**
  * Resolves `--compare` / `--preset` / `--config-file` entries: a preset name, or a path to an

@@ -48,6 +48,7 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
     .option('--scrape-latency <d>', 'age of a scrape when the router gets it (ms)', durationArg('--scrape-latency'), 1)
     .option('--network-latency <d>', 'one-way latency per hop, client↔gateway↔replica (ms)', durationArg('--network-latency'), 0.2)
     .option('--gateway-overhead <d>', 'gateway time per request before it goes upstream (ms)', durationArg('--gateway-overhead'), 0.15)
+    .option('--tokenize-rate <tokens/ms>', 'prompt tokens per ms the model server\'s front end tokenizes before its engine sees them (0 = instant)', numberArg('--tokenize-rate', 0), 2000)
     .option('--json', 'print the report as JSON (byte-identical for the same inputs and seed)', false)
     .option('--out <report.json>', 'write the JSON report');
 }
@@ -62,7 +63,7 @@ export function registerSimulate(program: Command): void {
   )
     .option('--slo <spec>', 'goodput SLO, e.g. ttft=500,tpot=50 (ms) or ttft_p90=2s')
     .option('--html <report.html>', 'write an HTML report (TTFT and hit rate against load per policy)')
-    .option('--validate', 'also run a scaled-down copy in real time against `kvgate up` and print both side by side', false)
+    .option('--validate', 'run the (small) workload in virtual time and in real time against `kvgate up`, and print both side by side', false)
     .option('--parallel <n>', 'policies simulated at once, on worker threads (the report does not depend on it; default: CPU count)', intArg('--parallel', 1), availableParallelism())
     .action(async (o) => {
       if (o.validate) {
