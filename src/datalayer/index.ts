@@ -7,3 +7,4 @@ export { KubernetesEndpointSource } from './sources/kubernetes-source.js';
 export type { EndpointSource } from './sources/endpoint-source.js';
 export { StaticEndpointSource } from './sources/static-source.js';
 export { FileEndpointSource } from './sources/file-source.js';
+export { PoolRuntime, createEndpointSource, type PoolOptions, type SourceSpec } from './pool-runtime.js';

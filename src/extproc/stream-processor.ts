@@ -274,6 +274,8 @@ export class StreamProcessor {
     const headers = Object.entries({ 'content-type': 'application/json', ...e.headers }).map(([k, v]) => setHeader(k, v));
     this.call.write({ immediate_response: { status: { code: e.status }, headers: { set_headers: headers }, body: JSON.stringify(e.body), details: `inference error: ${e.body.error.code}` } });
     this.complete(e.status, e.body.error.code ?? undefined);
+    // Nothing more will be processed on this stream (Envoy answers the client itself): close it cleanly.
+    this.call.end();
   }
 
   /** Ends the stream with a gRPC status (malformed or out-of-order messages). */

@@ -5,19 +5,20 @@ import type { AddressInfo, Socket } from 'node:net';
 import { Pool } from 'undici';
 import type { EndpointInfo } from '../router/api.js';
 import type { Objectives } from '../router/objectives.js';
-import { createRouter, type EffectiveConfig, type EndpointPicker } from '../router/index.js';
-import { Director, type RequestHandle } from '../router/requestcontrol/index.js';
+import type { EffectiveConfig, EndpointPicker } from '../router/index.js';
+import type { Director, RequestHandle } from '../router/requestcontrol/index.js';
 import { assertJsonContentType } from '../router/parse-request.js';
 import type { ChatTemplates } from '../router/prompt/chat-templates.js';
-import { EppMetrics } from '../router/observability/epp-metrics.js';
 import { KvgateError, ErrorCode, toOpenAIError } from '../shared/errors.js';
 import { parseJsonBody, readBody, sendError, sendJson } from '../shared/http.js';
 import { assertJsonDepth } from '../shared/json-depth.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
-import { PoolRuntime, createEndpointSource, type SourceSpec } from '../datalayer/pool-runtime.js';
+import type { SourceSpec } from '../datalayer/pool-runtime.js';
+import { startRoutingStack } from '../runtime/routing-stack.js';
 import { ApiKeys } from './api-keys.js';
 import { ResponseSink, DiscardSink } from './response-sink.js';
 import { ClientGone } from './client-gone.js';
+import { serveDashboard } from '../observability/index.js';
 
 export interface GatewayOptions {
   host?: string;
@@ -95,8 +96,6 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const logger = opts.logger ?? silentLogger();
   const maxBody = opts.maxBodyBytes ?? 16 * 1024 * 1024;
   const random = opts.random ?? Math.random;
-  const router = createRouter({ config: opts.config, random: opts.random });
-  const ds = router.datastore;
   const keys = new ApiKeys(opts.apiKeys ?? []);
   const upstreamConnect = opts.upstreamTls
     ? {
@@ -114,37 +113,15 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     }
     return p;
   };
+  const stack = startRoutingStack({ ...opts, connect: upstreamConnect, logger });
+  const { router, pool, metrics, fleet, director } = stack;
+  const ds = router.datastore;
   ds.subscribe({
     endpointRemoved(id) {
       const p = pools.get(id);
       pools.delete(id);
       void p?.close().catch(() => undefined);
     },
-  });
-  const source = createEndpointSource({ endpoints: opts.endpointsFile || opts.kubernetes ? undefined : (opts.endpoints ?? []), endpointsFile: opts.endpointsFile, kubernetes: opts.kubernetes }, logger);
-  const pool = new PoolRuntime({
-    source,
-    datastore: ds,
-    logger,
-    metricsIntervalMs: opts.metricsIntervalMs,
-    healthIntervalMs: opts.healthIntervalMs,
-    ejectAfter: opts.ejectAfter,
-    cooldownMs: opts.cooldownMs,
-    connect: upstreamConnect,
-  }).start();
-  const metrics = new EppMetrics(ds, { poolName: opts.poolName ?? 'kvgate' });
-  const director = new Director({
-    router,
-    metrics,
-    logger,
-    accessLog: opts.accessLog,
-    maxAttempts: opts.maxAttempts,
-    debugScores: opts.debugScores,
-    trustRoutingHeaders: opts.trustRoutingHeaders,
-    defaultPriority: opts.defaultPriority,
-    objectives: opts.objectives,
-    chatTemplates: opts.chatTemplates,
-    feedback: pool,
   });
   let draining = false;
   let inflight = 0;
@@ -213,7 +190,6 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   }
 
   async function handleInference(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    assertJsonContentType(req.headers['content-type']);
     const body = await readBody(req, maxBody);
     const h = director.begin({ ingress: 'gateway', path, headers: req.headers, body });
     await h.schedule(); // throws (already recorded) on 4xx/5xx admission outcomes
@@ -301,6 +277,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         void metrics.text().then((t) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(t), fail);
         return;
       }
+      if (serveDashboard(req, res, fleet, { authorize: (a) => keys.check(a) })) return;
       if (!keys.check(req.headers.authorization)) {
         throw new KvgateError(ErrorCode.Unauthorized, 'Incorrect API key provided.', { headers: { 'www-authenticate': 'Bearer' } });
       }
@@ -346,7 +323,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1', () => resolve());
     });
   } catch (err) {
-    await pool.stop();
+    await stack.stop();
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') throw new KvgateError(ErrorCode.InvalidConfig, `port ${opts.port} on ${opts.host ?? '127.0.0.1'} is already in use: stop what holds it or give another --port`, { param: 'port' });
     throw err;
@@ -360,7 +337,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     (closed ??= (async () => {
       server.close();
       server.closeAllConnections();
-      await pool.stop();
+      await stack.stop();
       await Promise.all([...pools.values()].map((p) => p.destroy().catch(() => undefined)));
     })());
   return {

@@ -13,6 +13,8 @@ export interface Resp {
   request_headers?: { response?: { clear_route_cache?: boolean; header_mutation?: { set_headers?: { header: { key: string; value?: string; raw_value?: Buffer } }[] } } };
   request_body?: { response?: { body_mutation?: { streamed_response?: { body?: Buffer; end_of_stream?: boolean } } } };
   response_headers?: unknown;
+  request_trailers?: unknown;
+  response_trailers?: unknown;
   response_body?: { response?: { body_mutation?: { streamed_response?: { body?: Buffer; end_of_stream?: boolean } } } };
   immediate_response?: { status?: { code?: number }; headers?: { set_headers?: { header: { key: string; raw_value?: Buffer; value?: string } }[] }; body?: string };
   dynamic_metadata?: { fields?: Record<string, { structValue?: { fields?: Record<string, { stringValue?: string }> } }> };

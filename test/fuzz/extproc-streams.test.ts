@@ -50,7 +50,7 @@ function run(messages: unknown[]): Promise<{ ended: boolean; responses: Resp[] }
     const timer = setTimeout(() => {
       s.cancel();
       resolve({ ended: false, responses });
-    }, 5000);
+    }, Number(process.env.FUZZ_STREAM_TIMEOUT_MS ?? 5000));
     const done = () => {
       clearTimeout(timer);
       resolve({ ended: true, responses });
@@ -78,7 +78,7 @@ test('arbitrary message sequences end cleanly, release their load, and the EPP k
   );
   for (const e of epp.router.datastore.list()) assert.equal(e.inFlightRequests, 0, `${e.info.id} still counts requests in flight`);
   const ok = await client.exchange(
-    [{ request_headers: { headers: { headers: [hv(':path', '/v1/completions'), hv(':method', 'POST')] }, end_of_stream: false } }, { request_body: { body: Buffer.from('{"model":"m","prompt":"alive"}'), end_of_stream: true } }],
+    [{ request_headers: { headers: { headers: [hv(':path', '/v1/completions'), hv(':method', 'POST'), hv('content-type', 'application/json')] }, end_of_stream: false } }, { request_body: { body: Buffer.from('{"model":"m","prompt":"alive"}'), end_of_stream: true } }],
     (got) => got.length >= 2,
   );
   assert.match(ok.responses[0].request_headers?.response?.header_mutation?.set_headers?.[0]?.header.key ?? '', /x-gateway-destination-endpoint|content-length/i);

@@ -23,7 +23,7 @@ test('modelled scrape equals what the datalayer parses from kvgate sim\'s /metri
   clock.run(40); // mid-run: some running, some waiting, blocks in use
   const stats = engine.stats();
   assert.ok(stats.running > 0 && stats.waiting > 0 && stats.kvCacheUsage > 0, JSON.stringify(stats));
-  const text = await new SimMetrics(engine, 'm', { legacy: false, maxModelLen: 32768 }).text();
+  const text = await new SimMetrics(engine, 'm', { legacy: false, maxModelLen: 32768, maxLoras: 0 }).text();
   const viaHttpPath = parseEndpointMetrics(text, 'vllm', 123);
   assert.deepEqual(engineMetrics(engine, 123), viaHttpPath);
 });
@@ -44,7 +44,7 @@ test('prepared requests: the body kvgate bench sends, the token ids kvgate sim p
     const body = JSON.parse(p.body.toString());
     assert.deepEqual([body.stream, body.ignore_eos, body.stream_options], [true, true, { include_usage: true }]);
     const sim = parseCompletionRequest(req.kind, body as Record<string, unknown>, tok);
-    assert.deepEqual(p.promptTokenIds, sim.promptTokenIds);
+    assert.deepEqual(p.promptTokenIds, sim.prompts[0].tokenIds);
     assert.equal(p.maxTokens, req.maxTokens);
   }
   // Completions requests are prepared once per workload request.

@@ -112,7 +112,7 @@ test('HTML report renders in headless Chromium with TTFT, hit-rate, throughput a
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`file://${file}`);
     assert.equal(await page.locator('svg').count(), 4);
-    const labels = await page.locator('svg').evaluateAll((els) => els.map((e) => e.getAttribute('aria-label')));
+    const labels = await Promise.all([0, 1, 2, 3].map((i) => page.locator('svg').nth(i).getAttribute('aria-label')));
     assert.deepEqual(labels, ['TTFT against offered load', 'Prefix cache hit rate against offered load', 'Output throughput against offered load', 'Requests per replica']);
     // 4 policies × (p50 + p90) TTFT lines, 4 hit-rate lines + the oracle, 4 throughput lines, 4 × 3 bars.
     assert.equal(await page.locator('svg').nth(0).locator('.series').count(), 8);

@@ -1,5 +1,5 @@
 import type { EndpointInfo, PickResult, RequestUsage, RouteRequest } from '../api.js';
-import { parseOpenAIRequest } from '../parse-request.js';
+import { assertJsonContentType, parseOpenAIRequest } from '../parse-request.js';
 import { UsageTap } from '../observability/usage-tap.js';
 import { KvgateError, ErrorCode, toOpenAIError } from '../../shared/errors.js';
 import { modelNotFound, servesModel } from './candidates.js';
@@ -45,6 +45,8 @@ export class RequestHandle {
   private finished = false;
   private lastStatus?: number;
   private lastReason?: string;
+  private ticket = -1;
+  private responseBytes = 0;
 
   constructor(
     private readonly d: LifecycleHost,
@@ -85,6 +87,8 @@ export class RequestHandle {
         throw new KvgateError(ErrorCode.NotReady, 'the router is shutting down', { headers: { 'x-llm-d-request-dropped-reason': 'rejected-shutting-down' } });
       }
       const o = d.opts;
+      const ct = this.input.headers['content-type'];
+      assertJsonContentType(Array.isArray(ct) ? ct[0] : ct);
       const { route, json } = parseOpenAIRequest(this.input.path, this.input.body, {
         requestId: this.id,
         headers: this.input.headers,
@@ -101,12 +105,22 @@ export class RequestHandle {
         this.injectUsage = true;
       }
       const s0 = d.now();
-      const pick = d.router.pick(route, s0, candidates);
+      let pick;
+      try {
+        pick = d.router.pick(route, s0, candidates);
+      } catch (err) {
+        d.opts.metrics?.observeAttempt(false, route.model);
+        throw err;
+      }
       d.opts.metrics?.observeScheduling((d.now() - s0) / 1000, pick.prefixMatch);
+      d.opts.metrics?.observeAttempt(true, route.model, pick.endpoints[0]);
+      d.opts.metrics?.requestStarted(route.model);
       this.pick = pick;
+      if (o.observer) this.ticket = o.observer.recordDecision({ requestId: this.id, endpointId: pick.endpoints[0].id, prefixMatch: pick.prefixMatch, scores: () => pick.scores });
       return pick.endpoints;
     } catch (err) {
       const e = toOpenAIError(err);
+      if (e.status === 429) d.opts.observer?.recordShed(this.id, e.status);
       this.finish({ status: e.status, errorCode: e.body.error.code ?? undefined });
       throw err;
     }
@@ -120,7 +134,10 @@ export class RequestHandle {
     if (!this.pick || this.attempts >= (this.d.opts.maxAttempts ?? 3)) return undefined;
     const next = this.nextCandidate();
     if (!next) return undefined;
-    if (this.attempts > 0) this.d.router.onRetry(this.id, next.id, this.d.now());
+    if (this.attempts > 0) {
+      this.d.router.onRetry(this.id, next.id, this.d.now());
+      this.d.opts.observer?.recordRetry(this.ticket, next.id);
+    }
     this.attempts++;
     this.tried.add(next.id);
     this.endpoint = next;
@@ -221,14 +238,22 @@ export class RequestHandle {
       this.ttftMs = this.d.now() - this.t0;
       this.d.router.onFirstToken(this.id, this.d.now());
     }
-    if (this.strip) return this.strip.push(chunk);
+    if (this.strip) {
+      const out = this.strip.push(chunk);
+      this.responseBytes += out.length;
+      return out;
+    }
     this.tap?.push(chunk);
+    this.responseBytes += chunk.length;
     return chunk;
   }
 
   /** The response body ended: any bytes still held back, to forward before closing. */
   responseEnd(): Buffer {
-    return this.strip ? this.strip.end() : Buffer.alloc(0);
+    if (!this.strip) return Buffer.alloc(0);
+    const rest = this.strip.end();
+    this.responseBytes += rest.length;
+    return rest;
   }
 
   private usage(): RequestUsage | undefined {
@@ -251,7 +276,10 @@ export class RequestHandle {
     const d = this.d;
     const now = d.now();
     const usage = this.route ? this.usage() : undefined;
-    if (this.pick) d.router.onComplete(this.id, now, usage);
+    if (this.pick) {
+      d.router.onComplete(this.id, now, usage);
+      d.opts.metrics?.requestEnded(this.route!.model);
+    }
     const route = this.route;
     const durationS = (now - this.t0) / 1000;
     const errorCode = outcome.errorCode ?? (outcome.status >= 400 && outcome.status !== 499 ? `upstream_${outcome.status}` : undefined);
@@ -266,6 +294,20 @@ export class RequestHandle {
         durationS,
         inputTokens: usage?.promptTokens,
         outputTokens: usage?.completionTokens,
+        cachedTokens: usage?.cachedTokens,
+        requestBytes: this.input.body.length,
+        responseBytes: this.pick ? this.responseBytes : undefined,
+      });
+    }
+    if (this.ticket >= 0 && this.endpoint) {
+      d.opts.observer?.recordCompletion(this.ticket, {
+        endpointId: this.endpoint.id,
+        status: outcome.status,
+        stream: route?.stream,
+        ttftMs: this.ttftMs,
+        e2eMs: now - this.t0,
+        promptTokens: usage?.promptTokens,
+        completionTokens: usage?.completionTokens,
         cachedTokens: usage?.cachedTokens,
       });
     }

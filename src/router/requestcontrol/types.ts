@@ -1,5 +1,5 @@
 import type { Logger } from '../../shared/logger.js';
-import type { EndpointState } from '../api.js';
+import type { EndpointScore, EndpointState } from '../api.js';
 import type { EndpointPicker } from '../router.js';
 import type { EppMetrics } from '../observability/epp-metrics.js';
 import type { Objectives } from '../objectives.js';
@@ -39,6 +39,25 @@ export interface DirectorOptions {
    * usage event before the client sees it, so every request has token counts. Default on.
    */
   usageOnEveryStream?: boolean;
+  /** Hears every decision and outcome (the live dashboard's FleetRecorder). */
+  observer?: LifecycleObserver;
+}
+
+/**
+ * What a live view of the fleet (observability/FleetRecorder) hears from the lifecycle: one call
+ * per decision, failover, shed and completion, on the request path, so implementations must be
+ * cheap (array writes, no I/O).
+ */
+export interface LifecycleObserver {
+  /** A routing decision right after the pick; returns a ticket for the same request's later calls. */
+  recordDecision(d: { requestId: string; endpointId: string; prefixMatch?: { matchedBlocks: number; totalBlocks: number }; scores?: () => readonly EndpointScore[] }): number;
+  recordRetry(ticket: number, endpointId: string): void;
+  /** A request shed before any endpoint (429 / 503 from admission). */
+  recordShed(requestId: string, status?: number): void;
+  recordCompletion(
+    ticket: number,
+    c: { endpointId: string; status: number; stream?: boolean; ttftMs?: number; e2eMs?: number; promptTokens?: number; completionTokens?: number; cachedTokens?: number },
+  ): void;
 }
 
 /** One request as an ingress received it. */

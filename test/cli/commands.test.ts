@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { runKvgate, spawnKvgate, waitForOutput, repoRoot } from '../helpers/cli.js';
+
+test('kvgate up --json prints exactly one JSON line on stdout', async () => {
+  const child = spawnKvgate(['up', '--port', '0', '--sim-base-port', '0', '--kv-events-base-port', '0', '--profile', 'instant', '--json']);
+  let stdout = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  try {
+    await waitForOutput(child, /\{"gateway_url".*\}\n/, 30_000);
+    // Give anything else a chance to reach stdout before reading it whole.
+    await fetch(JSON.parse(stdout).gateway_url + '/health');
+    const lines = stdout.split('\n').filter(Boolean);
+    assert.equal(lines.length, 1, stdout);
+    assert.ok(JSON.parse(lines[0]).replicas.length === 3);
+  } finally {
+    child.kill('SIGINT');
+    await new Promise((r) => child.once('exit', r));
+  }
+});
+
+test('a gateway port already in use is a clear message and exit 1, for up and serve', async () => {
+  const holder = createServer();
+  await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+  const port = String((holder.address() as { port: number }).port);
+  try {
+    const up = await runKvgate(['up', '--port', port, '--sim-base-port', '0', '--kv-events-base-port', '0', '--profile', 'instant'], { timeoutMs: 30_000 });
+    assert.equal(up.code, 1);
+    assert.match(up.stderr, new RegExp(`port ${port} .*already in use`));
+    const serve = await runKvgate(['serve', '--port', port, '--endpoints', '127.0.0.1:9'], { timeoutMs: 30_000 });
+    assert.equal(serve.code, 1);
+    assert.match(serve.stderr, /already in use/);
+  } finally {
+    holder.close();
+  }
+});
+
+test('one conflict rule for serve and epp: an explicit --preset with --config-file is an error; so are two endpoint sources', async () => {
+  for (const cmd of ['serve', 'epp']) {
+    const both = await runKvgate([cmd, '--preset', 'gie-default', '--config-file', 'x.yaml', '--endpoints', '10.0.0.1:8000']);
+    assert.equal(both.code, 1);
+    assert.match(both.stderr, /give --preset or --config-file, not both/);
+    const two = await runKvgate([cmd, '--endpoints', '10.0.0.1:8000', '--pool-name', 'p']);
+    assert.equal(two.code, 1);
+    assert.match(two.stderr, /exactly one of --endpoints, --endpoints-file or --pool-name/);
+  }
+});
+
+test('--help shows defaults with their units, and the same default preset everywhere', async () => {
+  for (const cmd of ['serve', 'epp', 'up']) {
+    const r = await runKvgate([cmd, '--help']);
+    assert.match(r.stdout, /--preset <name>[\s\S]*?\(default: "kvgate"\)/, cmd);
+    if (cmd !== 'up') {
+      assert.match(r.stdout, /--max-body-bytes <bytes>[\s\S]*?\(default: 16 MiB\)/, cmd);
+      assert.match(r.stdout, /--health-interval <duration>[\s\S]*?\(default: 1s\)/, cmd);
+    }
+  }
+});
+
+test("the package's exports map serves `kvgate/router` and `kvgate/datalayer` (the library API in docs/router.md)", async () => {
+  const code = "const r = await import('kvgate/router'); const d = await import('kvgate/datalayer'); console.log(typeof r.createRouter, typeof r.Director, typeof d.PoolRuntime);";
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', code], { cwd: repoRoot });
+  assert.equal(stdout.trim(), 'function function function');
+});

@@ -1,0 +1,66 @@
+// Front-door hygiene: what Node's HTTP parser rejects still gets an OpenAI error body; vLLM's
+// utility endpoints are served through the gateway; HEAD works on health endpoints everywhere.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { fleetWithGateway, MODEL, post } from './helpers.js';
+import { startEppServer } from '../../src/extproc/server.js';
+import { loadConfig } from '../../src/router/index.js';
+
+let env: Awaited<ReturnType<typeof fleetWithGateway>>;
+before(async () => {
+  env = await fleetWithGateway(2);
+});
+after(() => env.close());
+
+function raw(text: string): Promise<string> {
+  const u = new URL(env.gateway.url);
+  return new Promise((resolve, reject) => {
+    const s = connect(Number(u.port), u.hostname, () => s.write(text));
+    let out = '';
+    s.on('data', (d) => (out += d));
+    s.on('end', () => resolve(out));
+    s.on('error', reject);
+  });
+}
+
+for (const [name, request, status] of [
+  ['a malformed request line', 'GARBAGE\r\n\r\n', 400],
+  ['both Content-Length and Transfer-Encoding (a smuggling shape)', 'POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
+  ['headers over the size limit', `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+] as const) {
+  test(`${name} → ${status} with an OpenAI error body`, async () => {
+    const out = await raw(request);
+    assert.match(out, new RegExp(`^HTTP/1.1 ${status} `));
+    const body = JSON.parse(out.slice(out.indexOf('\r\n\r\n') + 4)) as { error: Record<string, unknown> };
+    assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message', 'param', 'type']);
+  });
+}
+
+test('/tokenize and /version are served through the gateway, routed to a replica serving the model', async () => {
+  const t = await post(`${env.gateway.url}/tokenize`, { model: MODEL, prompt: 'abcdefgh' });
+  assert.equal(t.status, 200, t.text);
+  assert.ok(Array.isArray(t.json.tokens) && t.json.tokens.length > 0);
+  assert.ok(env.fleet.replicas.some((r) => t.headers.get('x-gateway-destination-endpoint-served') === `127.0.0.1:${r.port}`));
+  assert.equal((await post(`${env.gateway.url}/tokenize`, { model: 'org/none', prompt: 'x' })).status, 404);
+  const v = await fetch(`${env.gateway.url}/version`);
+  assert.equal(v.status, 200);
+  assert.equal(typeof ((await v.json()) as { version?: unknown }).version, 'string');
+});
+
+test('HEAD on /health and /ready answers without a body, on the gateway and on the EPP metrics port', async () => {
+  for (const p of ['/health', '/ready']) {
+    const r = await fetch(`${env.gateway.url}${p}`, { method: 'HEAD' });
+    assert.equal(r.status, 200);
+    assert.equal(await r.text(), '');
+  }
+  const epp = await startEppServer({ host: '127.0.0.1', grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, secureServing: false, config: loadConfig(), endpoints: [], healthIntervalMs: 0 });
+  try {
+    for (const p of ['/health', '/ready']) {
+      const r = await fetch(`http://127.0.0.1:${epp.metricsPort}${p}`, { method: 'HEAD' });
+      assert.equal(r.status, 200, p);
+    }
+  } finally {
+    await epp.close();
+  }
+});

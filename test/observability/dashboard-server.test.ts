@@ -1,0 +1,133 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import OpenAI from 'openai';
+import { fleetWithGateway, MODEL, waitFor } from '../gateway/helpers.js';
+import type { FleetEvent } from '../../src/observability/fleet-snapshot.js';
+import { startEppServer } from '../../src/extproc/server.js';
+import { loadConfig } from '../../src/router/index.js';
+
+/** Reads SSE `fleet` events from `url` until `until` returns true (or the deadline). */
+function readEvents(url: string, headers: Record<string, string>, until: (events: FleetEvent[]) => boolean, ms = 15_000): Promise<{ status: number; contentType: string; events: FleetEvent[] }> {
+  return new Promise((resolve, reject) => {
+    const events: FleetEvent[] = [];
+    const req = request(url, { headers }, (res) => {
+      let buf = '';
+      const done = () => {
+        clearTimeout(timer);
+        req.destroy();
+        resolve({ status: res.statusCode!, contentType: String(res.headers['content-type']), events });
+      };
+      if (res.statusCode !== 200) {
+        res.resume();
+        return done();
+      }
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        buf += d;
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const frame = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const data = frame.split('\n').find((l) => l.startsWith('data: '));
+          if (/^event: fleet$/m.test(frame) && data) events.push(JSON.parse(data.slice(6)) as FleetEvent);
+        }
+        if (until(events)) done();
+      });
+    });
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new Error(`SSE: condition not met in ${ms} ms after ${events.length} events`));
+    }, ms);
+    req.on('error', (e) => (req.destroyed ? undefined : reject(e)));
+    req.end();
+  });
+}
+
+test('gateway /dashboard: page, SSE with history then one point per second, decisions and completions from real requests', async () => {
+  const f = await fleetWithGateway(3);
+  try {
+    const client = new OpenAI({ baseURL: `${f.gateway.url}/v1`, apiKey: 'unused' });
+    const prompt = 'You are a helpful assistant that answers questions about geography. '.repeat(8);
+    for (let i = 0; i < 6; i++) {
+      if (i % 2) await client.completions.create({ model: MODEL, prompt: `${prompt} Question ${i}?`, max_tokens: 3 });
+      else for await (const _c of await client.completions.create({ model: MODEL, prompt: `${prompt} Question ${i}?`, max_tokens: 3, stream: true, stream_options: { include_usage: true } })) void _c;
+    }
+    const page = await fetch(`${f.gateway.url}/dashboard`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type')!, /text\/html/);
+    const html = await page.text();
+    assert.match(html, /<table id="replicas">/);
+    assert.doesNotMatch(html, /<script[^>]+src=|<link[^>]+stylesheet|https?:\/\/(?!www\.w3\.org)/, 'self-contained: no external script, style or URL');
+    const { status, contentType, events } = await readEvents(`${f.gateway.url}/dashboard/events`, {}, (ev) => ev.length >= 2);
+    assert.equal(status, 200);
+    assert.equal(contentType, 'text/event-stream');
+    assert.ok(Array.isArray(events[0].history), 'first event carries the history');
+    assert.ok(events[1].point && !events[1].history, 'later events carry one point');
+    const s = events[1].snapshot;
+    assert.equal(s.completions.total, 6);
+    assert.equal(s.decisionsTotal['prefix-hit'] + s.decisionsTotal.load, 6);
+    assert.ok(s.decisionsTotal['prefix-hit'] >= 1, 'a shared prompt hits');
+    assert.equal(s.replicas.length, 3);
+    assert.equal(s.replicas.reduce((a, r) => a + r.requests, 0), 6);
+    assert.equal(s.recent.length, 6);
+    assert.ok(s.recent.every((r) => r.status === 200 && r.scores.length === 3 && r.endpoint));
+    assert.ok(s.latency.ttftMs.count === 3 && s.latency.ttftMs.p50! > 0, 'TTFT from the 3 streamed responses only');
+    assert.equal(s.recent.filter((r) => r.ttftMs !== null).length, 3);
+    const snap = (await (await fetch(`${f.gateway.url}/dashboard/snapshot`)).json()) as FleetEvent;
+    assert.equal(snap.snapshot.completions.total, 6);
+    assert.equal((await fetch(`${f.gateway.url}/dashboard/nope`)).status, 404);
+    const post = await fetch(`${f.gateway.url}/dashboard`, { method: 'POST' });
+    assert.equal(post.status, 405);
+    assert.equal(((await post.json()) as { error: { code: string } }).error.code, 'method_not_allowed');
+  } finally {
+    await f.close();
+  }
+});
+
+test('gateway /dashboard with API keys: login form, ?api_key= sets a cookie and redirects, the cookie or a Bearer opens the feed', async () => {
+  const f = await fleetWithGateway(2, { apiKeys: ['sekret'] });
+  try {
+    const page = await fetch(`${f.gateway.url}/dashboard`);
+    assert.equal(page.status, 401);
+    assert.match(await page.text(), /name="api_key"/);
+    const ev = await fetch(`${f.gateway.url}/dashboard/events`);
+    assert.equal(ev.status, 401);
+    assert.equal(((await ev.json()) as { error: { code: string } }).error.code, 'invalid_api_key');
+    assert.equal((await fetch(`${f.gateway.url}/dashboard?api_key=wrong`, { redirect: 'manual' })).status, 401);
+    const login = await fetch(`${f.gateway.url}/dashboard?api_key=sekret`, { redirect: 'manual' });
+    assert.equal(login.status, 303);
+    assert.equal(login.headers.get('location'), '/dashboard');
+    const cookie = login.headers.get('set-cookie')!;
+    assert.match(cookie, /^kvgate_dashboard_key=sekret; Path=\/dashboard; HttpOnly; SameSite=Strict/);
+    const withCookie = await fetch(`${f.gateway.url}/dashboard`, { headers: { cookie: cookie.split(';')[0] } });
+    assert.equal(withCookie.status, 200);
+    await withCookie.text();
+    const byCookie = await readEvents(`${f.gateway.url}/dashboard/events`, { cookie: 'other=1; kvgate_dashboard_key=sekret' }, (e) => e.length >= 1);
+    assert.equal(byCookie.status, 200);
+    const byBearer = await readEvents(`${f.gateway.url}/dashboard/events`, { authorization: 'Bearer sekret' }, (e) => e.length >= 1);
+    assert.equal(byBearer.status, 200);
+    assert.equal(byBearer.events[0].snapshot.replicas.length, 2);
+    const badCookie = await fetch(`${f.gateway.url}/dashboard/snapshot`, { headers: { cookie: 'kvgate_dashboard_key=%E0%A4%A' } });
+    assert.equal(badCookie.status, 401);
+  } finally {
+    await f.close();
+  }
+});
+
+test('EPP metrics port serves /dashboard next to /metrics, with the pool\'s endpoints', async () => {
+  const f = await fleetWithGateway(2);
+  const epp = await startEppServer({ host: '127.0.0.1', grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, config: loadConfig({ preset: 'kvgate' }), endpoints: f.gateway.router.datastore.list().map((e) => e.info), secureServing: false, poolName: 'pool-a' });
+  try {
+    const base = `http://127.0.0.1:${epp.metricsPort}`;
+    assert.equal((await fetch(`${base}/dashboard`)).status, 200);
+    await waitFor(async () => {
+      const j = (await (await fetch(`${base}/dashboard/snapshot`)).json()) as FleetEvent;
+      return j.snapshot.pool === 'pool-a' && j.snapshot.replicas.length === 2 && j.snapshot.replicas.every((r) => r.running !== null);
+    });
+    assert.equal((await fetch(`${base}/metrics`)).status, 200);
+  } finally {
+    await epp.close();
+    await f.close();
+  }
+});

@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { fleetWithGateway, MODEL } from '../gateway/helpers.js';
+import { runKvgate } from '../helpers/cli.js';
+import { freePort } from '../helpers/ports.js';
+import { sparkline } from '../../src/observability/top/fleet-view.js';
+
+// eslint-disable-next-line no-control-regex
+const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
+
+test('kvgate top prints one frame when stdout is not a terminal: replicas, requests per replica, reasons, last requests', async () => {
+  const f = await fleetWithGateway(3, { apiKeys: ['k1'] });
+  try {
+    const client = new OpenAI({ baseURL: `${f.gateway.url}/v1`, apiKey: 'k1' });
+    const prompt = 'A shared system prompt for kvgate top, long enough for a few prefix blocks. '.repeat(6);
+    for (let i = 0; i < 5; i++) await client.completions.create({ model: MODEL, prompt: `${prompt}${i}`, max_tokens: 3 });
+    const r = await runKvgate(['top', '--url', f.gateway.url, '--api-key', 'k1'], { timeoutMs: 30_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const out = plain(r.stdout);
+    assert.match(out, /kvgate top — pool kvgate/);
+    assert.match(out, /ready 3\/3/);
+    assert.match(out, /errors 0\/5/);
+    const snap = (await (await fetch(`${f.gateway.url}/dashboard/snapshot`, { headers: { authorization: 'Bearer k1' } })).json()) as { snapshot: { replicas: { id: string; requests: number }[] } };
+    for (const rep of snap.snapshot.replicas) {
+      const row = out.split('\n').find((l) => l.startsWith(rep.id));
+      assert.ok(row, `row for ${rep.id}`);
+      assert.equal(Number(row!.trim().split(/\s+/).at(-2)), rep.requests, `requests of ${rep.id}: ${row}`);
+    }
+    assert.match(out, /prefix-hit\s+\d/);
+    assert.equal(out.split('\n').filter((l) => / → \S+ +(prefix-hit|load) +200 /.test(l)).length, 5, out);
+    assert.match(out, /best \S+ \d\.\d\d \(/, 'scores of the chosen replica');
+
+    const bad = await runKvgate(['top', '--url', f.gateway.url, '--api-key', 'nope', '--once']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /kvgate: GET .*\/dashboard\/events → 401: Incorrect API key provided\. \(pass --api-key\)/);
+  } finally {
+    await f.close();
+  }
+});
+
+test('kvgate top: an unreachable URL and a bad --url are clear errors (exit 1)', async () => {
+  const port = await freePort();
+  const r = await runKvgate(['top', '--url', `http://127.0.0.1:${port}`, '--once']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /kvgate: cannot reach http:\/\/127\.0\.0\.1:\d+\/dashboard\/events: connection refused/);
+  const u = await runKvgate(['top', '--url', 'not a url']);
+  assert.equal(u.code, 1);
+  assert.match(u.stderr, /--url "not a url" is not a URL/);
+  const s = await runKvgate(['top', '--url', 'ftp://x']);
+  assert.equal(s.code, 1);
+  assert.match(s.stderr, /--url must be http/);
+});
+
+test('sparkline scales to the window maximum and leaves gaps for missing points', () => {
+  assert.equal(sparkline([0, 1, 2, 4, null, 8], 6), '▁▁▂▄ █');
+  assert.equal(sparkline([0, 0], 10), '▁▁');
+  assert.equal(sparkline([1, 2, 3, 4], 2), '▆█');
+});
