@@ -40,6 +40,45 @@ export class PrefixOracle {
   }
 }
 
+/**
+ * The same oracle for trace requests, on their 512-token block ids instead of their tokens (a
+ * Mooncake replay has 145M prompt tokens and 24 ids a request): a block id, chained on the ids
+ * before it, stands for its tokens, and a block seen shorter (a request's partial last block)
+ * serves only as many tokens as were seen. Counted at the engine's block size and ⌊(n−1)/B⌋ cap,
+ * so it agrees with PrefixOracle on the tokens trace.ts synthesises.
+ */
+export class TraceBlockOracle {
+  /** Chained block key → most tokens of that block any request has had. */
+  private readonly seen = new Map<number, number>();
+
+  constructor(readonly blockSize: number, readonly traceBlockTokens: number) {}
+
+  lookupAndAdd(hashIds: number[], inputLength: number): number {
+    let hit = 0;
+    let open = true;
+    let a = 0x811c9dc5;
+    let b = 0x01000193;
+    for (let i = 0; i < hashIds.length; i++) {
+      const id = hashIds[i];
+      a = Math.imul(a ^ (id & 0xffff), 0x01000193) ^ (id >>> 16);
+      b = Math.imul(b ^ (id + 0x9e37), 0x85ebca6b) ^ (b >>> 13);
+      const key = (a >>> 0) * 0x200000 + ((b >>> 0) >>> 11);
+      const len = Math.min(this.traceBlockTokens, inputLength - i * this.traceBlockTokens);
+      const had = this.seen.get(key);
+      if (open) {
+        if (had === undefined) open = false;
+        else {
+          hit += Math.min(had, len);
+          if (had < len || len < this.traceBlockTokens) open = false;
+        }
+      }
+      if (had === undefined || len > had) this.seen.set(key, len);
+    }
+    const B = this.blockSize;
+    return Math.min(Math.floor(hit / B) * B, Math.floor((inputLength - 1) / B) * B);
+  }
+}
+
 /** An open-addressing set of positive 53-bit integers in one Float64Array (a Set of millions of doubles costs ~40 bytes each). */
 class KeySet {
   private table = new Float64Array(1 << 16);

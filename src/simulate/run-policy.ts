@@ -8,7 +8,8 @@ import { buildFleet, type ReplicaGroup } from './fleet.js';
 import { ScrapeModel } from './metrics-scrape.js';
 import { RouterAdapter } from './router-adapter.js';
 import { EventLoop } from './event-loop.js';
-import { PrefixOracle } from './oracle.js';
+import { PrefixOracle, TraceBlockOracle } from './oracle.js';
+import { TRACE_BLOCK_TOKENS } from '../bench/trace.js';
 import type { RequestPreparer } from './requests.js';
 
 /** How requests arrive: Poisson stages, a closed loop, or a trace's own timestamps. */
@@ -107,6 +108,7 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
   const gateway = new RouterAdapter(input.config, seededRandom(input.seed ^ 0x2545f491), replicas.map((r) => r.info), clock);
   const byId = new Map(replicas.map((r) => [r.info.id, r]));
   const oracle = new PrefixOracle(replicas[0].engine.blockSize);
+  const traceOracle = new TraceBlockOracle(replicas[0].engine.blockSize, TRACE_BLOCK_TOKENS);
   const net = input.path.networkLatencyMs;
   const scrape = new ScrapeModel(clock, replicas, (id, m) => gateway.updateMetrics(id, m), {
     intervalMs: input.path.metricsIntervalMs,
@@ -131,7 +133,7 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
       e2eMs: 0,
       promptTokens: prep.promptTokenIds.length,
       cachedTokens: 0,
-      oracleCachedTokens: oracle.lookupAndAdd(prep.promptTokenIds),
+      oracleCachedTokens: req.trace ? traceOracle.lookupAndAdd(req.trace.hashIds, req.trace.inputLength) : oracle.lookupAndAdd(prep.promptTokenIds),
       outputTokens: 0,
       preemptions: 0,
     };

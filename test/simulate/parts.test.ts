@@ -7,7 +7,9 @@ import { parseCompletionRequest } from '../../src/sim/completion-request.js';
 import { requestBody } from '../../src/bench/runner.js';
 import { engineMetrics } from '../../src/simulate/metrics-scrape.js';
 import { RequestPreparer } from '../../src/simulate/requests.js';
-import { PrefixOracle } from '../../src/simulate/oracle.js';
+import { PrefixOracle, TraceBlockOracle } from '../../src/simulate/oracle.js';
+import { tracePromptTokenIds } from '../../src/bench/trace.js';
+import { createRng } from '../../src/shared/rng.js';
 import { parseFleetSpec, buildFleet, describeFleet } from '../../src/simulate/fleet.js';
 import { parseSlo, percentileValues } from '../../src/simulate/slo.js';
 import { parseStages } from '../../src/simulate/options.js';
@@ -67,6 +69,33 @@ test('oracle: leading full blocks seen before, capped at (n−1)/B, answers coun
   const long = Array.from({ length: 16 * 20_000 + 1 }, (_, i) => i);
   assert.equal(big.lookupAndAdd(long), 0);
   assert.equal(big.lookupAndAdd(long), 16 * 20_000);
+});
+
+test('the trace oracle on block ids agrees with the token oracle on the synthesised tokens (partial blocks included)', () => {
+  const rnd = createRng(5);
+  const records = [
+    { hashIds: [1, 2, 3], inputLength: 1100 },
+    { hashIds: [1, 2, 3], inputLength: 1200 },
+    { hashIds: [1, 2], inputLength: 900 },
+    { hashIds: [1, 2, 3, 4], inputLength: 2000 },
+    { hashIds: [5, 2], inputLength: 1024 },
+  ];
+  // Random conversations: each turn extends an earlier one's ids, the last block partial.
+  for (let i = 0; i < 200; i++) {
+    const base = records[Math.floor(rnd() * records.length)].hashIds;
+    const keep = Math.floor(rnd() * (base.length + 1));
+    const ids = [...base.slice(0, keep), ...Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => 100 + Math.floor(rnd() * 50))];
+    records.push({ hashIds: ids, inputLength: (ids.length - 1) * 512 + 1 + Math.floor(rnd() * 512) });
+  }
+  const tokens = new PrefixOracle(16);
+  const blocks = new TraceBlockOracle(16, 512);
+  const hits = records.map((r) => {
+    const t = tokens.lookupAndAdd(tracePromptTokenIds({ timestampMs: 0, outputLength: 1, ...r }));
+    assert.equal(blocks.lookupAndAdd(r.hashIds, r.inputLength), t, JSON.stringify(r));
+    return t;
+  });
+  assert.deepEqual(hits.slice(0, 5), [0, 1088, 896, 1200, 0]);
+  assert.ok(hits.filter((h) => h > 0).length > 100, 'the random turns share prefixes');
 });
 
 test('fleet spec: groups, per-group engine flags over global defaults, clear errors', () => {
