@@ -1,6 +1,8 @@
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { LabeledCounter, LabeledHistogram, observe, type CounterSeries, type HistogramSeries } from './labeled-metrics.js';
 import type { Datastore } from '../api.js';
+import type { FlowControl } from '../flowcontrol/index.js';
+import { registerFlowControlMetrics } from './flow-control-metrics.js';
 
 // The EPP's latency buckets (5 ms … 3600 s).
 const LATENCY_BUCKETS = [0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60, 120, 180, 240, 300, 360, 480, 600, 900, 1200, 1800, 2700, 3600];
@@ -46,10 +48,12 @@ export class EppMetrics {
   private readonly hitRatio: HistogramSeries;
   private readonly picks: LabeledCounter;
   private readonly objectives = new Map<string, ObjectiveSeries>();
+  private readonly poolName: string;
 
   constructor(datastore: Datastore, opts: { poolName: string; processMetrics?: boolean }) {
     const r = this.registry;
     const name = opts.poolName;
+    this.poolName = name;
     const objective = ['model_name', 'target_model_name'];
     this.requests = new LabeledCounter('inference_objective_request_total', 'Counter of inference objective requests.', [...objective, 'priority'], r);
     this.errors = new LabeledCounter('inference_objective_request_error_total', 'Counter of inference objective request errors.', [...objective, 'error_code'], r);
@@ -71,6 +75,11 @@ export class EppMetrics {
     new Gauge({ name: 'inference_pool_average_queue_size', help: 'The average number of requests pending in the model server queue.', labelNames: ['name'], registers, collect() { this.set({ name }, avg((m) => m.waitingQueueSize)); } });
     new Gauge({ name: 'inference_pool_average_running_requests', help: 'The average number of requests running in the model servers.', labelNames: ['name'], registers, collect() { this.set({ name }, avg((m) => m.runningRequests)); } });
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Adds flow control's queue and saturation series (see flow-control-metrics.ts). Once per registry. */
+  attachFlowControl(flow: FlowControl, datastore: Datastore, now: () => number): void {
+    registerFlowControlMetrics(this.registry, flow, datastore, now, this.poolName);
   }
 
   observeScheduling(seconds: number, prefix?: { matchedBlocks: number; totalBlocks: number }): void {

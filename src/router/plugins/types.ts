@@ -36,6 +36,12 @@ export interface Scorer {
   onPicked?(ctx: CycleContext, endpoint: EndpointState): void;
   onFirstToken?(requestId: string, endpointId: string, nowMs: number): void;
   onComplete?(requestId: string): void;
+  /**
+   * The request's predicted time to first token on the endpoint, ms, without prefix matching
+   * (as if nothing were cached); undefined when the endpoint's metrics are stale or missing.
+   * Scorers that model TTFT provide it; flow control gates dispatch on it.
+   */
+  predictTtftMs?(ctx: CycleContext, endpoint: EndpointState): number | undefined;
 }
 
 export interface ScoredEndpoint {

@@ -89,6 +89,9 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
       onComplete(requestId) {
         pending.delete(requestId);
       },
+      predictTtftMs(ctx, ep) {
+        return freshMetrics(ep, ctx) ? predict(ep, ctx).ms : undefined;
+      },
     };
     return scorer;
   },
