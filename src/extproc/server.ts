@@ -15,6 +15,7 @@ import { services, type ProcessingRequest } from './proto.js';
 import { StreamProcessor } from './stream-processor.js';
 import { selfSignedCertificate } from './self-signed.js';
 import { FleetRecorder, serveDashboard } from '../observability/index.js';
+import type { FlowControlSettings } from '../router/flowcontrol/index.js';
 
 export interface EppOptions {
   host?: string;
@@ -43,6 +44,8 @@ export interface EppOptions {
   poolName?: string;
   logger?: Logger;
   random?: () => number;
+  /** The queue the ext_proc stream waits in, and the dispatch gate (router/flowcontrol). */
+  flowControl?: FlowControlSettings;
 }
 
 export interface RunningEpp {
@@ -88,6 +91,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
     chatTemplates: o.chatTemplates,
     feedback: pool,
     observer: fleet,
+    flowControl: o.flowControl,
   });
   const { extProc, health } = services();
   const random = o.random ?? Math.random;
@@ -154,6 +158,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
     certificate: tls?.cert,
     async close() {
       fleet.stop();
+      director.flow.queue.close('rejected-shutting-down');
       await pool.stop();
       await new Promise<void>((r) => {
         const force = setTimeout(() => grpcServer.forceShutdown(), 2000);
