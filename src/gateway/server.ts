@@ -1,5 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse, type IncomingHttpHeaders } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { Gauge } from 'prom-client';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import type { EndpointInfo } from '../router/api.js';
@@ -18,6 +19,7 @@ import { ApiKeys } from './api-keys.js';
 import { ResponseSink, DiscardSink } from './response-sink.js';
 import { AttemptSignal, UpstreamPools, type AbortReason } from './upstream-pools.js';
 import { DEFAULT_TIMEOUTS, type GatewayTimeouts } from './timeouts.js';
+import { MemoryRelief } from './memory-relief.js';
 import type { FlowControlSettings } from '../router/flowcontrol/index.js';
 import { FleetRecorder, serveDashboard } from '../observability/index.js';
 
@@ -138,7 +140,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       }
     : undefined;
   const t: GatewayTimeouts = { ...DEFAULT_TIMEOUTS, ...Object.fromEntries(Object.entries(opts.timeouts ?? {}).filter(([, v]) => v !== undefined)) };
-  const budget = new ByteBudget(opts.maxBufferedBytes ?? 256 * 1024 * 1024);
+  const relief = new MemoryRelief();
+  const budget = new ByteBudget(opts.maxBufferedBytes ?? 256 * 1024 * 1024, (n) => relief.released(n));
   const pools = new UpstreamPools({ connect: upstreamConnect, connectTimeoutMs: t.upstreamConnectMs, keepAliveMs: 4_000 });
   // The endpoint's concurrency cap (max_num_seqs × factor) sizes its connection pool.
   const poolFor = (e: EndpointInfo) => {
@@ -181,6 +184,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     observer: fleet,
     flowControl: opts.flowControl,
   });
+  new Gauge({ name: 'kvgate_requests_in_flight', help: 'Inference requests between arrival and the end of their response (queued ones included).', registers: [metrics.registry], collect() { this.set(director.inFlight); } });
+  new Gauge({ name: 'kvgate_buffered_request_bytes', help: 'Request body bytes the gateway holds in memory (limit: --max-buffered-bytes).', registers: [metrics.registry], collect() { this.set(budget.used); } });
   let draining = false;
   let inflight = 0;
   let idleWaiters: (() => void)[] = [];
@@ -459,6 +464,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       server.close();
       server.closeAllConnections();
       director.flow.queue.close('rejected-shutting-down');
+      relief.stop();
       await pool.stop();
       await pools.destroy();
     })());

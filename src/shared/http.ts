@@ -8,8 +8,11 @@ import { KvgateError, ErrorCode, toOpenAIError } from './errors.js';
 export class ByteBudget {
   private held = 0;
 
-  /** `limit` bytes; Infinity = unbounded. */
-  constructor(readonly limit: number) {}
+  /** `limit` bytes; Infinity = unbounded. `onRelease` hears every release (memory relief). */
+  constructor(
+    readonly limit: number,
+    private readonly onRelease?: (bytes: number) => void,
+  ) {}
 
   /** Bytes held now. */
   get used(): number {
@@ -25,6 +28,7 @@ export class ByteBudget {
 
   release(n: number): void {
     this.held = Math.max(0, this.held - n);
+    if (n > 0) this.onRelease?.(n);
   }
 }
 
@@ -37,32 +41,40 @@ export interface ReadBodyOptions {
   timeoutMs?: number;
 }
 
-// Bodies announced at least this big are copied into one buffer that doubles up to the announced
-// size (so a client announcing 16 MiB and sending little costs little): a few large allocations to
-// free, not hundreds of 64 KiB socket chunks left in the allocator's heap.
-const PREALLOCATE_FROM = 256 * 1024;
-const FIRST_BUFFER = 1024 * 1024;
+// Announced bodies at least this big are read into one buffer of the announced size (its pages are
+// committed only as bytes arrive): one allocation to free, not hundreds of 64 KiB socket chunks.
+const PREALLOCATE_FROM = 64 * 1024;
 
 /**
  * Reads a request body up to `limit` bytes (past that: BodyTooLarge 413 without buffering more).
- * With `opts`: each byte is charged to `opts.budget` as it arrives (over it: Overloaded 503,
- * `retry-after`), and a client that stalls (`idleTimeoutMs`) or takes too long overall
- * (`timeoutMs`) gets RequestTimeout 408. Errors that leave the rest of the body unread carry
- * `connection: close`, and the buffered bytes are released before the promise rejects: a slow or
- * never-ending body costs nothing once it failed. On success the caller owns the charge and
- * releases `body.length` bytes from the budget when the request is over.
+ * With `opts.budget`, the body is charged to it — an announced length (content-length) all at
+ * once before anything is read, a chunked body as its bytes arrive — and over the budget the
+ * request gets Overloaded 503 with `retry-after` and nothing (more) is buffered. A client that
+ * stalls (`idleTimeoutMs`) or takes too long overall (`timeoutMs`) gets RequestTimeout 408.
+ * Errors that leave the rest of the body unread carry `connection: close`, and the charge is
+ * released before the promise rejects: a slow or never-ending body costs nothing once it failed.
+ * On success the caller owns the charge (`body.length` bytes) and releases it when the request is over.
  */
 export function readBody(req: IncomingMessage, limit: number, opts: ReadBodyOptions = {}): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
+    const announced = req.headers['content-length'] !== undefined && Number.isFinite(declared);
+    if (announced && declared > limit) {
       req.resume();
       reject(new KvgateError(ErrorCode.BodyTooLarge, `request body is ${declared} bytes; the limit is ${limit}`));
       return;
     }
+    const closing = { connection: 'close' };
+    const overBudget = (b: ByteBudget) => new KvgateError(ErrorCode.Overloaded, `the gateway holds its limit of buffered request bytes (${b.limit}, --max-buffered-bytes); retry shortly`, { headers: { 'retry-after': '1', ...closing } });
     const budget = opts.budget;
+    if (announced && budget && !budget.tryTake(declared)) {
+      req.pause();
+      reject(overBudget(budget));
+      return;
+    }
+    let charged = announced && budget ? declared : 0;
     let chunks: Buffer[] = [];
-    let whole: Buffer | undefined = Number.isFinite(declared) && declared >= PREALLOCATE_FROM ? Buffer.allocUnsafeSlow(Math.min(declared, FIRST_BUFFER)) : undefined;
+    let whole: Buffer | undefined = announced && declared >= PREALLOCATE_FROM ? Buffer.allocUnsafeSlow(declared) : undefined;
     let size = 0;
     let done = false;
     let idle: NodeJS.Timeout | undefined;
@@ -79,46 +91,36 @@ export function readBody(req: IncomingMessage, limit: number, opts: ReadBodyOpti
     const fail = (err: Error, drain: boolean) => {
       if (done) return;
       cleanup();
-      budget?.release(size);
+      budget?.release(charged);
       chunks = [];
       whole = undefined;
       if (drain) req.resume();
       else req.pause();
       reject(err);
     };
-    const closing = { connection: 'close' };
     const onData = (c: Buffer) => {
       if (done) return;
-      size += c.length;
-      if (size > limit) {
-        size -= c.length;
+      if (size + c.length > limit || (announced && size + c.length > declared)) {
         return fail(new KvgateError(ErrorCode.BodyTooLarge, `request body exceeds the limit of ${limit} bytes`), true);
       }
-      if (budget && !budget.tryTake(c.length)) {
-        size -= c.length;
-        return fail(new KvgateError(ErrorCode.Overloaded, `the gateway holds its limit of buffered request bytes (${budget.limit}); retry shortly`, { headers: { 'retry-after': '1', ...closing } }), false);
+      if (!announced && budget) {
+        if (!budget.tryTake(c.length)) return fail(overBudget(budget), false);
+        charged += c.length;
       }
-      if (whole && size > whole.length && size <= declared) {
-        const bigger = Buffer.allocUnsafeSlow(Math.min(declared, Math.max(size, whole.length * 2)));
-        whole.copy(bigger, 0, 0, size - c.length);
-        whole = bigger;
-      }
-      if (whole && size <= whole.length) c.copy(whole, size - c.length);
-      else {
-        if (whole) {
-          // More bytes than announced: Node's parser stops at content-length, so this is only a
-          // defensive path; keep what was copied and continue as chunks.
-          chunks.push(whole.subarray(0, size - c.length));
-          whole = undefined;
-        }
-        chunks.push(c);
-      }
+      if (whole) c.copy(whole, size);
+      else chunks.push(c);
+      size += c.length;
       if (opts.idleTimeoutMs) idle?.refresh();
     };
     const onEnd = () => {
       if (done) return;
       cleanup();
-      if (whole) resolve(whole.subarray(0, size));
+      // The charge must equal what the caller will release (body.length).
+      if (budget && charged !== size) {
+        budget.release(charged - size);
+        charged = size;
+      }
+      if (whole) resolve(size === whole.length ? whole : whole.subarray(0, size));
       else resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
     };
     const onError = (err: Error) => fail(err, false);
