@@ -90,6 +90,7 @@ const HEALTH_PATHS = new Set(['/health', '/ready']);
 // How often Node checks its connections' header and request timeouts (its default, 30 s, would let
 // a slow client hold a connection up to that much past its timeout).
 const CHECK_INTERVAL_MS = 1_000;
+const LISTEN_BACKLOG = 4096;
 
 type Attempt = { kind: 'done'; status: number } | { kind: 'retry'; timedOut?: boolean } | { kind: 'aborted'; reason: AbortReason };
 
@@ -267,7 +268,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
               : (err as { code?: string }).code === 'UND_ERR_BODY_TIMEOUT'
                 ? `upstream ${ep.id} sent nothing for ${t.upstreamIdleMs / 1000} s (--upstream-idle-timeout)`
                 : `upstream ${ep.id} failed mid-stream: ${err.message}`;
-          if (sse && !res.destroyed) {
+          // A client that does not read would never receive the event: cut its connection instead.
+          if (sse && !res.destroyed && !res.writableNeedDrain) {
             res.end(`data: ${JSON.stringify({ error: { message, type: 'server_error', param: null, code: why === 'deadline' ? ErrorCode.Timeout : ErrorCode.UpstreamFailed } })}\n\n`);
           } else res.destroy();
           resolve({ kind: 'done', status });
@@ -445,7 +447,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1', () => resolve());
+      // A deep accept queue (the kernel caps it at net.core.somaxconn): a burst of connections waits
+      // there for the event loop instead of being reset (Node's default is 511).
+      server.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1', backlog: LISTEN_BACKLOG }, () => resolve());
     });
   } catch (err) {
     await pool.stop();
