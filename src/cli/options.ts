@@ -121,7 +121,7 @@ export function addFlowControlOptions(cmd: Command): Command {
     .addOption(new Option('--max-queue-bytes <bytes>', 'most request bytes waiting in the gateway queue').argParser(intArg('--max-queue-bytes', 0)).default(128 * 1024 * 1024, '128 MiB'))
     .addOption(new Option('--max-num-seqs <n>', "vLLM max_num_seqs assumed for endpoints that do not report it (vLLM exports only its cache config); raised to the most requests an engine is seen running").argParser(intArg('--max-num-seqs', 1)).default(256))
     .addOption(new Option('--max-num-seqs-factor <x>', "per-endpoint concurrency cap = the endpoint's max_num_seqs × this (the engine's own queue holds the part above 1×)").argParser(numberArg('--max-num-seqs-factor', 0.01)).default(1.5))
-    .addOption(new Option('--max-predicted-ttft <duration>', 'with a TTFT-predicting scorer (the kvgate preset): an endpoint whose predicted TTFT reaches this takes no more requests; 0 = off').argParser(durationArg('--max-predicted-ttft')).default(2000, '2s'));
+    .addOption(new Option('--saturation-ttft <duration>', 'with a TTFT-predicting scorer (the kvgate preset): an endpoint whose predicted TTFT reaches this takes no more requests; 0 = off').argParser(durationArg('--saturation-ttft')).default(2000, '2s'));
 }
 
 export interface FlowControlValues {
@@ -131,7 +131,7 @@ export interface FlowControlValues {
   maxQueueBytes: number;
   maxNumSeqs: number;
   maxNumSeqsFactor: number;
-  maxPredictedTtft: number;
+  saturationTtft: number;
 }
 
 export function resolveFlowControl(o: FlowControlValues) {
@@ -143,7 +143,7 @@ export function resolveFlowControl(o: FlowControlValues) {
       maxQueueBytes: o.maxQueueBytes,
       defaultMaxNumSeqs: o.maxNumSeqs,
       maxNumSeqsFactor: o.maxNumSeqsFactor,
-      ttftThresholdMs: o.maxPredictedTtft,
+      ttftThresholdMs: o.saturationTtft,
     },
   };
 }

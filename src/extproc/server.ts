@@ -15,7 +15,7 @@ import { services, type ProcessingRequest } from './proto.js';
 import { StreamProcessor } from './stream-processor.js';
 import { selfSignedCertificate } from './self-signed.js';
 import { FleetRecorder, serveDashboard } from '../observability/index.js';
-import type { FlowControlSettings } from '../router/flowcontrol/index.js';
+import type { FlowControlSettings } from '../router/index.js';
 
 export interface EppOptions {
   host?: string;

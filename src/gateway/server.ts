@@ -20,7 +20,7 @@ import { ResponseSink, DiscardSink } from './response-sink.js';
 import { AttemptSignal, UpstreamPools, type AbortReason } from './upstream-pools.js';
 import { DEFAULT_TIMEOUTS, type GatewayTimeouts } from './timeouts.js';
 import { MemoryRelief } from './memory-relief.js';
-import type { FlowControlSettings } from '../router/flowcontrol/index.js';
+import type { FlowControlSettings } from '../router/index.js';
 import { FleetRecorder, serveDashboard } from '../observability/index.js';
 
 export interface GatewayOptions {

@@ -60,7 +60,10 @@ test('requests beyond the replicas’ batch slots wait in the gateway queue, vis
       Array(10).fill(200),
     );
     assert.ok(maxQueued >= 1, `the queue was visible in /metrics (max seen ${maxQueued})`);
-    assert.equal(engineWaiting, 0, 'with --max-num-seqs-factor 1 nothing waits inside an engine');
+    // With --max-num-seqs-factor 1 the gateway sends an engine a request only when one of its own
+    // finished; the engine frees that slot at its next step, so at most a batch's worth (2) waits
+    // there for a moment, while the other 6 of the 10 wait in the gateway.
+    assert.ok(engineWaiting <= 2, `an engine had ${engineWaiting} waiting`);
     assert.equal(await metric(gw.url, 'inference_extension_flow_control_queue_size'), 0);
     assert.equal(await metric(gw.url, 'kvgate_endpoint_concurrency_limit'), 4, 'cap = max_num_seqs 2 × 1 per replica');
     const waited = await metric(gw.url, 'inference_extension_flow_control_request_queue_duration_seconds_count', { outcome: 'Dispatched' });

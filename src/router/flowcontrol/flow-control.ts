@@ -19,7 +19,7 @@ export interface FlowControlSettings {
   maxNumSeqsFactor?: number;
   /** `--max-num-seqs`: for endpoints that do not report it (default 256). */
   defaultMaxNumSeqs?: number;
-  /** `--max-predicted-ttft`, ms (default 2 s): with a TTFT-predicting scorer, the predicted TTFT that counts as saturated; 0 = off. */
+  /** `--saturation-ttft`, ms (default 2 s): with a TTFT-predicting scorer, the predicted TTFT that counts as saturated; 0 = off. */
   ttftThresholdMs?: number;
   /** Dispatch cycle period while requests wait, ms (default 20). */
   tickMs?: number;
