@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { monitoringManifests } from './monitoring.js';
+import { autoscalingManifests, type AutoscalerKind } from './autoscaling.js';
 
 export interface RenderOptions {
   name: string;
@@ -16,6 +17,10 @@ export interface RenderOptions {
   gatewayClassName: string;
   /** Also monitoring.yaml: Grafana dashboard ConfigMap, PrometheusRule, EPP PodMonitor (src/deploy/monitoring.ts). */
   monitoring?: boolean;
+  /** autoscaling.yaml: an HPA (default) or a KEDA ScaledObject on engine + gateway queue per replica (src/deploy/autoscaling.ts). */
+  autoscaler?: AutoscalerKind;
+  /** Prometheus the KEDA scaler queries. */
+  prometheusUrl?: string;
 }
 
 export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } } & Record<string, unknown>;
@@ -55,8 +60,8 @@ export function validateRenderOptions(o: RenderOptions): void {
  * The manifests of a cache-aware deployment as files of Kubernetes objects: the EPP (kvgate epp)
  * with minimal RBAC and its EndpointPickerConfig, the InferencePool, Gateway and HTTPRoute, the
  * Istio pieces the seed needed (ext_proc body forwarding, mTLS to the EPP), the model servers with
- * prefix caching and KV events, the seed's four NetworkPolicies, a PDB, an HPA on queue depth and
- * a PodMonitor; with `kserve`, an LLMInferenceService plus the patch that applies the scorer weights.
+ * prefix caching and KV events, the seed's four NetworkPolicies, a PDB, an autoscaler on engine +
+ * gateway queue per replica (autoscaling.ts) and a PodMonitor; with `kserve`, an LLMInferenceService plus the patch that applies the scorer weights.
  */
 export function renderManifests(o: RenderOptions): Map<string, K8sObject[]> {
   validateRenderOptions(o);
@@ -212,24 +217,14 @@ export function renderManifests(o: RenderOptions): Map<string, K8sObject[]> {
     },
     { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: meta(o.name), spec: { maxUnavailable: 1, selector: { matchLabels: app } } },
     {
-      apiVersion: 'autoscaling/v2',
-      kind: 'HorizontalPodAutoscaler',
-      metadata: meta(o.name),
-      spec: {
-        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: o.name },
-        minReplicas: o.replicas,
-        maxReplicas: o.replicas * 2,
-        // Queue depth per replica (vllm:num_requests_waiting via the Prometheus adapter).
-        metrics: [{ type: 'Pods', pods: { metric: { name: 'vllm_num_requests_waiting' }, target: { type: 'AverageValue', averageValue: '5' } } }],
-      },
-    },
-    {
       apiVersion: 'monitoring.coreos.com/v1',
       kind: 'PodMonitor',
       metadata: meta(o.name),
       spec: { selector: { matchLabels: app }, podMetricsEndpoints: [{ port: 'http', path: '/metrics', interval: '15s' }] },
     },
   ]);
+  const scaling = autoscalingManifests({ name: o.name, namespace: ns, minReplicas: o.replicas, maxReplicas: o.replicas * 2, kind: o.autoscaler ?? 'hpa', prometheusUrl: o.prometheusUrl, labels: meta(o.name).labels });
+  if (scaling.length) files.set('autoscaling.yaml', scaling);
   const netpol = (name: string, podSelector: Record<string, string>, spec: Record<string, unknown>): K8sObject => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: meta(name), spec: { podSelector: { matchLabels: podSelector }, ...spec } });
   files.set('networkpolicies.yaml', [
     netpol(`allow-gateway-to-epp-${o.name}`, eppLabels, {
@@ -242,7 +237,7 @@ export function renderManifests(o: RenderOptions): Map<string, K8sObject[]> {
     netpol(`allow-istio-control-plane-${o.name}`, {}, { policyTypes: ['Egress'], egress: [{ to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'istio-system' } } }], ports: [{ protocol: 'TCP', port: 15012 }, { protocol: 'TCP', port: 15017 }] }] }),
   ]);
   if (o.kserve) {
-    for (const f of ['epp-rbac.yaml', 'epp-deployment.yaml', 'inferencepool.yaml', 'gateway.yaml', 'model-server.yaml']) files.delete(f);
+    for (const f of ['epp-rbac.yaml', 'epp-deployment.yaml', 'inferencepool.yaml', 'gateway.yaml', 'model-server.yaml', 'autoscaling.yaml']) files.delete(f);
     files.set('kserve.yaml', [
       {
         apiVersion: 'serving.kserve.io/v1alpha1',

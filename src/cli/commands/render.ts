@@ -14,6 +14,8 @@ export function registerRender(program: Command): void {
     .addOption(new Option('--accelerator <kind>', 'accelerator of the model servers').choices(['tpu-v6e', 'nvidia-h100', 'nvidia-l4']).default('tpu-v6e'))
     .option('--kserve', 'KServe LLMInferenceService plus the ConfigMap and patch that apply the scorer weights', false)
     .option('--monitoring', 'also a Grafana dashboard (grafana-dashboard.json and a ConfigMap for the Grafana sidecar), a PrometheusRule with alerts and an EPP PodMonitor (docs/monitoring.md)', false)
+    .addOption(new Option('--autoscaler <kind>', 'autoscaler of the model servers, on engine + gateway queue per replica: an HPA (needs the Prometheus adapter rule written beside the manifests), a KEDA ScaledObject, or none').choices(['hpa', 'keda', 'none']).default('hpa'))
+    .option('--prometheus-url <url>', 'Prometheus the KEDA scaler queries', 'http://prometheus-operated.monitoring.svc:9090')
     .option('--image <image>', 'kvgate image for the EPP', 'kvgate:0.1.0')
     .option('--model-server-image <image>', 'vLLM image (default per accelerator)')
     .option('--gateway-class <name>', 'GatewayClass of the Gateway', 'istio')
@@ -27,7 +29,7 @@ export function registerRender(program: Command): void {
       if (o.configFile) loadConfig({ file: o.configFile });
       else loadConfig({ preset: o.preset });
       const eppConfig = o.configFile ? readFileSync(o.configFile, 'utf8') : presetText(o.preset);
-      const opts = { name: o.name, namespace: o.namespace, model: o.model, replicas: o.replicas, accelerator: o.accelerator, eppConfig, eppImage: o.image, modelServerImage: o.modelServerImage, kserve: o.kserve, gatewayClassName: o.gatewayClass, monitoring: o.monitoring };
+      const opts = { name: o.name, namespace: o.namespace, model: o.model, replicas: o.replicas, accelerator: o.accelerator, eppConfig, eppImage: o.image, modelServerImage: o.modelServerImage, kserve: o.kserve, gatewayClassName: o.gatewayClass, monitoring: o.monitoring, autoscaler: o.autoscaler, prometheusUrl: o.prometheusUrl };
       const files = renderManifests(opts);
       if (o.output === '-') {
         process.stdout.write([...files.values()].map(toYaml).join('---\n'));
@@ -41,6 +43,11 @@ export function registerRender(program: Command): void {
         const { grafanaDashboard } = await import('../../deploy/monitoring.js');
         writeFileSync(join(o.output, 'grafana-dashboard.json'), `${JSON.stringify(grafanaDashboard(opts), null, 2)}\n`);
         written.push('grafana-dashboard.json');
+      }
+      if (o.autoscaler === 'hpa' && !o.kserve) {
+        const { prometheusAdapterRule } = await import('../../deploy/autoscaling.js');
+        writeFileSync(join(o.output, 'prometheus-adapter-rule.yaml'), prometheusAdapterRule(o.name, o.namespace));
+        written.push('prometheus-adapter-rule.yaml');
       }
       if (o.kserve) {
         writeFileSync(join(o.output, 'kserve-scheduler-patch.json'), kserveSchedulerPatch(opts));
