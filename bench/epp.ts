@@ -14,7 +14,7 @@ const Ctor = (grpc.loadPackageDefinition(def) as unknown as { envoy: { service: 
 
 const hv = (key: string, value: string) => ({ key, raw_value: Buffer.from(value) });
 const endpoints = Array.from({ length: 10 }, (_, i) => `10.0.0.${i + 1}:8000`).join(',');
-const { child, url } = await startKvgateProcess(['epp', '--grpc-port', '0', '--grpc-health-port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--secure-serving=false', '--endpoints', endpoints, '--log-level', 'warn'], /ext_proc (127\.0\.0\.1:\d+)/);
+const { child, url } = await startKvgateProcess(['epp', '--grpc-port', '0', '--grpc-health-port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--secure-serving=false', '--endpoints', endpoints, '--log-level', 'warn', '--health-interval', '0'], /ext_proc (127\.0\.0\.1:\d+)/);
 const client = new Ctor(url, grpc.credentials.createInsecure());
 
 function roundTrip(body: Buffer): Promise<number> {

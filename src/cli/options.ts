@@ -121,6 +121,7 @@ export function addFlowControlOptions(cmd: Command): Command {
     .addOption(new Option('--max-queue-bytes <bytes>', 'most request bytes waiting in the gateway queue').argParser(intArg('--max-queue-bytes', 0)).default(128 * 1024 * 1024, '128 MiB'))
     .addOption(new Option('--max-num-seqs <n>', "vLLM max_num_seqs assumed for endpoints that do not report it (vLLM exports only its cache config); raised to the most requests an engine is seen running").argParser(intArg('--max-num-seqs', 1)).default(256))
     .addOption(new Option('--max-num-seqs-factor <x>', "per-endpoint concurrency cap = the endpoint's max_num_seqs × this (the engine's own queue holds the part above 1×)").argParser(numberArg('--max-num-seqs-factor', 0.01)).default(1.5))
+    .addOption(new Option('--sheddable-max-fill <x>', "sheddable requests (negative priority) take only free batch slots, at most this share of an endpoint's max_num_seqs: the rest stays free for others").argParser(numberArg('--sheddable-max-fill', 0, 1)).default(0.9))
     .addOption(new Option('--saturation-ttft <duration>', 'with a TTFT-predicting scorer (the kvgate preset): an endpoint whose predicted TTFT reaches this takes no more requests; 0 = off').argParser(durationArg('--saturation-ttft')).default(2000, '2s'));
 }
 
@@ -131,6 +132,7 @@ export interface FlowControlValues {
   maxQueueBytes: number;
   maxNumSeqs: number;
   maxNumSeqsFactor: number;
+  sheddableMaxFill: number;
   saturationTtft: number;
 }
 
@@ -143,6 +145,7 @@ export function resolveFlowControl(o: FlowControlValues) {
       maxQueueBytes: o.maxQueueBytes,
       defaultMaxNumSeqs: o.maxNumSeqs,
       maxNumSeqsFactor: o.maxNumSeqsFactor,
+      sheddableMaxFill: o.sheddableMaxFill,
       ttftThresholdMs: o.saturationTtft,
     },
   };

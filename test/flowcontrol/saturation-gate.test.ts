@@ -56,6 +56,15 @@ test('with max_num_seqs known, in-flight beyond it counts as engine queue betwee
   assert.equal(headroom.assess([ep('a', 25, { maxNumSeqs: 20 })], 1100).eligible.length, 1, 'headroom tolerates 1.5× the thresholds');
 });
 
+test('sheddable requests take only free batch slots, up to --sheddable-max-fill of them, and never an engine queue', () => {
+  const g = gate({ sheddableMaxFill: 0.9 });
+  const at = (inFlight: number, waiting = 0) => ep('a', inFlight, { maxNumSeqs: 20, waitingQueueSize: waiting });
+  assert.equal(g.assess([at(17)], 1100, undefined, true).eligible.length, 1);
+  assert.equal(g.assess([at(18)], 1100, undefined, true).eligible.length, 0, '18 of 20 slots: the last two stay free');
+  assert.equal(g.assess([at(18)], 1100).eligible.length, 1, 'a critical request still goes (up to 20 + 4 queued)');
+  assert.equal(g.assess([at(3, 1)], 1100, undefined, true).eligible.length, 0, 'the engine has a queue: not for sheddable work');
+});
+
 test('a TTFT predictor saturates an endpoint whose predicted TTFT reaches the threshold (fresh metrics only)', () => {
   const g = gate({ ttftThresholdMs: 2000 });
   const slow = ep('slow', 0, {});

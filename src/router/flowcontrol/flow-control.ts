@@ -21,6 +21,8 @@ export interface FlowControlSettings {
   defaultMaxNumSeqs?: number;
   /** `--saturation-ttft`, ms (default 2 s): with a TTFT-predicting scorer, the predicted TTFT that counts as saturated; 0 = off. */
   ttftThresholdMs?: number;
+  /** `--sheddable-max-fill` (default 0.9): the share of an endpoint's batch slots sheddable requests may take. */
+  sheddableMaxFill?: number;
   /** Dispatch cycle period while requests wait, ms (default 20). */
   tickMs?: number;
   /** Timers (default real; a simulator injects virtual ones). */
@@ -34,6 +36,7 @@ export const FLOW_CONTROL_DEFAULTS = {
   maxNumSeqsFactor: 1.5,
   defaultMaxNumSeqs: 256,
   ttftThresholdMs: 2000,
+  sheddableMaxFill: 0.9,
   tickMs: 20,
 } as const;
 
@@ -99,6 +102,7 @@ export class FlowControl {
       maxNumSeqsFactor: s.maxNumSeqsFactor,
       defaultMaxNumSeqs: s.defaultMaxNumSeqs,
       ttftThresholdMs: s.ttftThresholdMs || undefined,
+      sheddableMaxFill: s.sheddableMaxFill,
     });
     this.queue = new FlowController({
       now,

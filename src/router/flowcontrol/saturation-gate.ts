@@ -15,6 +15,12 @@ export interface SaturationGateOptions {
   defaultMaxNumSeqs: number;
   /** With a TTFT predictor (the kvgate preset): predicted TTFT (ms) at which an endpoint is saturated. */
   ttftThresholdMs?: number;
+  /**
+   * Sheddable requests take only free batch slots, and at most this fraction of an endpoint's
+   * max_num_seqs (`--sheddable-max-fill`, default 0.9): they never wait in an engine queue, and
+   * the last slots stay free for requests of higher priority, which then start at once.
+   */
+  sheddableMaxFill?: number;
 }
 
 /** Predicted time to first token of a request on an endpoint (ms), or undefined when unknown. */
@@ -88,15 +94,26 @@ export class SaturationGate {
     return s;
   }
 
-  /** Scores every candidate; the eligible are those below 1 + headroom and under their cap. */
-  assess(candidates: readonly EndpointState[], nowMs: number, predict?: TtftPredictor): Assessment {
+  /**
+   * Scores every candidate; the eligible are those below 1 + headroom and under their cap, and for
+   * a `sheddable` request also with a free batch slot below sheddableMaxFill × max_num_seqs and
+   * nothing waiting in the engine (by fresh metrics).
+   */
+  assess(candidates: readonly EndpointState[], nowMs: number, predict?: TtftPredictor, sheddable = false): Assessment {
     const eligible: EndpointState[] = [];
     let sum = 0;
     const limit = 1 + this.o.headroom;
+    const fill = this.o.sheddableMaxFill ?? 1;
     for (const ep of candidates) {
       const s = this.score(ep, nowMs, predict);
       sum += s;
-      if (s < limit && ep.inFlightRequests < this.cap(ep)) eligible.push(ep);
+      if (s >= limit || ep.inFlightRequests >= this.cap(ep)) continue;
+      if (sheddable) {
+        const m = ep.metrics;
+        const waiting = m !== undefined && nowMs - m.updatedAtMs <= this.o.metricsStalenessMs ? m.waitingQueueSize : 0;
+        if (waiting > 0 || ep.inFlightRequests >= Math.floor(this.maxNumSeqs(ep) * fill)) continue;
+      }
+      eligible.push(ep);
     }
     return { eligible, saturation: candidates.length ? sum / candidates.length : 1 };
   }
