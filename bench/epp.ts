@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { build } from 'hdr-histogram-js';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { startKvgateProcess, stopProcess, printTable, repoRoot } from './lib.js';
 
 const RATE = Number(process.env.BENCH_RATE ?? 1000);
@@ -13,8 +14,10 @@ const def = protoLoader.loadSync('envoy_ext_proc_client.proto', { keepCase: true
 const Ctor = (grpc.loadPackageDefinition(def) as unknown as { envoy: { service: { ext_proc: { v3: { ExternalProcessor: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { Process: () => grpc.ClientDuplexStream<unknown, Record<string, unknown>> } } } } } }).envoy.service.ext_proc.v3.ExternalProcessor;
 
 const hv = (key: string, value: string) => ({ key, raw_value: Buffer.from(value) });
-const endpoints = Array.from({ length: 10 }, (_, i) => `10.0.0.${i + 1}:8000`).join(',');
-const { child, url } = await startKvgateProcess(['epp', '--grpc-port', '0', '--grpc-health-port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--secure-serving=false', '--endpoints', endpoints, '--log-level', 'warn', '--health-interval', '0'], /ext_proc (127\.0\.0\.1:\d+)/);
+// Ten endpoints that answer /metrics, /health and /v1/models, so the EPP scrapes and probes real sockets as in a cluster.
+const upstreams = spawn(process.execPath, [join(repoRoot, 'bench/fixtures/metrics-upstreams.mjs'), '10'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const endpoints = await new Promise<string>((resolve) => upstreams.stdout!.once('data', (d) => resolve(d.toString().trim())));
+const { child, url } = await startKvgateProcess(['epp', '--grpc-port', '0', '--grpc-health-port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--secure-serving=false', '--endpoints', endpoints, '--preset', 'gie-default', '--log-level', 'warn'], /ext_proc (127\.0\.0\.1:\d+)/);
 const client = new Ctor(url, grpc.credentials.createInsecure());
 
 function roundTrip(body: Buffer): Promise<number> {
@@ -86,4 +89,5 @@ try {
 } finally {
   client.close();
   await stopProcess(child);
+  await stopProcess(upstreams);
 }

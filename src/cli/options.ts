@@ -71,7 +71,8 @@ export function addPoolOptions(cmd: Command): Command {
     .addOption(new Option('--endpoints-file <file>', 'file of endpoints (YAML/JSON list or one per line), watched for changes'))
     .addOption(new Option('--pool-name <name>', 'discover the Ready pods of this InferencePool (Kubernetes)'))
     .addOption(new Option('--pool-namespace <ns>', 'namespace of the InferencePool (default: $NAMESPACE, else "default")'))
-    .addOption(new Option('--kubeconfig <file>', 'kubeconfig for --pool-name (default: in-cluster service account, else $KUBECONFIG or ~/.kube/config)'))
+    .addOption(new Option('--pool-group <group>', 'API group of the InferencePool (default: inference.networking.k8s.io, falling back to the v1alpha2 group where only it has the pool)').choices(['inference.networking.k8s.io', 'inference.networking.x-k8s.io']))
+    .addOption(new Option('--kubeconfig <file>', 'kubeconfig for --pool-name (default: $KUBECONFIG, else the in-cluster service account, else ~/.kube/config)'))
     .addOption(new Option('--metrics-interval <duration>', 'scrape period of every endpoint\'s /metrics').argParser(durationArg('--metrics-interval')).default(50, '50ms'))
     .addOption(new Option('--health-interval <duration>', 'active /health and /v1/models probe period (0 = no active probes)').argParser(durationArg('--health-interval')).default(1000, '1s'));
 }
@@ -81,6 +82,7 @@ export interface PoolValues {
   endpointsFile?: string;
   poolName?: string;
   poolNamespace?: string;
+  poolGroup?: 'inference.networking.k8s.io' | 'inference.networking.x-k8s.io';
   kubeconfig?: string;
   metricsInterval: number;
   healthInterval: number;
@@ -96,7 +98,7 @@ export async function resolvePool(o: PoolValues) {
   return {
     endpoints: o.endpoints ? parseEndpointList(o.endpoints) : undefined,
     endpointsFile: o.endpointsFile,
-    kubernetes: o.poolName ? { poolName: o.poolName, namespace: o.poolNamespace ?? process.env.NAMESPACE ?? 'default', kubeconfig: o.kubeconfig } : undefined,
+    kubernetes: o.poolName ? { poolName: o.poolName, namespace: o.poolNamespace ?? process.env.NAMESPACE ?? 'default', kubeconfig: o.kubeconfig, poolGroup: o.poolGroup } : undefined,
     poolName: o.poolName ?? 'kvgate',
     metricsIntervalMs: o.metricsInterval,
     healthIntervalMs: o.healthInterval,

@@ -7,7 +7,7 @@ import { startMetricsScraper, type MetricsScraper } from './metrics-scraper.js';
 import type { EndpointSource } from './sources/endpoint-source.js';
 import { StaticEndpointSource } from './sources/static-source.js';
 import { FileEndpointSource } from './sources/file-source.js';
-import { KubernetesEndpointSource } from './sources/kubernetes-source.js';
+import { KubernetesEndpointSource, type KubernetesSourceOptions } from './sources/kubernetes-source.js';
 
 export interface PoolOptions {
   source: EndpointSource;
@@ -93,7 +93,7 @@ export class PoolRuntime implements EndpointFeedback {
 export interface SourceSpec {
   endpoints?: EndpointInfo[];
   endpointsFile?: string;
-  kubernetes?: { poolName: string; namespace: string; kubeconfig?: string };
+  kubernetes?: Omit<KubernetesSourceOptions, 'logger'>;
 }
 
 /**

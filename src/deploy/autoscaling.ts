@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import type { K8sObject } from './render.js';
+import type { K8sObject, RenderPart } from './render-options.js';
 
 /** Which autoscaler `kvgate render` emits for the model servers (`--autoscaler`). */
 export type AutoscalerKind = 'hpa' | 'keda' | 'none';
@@ -17,6 +17,8 @@ export interface AutoscalingOptions {
   prometheusUrl?: string;
   /** Labels every object carries. */
   labels?: Record<string, string>;
+  /** The InferencePool whose gateway queue counts (default: `name`). */
+  poolName?: string;
 }
 
 /** The external metric the Prometheus adapter serves to the HPA. */
@@ -33,9 +35,9 @@ export const DEFAULT_TARGET_PER_REPLICA = 5;
  * each (the saturation threshold) and the rest wait in the gateway, so the engine queue alone
  * stays flat while the backlog grows: only the sum says how far demand exceeds the fleet.
  */
-export function poolWaitingQuery(name: string, namespace: string): string {
+export function poolWaitingQuery(name: string, namespace: string, poolName = name): string {
   const engines = `sum(vllm:num_requests_waiting{namespace="${namespace}",pod=~"${name}-[a-z0-9]+-[a-z0-9]+"})`;
-  const gateway = `sum(inference_extension_flow_control_queue_size{namespace="${namespace}",inference_pool="${name}"})`;
+  const gateway = `sum(inference_extension_flow_control_queue_size{namespace="${namespace}",inference_pool="${poolName}"})`;
   return `(${engines} or vector(0)) + (${gateway} or vector(0))`;
 }
 
@@ -61,13 +63,13 @@ export function autoscalingManifests(o: AutoscalingOptions): K8sObject[] {
           scaleTargetRef,
           minReplicaCount: o.minReplicas,
           maxReplicaCount: o.maxReplicas,
-          // Replicas take minutes to load a model: scale down slowly.
-          advanced: { horizontalPodAutoscalerConfig: { behavior: { scaleDown: { stabilizationWindowSeconds: 300 } } } },
+          // Accelerator nodes take minutes to arrive: scale up promptly, down slowly.
+          advanced: { horizontalPodAutoscalerConfig: { behavior: { scaleUp: { stabilizationWindowSeconds: 60 }, scaleDown: { stabilizationWindowSeconds: 600 } } } },
           triggers: [
             {
               type: 'prometheus',
               metricType: 'AverageValue',
-              metadata: { serverAddress: o.prometheusUrl ?? 'http://prometheus-operated.monitoring.svc:9090', query: poolWaitingQuery(o.name, o.namespace), threshold: target },
+              metadata: { serverAddress: o.prometheusUrl ?? 'http://prometheus-operated.monitoring.svc:9090', query: poolWaitingQuery(o.name, o.namespace, o.poolName), threshold: target },
             },
           ],
         },
@@ -83,8 +85,9 @@ export function autoscalingManifests(o: AutoscalingOptions): K8sObject[] {
         scaleTargetRef,
         minReplicas: o.minReplicas,
         maxReplicas: o.maxReplicas,
-        metrics: [{ type: 'External', external: { metric: { name: EXTERNAL_METRIC, selector: { matchLabels: { inference_pool: o.name } } }, target: { type: 'AverageValue', averageValue: target } } }],
-        behavior: { scaleDown: { stabilizationWindowSeconds: 300 } },
+        metrics: [{ type: 'External', external: { metric: { name: EXTERNAL_METRIC, selector: { matchLabels: { inference_pool: o.poolName ?? o.name } } }, target: { type: 'AverageValue', averageValue: target } } }],
+        // Accelerator nodes take minutes to arrive: scale up promptly, down slowly.
+        behavior: { scaleUp: { stabilizationWindowSeconds: 60 }, scaleDown: { stabilizationWindowSeconds: 600 } },
       },
     },
   ];
@@ -109,3 +112,18 @@ export function prometheusAdapterRule(name: string, namespace: string): string {
     },
   });
 }
+
+/** The render part: autoscaling.yaml for the model servers (standard deployments; KServe owns its workload). */
+export const autoscalingPart: RenderPart = (c, files) => {
+  const objs = autoscalingManifests({
+    name: c.o.name,
+    namespace: c.ns,
+    poolName: c.poolName,
+    minReplicas: c.o.replicas,
+    maxReplicas: c.o.replicas * 2,
+    kind: c.o.autoscaler ?? 'hpa',
+    prometheusUrl: c.o.prometheusUrl,
+    labels: c.meta(c.o.name).labels,
+  });
+  if (objs.length) files.set('autoscaling.yaml', objs);
+};

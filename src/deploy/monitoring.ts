@@ -37,7 +37,6 @@ const RI = '$__rate_interval';
 const POOL = 'name="$pool"';
 const MS = 'job=~"$model_servers"';
 
-const PENDING_PHASE2 = 'GIE name not emitted by kvgate yet (issue 15 phase 2, after the request lifecycle rewrite)';
 const PENDING_FLOW_CONTROL = 'flow-control metric: arrives with the flow-control issue';
 
 /** The dashboard's panels, top to bottom; `$pool`, `$model_servers` and `$__rate_interval` are Grafana variables. */
@@ -61,12 +60,12 @@ export function dashboardPanels(): PanelSpec[] {
       { expr: `histogram_quantile(0.5, sum by (le) (rate(vllm:request_time_per_output_token_seconds_bucket{${MS}}[${RI}])))`, legend: 'TPOT p50' },
       { expr: `histogram_quantile(0.99, sum by (le) (rate(vllm:request_time_per_output_token_seconds_bucket{${MS}}[${RI}])))`, legend: 'TPOT p99' },
       { expr: `histogram_quantile(0.99, sum by (le) (rate(inference_objective_request_duration_seconds_bucket[${RI}])))`, legend: 'end-to-end p99' },
-      { expr: `histogram_quantile(0.99, sum by (le) (rate(inference_objective_normalized_time_per_output_token_seconds_bucket[${RI}])))`, legend: 'NTPOT p99', pending: PENDING_PHASE2 },
+      { expr: `histogram_quantile(0.99, sum by (le) (rate(inference_objective_normalized_time_per_output_token_seconds_bucket[${RI}])))`, legend: 'NTPOT p99' },
     ] },
     { title: 'Running requests per replica', type: 'timeseries', unit: 'none', description: 'vllm:num_requests_running.', queries: [{ expr: `sum by (instance) (vllm:num_requests_running{${MS}})`, legend: '{{instance}}' }] },
     { title: 'Queues: engine per replica, gateway', type: 'timeseries', unit: 'none', description: 'Waiting in each model server (vllm:num_requests_waiting), as the EPP sees it per pod, and in the gateway\'s flow control.', queries: [
       { expr: `sum by (instance) (vllm:num_requests_waiting{${MS}})`, legend: 'engine {{instance}}' },
-      { expr: `sum by (model_server_pod) (inference_pool_per_pod_queue_size{${POOL}})`, legend: 'EPP view {{model_server_pod}}', pending: PENDING_PHASE2 },
+      { expr: `sum by (model_server_pod) (inference_pool_per_pod_queue_size{${POOL}})`, legend: 'EPP view {{model_server_pod}}' },
       { expr: `sum(inference_extension_flow_control_queue_size{inference_pool="$pool"})`, legend: 'gateway', pending: PENDING_FLOW_CONTROL },
     ] },
     { title: 'KV cache usage per replica', type: 'timeseries', unit: 'percentunit', max: 1, description: 'vllm:kv_cache_usage_perc (0–1), and the pool average the picker sees.', queries: [
@@ -78,13 +77,13 @@ export function dashboardPanels(): PanelSpec[] {
     { title: 'Picker: scheduling latency and prefix index', type: 'timeseries', unit: 's', description: 'Time to pick an endpoint (inference_extension_scheduler_e2e_duration_seconds); prefix index size.', queries: [
       { expr: `histogram_quantile(0.99, sum by (le) (rate(inference_extension_scheduler_e2e_duration_seconds_bucket[${RI}])))`, legend: 'pick p99' },
       { expr: `histogram_quantile(0.5, sum by (le) (rate(inference_extension_scheduler_e2e_duration_seconds_bucket[${RI}])))`, legend: 'pick p50' },
-      { expr: `sum(rate(inference_extension_scheduler_attempts_total{status="failure"}[${RI}]))`, legend: 'failed picks / s', pending: PENDING_PHASE2 },
-      { expr: `sum(inference_extension_prefix_indexer_size)`, legend: 'prefix index size', pending: PENDING_PHASE2 },
+      { expr: `sum by (status) (rate(inference_extension_scheduler_attempts_total[${RI}]))`, legend: 'picks / s ({{status}})' },
+      { expr: `sum(inference_extension_prefix_indexer_size)`, legend: 'prefix index size' },
     ] },
     { title: 'Pool as the picker sees it', type: 'timeseries', unit: 'none', description: 'inference_pool_average_queue_size and _running_requests; inference_objective_running_requests.', queries: [
       { expr: `sum(inference_pool_average_queue_size{${POOL}})`, legend: 'average queue' },
       { expr: `sum(inference_pool_average_running_requests{${POOL}})`, legend: 'average running' },
-      { expr: `sum(inference_objective_running_requests)`, legend: 'running (objective)', pending: PENDING_PHASE2 },
+      { expr: `sum(inference_objective_running_requests)`, legend: 'running (objective)' },
     ] },
   ];
 }

@@ -1,94 +1,132 @@
-import { execFile } from 'node:child_process';
-import { KubeClient } from '../datalayer/sources/kube-client.js';
+import { ApiextensionsV1Api, CoreV1Api, VersionApi } from '@kubernetes/client-node';
+import { describeKubeError, findKubeConfig, type LoadedKubeConfig } from '../datalayer/sources/kube-config.js';
+import { gcpChecks, run, type AcceleratorFamily } from './preflight-gcp.js';
+import type { PreflightRow } from './preflight-types.js';
 
-export type Status = 'PASS' | 'FAIL' | 'SKIP';
-export interface PreflightRow {
-  check: string;
-  status: Status;
-  detail: string;
-  /** How to fix a FAIL. */
-  hint?: string;
-  required: boolean;
-}
+export type { PreflightRow, Status } from './preflight-types.js';
 
 export interface PreflightOptions {
   kubeconfig?: string;
   namespace: string;
   secrets: string[];
   kserve: boolean;
+  /** `--tpu` / `--gpu`: also check the Google Cloud side of a GKE accelerator deployment. */
+  accelerator?: AcceleratorFamily;
+  zone?: string;
+  project?: string;
+  /** Accelerator nodes (model-server replicas) the deployment needs. */
+  nodes: number;
+  /** Environment for the tools run and the kubeconfig lookup (tests). */
+  env?: NodeJS.ProcessEnv;
 }
 
 const CRDS: { name: string; what: string; required: (o: PreflightOptions) => boolean; hint: string }[] = [
   { name: 'inferencepools.inference.networking.k8s.io', what: 'InferencePool (GIE)', required: () => true, hint: 'install the Gateway API Inference Extension CRDs (v1)' },
+  { name: 'inferenceobjectives.inference.networking.x-k8s.io', what: 'InferenceObjective (GIE)', required: () => false, hint: 'install the Gateway API Inference Extension CRDs to set priorities with InferenceObjectives' },
   { name: 'gateways.gateway.networking.k8s.io', what: 'Gateway API Gateway', required: () => true, hint: 'install the Gateway API standard CRDs' },
   { name: 'httproutes.gateway.networking.k8s.io', what: 'Gateway API HTTPRoute', required: () => true, hint: 'install the Gateway API standard CRDs' },
   { name: 'envoyfilters.networking.istio.io', what: 'Istio EnvoyFilter', required: () => true, hint: 'install Istio (the EnvoyFilters forward request bodies to the endpoint picker)' },
   { name: 'llminferenceservices.serving.kserve.io', what: 'KServe LLMInferenceService', required: (o) => o.kserve, hint: 'install KServe ≥ v0.15 with LLMInferenceService (only for --kserve)' },
 ];
 
-function which(cmd: string, args: string[]): Promise<string | undefined> {
-  return new Promise((resolve) => execFile(cmd, args, { timeout: 5000 }, (err, out) => resolve(err ? undefined : out.trim().split('\n')[0])));
+async function toolRows(o: PreflightOptions): Promise<PreflightRow[]> {
+  const rows: PreflightRow[] = [];
+  const gke = o.accelerator !== undefined;
+  const tool = async (name: string, args: string[], required: boolean, why: string, hint: string, pick: (out: string) => string) => {
+    const r = await run(name, args, o.env, 20_000);
+    if (r.code === 0) rows.push({ group: 'Tools', check: name, status: 'PASS', detail: pick(r.stdout) || 'installed', required });
+    else if (required) rows.push({ group: 'Tools', check: name, status: 'FAIL', detail: r.code === 'missing' ? 'not found on PATH' : `${name} ${args.join(' ')} failed`, hint, required });
+    else rows.push({ group: 'Tools', check: `${name} (optional)`, status: 'SKIP', detail: r.code === 'missing' ? `not installed (${why})` : `${name} ${args.join(' ')} failed`, required });
+  };
+  const first = (s: string) => s.trim().split('\n')[0]?.trim() ?? '';
+  await tool('kubectl', ['version', '--client', '--output=json'], true, '', 'install kubectl (https://kubernetes.io/docs/tasks/tools/)', (s) => {
+    try {
+      return `client ${(JSON.parse(s) as { clientVersion?: { gitVersion?: string } }).clientVersion?.gitVersion ?? ''}`.trim();
+    } catch {
+      return first(s);
+    }
+  });
+  await tool('gcloud', ['--version'], gke, 'needed only to create GKE clusters and node pools', 'install the Google Cloud CLI (https://cloud.google.com/sdk/docs/install)', first);
+  if (gke) await tool('gke-gcloud-auth-plugin', ['--version'], true, '', 'gcloud components install gke-gcloud-auth-plugin (Debian: apt-get install google-cloud-cli-gke-gcloud-auth-plugin); kubectl needs it for GKE', first);
+  await tool('jq', ['--version'], false, "kvgate does not need it; the seed's guide uses it once", '', first);
+  return rows;
 }
 
-/** Checks that a cluster is ready for the rendered manifests; without a cluster, says so. */
-export async function runPreflight(o: PreflightOptions): Promise<PreflightRow[]> {
-  const rows: PreflightRow[] = [];
-  const kubectl = await which('kubectl', ['version', '--client', '--output=yaml']);
-  rows.push(kubectl ? { check: 'kubectl', status: 'PASS', detail: 'installed', required: true } : { check: 'kubectl', status: 'FAIL', detail: 'not found on PATH', hint: 'install kubectl (https://kubernetes.io/docs/tasks/tools/)', required: true });
-  const gcloud = await which('gcloud', ['--version']);
-  rows.push(gcloud ? { check: 'gcloud (optional)', status: 'PASS', detail: gcloud, required: false } : { check: 'gcloud (optional)', status: 'SKIP', detail: 'not installed (needed only to create GKE clusters and TPU node pools)', required: false });
+function clusterSkips(o: PreflightOptions, why: string, includeReachable: boolean): PreflightRow[] {
+  const names = [...CRDS.map((c) => `CRD ${c.what}`), `namespace ${o.namespace} sidecar injection`, ...o.secrets.map((s) => `secret ${s}`)];
+  return (includeReachable ? ['cluster reachable', ...names] : names).map((check) => ({ group: 'Cluster', check, status: 'SKIP' as const, detail: why, required: false }));
+}
 
-  let client: KubeClient | undefined;
+async function clusterRows(o: PreflightOptions): Promise<PreflightRow[]> {
+  const rows: PreflightRow[] = [];
+  const row = (check: string, status: PreflightRow['status'], detail: string, hint?: string, required = true): PreflightRow => ({ group: 'Cluster', check, status, detail, hint, required });
+  let cfg: LoadedKubeConfig | undefined;
   try {
-    client = KubeClient.fromKubeconfig(o.kubeconfig);
+    cfg = findKubeConfig({ kubeconfig: o.kubeconfig, env: o.env });
   } catch (err) {
-    rows.push({ check: 'kubeconfig', status: 'FAIL', detail: (err as Error).message, hint: 'point --kubeconfig at a valid file', required: true });
+    rows.push(row('kubeconfig', 'FAIL', (err as Error).message, 'point --kubeconfig at a valid file'));
     return rows;
   }
-  const skipRest = (why: string, includeReachable: boolean) => {
-    const names = [...CRDS.map((c) => `CRD ${c.what}`), `namespace ${o.namespace} sidecar injection`, ...o.secrets.map((s) => `secret ${s}`)];
-    for (const c of includeReachable ? ['cluster reachable', ...names] : names) {
-      rows.push({ check: c, status: 'SKIP', detail: why, required: false });
-    }
-  };
-  if (!client) {
-    skipRest('no cluster configured (no kubeconfig): only local checks ran', true);
+  if (!cfg) return clusterSkips(o, 'no cluster configured (no kubeconfig): only local checks ran', true);
+  const kc = cfg.kc;
+  try {
+    const v = await kc.makeApiClient(VersionApi).getCode();
+    rows.push(row('cluster reachable', 'PASS', `${cfg.server} (context ${cfg.context}, Kubernetes ${v.gitVersion}, credentials: ${cfg.source})`));
+  } catch (err) {
+    const hint = cfg.execCommand ? `check the context, network and the ${cfg.execCommand} login (gcloud container clusters get-credentials CLUSTER --zone ZONE)` : 'check the kubeconfig context, VPN and credentials (gcloud container clusters get-credentials …)';
+    rows.push(row('cluster reachable', 'FAIL', describeKubeError(err, cfg.server, cfg), hint));
+    rows.push(...clusterSkips(o, 'cluster unreachable', false));
     return rows;
   }
-  try {
-    const v = await client.get('/version');
-    if (v.status !== 200) throw new Error(`GET /version answered ${v.status}`);
-    rows.push({ check: 'cluster reachable', status: 'PASS', detail: `${client.server} (context ${client.context}, Kubernetes ${(v.body as { gitVersion?: string }).gitVersion ?? '?'})`, required: true });
-  } catch (err) {
-    rows.push({ check: 'cluster reachable', status: 'FAIL', detail: `${client.server}: ${(err as Error).message}`, hint: 'check the kubeconfig context, VPN and credentials (gcloud container clusters get-credentials …)', required: true });
-    skipRest('cluster unreachable', false);
-    await client.close();
-    return rows;
+  const ext = kc.makeApiClient(ApiextensionsV1Api);
+  const core = kc.makeApiClient(CoreV1Api);
+  const status = (err: unknown) => (err as { code?: unknown }).code;
+  for (const c of CRDS) {
+    const required = c.required(o);
+    try {
+      await ext.readCustomResourceDefinition({ name: c.name });
+      rows.push(row(`CRD ${c.what}`, 'PASS', c.name, undefined, required));
+    } catch (err) {
+      if (status(err) === 404 && !required) rows.push(row(`CRD ${c.what}`, 'SKIP', `${c.name} not installed (optional${c.name.startsWith('llminferenceservices') ? ' without --kserve' : ''})`, undefined, false));
+      else rows.push(row(`CRD ${c.what}`, 'FAIL', status(err) === 404 ? `${c.name} not installed` : describeKubeError(err, `read CRD ${c.name}`, cfg), c.hint, required));
+    }
   }
+  const injection = `namespace ${o.namespace} sidecar injection`;
   try {
-    for (const c of CRDS) {
-      const r = await client.get(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${c.name}`);
-      const required = c.required(o);
-      if (r.status === 200) rows.push({ check: `CRD ${c.what}`, status: 'PASS', detail: c.name, required });
-      else if (!required) rows.push({ check: `CRD ${c.what}`, status: 'SKIP', detail: `${c.name} not installed (not needed without --kserve)`, required });
-      else rows.push({ check: `CRD ${c.what}`, status: 'FAIL', detail: r.status === 403 ? `no permission to read ${c.name}` : `${c.name} not installed`, hint: c.hint, required });
-    }
-    const ns = await client.get(`/api/v1/namespaces/${o.namespace}`);
-    if (ns.status !== 200) {
-      rows.push({ check: `namespace ${o.namespace} sidecar injection`, status: 'FAIL', detail: `namespace ${o.namespace} not found`, hint: `kubectl create namespace ${o.namespace} && kubectl label namespace ${o.namespace} istio-injection=enabled`, required: true });
-    } else {
-      const labels = (ns.body as { metadata?: { labels?: Record<string, string> } }).metadata?.labels ?? {};
-      const on = labels['istio-injection'] === 'enabled' || labels['istio.io/rev'] !== undefined;
-      rows.push(on ? { check: `namespace ${o.namespace} sidecar injection`, status: 'PASS', detail: labels['istio-injection'] ? 'istio-injection=enabled' : `istio.io/rev=${labels['istio.io/rev']}`, required: true } : { check: `namespace ${o.namespace} sidecar injection`, status: 'FAIL', detail: 'no istio-injection label', hint: `kubectl label namespace ${o.namespace} istio-injection=enabled`, required: true });
-    }
-    for (const s of o.secrets) {
-      const r = await client.get(`/api/v1/namespaces/${o.namespace}/secrets/${s}`);
-      rows.push(r.status === 200 ? { check: `secret ${s}`, status: 'PASS', detail: `present in ${o.namespace}`, required: true } : { check: `secret ${s}`, status: 'FAIL', detail: r.status === 403 ? 'no permission to read it' : `missing in ${o.namespace}`, hint: `kubectl create secret generic ${s} -n ${o.namespace} …`, required: true });
-    }
+    const ns = await core.readNamespace({ name: o.namespace });
+    const labels = ns.metadata?.labels ?? {};
+    const on = labels['istio-injection'] === 'enabled' || labels['istio.io/rev'] !== undefined;
+    if (on) rows.push(row(injection, 'PASS', labels['istio-injection'] ? 'istio-injection=enabled' : `istio.io/rev=${labels['istio.io/rev']}`));
+    else rows.push(row(injection, 'FAIL', 'no istio-injection label', `kubectl label namespace ${o.namespace} istio-injection=enabled (kvgate render's namespace.yaml has it)`));
   } catch (err) {
-    rows.push({ check: 'cluster API', status: 'FAIL', detail: (err as Error).message, required: true });
-  } finally {
-    await client.close();
+    if (status(err) === 404) rows.push(row(injection, 'FAIL', `namespace ${o.namespace} not found`, `kubectl apply -f namespace.yaml from kvgate render (or kubectl create namespace ${o.namespace} && kubectl label namespace ${o.namespace} istio-injection=enabled)`));
+    else rows.push(row(injection, 'FAIL', describeKubeError(err, `read namespace ${o.namespace}`, cfg)));
+  }
+  for (const s of o.secrets) {
+    try {
+      await core.readNamespacedSecret({ name: s, namespace: o.namespace });
+      rows.push(row(`secret ${s}`, 'PASS', `present in ${o.namespace}`));
+    } catch (err) {
+      rows.push(row(`secret ${s}`, 'FAIL', status(err) === 404 ? `missing in ${o.namespace}` : status(err) === 403 ? 'no permission to read it' : describeKubeError(err, `read secret ${s}`, cfg), `kubectl apply -n ${o.namespace} -f ${s}.yaml (or kubectl create secret generic ${s} -n ${o.namespace} …)`));
+    }
   }
   return rows;
+}
+
+/**
+ * The seed's `preflight-check.sh` as code: local tools; with `--tpu`/`--gpu` the Google Cloud
+ * side (gcloud: account, project, APIs, zone, accelerator offered, quota); and the cluster
+ * (reachable with the kubeconfig's credentials, CRDs, the namespace's sidecar injection, secrets).
+ * Every check is a row and never throws; without a cluster the cluster rows are skipped.
+ */
+export async function runPreflight(o: PreflightOptions): Promise<PreflightRow[]> {
+  const rows = await toolRows(o);
+  if (o.accelerator) rows.push(...(await gcpChecks({ accelerator: o.accelerator, zone: o.zone, project: o.project, nodes: o.nodes, env: o.env })));
+  rows.push(...(await clusterRows(o)));
+  return rows;
+}
+
+/** True when no required row failed. */
+export function preflightPassed(rows: PreflightRow[]): boolean {
+  return rows.every((r) => r.status !== 'FAIL' || !r.required);
 }

@@ -78,7 +78,7 @@ export class BlockPool {
    * Registers a just-filled block under its hash so later requests can hit it. If another block
    * already caches the same content, the existing one keeps the entry (as vLLM does).
    */
-  register(block: number, key: number, hi: number, lo: number, parent: [number, number] | null, tokenIds: number[], blockSize: number, loraName: string | null): boolean {
+  register(block: number, key: number, hi: number, lo: number, parent: [number, number] | null, tokenIds: number[], blockSize: number, loraName: string | null, loraId: number | null = null): boolean {
     if (this.cached.has(key) || !Number.isNaN(this.keyOf[block])) return false;
     this.cached.set(key, block);
     this.keyOf[block] = key;
@@ -91,7 +91,7 @@ export class BlockPool {
         parentBlockHash: parent ? joinU64(parent[0], parent[1]) : null,
         tokenIds,
         blockSize,
-        loraId: null,
+        loraId,
         medium: 'GPU',
         loraName,
       });

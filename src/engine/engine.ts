@@ -4,7 +4,9 @@ import type {
   EngineRequest,
   EngineStats,
   FinishReason,
+  IterationStats,
   KvEventBatch,
+  LoraStats,
   RequestListener,
   RequestOutcome,
   RequestTimings,
@@ -15,7 +17,8 @@ import { Deque } from './deque.js';
 import { RealClock } from './clock.js';
 import { ESTIMATE_OUTPUT_VOCAB } from './tokenizer/estimate.js';
 import { createRng } from '../shared/rng.js';
-import { stepDurationMs, type LatencyModel, type LatencyProfile } from './profiles.js';
+import { loadFactor, stepDurationMs, type LatencyModel, type LatencyProfile } from './profiles.js';
+import { gaussianClamped } from './jitter.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 
 export interface EngineOptions {
@@ -34,6 +37,12 @@ export interface EngineOptions {
   hashSeed?: string;
   /** Emit KV events (costs a little per block). Default true. */
   kvEvents?: boolean;
+  /**
+   * vLLM's `--max-loras`: at most this many distinct LoRA adapters in the running batch; a waiting
+   * request whose adapter would exceed it is skipped (and stays first in line), as vLLM V1's
+   * scheduler does. Undefined = no limit.
+   */
+  maxLoras?: number;
 }
 
 /** Output ids sampled when the caller gives none: the estimate tokenizer's word pieces. */
@@ -62,6 +71,21 @@ interface Seq {
   timings: RequestTimings;
   rng: () => number;
   done: boolean;
+  /** LoRA adapter name, or null for the base model. */
+  lora: string | null;
+  /** Prompt tokens whose KV came from a remote prefill (P/D). */
+  external: number;
+  /** A remote-prefill KV pull is in flight: the request holds its blocks but takes no step. */
+  loading: boolean;
+  /** The remote-prefill pull has happened (a later preemption recomputes locally, as vLLM does). */
+  pulled: boolean;
+}
+
+/** Folds a request seed (any safe integer, negative too) into 32 bits. */
+function mixSeed(seed: number): number {
+  const lo = seed >>> 0;
+  const hi = Math.floor(seed / 4294967296) >>> 0;
+  return (Math.imul(lo ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(hi, 0xc2b2ae35)) >>> 0;
 }
 
 /** One simulated vLLM engine: continuous batching over a prefix-cached KV block pool. */
@@ -87,7 +111,30 @@ export class SimEngine implements Engine {
   private stepInFlight: { seqs: Seq[]; counts: number[] } | null = null;
   private readonly kvListeners = new Set<(b: KvEventBatch) => void>();
   private readonly wallClock: boolean;
-  private counters = { prefixCacheQueries: 0, prefixCacheHits: 0, preemptions: 0, promptTokens: 0, generationTokens: 0 };
+  private counters = {
+    prefixCacheQueries: 0,
+    prefixCacheHits: 0,
+    preemptions: 0,
+    promptTokens: 0,
+    generationTokens: 0,
+    promptTokensCached: 0,
+    promptTokensRecomputed: 0,
+    promptTokensLocalCompute: 0,
+    promptTokensLocalCacheHit: 0,
+    promptTokensExternal: 0,
+    externalPrefixCacheQueries: 0,
+    externalPrefixCacheHits: 0,
+  };
+  private readonly iterationListeners = new Set<(s: IterationStats) => void>();
+  private readonly noise: () => number;
+  readonly maxLoras: number | undefined;
+  /** Requests (waiting or running) that use a LoRA adapter; LoRA bookkeeping is skipped while 0. */
+  private loraSeqs = 0;
+  /** Transfers of remote-prefill KV in flight. */
+  private loadingSeqs = 0;
+  /** Set while asleep (vLLM sleep mode): the prefix cache neither hits nor stores. */
+  private cachingSuspended = false;
+  private sleepLevel = 0;
   /** Total steps run (for tests and the virtual-time simulator). */
   steps = 0;
 
@@ -106,6 +153,11 @@ export class SimEngine implements Engine {
     this.hashSeed = opts.hashSeed ?? this.modelName;
     this.pool = new BlockPool(this.numGpuBlocks, opts.kvEvents ?? true);
     this.wallClock = opts.clock instanceof RealClock;
+    this.noise = createRng((this.seed ^ 0x6a09e667) >>> 0);
+    this.maxLoras = opts.maxLoras;
+    if (this.maxLoras !== undefined && (!Number.isInteger(this.maxLoras) || this.maxLoras < 1)) {
+      throw new KvgateError(ErrorCode.InvalidConfig, `maxLoras must be a positive integer (got ${this.maxLoras})`, { param: 'maxLoras' });
+    }
     for (const [k, v] of Object.entries({ blockSize: this.blockSize, kvCacheSize: this.numGpuBlocks, maxNumSeqs: this.maxNumSeqs, maxNumBatchedTokens: this.maxNumBatchedTokens })) {
       if (!Number.isInteger(v) || v <= 0) throw new KvgateError(ErrorCode.InvalidConfig, `${k} must be a positive integer (got ${v})`, { param: k });
     }
@@ -128,6 +180,7 @@ export class SimEngine implements Engine {
         { param: 'max_tokens' },
       );
     }
+    const ordinal = ++this.submitted;
     const seq: Seq = {
       req,
       listener,
@@ -147,9 +200,16 @@ export class SimEngine implements Engine {
       isRunning: false,
       preemptions: 0,
       timings: { arrivalMs: this.clock.now() },
-      rng: createRng((this.seed * 0x9e3779b1 + ++this.submitted) >>> 0),
+      // A request's own seed fixes its tokens whatever else runs (vLLM's per-request seed);
+      // otherwise the stream depends on the engine seed and submission order.
+      rng: createRng(req.seed !== undefined ? mixSeed(req.seed) : (this.seed * 0x9e3779b1 + ordinal) >>> 0),
       done: false,
+      lora: req.loraName ?? null,
+      external: 0,
+      loading: false,
+      pulled: false,
     };
+    if (seq.lora !== null) this.loraSeqs++;
     this.byId.set(req.id, seq);
     this.waiting.push(seq);
     this.kick();
@@ -177,12 +237,70 @@ export class SimEngine implements Engine {
   stats(): EngineStats {
     return {
       running: this.running.length,
-      waiting: this.waiting.length,
+      // Requests pulling remote KV wait as vLLM's WAITING_FOR_REMOTE_KVS requests do.
+      waiting: this.waiting.length + this.loadingSeqs,
       kvCacheUsage: this.pool.usage,
       numGpuBlocks: this.numGpuBlocks,
       blockSize: this.blockSize,
       ...this.counters,
+      sleepLevel: this.sleepLevel,
     };
+  }
+
+  /** Running and waiting requests per LoRA adapter (vllm:lora_requests_info); O(requests), for scrapes. */
+  loraStats(): LoraStats {
+    const running = new Map<string, number>();
+    const waiting = new Map<string, number>();
+    if (this.loraSeqs === 0) return { running, waiting };
+    for (const s of this.running) if (s.lora !== null) running.set(s.lora, (running.get(s.lora) ?? 0) + 1);
+    for (const s of this.byId.values()) {
+      if (s.lora !== null && !s.isRunning) waiting.set(s.lora, (waiting.get(s.lora) ?? 0) + 1);
+    }
+    return { running, waiting };
+  }
+
+  /** Subscribes to per-step token counts (only steps that produced tokens); returns an unsubscribe function. */
+  onIteration(listener: (s: IterationStats) => void): () => void {
+    this.iterationListeners.add(listener);
+    return () => this.iterationListeners.delete(listener);
+  }
+
+  /**
+   * Prompt tokens of `promptTokenIds` the prefix cache would serve right now (whole blocks,
+   * capped at n−1), without touching the cache: what llm-d-inference-sim's cache_hit_threshold
+   * compares against.
+   */
+  cachedPrefixTokens(promptTokenIds: number[], ctx: { loraName?: string; cacheSalt?: string } = {}): number {
+    if (!this.enablePrefixCaching || this.cachingSuspended || promptTokenIds.length < 2) return 0;
+    const maxBlocks = Math.floor((promptTokenIds.length - 1) / this.blockSize);
+    let [hi, lo] = rootHash({ seed: this.hashSeed, loraName: ctx.loraName, cacheSalt: ctx.cacheSalt });
+    let hits = 0;
+    for (let i = 0; i < maxBlocks; i++) {
+      [hi, lo] = hashBlock(promptTokenIds, i * this.blockSize, this.blockSize, hi, lo);
+      if (this.pool.lookup(hashKey(hi, lo)) === undefined) break;
+      hits++;
+    }
+    return hits * this.blockSize;
+  }
+
+  /**
+   * vLLM sleep mode: the KV cache is discarded (AllBlocksCleared) and stays off until a wake-up
+   * that restores it. Level 1 offloads weights, level 2 discards them (vllm:engine_sleep_state).
+   */
+  sleep(level: 1 | 2): void {
+    this.sleepLevel = level;
+    this.resetPrefixCache();
+    this.cachingSuspended = true;
+  }
+
+  /** Ends sleep; `kvCache` re-enables the prefix cache (llm-d-inference-sim's `tags=kv_cache`, or no tags). */
+  wakeUp(kvCache: boolean): void {
+    this.sleepLevel = 0;
+    if (kvCache) this.cachingSuspended = false;
+  }
+
+  get isSleeping(): boolean {
+    return this.sleepLevel > 0;
   }
 
   onKvEvents(listener: (batch: KvEventBatch) => void): () => void {
@@ -229,43 +347,130 @@ export class SimEngine implements Engine {
       contextTokens += seq.numComputed;
     }
 
+    // vLLM V1 keeps the LoRA ids of the batch and skips (without dequeuing for good) a waiting
+    // request whose adapter would make more than max_loras distinct adapters.
+    const loraGate = this.maxLoras !== undefined && this.loraSeqs > 0;
+    const activeLoras = loraGate ? new Set<string>() : undefined;
+    if (activeLoras) for (const s of this.running) if (s.lora !== null) activeLoras.add(s.lora);
+    let skipped: Seq[] | undefined;
+
     while (budget > 0 && this.running.length < this.maxNumSeqs && this.waiting.length > 0) {
       const seq = this.waiting.peek()!;
-      const hitBlocks = this.lookupPrefix(seq);
-      for (const b of hitBlocks) this.pool.acquire(b);
-      const hitTokens = hitBlocks.length * B;
-      const n = Math.min(seq.tokens.length - hitTokens, budget);
-      const needed = Math.ceil((hitTokens + n) / B) - hitBlocks.length;
-      if (needed > this.pool.numFree) {
-        this.pool.free(hitBlocks);
-        break;
+      if (activeLoras && seq.lora !== null && !activeLoras.has(seq.lora) && activeLoras.size >= this.maxLoras!) {
+        (skipped ??= []).push(this.waiting.shift()!);
+        continue;
       }
-      this.waiting.shift();
-      seq.blocks = hitBlocks;
-      seq.registered = hitBlocks.length;
-      seq.numComputed = hitTokens;
-      for (let k = 0; k < needed; k++) seq.blocks.push(this.pool.allocate());
-      this.counters.prefixCacheQueries += seq.tokens.length;
-      this.counters.prefixCacheHits += hitTokens;
+      if (seq.req.remotePrefill && !seq.pulled) {
+        if (!this.startRemotePull(seq)) break;
+        continue;
+      }
+      let n: number;
+      if (seq.blocks.length > 0) {
+        // KV pulled from a remote prefill: the blocks are held, only the last prompt token is left.
+        n = Math.min(seq.tokens.length - seq.numComputed, budget);
+        if (Math.ceil((seq.numComputed + n) / B) > seq.blocks.length + this.pool.numFree) break;
+        this.waiting.shift();
+        for (let k = Math.ceil((seq.numComputed + n) / B) - seq.blocks.length; k > 0; k--) seq.blocks.push(this.pool.allocate());
+        contextTokens += seq.numComputed;
+      } else {
+        const hitBlocks = this.lookupPrefix(seq);
+        for (const b of hitBlocks) this.pool.acquire(b);
+        const hitTokens = hitBlocks.length * B;
+        n = Math.min(seq.tokens.length - hitTokens, budget);
+        const needed = Math.ceil((hitTokens + n) / B) - hitBlocks.length;
+        if (needed > this.pool.numFree) {
+          this.pool.free(hitBlocks);
+          break;
+        }
+        this.waiting.shift();
+        seq.blocks = hitBlocks;
+        seq.registered = hitBlocks.length;
+        seq.numComputed = hitTokens;
+        for (let k = 0; k < needed; k++) seq.blocks.push(this.pool.allocate());
+        this.counters.prefixCacheQueries += seq.tokens.length;
+        this.counters.prefixCacheHits += hitTokens;
+        if (!seq.scheduledOnce) seq.cachedTokens = hitTokens;
+        contextTokens += hitTokens;
+      }
       if (!seq.scheduledOnce) {
         seq.scheduledOnce = true;
-        seq.cachedTokens = hitTokens;
         seq.timings.scheduledMs = this.clock.now();
       }
+      if (activeLoras && seq.lora !== null) activeLoras.add(seq.lora);
       this.running.push(seq);
       seq.isRunning = true;
       seqs.push(seq);
       counts.push(n);
       budget -= n;
       prefillTokens += n;
-      contextTokens += hitTokens;
     }
+    if (skipped) for (let k = skipped.length - 1; k >= 0; k--) this.waiting.unshift(skipped[k]);
 
     if (seqs.length === 0) return;
     this.steps++;
     this.stepInFlight = { seqs, counts };
-    const ms = stepDurationMs(this.latency, prefillTokens, decodeSeqs, contextTokens);
-    this.clock.setTimer(() => this.finishStep(), ms);
+    this.clock.setTimer(() => this.finishStep(), this.stepMs(prefillTokens, decodeSeqs, contextTokens));
+  }
+
+  /**
+   * The step's duration: the profile's step model, each part jittered by its standard deviation
+   * and scaled by the load factor (llm-d-inference-sim's std-dev and time-factor-under-load rules).
+   */
+  private stepMs(prefillTokens: number, decodeSeqs: number, contextTokens: number): number {
+    const m = this.latency;
+    if (m.prefillStdDevMs === 0 && m.decodeStdDevMs === 0 && m.timeFactorUnderLoad <= 1) {
+      return stepDurationMs(m, prefillTokens, decodeSeqs, contextTokens);
+    }
+    let prefill = prefillTokens > 0 ? m.prefillOverheadMs + prefillTokens * m.prefillMsPerToken : 0;
+    let decode = m.stepBaseMs + decodeSeqs * m.decodeMsPerSeq + contextTokens * m.contextMsPerToken;
+    if (m.prefillStdDevMs > 0 && prefill > 0) prefill = gaussianClamped(this.noise, prefill, m.prefillStdDevMs);
+    if (m.decodeStdDevMs > 0 && decode > 0) decode = gaussianClamped(this.noise, decode, m.decodeStdDevMs);
+    return (prefill + decode) * loadFactor(m.timeFactorUnderLoad, this.running.length, this.maxNumSeqs);
+  }
+
+  /**
+   * Starts pulling a remote prefill's KV: blocks for the whole prompt are taken now (local prefix
+   * hits first, as vLLM's connector asks only for the rest); the request waits off-batch until the
+   * transfer ends. False when the blocks are not there yet.
+   */
+  private startRemotePull(seq: Seq): boolean {
+    const B = this.blockSize;
+    const hitBlocks = this.lookupPrefix(seq);
+    for (const b of hitBlocks) this.pool.acquire(b);
+    const needed = Math.ceil(seq.promptLen / B) - hitBlocks.length;
+    if (needed > this.pool.numFree) {
+      this.pool.free(hitBlocks);
+      return false;
+    }
+    this.waiting.shift();
+    seq.blocks = hitBlocks;
+    seq.registered = hitBlocks.length;
+    seq.numComputed = hitBlocks.length * B;
+    for (let k = 0; k < needed; k++) seq.blocks.push(this.pool.allocate());
+    this.counters.prefixCacheQueries += seq.tokens.length;
+    this.counters.prefixCacheHits += seq.numComputed;
+    this.counters.externalPrefixCacheQueries += seq.promptLen - seq.numComputed;
+    seq.loading = true;
+    seq.pulled = true;
+    this.loadingSeqs++;
+    this.clock.setTimer(() => this.finishRemotePull(seq), Math.max(0, seq.req.remotePrefill!.transferMs));
+    return true;
+  }
+
+  /** The pulled KV is in place: all but the last prompt token count as computed (vLLM recomputes that one). */
+  private finishRemotePull(seq: Seq): void {
+    if (!seq.loading) return; // aborted meanwhile
+    seq.loading = false;
+    this.loadingSeqs--;
+    const loaded = Math.max(seq.numComputed, seq.promptLen - 1);
+    seq.external = loaded - seq.numComputed;
+    seq.numComputed = loaded;
+    seq.cachedTokens = loaded;
+    this.counters.externalPrefixCacheHits += seq.external;
+    if (this.enablePrefixCaching) this.registerFullBlocks(seq);
+    this.waiting.unshift(seq);
+    this.publishEvents();
+    this.kick();
   }
 
   /** Applies a step's results: KV computed, blocks registered, tokens sampled, requests finished. */
@@ -274,6 +479,8 @@ export class SimEngine implements Engine {
     this.stepInFlight = null;
     const now = this.clock.now();
     let finished = 0;
+    let iterPrompt = 0;
+    let iterGenerated = 0;
     for (let i = 0; i < seqs.length; i++) {
       const seq = seqs[i];
       if (!seq.isRunning) continue; // aborted or preempted meanwhile
@@ -283,25 +490,45 @@ export class SimEngine implements Engine {
       const tokenId = seq.req.outputTokenIds?.[seq.generated] ?? Math.floor(seq.rng() * SAMPLED_VOCAB);
       seq.tokens.push(tokenId);
       seq.generated++;
+      iterGenerated++;
       this.counters.generationTokens++;
       if (seq.generated === 1) {
         seq.timings.firstTokenMs = now;
-        this.counters.promptTokens += seq.promptLen;
+        iterPrompt += seq.promptLen;
+        this.countPromptSources(seq);
       }
-      seq.listener.onToken(tokenId, seq.generated - 1, now);
-      if (seq.generated >= seq.target) {
+      const last = seq.generated >= seq.target;
+      seq.listener.onToken(tokenId, seq.generated - 1, now, last ? seq.targetReason : undefined);
+      if (last) {
         finished++;
         this.finish(seq, seq.targetReason);
       }
     }
     if (finished > 0) this.running = this.running.filter((s) => s.isRunning);
+    if (iterGenerated > 0 && this.iterationListeners.size > 0) {
+      const it: IterationStats = { promptTokens: iterPrompt, generationTokens: iterGenerated };
+      for (const l of this.iterationListeners) l(it);
+    }
     this.publishEvents();
     if (this.running.length > 0 || this.waiting.length > 0) this.startStep();
   }
 
+  /** vLLM's PromptTokenStats at a request's first token: computed, cache-hit, pulled, recomputed. */
+  private countPromptSources(seq: Seq): void {
+    const c = this.counters;
+    const cached = seq.cachedTokens;
+    const recomputed = cached + 1 === seq.promptLen ? 1 : 0;
+    c.promptTokens += seq.promptLen;
+    c.promptTokensCached += cached;
+    c.promptTokensRecomputed += recomputed;
+    c.promptTokensLocalCompute += seq.promptLen - cached;
+    c.promptTokensLocalCacheHit += cached + recomputed - seq.external;
+    c.promptTokensExternal += seq.external;
+  }
+
   /** Leading full blocks of the prompt (and prior output) already cached; at most n−1 tokens. */
   private lookupPrefix(seq: Seq): number[] {
-    if (!this.enablePrefixCaching) return [];
+    if (!this.enablePrefixCaching || this.cachingSuspended || seq.req.skipPrefixCache) return [];
     const maxBlocks = Math.floor((seq.tokens.length - 1) / this.blockSize);
     const hits: number[] = [];
     for (let i = 0; i < maxBlocks; i++) {
@@ -324,6 +551,7 @@ export class SimEngine implements Engine {
   }
 
   private registerFullBlocks(seq: Seq): void {
+    if (this.cachingSuspended) return;
     const B = this.blockSize;
     while ((seq.registered + 1) * B <= seq.numComputed && seq.registered < seq.blocks.length) {
       const i = seq.registered;
@@ -338,6 +566,7 @@ export class SimEngine implements Engine {
         seq.tokens.slice(i * B, (i + 1) * B),
         B,
         seq.req.loraName ?? null,
+        seq.req.loraId ?? null,
       );
       seq.registered++;
     }
@@ -375,6 +604,12 @@ export class SimEngine implements Engine {
   private finish(seq: Seq, reason: FinishReason): void {
     seq.done = true;
     seq.isRunning = false;
+    if (seq.loading) {
+      seq.loading = false;
+      this.loadingSeqs--;
+    }
+    if (seq.lora !== null) this.loraSeqs--;
+    const blockIds = seq.req.keepBlockIds ? seq.blocks.slice() : undefined;
     if (seq.blocks.length) this.pool.free(seq.blocks);
     seq.blocks = [];
     this.byId.delete(seq.req.id);
@@ -383,9 +618,11 @@ export class SimEngine implements Engine {
       finishReason: reason,
       promptTokens: seq.promptLen,
       cachedTokens: seq.cachedTokens,
+      externalTokens: seq.external,
       completionTokens: seq.generated,
       preemptions: seq.preemptions,
       timings: seq.timings,
+      blockIds,
     };
     seq.listener.onFinish(outcome);
   }

@@ -13,6 +13,18 @@ const LatencySchema = z.object({
   prefillMsPerToken: z.number().min(0),
   decodeMsPerSeq: z.number().min(0),
   contextMsPerToken: z.number().min(0).default(0),
+  /**
+   * Gaussian jitter (standard deviation, ms) of a step's prefill part and of its decode part, as
+   * llm-d-inference-sim's `prefill-time-std-dev` / `time-to-first-token-std-dev` and
+   * `inter-token-latency-std-dev`; a draw is clamped to ±70 % of its mean (its rule).
+   */
+  prefillStdDevMs: z.number().min(0).default(0),
+  decodeStdDevMs: z.number().min(0).default(0),
+  /**
+   * llm-d-inference-sim's `time-factor-under-load` (≥ 1): a step with r running requests takes
+   * 1 + (factor − 1)·(r − 1)/(max_num_seqs − 1) times as long.
+   */
+  timeFactorUnderLoad: z.number().min(1).default(1),
 });
 
 const ProfileSchema = z.object({
@@ -55,6 +67,12 @@ export function loadProfile(name: string): LatencyProfile {
     throw new KvgateError(ErrorCode.InvalidConfig, `profile ${name}: ${z.prettifyError(parsed.error)}`);
   }
   return parsed.data;
+}
+
+/** The load multiplier of llm-d-inference-sim's `time-factor-under-load` for `running` of `maxNumSeqs` requests. */
+export function loadFactor(timeFactorUnderLoad: number, running: number, maxNumSeqs: number): number {
+  if (timeFactorUnderLoad <= 1 || maxNumSeqs <= 1 || running <= 1) return 1;
+  return 1 + ((timeFactorUnderLoad - 1) * (Math.min(running, maxNumSeqs) - 1)) / (maxNumSeqs - 1);
 }
 
 /**

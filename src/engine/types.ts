@@ -13,24 +13,15 @@ export interface Clock {
   clearTimer(handle: unknown): void;
 }
 
-export interface ChatMessage {
-  role: string;
-  content: string | Array<{ type: string; text?: string }> | null;
-  name?: string;
-}
-
-/** Turns text into token ids and back. Equal text must give equal ids. */
-export interface Tokenizer {
-  readonly name: string;
-  encode(text: string): number[];
-  decode(ids: number[]): string;
-  /** Renders chat messages with the model's chat format (generation prompt appended). */
-  renderChat(messages: ChatMessage[]): string;
-  /** The exact text of each token of `text`, when the tokenizer can say (decode may not round-trip). */
-  splitPieces?(text: string): string[];
-}
+export type { ChatMessage, Tokenizer } from '../shared/tokenizer/types.js';
 
 export type FinishReason = 'stop' | 'length' | 'abort';
+
+/** Prompt KV computed on another instance (vLLM P/D disaggregation, `kv_transfer_params.do_remote_prefill`). */
+export interface RemotePrefill {
+  /** How long pulling the KV blocks takes (ms); the engine keeps stepping other requests meanwhile. */
+  transferMs: number;
+}
 
 export interface EngineRequest {
   id: string;
@@ -42,8 +33,19 @@ export interface EngineRequest {
    * natural end (the echoed text); random generation always runs to maxTokens.
    */
   ignoreEos: boolean;
+  /** LoRA adapter the request runs with (counts against `maxLoras`; partitions the prefix cache). */
   loraName?: string;
+  /** vLLM's lora_int_id of that adapter (1-based), carried in BlockStored events. */
+  loraId?: number;
   cacheSalt?: string;
+  /** Sampling seed of this request (vLLM's `seed`): the same seed and prompt give the same tokens. */
+  seed?: number;
+  /** The prompt's KV arrives from a prefill instance instead of being computed here. */
+  remotePrefill?: RemotePrefill;
+  /** Report the KV block ids the request held when it finished (`outcome.blockIds`, for P/D). */
+  keepBlockIds?: boolean;
+  /** Do not read the prefix cache (vLLM skips it for requests asking for prompt logprobs). */
+  skipPrefixCache?: boolean;
   /**
    * Tokens to emit (echo mode). When given, generation stops after them with reason "stop"
    * (or at maxTokens with "length"; with ignoreEos it continues with sampled tokens up to
@@ -63,16 +65,23 @@ export interface RequestTimings {
 export interface RequestOutcome {
   finishReason: FinishReason;
   promptTokens: number;
-  /** Prompt tokens served from the prefix cache (whole blocks, capped at n−1). */
+  /** Prompt tokens not computed here: prefix-cache hits (whole blocks, capped at n−1) plus KV pulled from a remote prefill. */
   cachedTokens: number;
+  /** Of cachedTokens, the ones pulled from a remote prefill instance (vLLM's num_external_computed_tokens). */
+  externalTokens: number;
   completionTokens: number;
   preemptions: number;
   timings: RequestTimings;
+  /** KV block ids held at the end (only with `keepBlockIds`). */
+  blockIds?: number[];
 }
 
 export interface RequestListener {
-  /** Called once per generated token, at the step that produced it. */
-  onToken(tokenId: number, index: number, nowMs: number): void;
+  /**
+   * Called once per generated token, at the step that produced it. `finishReason` is set on the
+   * request's last token (so a stream can carry it with that token, as vLLM's does).
+   */
+  onToken(tokenId: number, index: number, nowMs: number, finishReason?: FinishReason): void;
   onFinish(outcome: RequestOutcome): void;
 }
 
@@ -88,6 +97,31 @@ export interface EngineStats {
   prefixCacheHits: number;
   preemptions: number;
   promptTokens: number;
+  generationTokens: number;
+  /** Prompt tokens by where their KV came from, as vLLM's PromptTokenStats counts them at first token. */
+  promptTokensCached: number;
+  promptTokensRecomputed: number;
+  promptTokensLocalCompute: number;
+  promptTokensLocalCacheHit: number;
+  promptTokensExternal: number;
+  /** KV-connector lookups (P/D decode side): tokens asked for and tokens pulled, as vLLM's external_prefix_cache_*. */
+  externalPrefixCacheQueries: number;
+  externalPrefixCacheHits: number;
+  /** 0 awake; 1 or 2 asleep at that vLLM sleep level. */
+  sleepLevel: number;
+}
+
+/** Per-adapter request counts, as vLLM's LoRARequestStates reports them to vllm:lora_requests_info. */
+export interface LoraStats {
+  running: Map<string, number>;
+  waiting: Map<string, number>;
+}
+
+/** Tokens one engine step produced, as vLLM's IterationStats counts them (vllm:iteration_tokens_total). */
+export interface IterationStats {
+  /** Prompt lengths of the requests whose first token came out of this step. */
+  promptTokens: number;
+  /** Tokens generated in this step. */
   generationTokens: number;
 }
 

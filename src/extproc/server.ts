@@ -2,19 +2,19 @@ import * as grpc from '@grpc/grpc-js';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EndpointInfo } from '../router/api.js';
-import { createRouter, type EffectiveConfig, type EndpointPicker } from '../router/index.js';
-import { Director } from '../router/requestcontrol/index.js';
+import type { EffectiveConfig, EndpointPicker } from '../router/index.js';
+import type { Director } from '../router/requestcontrol/index.js';
 import type { ChatTemplates } from '../router/prompt/chat-templates.js';
-import { EppMetrics } from '../router/observability/epp-metrics.js';
 import type { Objectives } from '../router/objectives.js';
-import { PoolRuntime, createEndpointSource, type SourceSpec } from '../datalayer/pool-runtime.js';
+import type { SourceSpec } from '../datalayer/pool-runtime.js';
+import { startRoutingStack } from '../runtime/routing-stack.js';
 import { sendJson } from '../shared/http.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { services, type ProcessingRequest } from './proto.js';
 import { StreamProcessor } from './stream-processor.js';
 import { selfSignedCertificate } from './self-signed.js';
-import { FleetRecorder, serveDashboard } from '../observability/index.js';
+import { serveDashboard } from '../observability/index.js';
 import type { FlowControlSettings } from '../router/index.js';
 
 export interface EppOptions {
@@ -71,28 +71,11 @@ function bind(server: grpc.Server, addr: string, creds: grpc.ServerCredentials, 
 export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
   const logger = o.logger ?? silentLogger();
   const host = o.host ?? '0.0.0.0';
-  const router = createRouter({ config: o.config, random: o.random });
+  const stack = startRoutingStack({ ...o, logger, accessLog: o.accessLog ?? false });
+  const { router, pool, metrics, fleet, director } = stack;
   const ds = router.datastore;
-  const source = createEndpointSource({ endpoints: o.endpointsFile || o.kubernetes ? undefined : (o.endpoints ?? []), endpointsFile: o.endpointsFile, kubernetes: o.kubernetes }, logger);
-  const pool = new PoolRuntime({ source, datastore: ds, logger, metricsIntervalMs: o.metricsIntervalMs, healthIntervalMs: o.healthIntervalMs }).start();
   // Readiness means the endpoint set is known: always for static/file sources, once synced for Kubernetes.
   const synced = () => pool.synced;
-  const metrics = new EppMetrics(ds, { poolName: o.poolName ?? 'kvgate' });
-  const fleet = new FleetRecorder(ds, { pool: o.poolName ?? 'kvgate' }).start(); // live dashboard on the metrics port
-  const director = new Director({
-    router,
-    metrics,
-    logger,
-    accessLog: o.accessLog ?? false,
-    debugScores: o.debugScores,
-    trustRoutingHeaders: o.trustRoutingHeaders,
-    defaultPriority: o.defaultPriority,
-    objectives: o.objectives,
-    chatTemplates: o.chatTemplates,
-    feedback: pool,
-    observer: fleet,
-    flowControl: o.flowControl,
-  });
   const { extProc, health } = services();
   const random = o.random ?? Math.random;
 
@@ -142,8 +125,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
     grpcServer.forceShutdown();
     healthServer.forceShutdown();
     http?.close();
-    fleet.stop();
-    await pool.stop();
+    await stack.stop();
     throw err;
   }
   const httpServer = http!;
@@ -157,9 +139,8 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
     director,
     certificate: tls?.cert,
     async close() {
-      fleet.stop();
       director.flow.queue.close('rejected-shutting-down');
-      await pool.stop();
+      await stack.stop();
       await new Promise<void>((r) => {
         const force = setTimeout(() => grpcServer.forceShutdown(), 2000);
         grpcServer.tryShutdown(() => {

@@ -5,23 +5,23 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import type { EndpointInfo } from '../router/api.js';
 import type { Objectives } from '../router/objectives.js';
-import { createRouter, type EffectiveConfig, type EndpointPicker } from '../router/index.js';
-import { Director, type RequestHandle } from '../router/requestcontrol/index.js';
+import type { EffectiveConfig, EndpointPicker } from '../router/index.js';
+import type { Director, RequestHandle } from '../router/requestcontrol/index.js';
 import { assertJsonContentType } from '../router/parse-request.js';
 import type { ChatTemplates } from '../router/prompt/chat-templates.js';
-import { EppMetrics } from '../router/observability/epp-metrics.js';
 import { KvgateError, ErrorCode, toOpenAIError } from '../shared/errors.js';
 import { ByteBudget, parseJsonBody, readBody, sendError, sendJson } from '../shared/http.js';
 import { assertJsonDepth } from '../shared/json-depth.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
-import { PoolRuntime, createEndpointSource, type SourceSpec } from '../datalayer/pool-runtime.js';
+import type { SourceSpec } from '../datalayer/pool-runtime.js';
+import { startRoutingStack } from '../runtime/routing-stack.js';
 import { ApiKeys } from './api-keys.js';
 import { ResponseSink, DiscardSink } from './response-sink.js';
 import { AttemptSignal, UpstreamPools, type AbortReason } from './upstream-pools.js';
 import { DEFAULT_TIMEOUTS, type GatewayTimeouts } from './timeouts.js';
 import { MemoryRelief } from './memory-relief.js';
 import type { FlowControlSettings } from '../router/index.js';
-import { FleetRecorder, serveDashboard } from '../observability/index.js';
+import { serveDashboard } from '../observability/index.js';
 
 export interface GatewayOptions {
   host?: string;
@@ -130,8 +130,6 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const logger = opts.logger ?? silentLogger();
   const maxBody = opts.maxBodyBytes ?? 16 * 1024 * 1024;
   const random = opts.random ?? Math.random;
-  const router = createRouter({ config: opts.config, random: opts.random });
-  const ds = router.datastore;
   const keys = new ApiKeys(opts.apiKeys ?? []);
   const upstreamConnect = opts.upstreamTls
     ? {
@@ -149,6 +147,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const st = ds.get(e.id);
     return pools.get(e, st ? director.flow.gate.cap(st) : 1);
   };
+  const stack = startRoutingStack({ ...opts, connect: upstreamConnect, logger });
+  const { router, pool, metrics, fleet, director } = stack;
+  const ds = router.datastore;
   ds.subscribe({
     endpointRemoved: (id) => pools.remove(id),
     healthChanged(id, healthy) {
@@ -156,34 +157,6 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       const n = pools.ejected(id);
       if (n > 0) logger.warn({ endpoint: id, attempts: n }, 'endpoint ejected: failing its waiting attempts over');
     },
-  });
-  const source = createEndpointSource({ endpoints: opts.endpointsFile || opts.kubernetes ? undefined : (opts.endpoints ?? []), endpointsFile: opts.endpointsFile, kubernetes: opts.kubernetes }, logger);
-  const pool = new PoolRuntime({
-    source,
-    datastore: ds,
-    logger,
-    metricsIntervalMs: opts.metricsIntervalMs,
-    healthIntervalMs: opts.healthIntervalMs,
-    ejectAfter: opts.ejectAfter,
-    cooldownMs: opts.cooldownMs,
-    connect: upstreamConnect,
-  }).start();
-  const metrics = new EppMetrics(ds, { poolName: opts.poolName ?? 'kvgate' });
-  const fleet = new FleetRecorder(ds, { pool: opts.poolName ?? 'kvgate' }).start(); // live dashboard
-  const director = new Director({
-    router,
-    metrics,
-    logger,
-    accessLog: opts.accessLog,
-    maxAttempts: opts.maxAttempts,
-    debugScores: opts.debugScores,
-    trustRoutingHeaders: opts.trustRoutingHeaders,
-    defaultPriority: opts.defaultPriority,
-    objectives: opts.objectives,
-    chatTemplates: opts.chatTemplates,
-    feedback: pool,
-    observer: fleet,
-    flowControl: opts.flowControl,
   });
   new Gauge({ name: 'kvgate_requests_in_flight', help: 'Inference requests between arrival and the end of their response (queued ones included).', registers: [metrics.registry], collect() { this.set(director.inFlight); } });
   new Gauge({ name: 'kvgate_buffered_request_bytes', help: 'Request body bytes the gateway holds in memory (limit: --max-buffered-bytes).', registers: [metrics.registry], collect() { this.set(budget.used); } });
@@ -452,7 +425,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       server.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1', backlog: LISTEN_BACKLOG }, () => resolve());
     });
   } catch (err) {
-    await pool.stop();
+    await stack.stop();
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') throw new KvgateError(ErrorCode.InvalidConfig, `port ${opts.port} on ${opts.host ?? '127.0.0.1'} is already in use: stop what holds it or give another --port`, { param: 'port' });
     throw err;
@@ -464,12 +437,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
-      fleet.stop();
       server.close();
       server.closeAllConnections();
       director.flow.queue.close('rejected-shutting-down');
       relief.stop();
-      await pool.stop();
+      await stack.stop();
       await pools.destroy();
     })());
   return {

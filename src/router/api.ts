@@ -89,8 +89,8 @@ export interface PickResult {
   profile: string;
   /** Scores of every candidate that survived the filters (for --debug-scores and tests). */
   scores: EndpointScore[];
-  /** Prefix match of the chosen endpoint, in blocks, when a prefix scorer ran. */
-  prefixMatch?: { matchedBlocks: number; totalBlocks: number };
+  /** Prefix match of the chosen endpoint, in blocks (of blockTokens tokens), when a prefix scorer ran. */
+  prefixMatch?: { matchedBlocks: number; totalBlocks: number; blockTokens?: number };
 }
 
 /** Usage reported by the model server, when the ingress saw it. */

@@ -13,6 +13,12 @@ export interface RouterOptions {
   /** Metrics older than this are unknown to scorers (EPP default 2 s). */
   staleAfterMs?: number;
   datastore?: MemoryDatastore;
+  /**
+   * Hears each plugin's time in a scheduling cycle (GIE's inference_extension_plugin_duration_seconds):
+   * extension point (DataProducer, Filter, Scorer, Picker), plugin type and name, seconds. With it the
+   * router reads the clock around every plugin call (~50 ns each); without it, never.
+   */
+  observePlugin?: (extensionPoint: string, pluginType: string, pluginName: string, seconds: number) => void;
 }
 
 /** How pick() is called. */
@@ -27,9 +33,10 @@ export interface PickOptions {
 
 interface Profile {
   name: string;
-  filters: { name: string; plugin: Filter }[];
-  scorers: { name: string; plugin: Scorer; weight: number }[];
+  filters: { name: string; type: string; plugin: Filter }[];
+  scorers: { name: string; type: string; plugin: Scorer; weight: number }[];
   picker: Picker;
+  pickerRef: { name: string; type: string };
 }
 
 /** Observations a router exposes for metrics (prefix hit ratio, scheduling time). */
@@ -47,7 +54,8 @@ export class EndpointPicker implements Router {
   private readonly saturation: SaturationDetector;
   private readonly random: () => number;
   private readonly staleAfterMs: number;
-  private readonly producers: DataProducer[];
+  private readonly producers: { name: string; type: string; plugin: DataProducer }[];
+  private readonly observePlugin?: RouterOptions['observePlugin'];
   private readonly hookScorers: Scorer[];
 
   constructor(opts: RouterOptions) {
@@ -60,29 +68,34 @@ export class EndpointPicker implements Router {
       const def = pluginDefinition(spec.type)!;
       instances.set(spec.name, def.create(def.parameters.parse(spec.parameters ?? {}), { name: spec.name }));
     }
+    const typeOf = (name: string) => opts.config.plugins.find((p) => p.name === name)?.type ?? name;
     const prof = opts.config.schedulingProfiles[0];
-    const profile: Profile = { name: prof.name, filters: [], scorers: [], picker: undefined as unknown as Picker };
+    const profile: Profile = { name: prof.name, filters: [], scorers: [], picker: undefined as unknown as Picker, pickerRef: { name: '', type: '' } };
     for (const ref of prof.plugins) {
       const p = instances.get(ref.pluginRef)!;
-      if (p.kind === 'filter') profile.filters.push({ name: ref.pluginRef, plugin: p });
-      else if (p.kind === 'scorer') profile.scorers.push({ name: ref.pluginRef, plugin: p, weight: ref.weight ?? 1 });
-      else if (p.kind === 'picker') profile.picker = p;
+      if (p.kind === 'filter') profile.filters.push({ name: ref.pluginRef, type: typeOf(ref.pluginRef), plugin: p });
+      else if (p.kind === 'scorer') profile.scorers.push({ name: ref.pluginRef, type: typeOf(ref.pluginRef), plugin: p, weight: ref.weight ?? 1 });
+      else if (p.kind === 'picker') {
+        profile.picker = p;
+        profile.pickerRef = { name: ref.pluginRef, type: typeOf(ref.pluginRef) };
+      }
     }
+    this.observePlugin = opts.observePlugin;
     this.profile = profile;
     this.saturation = instances.get(opts.config.saturationDetector.pluginRef) as SaturationDetector;
     this.hookScorers = profile.scorers.map((s) => s.plugin).filter((s) => s.onPicked || s.onFirstToken || s.onComplete);
 
-    this.producers = [...instances.values()].filter((p): p is DataProducer => p.kind === 'producer');
+    this.producers = [...instances.entries()].filter((e): e is [string, DataProducer] => e[1].kind === 'producer').map(([name, plugin]) => ({ name, type: typeOf(name), plugin }));
     const needsPrefix = profile.scorers.some((s) => s.plugin.needsPrefix) || profile.picker.needsPrefix === true;
-    if (needsPrefix && !this.producers.some((p) => p.produces === 'prefix')) {
+    if (needsPrefix && !this.producers.some((p) => p.plugin.produces === 'prefix')) {
       // As the GIE injects a default producer for a consumed key. Index parameters given on the
       // prefix-cache-scorer (GIE ≤ v1.4 kept the index there) configure it.
       const scorer = opts.config.plugins.find((p) => p.type === 'prefix-cache-scorer');
       const params = Object.fromEntries(Object.entries(scorer?.parameters ?? {}).filter(([k]) => k in ApproxPrefixParams.shape));
-      this.producers.push(new ApproxPrefixCacheProducer(ApproxPrefixParams.parse(params)));
+      this.producers.push({ name: 'approx-prefix-cache-producer', type: 'approx-prefix-cache-producer', plugin: new ApproxPrefixCacheProducer(ApproxPrefixParams.parse(params)) });
     }
-    for (const p of this.producers) {
-      const listener = p as Partial<DatastoreListener>;
+    for (const { plugin } of this.producers) {
+      const listener = plugin as Partial<DatastoreListener>;
       if (listener.endpointRemoved || listener.metricsUpdated) this.datastore.subscribe(listener);
     }
   }
@@ -103,11 +116,22 @@ export class EndpointPicker implements Router {
         headers: { 'retry-after': '1', 'x-llm-d-request-dropped-reason': 'rejected-saturated' },
       });
     }
-    for (const p of this.producers) p.prepare(ctx, candidates);
+    const timed = this.observePlugin;
+    let t = timed ? performance.now() : 0;
+    const lap = (point: string, type: string, name: string) => {
+      const now = performance.now();
+      timed!(point, type, name, (now - t) / 1000);
+      t = now;
+    };
+    for (const p of this.producers) {
+      p.plugin.prepare(ctx, candidates);
+      if (timed) lap('DataProducer', p.type, p.name);
+    }
 
     let eps = candidates;
     for (const f of this.profile.filters) {
       eps = f.plugin.filter(ctx, eps);
+      if (timed) lap('Filter', f.type, f.name);
       if (eps.length === 0) {
         throw new KvgateError(ErrorCode.Shed, `failed to find target endpoint: filter ${f.name} left no candidate`, {
           headers: { 'retry-after': '1', 'x-llm-d-request-dropped-reason': 'rejected-no-endpoints' },
@@ -125,10 +149,12 @@ export class EndpointPicker implements Router {
         totals[i] += s.weight * v;
       }
       clamped.push(own);
+      if (timed) lap('Scorer', s.type, s.name);
     }
     const scorers = this.profile.scorers;
     const scored = eps.map((endpoint, i) => ({ endpoint, total: totals[i] }));
     const picked = this.profile.picker.pick(ctx, scored);
+    if (timed) lap('Picker', this.profile.pickerRef.type, this.profile.pickerRef.name);
     const chosen = picked[0];
     // Fallbacks: whatever the picker returned, then every other candidate by score.
     const rest = scored
@@ -140,7 +166,7 @@ export class EndpointPicker implements Router {
     const matchedBlocks = ctx.prefix?.matched.get(chosen.info.id) ?? 0;
     const uncached = Math.max(0, req.promptTokens - matchedBlocks * (ctx.prefix?.blockTokens ?? 0));
     this.datastore.dispatch(req.id, chosen.info.id, uncached);
-    for (const p of this.producers) p.onPicked?.(ctx, chosen);
+    for (const p of this.producers) p.plugin.onPicked?.(ctx, chosen);
     if (ctx.prefix) {
       this.stats.prefixBlocksQueried += ctx.prefix.totalBlocks;
       this.stats.prefixBlocksMatched += matchedBlocks;
@@ -155,7 +181,7 @@ export class EndpointPicker implements Router {
       get scores() {
         return eps.map((e, i) => ({ endpointId: e.info.id, total: totals[i], byPlugin: Object.fromEntries(scorers.map((s, k) => [s.name, clamped[k][i]])) }));
       },
-      prefixMatch: ctx.prefix ? { matchedBlocks, totalBlocks: ctx.prefix.totalBlocks } : undefined,
+      prefixMatch: ctx.prefix ? { matchedBlocks, totalBlocks: ctx.prefix.totalBlocks, blockTokens: ctx.prefix.blockTokens } : undefined,
     };
   }
 
@@ -193,7 +219,7 @@ export class EndpointPicker implements Router {
   /** Entries in the prefix indexes (for metrics and the memory benchmark). */
   get prefixIndexEntries(): number {
     let n = 0;
-    for (const p of this.producers) n += (p as { entries?: number }).entries ?? 0;
+    for (const p of this.producers) n += (p.plugin as { entries?: number }).entries ?? 0;
     return n;
   }
 }

@@ -1,102 +1,316 @@
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import type { ChatMessage, Tokenizer } from '../engine/types.js';
-import { messageText } from '../engine/index.js';
+import { messageText, renderChatML } from '../engine/index.js';
 
-/** A validated completions or chat request, tokenized once. */
+/** One prompt of a request, tokenized once. */
+export interface PromptInput {
+  tokenIds: number[];
+  /** The prompt as text (vLLM's `prompt` of a RequestOutput: what `echo` repeats). */
+  text: string;
+  /** The text of each prompt token when the tokenizer can say (logprob token strings). */
+  pieces?: string[];
+  /** What `--mode echo` answers: the last user message, or the prompt. */
+  echoText: string;
+}
+
+/** kv_transfer_params of vLLM's P/D connectors (NixlConnector field names). */
+export interface KvTransferParams {
+  do_remote_decode?: boolean;
+  do_remote_prefill?: boolean;
+  remote_engine_id?: string | null;
+  remote_block_ids?: unknown[] | null;
+  remote_host?: string | null;
+  remote_port?: number | null;
+  tp_size?: number;
+  [k: string]: unknown;
+}
+
+/** A validated completions or chat request (vLLM's CompletionRequest / ChatCompletionRequest subset). */
 export interface CompletionRequest {
   kind: 'completions' | 'chat';
   model: string;
-  promptTokenIds: number[];
-  /** What echo mode repeats: the last user message or the prompt. */
-  echoText: string;
+  /** One prompt for chat; one or more for completions (a batch, one choice group per prompt). */
+  prompts: PromptInput[];
+  /** Choices per prompt (`n`). */
+  n: number;
   /** Tokens the client allows (null = not given). */
   maxTokens: number | null;
+  /** Which field set maxTokens (for error params and metrics). */
+  maxTokensParam: 'max_tokens' | 'max_completion_tokens';
   ignoreEos: boolean;
   stream: boolean;
   includeUsage: boolean;
   continuousUsage: boolean;
   cacheSalt?: string;
+  seed?: number;
+  /** Completions: repeat the prompt before the answer. Chat: prepend the last message when it has the answer's role. */
+  echo: boolean;
+  /** Chat echo: the text prepended to the answer (vLLM's rule), or null. */
+  chatEchoText: string | null;
+  /** Completions `logprobs` (top entries per token) / chat `top_logprobs` when `logprobs` is true; null = none. */
+  logprobs: number | null;
+  /** `prompt_logprobs` (vLLM extension); with completions `echo`, defaults to `logprobs` as vLLM does. */
+  promptLogprobs: number | null;
+  /** llm-d-inference-sim's `cache_hit_threshold` in [0, 1]; null = not given. */
+  cacheHitThreshold: number | null;
+  kvTransferParams: KvTransferParams | null;
+  /** vLLM's `request_id` body field. */
+  requestId?: string;
 }
 
-function bad(message: string, param: string): KvgateError {
+/** Limits the parser needs from the server. */
+export interface ParseLimits {
+  /** vLLM's `--max-logprobs` (default 20). */
+  maxLogprobs: number;
+  /** Largest number of choices (n × prompts) one request may ask for: a memory guard. */
+  maxChoices: number;
+}
+
+export const DEFAULT_PARSE_LIMITS: ParseLimits = { maxLogprobs: 20, maxChoices: 1024 };
+
+function bad(message: string, param: string | null): KvgateError {
   return new KvgateError(ErrorCode.InvalidRequest, message, { param });
 }
 
-function optionalPositiveInt(body: Record<string, unknown>, key: string): number | null {
+/** vLLM's VLLMValidationError text: the message with "(parameter=…, value=…)" appended. */
+function vllmValidation(message: string, param: string, value?: unknown): KvgateError {
+  const suffix = value === undefined ? `(parameter=${param})` : `(parameter=${param}, value=${String(value)})`;
+  return bad(`${message} ${suffix}`, param);
+}
+
+function optionalInt(body: Record<string, unknown>, key: string): number | null {
   const v = body[key];
   if (v === undefined || v === null) return null;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw bad(`${key} must be a positive integer`, key);
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw bad(`${key} must be an integer`, key);
   return v;
 }
 
-function optionalBool(body: Record<string, unknown>, key: string): boolean {
+function optionalBool(body: Record<string, unknown>, key: string, dflt = false): boolean {
   const v = body[key];
-  if (v === undefined || v === null) return false;
+  if (v === undefined || v === null) return dflt;
   if (typeof v !== 'boolean') throw bad(`${key} must be a boolean`, key);
   return v;
 }
 
-export function parseCompletionRequest(kind: 'completions' | 'chat', body: Record<string, unknown>, tokenizer: Tokenizer): CompletionRequest {
+/** Python truthiness of a JSON value, which vLLM's "before" validators test with `data.get(...)`. */
+function truthy(v: unknown): boolean {
+  if (v === undefined || v === null || v === false || v === 0 || v === '') return false;
+  if (Array.isArray(v)) return v.length > 0;
+  if (typeof v === 'object') return Object.keys(v as object).length > 0;
+  return true;
+}
+
+function checkMessages(messages: unknown): ChatMessage[] {
+  if (!Array.isArray(messages) || messages.length === 0) throw bad('messages must be a non-empty array', 'messages');
+  for (const [i, m] of messages.entries()) {
+    if (!m || typeof m !== 'object' || typeof (m as ChatMessage).role !== 'string') {
+      throw bad(`messages[${i}] must be an object with a string role`, 'messages');
+    }
+    const c: unknown = (m as ChatMessage).content;
+    // As the OpenAI API: a string, null/absent (an assistant turn with tool calls), or content parts.
+    const part = (p: unknown) => !!p && typeof p === 'object' && typeof (p as { type?: unknown }).type === 'string' && ((p as { type: string }).type !== 'text' || typeof (p as { text?: unknown }).text === 'string');
+    if (!(c === undefined || c === null || typeof c === 'string' || (Array.isArray(c) && c.every(part)))) {
+      throw bad(`messages[${i}].content must be a string or an array of content parts`, 'messages');
+    }
+  }
+  return messages as ChatMessage[];
+}
+
+/** Token strings are needed only for logprobs and echo: split the text on first use, not per request. */
+class TextPrompt implements PromptInput {
+  private split: string[] | undefined | null = null;
+  constructor(
+    readonly tokenIds: number[],
+    readonly text: string,
+    readonly echoText: string,
+    private readonly tokenizer: Tokenizer,
+  ) {}
+
+  get pieces(): string[] | undefined {
+    if (this.split === null) this.split = this.tokenizer.splitPieces?.(this.text);
+    return this.split;
+  }
+}
+
+function withLazyPieces(p: Omit<PromptInput, 'pieces'>, tokenizer: Tokenizer): PromptInput {
+  return new TextPrompt(p.tokenIds, p.text, p.echoText, tokenizer);
+}
+
+const isTokenList = (v: unknown): v is number[] => Array.isArray(v) && v.every((t) => Number.isInteger(t) && (t as number) >= 0);
+
+/**
+ * The prompts of a completions request: a string, a list of strings, a list of token ids, or a
+ * list of token-id lists (the OpenAI / vLLM wire forms); each list element is its own prompt.
+ */
+function completionPrompts(raw: unknown, tokenizer: Tokenizer): PromptInput[] {
+  if (raw === undefined || raw === null || raw === '' || (Array.isArray(raw) && raw.length === 0)) {
+    throw bad('Either prompt or prompt_embeds must be provided and non-empty.', 'prompt');
+  }
+  const fromText = (text: string): PromptInput => withLazyPieces({ tokenIds: tokenizer.encode(text), text, echoText: text }, tokenizer);
+  const fromIds = (ids: number[]): PromptInput => {
+    const text = tokenizer.decode(ids);
+    return { tokenIds: ids, text, echoText: text };
+  };
+  let out: PromptInput[];
+  if (typeof raw === 'string') out = [fromText(raw)];
+  else if (isTokenList(raw)) out = [fromIds(raw)];
+  else if (Array.isArray(raw) && raw.every((p) => typeof p === 'string')) out = (raw as string[]).map(fromText);
+  else if (Array.isArray(raw) && raw.every(isTokenList)) out = (raw as number[][]).map(fromIds);
+  else throw bad('prompt must be a string, a list of strings, a list of token ids or a list of token-id lists', 'prompt');
+  for (const [i, p] of out.entries()) {
+    if (p.tokenIds.length === 0) throw bad(out.length > 1 ? `prompt[${i}] must not be empty` : 'prompt must not be empty', 'prompt');
+  }
+  return out;
+}
+
+function checkResponseFormat(rf: unknown): void {
+  if (rf === undefined || rf === null) return;
+  if (typeof rf !== 'object' || Array.isArray(rf)) throw bad('response_format must be an object', 'response_format');
+  const { type, json_schema: schema } = rf as { type?: unknown; json_schema?: unknown };
+  if (!['text', 'json_object', 'json_schema', 'structural_tag'].includes(type as string)) {
+    throw bad("response_format.type must be one of 'text', 'json_object', 'json_schema', 'structural_tag'", 'response_format');
+  }
+  if (type !== 'json_schema') return;
+  // vLLM's protocol needs the json_schema object (with a name) for type json_schema; without it
+  // vLLM answers 400 since PR #35456 (before that, an assertion gave a 500).
+  if (!schema || typeof schema !== 'object' || Array.isArray(schema)) {
+    throw bad("response_format.json_schema is required when response_format.type is 'json_schema'", 'response_format');
+  }
+  if (typeof (schema as { name?: unknown }).name !== 'string') throw bad('response_format.json_schema.name is required', 'response_format');
+}
+
+/**
+ * vLLM's logprob-count rule: non-negative (or −1 = the whole vocabulary where allowed) and at
+ * most `--max-logprobs` (SamplingParams._validate_logprobs).
+ */
+function checkLogprobCount(n: number, kind: 'sample' | 'prompt', param: string, limits: ParseLimits, tokenizer: Tokenizer): void {
+  const requested = n === -1 ? tokenizer.vocabSize ?? 151_936 : n;
+  if (requested > limits.maxLogprobs) {
+    throw vllmValidation(`Requested ${kind} logprobs of ${requested}, which is greater than max allowed: ${limits.maxLogprobs}`, param, requested);
+  }
+}
+
+/** Parses and validates a completions or chat body as vLLM's protocol does (messages and codes as vLLM's). */
+export function parseCompletionRequest(
+  kind: 'completions' | 'chat',
+  body: Record<string, unknown>,
+  tokenizer: Tokenizer,
+  limits: ParseLimits = DEFAULT_PARSE_LIMITS,
+): CompletionRequest {
   const model = body.model;
   if (typeof model !== 'string' || model.length === 0) {
     throw new KvgateError(ErrorCode.MissingModel, "Invalid request: missing required parameter 'model'.", { param: 'model' });
   }
-  let promptTokenIds: number[];
-  let echoText: string;
-  if (kind === 'chat') {
-    const messages = body.messages;
-    if (!Array.isArray(messages) || messages.length === 0) throw bad('messages must be a non-empty array', 'messages');
-    for (const [i, m] of messages.entries()) {
-      if (!m || typeof m !== 'object' || typeof (m as ChatMessage).role !== 'string') {
-        throw bad(`messages[${i}] must be an object with a string role`, 'messages');
-      }
-      const c: unknown = (m as ChatMessage).content;
-      // As the OpenAI API: a string, null/absent (an assistant turn with tool calls), or content parts.
-      const part = (p: unknown) => !!p && typeof p === 'object' && typeof (p as { type?: unknown }).type === 'string' && ((p as { type: string }).type !== 'text' || typeof (p as { text?: unknown }).text === 'string');
-      if (!(c === undefined || c === null || typeof c === 'string' || (Array.isArray(c) && c.every(part)))) {
-        throw bad(`messages[${i}].content must be a string or an array of content parts`, 'messages');
-      }
-    }
-    const msgs = messages as ChatMessage[];
-    promptTokenIds = tokenizer.encode(tokenizer.renderChat(msgs));
-    const lastUser = [...msgs].reverse().find((m) => m.role === 'user');
-    echoText = messageText(lastUser?.content ?? msgs[msgs.length - 1].content);
-  } else {
-    let prompt = body.prompt;
-    if (Array.isArray(prompt) && prompt.length === 1 && (typeof prompt[0] === 'string' || Array.isArray(prompt[0]))) prompt = prompt[0];
-    if (typeof prompt === 'string') {
-      promptTokenIds = tokenizer.encode(prompt);
-      echoText = prompt;
-    } else if (Array.isArray(prompt) && prompt.length > 0 && prompt.every((t) => Number.isInteger(t) && t >= 0)) {
-      promptTokenIds = prompt as number[];
-      echoText = tokenizer.decode(promptTokenIds);
-    } else if (Array.isArray(prompt) && prompt.length > 1) {
-      throw bad('the simulator serves one prompt per request; send batched prompts as separate requests', 'prompt');
-    } else {
-      throw bad('prompt must be a string or an array of token ids', 'prompt');
-    }
-    if (promptTokenIds.length === 0) throw bad('prompt must not be empty', 'prompt');
-  }
-  const maxTokens = optionalPositiveInt(body, 'max_completion_tokens') ?? optionalPositiveInt(body, 'max_tokens');
   const stream = optionalBool(body, 'stream');
+
+  // Validators vLLM runs before building the request (protocol.py model_validator(mode="before")).
+  if (truthy(body.stream_options) && !stream) throw vllmValidation('Stream options can only be defined when `stream=True`.', 'stream_options');
+  const promptLogprobsRaw = optionalInt(body, 'prompt_logprobs');
+  if (promptLogprobsRaw !== null) {
+    if (stream && (promptLogprobsRaw > 0 || promptLogprobsRaw === -1)) throw vllmValidation('`prompt_logprobs` are not available when `stream=True`.', 'prompt_logprobs');
+    if (promptLogprobsRaw < 0 && promptLogprobsRaw !== -1) throw vllmValidation('`prompt_logprobs` must be a positive value or -1.', 'prompt_logprobs', promptLogprobsRaw);
+  }
+  let logprobs: number | null;
+  if (kind === 'completions') {
+    logprobs = optionalInt(body, 'logprobs');
+    if (logprobs !== null && logprobs < 0) throw vllmValidation('`logprobs` must be a positive value.', 'logprobs', logprobs);
+  } else {
+    const wants = optionalBool(body, 'logprobs');
+    const top = optionalInt(body, 'top_logprobs');
+    if (top !== null) {
+      if (top < 0 && top !== -1) throw vllmValidation('`top_logprobs` must be a positive value or -1.', 'top_logprobs', top);
+      if ((top === -1 || top > 0) && !wants) throw vllmValidation('when using `top_logprobs`, `logprobs` must be set to true.', 'top_logprobs');
+    }
+    logprobs = wants ? top ?? 0 : null;
+  }
+  if (logprobs !== null) checkLogprobCount(logprobs, 'sample', 'logprobs', limits, tokenizer);
+  const cacheSalt = body.cache_salt;
+  if (cacheSalt !== undefined && cacheSalt !== null && (typeof cacheSalt !== 'string' || cacheSalt === '')) {
+    throw bad("Parameter 'cache_salt' must be a non-empty string if provided.", 'cache_salt');
+  }
+  const addGenerationPrompt = optionalBool(body, 'add_generation_prompt', true);
+  const continueFinalMessage = optionalBool(body, 'continue_final_message');
+  if (kind === 'chat' && continueFinalMessage && addGenerationPrompt && body.add_generation_prompt === true) {
+    throw bad('Cannot set both `continue_final_message` and `add_generation_prompt` to True.', 'continue_final_message');
+  }
+  checkResponseFormat(body.response_format);
+
+  const echo = optionalBool(body, 'echo');
+  let prompts: PromptInput[];
+  let chatEchoText: string | null = null;
+  if (kind === 'chat') {
+    const msgs = checkMessages(body.messages);
+    // The simulator's tokenizers all render ChatML; the vLLM switches cut that rendering short.
+    const defaultTemplate = addGenerationPrompt && !continueFinalMessage;
+    const rendered = defaultTemplate ? tokenizer.renderChat(msgs) : renderChatML(msgs, { addGenerationPrompt: false, continueFinalMessage });
+    const lastUser = [...msgs].reverse().find((m) => m.role === 'user');
+    prompts = [withLazyPieces({ tokenIds: tokenizer.encode(rendered), text: rendered, echoText: messageText(lastUser?.content ?? msgs[msgs.length - 1].content) }, tokenizer)];
+    // vLLM's chat echo: the answer starts with the last message's text when that message has the
+    // answer's role (assistant under add_generation_prompt, else the last message's own role).
+    const last = msgs[msgs.length - 1];
+    const role = addGenerationPrompt && !continueFinalMessage ? 'assistant' : last.role;
+    const lastText = messageText(last.content);
+    if (echo && lastText && last.role === role) chatEchoText = lastText;
+  } else {
+    prompts = completionPrompts(body.prompt, tokenizer);
+  }
+
+  const n = optionalInt(body, 'n') ?? 1;
+  if (n < 1) throw bad(`n must be at least 1, got ${n}.`, 'n');
+  if (n * prompts.length > limits.maxChoices) throw bad(`n × prompts is ${n * prompts.length}; this server returns at most ${limits.maxChoices} choices per request`, 'n');
+
+  const mct = optionalInt(body, 'max_completion_tokens');
+  const mt = optionalInt(body, 'max_tokens');
+  const maxTokensParam = mct !== null ? 'max_completion_tokens' : 'max_tokens';
+  let maxTokens = mct ?? mt;
+  // vLLM lets a completions request echo its prompt without generating (echo with max_tokens 0).
+  const echoOnly = kind === 'completions' && echo && maxTokens === 0;
+  if (maxTokens !== null && maxTokens < 1 && !echoOnly) throw bad(`max_tokens must be at least 1, got ${maxTokens}.`, maxTokensParam);
+  if (echoOnly) maxTokens = 0;
+
+  let promptLogprobs = promptLogprobsRaw;
+  if (promptLogprobs === null && kind === 'completions' && echo && logprobs !== null) promptLogprobs = logprobs; // vLLM: echo implies prompt logprobs
+  if (promptLogprobs !== null && promptLogprobs !== 0) checkLogprobCount(promptLogprobs, 'prompt', 'prompt_logprobs', limits, tokenizer);
+
   const so = body.stream_options;
   if (so !== undefined && so !== null && (typeof so !== 'object' || Array.isArray(so))) throw bad('stream_options must be an object', 'stream_options');
   const streamOptions = (so ?? undefined) as { include_usage?: unknown; continuous_usage_stats?: unknown } | undefined;
   // vLLM: include_usage defaults to true once stream_options is present.
   const includeUsage = streamOptions ? streamOptions.include_usage !== false : false;
   const continuousUsage = streamOptions?.continuous_usage_stats === true;
-  const cacheSalt = body.cache_salt;
-  if (cacheSalt !== undefined && typeof cacheSalt !== 'string') throw bad('cache_salt must be a string', 'cache_salt');
+
+  const seed = optionalInt(body, 'seed') ?? undefined;
+  const cht = body.cache_hit_threshold;
+  let cacheHitThreshold: number | null = null;
+  if (cht !== undefined && cht !== null) {
+    if (typeof cht !== 'number' || !(cht >= 0 && cht <= 1)) throw bad('cache_hit_threshold must be a number in [0, 1]', 'cache_hit_threshold');
+    cacheHitThreshold = cht;
+  }
+  const ktp = body.kv_transfer_params;
+  if (ktp !== undefined && ktp !== null && (typeof ktp !== 'object' || Array.isArray(ktp))) throw bad('kv_transfer_params must be an object', 'kv_transfer_params');
+  const kvTransferParams = (ktp ?? null) as KvTransferParams | null;
+  if (kvTransferParams?.do_remote_decode === true && stream) throw bad('Prefill does not support streaming', 'stream'); // llm-d-inference-sim's rule
+  const requestId = typeof body.request_id === 'string' && body.request_id ? body.request_id : undefined;
+
   return {
     kind,
     model,
-    promptTokenIds,
-    echoText,
+    prompts,
+    n,
     maxTokens,
+    maxTokensParam,
     ignoreEos: optionalBool(body, 'ignore_eos'),
     stream,
     includeUsage,
     continuousUsage,
-    cacheSalt: cacheSalt as string | undefined,
+    cacheSalt: (cacheSalt ?? undefined) as string | undefined,
+    seed,
+    echo,
+    chatEchoText,
+    logprobs,
+    promptLogprobs,
+    cacheHitThreshold,
+    kvTransferParams,
+    requestId,
   };
 }

@@ -42,8 +42,19 @@ function encodeEvent(e: KvEvent, format: 'array' | 'map'): unknown {
 }
 
 /** msgpack EventBatch as vLLM sends it: positional [ts, events, data_parallel_rank]. */
-export function encodeBatch(batch: KvEventBatch, format: 'array' | 'map'): Uint8Array {
-  return encode([batch.ts, batch.events.map((e) => encodeEvent(e, format)), 0], { useBigInt64: true });
+export function encodeBatch(batch: KvEventBatch, format: 'array' | 'map', dataParallelRank = 0): Uint8Array {
+  return encode([batch.ts, batch.events.map((e) => encodeEvent(e, format)), dataParallelRank], { useBigInt64: true });
+}
+
+/**
+ * vLLM offsets KV-event (and replay) endpoints by the data-parallel rank: a TCP port grows by
+ * the rank, an ipc/inproc path gets a `_dp{rank}` suffix (vllm/config/kv_events.py).
+ */
+export function offsetEndpoint(endpoint: string, rank: number): string {
+  if (rank === 0) return endpoint;
+  const m = /^(tcp:\/\/.*:)(\d+)$/.exec(endpoint);
+  if (m) return `${m[1]}${Number(m[2]) + rank}`;
+  return `${endpoint}_dp${rank}`;
 }
 
 /**
@@ -59,8 +70,25 @@ export class KvEventPublisher {
   private closed = false;
 
   constructor(
-    private readonly opts: { endpoint: string; topic: string; format: 'array' | 'map'; replayEndpoint?: string; logger: Logger },
+    private readonly opts: {
+      endpoint: string;
+      topic: string;
+      format: 'array' | 'map';
+      replayEndpoint?: string;
+      logger: Logger;
+      /** Carried in every batch (vLLM's data_parallel_rank). */
+      dataParallelRank?: number;
+      /** Batches kept for replay (vLLM's buffer_steps, 10,000). */
+      replayBufferSize?: number;
+      /** Split a step's events into batches of at most this many (llm-d-inference-sim's event-batch-size). */
+      maxEventsPerBatch?: number;
+    },
   ) {}
+
+  /** The topic the batches go out on. */
+  get topic(): string {
+    return this.opts.topic;
+  }
 
   async start(): Promise<void> {
     if (zmqShouldBind(this.opts.endpoint)) await this.pub.bind(this.opts.endpoint);
@@ -74,11 +102,16 @@ export class KvEventPublisher {
 
   publish(batch: KvEventBatch): void {
     if (this.closed) return;
+    const max = this.opts.maxEventsPerBatch;
+    if (max && batch.events.length > max) {
+      for (let i = 0; i < batch.events.length; i += max) this.publish({ ts: batch.ts, events: batch.events.slice(i, i + max) });
+      return;
+    }
     const seq = Buffer.alloc(8);
     seq.writeBigUInt64BE(this.seq++);
-    const payload = encodeBatch(batch, this.opts.format);
+    const payload = encodeBatch(batch, this.opts.format, this.opts.dataParallelRank ?? 0);
     this.buffer.push({ seq, payload });
-    if (this.buffer.length > REPLAY_BUFFER) this.buffer.shift();
+    if (this.buffer.length > (this.opts.replayBufferSize ?? REPLAY_BUFFER)) this.buffer.shift();
     // zeromq 6 allows one send in flight per socket: chain them in order.
     this.sending = this.sending
       .then(() => (this.closed ? undefined : this.pub.send([this.opts.topic, seq, payload])))

@@ -1,18 +1,31 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
-import { createEngine, createTokenizer, loadProfile, RealClock, type SimEngine } from '../engine/index.js';
-import type { RequestOutcome, Tokenizer } from '../engine/types.js';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createEngine, createTokenizer, loadProfile, RealClock, ESTIMATE_OUTPUT_VOCAB, type SimEngine } from '../engine/index.js';
+import type { Tokenizer } from '../engine/types.js';
 import { createRng } from '../shared/rng.js';
-import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { KvgateError, ErrorCode, openAIErrorBody } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { VERSION } from '../shared/version.js';
-import { SimOptionsSchema, RuntimeConfigSchema, type SimOptions, type SimOptionsInput, type RuntimeConfigPatch } from './options.js';
+import { SimOptionsSchema, type SimOptions, type SimOptionsInput } from './options.js';
 import { readBody, sendJson, sendError, parseJsonBody } from '../shared/http.js';
 import { SimMetrics } from './metrics.js';
+import { FakeMetricsRegistry } from './fake-metrics.js';
+import { mergeFakeMetrics } from './fake-metrics-config.js';
 import { KvEventPublisher } from './kv-event-publisher.js';
-import { parseCompletionRequest, type CompletionRequest } from './completion-request.js';
+import { parseCompletionRequest, type ParseLimits } from './completion-request.js';
+import { serveCompletion, type CompletionDeps } from './completion-handler.js';
 import { drawFailure, injectedFailure } from './failure-injection.js';
+import { LoraRegistry } from './lora.js';
+import { LogprobSource, candidateIds } from './logprobs.js';
+import { embeddingsResponse } from './embeddings.js';
+import { latencyModelFor, kvTransferMs, validateLatencySettings, type LatencySettings } from './latency-settings.js';
+import { parseAdminPatch } from './admin-config.js';
+import { adminConfigView } from './admin-config-view.js';
+import { selfSignedCertificate } from './tls.js';
+import { modelEndpoints } from './model-endpoints.js';
 
 export interface RunningSim {
   url: string;
@@ -20,12 +33,19 @@ export interface RunningSim {
   port: number;
   options: SimOptions;
   engine: SimEngine;
+  /** The LoRA adapters this server knows (static and loaded at run time). */
+  loras: LoraRegistry;
+  /** The KV-event topic actually used (placeholders expanded), or undefined without KV events. */
+  kvEventsTopic?: string;
   /** Applies a runtime configuration patch (same as POST /admin/config). */
-  setConfig(patch: RuntimeConfigPatch): void;
+  setConfig(patch: Record<string, unknown>): void;
   close(): Promise<void>;
 }
 
 const FILLER = 'The quick brown fox jumps over the lazy dog while the sun sets behind distant hills. ';
+/** Words whose tokens serve as logprob alternatives under real tokenizers. */
+const ALTERNATIVE_WORDS =
+  ' the of and to in is that it for on with as was at by be this are from or an have not but they which one you were all we her she there can has been if more when will would who so no what out up into do than then its some could them time these two may first see way only its new like our me man any day get'.split(' ');
 
 /** Validates options, naming the offending field (in CLI spelling) on error. */
 export function parseSimOptions(input: SimOptionsInput): SimOptions {
@@ -35,6 +55,8 @@ export function parseSimOptions(input: SimOptionsInput): SimOptions {
   const field = issue.path.map(String).join('.').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
   throw new KvgateError(ErrorCode.InvalidConfig, `invalid --${field || 'option'}: ${issue.message}`, { param: field });
 }
+
+type Handler = (req: IncomingMessage, res: ServerResponse, query: URLSearchParams) => Promise<void> | void;
 
 /** Starts one vLLM-compatible simulated model server. `port: 0` picks a free port. */
 export async function startSimServer(input: SimOptionsInput = {}, opts: { logger?: Logger } = {}): Promise<RunningSim> {
@@ -53,237 +75,228 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
     maxModelLen,
     enablePrefixCaching: options.enablePrefixCaching,
     modelName: options.model,
+    hashSeed: options.hashSeed,
     kvEvents: Boolean(options.kvEventsEndpoint),
+    maxLoras: options.maxLoras,
   });
-  const applyLatencyOverrides = (ttft?: number, itl?: number) => {
-    if (itl !== undefined) engine.setLatency({ stepBaseMs: itl, decodeMsPerSeq: 0, contextMsPerToken: 0 });
-    if (ttft !== undefined) {
-      const base = itl ?? engine.latencyModel.stepBaseMs;
-      engine.setLatency({ prefillOverheadMs: Math.max(0, ttft - base), prefillMsPerToken: 0 });
-    }
+  // The profile's step model, as /admin/config's step keys leave it; llm-d latency settings apply on top.
+  const baseLatency = { ...profile.latency };
+  let latency: LatencySettings = {
+    latencyCalculator: options.latencyCalculator,
+    timeToFirstToken: options.timeToFirstToken,
+    timeToFirstTokenStdDev: options.timeToFirstTokenStdDev,
+    interTokenLatency: options.interTokenLatency,
+    interTokenLatencyStdDev: options.interTokenLatencyStdDev,
+    prefillOverhead: options.prefillOverhead,
+    prefillTimePerToken: options.prefillTimePerToken,
+    prefillTimeStdDev: options.prefillTimeStdDev,
+    kvCacheTransferLatency: options.kvCacheTransferLatency,
+    kvCacheTransferLatencyStdDev: options.kvCacheTransferLatencyStdDev,
+    kvCacheTransferTimePerToken: options.kvCacheTransferTimePerToken,
+    kvCacheTransferTimeStdDev: options.kvCacheTransferTimeStdDev,
+    timeFactorUnderLoad: options.timeFactorUnderLoad,
   };
-  applyLatencyOverrides(options.timeToFirstToken, options.interTokenLatency);
+  const applyLatency = () => engine.setLatency(latencyModelFor(baseLatency, latency));
+  try {
+    validateLatencySettings(latency);
+  } catch (err) {
+    throw new KvgateError(ErrorCode.InvalidConfig, `invalid --${(err as KvgateError).param}: ${(err as Error).message}`);
+  }
+  applyLatency();
   const tokenizer: Tokenizer = await createTokenizer(options.tokenizer);
   const fillerIds = tokenizer.name === 'estimate' ? null : tokenizer.encode(FILLER.repeat(8));
   const servedNames = options.servedModelNames.length ? options.servedModelNames : [options.model];
-  const metrics = new SimMetrics(engine, servedNames[0], { legacy: options.legacyMetrics, maxModelLen });
+  const baseName = servedNames[0];
+  const loras = new LoraRegistry(options.loraModules, [options.model, ...servedNames]);
+  const metrics = new SimMetrics(engine, baseName, { legacy: options.legacyMetrics, maxModelLen, engineIndex: options.dataParallelRank, maxLoras: options.maxLoras });
+  const fake = options.fakeMetrics
+    ? new FakeMetricsRegistry(options.fakeMetrics, {
+        modelName: baseName,
+        maxModelLen,
+        refreshIntervalMs: options.fakeMetricsRefreshIntervalMs,
+        maxLoras: options.maxLoras,
+        engineIndex: options.dataParallelRank,
+        cacheConfigLabels: { block_size: String(engine.blockSize), num_gpu_blocks: String(engine.numGpuBlocks), num_cpu_blocks: '0', cache_dtype: 'auto', engine: String(options.dataParallelRank) },
+      })
+    : undefined;
+  let logprobSource: LogprobSource | undefined;
+  const logprobs = () =>
+    (logprobSource ??= new LogprobSource(
+      options.seed,
+      tokenizer,
+      tokenizer.name === 'estimate' ? Array.from({ length: ESTIMATE_OUTPUT_VOCAB }, (_, i) => i) : candidateIds(tokenizer, tokenizer.encode(ALTERNATIVE_WORDS.join(' '))),
+    ));
   const runtime = { failureInjectionRate: options.failureInjectionRate, failureTypes: options.failureTypes };
   const rng = createRng(options.seed ^ 0x5eed);
   const startedAt = Date.now();
   const idPrefix = randomBytes(6).toString('hex');
+  const engineUuid = randomUUID();
   let nextId = 0;
   let portHeader = String(options.port);
   let publisher: KvEventPublisher | undefined;
   const inflight = new Set<ServerResponse>();
+  const parseLimits: ParseLimits = { maxLogprobs: options.maxLogprobs, maxChoices: 1024 };
 
   const ready = () => Date.now() - startedAt >= options.startupDurationMs;
 
-  function setConfig(patch: RuntimeConfigPatch): void {
-    const p = RuntimeConfigSchema.safeParse(patch);
-    if (!p.success) {
-      const issue = p.error.issues[0];
-      throw new KvgateError(ErrorCode.InvalidRequest, `${issue.path.join('.') || 'config'}: ${issue.message}`, { param: issue.path.join('.') || null });
+  function setConfig(body: Record<string, unknown>): void {
+    const patch = parseAdminPatch(body);
+    const nextLatency = { ...latency, ...patch.latency };
+    validateLatencySettings(nextLatency);
+    let nextFake = fake?.current;
+    if (patch.fakeMetrics) {
+      if (!fake) throw new KvgateError(ErrorCode.InvalidRequest, 'fake-metrics can be updated only when the simulator was started with --fake-metrics', { param: 'fake-metrics' });
+      try {
+        nextFake = mergeFakeMetrics(fake.current, patch.fakeMetrics);
+      } catch (err) {
+        throw new KvgateError(ErrorCode.InvalidRequest, `fake-metrics: ${(err as Error).message}`, { param: 'fake-metrics' });
+      }
     }
-    const v = p.data;
-    if (v.failure_injection_rate !== undefined) runtime.failureInjectionRate = v.failure_injection_rate;
-    if (v.failure_types !== undefined) runtime.failureTypes = v.failure_types;
-    if (v.step_base_ms !== undefined) engine.setLatency({ stepBaseMs: v.step_base_ms });
-    if (v.prefill_ms_per_token !== undefined) engine.setLatency({ prefillMsPerToken: v.prefill_ms_per_token });
-    if (v.decode_ms_per_seq !== undefined) engine.setLatency({ decodeMsPerSeq: v.decode_ms_per_seq });
-    applyLatencyOverrides(v.time_to_first_token, v.inter_token_latency);
+    // Every field validated: apply all at once.
+    if (patch.failureInjectionRate !== undefined) runtime.failureInjectionRate = patch.failureInjectionRate;
+    if (patch.failureTypes !== undefined) runtime.failureTypes = patch.failureTypes;
+    Object.assign(baseLatency, patch.step);
+    latency = nextLatency;
+    applyLatency();
+    if (fake && nextFake) fake.set(nextFake);
   }
 
-  function runtimeConfig() {
-    const l = engine.latencyModel;
-    return {
-      failure_injection_rate: runtime.failureInjectionRate,
-      failure_types: runtime.failureTypes,
-      step_base_ms: l.stepBaseMs,
-      prefill_overhead_ms: l.prefillOverheadMs,
-      prefill_ms_per_token: l.prefillMsPerToken,
-      decode_ms_per_seq: l.decodeMsPerSeq,
-    };
+  /** The base model or LoRA adapter a request names; vLLM's 404 wording otherwise. */
+  function resolveModel(model: string): { responseModel: string; lora?: { name: string; id: number } } {
+    if (servedNames.includes(model)) return { responseModel: baseName };
+    const a = loras.get(model);
+    if (a) return { responseModel: a.name, lora: { name: a.name, id: a.id } };
+    throw new KvgateError(ErrorCode.ModelNotFound, `The model \`${model}\` does not exist.`, { param: 'model' });
   }
 
-  function modelCard(id: string) {
-    const created = Math.floor(startedAt / 1000);
-    return {
-      id,
-      object: 'model',
-      created,
-      owned_by: 'vllm',
-      root: options.model,
-      parent: null,
-      max_model_len: maxModelLen,
-      permission: [
-        {
-          id: `modelperm-${idPrefix}`,
-          object: 'model_permission',
-          created,
-          allow_create_engine: false,
-          allow_sampling: true,
-          allow_logprobs: true,
-          allow_search_indices: false,
-          allow_view: true,
-          allow_fine_tuning: false,
-          organization: '*',
-          group: null,
-          is_blocking: false,
-        },
-      ],
-    };
+  /** llm-d-inference-sim's response headers: port always (kvgate's contract), pod and namespace from the environment, request id on demand. */
+  function responseHeaders(requestId: string): Record<string, string> {
+    const h: Record<string, string> = { 'x-inference-port': portHeader };
+    if (options.podName) h['x-inference-pod'] = options.podName;
+    if (options.podNamespace) h['x-inference-namespace'] = options.podNamespace;
+    if (options.enableRequestIdHeaders) h['x-request-id'] = requestId;
+    return h;
   }
 
-  function checkContext(cr: CompletionRequest): number {
-    const n = cr.promptTokenIds.length;
-    if (n >= maxModelLen) {
-      throw new KvgateError(
-        ErrorCode.ContextLengthExceeded,
-        `This model's maximum context length is ${maxModelLen} tokens. However, your request has ${n} input tokens. Please reduce the length of the input messages.`,
-        { param: cr.kind === 'chat' ? 'messages' : 'prompt' },
-      );
+  function requireJson(req: IncomingMessage): void {
+    if (!options.requireJsonContentType) return;
+    const mediaType = String(req.headers['content-type'] ?? '').split(';', 1)[0].trim().toLowerCase();
+    if (mediaType !== 'application/json') {
+      throw new KvgateError(ErrorCode.InvalidRequest, "Unsupported Media Type: Only 'application/json' is allowed", { param: 'content-type' });
     }
-    if (cr.maxTokens !== null && n + cr.maxTokens > maxModelLen) {
-      throw new KvgateError(
-        ErrorCode.ContextLengthExceeded,
-        `This model's maximum context length is ${maxModelLen} tokens. However, you requested ${n + cr.maxTokens} tokens (${n} in the messages, ${cr.maxTokens} in the completion). Please reduce the length of the messages or completion.`,
-        { param: 'max_tokens' },
-      );
-    }
-    // Without max_tokens: completions default to 16 (OpenAI); chat "stops" after a natural 128-token answer.
-    return Math.min(cr.maxTokens ?? (cr.kind === 'chat' ? 128 : 16), maxModelLen - n);
   }
+
+  async function readJson(req: IncomingMessage, limit = options.maxRequestBodyBytes): Promise<Record<string, unknown>> {
+    return parseJsonBody(await readBody(req, limit));
+  }
+
+  const completionDeps: CompletionDeps = {
+    engine,
+    tokenizer,
+    metrics,
+    get logprobSource() {
+      return logprobs();
+    },
+    mode: options.mode,
+    fillerIds,
+    maxModelLen,
+    transferMs: (n) => kvTransferMs(latency, n, rng),
+    kvOrigin: { engineId: engineUuid, host: options.podIp ?? options.host, port: 5600 + options.dataParallelRank },
+    get globalCacheHitThreshold() {
+      return options.globalCacheHitThreshold;
+    },
+    inflight,
+    nextEngineId: () => `${idPrefix}-${(nextId++).toString(36)}`,
+  };
 
   async function handleCompletion(req: IncomingMessage, res: ServerResponse, kind: 'completions' | 'chat'): Promise<void> {
-    const body = parseJsonBody(await readBody(req, options.maxRequestBodyBytes));
+    requireJson(req);
+    const body = await readJson(req);
+    // llm-d-inference-sim: X-Return-Error answers with that status at once, before anything else is checked.
+    const forced = req.headers['x-return-error'];
+    if (forced !== undefined) {
+      const raw = String(forced);
+      const code = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+      if (!(code >= 100 && code <= 599)) {
+        throw new KvgateError(ErrorCode.InvalidRequest, `Invalid X-Return-Error header value ${JSON.stringify(raw)}: must be an integer HTTP status code`, { param: 'x-return-error' });
+      }
+      sendJson(res, code, openAIErrorBody(code, `Simulated error triggered by X-Return-Error header (code ${code})`, 'simulated_error'));
+      return;
+    }
     const failure = drawFailure(runtime.failureInjectionRate, runtime.failureTypes, rng);
     if (failure) {
       const f = injectedFailure(failure, typeof body.model === 'string' ? body.model : options.model, maxModelLen);
       sendJson(res, f.status, f.body);
       return;
     }
-    const cr = parseCompletionRequest(kind, body, tokenizer);
-    if (!servedNames.includes(cr.model)) {
-      throw new KvgateError(ErrorCode.ModelNotFound, `The model \`${cr.model}\` does not exist.`, { param: 'model' });
+    const cr = parseCompletionRequest(kind, body, tokenizer, parseLimits);
+    const { responseModel, lora } = resolveModel(cr.model);
+    const limit = options.maxWaitingQueueLength;
+    if (limit !== undefined && engine.stats().waiting + cr.n * cr.prompts.length > limit) {
+      throw new KvgateError(ErrorCode.RateLimited, 'Failed to enqueue request, waiting requests queue is full');
     }
-    const target = checkContext(cr);
-    const naturalStop = cr.maxTokens === null && kind === 'chat';
-    let outputTokenIds: number[] | undefined;
-    let echoPieces: string[] | undefined;
-    if (options.mode === 'echo') {
-      outputTokenIds = tokenizer.encode(cr.echoText);
-      echoPieces = tokenizer.splitPieces?.(cr.echoText);
-    }
-    else if (fillerIds) outputTokenIds = Array.from({ length: target }, (_, i) => fillerIds[i % fillerIds.length]);
-
-    const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${idPrefix}${(nextId++).toString(36)}`;
-    const created = Math.floor(Date.now() / 1000);
-    const object = kind === 'chat' ? 'chat.completion' : 'text_completion';
-    const chunkObject = kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
-    const tokens: number[] = [];
-    let lastTokenMs = 0;
-    let finished = false;
-    inflight.add(res);
-
-    const usageOf = (o: { promptTokens: number; completionTokens: number; cachedTokens: number }) => ({
-      prompt_tokens: o.promptTokens,
-      completion_tokens: o.completionTokens,
-      total_tokens: o.promptTokens + o.completionTokens,
-      prompt_tokens_details: { cached_tokens: o.cachedTokens },
+    // vLLM names the response after X-Request-Id, else the body's request_id, else a fresh id.
+    const header = req.headers['x-request-id'];
+    const requestId = (typeof header === 'string' && header) || cr.requestId || `${idPrefix}${(nextId++).toString(36)}`;
+    const forceThreshold = String(req.headers['x-cache-threshold-finish-reason'] ?? '').toLowerCase() === 'true';
+    serveCompletion(completionDeps, res, {
+      cr,
+      responseModel,
+      lora,
+      id: `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${requestId}`,
+      forceCacheThreshold: forceThreshold,
+      headers: responseHeaders(requestId),
     });
-    const finishReasonOf = (o: RequestOutcome) => (naturalStop && o.finishReason === 'length' ? 'stop' : o.finishReason);
-
-    if (cr.stream) {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-inference-port': portHeader });
-      if (kind === 'chat') {
-        res.write(`data: ${JSON.stringify({ id, object: chunkObject, created, model: cr.model, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] })}\n\n`);
-      }
-    }
-
-    res.on('close', () => {
-      inflight.delete(res);
-      if (!finished) {
-        finished = true;
-        engine.abort(id);
-      }
-    });
-
-    engine.submit(
-      {
-        id,
-        promptTokenIds: cr.promptTokenIds,
-        maxTokens: target,
-        ignoreEos: cr.ignoreEos,
-        cacheSalt: cr.cacheSalt,
-        outputTokenIds,
-      },
-      {
-        onToken: (tokenId, index, nowMs) => {
-          if (index > 0) metrics.observeInterToken(nowMs - lastTokenMs);
-          lastTokenMs = nowMs;
-          if (!cr.stream) {
-            tokens.push(tokenId);
-            return;
-          }
-          const text = echoPieces?.[index] ?? tokenizer.decode([tokenId]);
-          const choice = kind === 'chat' ? { index: 0, delta: { content: text }, logprobs: null, finish_reason: null } : { index: 0, text, logprobs: null, finish_reason: null };
-          res.write(`data: ${JSON.stringify({ id, object: chunkObject, created, model: cr.model, choices: [choice] })}\n\n`);
-        },
-        onFinish: (o) => {
-          metrics.observeFinished(o, cr.maxTokens ?? target);
-          if (finished) return; // client went away: nothing to send
-          finished = true;
-          inflight.delete(res);
-          const finishReason = finishReasonOf(o);
-          const usage = usageOf(o);
-          if (cr.stream) {
-            const last = kind === 'chat' ? { index: 0, delta: {}, logprobs: null, finish_reason: finishReason } : { index: 0, text: '', logprobs: null, finish_reason: finishReason };
-            res.write(`data: ${JSON.stringify({ id, object: chunkObject, created, model: cr.model, choices: [last], ...(cr.continuousUsage ? { usage } : {}) })}\n\n`);
-            if (cr.includeUsage) res.write(`data: ${JSON.stringify({ id, object: chunkObject, created, model: cr.model, choices: [], usage })}\n\n`);
-            res.end('data: [DONE]\n\n');
-            return;
-          }
-          // Echo text first; tokens past it (ignore_eos) are decoded like random ones.
-          const text = echoPieces ? echoPieces.slice(0, tokens.length).join('') + (tokens.length > echoPieces.length ? tokenizer.decode(tokens.slice(echoPieces.length)) : '') : tokenizer.decode(tokens);
-          const choice =
-            kind === 'chat'
-              ? { index: 0, message: { role: 'assistant', content: text, tool_calls: [] }, logprobs: null, finish_reason: finishReason }
-              : { index: 0, text, logprobs: null, finish_reason: finishReason };
-          sendJson(res, 200, { id, object, created, model: cr.model, choices: [choice], usage }, { 'x-inference-port': portHeader });
-        },
-      },
-    );
   }
 
-  async function handleTokenize(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = parseJsonBody(await readBody(req, options.maxRequestBodyBytes));
-    let tokens: number[];
-    if (Array.isArray(body.messages)) tokens = parseCompletionRequest('chat', { ...body, model: body.model ?? servedNames[0] }, tokenizer).promptTokenIds;
-    else if (typeof body.prompt === 'string') tokens = tokenizer.encode(body.prompt);
-    else throw new KvgateError(ErrorCode.InvalidRequest, 'tokenize needs a string prompt or a messages array', { param: 'prompt' });
-    sendJson(res, 200, { count: tokens.length, max_model_len: maxModelLen, tokens, token_strs: null });
+  async function handleEmbeddings(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    requireJson(req);
+    const body = await readJson(req);
+    if (typeof body.model !== 'string' || !body.model) throw new KvgateError(ErrorCode.MissingModel, "Invalid request: missing required parameter 'model'.", { param: 'model' });
+    const { responseModel } = resolveModel(body.model);
+    const header = req.headers['x-request-id'];
+    const requestId = (typeof header === 'string' && header) || randomUUID();
+    sendJson(res, 200, embeddingsResponse(body, responseModel, tokenizer, options.defaultEmbeddingDimensions), responseHeaders(requestId));
   }
+
+  const endpoints = modelEndpoints({ options, engine, tokenizer, loras, servedNames, maxModelLen, parseLimits, startedAt, idPrefix, requireJson, readJson, responseHeaders });
 
   async function handleAdmin(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method === 'POST') setConfig(parseJsonBody(await readBody(req, 64 * 1024)) as RuntimeConfigPatch);
-    sendJson(res, 200, runtimeConfig());
+    if (req.method === 'POST') setConfig(await readJson(req, 64 * 1024));
+    sendJson(res, 200, adminConfigView(options, { runtime, latency, baseLatency, fake: fake?.current, servedNames, loras: loras.list(), port: Number(portHeader) }));
   }
 
-  const routes: Record<string, Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void> | void>> = {
+  async function handleFakeMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    setConfig({ 'fake-metrics': await readJson(req, 1024 * 1024) });
+    res.writeHead(204).end();
+  }
+
+  const health: Handler = (_q, s) => void s.writeHead(200, { 'content-length': 0 }).end();
+  const routes: Record<string, Record<string, Handler>> = {
     '/v1/completions': { POST: (q, s) => handleCompletion(q, s, 'completions') },
     '/v1/chat/completions': { POST: (q, s) => handleCompletion(q, s, 'chat') },
-    '/v1/models': { GET: (_q, s) => sendJson(s, 200, { object: 'list', data: servedNames.map(modelCard) }) },
-    '/health': { GET: (_q, s) => void s.writeHead(200, { 'content-length': 0 }).end() },
-    '/health/ready': { GET: (_q, s) => void s.writeHead(200, { 'content-length': 0 }).end() },
+    '/v1/completions/render': { POST: (q, s) => endpoints.render(q, s, 'completions') },
+    '/v1/chat/completions/render': { POST: (q, s) => endpoints.render(q, s, 'chat') },
+    '/v1/embeddings': { POST: handleEmbeddings },
+    '/v1/models': { GET: (_q, s) => endpoints.models(s) },
+    '/v1/load_lora_adapter': { POST: (q, s) => endpoints.lora(q, s, 'load') },
+    '/v1/unload_lora_adapter': { POST: (q, s) => endpoints.lora(q, s, 'unload') },
+    '/health': { GET: health },
+    '/health/ready': { GET: health },
     '/version': { GET: (_q, s) => sendJson(s, 200, { version: `kvgate-sim ${VERSION}` }) },
-    '/tokenize': { POST: handleTokenize },
+    '/tokenize': { POST: endpoints.tokenize },
+    '/detokenize': { POST: endpoints.detokenize },
     '/metrics': {
       GET: async (_q, s) => {
-        const text = await metrics.text();
+        const text = fake ? await fake.text() : await metrics.text();
         s.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': Buffer.byteLength(text) }).end(text);
       },
     },
     '/admin/config': { GET: handleAdmin, POST: handleAdmin },
+    '/fake_metrics': { POST: handleFakeMetrics },
+    '/sleep': { POST: endpoints.sleep },
+    '/wake_up': { POST: endpoints.wakeUp },
+    '/is_sleeping': { GET: (_q, s) => sendJson(s, 200, { is_sleeping: engine.isSleeping }) },
     '/reset_prefix_cache': {
       POST: (_q, s) => {
         engine.resetPrefixCache();
@@ -292,24 +305,42 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
     },
   };
 
-  const server: Server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 15_000 }, (req, res) => {
-    const q = req.url!.indexOf('?');
-    const path = q < 0 ? req.url! : req.url!.slice(0, q);
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url!;
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
     const route = routes[path];
     const handler = route?.[req.method ?? 'GET'];
+    if (options.logHttp) {
+      const t0 = performance.now();
+      res.once('finish', () => logger.info({ method: req.method, path, status: res.statusCode, ms: Math.round((performance.now() - t0) * 10) / 10 }, 'http'));
+    }
     try {
       if (!route) throw new KvgateError(ErrorCode.NotFound, `no route for ${path}`);
       if (!handler) throw new KvgateError(ErrorCode.MethodNotAllowed, `method ${req.method} is not allowed on ${path}`);
       if (!ready() && path !== '/metrics' && path !== '/version') {
         throw new KvgateError(ErrorCode.NotReady, 'The server is starting up and not ready yet.');
       }
-      const p = handler(req, res);
+      const p = handler(req, res, new URLSearchParams(q < 0 ? '' : url.slice(q + 1)));
       if (p) p.catch((err) => sendError(res, err));
     } catch (err) {
       req.resume();
       sendError(res, err);
     }
-  });
+  };
+
+  const serverOpts = { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 15_000 };
+  let tls: { cert: string | Buffer; key: string | Buffer } | undefined;
+  if (options.sslCertFile && options.sslKeyFile) {
+    try {
+      tls = { cert: readFileSync(options.sslCertFile), key: readFileSync(options.sslKeyFile) };
+    } catch (err) {
+      throw new KvgateError(ErrorCode.InvalidConfig, `cannot read --ssl-certfile/--ssl-keyfile: ${(err as Error).message}`);
+    }
+  } else if (options.selfSignedCerts) {
+    tls = await selfSignedCertificate(options.host);
+  }
+  const server: Server = tls ? (createHttpsServer({ ...serverOpts, ...tls }, onRequest) as unknown as Server) : createServer(serverOpts, onRequest);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -319,13 +350,19 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
   portHeader = String(port);
   const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
 
+  let topic: string | undefined;
   if (options.kvEventsEndpoint) {
+    // llm-d-inference-sim's topic is kv@<POD_IP>:<port>@<model>; placeholders let a fixed option name it before the port is known.
+    topic = options.kvEventsTopic.replace(/\{host\}/g, options.podIp ?? options.host).replace(/\{port\}/g, String(port)).replace(/\{model\}/g, options.model);
     publisher = new KvEventPublisher({
       endpoint: options.kvEventsEndpoint,
-      topic: options.kvEventsTopic,
+      topic,
       format: options.kvEventsFormat,
       replayEndpoint: options.kvEventsReplayEndpoint,
       logger,
+      dataParallelRank: options.dataParallelRank,
+      replayBufferSize: options.kvEventsReplayBufferSize,
+      maxEventsPerBatch: options.kvEventsBatchSize,
     });
     try {
       await publisher.start();
@@ -339,11 +376,13 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
 
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${hostForUrl}:${port}`,
+    url: `${tls ? 'https' : 'http'}://${hostForUrl}:${port}`,
     host: options.host,
     port,
     options,
     engine,
+    loras,
+    kvEventsTopic: topic,
     setConfig,
     close: () =>
       (closing ??= (async () => {

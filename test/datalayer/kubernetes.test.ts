@@ -1,124 +1,211 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { KubernetesEndpointSource } from '../../src/datalayer/sources/kubernetes-source.js';
+import { findKubeConfig } from '../../src/datalayer/sources/kube-config.js';
 import type { EndpointInfo } from '../../src/router/api.js';
 import { silentLogger } from '../../src/shared/logger.js';
+import { FakeKubeApi, PODS, POOLS_V1, POOLS_V1ALPHA2, pod, poolV1, poolV1alpha2, until } from './kubernetes-fake-api.js';
 
-const pod = (name: string, ip: string, ready: boolean, rv: string) => ({
-  metadata: { name, labels: { app: 'qwen' }, resourceVersion: rv },
-  status: { podIP: ip, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
-});
+const TOKEN = 'test-token';
 
-/** A local server speaking the Kubernetes list/watch API for one InferencePool and its pods. */
-function fakeApi(opts: { pool?: 'v1' | 'v1alpha2' | 403; pods: ReturnType<typeof pod>[]; rv: string }) {
-  const watches: { rv: string; res: ServerResponse }[] = [];
-  let lists = 0;
-  const server = createServer((req, res) => {
-    const u = new URL(req.url!, 'http://x');
-    const json = (code: number, body: unknown) => res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    if (u.pathname === '/apis/inference.networking.k8s.io/v1/namespaces/ns/inferencepools/pool') {
-      if (opts.pool === 403) return json(403, { kind: 'Status', code: 403 });
-      if (opts.pool === 'v1') return json(200, { spec: { selector: { matchLabels: { app: 'qwen' } }, targetPorts: [{ number: 8000 }, { number: 8001 }] } });
-      return json(404, {});
-    }
-    if (u.pathname === '/apis/inference.networking.x-k8s.io/v1alpha2/namespaces/ns/inferencepools/pool') {
-      return opts.pool === 'v1alpha2' ? json(200, { spec: { selector: { app: 'qwen' }, targetPortNumber: 8000 } }) : json(404, {});
-    }
-    if (u.pathname === '/api/v1/namespaces/ns/pods') {
-      assert.equal(u.searchParams.get('labelSelector'), 'app=qwen');
-      if (u.searchParams.get('watch') === '1') {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.flushHeaders();
-        watches.push({ rv: u.searchParams.get('resourceVersion')!, res });
-        return;
-      }
-      lists++;
-      return json(200, { metadata: { resourceVersion: opts.rv }, items: opts.pods });
-    }
-    json(404, {});
-  });
-  return { server, watches, lists: () => lists };
-}
-
-async function setup(api: ReturnType<typeof fakeApi>) {
-  await new Promise<void>((r) => api.server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}`;
-  const dir = mkdtempSync(join(tmpdir(), 'kvgate-k8s-'));
-  const kc = join(dir, 'config');
-  writeFileSync(kc, `current-context: t\ncontexts:\n- name: t\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: "${url}"}\nusers:\n- name: u\n  user: {}\n`);
+async function startSource(api: FakeKubeApi, extra: Partial<ConstructorParameters<typeof KubernetesEndpointSource>[0]> = {}) {
+  const config = findKubeConfig({ kubeconfig: api.kubeconfig({ token: TOKEN }), env: {} })!;
   const seen: EndpointInfo[][] = [];
-  const src = new KubernetesEndpointSource({ poolName: 'pool', namespace: 'ns', kubeconfig: kc, logger: silentLogger(), backoffMs: 20 });
+  const src = new KubernetesEndpointSource({ poolName: 'pool', namespace: 'ns', config, logger: silentLogger(), backoffMs: 20, ...extra });
   src.start((e) => seen.push(e));
-  return { src, seen };
+  return { src, seen, last: () => seen.at(-1)?.map((e) => e.id) ?? [] };
 }
 
-async function until(f: () => boolean, ms = 5000) {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-test('InferencePool v1: Ready pods become one endpoint per target port; watch events add and remove them', async () => {
-  const api = fakeApi({ pool: 'v1', pods: [pod('a', '10.1.0.1', true, '5'), pod('b', '10.1.0.2', false, '6')], rv: '10' });
-  const { src, seen } = await setup(api);
+test('InferencePool v1: Ready pods × every targetPort; not-ready, IP-less and terminating pods are left out; pod metadata lands in labels', async () => {
+  const api = await FakeKubeApi.start({ tokens: [TOKEN] });
+  api.put(POOLS_V1('ns'), poolV1('pool', { app: 'qwen' }, [8000, 8001]));
+  api.put(PODS('ns'), pod('a', { ip: '10.1.0.1', labels: { app: 'qwen', 'llm-d.ai/role': 'decode' }, annotations: { 'kvgate.io/kv-events-port': '5557' } }));
+  api.put(PODS('ns'), pod('b', { ip: '10.1.0.2', ready: false }));
+  api.put(PODS('ns'), pod('c', { ip: undefined }));
+  api.put(PODS('ns'), pod('d', { ip: '10.1.0.4', deleting: true }));
+  api.put(PODS('ns'), pod('other', { ip: '10.1.0.9', labels: { app: 'llama' } }));
+  const { src, seen, last } = await startSource(api);
   try {
-    await until(() => seen.length > 0 && src.synced);
-    assert.deepEqual(seen[0].map((e) => e.id), ['10.1.0.1:8000', '10.1.0.1:8001']);
-    assert.equal(seen[0][0].labels.app, 'qwen');
-    await until(() => api.watches.length === 1);
-    assert.equal(api.watches[0].rv, '10', 'the watch starts at the list\'s resourceVersion');
-    const w = api.watches[0].res;
-    w.write(`${JSON.stringify({ type: 'MODIFIED', object: pod('b', '10.1.0.2', true, '11') })}\n`);
-    await until(() => seen.at(-1)!.length === 4);
-    w.write(`${JSON.stringify({ type: 'MODIFIED', object: pod('a', '10.1.0.1', false, '12') })}\n`);
-    await until(() => seen.at(-1)!.length === 2 && seen.at(-1)![0].id === '10.1.0.2:8000');
-    // The server drops the watch: it must be restarted from the last resourceVersion.
-    w.end();
-    await until(() => api.watches.length === 2);
-    assert.equal(api.watches[1].rv, '12');
-    // 410 Gone: relist.
-    const before = api.lists();
-    api.watches[1].res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410 } })}\n`);
-    await until(() => api.lists() > before);
-    await until(() => api.watches.length === 3);
-    assert.equal(api.watches[2].rv, '10');
+    await until(() => src.synced && seen.length > 0, 'first endpoint set');
+    assert.deepEqual(last(), ['10.1.0.1:8000', '10.1.0.1:8001']);
+    const e = seen.at(-1)!;
+    assert.deepEqual(
+      { ...e[1].labels },
+      { app: 'qwen', 'llm-d.ai/role': 'decode', 'kvgate.io/pod-name': 'a', 'kvgate.io/pod-namespace': 'ns', 'kvgate.io/kv-events-port': '5557', 'kvgate.io/rank': '1' },
+    );
+    assert.equal(e[0].url, 'http://10.1.0.1:8000');
+    assert.equal(src.poolSpec?.apiVersion, 'inference.networking.k8s.io/v1');
+    // The pod list used the pool's selector and the token from the kubeconfig.
+    const podLists = api.requests.filter((r) => r.path === PODS('ns') && !r.watch);
+    assert.equal(podLists[0].query.labelSelector, 'app=qwen');
+    assert.equal(podLists[0].auth, `token:${TOKEN}`);
+    await until(() => api.openWatches(PODS('ns')) === 1, 'pod watch open');
+    const w = api.watches(PODS('ns'))[0];
+    assert.equal(w.query.allowWatchBookmarks, 'true');
+    assert.equal(w.query.labelSelector, 'app=qwen');
+    assert.ok(Number(w.query.timeoutSeconds) > 0);
+
+    api.put(PODS('ns'), pod('b', { ip: '10.1.0.2' })); // becomes Ready
+    await until(() => last().length === 4, 'b ready');
+    api.put(PODS('ns'), pod('a', { ip: '10.1.0.1', deleting: true })); // terminating: drained
+    await until(() => last().join() === '10.1.0.2:8000,10.1.0.2:8001', 'a terminating');
+    api.delete(PODS('ns'), 'a');
+    api.put(PODS('ns'), pod('b', { ip: '10.1.0.2', labels: { app: 'elsewhere' } })); // leaves the selector: DELETED on the watch
+    await until(() => last().length === 0, 'b left the selector');
+    assert.equal(api.lists(PODS('ns')), 1, 'all of that arrived on the watch, without relisting');
   } finally {
     await src.stop();
-    for (const w of api.watches) w.res.destroy();
-    api.server.close();
+    await api.close();
   }
 });
 
-test('InferencePool v1alpha2 is the fallback (selector map, targetPortNumber)', async () => {
-  const api = fakeApi({ pool: 'v1alpha2', pods: [pod('a', '10.2.0.1', true, '1')], rv: '3' });
-  const { src, seen } = await setup(api);
+test('watch resume: a dropped watch continues from the last resourceVersion (a bookmark\'s too) without relisting', async () => {
+  const api = await FakeKubeApi.start({ tokens: [TOKEN] });
+  api.put(POOLS_V1('ns'), poolV1('pool', { app: 'qwen' }, [8000]));
+  api.put(PODS('ns'), pod('a', { ip: '10.2.0.1' }));
+  const { src, last } = await startSource(api);
   try {
-    await until(() => seen.length > 0);
-    assert.deepEqual(seen[0].map((e) => e.id), ['10.2.0.1:8000']);
+    await until(() => src.synced && api.openWatches(PODS('ns')) === 1, 'watching');
+    const firstRv = api.watches(PODS('ns'))[0].query.resourceVersion;
+    assert.equal(firstRv, String(api.rv), "the watch starts at the list's resourceVersion");
+    api.put(PODS('ns'), pod('b', { ip: '10.2.0.2' }));
+    await until(() => last().length === 2, 'b added');
+    const afterB = String(api.rv);
+    api.dropWatches();
+    await until(() => api.watches(PODS('ns')).length === 2 && api.openWatches(PODS('ns')) === 1, 'second watch');
+    assert.equal(api.watches(PODS('ns'))[1].query.resourceVersion, afterB);
+    // Other objects move the resourceVersion on; a bookmark tells the client so.
+    api.bumpUnrelated(50);
+    api.bookmark();
+    await until(() => src['podInformer']?.resourceVersion === String(api.rv), 'bookmark seen');
+    api.dropWatches();
+    await until(() => api.watches(PODS('ns')).length === 3, 'third watch');
+    assert.equal(api.watches(PODS('ns'))[2].query.resourceVersion, String(api.rv), 'resumed from the bookmark');
+    assert.equal(api.lists(PODS('ns')), 1);
   } finally {
     await src.stop();
-    for (const w of api.watches) w.res.destroy();
-    api.server.close();
+    await api.close();
   }
 });
 
-test('missing RBAC: not synced, with a readable error', async () => {
-  const api = fakeApi({ pool: 403, pods: [], rv: '1' });
-  const { src, seen } = await setup(api);
+test('410 Gone: a compacted resourceVersion relists, and pods deleted while disconnected disappear', async () => {
+  const api = await FakeKubeApi.start({ tokens: [TOKEN] });
+  api.put(POOLS_V1('ns'), poolV1('pool', { app: 'qwen' }, [8000]));
+  api.put(PODS('ns'), pod('a', { ip: '10.3.0.1' }));
+  api.put(PODS('ns'), pod('b', { ip: '10.3.0.2' }));
+  const { src, last } = await startSource(api);
   try {
-    await until(() => src.lastError !== undefined);
+    await until(() => src.synced && api.openWatches(PODS('ns')) === 1 && last().length === 2, 'watching two pods');
+    // Disconnected: the watch is dropped and, before it reconnects, history is compacted.
+    api.fail(/\/pods$/, 500, 'etcd unavailable', Infinity, { watch: true });
+    api.dropWatches();
+    await until(() => api.watches(PODS('ns')).length >= 2, 'failed reconnect');
+    api.delete(PODS('ns'), 'a');
+    api.put(PODS('ns'), pod('c', { ip: '10.3.0.3' }));
+    api.compact();
+    api.clearFailures();
+    await until(() => api.lists(PODS('ns')) === 2, 'relist after 410');
+    await until(() => last().join() === '10.3.0.2:8000,10.3.0.3:8000', 'relisted set');
+    await until(() => api.openWatches(PODS('ns')) === 1, 'watching again');
+    const w = api.watches(PODS('ns')).at(-1)!;
+    assert.equal(w.query.resourceVersion, String(api.rv), 'the new watch starts at the relist');
+    assert.equal(src.lastError, undefined);
+  } finally {
+    await src.stop();
+    await api.close();
+  }
+});
+
+test('resync: the pod list is refreshed every resyncMs even when the watch is healthy', async () => {
+  const api = await FakeKubeApi.start({ tokens: [TOKEN] });
+  api.put(POOLS_V1('ns'), poolV1('pool', { app: 'qwen' }, [8000]));
+  api.put(PODS('ns'), pod('a', { ip: '10.4.0.1' }));
+  const { src } = await startSource(api, { resyncMs: 300 });
+  try {
+    await until(() => api.lists(PODS('ns')) >= 3, 'two resyncs');
+    assert.ok(src.synced);
+  } finally {
+    await src.stop();
+    await api.close();
+  }
+});
+
+test('the pool itself is watched: new targetPorts re-derive endpoints, a new selector re-watches pods, deletion empties the set', async () => {
+  const api = await FakeKubeApi.start({ tokens: [TOKEN] });
+  api.put(POOLS_V1('ns'), poolV1('pool', { app: 'qwen' }, [8000]));
+  api.put(PODS('ns'), pod('a', { ip: '10.5.0.1' }));
+  api.put(PODS('ns'), pod('z', { ip: '10.5.0.9', labels: { app: 'qwen', tier: 'gold' } }));
+  const { src, last } = await startSource(api);
+  try {
+    await until(() => last().length === 2, 'two pods');
+    const poolWatch = () => api.watches(POOLS_V1('ns'));
+    await until(() => poolWatch().length === 1, 'pool watched');
+    assert.equal(poolWatch()[0].query.fieldSelector, 'metadata.name=pool');
+    api.put(POOLS_V1('ns'), poolV1('pool', { app: 'qwen' }, [8000, 8002]));
+    await until(() => last().length === 4, 'second target port');
+    api.put(POOLS_V1('ns'), poolV1('pool', { app: 'qwen', tier: 'gold' }, [8000, 8002]));
+    await until(() => last().join() === '10.5.0.9:8000,10.5.0.9:8002', 'narrower selector');
+    assert.equal(api.requests.filter((r) => r.path === PODS('ns') && !r.watch).at(-1)!.query.labelSelector, 'app=qwen,tier=gold');
+    api.delete(POOLS_V1('ns'), 'pool');
+    await until(() => last().length === 0 && !src.synced, 'pool deleted');
+    assert.match(src.lastError!, /InferencePool ns\/pool not found/);
+  } finally {
+    await src.stop();
+    await api.close();
+  }
+});
+
+test('InferencePool v1alpha2 is found when v1 has no such pool (selector map, targetPortNumber)', async () => {
+  const api = await FakeKubeApi.start({ tokens: [TOKEN] });
+  api.addCollection(POOLS_V1('ns'));
+  api.put(POOLS_V1ALPHA2('ns'), poolV1alpha2('pool', { app: 'qwen' }, 8000));
+  api.put(PODS('ns'), pod('a', { ip: '10.6.0.1' }));
+  const { src, last } = await startSource(api);
+  try {
+    await until(() => src.synced && last().length === 1, 'alpha pool');
+    assert.deepEqual(last(), ['10.6.0.1:8000']);
+    assert.equal(src.poolSpec?.apiVersion, 'inference.networking.x-k8s.io/v1alpha2');
+    await until(() => api.watches(POOLS_V1ALPHA2('ns')).length === 1, 'alpha pool watched');
+  } finally {
+    await src.stop();
+    await api.close();
+  }
+});
+
+test('missing RBAC: not synced, the error names the permission; granting it later recovers without a restart', async () => {
+  const api = await FakeKubeApi.start({ tokens: [TOKEN] });
+  api.put(POOLS_V1('ns'), poolV1('pool', { app: 'qwen' }, [8000]));
+  api.put(PODS('ns'), pod('a', { ip: '10.7.0.1' }));
+  api.fail(/\/pods$/, 403, 'pods is forbidden: User "system:serviceaccount:ns:pool-epp" cannot list resource "pods" in API group "" in the namespace "ns"');
+  const { src, seen } = await startSource(api);
+  try {
+    await until(() => src.lastError !== undefined && /pods/.test(src.lastError), 'pod list error');
     assert.equal(src.synced, false);
-    assert.match(src.lastError!, /forbidden to read InferencePool ns\/pool: grant get\/list\/watch/);
+    assert.match(src.lastError!, /list pods app=qwen in ns: 403 Forbidden: pods is forbidden: User "system:serviceaccount:ns:pool-epp" cannot list/);
+    assert.match(src.lastError!, /grant get\/list\/watch on pods and inferencepools/);
     assert.equal(seen.length, 0);
+    api.clearFailures();
+    await until(() => src.synced && seen.length === 1, 'recovered');
+    assert.deepEqual(seen[0].map((e) => e.id), ['10.7.0.1:8000']);
+    assert.equal(src.lastError, undefined);
   } finally {
     await src.stop();
-    api.server.close();
+    await api.close();
+  }
+});
+
+test('no InferencePool CRD, or no such pool: not synced with a sentence saying which', async () => {
+  const api = await FakeKubeApi.start({ tokens: [TOKEN] });
+  const { src } = await startSource(api);
+  try {
+    await until(() => src.lastError !== undefined, 'error');
+    assert.match(src.lastError!, /no InferencePool CRD is installed/);
+    api.addCollection(POOLS_V1('ns'));
+    await until(() => /not found/.test(src.lastError ?? ''), 'pool missing');
+    assert.match(src.lastError!, /InferencePool ns\/pool not found/);
+    assert.equal(src.synced, false);
+  } finally {
+    await src.stop();
+    await api.close();
   }
 });

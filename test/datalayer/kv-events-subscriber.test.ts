@@ -85,7 +85,15 @@ for (const format of ['array', 'map'] as const) {
       sub.addEndpoint({ endpointId: id, model: MODEL, endpoint: `tcp://127.0.0.1:${pub}`, replayEndpoint: `tcp://127.0.0.1:${replay}` });
       const a = prompt('a', 4);
       await complete(sim.url, a);
-      await until(() => index.match(MODEL, null, tok.encode(a)).get(id) === 4, 'the 4 blocks of prompt a');
+      // A SUB socket may join after that batch was published (ZeroMQ's slow joiner): the next batch
+      // reveals the gap and the replay fills it, so keep the engine publishing until then.
+      // A few one-block nudges at most, spaced out, so they cannot evict prompt a from the 12-block cache.
+      let polls = 0;
+      await until(() => {
+        if (index.match(MODEL, null, tok.encode(a)).get(id) === 4) return true;
+        if (++polls % 50 === 0 && polls <= 150) void complete(sim.url, prompt(`nudge${polls}`, 1)).catch(() => undefined);
+        return false;
+      }, 'the 4 blocks of prompt a');
       assert.equal(index.blockSize(id), BS, 'block size from the events');
       // The index predicts the engine's own cache hit exactly.
       const predicted = predictedCached(index, id, a);

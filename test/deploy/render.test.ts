@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { Deployment } from 'kubernetes-models/apps/v1';
-import { Service, ServiceAccount, ConfigMap } from 'kubernetes-models/v1';
+import { Namespace, Service, ServiceAccount, ConfigMap } from 'kubernetes-models/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
@@ -15,7 +15,8 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Gateway, HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1';
 import { EnvoyFilter } from '@kubernetes-models/istio/networking.istio.io/v1alpha3';
 import { DestinationRule } from '@kubernetes-models/istio/networking.istio.io/v1beta1';
-import { runKvgate } from '../helpers/cli.js';
+import { PeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v1beta1';
+import { runKvgate, repoRoot } from '../helpers/cli.js';
 import { loadConfig } from '../../src/router/index.js';
 import { renderManifests } from '../../src/deploy/render.js';
 
@@ -24,16 +25,40 @@ const InferencePool = z.object({
   apiVersion: z.literal('inference.networking.k8s.io/v1'),
   kind: z.literal('InferencePool'),
   metadata: z.object({ name: z.string(), namespace: z.string() }).passthrough(),
-  spec: z.object({
-    selector: z.object({ matchLabels: z.record(z.string(), z.string()).refine((m) => Object.keys(m).length >= 1 && Object.keys(m).length <= 64) }).strict(),
-    targetPorts: z.array(z.object({ number: z.number().int().min(1).max(65535) }).strict()).min(1).max(8),
-    endpointPickerRef: z.object({ group: z.string(), kind: z.literal('Service'), name: z.string(), port: z.object({ number: z.number().int() }), failureMode: z.enum(['FailOpen', 'FailClose']) }).strict(),
-  }).strict(),
+  spec: z
+    .object({
+      selector: z.object({ matchLabels: z.record(z.string(), z.string()).refine((m) => Object.keys(m).length >= 1 && Object.keys(m).length <= 64) }).strict(),
+      targetPorts: z.array(z.object({ number: z.number().int().min(1).max(65535) }).strict()).min(1).max(8),
+      endpointPickerRef: z.object({ group: z.string(), kind: z.literal('Service'), name: z.string(), port: z.object({ number: z.number().int() }), failureMode: z.enum(['FailOpen', 'FailClose']) }).strict(),
+    })
+    .strict(),
 });
-const LLMInferenceService = z.object({ apiVersion: z.literal('serving.kserve.io/v1alpha1'), kind: z.literal('LLMInferenceService'), metadata: z.object({ name: z.string() }).passthrough(), spec: z.object({ model: z.object({ uri: z.string().startsWith('hf://') }).passthrough(), replicas: z.number().int() }).passthrough() });
-const PodMonitor = z.object({ apiVersion: z.literal('monitoring.coreos.com/v1'), kind: z.literal('PodMonitor'), spec: z.object({ selector: z.object({ matchLabels: z.record(z.string(), z.string()) }), podMetricsEndpoints: z.array(z.object({ port: z.string(), path: z.string() }).passthrough()).min(1) }) }).passthrough();
+const Container = z.object({ name: z.string(), image: z.string().optional(), args: z.array(z.string()).optional() }).passthrough();
+const LLMInferenceService = z.object({
+  apiVersion: z.literal('serving.kserve.io/v1alpha1'),
+  kind: z.literal('LLMInferenceService'),
+  metadata: z.object({ name: z.string(), namespace: z.string() }).passthrough(),
+  spec: z
+    .object({
+      model: z.object({ uri: z.string().startsWith('hf://'), name: z.string() }).strict(),
+      replicas: z.number().int(),
+      router: z.object({ gateway: z.object({}), route: z.object({}), scheduler: z.object({ template: z.object({ containers: z.array(Container).min(1), volumes: z.array(z.object({ name: z.string() }).passthrough()) }).strict() }).strict() }).strict(),
+      template: z.object({ containers: z.array(Container).min(1), nodeSelector: z.record(z.string(), z.string()) }).strict(),
+    })
+    .strict(),
+});
+const Monitor = (kind: 'PodMonitor' | 'ServiceMonitor') =>
+  z
+    .object({
+      apiVersion: z.literal('monitoring.coreos.com/v1'),
+      kind: z.literal(kind),
+      metadata: z.object({ name: z.string(), namespace: z.string() }).passthrough(),
+      spec: z.object({ selector: z.object({ matchLabels: z.record(z.string(), z.string()) }).strict() }).passthrough(),
+    })
+    .passthrough();
 
 const MODELS: Record<string, (o: unknown) => { validate(): void }> = {
+  'v1/Namespace': (o) => new Namespace(o as never),
   'apps/v1/Deployment': (o) => new Deployment(o as never),
   'v1/Service': (o) => new Service(o as never),
   'v1/ServiceAccount': (o) => new ServiceAccount(o as never),
@@ -47,10 +72,14 @@ const MODELS: Record<string, (o: unknown) => { validate(): void }> = {
   'gateway.networking.k8s.io/v1/HTTPRoute': (o) => new HTTPRoute(o as never),
   'networking.istio.io/v1alpha3/EnvoyFilter': (o) => new EnvoyFilter(o as never),
   'networking.istio.io/v1beta1/DestinationRule': (o) => new DestinationRule(o as never),
+  'security.istio.io/v1beta1/PeerAuthentication': (o) => new PeerAuthentication(o as never),
   'inference.networking.k8s.io/v1/InferencePool': (o) => ({ validate: () => void InferencePool.parse(o) }),
   'serving.kserve.io/v1alpha1/LLMInferenceService': (o) => ({ validate: () => void LLMInferenceService.parse(o) }),
-  'monitoring.coreos.com/v1/PodMonitor': (o) => ({ validate: () => void PodMonitor.parse(o) }),
+  'monitoring.coreos.com/v1/PodMonitor': (o) => ({ validate: () => void Monitor('PodMonitor').parse(o) }),
+  'monitoring.coreos.com/v1/ServiceMonitor': (o) => ({ validate: () => void Monitor('ServiceMonitor').parse(o) }),
 };
+
+type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; spec?: any; data?: Record<string, string>; rules?: any[] }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 function hasKubectl(): boolean {
   try {
@@ -61,67 +90,126 @@ function hasKubectl(): boolean {
   }
 }
 
-function validateDir(dir: string): string[] {
-  const kinds: string[] = [];
-  const k = parseAllDocuments(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'))[0].toJS() as { resources: string[] };
+/** Every object of the kustomization, validated against its schema. */
+function loadDir(dir: string): Obj[] {
+  const objs: Obj[] = [];
+  const k = parseAllDocuments(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'))[0].toJS() as { resources: string[]; namespace?: string };
+  assert.equal(k.namespace, undefined, 'objects carry their own namespaces');
   for (const f of k.resources) {
     for (const doc of parseAllDocuments(readFileSync(join(dir, f), 'utf8'))) {
-      const o = doc.toJS() as { apiVersion: string; kind: string };
-      const key = `${o.apiVersion}/${o.kind}`;
-      const make = MODELS[key];
-      assert.ok(make, `no schema for ${key} in ${f}`);
+      const o = doc.toJS() as Obj;
+      const make = MODELS[`${o.apiVersion}/${o.kind}`];
+      assert.ok(make, `no schema for ${o.apiVersion}/${o.kind} in ${f}`);
       make(o).validate();
-      kinds.push(o.kind);
+      objs.push(o);
     }
   }
-  return kinds;
-}
-
-test('render writes a kustomize-ready set whose every object validates against its schema', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kvgate-render-'));
-  const r = await runKvgate(['render', '--name', 'qwen2-3b', '--namespace', 'llm-d-inference-scheduling', '--model', 'Qwen/Qwen2.5-3B-Instruct', '--replicas', '3', '--accelerator', 'tpu-v6e', '-o', dir]);
-  assert.equal(r.code, 0, r.stderr);
-  const kinds = validateDir(dir);
-  for (const k of ['Deployment', 'Service', 'ServiceAccount', 'Role', 'RoleBinding', 'ConfigMap', 'InferencePool', 'Gateway', 'HTTPRoute', 'DestinationRule', 'EnvoyFilter', 'NetworkPolicy', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'PodMonitor']) assert.ok(kinds.includes(k), k);
-  assert.equal(kinds.filter((k) => k === 'NetworkPolicy').length, 4, "the seed's four NetworkPolicies");
-  // `kubectl kustomize` renders the set where kubectl is installed (it is on this project's machines).
   if (hasKubectl()) {
     const out = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
-    assert.equal((out.match(/^kind: /gm) ?? []).length, kinds.length);
+    assert.equal((out.match(/^kind: /gm) ?? []).length, objs.length, 'kubectl kustomize renders every object');
   }
-});
+  return objs;
+}
 
-test('the seed preset puts prefix-cache-scorer 2.0 and load-aware-scorer 1.0 in the EPP ConfigMap', () => {
-  const files = renderManifests({ name: 'qwen', namespace: 'ns', model: 'm', replicas: 3, accelerator: 'tpu-v6e', eppConfig: readFileSync(join(process.cwd(), 'presets/seed.yaml'), 'utf8'), eppImage: 'kvgate:0.1.0', kserve: false, gatewayClassName: 'istio' });
-  const cm = files.get('epp-config.yaml')![0] as unknown as { data: Record<string, string> };
-  const cfg = loadConfig({ text: cm.data['epp.yaml'] });
+/**
+ * Renders a variant through the CLI and compares every file with test/deploy/golden/VARIANT/
+ * (UPDATE_GOLDEN=1 rewrites them after a deliberate change).
+ */
+async function renderVariant(variant: string, args: string[]): Promise<{ dir: string; objs: Obj[]; stdout: string }> {
+  const dir = mkdtempSync(join(tmpdir(), `kvgate-render-${variant}-`));
+  const r = await runKvgate(['render', ...args, '-o', dir]);
+  assert.equal(r.code, 0, r.stderr);
+  const golden = join(repoRoot, 'test', 'deploy', 'golden', variant);
+  const produced = readdirSync(dir).sort();
+  if (process.env.UPDATE_GOLDEN) {
+    mkdirSync(golden, { recursive: true });
+    for (const f of readdirSync(golden)) if (!produced.includes(f)) throw new Error(`remove stale golden file ${golden}/${f}`);
+    for (const f of produced) writeFileSync(join(golden, f), readFileSync(join(dir, f)));
+  }
+  assert.ok(existsSync(golden), `missing golden files: UPDATE_GOLDEN=1 npm test -- render`);
+  assert.deepEqual(produced, readdirSync(golden).sort(), 'the same files as the golden set');
+  for (const f of produced) assert.equal(readFileSync(join(dir, f), 'utf8'), readFileSync(join(golden, f), 'utf8'), `${variant}/${f} differs from the golden file`);
+  return { dir, objs: loadDir(dir), stdout: r.stdout };
+}
+
+const find = (objs: Obj[], kind: string, name?: string) => {
+  const o = objs.find((x) => x.kind === kind && (name === undefined || x.metadata.name === name));
+  assert.ok(o, `${kind} ${name ?? ''} rendered`);
+  return o;
+};
+
+test('render (TPU, the seed\'s shape): namespace with sidecar injection, least-privilege RBAC, EPP probes on the plain health port, pool, Istio, PDB, HPA, monitors, four NetworkPolicies', async () => {
+  const { objs } = await renderVariant('tpu', ['--name', 'qwen2-3b', '--namespace', 'rhaii-inference', '--model', 'Qwen/Qwen2.5-3B-Instruct', '--replicas', '3']);
+  assert.deepEqual(find(objs, 'Namespace').metadata.labels?.['istio-injection'], 'enabled');
+  const role = find(objs, 'Role');
+  assert.deepEqual(
+    role.rules!.map((r) => `${r.apiGroups.join('|')}:${r.resources.join('|')}:${r.verbs.join('|')}`),
+    [':pods:get|list|watch', 'inference.networking.k8s.io|inference.networking.x-k8s.io:inferencepools:get|list|watch', 'inference.networking.x-k8s.io|llm-d.ai:inferenceobjectives:get|list|watch'],
+  );
+  const epp = find(objs, 'Deployment', 'qwen2-3b-epp');
+  const pod = epp.spec.template;
+  const c = pod.spec.containers[0];
+  assert.equal(c.image, 'kvgate:0.1.0');
+  assert.equal(epp.spec.strategy.type, 'Recreate');
+  assert.equal(c.readinessProbe.grpc.port, 9003);
+  assert.equal(c.livenessProbe.grpc.service, 'liveness');
+  assert.match(pod.metadata.annotations['traffic.sidecar.istio.io/excludeInboundPorts'], /^9003,/, 'the probe port bypasses the sidecar, so probes work under STRICT mTLS');
+  assert.equal(c.securityContext.runAsNonRoot, true);
+  assert.deepEqual(c.args.slice(0, 5), ['epp', '--pool-name', 'qwen2-3b', '--pool-namespace', 'rhaii-inference']);
+  assert.equal(find(objs, 'InferencePool').spec.endpointPickerRef.name, 'qwen2-3b-epp');
+  assert.equal(find(objs, 'DestinationRule').spec.trafficPolicy.tls.mode, 'ISTIO_MUTUAL');
+  assert.equal(find(objs, 'EnvoyFilter').spec.configPatches[0].patch.value.typed_config.processing_mode.request_body_mode, 'FULL_DUPLEX_STREAMED');
+  const vllm = find(objs, 'Deployment', 'qwen2-3b').spec.template;
+  assert.ok(vllm.spec.containers[0].args.includes('--enable-prefix-caching'));
+  assert.ok(vllm.spec.containers[0].args.includes('--enable-prompt-tokens-details'));
+  assert.equal(vllm.metadata.annotations['kvgate.io/kv-events-port'], '5557');
+  assert.equal(find(objs, 'PodDisruptionBudget').spec.maxUnavailable, 1);
+  assert.equal(find(objs, 'HorizontalPodAutoscaler').spec.minReplicas, 3);
+  find(objs, 'PodMonitor');
+  find(objs, 'ServiceMonitor');
+  assert.equal(objs.filter((o) => o.kind === 'NetworkPolicy').length, 4, "the seed's four NetworkPolicies");
+  assert.ok(!objs.some((o) => o.kind === 'PeerAuthentication'), 'STRICT only when asked');
+  // The ConfigMap carries the seed preset: prefix 2.0, load 1.0.
+  const cfg = loadConfig({ text: find(objs, 'ConfigMap').data!['epp.yaml'] });
   assert.deepEqual(cfg.schedulingProfiles[0].plugins.slice(0, 2), [
     { pluginRef: 'prefix-cache-scorer', weight: 2 },
     { pluginRef: 'load-aware-scorer', weight: 1 },
   ]);
-  const md = files.get('model-server.yaml')![0] as unknown as { spec: { replicas: number; template: { spec: { containers: { args: string[] }[] } } } };
-  assert.equal(md.spec.replicas, 3);
-  assert.ok(md.spec.template.spec.containers[0].args.includes('--enable-prefix-caching'));
-  assert.ok(md.spec.template.spec.containers[0].args.includes('--kv-events-config'));
 });
 
-test('--kserve renders an LLMInferenceService, the weights ConfigMap and the scheduler patch', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kvgate-render-'));
-  const r = await runKvgate(['render', '--name', 'qwen2-3b-pattern3', '--namespace', 'llm', '--model', 'Qwen/Qwen2.5-3B-Instruct', '--kserve', '--preset', 'gie-default', '-o', dir]);
-  assert.equal(r.code, 0, r.stderr);
-  const kinds = validateDir(dir);
-  assert.ok(kinds.includes('LLMInferenceService') && kinds.includes('ConfigMap'));
-  assert.ok(!kinds.includes('InferencePool'), 'KServe owns the pool');
-  const patch = JSON.parse(readFileSync(join(dir, 'kserve-scheduler-patch.json'), 'utf8'));
-  assert.equal(patch[2].value, '--config-file=/kvgate-config/epp.yaml');
-  assert.match(r.stdout, /kubectl patch deployment qwen2-3b-pattern3-kserve-router-scheduler/);
-  if (hasKubectl()) execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
+test('render (H100, --strict-mtls, --image, --no-network-policies): PeerAuthentication STRICT and the given image', async () => {
+  const { objs } = await renderVariant('gpu-strict', ['--name', 'llama', '--namespace', 'serving', '--model', 'meta-llama/Llama-3.1-8B-Instruct', '--accelerator', 'nvidia-h100', '--replicas', '2', '--preset', 'kvgate', '--strict-mtls', '--image', 'registry.example.com/kvgate:0.1.0', '--no-network-policies']);
+  assert.equal(find(objs, 'PeerAuthentication').spec.mtls.mode, 'STRICT');
+  assert.equal(find(objs, 'Deployment', 'llama-epp').spec.template.spec.containers[0].image, 'registry.example.com/kvgate:0.1.0');
+  assert.equal(find(objs, 'Deployment', 'llama').spec.template.spec.containers[0].resources.limits['nvidia.com/gpu'], '1');
+  assert.ok(!objs.some((o) => o.kind === 'NetworkPolicy'));
 });
 
-test('render: bad names, accelerators and configs are named; -o - streams YAML', async () => {
+test('render --kserve: LLMInferenceService with kvgate as the scheduler, the three EnvoyFilters in the gateway namespace, the health/models route', async () => {
+  const { objs, stdout } = await renderVariant('kserve', ['--name', 'qwen2-3b-pattern3', '--namespace', 'llm-d-inference-scheduling', '--model', 'Qwen/Qwen2.5-3B-Instruct', '--kserve', '--image', 'kvgate:0.1.0']);
+  const isvc = find(objs, 'LLMInferenceService');
+  const sched = isvc.spec.router.scheduler.template.containers[0];
+  assert.equal(sched.name, 'main');
+  assert.equal(sched.image, 'kvgate:0.1.0');
+  assert.deepEqual(sched.args.slice(0, 7), ['epp', '--pool-name', 'qwen2-3b-pattern3-inference-pool', '--pool-namespace', 'llm-d-inference-scheduling', '--pool-group', 'inference.networking.x-k8s.io']);
+  assert.ok(isvc.spec.template.containers[0].args.includes('--enable-prefix-caching'));
+  const filters = objs.filter((o) => o.kind === 'EnvoyFilter');
+  assert.deepEqual(filters.map((f) => f.metadata.name), ['qwen2-3b-pattern3-epp-mtls', 'qwen2-3b-pattern3-ext-proc', 'qwen2-3b-pattern3-ext-proc-body-forwarding']);
+  assert.ok(filters.every((f) => f.metadata.namespace === 'opendatahub' && f.spec.workloadSelector.labels['gateway.networking.k8s.io/gateway-name'] === 'inference-gateway'));
+  assert.equal(filters[1].spec.configPatches[0].patch.value.typed_config.grpc_service.envoy_grpc.cluster_name, 'outbound|9002||qwen2-3b-pattern3-epp-service.llm-d-inference-scheduling.svc.cluster.local');
+  assert.ok(!objs.some((o) => o.kind === 'InferencePool' || o.kind === 'Role'), 'KServe owns the pool and the scheduler RBAC');
+  assert.equal(find(objs, 'HTTPRoute').spec.rules.length, 2);
+  assert.equal(objs.filter((o) => o.kind === 'NetworkPolicy')[0].spec.podSelector.matchLabels['app.kubernetes.io/component'], 'llminferenceservice-router-scheduler');
+  assert.match(stdout, /the EnvoyFilters go to namespace opendatahub/);
+});
+
+test('render: bad names, images, accelerators and configs are named; -o - streams YAML', async () => {
   const bad = await runKvgate(['render', '--name', 'Bad_Name', '--namespace', 'ns', '--model', 'm', '-o', '-']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /--name "Bad_Name" must be a DNS-1123 label/);
+  const img = await runKvgate(['render', '--name', 'a', '--namespace', 'ns', '--model', 'm', '--image', 'bad image', '-o', '-']);
+  assert.equal(img.code, 1);
+  assert.match(img.stderr, /--image "bad image" is not an image reference/);
   const acc = await runKvgate(['render', '--name', 'a', '--namespace', 'ns', '--model', 'm', '--accelerator', 'tpu-v9']);
   assert.equal(acc.code, 1);
   assert.match(acc.stderr, /--accelerator/);
@@ -130,5 +218,15 @@ test('render: bad names, accelerators and configs are named; -o - streams YAML',
   assert.match(cfg.stderr, /nonexistent\.yaml: cannot read/);
   const stream = await runKvgate(['render', '--name', 'a', '--namespace', 'ns', '--model', 'm', '-o', '-']);
   assert.equal(stream.code, 0);
-  assert.ok(parseAllDocuments(stream.stdout).length >= 15);
+  assert.equal(parseAllDocuments(stream.stdout).length, 22);
+});
+
+test('render --monitoring adds monitoring.yaml and leaves the EPP to its PodMonitor (one scrape, not two)', () => {
+  const base = { name: 'qwen', namespace: 'ns', model: 'm', replicas: 2, accelerator: 'tpu-v6e' as const, eppConfig: 'x', eppImage: 'kvgate:0.1.0', kserve: false, gatewayClassName: 'istio' };
+  const plain = renderManifests(base);
+  const withMonitoring = renderManifests({ ...base, monitoring: true });
+  assert.ok(!plain.has('monitoring.yaml'));
+  assert.deepEqual(plain.get('scrape-monitors.yaml')!.map((o) => o.kind), ['PodMonitor', 'ServiceMonitor']);
+  assert.deepEqual(withMonitoring.get('monitoring.yaml')!.map((o) => o.kind), ['ConfigMap', 'PrometheusRule', 'PodMonitor']);
+  assert.deepEqual(withMonitoring.get('scrape-monitors.yaml')!.map((o) => `${o.kind}/${o.metadata.name}`), ['PodMonitor/qwen-vllm'], 'the vLLM PodMonitor stays; the EPP is scraped by monitoring.yaml');
 });

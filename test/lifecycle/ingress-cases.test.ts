@@ -41,6 +41,7 @@ const cases: { name: string; path: string; body: string; contentType?: string; s
   { name: 'a completion', path: '/v1/completions', body: JSON.stringify({ model: MODEL, prompt: 'hello there', max_tokens: 3 }), status: 200 },
   { name: 'a chat completion', path: '/v1/chat/completions', body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 }), status: 200 },
   { name: 'a streamed chat without include_usage', path: '/v1/chat/completions', body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'stream' }], max_tokens: 3, stream: true }), status: 200 },
+  { name: 'a batch of prompts', path: '/v1/completions', body: JSON.stringify({ model: MODEL, prompt: ['a b c', 'd e f'], max_tokens: 2 }), status: 200 },
   { name: 'invalid JSON', path: '/v1/completions', body: '{"model":', status: 400, code: 'invalid_json' },
   { name: 'a JSON array body', path: '/v1/completions', body: '[1,2]', status: 400, code: 'invalid_request_error' },
   { name: 'no model', path: '/v1/completions', body: JSON.stringify({ prompt: 'x' }), status: 400, code: 'missing_model' },

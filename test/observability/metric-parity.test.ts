@@ -20,34 +20,16 @@ interface GieMetric {
 const FIXTURE = JSON.parse(readFileSync(new URL('../fixtures/gie-metrics.json', import.meta.url), 'utf8')) as { metrics: GieMetric[] };
 const EPP_METRICS = FIXTURE.metrics.filter((m) => m.group === 'epp');
 
-/**
- * GIE EPP names kvgate does not emit yet (issue 15's list). They are observed in the request
- * lifecycle that is being rewritten; phase 2 of issue 15 adds them and empties this list. Any OTHER
- * missing name fails the test.
- */
-const KNOWN_MISSING = [
-  'inference_objective_running_requests',
-  'inference_objective_request_sizes',
-  'inference_objective_response_sizes',
-  'inference_objective_normalized_time_per_output_token_seconds',
-  'inference_pool_per_pod_queue_size',
-  'inference_extension_info',
-  'inference_extension_scheduler_attempts_total',
-  'inference_extension_plugin_duration_seconds',
-  'inference_extension_prefix_indexer_size',
-  'inference_extension_prefix_indexer_hit_bytes',
-];
+/** GIE EPP names kvgate does not emit (none: any missing name fails the test). */
+const KNOWN_MISSING: string[] = [];
 
 /**
  * Bucket differences, each with the buckets kvgate has today (so any other change fails too).
  * - scheduler_e2e: deliberate. kvgate's scheduler decides in microseconds, so it adds 10, 20 and
  *   50 µs below GIE's first bucket (100 µs); all of GIE's bounds are kept, GIE's quantiles still work.
- * - output_tokens: a defect. kvgate reuses the input-token buckets (to 1,048,576); GIE stops at
- *   8,192. Fixed in phase 2 of issue 15 (src/router/observability/epp-metrics.ts): delete the entry.
  */
 const EXTRA_BUCKETS: Record<string, number[]> = {
   inference_extension_scheduler_e2e_duration_seconds: [0.00001, 0.00002, 0.00005],
-  inference_objective_output_tokens: [16384, 32778, 65536, 131072, 262144, 524288, 1048576],
 };
 
 /** Names, types, label sets and buckets as exposed in Prometheus text. */

@@ -33,7 +33,7 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
 }
 
 async function complete(url: string, prompt: string, maxTokens = 1): Promise<void> {
-  const r = await fetch(`${url}/v1/completions`, { method: 'POST', body: JSON.stringify({ model: MODEL, prompt, max_tokens: maxTokens }) });
+  const r = await fetch(`${url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, prompt, max_tokens: maxTokens }) });
   assert.equal(r.status, 200);
   await r.json();
 }
@@ -89,7 +89,7 @@ for (const format of ['array', 'map'] as const) {
       // vLLM's POST /reset_prefix_cache drops every cached block and says so in one event.
       assert.equal((await fetch(`${sim.url}/reset_prefix_cache`, { method: 'POST' })).status, 200);
       await until(() => got.flatMap((g) => g.batch[1] as unknown[]).map(norm).some((e) => e.type === 'AllBlocksCleared'));
-      const again = (await (await fetch(`${sim.url}/v1/completions`, { method: 'POST', body: JSON.stringify({ model: MODEL, prompt: 'z'.repeat(16 * 4 * 10), max_tokens: 1 }) })).json()) as { usage: { prompt_tokens_details: { cached_tokens: number } } };
+      const again = (await (await fetch(`${sim.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, prompt: 'z'.repeat(16 * 4 * 10), max_tokens: 1 }) })).json()) as { usage: { prompt_tokens_details: { cached_tokens: number } } };
       assert.equal(again.usage.prompt_tokens_details.cached_tokens, 0, 'nothing is cached after the reset');
       const seqs = got.map((g) => g.seq);
       assert.deepEqual(seqs, seqs.map((_, i) => BigInt(i)), 'sequence numbers count up from 0');

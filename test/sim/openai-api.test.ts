@@ -65,9 +65,11 @@ test('completion stream without stream_options sends no usage chunk', async () =
   const stream = await client.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 3, stream: true });
   const chunks = [];
   for await (const c of stream) chunks.push(c);
-  assert.equal(chunks.length, 4); // 3 tokens + the finish chunk
+  // vLLM: one chunk per token; the last token's chunk carries the finish reason (no empty extra chunk).
+  assert.equal(chunks.length, 3);
   assert.ok(chunks.every((c) => !c.usage));
-  assert.equal(chunks[3].choices[0].finish_reason, 'length');
+  assert.ok(chunks.every((c) => c.choices[0].text.length > 0));
+  assert.deepEqual(chunks.map((c) => c.choices[0].finish_reason), [null, null, 'length']);
 });
 
 test('echo mode repeats the last user message', async () => {
@@ -108,7 +110,7 @@ test('/health, /version and /tokenize answer as vLLM', async () => {
   assert.equal(await h.text(), '');
   const v = (await (await fetch(`${sim.url}/version`)).json()) as any;
   assert.match(v.version, /kvgate-sim/);
-  const t = (await (await fetch(`${sim.url}/tokenize`, { method: 'POST', body: JSON.stringify({ model: MODEL, prompt: 'abcdefgh' }) })).json()) as any;
+  const t = (await (await fetch(`${sim.url}/tokenize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, prompt: 'abcdefgh' }) })).json()) as any;
   assert.deepEqual(Object.keys(t).sort(), ['count', 'max_model_len', 'token_strs', 'tokens']);
   assert.equal(t.count, 2);
 });
@@ -119,6 +121,7 @@ test('a client that disconnects mid-stream aborts its request', async () => {
     const ac = new AbortController();
     const res = await fetch(`${slow.url}/v1/completions`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: MODEL, prompt: 'x'.repeat(100), max_tokens: 1000, stream: true }),
       signal: ac.signal,
     });

@@ -57,10 +57,11 @@ const ALLOWED: Record<string, string[]> = {
   router: ['router', 'shared'],
   datalayer: ['datalayer', 'router', 'shared'],
   sim: ['sim', 'engine', 'shared'],
-  gateway: ['gateway', 'router', 'datalayer', 'observability', 'shared'],
-  extproc: ['extproc', 'router', 'datalayer', 'observability', 'shared'],
+  gateway: ['gateway', 'runtime', 'router', 'datalayer', 'observability', 'shared'],
+  extproc: ['extproc', 'runtime', 'router', 'datalayer', 'observability', 'shared'],
   bench: ['bench', 'shared'],
   observability: ['observability', 'router', 'shared'],
+  runtime: ['runtime', 'router', 'datalayer', 'observability', 'shared'],
 };
 
 test('folders import only what the architecture allows (router/ only shared/, engine/ only shared/, bench/ never router/)', () => {

@@ -43,7 +43,10 @@ export function registerBench(program: Command): void {
     .option('--num-conversations <n>', 'multi-turn: conversations', intArg('--num-conversations', 1))
     .option('--turns <n>', 'multi-turn: turns per conversation', intArg('--turns', 1))
     .option('--num-requests <n>', 'requests in a closed-loop run (default: the workload size)', intArg('--num-requests', 1))
+    .option('--requests <n>', "alias of --num-requests (the seed script's name)", intArg('--requests', 1))
     .option('--concurrency <n>', 'closed loop with N concurrent requests', intArg('--concurrency', 1), 10)
+    .option('--concurrent <n>', "alias of --concurrency (the seed script's name)", intArg('--concurrent', 1))
+    .option('--prompt <text>', "send this one prompt every time (the seed script's --prompt; default 20 requests)")
     .option('--rate <rps>', 'open loop: Poisson arrivals at this rate', numberArg('--rate', 0.001))
     .option('--duration <d>', 'length of a --rate run or of each --sweep stage', durationArg('--duration'), 30_000)
     .option('--stages <list>', 'rate:seconds,… stages of Poisson load')
@@ -59,8 +62,14 @@ export function registerBench(program: Command): void {
     .option('--out <report.json>', 'write the JSON report')
     .option('--html <report.html>', 'write a self-contained HTML report')
     .option('--json', 'print the report summary as JSON', false)
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
       const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
+      for (const [seed, key, flag] of [['requests', 'numRequests', '--num-requests'], ['concurrent', 'concurrency', '--concurrency']] as const) {
+        if (o[seed] === undefined) continue;
+        if (cmd.getOptionValueSource(key) === 'cli' && o[key] !== o[seed]) throw new KvgateError(ErrorCode.InvalidConfig, `--${seed} is ${flag} (the seed script's name): give one of them`);
+        o[key] = o[seed];
+      }
+      if (o.prompt !== undefined && (String(o.prompt).trim() === '' || o.dataset)) throw new KvgateError(ErrorCode.InvalidConfig, o.dataset ? 'give --prompt or --dataset, not both' : '--prompt must not be empty');
       if (!o.url) throw new KvgateError(ErrorCode.InvalidConfig, '--url is required');
       const url = String(o.url).replace(/\/+$/, '');
       if (!/^https?:\/\//.test(url)) throw new KvgateError(ErrorCode.InvalidConfig, `--url must start with http:// or https:// (got "${o.url}")`);
@@ -84,6 +93,16 @@ export function registerBench(program: Command): void {
       } catch (err) {
         throw new KvgateError(ErrorCode.InvalidConfig, (err as Error).message);
       }
+      let promptDataset: string | undefined;
+      if (o.prompt !== undefined) {
+        // The seed's script repeats one prompt: a one-prompt dataset, written where the bench reads datasets from.
+        const { mkdtempSync, writeFileSync } = await import('node:fs');
+        const { tmpdir } = await import('node:os');
+        const { join } = await import('node:path');
+        promptDataset = join(mkdtempSync(join(tmpdir(), 'kvgate-bench-prompt-')), 'prompt.jsonl');
+        writeFileSync(promptDataset, `${JSON.stringify({ prompt: o.prompt, max_tokens: o.outputLen ?? 64 })}\n`.repeat(numRequests ?? 20));
+        numRequests ??= 20;
+      }
       const { runBench, formatTable } = await import('../../bench/run-bench.js');
       const ac = new AbortController();
       const onSig = () => {
@@ -102,8 +121,8 @@ export function registerBench(program: Command): void {
           apiKey: o.apiKey,
           label: o.label,
           workload: {
-            workload: o.dataset ? 'dataset' : o.workload,
-            dataset: o.dataset,
+            workload: o.dataset || promptDataset ? 'dataset' : o.workload,
+            dataset: o.dataset ?? promptDataset,
             seed: o.seed,
             numRequests: numRequests,
             numGroups: o.numGroups,
@@ -153,6 +172,7 @@ export function registerBench(program: Command): void {
         else if (report.summary.ok === 0) process.exitCode = 1;
       } finally {
         bar?.stop();
+        if (promptDataset) (await import('node:fs')).rmSync((await import('node:path')).dirname(promptDataset), { recursive: true, force: true });
         process.off('SIGINT', onSig);
         process.off('SIGTERM', onSig);
       }

@@ -33,6 +33,16 @@ export function registerEpp(program: Command): void {
     const routing = await resolveRouting(command, o);
     const pool = await resolvePool(o);
     const logger = createLogger('epp', { level: o.logLevel });
+    // With an InferencePool, its InferenceObjectives (CRs) feed the objective → priority map too,
+    // live; --objective / --objectives-file entries win on a shared name.
+    let objectiveWatcher: import('../../datalayer/sources/inference-objectives.js').InferenceObjectiveWatcher | undefined;
+    if (pool.kubernetes) {
+      const { InferenceObjectiveWatcher } = await import('../../datalayer/sources/inference-objectives.js');
+      objectiveWatcher = new InferenceObjectiveWatcher({ ...pool.kubernetes, base: objectives.objectives, logger });
+      objectiveWatcher.start();
+      objectives.objectives = objectiveWatcher.objectives;
+      if (!objectives.trustRoutingHeaders) logger.warn('InferenceObjectives are watched, but x-gateway-inference-objective is ignored without --trust-routing-headers');
+    }
     const epp = await startEppServer({
       host: o.host,
       grpcPort: o.grpcPort,
@@ -47,9 +57,13 @@ export function registerEpp(program: Command): void {
       maxBodyBytes: o.maxBodyBytes,
       accessLog: o.accessLog,
       logger,
+    }).catch(async (err: unknown) => {
+      await objectiveWatcher?.stop();
+      throw err;
     });
     process.stdout.write(`kvgate epp ready: ext_proc ${o.host}:${epp.grpcPort} (${o.secureServing ? 'TLS' : 'plaintext'}), health ${epp.grpcHealthPort}, metrics ${epp.metricsPort}, ${epp.router.datastore.list().length} endpoints\n`);
     await waitForSignal();
+    await objectiveWatcher?.stop();
     await epp.close();
   });
 }

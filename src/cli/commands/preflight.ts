@@ -1,26 +1,33 @@
-import { Command } from 'commander';
-import { listArg } from '../parse.js';
+import { Command, Option } from 'commander';
+import { intArg, listArg } from '../parse.js';
 
 export function registerPreflight(program: Command): void {
   program
     .command('preflight')
-    .description('Check that local tools and a cluster are ready for the rendered manifests (runs without a cluster too)')
-    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG or ~/.kube/config)')
+    .description("Check local tools, Google Cloud (with --tpu/--gpu) and the cluster before deploying (the seed's preflight-check.sh; runs without a cluster too)")
+    .option('--tpu', 'GKE TPU v6e deployment: also check gcloud auth, project, APIs, zone, ct6e-standard-4t and v6e chip quota (shorthand for --accelerator tpu)', false)
+    .option('--gpu', 'GKE GPU deployment: the same for NVIDIA H100 (shorthand for --accelerator gpu)', false)
+    .addOption(new Option('--accelerator <family>', 'accelerator family of the GKE node pool').choices(['tpu', 'gpu']))
+    .option('--zone <zone>', 'GCP zone (default: europe-west4-a for TPU, us-central1-a for GPU)')
+    .option('--project <id>', 'GCP project (default: gcloud config get-value project)')
+    .option('--nodes <n>', 'accelerator nodes the deployment needs (TPU: 4 chips each; GPU: 1 each)', intArg('--nodes', 1), 3)
+    .option('--customer', 'customer-friendly report: grouped, with a numbered list of what to fix', false)
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, the in-cluster service account, ~/.kube/config)')
     .option('--namespace <ns>', 'workload namespace', 'llm-d-inference-scheduling')
     .option('--secret <names>', 'secrets the manifests reference (repeatable or comma list)', listArg)
     .option('--kserve', 'also require KServe LLMInferenceService', false)
     .option('--json', 'print the rows as JSON', false)
     .action(async (o) => {
-      const { runPreflight } = await import('../../deploy/preflight.js');
-      const rows = await runPreflight({ kubeconfig: o.kubeconfig, namespace: o.namespace, secrets: o.secret ?? [], kserve: o.kserve });
-      const ok = rows.every((r) => r.status !== 'FAIL' || !r.required);
+      const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
+      const chosen = [o.tpu && 'tpu', o.gpu && 'gpu', o.accelerator].filter(Boolean) as string[];
+      if (new Set(chosen).size > 1) throw new KvgateError(ErrorCode.InvalidConfig, `give one accelerator: --tpu, --gpu or --accelerator (got ${chosen.join(' and ')})`);
+      const { runPreflight, preflightPassed } = await import('../../deploy/preflight.js');
+      const { formatPreflightTable, formatPreflightCustomer } = await import('../../deploy/preflight-report.js');
+      const rows = await runPreflight({ kubeconfig: o.kubeconfig, namespace: o.namespace, secrets: o.secret ?? [], kserve: o.kserve, accelerator: chosen[0] as 'tpu' | 'gpu' | undefined, zone: o.zone, project: o.project, nodes: o.nodes });
+      const ok = preflightPassed(rows);
       const noCluster = rows.some((r) => r.status === 'SKIP' && r.detail.startsWith('no cluster configured'));
       if (o.json) process.stdout.write(`${JSON.stringify({ passed: ok, cluster: !noCluster, rows })}\n`);
-      else {
-        const w = Math.max(...rows.map((r) => r.check.length));
-        for (const r of rows) process.stdout.write(`${r.status.padEnd(4)}  ${r.check.padEnd(w)}  ${r.detail}${r.status === 'FAIL' && r.hint ? `\n      fix: ${r.hint}` : ''}\n`);
-        process.stdout.write(`\n${noCluster ? 'no cluster configured: only local tools were checked\n' : ''}${ok ? 'preflight passed' : 'preflight FAILED'}\n`);
-      }
+      else process.stdout.write(o.customer ? formatPreflightCustomer(rows, ok) : formatPreflightTable(rows, ok));
       if (!ok) process.exitCode = 1;
     });
 }

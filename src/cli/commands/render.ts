@@ -6,30 +6,52 @@ export function registerRender(program: Command): void {
     .command('render')
     .description('Write the Kubernetes manifests of a cache-aware deployment (kustomize-ready), with the scorer weights you choose')
     .requiredOption('--name <name>', 'deployment name (DNS-1123)')
-    .requiredOption('--namespace <ns>', 'namespace')
+    .requiredOption('--namespace <ns>', 'workload namespace (rendered with istio-injection: enabled)')
     .requiredOption('--model <model>', 'model to serve, e.g. Qwen/Qwen2.5-3B-Instruct')
     .option('--replicas <n>', 'model-server replicas', intArg('--replicas', 1), 3)
     .option('--preset <name>', 'routing preset for the EPP config', 'seed')
     .option('--config-file <file>', 'EndpointPickerConfig YAML (instead of --preset)')
     .addOption(new Option('--accelerator <kind>', 'accelerator of the model servers').choices(['tpu-v6e', 'nvidia-h100', 'nvidia-l4']).default('tpu-v6e'))
-    .option('--kserve', 'KServe LLMInferenceService plus the ConfigMap and patch that apply the scorer weights', false)
+    .option('--kserve', "the seed's KServe variant: an LLMInferenceService with kvgate as its scheduler, the three EnvoyFilters, an HTTPRoute for /health and /v1/models", false)
+    .option('--gateway-name <name>', 'with --kserve: the Gateway KServe routes through', 'inference-gateway')
+    .option('--gateway-namespace <ns>', 'with --kserve: its namespace (the EnvoyFilters go there)', 'opendatahub')
+    .option('--strict-mtls', 'add a namespace-wide PeerAuthentication in STRICT mode', false)
+    .option('--no-network-policies', "leave out the seed's four NetworkPolicies")
     .option('--monitoring', 'also a Grafana dashboard (grafana-dashboard.json and a ConfigMap for the Grafana sidecar), a PrometheusRule with alerts and an EPP PodMonitor (docs/monitoring.md)', false)
     .addOption(new Option('--autoscaler <kind>', 'autoscaler of the model servers, on engine + gateway queue per replica: an HPA (needs the Prometheus adapter rule written beside the manifests), a KEDA ScaledObject, or none').choices(['hpa', 'keda', 'none']).default('hpa'))
     .option('--prometheus-url <url>', 'Prometheus the KEDA scaler queries', 'http://prometheus-operated.monitoring.svc:9090')
-    .option('--image <image>', 'kvgate image for the EPP', 'kvgate:0.1.0')
+    .option('--image <image>', 'kvgate image for the EPP (npm run image builds kvgate:VERSION)', 'kvgate:0.1.0')
     .option('--model-server-image <image>', 'vLLM image (default per accelerator)')
-    .option('--gateway-class <name>', 'GatewayClass of the Gateway', 'istio')
+    .option('--gateway-class <name>', 'GatewayClass of the Gateway (without --kserve)', 'istio')
     .option('-o, --output <dir>', 'output directory, or - for one YAML stream on stdout', 'kvgate-manifests')
     .action(async (o) => {
       const { mkdirSync, writeFileSync, readFileSync } = await import('node:fs');
       const { join } = await import('node:path');
       const { loadConfig, presetText } = await import('../../router/index.js');
-      const { renderManifests, kustomization, kserveSchedulerPatch, toYaml } = await import('../../deploy/render.js');
+      const { renderManifests, kustomization, toYaml } = await import('../../deploy/render.js');
       // Validate the routing config before writing anything; ship it as written.
       if (o.configFile) loadConfig({ file: o.configFile });
       else loadConfig({ preset: o.preset });
       const eppConfig = o.configFile ? readFileSync(o.configFile, 'utf8') : presetText(o.preset);
-      const opts = { name: o.name, namespace: o.namespace, model: o.model, replicas: o.replicas, accelerator: o.accelerator, eppConfig, eppImage: o.image, modelServerImage: o.modelServerImage, kserve: o.kserve, gatewayClassName: o.gatewayClass, monitoring: o.monitoring, autoscaler: o.autoscaler, prometheusUrl: o.prometheusUrl };
+      const opts = {
+        name: o.name,
+        namespace: o.namespace,
+        model: o.model,
+        replicas: o.replicas,
+        accelerator: o.accelerator,
+        eppConfig,
+        eppImage: o.image,
+        modelServerImage: o.modelServerImage,
+        kserve: o.kserve,
+        gatewayClassName: o.gatewayClass,
+        strictMtls: o.strictMtls,
+        networkPolicies: o.networkPolicies,
+        gatewayName: o.gatewayName,
+        gatewayNamespace: o.gatewayNamespace,
+        monitoring: o.monitoring,
+        autoscaler: o.autoscaler,
+        prometheusUrl: o.prometheusUrl,
+      };
       const files = renderManifests(opts);
       if (o.output === '-') {
         process.stdout.write([...files.values()].map(toYaml).join('---\n'));
@@ -37,7 +59,7 @@ export function registerRender(program: Command): void {
       }
       mkdirSync(o.output, { recursive: true });
       for (const [f, objs] of files) writeFileSync(join(o.output, f), toYaml(objs));
-      writeFileSync(join(o.output, 'kustomization.yaml'), kustomization([...files.keys()], opts));
+      writeFileSync(join(o.output, 'kustomization.yaml'), kustomization([...files.keys()]));
       const written = [...files.keys(), 'kustomization.yaml'];
       if (o.monitoring) {
         const { grafanaDashboard } = await import('../../deploy/monitoring.js');
@@ -49,11 +71,7 @@ export function registerRender(program: Command): void {
         writeFileSync(join(o.output, 'prometheus-adapter-rule.yaml'), prometheusAdapterRule(o.name, o.namespace));
         written.push('prometheus-adapter-rule.yaml');
       }
-      if (o.kserve) {
-        writeFileSync(join(o.output, 'kserve-scheduler-patch.json'), kserveSchedulerPatch(opts));
-        written.push('kserve-scheduler-patch.json');
-      }
       process.stdout.write(`wrote ${written.length} files to ${o.output}/:\n${written.map((f) => `  ${f}`).join('\n')}\napply: kubectl apply -k ${o.output}\n`);
-      if (o.kserve) process.stdout.write(`then, once KServe created the scheduler: kubectl patch deployment ${o.name}-kserve-router-scheduler -n ${o.namespace} --type json --patch-file ${o.output}/kserve-scheduler-patch.json\n`);
+      if (o.kserve) process.stdout.write(`the EnvoyFilters go to namespace ${o.gatewayNamespace}; check afterwards: kubectl get envoyfilter -n ${o.gatewayNamespace}\n`);
     });
 }

@@ -1,54 +1,68 @@
 import { Command } from 'commander';
 import { intArg, numberArg, durationArg } from '../parse.js';
 
+/** Flags of the seed's test-cache-routing.sh that name a kvgate option differently. */
+function alias(cmd: Command, o: Record<string, unknown>, seedFlag: string, kvgateFlag: string, key: string, aliasKey: string): void {
+  if (o[aliasKey] === undefined) return;
+  if (cmd.getOptionValueSource(key) === 'cli' && o[key] !== o[aliasKey]) throw new Error(`${seedFlag} is ${kvgateFlag} (the seed script's name): give one of them`);
+  o[key] = o[aliasKey];
+}
+
 export function registerVerify(program: Command): void {
   program
     .command('verify')
-    .description('Run the deployment verification table (health, models, completion, load distribution, cache routing, throughput) against any OpenAI endpoint')
-    .requiredOption('--url <base>', 'base URL, e.g. http://127.0.0.1:8080 or http://GATEWAY/ns/svc')
+    .description('Run the deployment verification table (health, models, completion, load distribution, cache routing, throughput) against any OpenAI endpoint; or, with --operators-only, check the operators the deployment needs')
+    .option('--url <base>', 'base URL, e.g. http://127.0.0.1:8080 or http://GATEWAY/ns/svc (required unless --operators-only)')
+    .option('--operators-only', "only check cert-manager, Istio, KServe and LWS through the Kubernetes API (the seed's verify-deployment.sh --operators-only)", false)
+    .option('--kubeconfig <file>', 'kubeconfig for --operators-only (default: $KUBECONFIG, the in-cluster service account, ~/.kube/config)')
     .option('--model <name>', 'model to use (default: the first of /v1/models)')
     .option('--api-key <key>', 'bearer key for the endpoint')
-    .option('--cache-speedup-threshold <pct>', 'minimum warm-vs-cold speedup for Cache Routing to pass', numberArg('--cache-speedup-threshold', 0, 100), 30)
-    .option('--parallel <n>', 'concurrent requests in the throughput test', intArg('--parallel', 1), 10)
+    .option('--prompt <text>', "the Cache Routing prompt, sent --cache-requests times (default: a fresh ~3,000-token prompt); the seed script's --prompt")
+    .option('--cache-requests <n>', 'how many times Cache Routing sends its prompt (the first is the cold one)', intArg('--cache-requests', 2), 5)
+    .option('--cache-speedup-threshold <pct>', 'Cache Routing notes a warm-vs-cold speedup below this (% — information only, never the verdict)', numberArg('--cache-speedup-threshold', 0, 100), 30)
+    .option('--parallel <n>', 'concurrent requests in the load-distribution and throughput tests', intArg('--parallel', 1), 10)
+    .option('--concurrent <n>', "alias of --parallel (the seed script's name)", intArg('--concurrent', 1))
     .option('--requests <n>', 'requests in the throughput test', intArg('--requests', 1), 20)
     .option('--max-tokens <n>', 'max_tokens of test completions', intArg('--max-tokens', 1), 10)
     .option('--timeout <d>', 'per-request timeout', durationArg('--timeout'), 60_000)
     .option('--json', 'print the rows as JSON', false)
-    .action(async (o) => {
-      const { Verifier } = await import('../../verify/checks.js');
-      const url = String(o.url).replace(/\/+$/, '');
-      if (!/^https?:\/\//.test(url)) {
-        const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
-        throw new KvgateError(ErrorCode.InvalidConfig, `--url must start with http:// or https:// (got "${o.url}")`);
+    .action(async (o, cmd: Command) => {
+      const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
+      try {
+        alias(cmd, o, '--concurrent', '--parallel', 'parallel', 'concurrent');
+      } catch (err) {
+        throw new KvgateError(ErrorCode.InvalidConfig, (err as Error).message);
       }
-      const rows = await new Verifier({
-        url,
-        model: o.model,
-        apiKey: o.apiKey,
-        timeoutMs: o.timeout,
-        cacheSpeedupThresholdPct: o.cacheSpeedupThreshold,
-        parallel: o.parallel,
-        requests: o.requests,
-        maxTokens: o.maxTokens,
-      }).run();
-      const ok = rows.every((r) => r.status !== 'FAIL');
-      if (o.json) {
-        process.stdout.write(`${JSON.stringify({ url, passed: ok, rows })}\n`);
+      let rows;
+      let target: string;
+      if (o.operatorsOnly) {
+        const { verifyOperators } = await import('../../verify/operators.js');
+        target = 'operators';
+        rows = await verifyOperators({ kubeconfig: o.kubeconfig });
       } else {
-        const table = [['Test', 'Status', 'Result'], ...rows.map((r) => [r.test, r.status, r.result])];
-        const w = [0, 1].map((c) => Math.max(...table.map((t) => t[c].length)));
-        process.stdout.write(`kvgate verify ${url}\n\n`);
-        for (const [i, t] of table.entries()) {
-          process.stdout.write(`| ${t[0].padEnd(w[0])} | ${t[1].padEnd(w[1])} | ${t[2]}\n`);
-          if (i === 0) process.stdout.write(`|${'-'.repeat(w[0] + 2)}|${'-'.repeat(w[1] + 2)}|--------\n`);
-        }
-        const failed = rows.filter((r) => r.diagnosis && r.status !== 'PASS');
-        if (failed.length) {
-          process.stdout.write('\n');
-          for (const r of failed) process.stdout.write(`${r.status} ${r.test}: ${r.diagnosis}\n`);
-        }
-        process.stdout.write(`\n${ok ? 'all required checks passed' : 'verification FAILED'}\n`);
+        if (!o.url) throw new KvgateError(ErrorCode.InvalidConfig, '--url is required (or --operators-only)');
+        const url = String(o.url).replace(/\/+$/, '');
+        if (!/^https?:\/\//.test(url)) throw new KvgateError(ErrorCode.InvalidConfig, `--url must start with http:// or https:// (got "${o.url}")`);
+        if (o.prompt !== undefined && String(o.prompt).trim() === '') throw new KvgateError(ErrorCode.InvalidConfig, '--prompt must not be empty');
+        const { Verifier } = await import('../../verify/checks.js');
+        target = url;
+        rows = await new Verifier({
+          url,
+          model: o.model,
+          apiKey: o.apiKey,
+          timeoutMs: o.timeout,
+          cacheSpeedupThresholdPct: o.cacheSpeedupThreshold,
+          cacheRequests: o.cacheRequests,
+          prompt: o.prompt,
+          parallel: o.parallel,
+          requests: o.requests,
+          maxTokens: o.maxTokens,
+        }).run();
       }
+      const { formatVerifyTable } = await import('../../verify/report.js');
+      const ok = rows.every((r) => r.status !== 'FAIL');
+      if (o.json) process.stdout.write(`${JSON.stringify({ ...(o.operatorsOnly ? { operators: true } : { url: target }), passed: ok, rows })}\n`);
+      else process.stdout.write(formatVerifyTable(target, rows, ok));
       if (!ok) process.exitCode = 1;
     });
 }

@@ -1,154 +1,215 @@
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import type { EndpointInfo } from '../../router/api.js';
 import type { Logger } from '../../shared/logger.js';
-import { KubeClient } from './kube-client.js';
 import type { EndpointSource } from './endpoint-source.js';
-
-interface Pool {
-  selector: Record<string, string>;
-  ports: number[];
-  apiVersion: string;
-}
-
-interface Pod {
-  metadata?: { name?: string; labels?: Record<string, string>; deletionTimestamp?: string; resourceVersion?: string };
-  status?: { podIP?: string; conditions?: { type: string; status: string }[] };
-}
+import { loadKubeConfig, type LoadedKubeConfig } from './kube-config.js';
+import { Informer, type KubeList, type KubeObject } from './kube-informer.js';
+import { labelSelector, parseInferencePool, POOL_GROUPS, type PoolGroup, type PoolSpec } from './inference-pool.js';
+import { podEndpoints, type PodLike } from './pod-endpoints.js';
 
 export interface KubernetesSourceOptions {
   poolName: string;
   namespace: string;
+  /** `--kubeconfig`; otherwise $KUBECONFIG, the in-cluster service account, ~/.kube/config (see kube-config.ts). */
   kubeconfig?: string;
-  client?: KubeClient;
+  /** Credentials already loaded (tests, or a caller sharing one config). */
+  config?: LoadedKubeConfig;
+  /** `--pool-group`: the InferencePool's API group. Default: `inference.networking.k8s.io` (v1), falling back to `inference.networking.x-k8s.io` (v1alpha2) where only that has the pool. */
+  poolGroup?: PoolGroup;
   logger: Logger;
-  /** First retry delay after an error; doubles up to 30 s. */
+  /** First retry delay after an error (doubles up to 30 s). Default 500 ms. */
   backoffMs?: number;
+  /** Full relist period. Default 10 min. */
+  resyncMs?: number;
+  /** Server-side watch timeout in seconds. Default 300. */
+  watchTimeoutS?: number;
 }
 
+type Pod = PodLike & KubeObject;
+type PoolObject = KubeObject & { spec?: unknown };
+
+const RBAC_HINT = 'grant get/list/watch on pods and inferencepools to the EPP\'s service account (kvgate render emits this Role)';
+
 /**
- * Endpoints of an InferencePool: reads the pool (inference.networking.k8s.io/v1, falling back to
- * inference.networking.x-k8s.io/v1alpha2), lists its Pods, then watches them from the list's
- * resourceVersion. Only Ready pods with an IP count, one endpoint per target port. A dropped watch
- * resumes from the last resourceVersion; 410 Gone relists; errors retry with backoff and leave
- * the source not synced with a readable `lastError`.
+ * Endpoints of an InferencePool: the pool object and the Pods its selector matches, each kept by
+ * an informer (list + watch, see kube-informer.ts). Ready Pods with an IP and no deletion
+ * timestamp give one endpoint per target port (pod-endpoints.ts). A change of the pool's
+ * selector re-watches the Pods; a change of its target ports re-derives the endpoints.
+ *
+ * Synced once the pool was found and its Pods listed; a missing or deleted pool, or a pool
+ * without a usable spec, leaves it not synced with `lastError` saying why. Errors after the first
+ * sync keep the last endpoint set (stale beats empty) and set `lastError`.
+ *
+ * Throws KvgateError(InvalidConfig) at construction when no credentials can be loaded.
  */
 export class KubernetesEndpointSource implements EndpointSource {
+  readonly config: LoadedKubeConfig;
+  private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
+  private readonly poolInformer: Informer<PoolObject>;
+  private podInformer?: Informer<Pod>;
+  private group: PoolGroup;
+  private pool?: PoolSpec;
+  private poolProblem?: string;
+  private onChange?: (endpoints: EndpointInfo[]) => void;
+  private lastReported?: string;
+  private podSwitch: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly o: KubernetesSourceOptions) {
+    this.config = o.config ?? loadKubeConfig({ kubeconfig: o.kubeconfig });
+    this.core = this.config.kc.makeApiClient(CoreV1Api);
+    this.custom = this.config.kc.makeApiClient(CustomObjectsApi);
+    this.group = o.poolGroup ?? 'inference.networking.k8s.io';
+    const fieldSelector = `metadata.name=${o.poolName}`;
+    this.poolInformer = new Informer<PoolObject>({
+      what: `InferencePool ${o.namespace}/${o.poolName}`,
+      config: this.config,
+      list: () => this.listPools(fieldSelector),
+      watchPath: () => `/apis/${this.group}/${POOL_GROUPS[this.group]}/namespaces/${o.namespace}/inferencepools`,
+      selectors: { fieldSelector },
+      onChange: (objects) => this.poolChanged(objects.get(o.poolName)),
+      logger: o.logger,
+      backoffMs: o.backoffMs,
+      resyncMs: o.resyncMs,
+      watchTimeoutS: o.watchTimeoutS,
+    });
+  }
+
   get description(): string {
     return `InferencePool ${this.o.namespace}/${this.o.poolName}`;
   }
-  synced = false;
-  lastError?: string;
-  private readonly pods = new Map<string, Pod>();
-  private pool?: Pool;
-  private rv = '';
-  private readonly abort = new AbortController();
-  private client?: KubeClient;
-  private stopped = false;
 
-  constructor(private readonly o: KubernetesSourceOptions) {}
+  get synced(): boolean {
+    return this.poolInformer.synced && this.pool !== undefined && this.poolProblem === undefined && (this.podInformer?.synced ?? false);
+  }
+
+  get lastError(): string | undefined {
+    const e = this.poolInformer.lastError ?? this.poolProblem ?? this.podInformer?.lastError;
+    return e && /403 Forbidden/.test(e) ? `${e} — ${RBAC_HINT}` : e;
+  }
+
+  /** The pool's spec as last read (API version, selector, target ports). */
+  get poolSpec(): PoolSpec | undefined {
+    return this.pool;
+  }
 
   start(onChange: (endpoints: EndpointInfo[]) => void): void {
-    this.client = this.o.client ?? KubeClient.fromKubeconfig(this.o.kubeconfig);
-    if (!this.client) {
-      this.lastError = 'no kubeconfig found (and not running in a cluster): give --kubeconfig';
-      this.o.logger.error({ err: this.lastError }, 'kubernetes discovery');
-      return;
-    }
-    void this.loop(onChange);
-  }
-
-  private endpoints(): EndpointInfo[] {
-    const out: EndpointInfo[] = [];
-    for (const p of this.pods.values()) {
-      const ready = p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-      const ip = p.status?.podIP;
-      if (!ready || !ip || p.metadata?.deletionTimestamp) continue;
-      for (const port of this.pool!.ports) out.push({ id: `${ip}:${port}`, host: ip, port, url: `http://${ip}:${port}`, labels: { ...(p.metadata?.labels ?? {}), 'kvgate.io/pod': p.metadata?.name ?? '' } });
-    }
-    return out.sort((a, b) => (a.id < b.id ? -1 : 1));
-  }
-
-  private async readPool(): Promise<Pool> {
-    const ns = this.o.namespace;
-    const v1 = await this.client!.get(`/apis/inference.networking.k8s.io/v1/namespaces/${ns}/inferencepools/${this.o.poolName}`);
-    if (v1.status === 200) {
-      const spec = (v1.body as { spec?: { selector?: { matchLabels?: Record<string, string> }; targetPorts?: { number?: number }[] } }).spec;
-      const selector = spec?.selector?.matchLabels ?? {};
-      const ports = (spec?.targetPorts ?? []).map((p) => p.number).filter((n): n is number => typeof n === 'number');
-      if (Object.keys(selector).length === 0 || ports.length === 0) throw new Error(`InferencePool ${ns}/${this.o.poolName} is invalid: it needs spec.selector.matchLabels and spec.targetPorts`);
-      return { selector, ports, apiVersion: 'inference.networking.k8s.io/v1' };
-    }
-    if (v1.status === 403) throw new Error(`forbidden to read InferencePool ${ns}/${this.o.poolName}: grant get/list/watch on inferencepools to the EPP's service account`);
-    const a2 = await this.client!.get(`/apis/inference.networking.x-k8s.io/v1alpha2/namespaces/${ns}/inferencepools/${this.o.poolName}`);
-    if (a2.status === 200) {
-      const spec = (a2.body as { spec?: { selector?: Record<string, string>; targetPortNumber?: number } }).spec;
-      if (!spec?.selector || !spec.targetPortNumber) throw new Error(`InferencePool ${ns}/${this.o.poolName} (v1alpha2) is invalid: it needs spec.selector and spec.targetPortNumber`);
-      return { selector: spec.selector, ports: [spec.targetPortNumber], apiVersion: 'inference.networking.x-k8s.io/v1alpha2' };
-    }
-    if (a2.status === 403) throw new Error(`forbidden to read InferencePool ${ns}/${this.o.poolName}: grant get/list/watch on inferencepools`);
-    throw new Error(`InferencePool ${ns}/${this.o.poolName} not found (v1 ${v1.status}, v1alpha2 ${a2.status})`);
-  }
-
-  private selectorQuery(): string {
-    return encodeURIComponent(Object.entries(this.pool!.selector).map(([k, v]) => `${k}=${v}`).join(','));
-  }
-
-  private async relist(): Promise<void> {
-    this.pool = await this.readPool();
-    const r = await this.client!.get(`/api/v1/namespaces/${this.o.namespace}/pods?labelSelector=${this.selectorQuery()}`);
-    if (r.status === 403) throw new Error(`forbidden to list pods in ${this.o.namespace}: grant get/list/watch on pods`);
-    if (r.status !== 200) throw new Error(`listing pods answered ${r.status}`);
-    const list = r.body as { metadata?: { resourceVersion?: string }; items?: Pod[] };
-    this.pods.clear();
-    for (const p of list.items ?? []) if (p.metadata?.name) this.pods.set(p.metadata.name, p);
-    this.rv = list.metadata?.resourceVersion ?? '';
-  }
-
-  private async loop(onChange: (endpoints: EndpointInfo[]) => void): Promise<void> {
-    let backoff = this.o.backoffMs ?? 500;
-    let needList = true;
-    while (!this.stopped) {
-      try {
-        if (needList) {
-          await this.relist();
-          needList = false;
-          this.synced = true;
-          this.lastError = undefined;
-          onChange(this.endpoints());
-        }
-        let gone = false;
-        const status = await this.client!.watch(
-          `/api/v1/namespaces/${this.o.namespace}/pods?labelSelector=${this.selectorQuery()}&watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(this.rv)}`,
-          (e) => {
-            const pod = e.object as Pod & { code?: number };
-            if (e.type === 'ERROR') {
-              if (pod.code === 410) gone = true;
-              return;
-            }
-            if (pod.metadata?.resourceVersion) this.rv = pod.metadata.resourceVersion;
-            if (e.type === 'BOOKMARK' || !pod.metadata?.name) return;
-            if (e.type === 'DELETED') this.pods.delete(pod.metadata.name);
-            else this.pods.set(pod.metadata.name, pod);
-            onChange(this.endpoints());
-          },
-          this.abort.signal,
-        );
-        if (status === 410 || gone) needList = true;
-        else if (status !== 200) throw new Error(`watching pods answered ${status}`);
-        backoff = this.o.backoffMs ?? 500;
-      } catch (err) {
-        if (this.stopped) return;
-        this.lastError = (err as Error).message;
-        if (needList) this.synced = false;
-        this.o.logger.warn({ err: this.lastError, retryMs: backoff }, 'kubernetes discovery error; retrying');
-        await new Promise((r) => setTimeout(r, backoff));
-        backoff = Math.min(30_000, backoff * 2);
-      }
-    }
+    this.onChange = onChange;
+    this.o.logger.info({ pool: this.description, credentials: this.config.source, server: this.config.server }, 'kubernetes discovery starting');
+    this.poolInformer.start();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.abort.abort();
-    if (!this.o.client) await this.client?.close();
+    await this.poolInformer.stop();
+    await this.podSwitch;
+    await this.podInformer?.stop();
+  }
+
+  /** Lists the pool by name in the configured group; with no group given, v1 first, then v1alpha2. */
+  private async listPools(fieldSelector: string): Promise<KubeList<PoolObject>> {
+    const list = async (group: PoolGroup): Promise<KubeList<PoolObject>> => {
+      try {
+        return (await this.custom.listNamespacedCustomObject({ group, version: POOL_GROUPS[group], namespace: this.o.namespace, plural: 'inferencepools', fieldSelector })) as KubeList<PoolObject>;
+      } catch (err) {
+        if ((err as { code?: unknown }).code === 404) {
+          throw Object.assign(new Error(`the InferencePool CRD (${group}/${POOL_GROUPS[group]}) is not installed`), { notInstalled: true });
+        }
+        throw err;
+      }
+    };
+    if (this.o.poolGroup) return list(this.o.poolGroup);
+    const notInstalled = (err: unknown) => (err as { notInstalled?: boolean }).notInstalled === true;
+    let v1: KubeList<PoolObject> | undefined;
+    try {
+      v1 = await list('inference.networking.k8s.io');
+    } catch (err) {
+      if (!notInstalled(err)) throw err;
+    }
+    if (v1 && (v1.items ?? []).length > 0) {
+      this.group = 'inference.networking.k8s.io';
+      return v1;
+    }
+    let alpha: KubeList<PoolObject> | undefined;
+    try {
+      alpha = await list('inference.networking.x-k8s.io');
+    } catch (err) {
+      if (!notInstalled(err)) throw err;
+    }
+    if (!v1 && !alpha) throw new Error('no InferencePool CRD is installed (neither inference.networking.k8s.io/v1 nor inference.networking.x-k8s.io/v1alpha2)');
+    // Watch the version that has the pool; with neither, v1 (where a new pool will most likely appear).
+    this.group = alpha && ((alpha.items ?? []).length > 0 || !v1) ? 'inference.networking.x-k8s.io' : 'inference.networking.k8s.io';
+    return this.group === 'inference.networking.k8s.io' ? v1! : alpha!;
+  }
+
+  private poolChanged(obj: PoolObject | undefined): void {
+    if (this.stopped) return;
+    if (!obj) {
+      this.poolProblem = `InferencePool ${this.o.namespace}/${this.o.poolName} not found (looked in ${this.o.poolGroup ?? 'inference.networking.k8s.io/v1 and inference.networking.x-k8s.io/v1alpha2'})`;
+      if (this.pool) this.o.logger.warn({ pool: this.description }, 'InferencePool deleted: no endpoints until it is back');
+      this.pool = undefined;
+      this.switchPods(undefined);
+      this.report(true);
+      return;
+    }
+    const parsed = parseInferencePool(this.group, obj);
+    if (typeof parsed === 'string') {
+      // Keep routing to the last good set: a bad edit should not empty the pool.
+      this.poolProblem = `InferencePool ${this.o.namespace}/${this.o.poolName} is invalid: ${parsed}`;
+      this.o.logger.error({ err: this.poolProblem }, 'kubernetes discovery');
+      return;
+    }
+    this.poolProblem = undefined;
+    const before = this.pool;
+    this.pool = parsed;
+    if (!before || labelSelector(before.selector) !== labelSelector(parsed.selector) || !this.podInformer) {
+      this.o.logger.info({ pool: this.description, apiVersion: parsed.apiVersion, selector: labelSelector(parsed.selector), targetPorts: parsed.targetPorts }, 'InferencePool read; watching its pods');
+      this.switchPods(parsed);
+    } else this.report();
+  }
+
+  /** Replaces the Pod informer (a new selector, or none when the pool is gone). */
+  private switchPods(spec: PoolSpec | undefined): void {
+    const old = this.podInformer;
+    this.podInformer = undefined;
+    let next: Informer<Pod> | undefined;
+    if (spec) {
+      const selector = labelSelector(spec.selector);
+      next = new Informer<Pod>({
+        what: `pods ${selector} in ${this.o.namespace}`,
+        config: this.config,
+        list: () => this.core.listNamespacedPod({ namespace: this.o.namespace, labelSelector: selector }) as Promise<KubeList<Pod>>,
+        watchPath: () => `/api/v1/namespaces/${this.o.namespace}/pods`,
+        selectors: { labelSelector: selector },
+        onChange: () => {
+          if (this.podInformer === next) this.report();
+        },
+        logger: this.o.logger,
+        backoffMs: this.o.backoffMs,
+        resyncMs: this.o.resyncMs,
+        watchTimeoutS: this.o.watchTimeoutS,
+      });
+      this.podInformer = next;
+    }
+    this.podSwitch = this.podSwitch.then(async () => {
+      await old?.stop();
+      if (next && this.podInformer === next && !this.stopped) next.start();
+    });
+  }
+
+  /** Reports the endpoint set when it changed (or always, with `force`), once the pods are listed. */
+  private report(force = false): void {
+    if (!this.onChange) return;
+    let endpoints: EndpointInfo[];
+    if (!this.pool) endpoints = [];
+    else if (this.podInformer?.synced) endpoints = podEndpoints(this.podInformer.objects.values(), this.pool.targetPorts);
+    else return;
+    const key = JSON.stringify(endpoints);
+    if (!force && key === this.lastReported) return;
+    if (key === this.lastReported && !this.pool) return;
+    this.lastReported = key;
+    this.o.logger.info({ pool: this.description, endpoints: endpoints.length }, 'InferencePool endpoints');
+    this.onChange(endpoints);
   }
 }

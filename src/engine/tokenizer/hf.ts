@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ChatMessage, Tokenizer } from '../types.js';
-import { renderChatML } from './chat-template.js';
+import { renderChatML, type ChatRenderOptions } from './chat-template.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 
 interface HfTokenizerLike {
@@ -23,8 +23,8 @@ export class HfTokenizer implements Tokenizer {
     return this.tok.decode(ids, { skip_special_tokens: true });
   }
 
-  renderChat(messages: ChatMessage[]): string {
-    return renderChatML(messages);
+  renderChat(messages: ChatMessage[], opts?: ChatRenderOptions): string {
+    return renderChatML(messages, opts);
   }
 }
 

@@ -1,12 +1,19 @@
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { LabeledCounter, LabeledHistogram, observe, type CounterSeries, type HistogramSeries } from './labeled-metrics.js';
-import type { Datastore } from '../api.js';
+import type { Datastore, EndpointInfo } from '../api.js';
 import type { FlowControl } from '../flowcontrol/index.js';
 import { registerFlowControlMetrics } from './flow-control-metrics.js';
 
 // The EPP's latency buckets (5 ms … 3600 s).
 const LATENCY_BUCKETS = [0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60, 120, 180, 240, 300, 360, 480, 600, 900, 1200, 1800, 2700, 3600];
 const TOKEN_BUCKETS = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32778, 65536, 131072, 262144, 524288, 1048576];
+// GIE's output-token and response-size buckets stop lower than its input ones.
+const OUTPUT_TOKEN_BUCKETS = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192];
+const RESPONSE_SIZE_BUCKETS = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32778, 65536];
+const REQUEST_SIZE_BUCKETS = [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288, 1048576, 2097152, 4194304, 8388608, 16777216, 33554432, 67108864, 134217728, 268435456, 536870912, 1073741824];
+const NTPOT_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10];
+const PLUGIN_BUCKETS = [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1];
+const HIT_BYTES_BUCKETS = [0, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536];
 const SCHEDULER_BUCKETS = [0.00001, 0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1];
 const RATIO_BUCKETS = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
 
@@ -21,6 +28,19 @@ export interface RequestRecord {
   inputTokens?: number;
   outputTokens?: number;
   cachedTokens?: number;
+  /** Request body bytes as received. */
+  requestBytes?: number;
+  /** Response body bytes sent to the client. */
+  responseBytes?: number;
+}
+
+export interface EppMetricsOptions {
+  poolName: string;
+  processMetrics?: boolean;
+  /** Entries in the router's prefix indexes (inference_extension_prefix_indexer_size). */
+  prefixIndexSize?: () => number;
+  /** Build identity for inference_extension_info. */
+  build?: { commit: string; ref: string };
 }
 
 /** The series one kind of request (model, target model, priority) updates, resolved once. */
@@ -30,6 +50,9 @@ interface ObjectiveSeries {
   input: HistogramSeries;
   output: HistogramSeries;
   cached: HistogramSeries;
+  requestSizes: HistogramSeries;
+  responseSizes: HistogramSeries;
+  ntpot: HistogramSeries;
 }
 
 /**
@@ -47,10 +70,17 @@ export class EppMetrics {
   private readonly scheduler: HistogramSeries;
   private readonly hitRatio: HistogramSeries;
   private readonly picks: LabeledCounter;
+  private readonly requestSizes: LabeledHistogram;
+  private readonly responseSizes: LabeledHistogram;
+  private readonly ntpot: LabeledHistogram;
+  private readonly attempts: LabeledCounter;
+  private readonly pluginDuration: LabeledHistogram;
+  private readonly hitBytes: HistogramSeries;
+  private readonly running = new Map<string, number>();
   private readonly objectives = new Map<string, ObjectiveSeries>();
   private readonly poolName: string;
 
-  constructor(datastore: Datastore, opts: { poolName: string; processMetrics?: boolean }) {
+  constructor(datastore: Datastore, opts: EppMetricsOptions) {
     const r = this.registry;
     const name = opts.poolName;
     this.poolName = name;
@@ -59,7 +89,13 @@ export class EppMetrics {
     this.errors = new LabeledCounter('inference_objective_request_error_total', 'Counter of inference objective request errors.', [...objective, 'error_code'], r);
     this.duration = new LabeledHistogram('inference_objective_request_duration_seconds', 'Inference objective response latency distribution in seconds.', objective, LATENCY_BUCKETS, r);
     this.input = new LabeledHistogram('inference_objective_input_tokens', 'Inference objective input token count distribution.', objective, TOKEN_BUCKETS, r);
-    this.output = new LabeledHistogram('inference_objective_output_tokens', 'Inference objective output token count distribution.', objective, TOKEN_BUCKETS, r);
+    this.output = new LabeledHistogram('inference_objective_output_tokens', 'Inference objective output token count distribution.', objective, OUTPUT_TOKEN_BUCKETS, r);
+    this.requestSizes = new LabeledHistogram('inference_objective_request_sizes', 'Inference objective requests size distribution in bytes.', objective, REQUEST_SIZE_BUCKETS, r);
+    this.responseSizes = new LabeledHistogram('inference_objective_response_sizes', 'Inference objective responses size distribution in bytes.', objective, RESPONSE_SIZE_BUCKETS, r);
+    this.ntpot = new LabeledHistogram('inference_objective_normalized_time_per_output_token_seconds', 'Inference objective latency divided by number of output tokens distribution in seconds.', objective, NTPOT_BUCKETS, r);
+    this.attempts = new LabeledCounter('inference_extension_scheduler_attempts_total', 'Total number of scheduling attempts.', ['status', 'target_model_name', 'pod_name', 'namespace', 'port'], r);
+    this.pluginDuration = new LabeledHistogram('inference_extension_plugin_duration_seconds', 'Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.', ['extension_point', 'plugin_type', 'plugin_name'], PLUGIN_BUCKETS, r);
+    this.hitBytes = new LabeledHistogram('inference_extension_prefix_indexer_hit_bytes', 'Length of the prefix match in number of bytes in the cache lookup.', [], HIT_BYTES_BUCKETS, r).series();
     this.cached = new LabeledHistogram('inference_objective_prompt_cached_tokens', 'Inference objective prompt cached token count distribution.', objective, TOKEN_BUCKETS, r);
     this.scheduler = new LabeledHistogram('inference_extension_scheduler_e2e_duration_seconds', 'End-to-end scheduling latency distribution in seconds.', [], SCHEDULER_BUCKETS, r).series();
     this.hitRatio = new LabeledHistogram('inference_extension_prefix_indexer_hit_ratio', 'Ratio of prefix blocks found in the index per request.', [], RATIO_BUCKETS, r).series();
@@ -74,6 +110,16 @@ export class EppMetrics {
     new Gauge({ name: 'inference_pool_average_kv_cache_utilization', help: 'The average kv cache utilization for an inference server pool.', labelNames: ['name'], registers, collect() { this.set({ name }, avg((m) => m.kvCacheUsage)); } });
     new Gauge({ name: 'inference_pool_average_queue_size', help: 'The average number of requests pending in the model server queue.', labelNames: ['name'], registers, collect() { this.set({ name }, avg((m) => m.waitingQueueSize)); } });
     new Gauge({ name: 'inference_pool_average_running_requests', help: 'The average number of requests running in the model servers.', labelNames: ['name'], registers, collect() { this.set({ name }, avg((m) => m.runningRequests)); } });
+    const running = this.running;
+    new Gauge({ name: 'inference_objective_running_requests', help: 'Inference objective number of running requests in each model.', labelNames: ['model_name'], registers, collect() { this.reset(); for (const [m, n] of running) this.set({ model_name: m }, n); } });
+    new Gauge({ name: 'inference_pool_per_pod_queue_size', help: 'The total number of requests pending in the model server queue for each underlying pod.', labelNames: ['name', 'model_server_pod'], registers, collect() { this.reset(); for (const e of datastore.list()) this.set({ name, model_server_pod: podName(e.info) }, e.metrics?.waitingQueueSize ?? 0); } });
+    const prefixSize = opts.prefixIndexSize;
+    new Gauge({ name: 'inference_extension_prefix_indexer_size', help: 'Size of the prefix indexer.', registers, collect() { this.set(prefixSize ? prefixSize() : 0); } });
+    const build = opts.build ?? { commit: 'unknown', ref: 'unknown' };
+    new Gauge({ name: 'inference_extension_info', help: 'General information of the current build of Inference Extension.', labelNames: ['commit', 'build_ref'], registers, collect() { this.set({ commit: build.commit, build_ref: build.ref }, 1); } });
+    // kvgate's own: the router's in-flight bookkeeping per endpoint (what load-aware scorers see).
+    new Gauge({ name: 'kvgate_endpoint_in_flight_requests', help: 'Requests this router dispatched to the endpoint and not yet completed.', labelNames: ['endpoint'], registers, collect() { this.reset(); for (const e of datastore.list()) this.set({ endpoint: e.info.id }, e.inFlightRequests); } });
+    new Gauge({ name: 'kvgate_endpoint_in_flight_prompt_tokens', help: 'Uncached prompt tokens dispatched to the endpoint and not yet prefilled (released at the first token).', labelNames: ['endpoint'], registers, collect() { this.reset(); for (const e of datastore.list()) this.set({ endpoint: e.info.id }, e.inFlightTokens); } });
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -82,9 +128,33 @@ export class EppMetrics {
     registerFlowControlMetrics(this.registry, flow, datastore, now, this.poolName);
   }
 
-  observeScheduling(seconds: number, prefix?: { matchedBlocks: number; totalBlocks: number }): void {
+  /** A request was routed (it counts as running for its model until `requestEnded`). */
+  requestStarted(model: string): void {
+    this.running.set(model, (this.running.get(model) ?? 0) + 1);
+  }
+
+  requestEnded(model: string): void {
+    // The series stays at 0 (one per model, as GIE's gauge), so dashboards see idle models.
+    this.running.set(model, Math.max(0, (this.running.get(model) ?? 1) - 1));
+  }
+
+  /** One scheduling attempt: `success` with the chosen endpoint, or `failure`. */
+  observeAttempt(success: boolean, targetModel: string, endpoint?: EndpointInfo): void {
+    this.attempts.series(success ? 'success' : 'failure', targetModel, endpoint ? podName(endpoint) : '', endpoint?.labels['kvgate.io/namespace'] ?? '', endpoint ? String(endpoint.port) : '').value++;
+  }
+
+  /** A plugin's time in one scheduling cycle (GIE's extension points: DataProducer, Filter, Scorer, Picker, PreRequest). */
+  observePlugin(extensionPoint: string, pluginType: string, pluginName: string, seconds: number): void {
+    observe(this.pluginDuration.series(extensionPoint, pluginType, pluginName), seconds);
+  }
+
+  observeScheduling(seconds: number, prefix?: { matchedBlocks: number; totalBlocks: number; blockTokens?: number }): void {
     observe(this.scheduler, seconds);
-    if (prefix && prefix.totalBlocks > 0) observe(this.hitRatio, prefix.matchedBlocks / prefix.totalBlocks);
+    if (prefix && prefix.totalBlocks > 0) {
+      observe(this.hitRatio, prefix.matchedBlocks / prefix.totalBlocks);
+      // Bytes as GIE sizes them: ~4 characters per token.
+      observe(this.hitBytes, prefix.matchedBlocks * (prefix.blockTokens ?? 16) * 4);
+    }
   }
 
   observeRequest(r: RequestRecord): void {
@@ -98,6 +168,9 @@ export class EppMetrics {
         input: this.input.series(r.model, r.targetModel),
         output: this.output.series(r.model, r.targetModel),
         cached: this.cached.series(r.model, r.targetModel),
+        requestSizes: this.requestSizes.series(r.model, r.targetModel),
+        responseSizes: this.responseSizes.series(r.model, r.targetModel),
+        ntpot: this.ntpot.series(r.model, r.targetModel),
       };
       // One entry per series, as prom-client keeps one per label set.
       this.objectives.set(key, o);
@@ -108,10 +181,18 @@ export class EppMetrics {
     if (r.inputTokens !== undefined) observe(o.input, r.inputTokens);
     if (r.outputTokens !== undefined) observe(o.output, r.outputTokens);
     if (r.cachedTokens !== undefined) observe(o.cached, r.cachedTokens);
+    if (r.requestBytes !== undefined) observe(o.requestSizes, r.requestBytes);
+    if (r.responseBytes !== undefined) observe(o.responseSizes, r.responseBytes);
+    if (r.outputTokens && r.status < 400) observe(o.ntpot, r.durationS / r.outputTokens);
     if (r.endpoint) this.picks.series(r.endpoint).value++;
   }
 
   text(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+/** The pod a GIE metric names: the Kubernetes pod name when discovery knows it, else host:port. */
+function podName(e: EndpointInfo): string {
+  return e.labels['kvgate.io/pod'] || e.id;
 }

@@ -47,6 +47,7 @@ export class RequestHandle {
   private lastStatus?: number;
   private lastReason?: string;
   private ticket = -1;
+  private responseBytes = 0;
   /** Set while the request waits in the gateway queue. */
   private queueTicket?: QueueTicket;
   /** Endpoints to try, in order: the pick's, then candidates the dispatch gate held back. */
@@ -159,9 +160,18 @@ export class RequestHandle {
   /** Runs the scheduler on `eligible` and starts bookkeeping; fallbacks end with the rest of `all`. */
   private dispatch(eligible: EndpointState[], all: EndpointState[], admission: boolean): EndpointInfo[] {
     const d = this.d;
+    const route = this.route!;
     const s0 = d.now();
-    const pick = d.router.pick(this.route!, s0, eligible, { admission });
+    let pick: PickResult;
+    try {
+      pick = d.router.pick(route, s0, eligible, { admission });
+    } catch (err) {
+      d.opts.metrics?.observeAttempt(false, route.model);
+      throw err;
+    }
     d.opts.metrics?.observeScheduling((d.now() - s0) / 1000, pick.prefixMatch);
+    d.opts.metrics?.observeAttempt(true, route.model, pick.endpoints[0]);
+    d.opts.metrics?.requestStarted(route.model);
     this.pick = pick;
     // A retry would rather go to a replica the gate held back (busy) than fail the request.
     this.order = eligible.length === all.length ? pick.endpoints : [...pick.endpoints, ...all.filter((e) => !pick.endpoints.some((p) => p.id === e.info.id)).map((e) => e.info)];
@@ -281,14 +291,22 @@ export class RequestHandle {
       this.ttftMs = this.d.now() - this.t0;
       this.d.router.onFirstToken(this.id, this.d.now());
     }
-    if (this.strip) return this.strip.push(chunk);
+    if (this.strip) {
+      const out = this.strip.push(chunk);
+      this.responseBytes += out.length;
+      return out;
+    }
     this.tap?.push(chunk);
+    this.responseBytes += chunk.length;
     return chunk;
   }
 
   /** The response body ended: any bytes still held back, to forward before closing. */
   responseEnd(): Buffer {
-    return this.strip ? this.strip.end() : Buffer.alloc(0);
+    if (!this.strip) return Buffer.alloc(0);
+    const rest = this.strip.end();
+    this.responseBytes += rest.length;
+    return rest;
   }
 
   private usage(): RequestUsage | undefined {
@@ -314,6 +332,7 @@ export class RequestHandle {
     const usage = this.route ? this.usage() : undefined;
     if (this.pick) {
       d.router.onComplete(this.id, now, usage);
+      d.opts.metrics?.requestEnded(this.route!.model);
       d.flow.queue.pump(); // its endpoint has room again
     }
     const route = this.route;
@@ -331,6 +350,8 @@ export class RequestHandle {
         inputTokens: usage?.promptTokens,
         outputTokens: usage?.completionTokens,
         cachedTokens: usage?.cachedTokens,
+        requestBytes: this.input.body.length,
+        responseBytes: this.pick ? this.responseBytes : undefined,
       });
     }
     if (this.ticket >= 0 && this.endpoint) {

@@ -1,8 +1,6 @@
 /**
  * Tokenizer contract shared by the engine (simulated vLLM) and the router, so both sides turn
- * the same text into the same token ids. Structurally identical to engine/types.ts `Tokenizer`
- * and `ChatMessage` (the engine's contract names them; these are the same shapes, usable from
- * `router/`, which may import only `shared/`).
+ * the same text into the same token ids (engine/types.ts re-exports these).
  */
 export interface ChatMessage {
   role: string;
@@ -15,8 +13,10 @@ export interface Tokenizer {
   readonly name: string;
   encode(text: string): number[];
   decode(ids: number[]): string;
-  /** Renders chat messages with the model's chat format (generation prompt appended). */
-  renderChat(messages: ChatMessage[]): string;
+  /** Renders chat messages with the model's chat format (generation prompt appended unless told otherwise). */
+  renderChat(messages: ChatMessage[], opts?: { addGenerationPrompt?: boolean; continueFinalMessage?: boolean }): string;
+  /** Vocabulary size (what vLLM's `logprobs: -1` expands to). */
+  readonly vocabSize?: number;
   /** The exact text of each token of `text`, when the tokenizer can say (decode may not round-trip). */
   splitPieces?(text: string): string[];
 }

@@ -1,21 +1,18 @@
 import { z } from 'zod';
 import type { PluginDefinition } from '../types.js';
+import { ApproxPrefixParams } from '../producers/approx-prefix-cache-producer.js';
 
-export const PrefixParams = z
-  .object({
-    blockSizeTokens: z.number().int().positive().default(16),
-    /** Deprecated GIE v1.0 form: block size in characters. */
-    hashBlockSize: z.number().int().positive().optional(),
-    blockSize: z.number().int().positive().optional(),
-    maxPrefixBlocksToMatch: z.number().int().positive().default(256),
-    maxPrefixTokensToMatch: z.number().int().min(0).default(0),
-    lruCapacityPerServer: z.number().int().positive().default(31_250),
-    autoTune: z.boolean().default(true),
-    matchLengthWeight: z.number().min(0).max(1).default(0),
-    matchLengthScaleTokens: z.number().positive().default(8192),
-    prefixMatchInfoProducerName: z.string().optional(),
-  })
-  .strict();
+/**
+ * The scorer's parameters: its own (match-length weighting, which producer to read) plus the
+ * index parameters GIE ≤ v1.4 gave the scorer itself, which configure the approximate producer
+ * kvgate creates when none is listed (router.ts).
+ */
+export const PrefixParams = ApproxPrefixParams.extend({
+  lruCapacityPerServer: z.number().int().positive().default(31_250),
+  matchLengthWeight: z.number().min(0).max(1).default(0),
+  matchLengthScaleTokens: z.number().positive().default(8192),
+  prefixMatchInfoProducerName: z.string().optional(),
+}).strict();
 export type PrefixParams = z.infer<typeof PrefixParams>;
 
 /**

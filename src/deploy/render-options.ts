@@ -1,0 +1,108 @@
+import { KvgateError, ErrorCode } from '../shared/errors.js';
+
+export interface RenderOptions {
+  name: string;
+  namespace: string;
+  model: string;
+  replicas: number;
+  accelerator: 'tpu-v6e' | 'nvidia-h100' | 'nvidia-l4';
+  /** EndpointPickerConfig YAML text (from a preset or a file). */
+  eppConfig: string;
+  /** kvgate image for the endpoint picker (`--image`). */
+  eppImage: string;
+  modelServerImage?: string;
+  /** The seed's KServe variant: LLMInferenceService with kvgate as its scheduler, plus the three EnvoyFilters. */
+  kserve: boolean;
+  gatewayClassName: string;
+  /** PeerAuthentication STRICT for the namespace (`--strict-mtls`). */
+  strictMtls?: boolean;
+  /** The seed's four NetworkPolicies (default on). */
+  networkPolicies?: boolean;
+  /** KServe variant: the Gateway KServe routes through and its namespace (the seed: inference-gateway in opendatahub). */
+  gatewayName?: string;
+  gatewayNamespace?: string;
+  /** Also monitoring.yaml: Grafana dashboard ConfigMap, PrometheusRule, EPP PodMonitor (src/deploy/monitoring.ts). */
+  monitoring?: boolean;
+  /** autoscaling.yaml: an HPA (default) or a KEDA ScaledObject on engine + gateway queue per replica, or none (src/deploy/autoscaling.ts). */
+  autoscaler?: 'hpa' | 'keda' | 'none';
+  /** Prometheus the KEDA scaler queries. */
+  prometheusUrl?: string;
+}
+
+/** A Kubernetes object as rendered: apiVersion, kind, metadata with name, the rest free. */
+export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> } } & Record<string, unknown>;
+
+/** Output file name → its objects, in file order. */
+export type ManifestFiles = Map<string, K8sObject[]>;
+
+/** Names and labels every part of a render shares, derived once from the options. */
+export interface RenderContext {
+  o: RenderOptions;
+  ns: string;
+  /** EPP Deployment/Service/ServiceAccount name. */
+  epp: string;
+  /** InferencePool name the EPP watches (KServe names its pool NAME-inference-pool). */
+  poolName: string;
+  /** Labels of the model-server pods (the InferencePool selector). */
+  modelLabels: Record<string, string>;
+  eppLabels: Record<string, string>;
+  /** Standard metadata for an object in the workload namespace. */
+  meta(name: string, labels?: Record<string, string>, namespace?: string): K8sObject['metadata'];
+}
+
+/** A piece of the render (the EPP, the model servers, Istio, …): adds its files. */
+export type RenderPart = (c: RenderContext, files: ManifestFiles) => void;
+
+export const EPP_PORTS = { grpc: 9002, health: 9003, metrics: 9090 } as const;
+export const MODEL_PORT = 8000;
+export const KV_EVENTS_PORT = 5557;
+
+const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export const ACCELERATORS = {
+  'tpu-v6e': {
+    image: 'vllm/vllm-tpu:latest',
+    nodeSelector: { 'cloud.google.com/gke-tpu-accelerator': 'tpu-v6e-slice', 'cloud.google.com/gke-tpu-topology': '2x2' },
+    resources: { requests: { 'google.com/tpu': '4' }, limits: { 'google.com/tpu': '4' } },
+    extraArgs: ['--tensor-parallel-size', '4'],
+  },
+  'nvidia-h100': {
+    image: 'vllm/vllm-openai:latest',
+    nodeSelector: { 'cloud.google.com/gke-accelerator': 'nvidia-h100-80gb' },
+    resources: { requests: { 'nvidia.com/gpu': '1' }, limits: { 'nvidia.com/gpu': '1' } },
+    extraArgs: [] as string[],
+  },
+  'nvidia-l4': {
+    image: 'vllm/vllm-openai:latest',
+    nodeSelector: { 'cloud.google.com/gke-accelerator': 'nvidia-l4' },
+    resources: { requests: { 'nvidia.com/gpu': '1' }, limits: { 'nvidia.com/gpu': '1' } },
+    extraArgs: [] as string[],
+  },
+} as const;
+
+/** Throws KvgateError(InvalidConfig) naming the first bad option. */
+export function validateRenderOptions(o: RenderOptions): void {
+  if (!DNS1123.test(o.name) || o.name.length > 50) throw new KvgateError(ErrorCode.InvalidConfig, `--name "${o.name}" must be a DNS-1123 label (lower-case letters, digits, '-'; ≤ 50 characters)`, { param: 'name' });
+  if (!DNS1123.test(o.namespace) || o.namespace.length > 63) throw new KvgateError(ErrorCode.InvalidConfig, `--namespace "${o.namespace}" must be a DNS-1123 label`, { param: 'namespace' });
+  if (o.gatewayNamespace !== undefined && !DNS1123.test(o.gatewayNamespace)) throw new KvgateError(ErrorCode.InvalidConfig, `--gateway-namespace "${o.gatewayNamespace}" must be a DNS-1123 label`, { param: 'gateway-namespace' });
+  if (o.gatewayName !== undefined && !DNS1123.test(o.gatewayName)) throw new KvgateError(ErrorCode.InvalidConfig, `--gateway-name "${o.gatewayName}" must be a DNS-1123 label`, { param: 'gateway-name' });
+  if (!Number.isInteger(o.replicas) || o.replicas < 1) throw new KvgateError(ErrorCode.InvalidConfig, `--replicas must be a positive integer`, { param: 'replicas' });
+  if (!(o.accelerator in ACCELERATORS)) throw new KvgateError(ErrorCode.InvalidConfig, `--accelerator "${o.accelerator}" is not one of ${Object.keys(ACCELERATORS).join(', ')}`, { param: 'accelerator' });
+  if (!o.model) throw new KvgateError(ErrorCode.InvalidConfig, '--model is required', { param: 'model' });
+  if (!o.eppImage || /\s/.test(o.eppImage)) throw new KvgateError(ErrorCode.InvalidConfig, `--image "${o.eppImage}" is not an image reference`, { param: 'image' });
+}
+
+export function renderContext(o: RenderOptions): RenderContext {
+  const common = { 'app.kubernetes.io/part-of': o.name, 'app.kubernetes.io/managed-by': 'kvgate' };
+  return {
+    o,
+    ns: o.namespace,
+    epp: `${o.name}-epp`,
+    poolName: o.kserve ? `${o.name}-inference-pool` : o.name,
+    // KServe labels the pods it creates itself (the seed selects them with kserve.io/component=workload
+    // and app.kubernetes.io/component=llminferenceservice-router-scheduler).
+    modelLabels: o.kserve ? { 'app.kubernetes.io/name': o.name, 'kserve.io/component': 'workload' } : { app: o.name },
+    eppLabels: o.kserve ? { 'app.kubernetes.io/name': o.name, 'app.kubernetes.io/component': 'llminferenceservice-router-scheduler' } : { app: `${o.name}-epp` },
+    meta: (name, labels = {}, namespace = o.namespace) => ({ name, namespace, labels: { ...common, ...labels } }),
+  };
+}

@@ -1,0 +1,86 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { InferenceObjectiveWatcher } from '../../src/datalayer/sources/inference-objectives.js';
+import { findKubeConfig } from '../../src/datalayer/sources/kube-config.js';
+import { parseOpenAIRequest } from '../../src/router/parse-request.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { FakeKubeApi, OBJECTIVES, objective, until } from './kubernetes-fake-api.js';
+
+function watcher(api: FakeKubeApi, base?: Map<string, number>) {
+  const config = findKubeConfig({ kubeconfig: api.kubeconfig({ token: 't' }), env: {} })!;
+  return new InferenceObjectiveWatcher({ poolName: 'pool', namespace: 'ns', config, base, logger: silentLogger(), backoffMs: 20, crdPollMs: 50 });
+}
+
+const priorityOf = (objectives: ReadonlyMap<string, number>, name: string) =>
+  parseOpenAIRequest('/v1/completions', Buffer.from('{"model":"m","prompt":"x"}'), { requestId: 'objective-test', headers: { 'x-gateway-inference-objective': name }, trustRoutingHeaders: true, objectives }).route.priority;
+
+test("InferenceObjectives of this pool feed the objective → priority map live; other pools' do not; flags win", async () => {
+  const api = await FakeKubeApi.start({ tokens: ['t'] });
+  api.put(OBJECTIVES('ns'), objective('premium', 10, 'pool'));
+  api.put(OBJECTIVES('ns'), objective('batch', -1, 'pool'));
+  api.put(OBJECTIVES('ns'), objective('defaulted', undefined, 'pool'));
+  api.put(OBJECTIVES('ns'), objective('foreign', 99, 'other-pool'));
+  api.put(OBJECTIVES('ns'), objective('pinned', 5, 'pool'));
+  const w = watcher(api, new Map([['pinned', 7]]));
+  w.start();
+  try {
+    await until(() => w.synced && w.objectives.size === 4, 'listed');
+    assert.deepEqual(Object.fromEntries(w.objectives), { premium: 10, batch: -1, defaulted: 0, pinned: 7 });
+    assert.equal(w.apiVersion, 'inference.networking.x-k8s.io/v1alpha2');
+    // The router reads the same map object: a request naming the objective gets its priority.
+    assert.equal(priorityOf(w.objectives, 'premium'), 10);
+    assert.equal(priorityOf(w.objectives, 'batch'), -1, 'negative priority: sheddable');
+    assert.equal(priorityOf(w.objectives, 'foreign'), 0, "another pool's objective is not ours");
+    api.put(OBJECTIVES('ns'), objective('premium', 20, 'pool'));
+    api.delete(OBJECTIVES('ns'), 'batch');
+    api.put(OBJECTIVES('ns'), objective('foreign', 3, 'pool')); // re-pointed at our pool
+    await until(() => w.objectives.get('premium') === 20 && !w.objectives.has('batch') && w.objectives.get('foreign') === 3, 'watch events applied');
+    assert.equal(priorityOf(w.objectives, 'batch'), 0, 'deleted: back to the default priority');
+    assert.equal(api.lists(OBJECTIVES('ns')), 2, 'the CRD probe and one list; the changes came by watch');
+  } finally {
+    await w.stop();
+    await api.close();
+  }
+});
+
+test('no InferenceObjective CRD: not an error, the flags apply; a CRD installed later is picked up', async () => {
+  const api = await FakeKubeApi.start({ tokens: ['t'] });
+  const w = watcher(api, new Map([['gold', 4]]));
+  w.start();
+  try {
+    await until(() => w.synced, 'synced without CRD');
+    assert.equal(w.lastError, undefined);
+    assert.deepEqual(Object.fromEntries(w.objectives), { gold: 4 });
+    api.put(OBJECTIVES('ns'), objective('silver', 2, 'pool'));
+    await until(() => w.objectives.get('silver') === 2, 'CRD found later');
+    assert.deepEqual(Object.fromEntries(w.objectives), { gold: 4, silver: 2 });
+  } finally {
+    await w.stop();
+    await api.close();
+  }
+});
+
+test('llm-d.ai InferenceObjectives are used when the GIE group is absent; a 403 is reported', async () => {
+  const api = await FakeKubeApi.start({ tokens: ['t'] });
+  const LLMD = '/apis/llm-d.ai/v1alpha2/namespaces/ns/inferenceobjectives';
+  api.put(LLMD, { ...objective('fast', 1, 'pool'), apiVersion: 'llm-d.ai/v1alpha2' });
+  const w = watcher(api);
+  w.start();
+  try {
+    await until(() => w.objectives.get('fast') === 1, 'llm-d.ai objective');
+    assert.equal(w.apiVersion, 'llm-d.ai/v1alpha2');
+  } finally {
+    await w.stop();
+  }
+  api.fail(/inferenceobjectives$/, 403, 'inferenceobjectives.llm-d.ai is forbidden');
+  const denied = watcher(api);
+  denied.start();
+  try {
+    await until(() => denied.lastError !== undefined, '403');
+    assert.match(denied.lastError!, /list inferenceobjectives in ns: 403 Forbidden: inferenceobjectives\.llm-d\.ai is forbidden/);
+    assert.equal(denied.synced, false);
+  } finally {
+    await denied.stop();
+    await api.close();
+  }
+});
