@@ -186,8 +186,8 @@ export class EndpointPicker implements Router {
   }
 
   /**
-   * The profile's TTFT predictor for `req` (a scorer that models TTFT, as the kvgate preset's
-   * predicted-ttft-scorer), or undefined when no scorer predicts TTFT.
+   * The profile's predictor of the TTFT an endpoint's load adds for `req` (a scorer that models
+   * TTFT, as the kvgate preset's predicted-ttft-scorer), or undefined when no scorer predicts TTFT.
    */
   ttftPredictor(req: RouteRequest): ((ep: EndpointState, nowMs: number) => number | undefined) | undefined {
     const s = this.profile.scorers.find((x) => x.plugin.predictTtftMs)?.plugin;

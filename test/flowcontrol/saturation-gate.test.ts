@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SaturationGate, detectorThresholds, dropError, flowIdOf } from '../../src/router/flowcontrol/index.js';
-import { loadConfig } from '../../src/router/index.js';
+import { createRouter, loadConfig } from '../../src/router/index.js';
 import type { EndpointMetrics, EndpointState } from '../../src/router/api.js';
 import { toOpenAIError } from '../../src/shared/errors.js';
 
@@ -73,6 +73,26 @@ test('a TTFT predictor saturates an endpoint whose predicted TTFT reaches the th
   assert.deepEqual(g.assess([slow, fast], 1100, predict).eligible.map((e) => e.info.id), ['fast']);
   assert.equal(g.assess([slow, fast], 5000, predict).eligible.length, 2, 'stale: the prediction is not used');
   assert.equal(gate().assess([slow, fast], 1100, predict).eligible.length, 2, 'no threshold, no TTFT gate');
+});
+
+test('the kvgate preset predicts the TTFT load adds: a long prompt on an idle replica is not saturation, work queued ahead is', () => {
+  const r = createRouter({ config: loadConfig({ preset: 'kvgate' }) });
+  r.datastore.setEndpoints([
+    { id: 'idle:1', host: 'idle', port: 1, url: 'http://idle:1', labels: {} },
+    { id: 'busy:1', host: 'busy', port: 1, url: 'http://busy:1', labels: {} },
+  ]);
+  const now = 1000;
+  const m = (waiting: number) => ({ waitingQueueSize: waiting, runningRequests: 0, kvCacheUsage: 0, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: now });
+  r.datastore.updateMetrics('idle:1', m(0));
+  r.datastore.updateMetrics('busy:1', m(200));
+  const route = { id: 'r', model: 'm', api: 'completions' as const, prefixText: '', promptTokens: 75_000, stream: false, priority: 0 };
+  const predict = r.ttftPredictor(route)!;
+  const [idle, busy] = r.datastore.list();
+  assert.ok(predict(idle, now)! < 100, `idle: ${predict(idle, now)} ms although its own prefill takes seconds`);
+  assert.ok(predict(busy, now)! > 2000, `200 queued requests ahead: ${predict(busy, now)} ms`);
+  const g = gate({ ttftThresholdMs: 2000 });
+  assert.deepEqual(g.assess([idle, busy], now, predict).eligible.map((e) => e.info.id), ['idle:1']);
+  assert.equal(createRouter({ config: loadConfig({ preset: 'gie-default' }) }).ttftPredictor(route), undefined, 'no TTFT scorer, no predictor');
 });
 
 test("the gate's thresholds come from the config's utilization-detector", () => {

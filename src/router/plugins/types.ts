@@ -37,9 +37,10 @@ export interface Scorer {
   onFirstToken?(requestId: string, endpointId: string, nowMs: number): void;
   onComplete?(requestId: string): void;
   /**
-   * The request's predicted time to first token on the endpoint, ms, without prefix matching
-   * (as if nothing were cached); undefined when the endpoint's metrics are stale or missing.
-   * Scorers that model TTFT provide it; flow control gates dispatch on it.
+   * The part of the request's predicted time to first token on the endpoint that its load adds
+   * (work queued ahead, decoding batch, KV pressure), ms — the request's own prefill excluded, so
+   * a long prompt on an idle endpoint predicts 0; undefined when the endpoint's metrics are stale
+   * or missing. Scorers that model TTFT provide it; flow control gates dispatch on it.
    */
   predictTtftMs?(ctx: CycleContext, endpoint: EndpointState): number | undefined;
 }
