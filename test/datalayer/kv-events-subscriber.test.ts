@@ -155,10 +155,20 @@ test('a subscriber that connects late asks the replay socket for everything reta
 test('a dropped live message is a gap the replay fills: the index ends exactly as without the loss', async () => {
   const { sim, pub, replay, id } = await simWithEvents('map');
   let dropped = false;
-  const lossy = harness({ dropLive: (_ep, seq) => (seq === 2n && !dropped ? (dropped = true) : false) });
+  let warmedUp = false;
+  const lossy = harness({ dropLive: (_ep, seq) => (seq >= 2n && !dropped && lossy.sub.stats().batches > 0 && warmedUp ? (dropped = true) : false) });
   const clean = harness();
   try {
     for (const h of [lossy, clean]) h.sub.addEndpoint({ endpointId: id, model: MODEL, endpoint: `tcp://127.0.0.1:${pub}`, replayEndpoint: `tcp://127.0.0.1:${replay}` });
+    // Both SUB sockets connected (ZeroMQ's slow joiner would otherwise make the first batches a
+    // late-join replay, not the drop this test is about): publish until both have seen one.
+    let polls = 0;
+    await until(() => {
+      if ([lossy, clean].every((h) => h.sub.stats().batches > 0)) return true;
+      if (++polls % 20 === 0) void complete(sim.url, prompt(`warm${polls}`, 1)).catch(() => undefined);
+      return false;
+    }, 'both subscribers connected');
+    warmedUp = true;
     const prompts = Array.from({ length: 6 }, (_, i) => prompt(`d${i}`, 2 + i));
     for (const p of prompts) await complete(sim.url, p);
     await until(() => dropped && lossy.sub.stats().replaysCompleted >= 1, 'the drop and its replay');

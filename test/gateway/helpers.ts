@@ -35,7 +35,7 @@ export async function fleetWithGateway(
   };
 }
 
-export async function waitFor(cond: () => boolean | Promise<boolean>, ms = 10_000, step = 25): Promise<void> {
+export async function waitFor(cond: () => boolean | Promise<boolean>, ms = 30_000, step = 25): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
     if (await cond()) return;

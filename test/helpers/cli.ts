@@ -30,7 +30,7 @@ export async function runKvgate(
 }
 
 /** Resolves once `pattern` appears on the child's stdout or stderr; rejects on exit or timeout. */
-export function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs = 20_000): Promise<string> {
+export function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs = 60_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let seen = '';
     const onData = (d: Buffer) => {

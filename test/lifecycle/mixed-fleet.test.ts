@@ -28,8 +28,11 @@ test('two base models and a LoRA adapter on one replica: 200 requests per model,
     assert.deepEqual(models.data.map((m) => m.id), ['a-sql', 'org/a', 'org/b']);
     assert.equal(models.data.find((m) => m.id === 'a-sql')!.parent, 'org/a', "the adapter's base model, as vLLM lists it");
     const home: Record<string, string> = { 'org/a': `127.0.0.1:${a.port}`, 'a-sql': `127.0.0.1:${a.port}`, 'org/b': `127.0.0.1:${b.port}` };
-    for (const model of Object.keys(home)) {
-      for (let i = 0; i < 200; i++) {
+    // 200 requests per model through each ingress, 8 at a time.
+    const jobs = Object.keys(home).flatMap((model) => Array.from({ length: 200 }, (_, i) => ({ model, i })));
+    const worker = async () => {
+      for (let job = jobs.shift(); job; job = jobs.shift()) {
+        const { model, i } = job;
         const g = await post(`${gw.url}/v1/completions`, { model, prompt: `gateway ${i} for ${model}`, max_tokens: 1 });
         assert.equal(g.status, 200, `${model} via gateway: ${g.text}`);
         assert.equal(g.headers.get('x-gateway-destination-endpoint-served'), home[model]);
@@ -37,7 +40,8 @@ test('two base models and a LoRA adapter on one replica: 200 requests per model,
         assert.equal(e.status, 200, `${model} via EPP: ${e.body.toString()}`);
         assert.equal(e.destination, home[model], 'the only replica that serves it, and no fallback that does not');
       }
-    }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
     const viaGateway = await post(`${gw.url}/v1/completions`, { model: 'b-sql', prompt: 'x' });
     const viaEnvoy = await throughEnvoy(client, { path: '/v1/completions', body: JSON.stringify({ model: 'b-sql', prompt: 'x' }) }, (id) => urls.get(id)!);
     for (const [status, body] of [[viaGateway.status, viaGateway.json], [viaEnvoy.status, JSON.parse(viaEnvoy.body.toString())]]) {

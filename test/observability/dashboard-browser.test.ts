@@ -76,9 +76,9 @@ test('dashboard in headless Chromium: live updates; replica table, cards and cha
     const state = () => page.evaluate(() => (globalThis as unknown as Page).kvgateDashboard);
 
     // Live: the page keeps receiving events while requests complete.
-    await page.waitForFunction(() => ((globalThis as unknown as Page).kvgateDashboard.snapshot?.completions.total ?? 0) > 0, null, { timeout: 30_000 });
+    await page.waitForFunction(() => ((globalThis as unknown as Page).kvgateDashboard.snapshot?.completions.total ?? 0) > 0, null, { timeout: 90_000 });
     const first = await state();
-    await page.waitForFunction((n) => (globalThis as unknown as Page).kvgateDashboard.updates >= n + 3, first.updates, { timeout: 30_000 });
+    await page.waitForFunction((n) => (globalThis as unknown as Page).kvgateDashboard.updates >= n + 3, first.updates, { timeout: 90_000 });
     const later = await state();
     assert.ok(later.snapshot!.completions.total > first.snapshot!.completions.total, 'completions grow between updates');
     assert.deepEqual(await page.locator('#replicas tbody tr').evaluateAll((rows) => rows.map((r) => (r as unknown as DomEl).getAttribute('data-replica'))), ids);
@@ -86,7 +86,7 @@ test('dashboard in headless Chromium: live updates; replica table, cards and cha
     await waitFor(async () => {
       const s = await state();
       return s.charts['ch-load'].data.slice(1).some((series) => series.some((v) => (v ?? 0) > 0));
-    }, 30_000, 200);
+    }, 90_000, 200);
     mkdirSync(OUT, { recursive: true });
     await page.screenshot({ path: join(OUT, 'dashboard-under-load.png') });
 
@@ -101,7 +101,7 @@ test('dashboard in headless Chromium: live updates; replica table, cards and cha
     await waitFor(async () => {
       const s = await state();
       return s.snapshot!.completions.total === requests && s.snapshot!.replicas.every((r) => r.inFlight === 0);
-    }, 30_000, 200);
+    }, 90_000, 200);
     const cellsOf = () =>
       page.locator('#replicas tbody tr').evaluateAll((rows) =>
         rows.map((r) => Object.fromEntries([...(r as unknown as DomEl).querySelectorAll('td[data-field]')].map((td) => [td.getAttribute('data-field'), td.getAttribute('data-value')]))),
@@ -120,7 +120,7 @@ test('dashboard in headless Chromium: live updates; replica table, cards and cha
           Number(c.healthy) === 1
         );
       });
-    }, 15_000, 200);
+    }, 60_000, 200);
     const cells = await cellsOf();
     assert.equal(cells.reduce((a, c) => a + Number(c.requests), 0), requests);
     // Per-replica served requests equal the replicas' own success counters.
