@@ -20,6 +20,7 @@ import { ResponseSink, DiscardSink } from './response-sink.js';
 import { AttemptSignal, UpstreamPools, type AbortReason } from './upstream-pools.js';
 import { DEFAULT_TIMEOUTS, type GatewayTimeouts } from './timeouts.js';
 import { MemoryRelief } from './memory-relief.js';
+import { DeadlineSweeper, type Expiring } from './deadlines.js';
 import type { FlowControlSettings } from '../router/index.js';
 import { serveDashboard } from '../observability/index.js';
 
@@ -95,7 +96,9 @@ const LISTEN_BACKLOG = 4096;
 type Attempt = { kind: 'done'; status: number } | { kind: 'retry'; timedOut?: boolean } | { kind: 'aborted'; reason: AbortReason };
 
 /** One proxied request's own state beside its lifecycle handle. */
-interface Proxied {
+interface Proxied extends Expiring {
+  /** The handler returned: a later 'close' is the normal end, not the client going away. */
+  done: boolean;
   /** The attempt in progress (aborted when the client goes away or the deadline passes). */
   attempt?: AttemptSignal;
   /** Why the request as a whole was abandoned, if it was. */
@@ -140,6 +143,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     : undefined;
   const t: GatewayTimeouts = { ...DEFAULT_TIMEOUTS, ...Object.fromEntries(Object.entries(opts.timeouts ?? {}).filter(([, v]) => v !== undefined)) };
   const relief = new MemoryRelief();
+  // --request-timeout checked once a second (every tenth of it when shorter): no timer per request.
+  const deadlines = new DeadlineSweeper(Math.max(10, Math.min(1000, t.requestMs / 10)));
   const budget = new ByteBudget(opts.maxBufferedBytes ?? 256 * 1024 * 1024, (n) => relief.released(n));
   const pools = new UpstreamPools({ connect: upstreamConnect, connectTimeoutMs: t.upstreamConnectMs, keepAliveMs: 4_000 });
   // The endpoint's concurrency cap (max_num_seqs × factor) sizes its connection pool.
@@ -254,31 +259,32 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   async function handleInference(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const arrived = performance.now();
     const body = await readBody(req, maxBody, { budget, idleTimeoutMs: t.requestBodyIdleMs, timeoutMs: t.requestBodyMs });
-    // The body stays in memory (for retries) until the response is over.
-    res.once('close', () => budget.release(body.length));
     const h = director.begin({ ingress: 'gateway', path, headers: req.headers, body });
-    const px: Proxied = { answered: false };
-    const onClose = () => {
-      if (res.writableFinished || px.answered) return;
+    const px: Proxied = {
+      answered: false,
+      done: false,
+      deadlineAt: arrived + t.requestMs,
+      expire() {
+        if (px.done || res.writableFinished) return;
+        px.abandoned ??= 'deadline';
+        if (px.attempt) return px.attempt.abort('deadline'); // the attempt's callback answers
+        if (!res.headersSent) {
+          // Waiting in the queue or between attempts: answer now; the lifecycle ends here.
+          px.answered = true;
+          sendError(res, new KvgateError(ErrorCode.Timeout, `the request exceeded its deadline of ${t.requestMs / 1000} s (--request-timeout)`));
+          h.finish({ status: 504, errorCode: ErrorCode.Timeout });
+        }
+      },
+    };
+    res.once('close', () => {
+      budget.release(body.length); // the body stayed in memory (for retries) until now
+      if (px.done || res.writableFinished || px.answered) return;
       px.abandoned ??= 'client';
       px.attempt?.abort('client');
       h.finish({ status: 499 }); // leaves the gateway queue at once when it waits there
-    };
-    res.on('close', onClose);
-    const deadlineAt = arrived + t.requestMs;
-    const deadline = t.requestMs
-      ? setTimeout(() => {
-          if (res.writableFinished) return;
-          px.abandoned ??= 'deadline';
-          if (px.attempt) return px.attempt.abort('deadline'); // the attempt's callback answers
-          if (!res.headersSent) {
-            // Waiting in the queue or between attempts: answer now; the lifecycle ends here.
-            px.answered = true;
-            sendError(res, new KvgateError(ErrorCode.Timeout, `the request exceeded its deadline of ${t.requestMs / 1000} s (--request-timeout)`));
-            h.finish({ status: 504, errorCode: ErrorCode.Timeout });
-          }
-        }, Math.max(1, deadlineAt - performance.now()))
-      : undefined;
+    });
+    const deadlineAt = px.deadlineAt;
+    if (t.requestMs) deadlines.add(px);
     let result: Attempt = { kind: 'retry' };
     try {
       try {
@@ -307,8 +313,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         sendError(res, new KvgateError(ErrorCode.Timeout, `the request exceeded its deadline of ${t.requestMs / 1000} s (--request-timeout)`));
       }
     } finally {
-      clearTimeout(deadline);
-      res.off('close', onClose);
+      px.done = true;
+      deadlines.remove(px);
       const status =
         result.kind === 'done' ? result.status : result.kind === 'aborted' ? (result.reason === 'client' ? 499 : res.headersSent && !px.answered ? res.statusCode : 504) : res.statusCode;
       h.finish({ status, errorCode: result.kind === 'retry' ? (result.timedOut ? ErrorCode.Timeout : ErrorCode.UpstreamFailed) : result.kind === 'aborted' && result.reason === 'deadline' ? ErrorCode.Timeout : undefined });
@@ -441,6 +447,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       server.closeAllConnections();
       director.flow.queue.close('rejected-shutting-down');
       relief.stop();
+      deadlines.stop();
       await stack.stop();
       await pools.destroy();
     })());

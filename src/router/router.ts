@@ -57,6 +57,8 @@ export class EndpointPicker implements Router {
   private readonly producers: { name: string; type: string; plugin: DataProducer }[];
   private readonly observePlugin?: RouterOptions['observePlugin'];
   private readonly hookScorers: Scorer[];
+  /** The profile's TTFT-predicting scorer (null: none), found once. */
+  private ttftScorer?: Scorer | null;
 
   constructor(opts: RouterOptions) {
     this.config = opts.config;
@@ -190,7 +192,7 @@ export class EndpointPicker implements Router {
    * TTFT, as the kvgate preset's predicted-ttft-scorer), or undefined when no scorer predicts TTFT.
    */
   ttftPredictor(req: RouteRequest): ((ep: EndpointState, nowMs: number) => number | undefined) | undefined {
-    const s = this.profile.scorers.find((x) => x.plugin.predictTtftMs)?.plugin;
+    const s = (this.ttftScorer ??= this.profile.scorers.find((x) => x.plugin.predictTtftMs)?.plugin ?? null);
     if (!s) return undefined;
     const random = this.random;
     const staleAfterMs = this.staleAfterMs;
