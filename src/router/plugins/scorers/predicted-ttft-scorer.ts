@@ -89,6 +89,13 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
       onComplete(requestId) {
         pending.delete(requestId);
       },
+      predictTtftMs(ctx, ep) {
+        if (!freshMetrics(ep, ctx)) return undefined;
+        // The wait the endpoint's load adds: the request's own prefill is the same on an idle
+        // endpoint, so a long prompt alone never makes a pool look saturated.
+        const own = Math.max(1, ctx.request.promptTokens);
+        return Math.max(0, predict(ep, ctx).ms - own / rate);
+      },
     };
     return scorer;
   },
