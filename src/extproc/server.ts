@@ -15,6 +15,7 @@ import { services, type ProcessingRequest } from './proto.js';
 import { StreamProcessor } from './stream-processor.js';
 import { selfSignedCertificate } from './self-signed.js';
 import { serveDashboard } from '../observability/index.js';
+import type { FlowControlSettings } from '../router/index.js';
 
 export interface EppOptions {
   host?: string;
@@ -43,6 +44,8 @@ export interface EppOptions {
   poolName?: string;
   logger?: Logger;
   random?: () => number;
+  /** The queue the ext_proc stream waits in, and the dispatch gate (router/flowcontrol). */
+  flowControl?: FlowControlSettings;
 }
 
 export interface RunningEpp {
@@ -136,6 +139,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
     director,
     certificate: tls?.cert,
     async close() {
+      director.flow.queue.close('rejected-shutting-down');
       await stack.stop();
       await new Promise<void>((r) => {
         const force = setTimeout(() => grpcServer.forceShutdown(), 2000);

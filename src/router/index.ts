@@ -7,3 +7,4 @@ export { ApproxPrefixIndex } from './prefix/approx-prefix-index.js';
 export { pluginTypes } from './plugins/registry.js';
 export { Director, RequestHandle, servesModel, type DirectorOptions, type EndpointFeedback, type InferenceInput, type Outcome } from './requestcontrol/index.js';
 export { ChatTemplates } from './prompt/chat-templates.js';
+export { FlowControl, FLOW_CONTROL_DEFAULTS, type FlowControlSettings } from './flowcontrol/index.js';

@@ -21,6 +21,16 @@ export interface RouterOptions {
   observePlugin?: (extensionPoint: string, pluginType: string, pluginName: string, seconds: number) => void;
 }
 
+/** How pick() is called. */
+export interface PickOptions {
+  /**
+   * Run the legacy admission check (shed a sheddable request when the saturation detector says
+   * the pool is saturated). Default true; flow control turns it off, as GIE's flow control
+   * replaces the legacy admission controller.
+   */
+  admission?: boolean;
+}
+
 interface Profile {
   name: string;
   filters: { name: string; type: string; plugin: Filter }[];
@@ -47,6 +57,8 @@ export class EndpointPicker implements Router {
   private readonly producers: { name: string; type: string; plugin: DataProducer }[];
   private readonly observePlugin?: RouterOptions['observePlugin'];
   private readonly hookScorers: Scorer[];
+  /** The profile's TTFT-predicting scorer (null: none), found once. */
+  private ttftScorer?: Scorer | null;
 
   constructor(opts: RouterOptions) {
     this.config = opts.config;
@@ -94,14 +106,14 @@ export class EndpointPicker implements Router {
    * `candidates`: the endpoints the request may go to (the lifecycle narrows them to those that
    * are healthy, in the subset hint and serve the model); by default every healthy endpoint.
    */
-  pick(req: RouteRequest, nowMs: number, candidates: EndpointState[] = this.datastore.list().filter((e) => e.healthy)): PickResult {
+  pick(req: RouteRequest, nowMs: number, candidates: EndpointState[] = this.datastore.list().filter((e) => e.healthy), opts: PickOptions = {}): PickResult {
     if (candidates.length === 0) {
       throw new KvgateError(ErrorCode.NoCandidates, 'failed to find endpoint candidates: no ready endpoint serves this request', {
         headers: { 'x-llm-d-request-dropped-reason': 'rejected-no-endpoints' },
       });
     }
     const ctx: CycleContext = { request: req, nowMs, random: this.random, staleAfterMs: this.staleAfterMs, allEndpoints: candidates };
-    if (req.priority < 0 && this.saturation.saturation(ctx, candidates) >= 1) {
+    if (opts.admission !== false && req.priority < 0 && this.saturation.saturation(ctx, candidates) >= 1) {
       throw new KvgateError(ErrorCode.Shed, 'request dropped: the pool is saturated and the request is sheddable', {
         headers: { 'retry-after': '1', 'x-llm-d-request-dropped-reason': 'rejected-saturated' },
       });
@@ -173,6 +185,18 @@ export class EndpointPicker implements Router {
       },
       prefixMatch: ctx.prefix ? { matchedBlocks, totalBlocks: ctx.prefix.totalBlocks, blockTokens: ctx.prefix.blockTokens } : undefined,
     };
+  }
+
+  /**
+   * The profile's predictor of the TTFT an endpoint's load adds for `req` (a scorer that models
+   * TTFT, as the kvgate preset's predicted-ttft-scorer), or undefined when no scorer predicts TTFT.
+   */
+  ttftPredictor(req: RouteRequest): ((ep: EndpointState, nowMs: number) => number | undefined) | undefined {
+    const s = (this.ttftScorer ??= this.profile.scorers.find((x) => x.plugin.predictTtftMs)?.plugin ?? null);
+    if (!s) return undefined;
+    const random = this.random;
+    const staleAfterMs = this.staleAfterMs;
+    return (ep, nowMs) => s.predictTtftMs!({ request: req, nowMs, random, staleAfterMs, allEndpoints: [] }, ep);
   }
 
   onRetry(requestId: string, endpointId: string, _nowMs: number): void {

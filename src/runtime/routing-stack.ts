@@ -8,6 +8,7 @@ import { PoolRuntime, createEndpointSource, type SourceSpec } from '../datalayer
 import { FleetRecorder } from '../observability/index.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { VERSION } from '../shared/version.js';
+import type { FlowControlSettings } from '../router/index.js';
 
 /** Everything one routing process needs besides its protocol (HTTP gateway or ext_proc). */
 export interface RoutingStackOptions {
@@ -35,6 +36,8 @@ export interface RoutingStackOptions {
   defaultPriority?: number;
   objectives?: Objectives;
   chatTemplates?: ChatTemplates;
+  /** The gateway queue and dispatch gate (router/flowcontrol); on by default. */
+  flowControl?: FlowControlSettings;
 }
 
 export interface RoutingStack {
@@ -85,6 +88,7 @@ export function startRoutingStack(o: RoutingStackOptions): RoutingStack {
     chatTemplates: o.chatTemplates,
     feedback: pool,
     observer: fleet,
+    flowControl: o.flowControl,
   });
   return {
     router,

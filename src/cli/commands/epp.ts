@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { intArg, waitForSignal } from '../parse.js';
-import { addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
+import { addFlowControlOptions, addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveFlowControl, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
 
 function bool(name: string) {
   return (v: string): boolean => {
@@ -24,6 +24,7 @@ export function registerEpp(program: Command): void {
   addRoutingOptions(cmd);
   addObjectiveOptions(cmd);
   addRequestLimitOptions(cmd, 'ImmediateResponse 413');
+  addFlowControlOptions(cmd);
   cmd.option('--access-log', 'log one JSON line per request (never includes prompt or completion text)', false).action(async (o, command: Command) => {
     const { startEppServer } = await import('../../extproc/server.js');
     const { certificateFromDir } = await import('../../extproc/self-signed.js');
@@ -50,6 +51,7 @@ export function registerEpp(program: Command): void {
       ...routing,
       ...objectives,
       ...pool,
+      ...resolveFlowControl(o),
       secureServing: o.secureServing,
       tls: o.certPath ? certificateFromDir(o.certPath) : undefined,
       maxBodyBytes: o.maxBodyBytes,

@@ -1,6 +1,18 @@
 import { Command, Option } from 'commander';
 import { durationArg, intArg, listArg, waitForSignal } from '../parse.js';
-import { addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
+import {
+  addFlowControlOptions,
+  addObjectiveOptions,
+  addPoolOptions,
+  addRequestLimitOptions,
+  addRoutingOptions,
+  addTimeoutOptions,
+  resolveFlowControl,
+  resolveObjectives,
+  resolvePool,
+  resolveRouting,
+  resolveTimeouts,
+} from '../options.js';
 
 export function registerServe(program: Command): void {
   const cmd = program
@@ -12,6 +24,8 @@ export function registerServe(program: Command): void {
   addRoutingOptions(cmd);
   addObjectiveOptions(cmd);
   addRequestLimitOptions(cmd, '413');
+  addFlowControlOptions(cmd);
+  addTimeoutOptions(cmd);
   cmd
     .addOption(new Option('--api-key <key>', 'require this bearer key (repeatable; also KVGATE_API_KEYS, comma-separated)').argParser(listArg))
     .addOption(new Option('--max-attempts <n>', 'endpoints tried per request before failing').argParser(intArg('--max-attempts', 1)).default(3))
@@ -40,6 +54,8 @@ export function registerServe(program: Command): void {
         ...routing,
         ...objectives,
         ...pool,
+        ...resolveFlowControl(o),
+        ...resolveTimeouts(o),
         apiKeys: keys,
         maxBodyBytes: o.maxBodyBytes,
         maxAttempts: o.maxAttempts,

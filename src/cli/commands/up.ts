@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { intArg, waitForSignal } from '../parse.js';
-import { addObjectiveOptions, addRoutingOptions, resolveObjectives, resolveRouting } from '../options.js';
+import { addFlowControlOptions, addObjectiveOptions, addRoutingOptions, addTimeoutOptions, resolveFlowControl, resolveObjectives, resolveRouting, resolveTimeouts } from '../options.js';
 
 export function registerUp(program: Command): void {
   const cmd = program
@@ -16,6 +16,8 @@ export function registerUp(program: Command): void {
     .addOption(new Option('--host <addr>', 'listen address').default('127.0.0.1'));
   addRoutingOptions(cmd);
   addObjectiveOptions(cmd);
+  addFlowControlOptions(cmd);
+  addTimeoutOptions(cmd);
   cmd
     .option('--access-log', 'log one JSON line per request (never includes prompt or completion text)', false)
     .option('--json', 'print only one JSON line with the URLs when ready (nothing else on stdout)', false)
@@ -42,6 +44,8 @@ export function registerUp(program: Command): void {
           port: o.port,
           ...routing,
           ...objectives,
+          ...resolveFlowControl(o),
+          ...resolveTimeouts(o),
           endpoints: fleet.replicas.map((r) => parseEndpoint(r.url)),
           accessLog: o.accessLog,
           logger: createLogger('gateway', { stderr: true }),

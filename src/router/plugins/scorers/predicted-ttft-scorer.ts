@@ -135,6 +135,14 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
       onComplete(requestId) {
         pending.delete(requestId);
       },
+      predictTtftMs(ctx, ep) {
+        const m = freshMetrics(ep, ctx);
+        if (!m) return undefined;
+        // The wait the endpoint's load adds (tokens queued ahead, decode sharing each step), not
+        // the request's own prefill: that is the same on an idle endpoint, so a long prompt alone
+        // never makes a pool look saturated. Externality and duplication are routing costs, not waits.
+        return aheadOf(ep, ctx) / rate + m.runningRequests * p.decodeMsPerRunningRequest;
+      },
     };
     return scorer;
   },
