@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { request } from 'undici';
-import { buildWorkload, type WorkloadOptions } from './workloads.js';
+import { buildWorkload, traceWorkload, type BenchRequest, type WorkloadOptions } from './workloads.js';
+import { readTrace } from './trace.js';
 import { BenchRunner, type Stage, type Sample } from './runner.js';
 import { buildReport, formatTable, type BenchReport, type Slo } from './report.js';
 import { renderHtml } from './html-report.js';
@@ -12,6 +13,8 @@ export interface BenchOptions {
   apiKey?: string;
   label?: string;
   workload: WorkloadOptions;
+  /** Replay a Mooncake trace instead of the workload: sent at timestamp × timeScale, reported per window. */
+  trace?: TraceReplayOptions;
   concurrency: number;
   stages: Stage[];
   numRequests?: number;
@@ -21,6 +24,31 @@ export interface BenchOptions {
   html?: string;
   progress?: (done: number, total: number | undefined, s: Sample) => void;
   signal?: AbortSignal;
+}
+
+export interface TraceReplayOptions {
+  path: string;
+  /** Multiplies the trace's timestamps (0.5 = twice as fast). */
+  timeScale: number;
+  /** Report window (one "stage" per window), seconds of replay time. */
+  windowS: number;
+  /** Replay only the first N requests. */
+  numRequests?: number;
+}
+
+/** A trace replay's requests and its windows' offered rates (requests per second of replay time). */
+export function traceRequests(t: TraceReplayOptions): { reqs: BenchRequest[]; offered: number[] } {
+  let records = readTrace(t.path);
+  if (t.numRequests !== undefined) records = records.slice(0, t.numRequests);
+  const reqs = traceWorkload(records, t.timeScale);
+  const windowMs = t.windowS * 1000;
+  const offered: number[] = [];
+  for (const r of reqs) {
+    const w = Math.floor(r.arrivalMs! / windowMs);
+    while (offered.length <= w) offered.push(0);
+    offered[w]++;
+  }
+  return { reqs, offered: offered.map((n) => n / t.windowS) };
 }
 
 /** Finds the model (first of /v1/models) and fails early with a clear message when the URL is not an OpenAI server. */
@@ -48,10 +76,11 @@ async function resolveModel(url: string, apiKey: string | undefined, model: stri
 
 /** Runs a benchmark and writes its reports; an aborted run still writes a partial report. */
 export async function runBench(o: BenchOptions): Promise<BenchReport> {
-  const reqs = buildWorkload(o.workload);
+  const replay = o.trace ? traceRequests(o.trace) : undefined;
+  const reqs = replay ? replay.reqs : buildWorkload(o.workload);
   const model = await resolveModel(o.url, o.apiKey, o.model, o.timeoutMs);
   let done = 0;
-  const total = o.stages.every((s) => s.rate === undefined) ? (o.numRequests ?? reqs.length) * o.stages.length : undefined;
+  const total = replay ? reqs.length : o.stages.every((s) => s.rate === undefined) ? (o.numRequests ?? reqs.length) * o.stages.length : undefined;
   const runner = new BenchRunner({
     url: o.url,
     model,
@@ -61,6 +90,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     numRequests: o.numRequests,
     timeoutMs: o.timeoutMs,
     seed: o.workload.seed,
+    replay: o.trace ? { windowMs: o.trace.windowS * 1000 } : undefined,
     signal: o.signal,
     onSample: (s) => o.progress?.(++done, total, s),
   });
@@ -68,11 +98,11 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const samples = await runner.run(reqs);
   const report = buildReport(samples, {
     label: o.label ?? o.workload.workload,
-    config: { url: o.url, model, workload: o.workload, concurrency: o.concurrency, stages: o.stages, num_requests: o.numRequests ?? null, slo: o.slo ?? null },
+    config: { url: o.url, model, workload: o.trace ? { trace: o.trace } : o.workload, concurrency: o.concurrency, stages: o.stages, num_requests: o.numRequests ?? null, slo: o.slo ?? null },
     durationS: (performance.now() - t0) / 1000,
     slo: o.slo,
     partial: Boolean(o.signal?.aborted),
-    offered: o.stages.map((s) => s.rate ?? null),
+    offered: replay ? replay.offered : o.stages.map((s) => s.rate ?? null),
   });
   if (o.out) writeFileSync(o.out, JSON.stringify(report, null, 1));
   if (o.html) writeFileSync(o.html, renderHtml([report], `kvgate bench — ${report.label}`));

@@ -1,6 +1,7 @@
 import { Agent, request } from 'undici';
-import type { BenchRequest, ChatMessage } from './workloads.js';
+import { promptOf, type BenchRequest, type ChatMessage } from './workloads.js';
 import { poissonGapsMs, seededRandom } from './stats.js';
+import { Conversation, units, type Unit } from './units.js';
 
 /** What one request measured (times in ms, relative to the run's start). */
 export interface Sample {
@@ -36,28 +37,28 @@ export interface RunOptions {
   numRequests?: number;
   timeoutMs: number;
   seed: number;
+  /**
+   * Trace replay: every request is sent at its own `arrivalMs` (open loop, stages ignored); its
+   * stage in the report is the replay window it falls in (`arrivalMs / windowMs`).
+   */
+  replay?: { windowMs: number };
   signal?: AbortSignal;
   onSample?: (s: Sample) => void;
 }
 
-type Unit = BenchRequest[];
-
-/** Conversations run their turns in order; everything else is one request per unit. */
-function units(reqs: BenchRequest[]): Unit[] {
-  const byConv = new Map<number, BenchRequest[]>();
-  const out: Unit[] = [];
-  for (const r of reqs) {
-    if (r.conversation === undefined) out.push([r]);
-    else {
-      let u = byConv.get(r.conversation);
-      if (!u) {
-        byConv.set(r.conversation, (u = []));
-        out.push(u);
-      }
-      u.push(r);
-    }
-  }
-  return out;
+/**
+ * The JSON body sent for one request (streamed, usage included, ignore_eos so every request
+ * generates exactly max_tokens, as inference-perf does). `messages`: the conversation so far for chat.
+ */
+export function requestBody(model: string, req: BenchRequest, messages: ChatMessage[] | undefined): string {
+  return JSON.stringify({
+    model,
+    ...(req.kind === 'chat' ? { messages } : { prompt: promptOf(req) }),
+    max_tokens: req.maxTokens,
+    ignore_eos: true,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
 }
 
 export class BenchRunner {
@@ -73,6 +74,18 @@ export class BenchRunner {
     let next = 0;
     const take = () => all[next++ % all.length];
     try {
+      if (this.o.replay) {
+        const windowMs = this.o.replay.windowMs;
+        const inflight: Promise<void>[] = [];
+        for (const r of reqs) {
+          const wait = (r.arrivalMs ?? 0) - (performance.now() - this.t0);
+          if (wait > 0) await this.sleep(wait);
+          if (this.o.signal?.aborted) break;
+          inflight.push(this.runUnit([r], Math.floor((r.arrivalMs ?? 0) / windowMs)));
+        }
+        await Promise.all(inflight);
+        return this.samples;
+      }
       for (const [si, st] of this.o.stages.entries()) {
         if (this.o.signal?.aborted) break;
         if (st.rate === undefined) {
@@ -116,17 +129,12 @@ export class BenchRunner {
   }
 
   private async runUnit(unit: Unit, stage: number): Promise<void> {
-    const history: ChatMessage[] = [];
+    const conversation = new Conversation();
     for (const req of unit) {
       if (this.o.signal?.aborted) return;
-      let messages = req.messages;
-      if (req.conversation !== undefined && messages) {
-        if (history.length === 0) history.push(...messages.filter((m) => m.role === 'system'));
-        history.push(...messages.filter((m) => m.role !== 'system'));
-        messages = history.slice();
-      }
+      const messages = conversation.messagesFor(req);
       const { sample, text } = await this.send(req, messages, stage);
-      if (req.conversation !== undefined) history.push({ role: 'assistant', content: text });
+      conversation.answered(req, text);
       this.samples.push(sample);
       this.o.onSample?.(sample);
       if (!sample.ok && req.conversation !== undefined) return; // a broken conversation cannot go on
@@ -135,14 +143,7 @@ export class BenchRunner {
 
   private async send(req: BenchRequest, messages: ChatMessage[] | undefined, stage: number): Promise<{ sample: Sample; text: string }> {
     const chat = req.kind === 'chat';
-    const body = {
-      model: this.o.model,
-      ...(chat ? { messages } : { prompt: req.prompt }),
-      max_tokens: req.maxTokens,
-      ignore_eos: true,
-      stream: true,
-      stream_options: { include_usage: true },
-    };
+    const body = requestBody(this.o.model, req, messages);
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.o.apiKey) headers.authorization = `Bearer ${this.o.apiKey}`;
     const start = performance.now();
@@ -152,7 +153,7 @@ export class BenchRunner {
       const res = await request(`${this.o.url}${chat ? '/v1/chat/completions' : '/v1/completions'}`, {
         method: 'POST',
         headers,
-        body: JSON.stringify(body),
+        body,
         dispatcher: this.agent,
         headersTimeout: this.o.timeoutMs,
         bodyTimeout: this.o.timeoutMs,

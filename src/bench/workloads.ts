@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { seededRandom } from './stats.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { tracePromptText, type TraceRecord } from './trace.js';
 
 export interface ChatMessage {
   role: string;
@@ -16,7 +17,31 @@ export interface BenchRequest {
   group?: number;
   conversation?: number;
   turn?: number;
+  /** Trace replay: the record the prompt is synthesised from (text built when sent, never held). */
+  trace?: TraceRecord;
+  /** Trace replay: send time, ms after the run's start (timestamp × time scale). */
+  arrivalMs?: number;
 }
+
+/** The prompt text of a completions request (synthesised for trace requests). */
+export function promptOf(r: BenchRequest): string | undefined {
+  return r.prompt ?? (r.trace ? tracePromptText(r.trace) : undefined);
+}
+
+/**
+ * Requests of a trace replay, in arrival order: completions, `max_tokens` = output_length (at
+ * least 1, as the API requires), sent at timestamp × `timeScale` (0.5 replays twice as fast).
+ */
+export function traceWorkload(records: TraceRecord[], timeScale: number): BenchRequest[] {
+  if (!(timeScale > 0) || !Number.isFinite(timeScale)) {
+    throw new KvgateError(ErrorCode.InvalidConfig, `--time-scale must be a positive number (got ${timeScale})`, { param: 'time-scale' });
+  }
+  const t0 = records[0]?.timestampMs ?? 0;
+  return records.map((trace) => ({ kind: 'completions' as const, maxTokens: Math.max(1, trace.outputLength), trace, arrivalMs: (trace.timestampMs - t0) * timeScale }));
+}
+
+/** The named request mixes of `--workload` (kvgate bench and kvgate simulate). */
+export const WORKLOADS = ['shared-prefix', 'generated-shared-prefix', 'prefix-repetition', 'multi-turn', 'random', 'decode-heavy'] as const;
 
 export interface WorkloadOptions {
   workload: string;
@@ -111,10 +136,12 @@ export function buildWorkload(o: WorkloadOptions): BenchRequest[] {
     }
     case 'random':
       return Array.from({ length: o.numRequests ?? 100 }, () => ({ kind: 'completions' as const, prompt: textOfTokens(o.inputLen ?? 256, r), maxTokens: o.outputLen ?? 64 }));
+    case 'decode-heavy': // short unrelated prompts, long answers: decode-bound, as llm-d's "reasoning" mix
+      return Array.from({ length: o.numRequests ?? 100 }, () => ({ kind: 'completions' as const, prompt: textOfTokens(o.inputLen ?? 256, r), maxTokens: o.outputLen ?? 1024 }));
     case 'dataset':
       return readDataset(o.dataset!, o.outputLen ?? 64);
     default:
-      throw new KvgateError(ErrorCode.InvalidConfig, `unknown --workload "${o.workload}" (shared-prefix, generated-shared-prefix, prefix-repetition, multi-turn, random, or --dataset FILE)`);
+      throw new KvgateError(ErrorCode.InvalidConfig, `unknown --workload "${o.workload}" (shared-prefix, generated-shared-prefix, prefix-repetition, multi-turn, random, decode-heavy, or --dataset FILE / --trace FILE)`);
   }
 }
 

@@ -7,6 +7,7 @@ import { registerEpp } from './commands/epp.js';
 import { registerConfig } from './commands/config.js';
 import { registerVerify } from './commands/verify.js';
 import { registerBench } from './commands/bench.js';
+import { registerSimulate } from './commands/simulate.js';
 import { registerCost } from './commands/cost.js';
 import { registerRender } from './commands/render.js';
 import { registerPreflight } from './commands/preflight.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerConfig(program);
   registerVerify(program);
   registerBench(program);
+  registerSimulate(program);
   registerCost(program);
   registerRender(program);
   registerPreflight(program);

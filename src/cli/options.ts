@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { durationArg, intArg, listArg } from './parse.js';
+import { durationArg, intArg, listArg, numberArg } from './parse.js';
 
 /**
  * Option groups that several commands take, defined once so names, defaults, units and conflict
@@ -147,4 +147,95 @@ export async function resolveKvEvents(o: KvEventValues, config: import('../route
     tokenizer = await createRouterTokenizer(o.tokenizer);
   }
   return { kvEvents, tokenizer };
+}
+
+/**
+ * Flow control (serve, epp, up): the gateway queue in front of the replicas and what gates
+ * dispatch from it (router/flowcontrol). Defaults are GIE's where it has one. `up` passes
+ * `maxNumSeqs: false`: its own --max-num-seqs sets the replicas' engines (which report it).
+ */
+export function addFlowControlOptions(cmd: Command, opts: { maxNumSeqs?: boolean } = {}): Command {
+  cmd
+    .addOption(new Option('--no-flow-control', "flow control is on by default; this turns it off: no gateway queue, every request goes to a replica at once (GIE's legacy admission; sheddable requests still shed when saturated)"))
+    .addOption(new Option('--queue-timeout <duration>', 'longest a request waits in the gateway queue before 503 (429 if sheddable) rejected-ttl-expired; 0 = as long as the client waits').argParser(durationArg('--queue-timeout')).default(60_000, '60s'))
+    .addOption(new Option('--max-queue-requests <n>', 'most requests waiting in the gateway queue (all priorities); over it 503, or 429 if sheddable').argParser(intArg('--max-queue-requests', 0)).default(5000))
+    .addOption(new Option('--max-queue-bytes <bytes>', 'most request bytes waiting in the gateway queue').argParser(intArg('--max-queue-bytes', 0)).default(128 * 1024 * 1024, '128 MiB'));
+  if (opts.maxNumSeqs !== false) {
+    cmd.addOption(new Option('--max-num-seqs <n>', "vLLM max_num_seqs assumed for endpoints that do not report it (vLLM exports only its cache config); raised to the most requests an engine is seen running").argParser(intArg('--max-num-seqs', 1)).default(256));
+  }
+  cmd
+    .addOption(new Option('--max-num-seqs-factor <x>', "per-endpoint concurrency cap = the endpoint's max_num_seqs × this (the engine's own queue holds the part above 1×)").argParser(numberArg('--max-num-seqs-factor', 0.01)).default(1.5))
+    .addOption(new Option('--sheddable-max-fill <x>', "sheddable requests (negative priority) take only free batch slots, at most this share of an endpoint's max_num_seqs: the rest stays free for others").argParser(numberArg('--sheddable-max-fill', 0, 1)).default(0.9))
+    .addOption(new Option('--saturation-ttft <duration>', 'with a TTFT-predicting scorer (the kvgate preset): an endpoint whose load adds this much to a request\'s predicted TTFT takes no more requests; 0 = off').argParser(durationArg('--saturation-ttft')).default(2000, '2s'));
+  return cmd;
+}
+
+export interface FlowControlValues {
+  flowControl: boolean;
+  queueTimeout: number;
+  maxQueueRequests: number;
+  maxQueueBytes: number;
+  /** Absent (kvgate up: its --max-num-seqs configures the replicas): FlowControl's default. */
+  maxNumSeqs?: number;
+  maxNumSeqsFactor: number;
+  sheddableMaxFill: number;
+  saturationTtft: number;
+}
+
+export function resolveFlowControl(o: FlowControlValues) {
+  return {
+    flowControl: {
+      enabled: o.flowControl !== false,
+      queueTimeoutMs: o.queueTimeout,
+      maxQueueRequests: o.maxQueueRequests,
+      maxQueueBytes: o.maxQueueBytes,
+      defaultMaxNumSeqs: o.maxNumSeqs,
+      maxNumSeqsFactor: o.maxNumSeqsFactor,
+      sheddableMaxFill: o.sheddableMaxFill,
+      ttftThresholdMs: o.saturationTtft,
+    },
+  };
+}
+
+/** Timeouts and the memory bound of the HTTP gateway (serve, up); see gateway/timeouts.ts. */
+export function addTimeoutOptions(cmd: Command): Command {
+  const d = (flag: string, help: string, ms: number, shown: string) => new Option(`${flag} <duration>`, `${help}; 0 = none`).argParser(durationArg(flag)).default(ms, shown);
+  return cmd
+    .addOption(d('--request-headers-timeout', "a client's request headers must arrive within this (408)", 15_000, '15s'))
+    .addOption(d('--request-body-idle-timeout', 'longest pause between request body bytes (408, connection closed, buffer freed)', 10_000, '10s'))
+    .addOption(d('--request-body-timeout', 'the whole request body must arrive within this (408, connection closed, buffer freed)', 60_000, '60s'))
+    .addOption(d('--keep-alive-timeout', 'idle client connections close after this (keep it above your load balancer\'s idle timeout)', 65_000, '65s'))
+    .addOption(d('--upstream-connect-timeout', 'connecting to a model server (then the next endpoint is tried)', 5_000, '5s'))
+    .addOption(d('--upstream-first-byte-timeout', "a streamed request's response headers must come within this (then the next endpoint is tried)", 60_000, '60s'))
+    .addOption(d('--upstream-idle-timeout', 'longest pause in a response body: before its first byte the next endpoint is tried, after it an SSE error event ends the stream', 60_000, '60s'))
+    .addOption(d('--request-timeout', 'total deadline of a request from its arrival, queueing included (504, or an SSE error event once streaming)', 600_000, '10m'))
+    .addOption(new Option('--max-buffered-bytes <bytes>', 'request body bytes held in memory across all connections; over it 503 with Retry-After and nothing more is read').argParser(intArg('--max-buffered-bytes', 1)).default(256 * 1024 * 1024, '256 MiB'));
+}
+
+export interface TimeoutValues {
+  requestHeadersTimeout: number;
+  requestBodyIdleTimeout: number;
+  requestBodyTimeout: number;
+  keepAliveTimeout: number;
+  upstreamConnectTimeout: number;
+  upstreamFirstByteTimeout: number;
+  upstreamIdleTimeout: number;
+  requestTimeout: number;
+  maxBufferedBytes: number;
+}
+
+export function resolveTimeouts(o: TimeoutValues) {
+  return {
+    timeouts: {
+      requestHeadersMs: o.requestHeadersTimeout,
+      requestBodyIdleMs: o.requestBodyIdleTimeout,
+      requestBodyMs: o.requestBodyTimeout,
+      keepAliveMs: o.keepAliveTimeout,
+      upstreamConnectMs: o.upstreamConnectTimeout,
+      upstreamFirstByteMs: o.upstreamFirstByteTimeout,
+      upstreamIdleMs: o.upstreamIdleTimeout,
+      requestMs: o.requestTimeout,
+    },
+    maxBufferedBytes: o.maxBufferedBytes,
+  };
 }

@@ -56,6 +56,13 @@ export function parseEndpointMetrics(text: string, dialect: NonNullable<Endpoint
         const nb = Number(labelValue(labels, 'num_gpu_blocks') ?? labelValue(labels, 'num_pages'));
         if (bs > 0) m.blockSize = bs;
         if (nb > 0) m.numGpuBlocks = nb;
+        const seqs = Number(labelValue(labels, 'max_num_seqs'));
+        if (seqs > 0) m.maxNumSeqs = seqs;
+      } else if (name === 'vllm:scheduler_config_info') {
+        // vLLM exports its CacheConfig only; SchedulerConfig's max_num_seqs comes from servers that
+        // export it the same way (kvgate sim, others): it sizes the gateway's per-endpoint cap.
+        const seqs = Number(labelValue(line.slice(brace + 1, line.lastIndexOf('}')), 'max_num_seqs'));
+        if (seqs > 0) m.maxNumSeqs = seqs;
       } else if (name === 'vllm:lora_requests_info' && value >= loraTs) {
         loraTs = value;
         const labels = line.slice(brace + 1, line.lastIndexOf('}'));

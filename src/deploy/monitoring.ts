@@ -37,7 +37,6 @@ const RI = '$__rate_interval';
 const POOL = 'name="$pool"';
 const MS = 'job=~"$model_servers"';
 
-const PENDING_FLOW_CONTROL = 'flow-control metric: arrives with the flow-control issue';
 
 /** The dashboard's panels, top to bottom; `$pool`, `$model_servers` and `$__rate_interval` are Grafana variables. */
 export function dashboardPanels(): PanelSpec[] {
@@ -47,7 +46,7 @@ export function dashboardPanels(): PanelSpec[] {
     { title: 'Error ratio', type: 'stat', unit: 'percentunit', w: 4, max: 1, description: 'Requests that ended in an error status, of all requests.', queries: [{ expr: `(sum(rate(inference_objective_request_error_total[${RI}])) or vector(0)) / sum(rate(inference_objective_request_total[${RI}]))`, legend: 'errors' }] },
     { title: 'Prefix cache hit rate', type: 'stat', unit: 'percentunit', w: 4, max: 1, description: 'Prompt tokens served from the model servers\' prefix cache (vllm:prefix_cache_hits ÷ queries).', queries: [{ expr: `sum(rate(vllm:prefix_cache_hits_total{${MS}}[${RI}])) / sum(rate(vllm:prefix_cache_queries_total{${MS}}[${RI}]))`, legend: 'hit rate' }] },
     { title: 'TTFT p99', type: 'stat', unit: 's', w: 4, description: 'Time to first token, 99th percentile over the model servers (vllm:time_to_first_token_seconds).', queries: [{ expr: `histogram_quantile(0.99, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{${MS}}[${RI}])))`, legend: 'p99' }] },
-    { title: 'Gateway queue', type: 'stat', unit: 'none', w: 4, description: 'Requests held by flow control in the gateway / EPP.', queries: [{ expr: `sum(inference_extension_flow_control_queue_size{inference_pool="$pool"})`, legend: 'queued', pending: PENDING_FLOW_CONTROL }] },
+    { title: 'Gateway queue', type: 'stat', unit: 'none', w: 4, description: 'Requests held by flow control in the gateway / EPP.', queries: [{ expr: `sum(inference_extension_flow_control_queue_size{inference_pool="$pool"})`, legend: 'queued'}] },
 
     { title: 'Routing decisions / s by reason', type: 'timeseries', unit: 'reqps', description: 'prefix hit: the chosen endpoint held part of the prompt (prefix index ratio > 0); load: no prefix match, the load scorers decided; shed: rejected as saturated (429). Failover ("fallback") is on the live /dashboard only.', queries: [
       { expr: `sum(rate(inference_extension_prefix_indexer_hit_ratio_count[${RI}])) - sum(rate(inference_extension_prefix_indexer_hit_ratio_bucket{le="0"}[${RI}]))`, legend: 'prefix hit' },
@@ -66,7 +65,7 @@ export function dashboardPanels(): PanelSpec[] {
     { title: 'Queues: engine per replica, gateway', type: 'timeseries', unit: 'none', description: 'Waiting in each model server (vllm:num_requests_waiting), as the EPP sees it per pod, and in the gateway\'s flow control.', queries: [
       { expr: `sum by (instance) (vllm:num_requests_waiting{${MS}})`, legend: 'engine {{instance}}' },
       { expr: `sum by (model_server_pod) (inference_pool_per_pod_queue_size{${POOL}})`, legend: 'EPP view {{model_server_pod}}' },
-      { expr: `sum(inference_extension_flow_control_queue_size{inference_pool="$pool"})`, legend: 'gateway', pending: PENDING_FLOW_CONTROL },
+      { expr: `sum(inference_extension_flow_control_queue_size{inference_pool="$pool"})`, legend: 'gateway'},
     ] },
     { title: 'KV cache usage per replica', type: 'timeseries', unit: 'percentunit', max: 1, description: 'vllm:kv_cache_usage_perc (0–1), and the pool average the picker sees.', queries: [
       { expr: `sum by (instance) (vllm:kv_cache_usage_perc{${MS}})`, legend: '{{instance}}' },
@@ -154,6 +153,7 @@ export interface AlertSpec {
 /** The fleet's alerts. Runbook: docs/monitoring.md, section `#<alert name in lower case>`. */
 export function alertRules(o: MonitoringOptions): AlertSpec[] {
   const pool = `name="${o.name}"`;
+  const waitingPerReplica = `(max(inference_pool_average_queue_size{${pool}}) + (sum(inference_extension_flow_control_queue_size{inference_pool="${o.name}"}) or vector(0)) / (max(inference_pool_ready_pods{${pool}}) or vector(1)))`;
   const ms = `namespace="${o.namespace}"`;
   const eppJob = `job="${o.namespace}/${o.name}-epp"`;
   return [
@@ -166,7 +166,9 @@ export function alertRules(o: MonitoringOptions): AlertSpec[] {
       severity: 'warning',
       summary: 'The prefix cache hit rate fell below half of the previous hour\'s: cache-aware routing has stopped paying off.',
     },
-    { alert: 'KvgateQueueGrowing', expr: `max(inference_pool_average_queue_size{${pool}}) > 5 and delta(max(inference_pool_average_queue_size{${pool}})[10m:1m]) > 0`, for: '10m', severity: 'warning', summary: `Requests queue in the model servers of ${o.name} (average > 5 and still rising): the pool is under-provisioned.` },
+    // Engine queue plus the gateway queue per ready replica: with flow control the engines hold only a
+    // few waiting requests each and the rest of the backlog waits in the gateway.
+    { alert: 'KvgateQueueGrowing', expr: `${waitingPerReplica} > 5 and delta(${waitingPerReplica}[10m:1m]) > 0`, for: '10m', severity: 'warning', summary: `Requests queue in front of the model servers of ${o.name} (engine + gateway queue per replica > 5 and still rising): the pool is under-provisioned.` },
     { alert: 'KvgateKvCacheSaturated', expr: `max(inference_pool_average_kv_cache_utilization{${pool}}) > 0.9`, for: '10m', severity: 'warning', summary: `KV cache of ${o.name} above 90 % on average: preemptions and evictions will cut hit rate and throughput.` },
     { alert: 'KvgateHighErrorRatio', expr: `(sum(rate(inference_objective_request_error_total[5m])) or vector(0)) / sum(rate(inference_objective_request_total[5m])) > 0.05`, for: '5m', severity: 'critical', summary: 'More than 5 % of requests end in an error.' },
     { alert: 'KvgateEventStreamStale', expr: `sum(rate(inference_objective_request_total[5m])) > 0 and (sum(rate(vllm:prefix_cache_queries_total{${ms}}[5m])) or vector(0)) == 0`, for: '5m', severity: 'warning', summary: 'Requests are routed but the model servers\' cache counters stopped moving: the state the picker routes on is stale.' },

@@ -9,8 +9,8 @@ export function kvEventsConfig(): string {
 /**
  * vLLM replicas with prefix caching, prompt-token details (for cached_tokens in usage) and KV
  * events; a headless Service so the mesh knows the pods (the EPP's metrics scrapes then ride
- * mTLS too); a PodDisruptionBudget (one replica down at a time); an HPA on queue depth per
- * replica (needs the Prometheus adapter to expose vllm:num_requests_waiting).
+ * mTLS too); a PodDisruptionBudget (one replica down at a time). Their autoscaler is
+ * autoscaling.ts's part.
  */
 export const modelServerPart: RenderPart = (c, files) => {
   const acc = ACCELERATORS[c.o.accelerator];
@@ -63,19 +63,6 @@ export const modelServerPart: RenderPart = (c, files) => {
       },
     },
     { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: c.meta(c.o.name), spec: { maxUnavailable: 1, selector: { matchLabels: c.modelLabels } } },
-    {
-      apiVersion: 'autoscaling/v2',
-      kind: 'HorizontalPodAutoscaler',
-      metadata: c.meta(c.o.name),
-      spec: {
-        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: c.o.name },
-        minReplicas: c.o.replicas,
-        maxReplicas: c.o.replicas * 2,
-        metrics: [{ type: 'Pods', pods: { metric: { name: 'vllm_num_requests_waiting' }, target: { type: 'AverageValue', averageValue: '5' } } }],
-        // Accelerator nodes take minutes to arrive: scale up promptly, down slowly.
-        behavior: { scaleUp: { stabilizationWindowSeconds: 60 }, scaleDown: { stabilizationWindowSeconds: 600 } },
-      },
-    },
   ]);
 };
 

@@ -23,6 +23,10 @@ export interface RenderOptions {
   gatewayNamespace?: string;
   /** Also monitoring.yaml: Grafana dashboard ConfigMap, PrometheusRule, EPP PodMonitor (src/deploy/monitoring.ts). */
   monitoring?: boolean;
+  /** autoscaling.yaml: an HPA (default) or a KEDA ScaledObject on engine + gateway queue per replica, or none (src/deploy/autoscaling.ts). */
+  autoscaler?: 'hpa' | 'keda' | 'none';
+  /** Prometheus the KEDA scaler queries. */
+  prometheusUrl?: string;
 }
 
 /** A Kubernetes object as rendered: apiVersion, kind, metadata with name, the rest free. */

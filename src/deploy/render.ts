@@ -5,6 +5,7 @@ import { kservePart } from './render-kserve.js';
 import { modelServerPart, scrapeMonitorsPart } from './render-model-server.js';
 import { monitoringManifests } from './monitoring.js';
 import { networkPoliciesPart } from './render-network-policies.js';
+import { autoscalingPart } from './autoscaling.js';
 import { renderContext, validateRenderOptions, type K8sObject, type ManifestFiles, type RenderOptions, type RenderPart } from './render-options.js';
 
 export { validateRenderOptions, type K8sObject, type ManifestFiles, type RenderOptions, type RenderPart } from './render-options.js';
@@ -17,10 +18,10 @@ export const monitoringPart: RenderPart = (c, files) => {
 /**
  * The parts of a plain (GIE + Istio) deployment, in file order: namespace, the EPP (kvgate epp,
  * RBAC, config), the InferencePool, Gateway and HTTPRoute, Istio (mTLS to the EPP, body
- * forwarding, optional STRICT PeerAuthentication), the model servers (vLLM, PDB, HPA), scrape
- * monitors and NetworkPolicies. Another part (say, dashboards) is one more function in the list.
+ * forwarding, optional STRICT PeerAuthentication), the model servers (vLLM, PDB), their autoscaler
+ * (HPA or KEDA on engine + gateway queue, autoscaling.ts), scrape monitors and NetworkPolicies. Another part (say, dashboards) is one more function in the list.
  */
-export const STANDARD_PARTS: RenderPart[] = [namespacePart, eppConfigPart, eppPart, inferencePoolPart, gatewayPart, istioPart, peerAuthenticationPart, modelServerPart, scrapeMonitorsPart, networkPoliciesPart, monitoringPart];
+export const STANDARD_PARTS: RenderPart[] = [namespacePart, eppConfigPart, eppPart, inferencePoolPart, gatewayPart, istioPart, peerAuthenticationPart, modelServerPart, autoscalingPart, scrapeMonitorsPart, networkPoliciesPart, monitoringPart];
 
 /** The seed's KServe variant (`--kserve`): KServe creates the pool, workload and scheduler; kvgate is the scheduler. */
 export const KSERVE_PARTS: RenderPart[] = [namespacePart, eppConfigPart, kservePart, peerAuthenticationPart, scrapeMonitorsPart, networkPoliciesPart, monitoringPart];

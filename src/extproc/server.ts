@@ -16,6 +16,7 @@ import { services, type ProcessingRequest } from './proto.js';
 import { StreamProcessor } from './stream-processor.js';
 import { selfSignedCertificate } from './self-signed.js';
 import { serveDashboard } from '../observability/index.js';
+import type { FlowControlSettings } from '../router/index.js';
 
 export interface EppOptions {
   host?: string;
@@ -48,6 +49,8 @@ export interface EppOptions {
   tokenizer?: PromptTokenizer;
   logger?: Logger;
   random?: () => number;
+  /** The queue the ext_proc stream waits in, and the dispatch gate (router/flowcontrol). */
+  flowControl?: FlowControlSettings;
 }
 
 export interface RunningEpp {
@@ -144,6 +147,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
     kvEvents: pool.kvEvents,
     certificate: tls?.cert,
     async close() {
+      director.flow.queue.close('rejected-shutting-down');
       await stack.stop();
       await new Promise<void>((r) => {
         const force = setTimeout(() => grpcServer.forceShutdown(), 2000);

@@ -5,17 +5,27 @@ import type { RequestHandle } from '../router/requestcontrol/index.js';
 /**
  * Forwards upstream body chunks to the client as they arrive (no buffering), through the request
  * handle (first byte, usage, and — when kvgate asked for usage the client did not — the removal
- * of the extra usage event). Back-pressure: the next chunk is taken only once the client drained.
+ * of the extra usage event). The response is committed (status and headers written) at the first
+ * body byte, so an upstream that sends headers and then nothing can still be failed over.
+ * Back-pressure: the next chunk is taken only once the client drained, so undici stops reading
+ * the upstream socket while a client does not read.
  */
 export class ResponseSink extends Writable {
+  private committed = false;
+
   constructor(
     private readonly res: ServerResponse,
     private readonly handle: RequestHandle,
+    private readonly commit: () => void,
   ) {
     super();
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (!this.committed) {
+      this.committed = true;
+      this.commit();
+    }
     const out = this.handle.responseChunk(chunk);
     if (this.res.destroyed) return cb(new Error('client closed'));
     if (out.length === 0 || this.res.write(out)) cb();
@@ -23,6 +33,10 @@ export class ResponseSink extends Writable {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
+    if (!this.committed) {
+      this.committed = true;
+      this.commit();
+    }
     const rest = this.handle.responseEnd();
     this.res.end(rest.length ? rest : undefined);
     cb();

@@ -1,8 +1,8 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse, type IncomingHttpHeaders } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { Gauge } from 'prom-client';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
-import { Pool } from 'undici';
 import type { EndpointInfo } from '../router/api.js';
 import type { Objectives } from '../router/objectives.js';
 import type { EffectiveConfig, EndpointPicker, PromptTokenizer } from '../router/index.js';
@@ -10,7 +10,7 @@ import type { Director, RequestHandle } from '../router/requestcontrol/index.js'
 import { assertJsonContentType } from '../router/parse-request.js';
 import type { ChatTemplates } from '../router/prompt/chat-templates.js';
 import { KvgateError, ErrorCode, toOpenAIError } from '../shared/errors.js';
-import { parseJsonBody, readBody, sendError, sendJson } from '../shared/http.js';
+import { ByteBudget, parseJsonBody, readBody, sendError, sendJson } from '../shared/http.js';
 import { assertJsonDepth } from '../shared/json-depth.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import type { SourceSpec } from '../datalayer/pool-runtime.js';
@@ -18,7 +18,11 @@ import { startRoutingStack } from '../runtime/routing-stack.js';
 import type { KvEventIntake, KvEventIntakeOptions } from '../datalayer/kv-events/kv-event-intake.js';
 import { ApiKeys } from './api-keys.js';
 import { ResponseSink, DiscardSink } from './response-sink.js';
-import { ClientGone } from './client-gone.js';
+import { AttemptSignal, UpstreamPools, type AbortReason } from './upstream-pools.js';
+import { DEFAULT_TIMEOUTS, type GatewayTimeouts } from './timeouts.js';
+import { MemoryRelief } from './memory-relief.js';
+import { DeadlineSweeper, type Expiring } from './deadlines.js';
+import type { FlowControlSettings } from '../router/index.js';
 import { serveDashboard } from '../observability/index.js';
 
 export interface GatewayOptions {
@@ -54,6 +58,12 @@ export interface GatewayOptions {
   tokenizer?: PromptTokenizer;
   logger?: Logger;
   random?: () => number;
+  /** Timeouts (ms); missing fields take DEFAULT_TIMEOUTS. */
+  timeouts?: Partial<GatewayTimeouts>;
+  /** Request body bytes held in memory across all connections (`--max-buffered-bytes`, default 256 MiB); over it → 503. */
+  maxBufferedBytes?: number;
+  /** The gateway queue and dispatch gate (router/flowcontrol). */
+  flowControl?: FlowControlSettings;
 }
 
 export interface RunningGateway {
@@ -71,13 +81,40 @@ export interface RunningGateway {
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 // Request headers the gateway sets itself.
 const SET_BY_GATEWAY = new Set(['host', 'content-length', 'x-request-id']);
-const ROUTING_HEADERS = new Set(['x-gateway-destination-endpoint', 'x-gateway-destination-endpoint-served', 'x-gateway-destination-endpoint-subset', 'x-gateway-inference-objective', 'x-llm-d-inference-objective', 'x-kvgate-priority']);
+const ROUTING_HEADERS = new Set([
+  'x-gateway-destination-endpoint',
+  'x-gateway-destination-endpoint-served',
+  'x-gateway-destination-endpoint-subset',
+  'x-gateway-inference-objective',
+  'x-llm-d-inference-objective',
+  'x-kvgate-priority',
+  'x-gateway-inference-fairness-id',
+  'x-llm-d-inference-fairness-id',
+]);
 const INFERENCE_PATHS = new Set(['/v1/completions', '/v1/chat/completions']);
 // Model-routed utility endpoints of vLLM: sent to an endpoint serving the body's model.
 const MODEL_ROUTED_PATHS = new Set(['/tokenize', '/detokenize']);
 const HEALTH_PATHS = new Set(['/health', '/ready']);
+// How often Node checks its connections' header and request timeouts (its default, 30 s, would let
+// a slow client hold a connection up to that much past its timeout).
+const CHECK_INTERVAL_MS = 1_000;
+const LISTEN_BACKLOG = 4096;
 
-type Attempt = { kind: 'done'; status: number } | { kind: 'retry' } | { kind: 'client-gone' };
+type Attempt = { kind: 'done'; status: number } | { kind: 'retry'; timedOut?: boolean } | { kind: 'aborted'; reason: AbortReason };
+
+/** One proxied request's own state beside its lifecycle handle. */
+interface Proxied extends Expiring {
+  /** The handler returned: a later 'close' is the normal end, not the client going away. */
+  done: boolean;
+  /** The attempt in progress (aborted when the client goes away or the deadline passes). */
+  attempt?: AttemptSignal;
+  /** Why the request as a whole was abandoned, if it was. */
+  abandoned?: 'client' | 'deadline';
+  /** An answer went out already (the deadline's 504): later errors are not sent again. */
+  answered: boolean;
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /** Node's HTTP parser errors (malformed or smuggling-shaped requests, oversized headers) as OpenAI error bodies. */
 function answerClientError(err: NodeJS.ErrnoException & { code?: string }, socket: Socket): void {
@@ -111,25 +148,30 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         key: opts.upstreamTls.key ? readFileSync(opts.upstreamTls.key) : undefined,
       }
     : undefined;
-  const pools = new Map<string, Pool>();
+  const t: GatewayTimeouts = { ...DEFAULT_TIMEOUTS, ...Object.fromEntries(Object.entries(opts.timeouts ?? {}).filter(([, v]) => v !== undefined)) };
+  const relief = new MemoryRelief();
+  // --request-timeout checked once a second (every tenth of it when shorter): no timer per request.
+  const deadlines = new DeadlineSweeper(Math.max(10, Math.min(1000, t.requestMs / 10)));
+  const budget = new ByteBudget(opts.maxBufferedBytes ?? 256 * 1024 * 1024, (n) => relief.released(n));
+  const pools = new UpstreamPools({ connect: upstreamConnect, connectTimeoutMs: t.upstreamConnectMs, keepAliveMs: 4_000 });
+  // The endpoint's concurrency cap (max_num_seqs × factor) sizes its connection pool.
   const poolFor = (e: EndpointInfo) => {
-    let p = pools.get(e.id);
-    if (!p) {
-      p = new Pool(e.url, { connections: 128, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0, connect: upstreamConnect });
-      pools.set(e.id, p);
-    }
-    return p;
+    const st = ds.get(e.id);
+    return pools.get(e, st ? director.flow.gate.cap(st) : 1);
   };
   const stack = await startRoutingStack({ ...opts, connect: upstreamConnect, logger });
   const { router, pool, metrics, fleet, director } = stack;
   const ds = router.datastore;
   ds.subscribe({
-    endpointRemoved(id) {
-      const p = pools.get(id);
-      pools.delete(id);
-      void p?.close().catch(() => undefined);
+    endpointRemoved: (id) => pools.remove(id),
+    healthChanged(id, healthy) {
+      if (healthy) return;
+      const n = pools.ejected(id);
+      if (n > 0) logger.warn({ endpoint: id, attempts: n }, 'endpoint ejected: failing its waiting attempts over');
     },
   });
+  new Gauge({ name: 'kvgate_requests_in_flight', help: 'Inference requests between arrival and the end of their response (queued ones included).', registers: [metrics.registry], collect() { this.set(director.inFlight); } });
+  new Gauge({ name: 'kvgate_buffered_request_bytes', help: 'Request body bytes the gateway holds in memory (limit: --max-buffered-bytes).', registers: [metrics.registry], collect() { this.set(budget.used); } });
   let draining = false;
   let inflight = 0;
   let idleWaiters: (() => void)[] = [];
@@ -147,22 +189,32 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     return out;
   }
 
-  /** One attempt on one endpoint: streams the committed response to the client through the handle. */
-  function forward(h: RequestHandle, ep: EndpointInfo, path: string, headers: Record<string, string>, res: ServerResponse, signal: ClientGone): Promise<Attempt> {
+  /**
+   * One attempt on one endpoint. The response is committed to the client at its first body byte;
+   * until then any failure (connect, first-byte or idle timeout, reset, ejection) is a retry.
+   * After it, a failure ends an SSE stream with an error event (other bodies are cut).
+   */
+  function forward(h: RequestHandle, ep: EndpointInfo, path: string, headers: Record<string, string>, res: ServerResponse, px: Proxied, deadlineAt: number): Promise<Attempt> {
     return new Promise((resolve) => {
+      const signal = new AttemptSignal();
+      px.attempt = signal;
+      pools.attemptStarted(ep.id, signal);
       let committed = false;
       let sse = false;
       let status = 0;
       let retry = false;
+      // Streamed responses start (headers) when the engine accepts the request; non-streamed ones
+      // only when the completion is done, so only the deadline bounds those.
+      const remaining = t.requestMs ? Math.max(1, deadlineAt - performance.now()) : 0;
+      const firstByte = h.route!.stream && t.upstreamFirstByteMs ? (remaining ? Math.min(remaining, t.upstreamFirstByteMs) : t.upstreamFirstByteMs) : remaining;
       poolFor(ep).stream(
-        { path, method: 'POST', headers, body: h.body, signal },
+        { path, method: 'POST', headers, body: h.body, signal, headersTimeout: firstByte, bodyTimeout: t.upstreamIdleMs },
         ({ statusCode, headers: uh }) => {
           status = statusCode;
           if (h.upstreamStatus(statusCode) === 'retry') {
             retry = true;
             return new DiscardSink();
           }
-          committed = true;
           const out: Record<string, string | string[]> = {};
           for (const k in uh) {
             const v = uh[k];
@@ -170,25 +222,40 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           }
           const ct = String(uh['content-type'] ?? '');
           sse = ct.includes('text/event-stream');
-          h.responseStarted(statusCode, ct);
           // Keep the upstream's length when bytes pass through untouched.
           if (uh['content-length'] !== undefined && !sse) out['content-length'] = uh['content-length'];
-          Object.assign(out, h.responseHeaders());
-          res.writeHead(statusCode, out);
-          if (sse) res.flushHeaders();
-          return new ResponseSink(res, h);
+          return new ResponseSink(res, h, () => {
+            committed = true;
+            pools.attemptSettled(ep.id, signal);
+            h.responseStarted(statusCode, ct);
+            Object.assign(out, h.responseHeaders());
+            res.writeHead(statusCode, out);
+            if (sse) res.flushHeaders();
+          });
         },
         (err) => {
+          pools.attemptSettled(ep.id, signal);
+          if (px.attempt === signal) px.attempt = undefined;
           if (!err) return resolve(retry ? { kind: 'retry' } : { kind: 'done', status });
-          if (signal.aborted) return resolve({ kind: 'client-gone' });
+          const why = signal.reason;
+          if (why === 'client') return resolve({ kind: 'aborted', reason: 'client' });
           if (!committed) {
-            h.attemptFailed(err.message);
-            return resolve({ kind: 'retry' });
+            if (why === 'deadline') return resolve({ kind: 'aborted', reason: 'deadline' });
+            const code = (err as { code?: string }).code ?? '';
+            h.attemptFailed(why === 'ejected' ? `endpoint ${ep.id} was ejected before answering` : `${code || 'error'}: ${err.message}`);
+            return resolve({ kind: 'retry', timedOut: TIMEOUT_CODES.has(code) });
           }
-          director.opts.feedback?.failed(ep.id, err.message);
+          if (why !== 'deadline') director.opts.feedback?.failed(ep.id, err.message);
           // Bytes already flowed: end the stream with an error event (SSE) or cut the body.
-          if (sse && !res.destroyed) {
-            res.end(`data: ${JSON.stringify({ error: { message: `upstream ${ep.id} failed mid-stream: ${err.message}`, type: 'server_error', param: null, code: ErrorCode.UpstreamFailed } })}\n\n`);
+          const message =
+            why === 'deadline'
+              ? `the request exceeded its deadline of ${t.requestMs / 1000} s (--request-timeout)`
+              : (err as { code?: string }).code === 'UND_ERR_BODY_TIMEOUT'
+                ? `upstream ${ep.id} sent nothing for ${t.upstreamIdleMs / 1000} s (--upstream-idle-timeout)`
+                : `upstream ${ep.id} failed mid-stream: ${err.message}`;
+          // A client that does not read would never receive the event: cut its connection instead.
+          if (sse && !res.destroyed && !res.writableNeedDrain) {
+            res.end(`data: ${JSON.stringify({ error: { message, type: 'server_error', param: null, code: why === 'deadline' ? ErrorCode.Timeout : ErrorCode.UpstreamFailed } })}\n\n`);
           } else res.destroy();
           resolve({ kind: 'done', status });
         },
@@ -197,33 +264,67 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   }
 
   async function handleInference(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    const body = await readBody(req, maxBody);
+    const arrived = performance.now();
+    const body = await readBody(req, maxBody, { budget, idleTimeoutMs: t.requestBodyIdleMs, timeoutMs: t.requestBodyMs });
     const h = director.begin({ ingress: 'gateway', path, headers: req.headers, body });
-    await h.schedule(); // throws (already recorded) on 4xx/5xx admission outcomes
-    const gone = new ClientGone();
-    const onClose = () => {
-      if (!res.writableFinished) gone.abort();
+    const px: Proxied = {
+      answered: false,
+      done: false,
+      deadlineAt: arrived + t.requestMs,
+      expire() {
+        if (px.done || res.writableFinished) return;
+        px.abandoned ??= 'deadline';
+        if (px.attempt) return px.attempt.abort('deadline'); // the attempt's callback answers
+        if (!res.headersSent) {
+          // Waiting in the queue or between attempts: answer now; the lifecycle ends here.
+          px.answered = true;
+          sendError(res, new KvgateError(ErrorCode.Timeout, `the request exceeded its deadline of ${t.requestMs / 1000} s (--request-timeout)`));
+          h.finish({ status: 504, errorCode: ErrorCode.Timeout });
+        }
+      },
     };
-    res.on('close', onClose);
+    res.once('close', () => {
+      budget.release(body.length); // the body stayed in memory (for retries) until now
+      if (px.done || res.writableFinished || px.answered) return;
+      px.abandoned ??= 'client';
+      px.attempt?.abort('client');
+      h.finish({ status: 499 }); // leaves the gateway queue at once when it waits there
+    });
+    const deadlineAt = px.deadlineAt;
+    if (t.requestMs) deadlines.add(px);
     let result: Attempt = { kind: 'retry' };
     try {
+      try {
+        await h.schedule(); // throws (already recorded) on 4xx/5xx admission outcomes
+      } catch (err) {
+        if (px.answered || px.abandoned) return; // the deadline answered, or the client is gone
+        throw err;
+      }
+      if (px.abandoned) return;
       const headers = upstreamHeaders(req.headers, h.externalId, h.body.length);
       for (let ep = h.nextEndpoint(); ep; ep = h.nextEndpoint()) {
         if (h.attempts > 1) {
           await new Promise((r) => setTimeout(r, h.retryDelayMs(random)));
-          if (gone.aborted) {
-            result = { kind: 'client-gone' };
+          if (px.abandoned) {
+            result = { kind: 'aborted', reason: px.abandoned };
             break;
           }
         }
-        result = await forward(h, ep, req.url!, headers, res, gone);
+        result = await forward(h, ep, req.url!, headers, res, px, deadlineAt);
         if (result.kind !== 'retry') break;
       }
-      if (result.kind === 'retry' && !res.headersSent) sendError(res, h.exhaustedError());
+      if (result.kind === 'retry' && !res.headersSent) {
+        sendError(res, result.timedOut ? new KvgateError(ErrorCode.Timeout, `${h.exhaustedError().message}: the upstream did not answer in time`) : h.exhaustedError());
+      } else if (result.kind === 'aborted' && result.reason === 'deadline' && !res.headersSent && !px.answered) {
+        px.answered = true;
+        sendError(res, new KvgateError(ErrorCode.Timeout, `the request exceeded its deadline of ${t.requestMs / 1000} s (--request-timeout)`));
+      }
     } finally {
-      res.off('close', onClose);
-      const status = result.kind === 'done' ? result.status : result.kind === 'client-gone' ? 499 : res.statusCode;
-      h.finish({ status, errorCode: result.kind === 'retry' ? ErrorCode.UpstreamFailed : undefined });
+      px.done = true;
+      deadlines.remove(px);
+      const status =
+        result.kind === 'done' ? result.status : result.kind === 'aborted' ? (result.reason === 'client' ? 499 : res.headersSent && !px.answered ? res.statusCode : 504) : res.statusCode;
+      h.finish({ status, errorCode: result.kind === 'retry' ? (result.timedOut ? ErrorCode.Timeout : ErrorCode.UpstreamFailed) : result.kind === 'aborted' && result.reason === 'deadline' ? ErrorCode.Timeout : undefined });
     }
   }
 
@@ -233,7 +334,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     let ep: EndpointInfo;
     if (MODEL_ROUTED_PATHS.has(path)) {
       assertJsonContentType(req.headers['content-type']);
-      body = await readBody(req, maxBody);
+      body = await readBody(req, maxBody, { budget, idleTimeoutMs: t.requestBodyIdleMs, timeoutMs: t.requestBodyMs });
+      const held = body.length;
+      res.once('close', () => budget.release(held));
       assertJsonDepth(body);
       const model = parseJsonBody(body).model;
       if (typeof model !== 'string' || !model) throw new KvgateError(ErrorCode.MissingModel, 'model not found in request body', { param: 'model' });
@@ -244,7 +347,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     }
     const headers = upstreamHeaders(req.headers, req.headers['x-request-id']?.toString() ?? `kvgate-${Date.now().toString(36)}`, body?.length ?? 0);
     if (!body) delete headers['content-length'];
-    const r = await poolFor(ep).request({ path: req.url!, method: req.method as 'GET' | 'POST', headers, body });
+    const r = await poolFor(ep).request({ path: req.url!, method: req.method as 'GET' | 'POST', headers, body, headersTimeout: t.upstreamFirstByteMs, bodyTimeout: t.upstreamIdleMs });
     const out: Record<string, string | string[]> = {};
     for (const k in r.headers) {
       const v = r.headers[k];
@@ -316,18 +419,23 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           ca: opts.tls.clientCa ? readFileSync(opts.tls.clientCa) : undefined,
           requestCert: Boolean(opts.tls.clientCa),
           rejectUnauthorized: Boolean(opts.tls.clientCa),
+          connectionsCheckingInterval: CHECK_INTERVAL_MS,
         },
         handler,
       )
-    : createHttpServer(handler);
-  server.headersTimeout = 15_000;
-  server.requestTimeout = 0; // long generations stream for minutes
-  server.keepAliveTimeout = 65_000; // above common load-balancer idle timeouts (60 s)
+    : createHttpServer({ connectionsCheckingInterval: CHECK_INTERVAL_MS }, handler);
+  server.headersTimeout = t.requestHeadersMs;
+  // Node's whole-request timer is a backstop behind the body timeouts, which answer first with a
+  // JSON 408; it covers receiving the request only, never the (long, streamed) response.
+  server.requestTimeout = t.requestBodyMs ? t.requestHeadersMs + t.requestBodyMs + 5_000 : 0;
+  server.keepAliveTimeout = t.keepAliveMs;
   server.on('clientError', answerClientError);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1', () => resolve());
+      // A deep accept queue (the kernel caps it at net.core.somaxconn): a burst of connections waits
+      // there for the event loop instead of being reset (Node's default is 511).
+      server.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1', backlog: LISTEN_BACKLOG }, () => resolve());
     });
   } catch (err) {
     await stack.stop();
@@ -344,8 +452,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     (closed ??= (async () => {
       server.close();
       server.closeAllConnections();
+      director.flow.queue.close('rejected-shutting-down');
+      relief.stop();
+      deadlines.stop();
       await stack.stop();
-      await Promise.all([...pools.values()].map((p) => p.destroy().catch(() => undefined)));
+      await pools.destroy();
     })());
   return {
     url,

@@ -31,6 +31,12 @@ export interface EndpointMetrics {
   /** From vllm:cache_config_info when present. */
   blockSize?: number;
   numGpuBlocks?: number;
+  /**
+   * The engine's batch size limit (vLLM `max_num_seqs`) when the endpoint reports it (a
+   * `max_num_seqs` label on `vllm:cache_config_info` or `vllm:scheduler_config_info`); sizes the
+   * gateway's per-endpoint concurrency cap.
+   */
+  maxNumSeqs?: number;
   /** When these values were scraped (ms, same clock as pick()). */
   updatedAtMs: number;
 }
@@ -172,4 +178,6 @@ export interface Datastore {
 export interface DatastoreListener {
   endpointRemoved?(id: string): void;
   metricsUpdated?(id: string, metrics: EndpointMetrics): void;
+  /** Active or passive health changed the endpoint's state (ejected: false; readmitted: true). */
+  healthChanged?(id: string, healthy: boolean): void;
 }

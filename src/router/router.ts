@@ -33,6 +33,16 @@ export interface RouterOptions {
   tokenizer?: PromptTokenizer;
 }
 
+/** How pick() is called. */
+export interface PickOptions {
+  /**
+   * Run the legacy admission check (shed a sheddable request when the saturation detector says
+   * the pool is saturated). Default true; flow control turns it off, as GIE's flow control
+   * replaces the legacy admission controller.
+   */
+  admission?: boolean;
+}
+
 interface Profile {
   name: string;
   filters: { name: string; type: string; plugin: Filter }[];
@@ -63,6 +73,8 @@ export class EndpointPicker implements Router {
   private readonly kvEvents?: KvEventsView;
   /** A producer needs the prompt's token ids (precise prefix matching): the lifecycle tokenizes once per request. */
   readonly needsTokenIds: boolean;
+  /** The profile's TTFT-predicting scorer (null: none), found once. */
+  private ttftScorer?: Scorer | null;
 
   constructor(opts: RouterOptions) {
     this.config = opts.config;
@@ -102,17 +114,28 @@ export class EndpointPicker implements Router {
 
     this.producers = [...instances.entries()].filter((e): e is [string, DataProducer] => e[1].kind === 'producer').map(([name, plugin]) => ({ name, type: typeOf(name), plugin }));
     const needsPrefix = profile.scorers.some((s) => s.plugin.needsPrefix) || profile.picker.needsPrefix === true;
-    if (needsPrefix && !this.producers.some((p) => p.plugin.produces === 'prefix')) {
-      // As the GIE injects a default producer for a consumed key. A consumer that requires exact
-      // matches (precise-prefix-cache-scorer), or prefers them while this process has KV events
-      // (predicted-ttft-scorer), gets the precise producer — configured by the precise scorer's
-      // parameters (llm-d's single-plugin form); everyone else the approximate one, configured by
-      // index parameters given on the prefix-cache-scorer (GIE ≤ v1.4 kept the index there).
-      const wishes = profile.scorers.map((s) => s.plugin.exactPrefix);
-      if (wishes.includes('required') || (opts.kvEvents && wishes.includes('preferred'))) {
-        const scorer = opts.config.plugins.find((p) => p.type === 'precise-prefix-cache-scorer');
-        const type = 'precise-prefix-cache-producer';
-        this.producers.push({ name: type, type, plugin: createPrecisePrefixProducer(PrecisePrefixParams.parse(scorer?.parameters ?? {}), env(type)) });
+    // A consumer that requires exact matches (precise-prefix-cache-scorer), or prefers them while
+    // this process has KV events (predicted-ttft-scorer), gets the precise producer — configured by
+    // the precise scorer's parameters (llm-d's single-plugin form).
+    const wishes = profile.scorers.map((s) => s.plugin.exactPrefix);
+    const wantsExact = wishes.includes('required') || (opts.kvEvents !== undefined && wishes.includes('preferred'));
+    const precise = (fallback?: ApproxPrefixParams) => {
+      const scorer = opts.config.plugins.find((p) => p.type === 'precise-prefix-cache-scorer');
+      const type = 'precise-prefix-cache-producer';
+      return { name: type, type, plugin: createPrecisePrefixProducer(PrecisePrefixParams.parse(scorer?.parameters ?? {}), env(type), fallback) };
+    };
+    const approxAt = this.producers.findIndex((p) => p.type === 'approx-prefix-cache-producer');
+    if (needsPrefix && wantsExact && approxAt >= 0 && this.producers.filter((p) => p.plugin.produces === 'prefix').length === 1) {
+      // A configured approximate producer (the kvgate preset's, 2,048 blocks deep) becomes the
+      // precise producer's per-endpoint fallback, with its parameters.
+      const spec = opts.config.plugins.find((p) => p.name === this.producers[approxAt].name);
+      this.producers[approxAt] = precise(ApproxPrefixParams.parse(spec?.parameters ?? {}));
+    } else if (needsPrefix && !this.producers.some((p) => p.plugin.produces === 'prefix')) {
+      // As the GIE injects a default producer for a consumed key: the precise one (above), or the
+      // approximate one, configured by index parameters given on the prefix-cache-scorer (GIE ≤
+      // v1.4 kept the index there).
+      if (wantsExact) {
+        this.producers.push(precise());
       } else {
         const scorer = opts.config.plugins.find((p) => p.type === 'prefix-cache-scorer');
         const params = Object.fromEntries(Object.entries(scorer?.parameters ?? {}).filter(([k]) => k in ApproxPrefixParams.shape));
@@ -131,14 +154,14 @@ export class EndpointPicker implements Router {
    * `candidates`: the endpoints the request may go to (the lifecycle narrows them to those that
    * are healthy, in the subset hint and serve the model); by default every healthy endpoint.
    */
-  pick(req: RouteRequest, nowMs: number, candidates: EndpointState[] = this.datastore.list().filter((e) => e.healthy)): PickResult {
+  pick(req: RouteRequest, nowMs: number, candidates: EndpointState[] = this.datastore.list().filter((e) => e.healthy), opts: PickOptions = {}): PickResult {
     if (candidates.length === 0) {
       throw new KvgateError(ErrorCode.NoCandidates, 'failed to find endpoint candidates: no ready endpoint serves this request', {
         headers: { 'x-llm-d-request-dropped-reason': 'rejected-no-endpoints' },
       });
     }
     const ctx: CycleContext = { request: req, nowMs, random: this.random, staleAfterMs: this.staleAfterMs, allEndpoints: candidates };
-    if (req.priority < 0 && this.saturation.saturation(ctx, candidates) >= 1) {
+    if (opts.admission !== false && req.priority < 0 && this.saturation.saturation(ctx, candidates) >= 1) {
       throw new KvgateError(ErrorCode.Shed, 'request dropped: the pool is saturated and the request is sheddable', {
         headers: { 'retry-after': '1', 'x-llm-d-request-dropped-reason': 'rejected-saturated' },
       });
@@ -219,10 +242,6 @@ export class EndpointPicker implements Router {
   }
 
   /**
-   * The prompt's token ids for precise prefix matching (the configured tokenizer, with its prefix
-   * cache). The lifecycle calls it once per request when `needsTokenIds`.
-   */
-  /**
    * Whether this request's token ids would be used: a precise producer is configured and some
    * candidate has a live KV-event stream (else its matches are approximate and tokenizing is waste).
    */
@@ -234,6 +253,10 @@ export class EndpointPicker implements Router {
     return false;
   }
 
+  /**
+   * The prompt's token ids for precise prefix matching (the configured tokenizer, with its prefix
+   * cache). The lifecycle calls it once per request when `wantsTokenIds` says they would be used.
+   */
   tokenize(text: string): ArrayLike<number> {
     return (this.tokenizer ?? new PrefixCachingTokenizer(new EstimateTokenizer())).encodeIds(text);
   }
@@ -246,6 +269,18 @@ export class EndpointPicker implements Router {
     const ctx: CycleContext = { request: req, nowMs, random: this.random, staleAfterMs: this.staleAfterMs, allEndpoints: candidates };
     for (const p of this.producers) p.plugin.prepare(ctx, candidates);
     return ctx.prefix;
+  }
+
+  /**
+   * The profile's predictor of the TTFT an endpoint's load adds for `req` (a scorer that models
+   * TTFT, as the kvgate preset's predicted-ttft-scorer), or undefined when no scorer predicts TTFT.
+   */
+  ttftPredictor(req: RouteRequest): ((ep: EndpointState, nowMs: number) => number | undefined) | undefined {
+    const s = (this.ttftScorer ??= this.profile.scorers.find((x) => x.plugin.predictTtftMs)?.plugin ?? null);
+    if (!s) return undefined;
+    const random = this.random;
+    const staleAfterMs = this.staleAfterMs;
+    return (ep, nowMs) => s.predictTtftMs!({ request: req, nowMs, random, staleAfterMs, allEndpoints: [] }, ep);
   }
 
   onRetry(requestId: string, endpointId: string, _nowMs: number): void {

@@ -10,6 +10,7 @@ import { warnWithoutEventSource } from '../datalayer/kv-events/event-source-warn
 import { FleetRecorder } from '../observability/index.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { VERSION } from '../shared/version.js';
+import type { FlowControlSettings } from '../router/index.js';
 
 /** Everything one routing process needs besides its protocol (HTTP gateway or ext_proc). */
 export interface RoutingStackOptions {
@@ -44,6 +45,8 @@ export interface RoutingStackOptions {
   defaultPriority?: number;
   objectives?: Objectives;
   chatTemplates?: ChatTemplates;
+  /** The gateway queue and dispatch gate (router/flowcontrol); on by default. */
+  flowControl?: FlowControlSettings;
 }
 
 export interface RoutingStack {
@@ -114,6 +117,7 @@ export async function startRoutingStack(o: RoutingStackOptions): Promise<Routing
     chatTemplates: o.chatTemplates,
     feedback: pool,
     observer: fleet,
+    flowControl: o.flowControl,
   });
   return {
     router,

@@ -25,6 +25,12 @@ export const ErrorCode = {
   Timeout: 'timeout',
   InvalidConfig: 'invalid_config',
   Internal: 'internal_error',
+  /** The client did not send its request (headers or body) in time (408). */
+  RequestTimeout: 'request_timeout',
+  /** The gateway is at a capacity bound (queue full, buffered bytes): 503 with Retry-After. */
+  Overloaded: 'overloaded',
+  /** The request waited the queue timeout without an endpoint free to take it (503). */
+  QueueTimeout: 'queue_timeout',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -81,8 +87,12 @@ function defaultStatus(code: ErrorCode): number {
       return 429;
     case ErrorCode.UpstreamFailed:
       return 502;
+    case ErrorCode.RequestTimeout:
+      return 408;
     case ErrorCode.NoCandidates:
     case ErrorCode.NotReady:
+    case ErrorCode.Overloaded:
+    case ErrorCode.QueueTimeout:
       return 503;
     case ErrorCode.Timeout:
       return 504;

@@ -160,6 +160,14 @@ export class SimMetrics {
       },
       1,
     );
+    // vLLM exports CacheConfig only (above); the scheduler's limits are exported the same way
+    // (`vllm:<config>_info`) so a gateway can size its per-endpoint concurrency from max_num_seqs.
+    new Gauge({
+      name: 'vllm:scheduler_config_info',
+      help: 'Information of the LLMEngine SchedulerConfig (kvgate sim; vLLM itself does not export it)',
+      labelNames: ['max_num_seqs', 'max_num_batched_tokens', 'max_model_len', 'engine'],
+      registers: [r],
+    }).set({ max_num_seqs: String(engine.maxNumSeqs), max_num_batched_tokens: String(engine.maxNumBatchedTokens), max_model_len: String(opts.maxModelLen), engine: labels.engine }, 1);
     // vLLM sets the current (max_lora, waiting, running) label set to the current time on every
     // record; routers (GIE) read the series with the newest value.
     const series = this.loraSeries;

@@ -82,3 +82,13 @@ test('report math: throughput, TPOT, goodput, cache hit %, per-endpoint', () => 
   assert.deepEqual(r.summary.errors_by_status, { '503': 1 });
   assert.equal(r.summary.ttft_ms.mean, 200);
 });
+
+test('decode-heavy: unrelated short prompts with long answers (defaults 256 in / 1,024 out)', () => {
+  const tok = new EstimateTokenizer();
+  const reqs = buildWorkload({ workload: 'decode-heavy', seed: 4, numRequests: 6 });
+  assert.equal(reqs.length, 6);
+  assert.ok(reqs.every((r) => r.maxTokens === 1024 && tok.encode(r.prompt!).length === 256));
+  assert.equal(new Set(reqs.map((r) => r.prompt!.slice(0, 64))).size, 6);
+  const custom = buildWorkload({ workload: 'decode-heavy', seed: 4, numRequests: 2, inputLen: 40, outputLen: 3000 });
+  assert.deepEqual(custom.map((r) => [tok.encode(r.prompt!).length, r.maxTokens]), [[40, 3000], [40, 3000]]);
+});

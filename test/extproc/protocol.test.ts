@@ -25,7 +25,9 @@ const bodyMsg = (b: string | Buffer, eos = true) => ({ request_body: { body: Buf
 const routed = (got: Resp[]) => got.some((r) => r.immediate_response) || got.some((r) => r.request_body?.response?.body_mutation?.streamed_response?.end_of_stream);
 
 before(async () => {
-  epp = await startEppServer({ grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, host: '127.0.0.1', config: loadConfig(), secureServing: false, random: seeded(5), metricsIntervalMs: 3_600_000, healthIntervalMs: 0 });
+  // GIE's hermetic cases run without flow control (its feature gate is off by default): a lone
+  // saturated pod is picked at once instead of the request waiting for it (test/flowcontrol).
+  epp = await startEppServer({ grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, host: '127.0.0.1', config: loadConfig(), secureServing: false, random: seeded(5), metricsIntervalMs: 3_600_000, healthIntervalMs: 0, flowControl: { enabled: false } });
   client = new EnvoyLikeClient(epp.grpcPort);
 });
 after(async () => {
@@ -180,7 +182,7 @@ test('LoRA affinity through ext_proc: the only pod with the adapter wins when qu
   const cfg = loadConfig({
     text: 'apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n- type: queue-scorer\n- type: kv-cache-utilization-scorer\n- type: lora-affinity-scorer\nschedulingProfiles:\n- name: default\n  plugins:\n  - pluginRef: queue-scorer\n    weight: 2\n  - pluginRef: kv-cache-utilization-scorer\n    weight: 2\n  - pluginRef: lora-affinity-scorer\n    weight: 3\n',
   });
-  const lora = await startEppServer({ grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, host: '127.0.0.1', config: cfg, secureServing: false, random: seeded(2), metricsIntervalMs: 3_600_000, healthIntervalMs: 0 });
+  const lora = await startEppServer({ grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, host: '127.0.0.1', config: cfg, secureServing: false, random: seeded(2), metricsIntervalMs: 3_600_000, healthIntervalMs: 0, flowControl: { enabled: false } });
   const c = new EnvoyLikeClient(lora.grpcPort);
   try {
     const ds = lora.router.datastore;
@@ -196,7 +198,7 @@ test('LoRA affinity through ext_proc: the only pod with the adapter wins when qu
 });
 
 test('shedding through ext_proc: a sheddable objective on a saturated pool → ImmediateResponse 429 with the drop reason', async () => {
-  const shed = await startEppServer({ grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, host: '127.0.0.1', config: loadConfig(), secureServing: false, random: seeded(3), metricsIntervalMs: 3_600_000, healthIntervalMs: 0, trustRoutingHeaders: true, objectives: new Map([['batch', -1]]) });
+  const shed = await startEppServer({ grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, host: '127.0.0.1', config: loadConfig(), secureServing: false, random: seeded(3), metricsIntervalMs: 3_600_000, healthIntervalMs: 0, trustRoutingHeaders: true, objectives: new Map([['batch', -1]]), flowControl: { enabled: false } });
   const c = new EnvoyLikeClient(shed.grpcPort);
   try {
     const ds = shed.router.datastore;

@@ -20,6 +20,9 @@ test('kvgate up --preset precise sizes its replicas\' KV cache (--kv-cache-size,
     const metrics = await (await fetch(`${up.replicas[0]}/metrics`)).text();
     assert.match(metrics, /vllm:cache_config_info\{[^}]*block_size="32"/);
     assert.match(metrics, /vllm:cache_config_info\{[^}]*num_gpu_blocks="96"/);
+    // up's --max-num-seqs is the replicas' engine flag (not flow control's assumption): they report it, and the gateway's cap follows.
+    assert.match(metrics, /vllm:scheduler_config_info\{[^}]*max_num_seqs="7"/);
+    assert.match(metrics, /vllm:scheduler_config_info\{[^}]*max_num_batched_tokens="3000"/);
     const prompt = 'kvgate up wires the event streams. '.repeat(40); // ~350 tokens: 10 blocks of 32
     const send = async () => {
       const r = await fetch(`${up.gateway_url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, prompt, max_tokens: 1 }) });

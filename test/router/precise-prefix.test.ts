@@ -205,6 +205,20 @@ test('the kvgate preset (predicted TTFT) takes exact matches when the process ha
   assert.equal(gie.needsTokenIds, false, "GIE's prefix-cache-scorer stays approximate even with KV events");
 });
 
+test("with KV events the kvgate preset's approx-prefix-cache-producer becomes the precise producer's fallback, as deep (2,048 blocks)", () => {
+  const view = fakeView(); // no endpoint's stream is live: every match comes from the fallback
+  const r = routerOver(view, 'kvgate');
+  assert.equal(r.needsTokenIds, true, 'the configured approximate producer was replaced by the precise one');
+  const text = promptText('d', 600); // 9,601 tokens ≈ 600 blocks of 64 characters, past GIE's 256
+  const first = r.pick(request(text), 1);
+  assert.equal(first.prefixMatch?.source, 'approx');
+  assert.equal(first.prefixMatch?.totalBlocks, Math.floor(text.length / 64));
+  r.onComplete(first.requestId, 2);
+  const again = r.pick(request(text), 3);
+  assert.equal(again.endpoints[0].id, first.endpoints[0].id);
+  assert.equal(again.prefixMatch?.matchedBlocks, Math.floor(text.length / 64), 'the whole prompt matched, not the first 256 blocks');
+});
+
 test("llm-d's precise configs load unchanged, and their KV-event settings are read", () => {
   const guide = `apiVersion: inference.networking.x-k8s.io/v1alpha1
 kind: EndpointPickerConfig

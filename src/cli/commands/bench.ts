@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { intArg, numberArg, durationArg } from '../parse.js';
+import { WORKLOADS } from '../../bench/workloads.js';
 
 function parseStages(v: string): { rate: number; durationS: number }[] {
   return v.split(',').map((part) => {
@@ -28,8 +29,11 @@ export function registerBench(program: Command): void {
     .enablePositionalOptions() // `bench compare … --html` belongs to compare
     .description('Benchmark any OpenAI endpoint: TTFT, TPOT, ITL, E2E, throughput, goodput, cache hits, per-endpoint load')
     .option('--url <base>', 'base URL of the OpenAI endpoint')
-    .addOption(new Option('--workload <name>', 'request mix').choices(['shared-prefix', 'generated-shared-prefix', 'prefix-repetition', 'multi-turn', 'random']).default('shared-prefix'))
+    .addOption(new Option('--workload <name>', 'request mix').choices([...WORKLOADS]).default('shared-prefix'))
     .option('--dataset <file.jsonl>', 'requests from a JSONL file ({"prompt"} or {"messages"} per line)')
+    .option('--trace <file.jsonl>', 'replay a Mooncake-format trace (timestamp, input_length, output_length, hash_ids of 512-token blocks); block text synthesised from its id')
+    .option('--time-scale <x>', 'trace replay: multiply timestamps by x (0.5 = twice as fast)', numberArg('--time-scale', 1e-6), 1)
+    .option('--trace-window <d>', 'trace replay: report one stage per window of replay time', durationArg('--trace-window'), 60_000)
     .option('--num-groups <n>', 'shared-prefix groups', intArg('--num-groups', 1))
     .option('--prompts-per-group <n>', 'prompts per group', intArg('--prompts-per-group', 1))
     .option('--system-prompt-len <tokens>', 'shared system prompt length', intArg('--system-prompt-len', 1))
@@ -138,6 +142,7 @@ export function registerBench(program: Command): void {
             numConversations: o.numConversations,
             turns: o.turns,
           },
+          trace: o.trace ? { path: o.trace, timeScale: o.timeScale, windowS: o.traceWindow / 1000, numRequests } : undefined,
           concurrency,
           stages,
           numRequests,

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { intArg, waitForSignal } from '../parse.js';
-import { addKvEventOptions, addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveKvEvents, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
+import { addFlowControlOptions, addKvEventOptions, addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
 
 function bool(name: string) {
   return (v: string): boolean => {
@@ -25,6 +25,7 @@ export function registerEpp(program: Command): void {
   addKvEventOptions(cmd);
   addObjectiveOptions(cmd);
   addRequestLimitOptions(cmd, 'ImmediateResponse 413');
+  addFlowControlOptions(cmd);
   cmd.option('--access-log', 'log one JSON line per request (never includes prompt or completion text)', false).action(async (o, command: Command) => {
     const { startEppServer } = await import('../../extproc/server.js');
     const { certificateFromDir } = await import('../../extproc/self-signed.js');
@@ -53,6 +54,7 @@ export function registerEpp(program: Command): void {
       ...objectives,
       ...pool,
       ...kv,
+      ...resolveFlowControl(o),
       secureServing: o.secureServing,
       tls: o.certPath ? certificateFromDir(o.certPath) : undefined,
       maxBodyBytes: o.maxBodyBytes,

@@ -18,6 +18,8 @@ export function registerRender(program: Command): void {
     .option('--strict-mtls', 'add a namespace-wide PeerAuthentication in STRICT mode', false)
     .option('--no-network-policies', "leave out the seed's four NetworkPolicies")
     .option('--monitoring', 'also a Grafana dashboard (grafana-dashboard.json and a ConfigMap for the Grafana sidecar), a PrometheusRule with alerts and an EPP PodMonitor (docs/monitoring.md)', false)
+    .addOption(new Option('--autoscaler <kind>', 'autoscaler of the model servers, on engine + gateway queue per replica: an HPA (needs the Prometheus adapter rule written beside the manifests), a KEDA ScaledObject, or none').choices(['hpa', 'keda', 'none']).default('hpa'))
+    .option('--prometheus-url <url>', 'Prometheus the KEDA scaler queries', 'http://prometheus-operated.monitoring.svc:9090')
     .option('--image <image>', 'kvgate image for the EPP (npm run image builds kvgate:VERSION)', 'kvgate:0.1.0')
     .option('--model-server-image <image>', 'vLLM image (default per accelerator)')
     .option('--gateway-class <name>', 'GatewayClass of the Gateway (without --kserve)', 'istio')
@@ -47,6 +49,8 @@ export function registerRender(program: Command): void {
         gatewayName: o.gatewayName,
         gatewayNamespace: o.gatewayNamespace,
         monitoring: o.monitoring,
+        autoscaler: o.autoscaler,
+        prometheusUrl: o.prometheusUrl,
       };
       const files = renderManifests(opts);
       if (o.output === '-') {
@@ -61,6 +65,11 @@ export function registerRender(program: Command): void {
         const { grafanaDashboard } = await import('../../deploy/monitoring.js');
         writeFileSync(join(o.output, 'grafana-dashboard.json'), `${JSON.stringify(grafanaDashboard(opts), null, 2)}\n`);
         written.push('grafana-dashboard.json');
+      }
+      if (o.autoscaler === 'hpa' && !o.kserve) {
+        const { prometheusAdapterRule } = await import('../../deploy/autoscaling.js');
+        writeFileSync(join(o.output, 'prometheus-adapter-rule.yaml'), prometheusAdapterRule(o.name, o.namespace));
+        written.push('prometheus-adapter-rule.yaml');
       }
       process.stdout.write(`wrote ${written.length} files to ${o.output}/:\n${written.map((f) => `  ${f}`).join('\n')}\napply: kubectl apply -k ${o.output}\n`);
       if (o.kserve) process.stdout.write(`the EnvoyFilters go to namespace ${o.gatewayNamespace}; check afterwards: kubectl get envoyfilter -n ${o.gatewayNamespace}\n`);

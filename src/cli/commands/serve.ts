@@ -1,6 +1,20 @@
 import { Command, Option } from 'commander';
 import { durationArg, intArg, listArg, waitForSignal } from '../parse.js';
-import { addKvEventOptions, addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveKvEvents, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
+import {
+  addFlowControlOptions,
+  addKvEventOptions,
+  addObjectiveOptions,
+  addPoolOptions,
+  addRequestLimitOptions,
+  addRoutingOptions,
+  addTimeoutOptions,
+  resolveFlowControl,
+  resolveKvEvents,
+  resolveObjectives,
+  resolvePool,
+  resolveRouting,
+  resolveTimeouts,
+} from '../options.js';
 
 export function registerServe(program: Command): void {
   const cmd = program
@@ -13,6 +27,8 @@ export function registerServe(program: Command): void {
   addKvEventOptions(cmd);
   addObjectiveOptions(cmd);
   addRequestLimitOptions(cmd, '413');
+  addFlowControlOptions(cmd);
+  addTimeoutOptions(cmd);
   cmd
     .addOption(new Option('--api-key <key>', 'require this bearer key (repeatable; also KVGATE_API_KEYS, comma-separated)').argParser(listArg))
     .addOption(new Option('--max-attempts <n>', 'endpoints tried per request before failing').argParser(intArg('--max-attempts', 1)).default(3))
@@ -43,6 +59,8 @@ export function registerServe(program: Command): void {
         ...objectives,
         ...pool,
         ...kv,
+        ...resolveFlowControl(o),
+        ...resolveTimeouts(o),
         apiKeys: keys,
         maxBodyBytes: o.maxBodyBytes,
         maxAttempts: o.maxAttempts,

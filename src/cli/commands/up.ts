@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { intArg, waitForSignal } from '../parse.js';
-import { addObjectiveOptions, addRoutingOptions, resolveKvEvents, resolveObjectives, resolveRouting } from '../options.js';
+import { addFlowControlOptions, addObjectiveOptions, addRoutingOptions, addTimeoutOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolveRouting, resolveTimeouts } from '../options.js';
 
 export function registerUp(program: Command): void {
   const cmd = program
@@ -11,7 +11,7 @@ export function registerUp(program: Command): void {
     .addOption(new Option('--kv-events-base-port <port>', 'first KV-events ZMQ port: replica i publishes on base+i and replays on base+replicas+i, and the gateway subscribes to each (precise prefix routing); 0 = off; free ports when --sim-base-port is 0').argParser(intArg('--kv-events-base-port')).default(5557))
     .addOption(new Option('--kv-cache-size <blocks>', "each replica's KV cache capacity in blocks (default: the profile's)").argParser(intArg('--kv-cache-size', 1)))
     .addOption(new Option('--block-size <tokens>', 'KV block size in tokens: 8, 16, 32, 64 or 128 (default: the profile\'s)').argParser(intArg('--block-size', 1)))
-    .addOption(new Option('--max-num-seqs <n>', 'max running sequences per engine step (default: the profile\'s)').argParser(intArg('--max-num-seqs', 1)))
+    .addOption(new Option('--max-num-seqs <n>', 'max running sequences per engine step of each replica, which reports it to the gateway\'s flow control (default: the profile\'s)').argParser(intArg('--max-num-seqs', 1)))
     .addOption(new Option('--max-num-batched-tokens <tokens>', 'token budget per engine step (default: the profile\'s)').argParser(intArg('--max-num-batched-tokens', 1)))
     .addOption(new Option('--tokenizer <spec>', 'tokenizer of the replicas and of the gateway\'s precise prefix matching: estimate, qwen, or a path to tokenizer.json').default('estimate'))
     .addOption(new Option('--profile <name>', 'simulator profile').default('qwen2.5-3b-tpu-v6e'))
@@ -21,6 +21,8 @@ export function registerUp(program: Command): void {
     .addOption(new Option('--host <addr>', 'listen address').default('127.0.0.1'));
   addRoutingOptions(cmd);
   addObjectiveOptions(cmd);
+  addFlowControlOptions(cmd, { maxNumSeqs: false }); // --max-num-seqs above sets the replicas'
+  addTimeoutOptions(cmd);
   cmd
     .option('--access-log', 'log one JSON line per request (never includes prompt or completion text)', false)
     .option('--json', 'print only one JSON line with the URLs when ready (nothing else on stdout)', false)
@@ -59,6 +61,8 @@ export function registerUp(program: Command): void {
           port: o.port,
           ...routing,
           ...objectives,
+          ...resolveFlowControl(o),
+          ...resolveTimeouts(o),
           endpoints,
           tokenizer: kv.tokenizer,
           accessLog: o.accessLog,

@@ -64,7 +64,9 @@ export class MemoryDatastore implements Datastore {
 
   setHealthy(id: string, healthy: boolean): void {
     const e = this.endpoints.get(id);
-    if (e) e.healthy = healthy;
+    if (!e || e.healthy === healthy) return;
+    e.healthy = healthy;
+    for (const l of this.listeners) l.healthChanged?.(id, healthy);
   }
 
   /** Starts bookkeeping of a request dispatched to `endpointId` with `tokens` uncached prompt tokens. */

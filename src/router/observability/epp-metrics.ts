@@ -1,6 +1,8 @@
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { LabeledCounter, LabeledHistogram, observe, type CounterSeries, type HistogramSeries } from './labeled-metrics.js';
 import type { Datastore, EndpointInfo } from '../api.js';
+import type { FlowControl } from '../flowcontrol/index.js';
+import { registerFlowControlMetrics } from './flow-control-metrics.js';
 
 // The EPP's latency buckets (5 ms … 3600 s).
 const LATENCY_BUCKETS = [0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60, 120, 180, 240, 300, 360, 480, 600, 900, 1200, 1800, 2700, 3600];
@@ -78,10 +80,12 @@ export class EppMetrics {
   private readonly hitBytes: HistogramSeries;
   private readonly running = new Map<string, number>();
   private readonly objectives = new Map<string, ObjectiveSeries>();
+  private readonly poolName: string;
 
   constructor(datastore: Datastore, opts: EppMetricsOptions) {
     const r = this.registry;
     const name = opts.poolName;
+    this.poolName = name;
     const objective = ['model_name', 'target_model_name'];
     this.requests = new LabeledCounter('inference_objective_request_total', 'Counter of inference objective requests.', [...objective, 'priority'], r);
     this.errors = new LabeledCounter('inference_objective_request_error_total', 'Counter of inference objective request errors.', [...objective, 'error_code'], r);
@@ -122,6 +126,11 @@ export class EppMetrics {
     new Gauge({ name: 'kvgate_endpoint_in_flight_requests', help: 'Requests this router dispatched to the endpoint and not yet completed.', labelNames: ['endpoint'], registers, collect() { this.reset(); for (const e of datastore.list()) this.set({ endpoint: e.info.id }, e.inFlightRequests); } });
     new Gauge({ name: 'kvgate_endpoint_in_flight_prompt_tokens', help: 'Uncached prompt tokens dispatched to the endpoint and not yet prefilled (released at the first token).', labelNames: ['endpoint'], registers, collect() { this.reset(); for (const e of datastore.list()) this.set({ endpoint: e.info.id }, e.inFlightTokens); } });
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Adds flow control's queue and saturation series (see flow-control-metrics.ts). Once per registry. */
+  attachFlowControl(flow: FlowControl, datastore: Datastore, now: () => number): void {
+    registerFlowControlMetrics(this.registry, flow, datastore, now, this.poolName);
   }
 
   /** A request was routed (it counts as running for its model until `requestEnded`). */

@@ -48,6 +48,13 @@ export interface Scorer {
   onPicked?(ctx: CycleContext, endpoint: EndpointState): void;
   onFirstToken?(requestId: string, endpointId: string, nowMs: number): void;
   onComplete?(requestId: string): void;
+  /**
+   * The part of the request's predicted time to first token on the endpoint that its load adds
+   * (work queued ahead, decoding batch, KV pressure), ms — the request's own prefill excluded, so
+   * a long prompt on an idle endpoint predicts 0; undefined when the endpoint's metrics are stale
+   * or missing. Scorers that model TTFT provide it; flow control gates dispatch on it.
+   */
+  predictTtftMs?(ctx: CycleContext, endpoint: EndpointState): number | undefined;
 }
 
 export interface ScoredEndpoint {

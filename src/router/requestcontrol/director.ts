@@ -5,6 +5,7 @@ import { silentLogger, type Logger } from '../../shared/logger.js';
 import { RequestHandle } from './request-handle.js';
 import { modelNotFound, servesModel } from './candidates.js';
 import type { DirectorOptions, InferenceInput, LifecycleHost } from './types.js';
+import { FlowControl } from '../flowcontrol/index.js';
 
 const BOOT = Math.random().toString(36).slice(2, 8);
 
@@ -23,6 +24,8 @@ export class Director implements LifecycleHost {
   readonly now: () => number;
   /** Set while shutting down: new requests get 503 `rejected-shutting-down`. */
   draining = false;
+  /** The gateway queue and the dispatch gate (with flow control off, the gate still sizes per-endpoint caps). */
+  readonly flow: FlowControl;
   private counter = 0;
   private open = 0;
 
@@ -31,6 +34,17 @@ export class Director implements LifecycleHost {
     this.router = opts.router;
     this.logger = opts.logger ?? silentLogger();
     this.now = opts.now ?? (() => performance.now());
+    const flow = (this.flow = new FlowControl(opts.flowControl ?? {}, this.router.config, this.now));
+    // Capacity may free whenever metrics arrive or an endpoint comes back: run the dispatch cycle.
+    this.router.datastore.subscribe({
+      metricsUpdated(id, m) {
+        flow.gate.observe(id, m);
+        flow.queue.pump();
+      },
+      healthChanged: () => flow.queue.pump(),
+      endpointRemoved: (id) => flow.gate.forget(id),
+    });
+    opts.metrics?.attachFlowControl(flow, this.router.datastore, this.now);
   }
 
   /** Requests begun and not yet finished. */

@@ -1,4 +1,5 @@
-import type { EndpointInfo, PickResult, RequestUsage, RouteRequest } from '../api.js';
+import type { EndpointInfo, EndpointState, PickResult, RequestUsage, RouteRequest } from '../api.js';
+import { dropError, flowIdOf, type QueueTicket } from '../flowcontrol/index.js';
 import { assertJsonContentType, parseOpenAIRequest } from '../parse-request.js';
 import { UsageTap } from '../observability/usage-tap.js';
 import { KvgateError, ErrorCode, toOpenAIError } from '../../shared/errors.js';
@@ -47,6 +48,10 @@ export class RequestHandle {
   private lastReason?: string;
   private ticket = -1;
   private responseBytes = 0;
+  /** Set while the request waits in the gateway queue. */
+  private queueTicket?: QueueTicket;
+  /** Endpoints to try, in order: the pick's, then candidates the dispatch gate held back. */
+  private order: EndpointInfo[] = [];
 
   constructor(
     private readonly d: LifecycleHost,
@@ -76,9 +81,13 @@ export class RequestHandle {
 
   /**
    * Admits and routes the request: parses it once, checks the model against what the candidates
-   * serve, runs the scheduler and starts in-flight bookkeeping on the first endpoint. Resolves
-   * with the ordered endpoints (first = destination, rest = fallbacks). On any rejection the
-   * handle is finished (metrics, access log) and the KvgateError is thrown for the ingress to send.
+   * serve, waits in the gateway queue (router/flowcontrol) until the dispatch gate lets it go,
+   * then runs the scheduler on the endpoints that may take it and starts in-flight bookkeeping on
+   * the first. Resolves with the ordered endpoints (first = destination, rest = fallbacks). On any
+   * rejection — including a drop from the queue (429 sheddable / 503 others, with
+   * `x-llm-d-request-dropped-reason`) — the handle is finished (metrics, access log) and the
+   * KvgateError is thrown for the ingress to send. `finish()` while it waits (the client went
+   * away) takes it out of the queue at once.
    */
   async schedule(): Promise<EndpointInfo[]> {
     const d = this.d;
@@ -104,33 +113,78 @@ export class RequestHandle {
         this.body = bodyWithIncludeUsage(this.input.body, json);
         this.injectUsage = true;
       }
-      if (route.promptTokenIds === undefined && d.router.wantsTokenIds(candidates)) {
-        // Precise prefix matching: the engine's token ids, once per request (prefix-cached).
-        const t0 = d.now();
-        route.promptTokenIds = d.router.tokenize(route.prefixText);
-        route.promptTokens = route.promptTokenIds.length;
-        d.opts.metrics?.observeTokenization((d.now() - t0) / 1000);
-      }
-      const s0 = d.now();
-      let pick;
-      try {
-        pick = d.router.pick(route, s0, candidates);
-      } catch (err) {
-        d.opts.metrics?.observeAttempt(false, route.model);
-        throw err;
-      }
-      d.opts.metrics?.observeScheduling((d.now() - s0) / 1000, pick.prefixMatch);
-      d.opts.metrics?.observeAttempt(true, route.model, pick.endpoints[0]);
-      d.opts.metrics?.requestStarted(route.model);
-      this.pick = pick;
-      if (o.observer) this.ticket = o.observer.recordDecision({ requestId: this.id, endpointId: pick.endpoints[0].id, prefixMatch: pick.prefixMatch, scores: () => pick.scores });
-      return pick.endpoints;
+      if (!d.flow.enabled) return this.dispatch(candidates, candidates, true);
+      return await this.admit(candidates);
     } catch (err) {
       const e = toOpenAIError(err);
       if (e.status === 429) d.opts.observer?.recordShed(this.id, e.status);
       this.finish({ status: e.status, errorCode: e.body.error.code ?? undefined });
       throw err;
     }
+  }
+
+  /** Through the gateway queue: resolves once dispatched, rejects when dropped or failed. */
+  private admit(initial: EndpointState[]): Promise<EndpointInfo[]> {
+    const d = this.d;
+    const route = this.route!;
+    const flow = d.flow;
+    const predict = d.router.ttftPredictor(route);
+    let fresh: EndpointState[] | undefined = initial;
+    return new Promise<EndpointInfo[]>((resolve, reject) => {
+      this.queueTicket = flow.queue.submit({
+        flowId: flowIdOf(this.input.headers, route.model, d.opts.trustRoutingHeaders === true),
+        priority: route.priority,
+        bytes: this.input.body.length,
+        poolKey: route.subset ? `${route.model}\u0000${route.subset.join(',')}` : route.model,
+        tryDispatch: () => {
+          try {
+            // Endpoints come and go while a request waits: read them again on later attempts.
+            const all = fresh ?? d.candidates(route.model, route.subset);
+            fresh = undefined;
+            const { eligible } = flow.gate.assess(all, d.now(), predict, route.priority < 0);
+            if (eligible.length === 0) return 'blocked';
+            // Sheddable requests also pass the configured saturation detector (GIE's legacy
+            // admission: stale metrics count as saturated), so they are shed when load is unknown.
+            resolve(this.dispatch(eligible, all, route.priority < 0));
+            return 'dispatched';
+          } catch (err) {
+            reject(err);
+            return 'rejected';
+          }
+        },
+        onDropped: (reason) => reject(dropError(reason, route.priority, flow.queueTimeoutMs)),
+      });
+    });
+  }
+
+  /** Runs the scheduler on `eligible` and starts bookkeeping; fallbacks end with the rest of `all`. */
+  private dispatch(eligible: EndpointState[], all: EndpointState[], admission: boolean): EndpointInfo[] {
+    const d = this.d;
+    const route = this.route!;
+    if (route.promptTokenIds === undefined && d.router.wantsTokenIds(eligible)) {
+      // Precise prefix matching: the engine's token ids, once per request (prefix-cached), and
+      // only when the request is about to be picked (not while it waits in the gateway queue).
+      const t0 = d.now();
+      route.promptTokenIds = d.router.tokenize(route.prefixText);
+      route.promptTokens = route.promptTokenIds.length;
+      d.opts.metrics?.observeTokenization((d.now() - t0) / 1000);
+    }
+    const s0 = d.now();
+    let pick: PickResult;
+    try {
+      pick = d.router.pick(route, s0, eligible, { admission });
+    } catch (err) {
+      d.opts.metrics?.observeAttempt(false, route.model);
+      throw err;
+    }
+    d.opts.metrics?.observeScheduling((d.now() - s0) / 1000, pick.prefixMatch);
+    d.opts.metrics?.observeAttempt(true, route.model, pick.endpoints[0]);
+    d.opts.metrics?.requestStarted(route.model);
+    this.pick = pick;
+    // A retry would rather go to a replica the gate held back (busy) than fail the request.
+    this.order = eligible.length === all.length ? pick.endpoints : [...pick.endpoints, ...all.filter((e) => !pick.endpoints.some((p) => p.id === e.info.id)).map((e) => e.info)];
+    if (d.opts.observer) this.ticket = d.opts.observer.recordDecision({ requestId: this.id, endpointId: pick.endpoints[0].id, prefixMatch: pick.prefixMatch, scores: () => pick.scores });
+    return this.order;
   }
 
   /**
@@ -163,7 +217,7 @@ export class RequestHandle {
 
   private nextCandidate(): EndpointInfo | undefined {
     const model = this.route!.model;
-    for (const e of this.pick!.endpoints) {
+    for (const e of this.order) {
       if (this.tried.has(e.id)) continue;
       const st = this.d.router.datastore.get(e.id);
       if (st && st.models !== undefined && !servesModel(st, model)) continue; // learned it lacks the model
@@ -288,12 +342,14 @@ export class RequestHandle {
     if (this.finished) return;
     this.finished = true;
     this.onDone();
+    this.queueTicket?.cancel(); // the client went away while it waited: leave the queue now
     const d = this.d;
     const now = d.now();
     const usage = this.route ? this.usage() : undefined;
     if (this.pick) {
       d.router.onComplete(this.id, now, usage);
       d.opts.metrics?.requestEnded(this.route!.model);
+      d.flow.queue.pump(); // its endpoint has room again
     }
     const route = this.route;
     const durationS = (now - this.t0) / 1000;

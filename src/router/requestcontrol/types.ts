@@ -4,6 +4,7 @@ import type { EndpointPicker } from '../router.js';
 import type { EppMetrics } from '../observability/epp-metrics.js';
 import type { Objectives } from '../objectives.js';
 import type { ChatTemplates } from '../prompt/chat-templates.js';
+import type { FlowControl, FlowControlSettings } from '../flowcontrol/index.js';
 
 /** What the lifecycle tells the pool runtime about endpoints it used (passive health, model lists). */
 export interface EndpointFeedback {
@@ -41,6 +42,8 @@ export interface DirectorOptions {
   usageOnEveryStream?: boolean;
   /** Hears every decision and outcome (the live dashboard's FleetRecorder). */
   observer?: LifecycleObserver;
+  /** The gateway queue and dispatch gate (router/flowcontrol); on by default. */
+  flowControl?: FlowControlSettings;
 }
 
 /**
@@ -79,5 +82,6 @@ export interface LifecycleHost {
   readonly logger: Logger;
   readonly now: () => number;
   readonly draining: boolean;
+  readonly flow: FlowControl;
   candidates(model: string, subset?: string[]): EndpointState[];
 }

@@ -1,6 +1,7 @@
 import type { DatastoreListener, EndpointMetrics, EndpointState, PrefixSource, RouteRequest } from '../../api.js';
 import type { CycleContext, DataProducer, PluginDefinition, PluginEnv } from '../types.js';
-import { ApproxPrefixIndex, type PrefixHashes } from '../../prefix/approx-prefix-index.js';
+import type { ApproxPrefixIndex, PrefixHashes } from '../../prefix/approx-prefix-index.js';
+import { ApproxPrefixParams, approxAutoTune, approxIndexFor } from './approx-prefix-cache-producer.js';
 import { PrecisePrefixParams, tierWeights } from './precise-prefix-params.js';
 import { EXACT_INDEX_MODEL, exactStateKnown, type KvEventsView, type PromptTokenizer } from '../../prefix/kv-events-view.js';
 import type { TierWeights } from '../../prefix/exact-prefix-index.js';
@@ -41,8 +42,13 @@ export class PrecisePrefixCacheProducer implements DataProducer, DatastoreListen
   readonly produces = 'prefix';
   /** Needs `request.promptTokenIds` (the lifecycle tokenizes once when this is set). */
   readonly wantsTokenIds = true;
-  /** The approximate fallback: GIE's index with its defaults (64-character blocks, 256 at most), sized from each endpoint's num_gpu_blocks. */
-  private readonly approx = new ApproxPrefixIndex({ blockChars: 64, maxBlocks: 256, defaultCapacity: 31_250 });
+  /**
+   * The approximate fallback: GIE's index, by default with its defaults (64-character blocks, 256
+   * at most, sized from each endpoint's num_gpu_blocks), else as a configured
+   * approx-prefix-cache-producer says (the kvgate preset's looks 2,048 blocks deep).
+   */
+  private readonly approx: ApproxPrefixIndex;
+  private readonly approxAutoTune: boolean;
   private hashes?: PrefixHashes;
   private readonly weights: TierWeights;
   private readonly awaiting = new Map<string, Awaiting>();
@@ -58,7 +64,10 @@ export class PrecisePrefixCacheProducer implements DataProducer, DatastoreListen
     p: PrecisePrefixParams,
     private readonly view: KvEventsView | undefined,
     private readonly tokenizer: PromptTokenizer | undefined,
+    fallback: ApproxPrefixParams = ApproxPrefixParams.parse({}),
   ) {
+    this.approx = approxIndexFor(fallback);
+    this.approxAutoTune = approxAutoTune(fallback);
     this.weights = tierWeights(p);
     this.silentMs = p.silentStreamMs;
     if (speculativeIndexing(p)) this.speculative = new SpeculativeBlocks(durationMs(p.speculativeTTL) ?? 2000);
@@ -79,7 +88,7 @@ export class PrecisePrefixCacheProducer implements DataProducer, DatastoreListen
 
   prepare(ctx: CycleContext, candidates: EndpointState[]): void {
     const req = ctx.request;
-    // Always hashed (cheap: at most 256 blocks), so the pick can be recorded for the fallback;
+    // Always hashed (cheap: at most maxPrefixBlocksToMatch blocks, 256 by default), so the pick can be recorded for the fallback;
     // matched only when some candidate needs it.
     const hashes = (this.hashes = this.approx.hash(req.model, req.cacheSalt, req.prefixText));
     const approxBlockTokens = this.approx.blockChars / 4;
@@ -175,7 +184,7 @@ export class PrecisePrefixCacheProducer implements DataProducer, DatastoreListen
 
   /** Sizes the fallback's LRU per endpoint from vllm:cache_config_info (GIE's autoTune). */
   metricsUpdated(id: string, m: EndpointMetrics): void {
-    if (m.numGpuBlocks) this.approx.setCapacity(id, m.numGpuBlocks);
+    if (this.approxAutoTune && m.numGpuBlocks) this.approx.setCapacity(id, m.numGpuBlocks);
   }
 
   /** Entries of the approximate fallback index (the exact index is the pool's). */
@@ -227,8 +236,9 @@ function durationMs(v: string | undefined): number | undefined {
   return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
 }
 
-export function createPrecisePrefixProducer(p: PrecisePrefixParams, env: PluginEnv): PrecisePrefixCacheProducer {
-  return new PrecisePrefixCacheProducer(p, env.kvEvents, env.tokenizer);
+/** `fallback`: the approximate index's parameters (a configured approx-prefix-cache-producer's); default GIE's. */
+export function createPrecisePrefixProducer(p: PrecisePrefixParams, env: PluginEnv, fallback?: ApproxPrefixParams): PrecisePrefixCacheProducer {
+  return new PrecisePrefixCacheProducer(p, env.kvEvents, env.tokenizer, fallback);
 }
 
 export const precisePrefixCacheProducer: PluginDefinition<typeof PrecisePrefixParams> = {

@@ -11,8 +11,14 @@ const Params = z
     queuedRequestTokens: z.number().positive().default(512),
     /** Added per running (decoding) request: decode work shares every engine step. */
     decodeMsPerRunningRequest: z.number().min(0).default(0.5),
-    /** KV-pressure barrier scale: kvBarrierMs · k/(1−k). */
-    kvBarrierMs: z.number().min(0).default(50),
+    /** Optional KV-pressure barrier kvBarrierMs · k/(1−k) (0 = off; see docs/predicted-ttft.md for why it is off). */
+    kvBarrierMs: z.number().min(0).default(0),
+    /** Weight of the load externality: this request's prefill × ρ/(1−ρ), the delay it causes requests arriving behind it. */
+    externalityWeight: z.number().min(0).default(1),
+    /** Time constant of the endpoint utilization (ρ) estimate, ms. */
+    utilizationWindowMs: z.number().positive().default(10_000),
+    /** Charge for recomputing a prefix another endpoint caches, on a busy endpoint: × the recompute time. */
+    duplicationWeight: z.number().min(0).default(4),
     /** Predicted TTFT for an endpoint whose metrics are stale or missing. */
     unknownPenaltyMs: z.number().min(0).default(10_000),
     /** EWMA weight of each new rate observation. */
@@ -28,11 +34,23 @@ interface Pending {
   pickedMs: number;
 }
 
+/** Exponentially decaying rate of prefill tokens sent to one endpoint (tokens per ms). */
+interface Demand {
+  tokensPerMs: number;
+  atMs: number;
+}
+
 /**
- * Predicts each endpoint's time to first token for this request and scores lower predictions
- * higher (best = 1, others best/own). Cache affinity and load meet in one currency: the tokens
- * that must be prefilled before this request's first token, over the endpoint's prefill rate.
- * See docs/predicted-ttft.md.
+ * Scores endpoints by the cost of sending this request there, in milliseconds of time to first
+ * token (lower is better: best = 1, others best/own):
+ *
+ *   prefill wait  (tokens ahead + own uncached tokens) / prefill rate, + decode share
+ *   externality   own / rate × ρ/(1−ρ): the delay its prefill causes requests arriving behind it
+ *   duplication   duplicationWeight × min(1, backlog) × (best hit − own hit) / rate: recomputing a
+ *                 prefix another endpoint caches, charged only when this endpoint is busy
+ *
+ * Cache affinity and load meet in one currency; see docs/predicted-ttft.md for the model, the
+ * simulator study behind each term, and the parameters.
  */
 export const predictedTtftScorer: PluginDefinition<typeof Params> = {
   type: 'predicted-ttft-scorer',
@@ -46,19 +64,40 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
     let rate = seedRate;
     const meanQueued = new Map<string, number>();
     const pending = new Map<string, Pending>();
-    const predict = (ep: EndpointState, ctx: CycleContext) => {
+    const demand = new Map<string, Demand>();
+    const meanRequest = (id: string) => meanQueued.get(id) ?? p.queuedRequestTokens;
+    const demandAt = (id: string, nowMs: number) => {
+      const d = demand.get(id);
+      return d ? d.tokensPerMs * Math.exp(-Math.max(0, nowMs - d.atMs) / p.utilizationWindowMs) : 0;
+    };
+    const hitOf = (ep: EndpointState, ctx: CycleContext) => (ctx.prefix ? (ctx.prefix.matched.get(ep.info.id) ?? 0) * ctx.prefix.blockTokens : 0);
+    /** Uncached tokens queued before this request: the engine's waiting requests plus what this router sent since the last scrape. */
+    const aheadOf = (ep: EndpointState, ctx: CycleContext) => {
+      const m = freshMetrics(ep, ctx);
+      return (m ? m.waitingQueueSize * meanRequest(ep.info.id) : 0) + ep.dispatchedTokensSinceScrape;
+    };
+    const predict = (ep: EndpointState, ctx: CycleContext, bestHit: number) => {
       const id = ep.info.id;
       const m = freshMetrics(ep, ctx);
-      const hit = ctx.prefix ? (ctx.prefix.matched.get(id) ?? 0) * ctx.prefix.blockTokens : 0;
+      const hit = hitOf(ep, ctx);
       const own = Math.max(1, ctx.request.promptTokens - hit);
-      const queued = m ? m.waitingQueueSize * (meanQueued.get(id) ?? p.queuedRequestTokens) : 0;
-      const ahead = queued + ep.dispatchedTokensSinceScrape;
+      const ahead = aheadOf(ep, ctx);
       let ms = (ahead + own) / rate;
-      if (!m) return { ms: ms + p.unknownPenaltyMs, ahead: ahead + own };
+      if (p.externalityWeight > 0) {
+        const rho = Math.min(0.95, demandAt(id, ctx.nowMs) / rate);
+        ms += (p.externalityWeight * own * rho) / (1 - rho) / rate;
+      }
+      if (p.duplicationWeight > 0 && bestHit > hit) {
+        const busy = Math.min(1, ahead / meanRequest(id));
+        ms += (p.duplicationWeight * busy * (bestHit - hit)) / rate;
+      }
+      if (!m) return ms + p.unknownPenaltyMs;
       ms += m.runningRequests * p.decodeMsPerRunningRequest;
-      const k = Math.min(0.99, Math.max(0, m.kvCacheUsage));
-      ms += (p.kvBarrierMs * k) / (1 - k);
-      return { ms, ahead: ahead + own };
+      if (p.kvBarrierMs > 0) {
+        const k = Math.min(0.99, Math.max(0, m.kvCacheUsage));
+        ms += (p.kvBarrierMs * k) / (1 - k);
+      }
+      return ms;
     };
     const scorer: Scorer = {
       kind: 'scorer',
@@ -66,17 +105,24 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
       // Exact matches (KV events) where an endpoint's stream is live, approximate elsewhere.
       exactPrefix: 'preferred',
       score(ctx, eps) {
-        const preds = eps.map((e) => predict(e, ctx).ms);
+        let bestHit = 0;
+        if (ctx.prefix) for (const m of ctx.prefix.matched.values()) bestHit = Math.max(bestHit, m * ctx.prefix.blockTokens);
+        const preds = eps.map((e) => predict(e, ctx, bestHit));
         const best = Math.min(...preds);
         return preds.map((v) => (best + 1) / (v + 1));
       },
       onPicked(ctx, ep) {
-        const { ahead } = predict(ep, ctx);
-        const hit = ctx.prefix ? (ctx.prefix.matched.get(ep.info.id) ?? 0) * ctx.prefix.blockTokens : 0;
-        const own = Math.max(1, ctx.request.promptTokens - hit);
-        const q = meanQueued.get(ep.info.id) ?? p.queuedRequestTokens;
-        meanQueued.set(ep.info.id, q + 0.1 * (own - q));
-        pending.set(ctx.request.id, { endpointId: ep.info.id, tokens: ahead, pickedMs: ctx.nowMs });
+        const id = ep.info.id;
+        const own = Math.max(1, ctx.request.promptTokens - hitOf(ep, ctx));
+        // The router has already counted this request in dispatchedTokensSinceScrape: ahead includes own.
+        const tokens = aheadOf(ep, ctx);
+        const q = meanRequest(id);
+        meanQueued.set(id, q + 0.1 * (own - q));
+        pending.set(ctx.request.id, { endpointId: id, tokens, pickedMs: ctx.nowMs });
+        if (p.externalityWeight > 0) {
+          // A decaying sum: tokens per ms sent over about the last utilizationWindowMs.
+          demand.set(id, { tokensPerMs: demandAt(id, ctx.nowMs) + own / p.utilizationWindowMs, atMs: ctx.nowMs });
+        }
       },
       onFirstToken(requestId, endpointId, nowMs) {
         const pd = pending.get(requestId);
@@ -90,6 +136,14 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
       },
       onComplete(requestId) {
         pending.delete(requestId);
+      },
+      predictTtftMs(ctx, ep) {
+        const m = freshMetrics(ep, ctx);
+        if (!m) return undefined;
+        // The wait the endpoint's load adds (tokens queued ahead, decode sharing each step), not
+        // the request's own prefill: that is the same on an idle endpoint, so a long prompt alone
+        // never makes a pool look saturated. Externality and duplication are routing costs, not waits.
+        return aheadOf(ep, ctx) / rate + m.runningRequests * p.decodeMsPerRunningRequest;
       },
     };
     return scorer;

@@ -1,0 +1,126 @@
+import { availableParallelism } from 'node:os';
+import { Command, Option } from 'commander';
+import { intArg, numberArg, durationArg, listArg } from '../parse.js';
+import { WORKLOADS } from '../../bench/workloads.js';
+
+/** Flags shared by `kvgate simulate` and `kvgate simulate plan`: fleet, policy, workload, arrivals, data paths. */
+function commonOptions(cmd: Command, o: { plan: boolean }): Command {
+  if (!o.plan) {
+    cmd
+      .option('--replicas <n>', 'modelled replicas', intArg('--replicas', 1), 3)
+      .option('--fleet <spec>', 'mixed fleet: COUNT:PROFILE[:flag=value…],… e.g. 4:qwen3-32b-h100-tp2,2:llama3-8b-h100:kv-cache-size=8000');
+  }
+  return cmd
+    .option('--profile <name>', 'engine profile of every replica (instant, qwen2.5-3b-tpu-v6e, qwen3-32b-h100-tp2, llama3-8b-h100)', 'qwen2.5-3b-tpu-v6e')
+    .option('--max-num-seqs <n>', 'max running sequences per step (default: profile)', intArg('--max-num-seqs', 1))
+    .option('--max-num-batched-tokens <n>', 'token budget per step (default: profile)', intArg('--max-num-batched-tokens', 1))
+    .option('--block-size <n>', 'KV block size in tokens (default: profile)', intArg('--block-size', 1))
+    .option('--kv-cache-size <blocks>', 'KV cache capacity per replica in blocks (default: profile)', intArg('--kv-cache-size', 1))
+    .option('--max-model-len <n>', 'context length in tokens (default: profile)', intArg('--max-model-len', 1))
+    .option('--no-enable-prefix-caching', 'replicas without prefix caching')
+    .option('--preset <name>', 'routing preset', 'kvgate')
+    .option('--config-file <file>', 'EndpointPickerConfig YAML (instead of --preset)')
+    .option('--compare <policies>', 'several policies side by side: presets or YAML files, e.g. random,gie-default,kvgate', listArg)
+    .addOption(new Option('--workload <name>', 'request mix (as kvgate bench)').choices([...WORKLOADS]).default('shared-prefix'))
+    .option('--dataset <file.jsonl>', 'requests from a JSONL file ({"prompt"} or {"messages"} per line)')
+    .option('--num-groups <n>', 'shared-prefix groups', intArg('--num-groups', 1))
+    .option('--prompts-per-group <n>', 'prompts per group', intArg('--prompts-per-group', 1))
+    .option('--system-prompt-len <tokens>', 'shared system prompt length', intArg('--system-prompt-len', 1))
+    .option('--question-len <tokens>', 'question length', intArg('--question-len', 1))
+    .option('--output-len <tokens>', 'output tokens per request (ignore_eos)', intArg('--output-len', 1))
+    .option('--multi-turn', 'shared-prefix groups become conversations', false)
+    .option('--prefix-len <tokens>', 'prefix-repetition: prefix length', intArg('--prefix-len', 1))
+    .option('--suffix-len <tokens>', 'prefix-repetition: suffix length', intArg('--suffix-len', 1))
+    .option('--num-prefixes <n>', 'prefix-repetition: distinct prefixes', intArg('--num-prefixes', 1))
+    .option('--input-len <tokens>', 'random / decode-heavy: prompt length', intArg('--input-len', 1))
+    .option('--num-conversations <n>', 'multi-turn: conversations', intArg('--num-conversations', 1))
+    .option('--turns <n>', 'multi-turn: turns per conversation', intArg('--turns', 1))
+    .option('--num-requests <n>', 'requests (closed loop / random workloads) or the first N of a --trace', intArg('--num-requests', 1))
+    .option('--trace <file.jsonl>', 'replay a Mooncake-format trace (timestamp, input_length, output_length, hash_ids of 512-token blocks)')
+    .option('--time-scale <x>', 'trace replay: multiply timestamps by x (0.5 = twice as fast)', numberArg('--time-scale', 1e-6), 1)
+    .option('--trace-window <d>', 'trace replay: one report stage per window of replay time (ms, or 30s, 1m)', durationArg('--trace-window'), 60_000)
+    .option('--stages <list>', 'Poisson stages rate:seconds,… (inference-perf), e.g. 3:60,10:30')
+    .option('--rate <rps>', 'one Poisson stage at this rate for --duration', numberArg('--rate', 0.001))
+    .option('--duration <d>', 'length of a --rate stage (ms, or 30s, 2m)', durationArg('--duration'), o.plan ? 120_000 : 30_000)
+    .option('--concurrency <n>', 'closed loop with N concurrent units (without --stages / --rate)', intArg('--concurrency', 1), 10)
+    .option('--seed <n>', 'workload, arrival, router and engine seed', intArg('--seed'), 1)
+    .option('--metrics-interval <d>', 'metrics scrape period per replica (ms)', durationArg('--metrics-interval'), 50)
+    .option('--scrape-latency <d>', 'age of a scrape when the router gets it (ms)', durationArg('--scrape-latency'), 1)
+    .option('--network-latency <d>', 'one-way latency per hop, client↔gateway↔replica (ms)', durationArg('--network-latency'), 0.2)
+    .option('--gateway-overhead <d>', 'gateway time per request before it goes upstream (ms)', durationArg('--gateway-overhead'), 0.15)
+    .option('--tokenize-rate <tokens/ms>', 'prompt tokens per ms the model server\'s front end tokenizes before its engine sees them (0 = instant)', numberArg('--tokenize-rate', 0), 2000)
+    .option('--json', 'print the report as JSON (byte-identical for the same inputs and seed)', false)
+    .option('--out <report.json>', 'write the JSON report');
+}
+
+export function registerSimulate(program: Command): void {
+  const sim = commonOptions(
+    program
+      .command('simulate')
+      .enablePositionalOptions()
+      .description('The real router over modelled vLLM replicas in virtual time: compare policies on your workload in seconds, deterministically'),
+    { plan: false },
+  )
+    .option('--slo <spec>', 'goodput SLO, e.g. ttft=500,tpot=50 (ms) or ttft_p90=2s')
+    .option('--html <report.html>', 'write an HTML report (TTFT and hit rate against load per policy)')
+    .option('--validate', 'run the (small) workload in virtual time and in real time against `kvgate up`, and print both side by side', false)
+    .option('--parallel <n>', 'policies simulated at once, on worker threads (the report does not depend on it; default: CPU count)', intArg('--parallel', 1), availableParallelism())
+    .action(async (o) => {
+      if (o.validate) {
+        const { runValidation, formatValidation, validationJson } = await import('../../simulate/validate.js');
+        const v = await runValidation(o, { onStatus: (m: string) => process.stderr.write(`simulate --validate: ${m}\n`) });
+        process.stdout.write(o.json ? `${validationJson(v)}\n` : `${formatValidation(v)}\n`);
+        return;
+      }
+      const { simulateOptionsOf } = await import('../../simulate/options.js');
+      const { simulate } = await import('../../simulate/simulate.js');
+      const { formatReport, reportJson } = await import('../../simulate/report.js');
+      const { writeFileSync } = await import('node:fs');
+      const opts = simulateOptionsOf(o);
+      const t0 = performance.now();
+      let simulatedS = 0;
+      const report = await simulate(
+        opts,
+        (run) => {
+          simulatedS += run.simulatedMs / 1000;
+          process.stderr.write(`simulate: ${run.policy} done — ${run.records.length} requests, ${(run.simulatedMs / 1000).toFixed(1)} simulated s, ${((performance.now() - t0) / 1000).toFixed(1)} s wall so far\n`);
+        },
+        { parallel: o.parallel },
+      );
+      const wallS = (performance.now() - t0) / 1000;
+      const json = reportJson(report);
+      if (o.out) writeFileSync(o.out, `${json}\n`);
+      if (o.html) {
+        const { renderSimulateHtml } = await import('../../simulate/html.js');
+        writeFileSync(o.html, renderSimulateHtml(report));
+      }
+      const speed = `wall ${wallS.toFixed(1)} s for ${simulatedS.toFixed(1)} simulated s (${(simulatedS / Math.max(wallS, 1e-9)).toFixed(1)} simulated s per wall s)`;
+      if (o.json) {
+        process.stdout.write(`${json}\n`);
+        process.stderr.write(`simulate: ${speed}\n`);
+      } else {
+        process.stdout.write(`kvgate simulate — ${report.config.fleet}; seed ${opts.seed}\n\n${formatReport(report)}\n\n${speed}\n`);
+        if (o.out) process.stdout.write(`report: ${o.out}\n`);
+        if (o.html) process.stdout.write(`html: ${o.html}\n`);
+      }
+    });
+
+  commonOptions(
+    sim.command('plan').description('Fewest replicas per policy that meet an SLO at a rate (or for a trace), with $/hour, $/month and $/1M requests'),
+    { plan: true },
+  )
+    .requiredOption('--slo <spec>', 'targets to meet, e.g. ttft_p90=2s,tpot_p90=50ms')
+    .option('--max-replicas <n>', 'largest fleet to try', intArg('--max-replicas', 1), 64)
+    .option('--accelerator <name>', 'price replicas as this accelerator (default: from the profile)')
+    .option('--accelerators-per-replica <n>', 'accelerators one replica uses (default: from the profile)', intArg('--accelerators-per-replica', 1))
+    .option('--replica-hourly <usd>', 'price of one replica per hour instead of the price book', numberArg('--replica-hourly', 0))
+    .option('--pricing <tier>', 'on-demand | 1y | 3y', 'on-demand')
+    .option('--hours-per-month <h>', 'hours billed per month', numberArg('--hours-per-month', 1), 720)
+    .option('--prices <file>', 'price file (default: data/prices.json)')
+    .action(async (o) => {
+      const { runPlan, formatPlan, planJson } = await import('../../simulate/plan.js');
+      const plan = await runPlan(o, { onStatus: (m: string) => process.stderr.write(`simulate plan: ${m}\n`) });
+      process.stdout.write(o.json ? `${planJson(plan)}\n` : `${formatPlan(plan)}\n`);
+      if (plan.policies.some((p) => p.replicas === null)) process.exitCode = 1;
+    });
+}

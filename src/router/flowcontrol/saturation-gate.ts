@@ -1,0 +1,120 @@
+import type { EndpointMetrics, EndpointState } from '../api.js';
+
+export interface SaturationGateOptions {
+  /** Engine waiting-queue depth at which an endpoint is saturated (GIE's queueDepthThreshold, 5). */
+  queueDepthThreshold: number;
+  /** KV-cache usage (0..1) at which an endpoint is saturated (GIE's kvCacheUtilThreshold, 0.8). */
+  kvCacheUtilThreshold: number;
+  /** Metrics older than this (ms) are not used (GIE's metricsStalenessThreshold, 200 ms). */
+  metricsStalenessMs: number;
+  /** Tolerance above the thresholds before an endpoint stops taking requests (GIE's headroom, 0). */
+  headroom: number;
+  /** Per-endpoint concurrency cap = max_num_seqs × this (`--max-num-seqs-factor`). */
+  maxNumSeqsFactor: number;
+  /** max_num_seqs assumed for endpoints that do not report it (`--max-num-seqs`; vLLM's default on most GPUs, 256). */
+  defaultMaxNumSeqs: number;
+  /** With a TTFT predictor (the kvgate preset): predicted TTFT (ms) at which an endpoint is saturated. */
+  ttftThresholdMs?: number;
+  /**
+   * Sheddable requests take only free batch slots, and at most this fraction of an endpoint's
+   * max_num_seqs (`--sheddable-max-fill`, default 0.9): they never wait in an engine queue, and
+   * the last slots stay free for requests of higher priority, which then start at once.
+   */
+  sheddableMaxFill?: number;
+}
+
+/** Predicted time to first token of a request on an endpoint (ms), or undefined when unknown. */
+export type TtftPredictor = (ep: EndpointState, nowMs: number) => number | undefined;
+
+export interface Assessment {
+  /** Candidates that may take the request now (each below 1 + headroom); empty = saturated for it. */
+  eligible: EndpointState[];
+  /** GIE's graded pool saturation: the mean of the candidates' scores (≥ 1 saturated; empty pool = 1). */
+  saturation: number;
+}
+
+/**
+ * Whether a request can be dispatched now, and where: GIE's utilization detector used as a
+ * filter, per endpoint score = max(waiting / queueDepthThreshold, kv / kvCacheUtilThreshold), with
+ * what only the gateway knows added:
+ * - its own in-flight count against the endpoint's concurrency cap (max_num_seqs × factor), a
+ *   hard limit so no more requests go to an endpoint than its engine queue should hold;
+ * - when the endpoint reports max_num_seqs, the engine queue implied by that count
+ *   (in-flight − max_num_seqs), which is fresh between two scrapes;
+ * - with a TTFT predictor, predicted TTFT / ttftThresholdMs.
+ * Stale or missing metrics do not stop dispatch (GIE counts them as saturated): the in-flight
+ * count still bounds what goes there, and a pool whose scrapes fail keeps serving.
+ *
+ * For endpoints that do not report max_num_seqs, the cap grows with the most requests the engine
+ * was seen running, so an engine larger than `defaultMaxNumSeqs` is not held back for long.
+ */
+export class SaturationGate {
+  private readonly peakRunning = new Map<string, number>();
+
+  constructor(readonly o: SaturationGateOptions) {}
+
+  /** Fresh metrics of an endpoint arrived (learns its running peak). */
+  observe(id: string, m: EndpointMetrics): void {
+    if (m.runningRequests > (this.peakRunning.get(id) ?? 0)) this.peakRunning.set(id, m.runningRequests);
+  }
+
+  forget(id: string): void {
+    this.peakRunning.delete(id);
+  }
+
+  /** The engine's batch size: reported max_num_seqs, else the default or the running peak seen, whichever is larger. */
+  maxNumSeqs(ep: EndpointState): number {
+    const known = ep.metrics?.maxNumSeqs;
+    if (known !== undefined && known > 0) return known;
+    return Math.max(this.o.defaultMaxNumSeqs, this.peakRunning.get(ep.info.id) ?? 0);
+  }
+
+  /** Most requests in flight to the endpoint at once. */
+  cap(ep: EndpointState): number {
+    return Math.max(1, Math.ceil(this.maxNumSeqs(ep) * this.o.maxNumSeqsFactor));
+  }
+
+  /** The endpoint's saturation score (≥ 1 saturated). */
+  score(ep: EndpointState, nowMs: number, predict?: TtftPredictor): number {
+    const o = this.o;
+    const inFlight = ep.inFlightRequests;
+    let s = inFlight / this.cap(ep);
+    const m = ep.metrics;
+    const fresh = m !== undefined && nowMs - m.updatedAtMs <= o.metricsStalenessMs;
+    let waiting = fresh ? m.waitingQueueSize : 0;
+    if (m?.maxNumSeqs) waiting = Math.max(waiting, inFlight - m.maxNumSeqs);
+    s = Math.max(s, waiting / o.queueDepthThreshold);
+    if (fresh) {
+      s = Math.max(s, m.kvCacheUsage / o.kvCacheUtilThreshold);
+      if (predict && o.ttftThresholdMs) {
+        const ttft = predict(ep, nowMs);
+        if (ttft !== undefined) s = Math.max(s, ttft / o.ttftThresholdMs);
+      }
+    }
+    return s;
+  }
+
+  /**
+   * Scores every candidate; the eligible are those below 1 + headroom and under their cap, and for
+   * a `sheddable` request also with a free batch slot below sheddableMaxFill × max_num_seqs and
+   * nothing waiting in the engine (by fresh metrics).
+   */
+  assess(candidates: readonly EndpointState[], nowMs: number, predict?: TtftPredictor, sheddable = false): Assessment {
+    const eligible: EndpointState[] = [];
+    let sum = 0;
+    const limit = 1 + this.o.headroom;
+    const fill = this.o.sheddableMaxFill ?? 1;
+    for (const ep of candidates) {
+      const s = this.score(ep, nowMs, predict);
+      sum += s;
+      if (s >= limit || ep.inFlightRequests >= this.cap(ep)) continue;
+      if (sheddable) {
+        const m = ep.metrics;
+        const waiting = m !== undefined && nowMs - m.updatedAtMs <= this.o.metricsStalenessMs ? m.waitingQueueSize : 0;
+        if (waiting > 0 || ep.inFlightRequests >= Math.floor(this.maxNumSeqs(ep) * fill)) continue;
+      }
+      eligible.push(ep);
+    }
+    return { eligible, saturation: candidates.length ? sum / candidates.length : 1 };
+  }
+}

@@ -1,0 +1,117 @@
+import { createEngine, loadProfile, type SimEngine } from '../engine/index.js';
+import type { Clock } from '../engine/types.js';
+import type { EndpointInfo } from '../router/api.js';
+import { KvgateError, ErrorCode } from '../shared/errors.js';
+
+/** Engine settings of one group of identical replicas; unset fields come from the profile (as `kvgate sim`). */
+export interface ReplicaGroup {
+  count: number;
+  profile: string;
+  maxNumSeqs?: number;
+  maxNumBatchedTokens?: number;
+  blockSize?: number;
+  /** KV cache capacity in blocks. */
+  kvCacheSize?: number;
+  maxModelLen?: number;
+  enablePrefixCaching?: boolean;
+}
+
+/** One modelled replica: a vLLM engine model on the shared virtual clock, and the endpoint the router sees. */
+export interface ModelledReplica {
+  index: number;
+  info: EndpointInfo;
+  engine: SimEngine;
+  group: ReplicaGroup;
+  /** Context limit: prompts at or over it, or prompt + max_tokens over it, are refused with 400 (as vLLM). */
+  maxModelLen: number;
+}
+
+const ENGINE_KEYS: Record<string, keyof ReplicaGroup> = {
+  'max-num-seqs': 'maxNumSeqs',
+  'max-num-batched-tokens': 'maxNumBatchedTokens',
+  'block-size': 'blockSize',
+  'kv-cache-size': 'kvCacheSize',
+  'max-model-len': 'maxModelLen',
+};
+
+/**
+ * Parses `--fleet`: comma-separated groups `COUNT:PROFILE[:flag=value…]`, where flags are the engine
+ * flags of `kvgate sim` without dashes in front (`max-num-seqs`, `max-num-batched-tokens`,
+ * `block-size`, `kv-cache-size`, `max-model-len`, `enable-prefix-caching=false`). `defaults` (the
+ * global engine flags) apply to every group unless the group sets its own.
+ * Example: `4:qwen3-32b-h100-tp2,2:qwen3-32b-h100-tp2:kv-cache-size=8000`.
+ */
+export function parseFleetSpec(spec: string, defaults: Omit<ReplicaGroup, 'count' | 'profile'> = {}): ReplicaGroup[] {
+  const bad = (msg: string) => new KvgateError(ErrorCode.InvalidConfig, `--fleet: ${msg}`, { param: 'fleet' });
+  const groups = spec.split(',').map((part) => {
+    const [countText, profile, ...flags] = part.trim().split(':');
+    const count = Number(countText);
+    if (!Number.isInteger(count) || count < 1) throw bad(`"${part}": a group starts with a replica count >= 1 (COUNT:PROFILE[:flag=value…])`);
+    if (!profile) throw bad(`"${part}": name a profile after the count`);
+    const g: ReplicaGroup = { ...defaults, count, profile };
+    for (const f of flags) {
+      const [k, v] = f.split('=');
+      if (k === 'enable-prefix-caching' || k === 'no-enable-prefix-caching') {
+        const on = k === 'enable-prefix-caching' ? v !== 'false' : false;
+        g.enablePrefixCaching = on;
+        continue;
+      }
+      const key = ENGINE_KEYS[k];
+      const n = Number(v);
+      if (!key) throw bad(`unknown engine flag "${k}" (known: ${[...Object.keys(ENGINE_KEYS), 'enable-prefix-caching'].join(', ')})`);
+      if (!Number.isInteger(n) || n < 1) throw bad(`${k} must be a positive integer (got "${v}")`);
+      (g as unknown as Record<string, number>)[key] = n;
+    }
+    return g;
+  });
+  return groups;
+}
+
+/**
+ * Builds the modelled replicas on `clock`. Replica i is seeded `seed + i` as `kvgate up` seeds its
+ * simulators; ids are "sim-<i>:8000" (host:port, as the router keys endpoints).
+ */
+export function buildFleet(groups: ReplicaGroup[], clock: Clock, seed: number): ModelledReplica[] {
+  const replicas: ModelledReplica[] = [];
+  for (const g of groups) {
+    const profile = loadProfile(g.profile);
+    for (let k = 0; k < g.count; k++) {
+      const index = replicas.length;
+      const engine = createEngine({
+        profile,
+        clock,
+        seed: seed + index,
+        blockSize: g.blockSize,
+        kvCacheSize: g.kvCacheSize,
+        maxNumSeqs: g.maxNumSeqs,
+        maxNumBatchedTokens: g.maxNumBatchedTokens,
+        maxModelLen: g.maxModelLen,
+        enablePrefixCaching: g.enablePrefixCaching ?? true,
+        kvEvents: false,
+      });
+      const host = `sim-${index}`;
+      replicas.push({
+        index,
+        info: { id: `${host}:8000`, host, port: 8000, url: `http://${host}:8000`, labels: { profile: g.profile } },
+        engine,
+        group: g,
+        maxModelLen: g.maxModelLen ?? profile.engine.maxModelLen,
+      });
+    }
+  }
+  if (replicas.length === 0) throw new KvgateError(ErrorCode.InvalidConfig, 'the fleet has no replicas', { param: 'replicas' });
+  return replicas;
+}
+
+/** Short description of a fleet for reports: "8 × qwen3-32b-h100-tp2 (kv-cache-size 19208)". */
+export function describeFleet(groups: ReplicaGroup[]): string {
+  return groups
+    .map((g) => {
+      const flags = Object.entries(ENGINE_KEYS)
+        .filter(([, key]) => g[key] !== undefined)
+        .map(([flag, key]) => `${flag} ${g[key]}`);
+      if (g.enablePrefixCaching === false) flags.push('no prefix caching');
+      return `${g.count} × ${g.profile}${flags.length ? ` (${flags.join(', ')})` : ''}`;
+    })
+    .join(' + ');
+}

@@ -1,0 +1,139 @@
+import { KvgateError, ErrorCode } from '../shared/errors.js';
+import type { WorkloadOptions } from '../bench/workloads.js';
+import { parseFleetSpec, type ReplicaGroup } from './fleet.js';
+import { resolvePolicies, DEFAULT_PATH, type SimulateOptions } from './simulate.js';
+import { parseSlo } from './slo.js';
+
+/** The flags `kvgate simulate` (and `simulate plan`) take, as commander hands them over. */
+export interface SimulateFlags {
+  replicas: number;
+  profile: string;
+  fleet?: string;
+  maxNumSeqs?: number;
+  maxNumBatchedTokens?: number;
+  blockSize?: number;
+  kvCacheSize?: number;
+  maxModelLen?: number;
+  enablePrefixCaching?: boolean;
+  preset: string;
+  configFile?: string;
+  compare?: string[];
+  workload: string;
+  dataset?: string;
+  numGroups?: number;
+  promptsPerGroup?: number;
+  systemPromptLen?: number;
+  questionLen?: number;
+  outputLen?: number;
+  multiTurn?: boolean;
+  prefixLen?: number;
+  suffixLen?: number;
+  numPrefixes?: number;
+  inputLen?: number;
+  numConversations?: number;
+  turns?: number;
+  numRequests?: number;
+  trace?: string;
+  timeScale: number;
+  traceWindow: number;
+  stages?: string;
+  rate?: number;
+  duration: number;
+  concurrency: number;
+  seed: number;
+  metricsInterval: number;
+  scrapeLatency: number;
+  networkLatency: number;
+  gatewayOverhead: number;
+  tokenizeRate: number;
+  slo?: string;
+}
+
+/** The CLI's defaults (what `kvgate simulate` runs when a flag is not given). */
+export const DEFAULT_FLAGS: SimulateFlags = {
+  replicas: 3,
+  profile: 'qwen2.5-3b-tpu-v6e',
+  preset: 'kvgate',
+  workload: 'shared-prefix',
+  timeScale: 1,
+  traceWindow: 60_000,
+  duration: 30_000,
+  concurrency: 10,
+  seed: 1,
+  metricsInterval: DEFAULT_PATH.metricsIntervalMs,
+  scrapeLatency: DEFAULT_PATH.scrapeLatencyMs,
+  networkLatency: DEFAULT_PATH.networkLatencyMs,
+  gatewayOverhead: DEFAULT_PATH.gatewayOverheadMs,
+  tokenizeRate: DEFAULT_PATH.tokenizeTokensPerMs,
+};
+
+/** inference-perf's `rate:duration` stages ("3:60,10:30"), seconds. */
+export function parseStages(v: string): { rate: number; durationS: number }[] {
+  return v.split(',').map((part) => {
+    const m = /^(\d+(?:\.\d+)?):(\d+(?:\.\d+)?)s?$/.exec(part.trim());
+    if (!m || !(Number(m[1]) > 0) || !(Number(m[2]) > 0)) {
+      throw new KvgateError(ErrorCode.InvalidConfig, `--stages entries look like rate:seconds with both positive, e.g. 3:60,10:30 (got "${part}")`, { param: 'stages' });
+    }
+    return { rate: Number(m[1]), durationS: Number(m[2]) };
+  });
+}
+
+export function fleetOf(f: SimulateFlags): ReplicaGroup[] {
+  const engine = {
+    maxNumSeqs: f.maxNumSeqs,
+    maxNumBatchedTokens: f.maxNumBatchedTokens,
+    blockSize: f.blockSize,
+    kvCacheSize: f.kvCacheSize,
+    maxModelLen: f.maxModelLen,
+    enablePrefixCaching: f.enablePrefixCaching === false ? false : undefined,
+  };
+  const defined = Object.fromEntries(Object.entries(engine).filter(([, v]) => v !== undefined));
+  return f.fleet ? parseFleetSpec(f.fleet, defined) : [{ count: f.replicas, profile: f.profile, ...defined }];
+}
+
+export function workloadOptionsOf(f: SimulateFlags): WorkloadOptions {
+  return {
+    workload: f.dataset ? 'dataset' : f.workload,
+    dataset: f.dataset,
+    seed: f.seed,
+    numRequests: f.numRequests,
+    numGroups: f.numGroups,
+    promptsPerGroup: f.promptsPerGroup,
+    systemPromptLen: f.systemPromptLen,
+    questionLen: f.questionLen,
+    outputLen: f.outputLen,
+    multiTurn: f.multiTurn,
+    prefixLen: f.prefixLen,
+    suffixLen: f.suffixLen,
+    numPrefixes: f.numPrefixes,
+    inputLen: f.inputLen,
+    numConversations: f.numConversations,
+    turns: f.turns,
+  };
+}
+
+/** Turns the flags into a simulation: fleet, policies, workload, arrivals, data-path model, SLO. */
+export function simulateOptionsOf(f: SimulateFlags): SimulateOptions {
+  if (!(f.metricsInterval > 0)) throw new KvgateError(ErrorCode.InvalidConfig, '--metrics-interval must be more than 0 ms', { param: 'metrics-interval' });
+  const policies = resolvePolicies(f.compare?.length ? f.compare : [f.configFile ?? f.preset]);
+  let load: SimulateOptions['load'];
+  if (f.stages) load = { kind: 'stages', stages: parseStages(f.stages) };
+  else if (f.rate !== undefined) load = { kind: 'stages', stages: [{ rate: f.rate, durationS: f.duration / 1000 }] };
+  else load = { kind: 'closed', concurrency: f.concurrency, numRequests: f.numRequests };
+  return {
+    fleet: fleetOf(f),
+    policies,
+    workload: workloadOptionsOf(f),
+    trace: f.trace ? { path: f.trace, timeScale: f.timeScale, windowS: f.traceWindow / 1000, numRequests: f.numRequests } : undefined,
+    load,
+    seed: f.seed,
+    path: {
+      networkLatencyMs: f.networkLatency ?? DEFAULT_PATH.networkLatencyMs,
+      gatewayOverheadMs: f.gatewayOverhead ?? DEFAULT_PATH.gatewayOverheadMs,
+      tokenizeTokensPerMs: f.tokenizeRate ?? DEFAULT_PATH.tokenizeTokensPerMs,
+      metricsIntervalMs: f.metricsInterval ?? DEFAULT_PATH.metricsIntervalMs,
+      scrapeLatencyMs: f.scrapeLatency ?? DEFAULT_PATH.scrapeLatencyMs,
+    },
+    slo: f.slo ? parseSlo(f.slo) : undefined,
+  };
+}

@@ -1,0 +1,182 @@
+import { loadPrices } from '../cost/prices.js';
+import { computeCost, formatUsd, type CostFigures } from '../cost/cost-model.js';
+import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { fleetOf, simulateOptionsOf, type SimulateFlags } from './options.js';
+import { workloadOf, type Policy } from './simulate.js';
+import { runPolicy } from './run-policy.js';
+import { RequestPreparer } from './requests.js';
+import { figures, reportJson } from './report.js';
+import { percentileValues, type Slo } from './slo.js';
+import { loadProfile } from '../engine/index.js';
+
+export interface PlanFlags extends SimulateFlags {
+  maxReplicas: number;
+  accelerator?: string;
+  acceleratorsPerReplica?: number;
+  replicaHourly?: number;
+  pricing: string;
+  hoursPerMonth: number;
+  prices?: string;
+}
+
+/** What one replica of a shipped profile runs on, in the price book's items. */
+const PROFILE_HARDWARE: Record<string, { item: string; units: number }> = {
+  'qwen3-32b-h100-tp2': { item: 'nvidia-h100-gpu', units: 2 },
+  'llama3-8b-h100': { item: 'nvidia-h100-gpu', units: 1 },
+  'qwen2.5-3b-tpu-v6e': { item: 'tpu-v6e-chip', units: 4 },
+};
+
+export interface PlanTry {
+  replicas: number;
+  met: boolean;
+  values: { metric: string; value_ms: number | null; max_ms: number }[];
+}
+
+export interface PolicyPlan {
+  policy: string;
+  /** Fewest replicas meeting the SLO, or null when even --max-replicas did not. */
+  replicas: number | null;
+  tries: PlanTry[];
+  throughput_rps: number | null;
+  output_tokens_mean: number | null;
+  cost: CostFigures | null;
+}
+
+export interface Plan {
+  kvgate_simulate_plan: 1;
+  slo: string;
+  profile: string;
+  replica_hourly_usd: number;
+  replica_price: string;
+  hours_per_month: number;
+  load: Record<string, unknown>;
+  policies: PolicyPlan[];
+}
+
+/** $/hour of one replica: --replica-hourly, or the price book's accelerator price × accelerators per replica. */
+export function replicaHourly(f: PlanFlags, profile: string): { hourly: number; detail: string } {
+  if (f.replicaHourly !== undefined) return { hourly: f.replicaHourly, detail: `given --replica-hourly $${f.replicaHourly}` };
+  const book = loadPrices(f.prices);
+  let item: string;
+  let units = f.acceleratorsPerReplica;
+  if (f.accelerator) {
+    const acc = book.accelerators[f.accelerator];
+    if (!acc) throw new KvgateError(ErrorCode.InvalidConfig, `unknown --accelerator "${f.accelerator}" (known: ${Object.keys(book.accelerators).join(', ')})`, { param: 'accelerator' });
+    item = acc.item;
+    units ??= PROFILE_HARDWARE[profile]?.item === item ? PROFILE_HARDWARE[profile].units : 1;
+  } else {
+    const hw = PROFILE_HARDWARE[profile];
+    if (!hw) throw new KvgateError(ErrorCode.InvalidConfig, `profile ${profile} has no known hardware: give --accelerator or --replica-hourly`, { param: 'accelerator' });
+    item = hw.item;
+    units ??= hw.units;
+  }
+  const it = book.items.find((i) => i.id === item)!;
+  const unit = it.pricing[f.pricing];
+  if (unit === undefined) throw new KvgateError(ErrorCode.InvalidConfig, `no "${f.pricing}" price for ${item} (known: ${Object.keys(it.pricing).join(', ')})`, { param: 'pricing' });
+  return { hourly: unit * units, detail: `${units} × ${item} at $${unit}/${it.unit} (${f.pricing}, ${it.region}, ${it.date})` };
+}
+
+/**
+ * Finds, per policy, the fewest replicas of `--profile` whose simulated run meets every percentile
+ * target of `--slo`: doubling from 1 until a fleet passes, then bisecting (assumes more replicas
+ * never hurt). Prices the answer with the price book (src/cost/): $/hour, $/month, $/1M requests at
+ * the throughput the run served.
+ */
+export async function runPlan(f: PlanFlags, o: { onStatus?: (m: string) => void } = {}): Promise<Plan> {
+  if (f.fleet) throw new KvgateError(ErrorCode.InvalidConfig, 'plan sizes a fleet of one profile: use --profile and engine flags, not --fleet', { param: 'fleet' });
+  const base = simulateOptionsOf({ ...f, replicas: 1 });
+  const slo: Slo = base.slo!;
+  if (slo.percentiles.length === 0) throw new KvgateError(ErrorCode.InvalidConfig, '--slo needs percentile targets for plan, e.g. ttft_p90=2s,tpot_p90=50ms', { param: 'slo' });
+  if (!f.trace && f.rate === undefined && !f.stages) throw new KvgateError(ErrorCode.InvalidConfig, 'plan needs the load to size for: --rate R (with --duration), --stages or --trace', { param: 'rate' });
+  const group = fleetOf({ ...f, replicas: 1 })[0];
+  const price = replicaHourly(f, group.profile);
+  const { reqs, load } = workloadOf(base);
+  const model = loadProfile(group.profile).model;
+  const preparer = new RequestPreparer(model);
+
+  const planFor = async (p: Policy): Promise<PolicyPlan> => {
+    const tries = new Map<number, PlanTry & { thr: number; outMean: number }>();
+    const attempt = async (n: number) => {
+      let t = tries.get(n);
+      if (t) return t;
+      const run = await runPolicy({ policy: p.name, config: p.config, fleet: [{ ...group, count: n }], reqs, load, seed: base.seed, path: base.path, preparer });
+      const fig = figures(run.records, slo.request);
+      const vals = percentileValues(run.records, slo.percentiles);
+      t = {
+        replicas: n,
+        met: fig.ok > 0 && vals.every((v) => v.met),
+        values: vals.map((v) => ({ metric: `${v.target.metric}_p${v.target.percentile}`, value_ms: Number.isFinite(v.valueMs) ? v.valueMs : null, max_ms: v.target.maxMs })),
+        thr: fig.throughput_rps,
+        outMean: fig.ok ? fig.output_tokens / fig.ok : 0,
+      };
+      tries.set(n, t);
+      const verb = t.met ? (n > 1 ? 'meet' : 'meets') : n > 1 ? 'miss' : 'misses';
+      o.onStatus?.(`${p.name}: ${n} replica${n > 1 ? 's' : ''} ${verb} the SLO (${t.values.map((v) => `${v.metric} ${v.value_ms === null ? '—' : Math.round(v.value_ms)} ms`).join(', ')})`);
+      return t;
+    };
+    let lo = 0; // largest known failing size
+    let hi = 0; // smallest known passing size
+    for (let n = 1; ; n = Math.min(n * 2, f.maxReplicas)) {
+      if ((await attempt(n)).met) {
+        hi = n;
+        break;
+      }
+      lo = n;
+      if (n >= f.maxReplicas) break;
+    }
+    if (hi) {
+      while (hi - lo > 1) {
+        const mid = Math.floor((lo + hi) / 2);
+        if ((await attempt(mid)).met) hi = mid;
+        else lo = mid;
+      }
+    }
+    const best = hi ? tries.get(hi)! : undefined;
+    return {
+      policy: p.name,
+      replicas: hi || null,
+      tries: [...tries.values()].sort((a, b) => a.replicas - b.replicas).map(({ replicas, met, values }) => ({ replicas, met, values })),
+      throughput_rps: best ? best.thr : null,
+      output_tokens_mean: best ? best.outMean : null,
+      cost: best ? computeCost({ name: p.name, hourly: price.hourly * hi, hoursPerMonth: f.hoursPerMonth, throughputRps: best.thr, outputTokensPerRequest: best.outMean }) : null,
+    };
+  };
+
+  const policies: PolicyPlan[] = [];
+  for (const p of base.policies) policies.push(await planFor(p));
+  return {
+    kvgate_simulate_plan: 1,
+    slo: slo.text,
+    profile: group.profile,
+    replica_hourly_usd: price.hourly,
+    replica_price: price.detail,
+    hours_per_month: f.hoursPerMonth,
+    load: f.trace ? { trace: f.trace, time_scale: f.timeScale } : { ...base.load },
+    policies,
+  };
+}
+
+export function planJson(p: Plan): string {
+  return reportJson(p);
+}
+
+export function formatPlan(p: Plan): string {
+  const rows = [
+    ['policy', 'replicas', ...p.policies[0].tries[0].values.map((v) => `${v.metric} ms (≤ ${v.max_ms})`), '$/hour', '$/month', '$/1M requests', 'req/s served'],
+    ...p.policies.map((x) => {
+      const best = x.tries.find((t) => t.replicas === x.replicas);
+      return [
+        x.policy,
+        x.replicas === null ? `> ${Math.max(...x.tries.map((t) => t.replicas))}` : String(x.replicas),
+        ...(best ?? x.tries[x.tries.length - 1]).values.map((v) => (v.value_ms === null ? '—' : v.value_ms.toFixed(0))),
+        formatUsd(x.cost?.hourly),
+        formatUsd(x.cost?.monthly),
+        formatUsd(x.cost?.perMillionRequests),
+        x.throughput_rps === null ? '—' : x.throughput_rps.toFixed(2),
+      ];
+    }),
+  ];
+  const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const table = rows.map((r, i) => r.map((v, c) => v.padEnd(w[c])).join('  ').trimEnd() + (i === 0 ? `\n${w.map((n) => '-'.repeat(n)).join('  ')}` : '')).join('\n');
+  return `kvgate simulate plan — SLO ${p.slo}; ${p.profile} replicas at $${p.replica_hourly_usd.toFixed(4)}/h (${p.replica_price}); ${p.hours_per_month} h a month\n\n${table}`;
+}

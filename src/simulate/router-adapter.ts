@@ -1,0 +1,86 @@
+import { createRouter, type EffectiveConfig } from '../router/index.js';
+import { Director, type RequestHandle } from '../router/requestcontrol/index.js';
+import type { EndpointInfo, EndpointMetrics, RequestUsage } from '../router/api.js';
+import { toOpenAIError } from '../shared/errors.js';
+import type { EventLoop } from './event-loop.js';
+
+/** What the simulated gateway does once the lifecycle has decided. */
+export interface AdmitCallbacks {
+  /** Send the request upstream to `endpoint` now. */
+  dispatch(endpoint: EndpointInfo, request: GatewayRequest): void;
+  /** Answer the client with this error status now (shed 429, no endpoint 503, bad request 400, …). */
+  reject(status: number): void;
+}
+
+/** One request inside the modelled gateway: the real lifecycle handle. */
+export type GatewayRequest = RequestHandle;
+
+const HEADERS = { 'content-type': 'application/json' };
+/** The first streamed event a replica sends (what the gateway sees as the first byte). */
+const FIRST_EVENT = Buffer.from('data: {"choices":[{"index":0,"text":" ","finish_reason":null}]}\n\n');
+
+/**
+ * The only place the simulator drives the router: through the real request lifecycle
+ * (router/requestcontrol Director, as src/gateway/server.ts does) — parse the body, check the
+ * model, pick, in-flight bookkeeping, first byte, usage tapped from the stream, finish — with the
+ * virtual clock as its `now`. The lifecycle's API is promise-based; the event loop lets its
+ * continuations run at the same virtual instant (EventLoop.settleAfterThisEvent), so a gateway
+ * queue in front of the pick would be simulated as it is.
+ */
+export class RouterAdapter {
+  readonly director: Director;
+
+  constructor(config: EffectiveConfig, random: () => number, endpoints: EndpointInfo[], private readonly loop: EventLoop) {
+    const router = createRouter({ config, random });
+    router.datastore.setEndpoints(endpoints);
+    this.director = new Director({ router, now: () => loop.now(), accessLog: false });
+  }
+
+  updateMetrics(endpointId: string, metrics: EndpointMetrics): void {
+    this.director.router.datastore.updateMetrics(endpointId, metrics);
+  }
+
+  /** A request body reached the gateway on `path` (e.g. /v1/completions). */
+  admit(path: string, body: Buffer, cb: AdmitCallbacks): void {
+    const h = this.director.begin({ ingress: 'gateway', path, headers: HEADERS, body });
+    this.loop.settleAfterThisEvent();
+    h.schedule().then(
+      () => {
+        const ep = h.nextEndpoint();
+        if (ep) cb.dispatch(ep, h);
+        else {
+          const e = h.exhaustedError();
+          h.finish({ status: e.status, errorCode: e.code });
+          cb.reject(e.status);
+        }
+      },
+      (err: unknown) => cb.reject(toOpenAIError(err).status), // the handle has finished itself
+    );
+  }
+
+  /** The replica's first streamed byte reached the gateway. */
+  firstByte(h: GatewayRequest): void {
+    if (h.upstreamStatus(200) !== 'commit') return;
+    h.responseStarted(200, 'text/event-stream');
+    h.responseChunk(FIRST_EVENT);
+  }
+
+  /** The stream ended with the usage event (vLLM's stream_options.include_usage) and [DONE]. */
+  complete(h: GatewayRequest, usage: Required<RequestUsage>): void {
+    const event = { choices: [], usage: { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.promptTokens + usage.completionTokens, prompt_tokens_details: { cached_tokens: usage.cachedTokens } } };
+    h.responseChunk(Buffer.from(`data: ${JSON.stringify(event)}\n\ndata: [DONE]\n\n`));
+    h.responseEnd();
+    h.finish({ status: 200 });
+    this.loop.settleAfterThisEvent();
+  }
+
+  /** The replica answered an error status (a 400 for a prompt over max_model_len) without streaming. */
+  failed(h: GatewayRequest, status: number, message: string): void {
+    h.upstreamStatus(status);
+    h.responseStarted(status, 'application/json');
+    h.responseChunk(Buffer.from(JSON.stringify({ error: { message, type: 'invalid_request_error', param: null, code: null } })));
+    h.responseEnd();
+    h.finish({ status });
+    this.loop.settleAfterThisEvent();
+  }
+}

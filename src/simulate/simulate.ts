@@ -1,0 +1,84 @@
+import { basename, extname } from 'node:path';
+import { loadConfig, listPresets, type EffectiveConfig } from '../router/index.js';
+import { loadProfile } from '../engine/index.js';
+import type { WorkloadOptions } from '../bench/workloads.js';
+import type { TraceReplayOptions } from '../bench/run-bench.js';
+import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { describeFleet, type ReplicaGroup } from './fleet.js';
+import type { LoadSpec, PathModel, PolicyRun } from './run-policy.js';
+import { runJobsHere, runJobsInWorkers, workloadOf, type PolicyJob } from './policy-job.js';
+import { policyReport, type SimulateReport } from './report.js';
+import type { Slo } from './slo.js';
+
+export interface Policy {
+  name: string;
+  config: EffectiveConfig;
+}
+
+export interface SimulateOptions {
+  fleet: ReplicaGroup[];
+  policies: Policy[];
+  /** The request mix (ignored when `trace` is given). */
+  workload: WorkloadOptions;
+  trace?: TraceReplayOptions;
+  /** Arrivals for a workload: Poisson stages or a closed loop (a trace brings its own). */
+  load: Exclude<LoadSpec, { kind: 'trace' }>;
+  seed: number;
+  path: PathModel;
+  slo?: Slo;
+}
+
+export const DEFAULT_PATH: PathModel = { networkLatencyMs: 0.2, gatewayOverheadMs: 0.15, tokenizeTokensPerMs: 2000, metricsIntervalMs: 50, scrapeLatencyMs: 1 };
+
+/**
+ * Resolves `--compare` / `--preset` / `--config-file` entries: a preset name, or a path to an
+ * EndpointPickerConfig YAML (anything with a slash or a .yaml/.yml ending) named by its file name.
+ */
+export function resolvePolicies(entries: string[]): Policy[] {
+  const seen = new Set<string>();
+  return entries.map((e) => {
+    const isFile = e.includes('/') || /\.ya?ml$/.test(e);
+    if (!isFile && !listPresets().includes(e)) {
+      throw new KvgateError(ErrorCode.InvalidConfig, `unknown policy "${e}": not a preset (${listPresets().join(', ')}) or a .yaml file`, { param: 'compare' });
+    }
+    const config = loadConfig(isFile ? { file: e } : { preset: e });
+    let name = isFile ? basename(e, extname(e)) : e;
+    while (seen.has(name)) name += "'";
+    seen.add(name);
+    return { name, config };
+  });
+}
+
+/** The config block of a report: everything that determines the result, nothing that varies between runs. */
+export function reportConfig(o: SimulateOptions): Record<string, unknown> {
+  return {
+    fleet: describeFleet(o.fleet),
+    replicas: o.fleet.reduce((a, g) => a + g.count, 0),
+    workload: o.trace ? { trace: basename(o.trace.path), time_scale: o.trace.timeScale, window_s: o.trace.windowS, num_requests: o.trace.numRequests ?? null } : o.workload,
+    load: o.trace ? { kind: 'trace' } : o.load,
+    seed: o.seed,
+    path: o.path,
+    slo: o.slo?.text ?? null,
+    policies: o.policies.map((p) => ({ name: p.name, source: p.config.source })),
+  };
+}
+
+/**
+ * Runs every policy over the same fleet, workload and seed and reports them side by side, on up to
+ * `parallel` worker threads (1: in this thread, one after another). The report does not depend on
+ * `parallel`. `onPolicy` is told as each policy finishes (for progress output).
+ */
+export async function simulate(o: SimulateOptions, onPolicy?: (run: PolicyRun) => void, opts: { parallel?: number } = {}): Promise<SimulateReport> {
+  if (o.policies.length === 0) throw new KvgateError(ErrorCode.InvalidConfig, 'no policy to simulate', { param: 'compare' });
+  for (const g of o.fleet) loadProfile(g.profile); // unknown profiles fail here, not in a worker
+  const jobs: PolicyJob[] = o.policies.map((p) => ({ policy: p.name, config: p.config, fleet: o.fleet, workload: o.workload, trace: o.trace, load: o.load, seed: o.seed, path: o.path }));
+  const parallel = Math.min(opts.parallel ?? 1, jobs.length);
+  let runs: PolicyRun[];
+  if (parallel > 1) {
+    workloadOf(o); // bad workloads and traces fail here, with their own message
+    runs = await runJobsInWorkers(jobs, parallel, (run) => onPolicy?.(run));
+  } else runs = await runJobsHere(jobs, (run) => onPolicy?.(run));
+  return { kvgate_simulate: 1, config: reportConfig(o), policies: runs.map((run) => policyReport(run, o.slo?.request)) };
+}
+
+export { workloadOf };

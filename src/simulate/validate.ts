@@ -1,0 +1,217 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { runBench } from '../bench/run-bench.js';
+import type { BenchReport } from '../bench/report.js';
+import { simulateOptionsOf, type SimulateFlags } from './options.js';
+import { simulate } from './simulate.js';
+import { reportJson, type PolicyReport } from './report.js';
+
+/** The figures compared between virtual and real time (times ms, rates per second). */
+export interface Comparable {
+  requests_ok: number;
+  throughput_rps: number;
+  output_tokens_per_s: number;
+  ttft_p50_ms: number;
+  ttft_p90_ms: number;
+  ttft_mean_ms: number;
+  tpot_p50_ms: number;
+  e2e_p50_ms: number;
+  hit_pct: number | null;
+  prompt_tokens: number;
+  /** Requests per replica, in replica order. */
+  per_replica: number[];
+}
+
+export interface Validation {
+  kvgate_simulate_validate: 1;
+  config: Record<string, unknown>;
+  virtual: Comparable;
+  real: Comparable;
+  /** (virtual − real) / real × 100 per figure (null where real is 0 or absent). */
+  difference_pct: Record<string, number | null>;
+}
+
+function fromVirtual(p: PolicyReport): Comparable {
+  const s = p.summary;
+  return {
+    requests_ok: s.ok,
+    throughput_rps: s.throughput_rps,
+    output_tokens_per_s: s.output_tokens_per_s,
+    ttft_p50_ms: s.ttft_ms.p50,
+    ttft_p90_ms: s.ttft_ms.p90,
+    ttft_mean_ms: s.ttft_ms.mean,
+    tpot_p50_ms: s.tpot_ms.p50,
+    e2e_p50_ms: s.e2e_ms.p50,
+    hit_pct: s.hit_pct,
+    prompt_tokens: s.prompt_tokens,
+    per_replica: p.replicas.map((r) => r.requests),
+  };
+}
+
+/** The real run measured the same way as the virtual one: rates over first send to last completion. */
+function fromReal(r: BenchReport, replicaUrls: string[]): Comparable {
+  const ok = r.samples.filter((s) => s.ok);
+  const start = Math.min(...r.samples.map((s) => s.start_ms));
+  const end = Math.max(...r.samples.map((s) => s.start_ms + s.e2e_ms));
+  const span = Math.max((end - start) / 1000, 1e-9);
+  const out = ok.reduce((a, s) => a + s.output_tokens, 0);
+  return {
+    requests_ok: ok.length,
+    throughput_rps: ok.length / span,
+    output_tokens_per_s: out / span,
+    ttft_p50_ms: r.summary.ttft_ms.p50,
+    ttft_p90_ms: r.summary.ttft_ms.p90,
+    ttft_mean_ms: r.summary.ttft_ms.mean,
+    tpot_p50_ms: r.summary.tpot_ms.p50,
+    e2e_p50_ms: r.summary.e2e_ms.p50,
+    hit_pct: r.summary.cache_hit_pct,
+    prompt_tokens: r.summary.prompt_tokens,
+    per_replica: replicaUrls.map((u) => r.summary.per_endpoint[u.replace(/^https?:\/\//, '')] ?? 0),
+  };
+}
+
+/** The CLI entry this module ships with: the TypeScript sources through tsx, or the compiled dist/. */
+function kvgateCommand(): { cmd: string; args: string[] } {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const entry = fileURLToPath(new URL(`../cli/run.${fromSource ? 'ts' : 'js'}`, import.meta.url));
+  return { cmd: process.execPath, args: fromSource ? ['--import', 'tsx', entry] : [entry] };
+}
+
+/** Starts `kvgate up --json --port 0 --sim-base-port 0` and waits for its JSON line. */
+async function startFleet(args: string[], timeoutMs: number): Promise<{ child: ChildProcess; gatewayUrl: string; replicas: string[] }> {
+  const { cmd, args: base } = kvgateCommand();
+  const child = spawn(cmd, [...base, 'up', '--json', '--port', '0', '--sim-base-port', '0', '--kv-events-base-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let seen = '';
+  try {
+    const line = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`kvgate up did not report ready within ${timeoutMs} ms:\n${seen}`)), timeoutMs);
+      const onData = (d: Buffer) => {
+        seen += d.toString();
+        const m = /\{"gateway_url".*\}/.exec(seen);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[0]);
+        }
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`kvgate up exited (${code}) before it was ready:\n${seen}`));
+      });
+    });
+    const j = JSON.parse(line) as { gateway_url: string; replicas: string[] };
+    // The gateway lists models once its health probes have seen the replicas.
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await fetch(`${j.gateway_url}/v1/models`).then((x) => x.json() as Promise<{ data?: unknown[] }>).catch(() => ({ data: [] }));
+      if (r.data?.length) break;
+      if (Date.now() > deadline) throw new Error(`the gateway at ${j.gateway_url} listed no models within ${timeoutMs} ms`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    return { child, gatewayUrl: j.gateway_url, replicas: j.replicas };
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new KvgateError(ErrorCode.Internal, (err as Error).message);
+  }
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * The fidelity check: the same workload, profile, policy and seed in virtual time and in real time
+ * against a local fleet as `kvgate up` builds it (a subprocess; replicas and gateway on free ports),
+ * driven by `kvgate bench`'s load driver. `kvgate up` takes no engine flags, so neither may this.
+ */
+export async function runValidation(f: SimulateFlags, o: { onStatus?: (m: string) => void; readyTimeoutMs?: number } = {}): Promise<Validation> {
+  if (f.fleet || f.maxNumSeqs || f.maxNumBatchedTokens || f.blockSize || f.kvCacheSize || f.maxModelLen) {
+    throw new KvgateError(ErrorCode.InvalidConfig, '--validate runs the fleet `kvgate up` builds (one --profile, its own engine settings): drop --fleet and the engine flags', { param: 'validate' });
+  }
+  if (f.compare && f.compare.length > 1) throw new KvgateError(ErrorCode.InvalidConfig, '--validate checks one policy: give --preset or --config-file, not --compare', { param: 'compare' });
+  const opts = simulateOptionsOf(f);
+  const policy = opts.policies[0];
+  o.onStatus?.(`virtual time: ${policy.name} on ${opts.fleet[0].count} × ${opts.fleet[0].profile}`);
+  const virtual = (await simulate(opts)).policies[0];
+
+  o.onStatus?.('real time: starting kvgate up');
+  const upArgs = ['--replicas', String(opts.fleet[0].count), '--profile', opts.fleet[0].profile, ...(f.configFile ? ['--config-file', f.configFile] : ['--preset', policy.name])];
+  if (f.enablePrefixCaching === false) upArgs.push('--no-enable-prefix-caching');
+  const fleet = await startFleet(upArgs, o.readyTimeoutMs ?? 60_000);
+  let real: BenchReport;
+  try {
+    o.onStatus?.(`real time: kvgate bench against ${fleet.gatewayUrl}`);
+    const load = opts.load;
+    real = await runBench({
+      url: fleet.gatewayUrl,
+      label: `${policy.name} (real time)`,
+      workload: opts.workload,
+      trace: opts.trace,
+      concurrency: load.kind === 'closed' ? load.concurrency : 1,
+      stages: load.kind === 'stages' ? load.stages : [{}],
+      numRequests: load.kind === 'closed' ? load.numRequests : undefined,
+      timeoutMs: 600_000,
+    });
+  } finally {
+    await stop(fleet.child);
+  }
+  const v = fromVirtual(virtual);
+  const r = fromReal(real, fleet.replicas);
+  const difference_pct: Record<string, number | null> = {};
+  for (const k of Object.keys(v) as (keyof Comparable)[]) {
+    const a = v[k];
+    const b = r[k];
+    if (typeof a !== 'number' || typeof b !== 'number') continue;
+    difference_pct[k] = b !== 0 && Number.isFinite(a) && Number.isFinite(b) ? ((a - b) / b) * 100 : null;
+  }
+  return {
+    kvgate_simulate_validate: 1,
+    config: { fleet: `${opts.fleet[0].count} × ${opts.fleet[0].profile}`, policy: policy.name, workload: opts.trace ? { trace: opts.trace.path } : opts.workload, load: opts.load, seed: opts.seed, path: opts.path },
+    virtual: v,
+    real: r,
+    difference_pct,
+  };
+}
+
+export function validationJson(v: Validation): string {
+  return reportJson(v);
+}
+
+const f1 = (x: number | null | undefined, d = 1) => (x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(d));
+
+export function formatValidation(v: Validation): string {
+  const rows: string[][] = [['', 'virtual time', 'real time', 'difference']];
+  const labels: Record<keyof Comparable, string> = {
+    requests_ok: 'requests ok',
+    throughput_rps: 'throughput req/s',
+    output_tokens_per_s: 'output tokens/s',
+    ttft_p50_ms: 'TTFT p50 ms',
+    ttft_p90_ms: 'TTFT p90 ms',
+    ttft_mean_ms: 'TTFT mean ms',
+    tpot_p50_ms: 'TPOT p50 ms',
+    e2e_p50_ms: 'E2E p50 ms',
+    hit_pct: 'prefix hit %',
+    prompt_tokens: 'prompt tokens',
+    per_replica: 'requests per replica',
+  };
+  for (const k of Object.keys(labels) as (keyof Comparable)[]) {
+    const a = v.virtual[k];
+    const b = v.real[k];
+    if (Array.isArray(a) && Array.isArray(b)) rows.push([labels[k], a.join('/'), b.join('/'), '']);
+    else {
+      const d = k === 'hit_pct' && typeof a === 'number' && typeof b === 'number' ? `${f1(a - b)} points` : `${(v.difference_pct[k] ?? 0) >= 0 ? '+' : ''}${f1(v.difference_pct[k])} %`;
+      const digits = k === 'throughput_rps' ? 2 : k === 'requests_ok' || k === 'prompt_tokens' ? 0 : 1;
+      rows.push([labels[k], f1(a as number | null, digits), f1(b as number | null, digits), d]);
+    }
+  }
+  const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const table = rows.map((r, i) => r.map((x, c) => x.padEnd(w[c])).join('  ').trimEnd() + (i === 0 ? `\n${w.map((n) => '-'.repeat(n)).join('  ')}` : '')).join('\n');
+  return `kvgate simulate --validate — ${v.config.fleet}, policy ${v.config.policy}, seed ${v.config.seed}\n\n${table}`;
+}

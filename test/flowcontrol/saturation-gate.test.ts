@@ -1,0 +1,136 @@
+// The dispatch gate, the flow id and the drop answers: pure functions of endpoint state.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SaturationGate, detectorThresholds, dropError, flowIdOf } from '../../src/router/flowcontrol/index.js';
+import { createRouter, loadConfig } from '../../src/router/index.js';
+import type { EndpointMetrics, EndpointState } from '../../src/router/api.js';
+import { toOpenAIError } from '../../src/shared/errors.js';
+
+const gate = (o: Partial<ConstructorParameters<typeof SaturationGate>[0]> = {}) =>
+  new SaturationGate({ queueDepthThreshold: 5, kvCacheUtilThreshold: 0.8, metricsStalenessMs: 200, headroom: 0, maxNumSeqsFactor: 1.5, defaultMaxNumSeqs: 256, ...o });
+
+function ep(id: string, inFlight: number, m?: Partial<EndpointMetrics>): EndpointState {
+  return {
+    info: { id, host: id, port: 1, url: `http://${id}`, labels: {} },
+    healthy: true,
+    inFlightRequests: inFlight,
+    inFlightTokens: 0,
+    dispatchedTokensSinceScrape: 0,
+    metrics: m ? { waitingQueueSize: 0, runningRequests: 0, kvCacheUsage: 0, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: 1000, ...m } : undefined,
+  };
+}
+
+test('the concurrency cap is max_num_seqs × factor: reported, else the default, raised by the running peak seen', () => {
+  const g = gate();
+  assert.equal(g.cap(ep('a', 0, { maxNumSeqs: 64 })), 96);
+  assert.equal(g.cap(ep('b', 0)), 384, 'unknown: --max-num-seqs 256 × 1.5');
+  g.observe('b', { waitingQueueSize: 0, runningRequests: 400, kvCacheUsage: 0, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: 0 });
+  assert.equal(g.cap(ep('b', 0)), 600, 'an engine seen running 400 is not held at 384');
+  g.forget('b');
+  assert.equal(g.cap(ep('b', 0)), 384);
+});
+
+test("GIE's thresholds: fresh waiting ≥ 5 or KV ≥ 0.8 saturates an endpoint; the others stay eligible", () => {
+  const g = gate();
+  const now = 1100;
+  const a = g.assess([ep('q', 0, { waitingQueueSize: 5 }), ep('kv', 0, { kvCacheUsage: 0.85 }), ep('ok', 0, { waitingQueueSize: 4, kvCacheUsage: 0.5 })], now);
+  assert.deepEqual(a.eligible.map((e) => e.info.id), ['ok']);
+  assert.ok(a.saturation > 0.9 && a.saturation < 1, `mean of 1, 1.0625, 0.8 (${a.saturation})`);
+  assert.equal(g.assess([], now).saturation, 1, 'an empty pool is saturated');
+});
+
+test('stale or missing metrics do not stop dispatch: the in-flight count against the cap decides', () => {
+  const g = gate();
+  const stale = ep('s', 10, { waitingQueueSize: 50, kvCacheUsage: 0.99, maxNumSeqs: 16, updatedAtMs: 0 });
+  assert.equal(g.assess([stale], 1000).eligible.length, 1, 'stale: waiting and KV ignored, 10 in flight < 16 + 5');
+  assert.equal(g.assess([ep('none', 383)], 1000).eligible.length, 1);
+  assert.equal(g.assess([ep('none', 384)], 1000).eligible.length, 0, 'at the cap');
+});
+
+test('with max_num_seqs known, in-flight beyond it counts as engine queue between two scrapes', () => {
+  const g = gate();
+  // Metrics say nothing waits, but the gateway sent 20 + 5 to an engine of 20 slots.
+  assert.equal(g.assess([ep('a', 24, { maxNumSeqs: 20 })], 1100).eligible.length, 1);
+  assert.equal(g.assess([ep('a', 25, { maxNumSeqs: 20 })], 1100).eligible.length, 0);
+  const headroom = gate({ headroom: 0.5 });
+  assert.equal(headroom.assess([ep('a', 25, { maxNumSeqs: 20 })], 1100).eligible.length, 1, 'headroom tolerates 1.5× the thresholds');
+});
+
+test('sheddable requests take only free batch slots, up to --sheddable-max-fill of them, and never an engine queue', () => {
+  const g = gate({ sheddableMaxFill: 0.9 });
+  const at = (inFlight: number, waiting = 0) => ep('a', inFlight, { maxNumSeqs: 20, waitingQueueSize: waiting });
+  assert.equal(g.assess([at(17)], 1100, undefined, true).eligible.length, 1);
+  assert.equal(g.assess([at(18)], 1100, undefined, true).eligible.length, 0, '18 of 20 slots: the last two stay free');
+  assert.equal(g.assess([at(18)], 1100).eligible.length, 1, 'a critical request still goes (up to 20 + 4 queued)');
+  assert.equal(g.assess([at(3, 1)], 1100, undefined, true).eligible.length, 0, 'the engine has a queue: not for sheddable work');
+});
+
+test('a TTFT predictor saturates an endpoint whose predicted TTFT reaches the threshold (fresh metrics only)', () => {
+  const g = gate({ ttftThresholdMs: 2000 });
+  const slow = ep('slow', 0, {});
+  const fast = ep('fast', 0, {});
+  const predict = (e: EndpointState) => (e.info.id === 'slow' ? 2500 : 100);
+  assert.deepEqual(g.assess([slow, fast], 1100, predict).eligible.map((e) => e.info.id), ['fast']);
+  assert.equal(g.assess([slow, fast], 5000, predict).eligible.length, 2, 'stale: the prediction is not used');
+  assert.equal(gate().assess([slow, fast], 1100, predict).eligible.length, 2, 'no threshold, no TTFT gate');
+});
+
+test('the kvgate preset predicts the TTFT load adds: a long prompt on an idle replica is not saturation, work queued ahead is', () => {
+  const r = createRouter({ config: loadConfig({ preset: 'kvgate' }) });
+  r.datastore.setEndpoints([
+    { id: 'idle:1', host: 'idle', port: 1, url: 'http://idle:1', labels: {} },
+    { id: 'busy:1', host: 'busy', port: 1, url: 'http://busy:1', labels: {} },
+  ]);
+  const now = 1000;
+  const m = (waiting: number) => ({ waitingQueueSize: waiting, runningRequests: 0, kvCacheUsage: 0, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: now });
+  r.datastore.updateMetrics('idle:1', m(0));
+  r.datastore.updateMetrics('busy:1', m(200));
+  const route = { id: 'r', model: 'm', api: 'completions' as const, prefixText: '', promptTokens: 75_000, stream: false, priority: 0 };
+  const predict = r.ttftPredictor(route)!;
+  const [idle, busy] = r.datastore.list();
+  assert.ok(predict(idle, now)! < 100, `idle: ${predict(idle, now)} ms although its own prefill takes seconds`);
+  assert.ok(predict(busy, now)! > 2000, `200 queued requests ahead: ${predict(busy, now)} ms`);
+  const g = gate({ ttftThresholdMs: 2000 });
+  assert.deepEqual(g.assess([idle, busy], now, predict).eligible.map((e) => e.info.id), ['idle:1']);
+  assert.equal(createRouter({ config: loadConfig({ preset: 'gie-default' }) }).ttftPredictor(route), undefined, 'no TTFT scorer, no predictor');
+});
+
+test("the gate's thresholds come from the config's utilization-detector", () => {
+  const t = detectorThresholds(
+    loadConfig({
+      text: `apiVersion: llm-d.ai/v1alpha1
+kind: EndpointPickerConfig
+plugins:
+- {type: utilization-detector, name: sd, parameters: {queueDepthThreshold: 8, kvCacheUtilThreshold: 0.9, metricsStalenessThreshold: 1s, headroom: 0.2}}
+- type: queue-scorer
+saturationDetector: {pluginRef: sd}
+`,
+    }),
+  );
+  assert.deepEqual(t, { queueDepthThreshold: 8, kvCacheUtilThreshold: 0.9, metricsStalenessMs: 1000, headroom: 0.2 });
+  assert.deepEqual(detectorThresholds(loadConfig({ preset: 'kvgate' })), { queueDepthThreshold: 5, kvCacheUtilThreshold: 0.8, metricsStalenessMs: 200, headroom: 0 });
+});
+
+test('the flow: the fairness id only when routing headers are trusted, else the API key, else the model', () => {
+  const h = { 'x-gateway-inference-fairness-id': 'tenant-a', authorization: 'Bearer k1' };
+  assert.equal(flowIdOf(h, 'm', true), 'f:tenant-a');
+  assert.equal(flowIdOf({ 'x-llm-d-inference-fairness-id': 'tenant-b' }, 'm', true), 'f:tenant-b');
+  assert.equal(flowIdOf(h, 'm', false), 'k:Bearer k1');
+  assert.equal(flowIdOf({}, 'm', true), 'm:m');
+  assert.equal(flowIdOf({ 'x-gateway-inference-fairness-id': 'x'.repeat(10_000) }, 'm', true).length, 258, 'bounded');
+});
+
+test('drops answer as GIE: 429 + Retry-After for sheddable, 503 for the others, with the drop reason', () => {
+  for (const reason of ['rejected-saturated', 'rejected-ttl-expired', 'evicted-queue-pressure'] as const) {
+    const s = toOpenAIError(dropError(reason, -1, 60_000));
+    assert.equal(s.status, 429);
+    assert.equal(s.headers['retry-after'], '1');
+    assert.equal(s.headers['x-llm-d-request-dropped-reason'], reason);
+    const c = toOpenAIError(dropError(reason, 0, 60_000));
+    assert.equal(c.status, 503);
+    assert.equal(c.headers['x-llm-d-request-dropped-reason'], reason);
+    assert.ok(c.headers['retry-after']);
+  }
+  assert.equal(toOpenAIError(dropError('rejected-ttl-expired', 0, 60_000)).body.error.code, 'queue_timeout');
+  assert.equal(toOpenAIError(dropError('rejected-saturated', 0, 60_000)).body.error.code, 'overloaded');
+});

@@ -1,0 +1,88 @@
+// The terms of the predicted-TTFT cost (docs/predicted-ttft.md), each against the scorer itself.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { predictedTtftScorer } from '../../src/router/plugins/scorers/predicted-ttft-scorer.js';
+import type { CycleContext, Scorer } from '../../src/router/plugins/types.js';
+import type { EndpointState } from '../../src/router/api.js';
+import { req, seeded } from './helpers.js';
+
+const NOW = 100_000;
+const make = (params: Record<string, unknown> = {}) => predictedTtftScorer.create(predictedTtftScorer.parameters.parse(params), { name: 'p' }) as Scorer;
+
+function ep(id: string, o: { queue?: number; dispatched?: number; running?: number; kv?: number } = {}): EndpointState {
+  return {
+    info: { id, host: id, port: 8000, url: '', labels: {} },
+    healthy: true,
+    inFlightRequests: 0,
+    inFlightTokens: 0,
+    dispatchedTokensSinceScrape: o.dispatched ?? 0,
+    metrics: { waitingQueueSize: o.queue ?? 0, runningRequests: o.running ?? 0, kvCacheUsage: o.kv ?? 0, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: NOW },
+  };
+}
+
+function ctx(eps: EndpointState[], promptTokens: number, matched: Record<string, number> = {}, nowMs = NOW): CycleContext {
+  return {
+    request: req({ promptTokens }),
+    nowMs,
+    random: seeded(1),
+    staleAfterMs: 2000,
+    allEndpoints: eps,
+    prefix: { totalBlocks: Math.ceil(promptTokens / 16), blockTokens: 16, matched: new Map(Object.entries(matched)) },
+  };
+}
+
+/** Score of each endpoint → which one a max-score picker takes. */
+const best = (s: Scorer, c: CycleContext, eps: EndpointState[]) => eps[s.score(c, eps).reduce((bi, v, i, a) => (v > a[bi] ? i : bi), 0)].info.id;
+
+test('duplication: recomputing a prefix another endpoint caches costs duplicationWeight × its recompute on a busy endpoint', () => {
+  // The holder has 4,000 tokens queued; the other has 1,000 (busy: one mean request or more).
+  const eps = [ep('holder', { queue: 8 }), ep('other', { queue: 2 })];
+  const c = ctx(eps, 3200, { holder: 190 }); // 3,040 tokens cached on the holder
+  // Plain predicted TTFT moves: 4,096 + 160 tokens on the holder vs 1,024 + 3,200 elsewhere.
+  assert.equal(best(make({ duplicationWeight: 0, externalityWeight: 0 }), c, eps), 'other');
+  // Copying 3,040 cached tokens onto a busy endpoint is charged 4 × their recompute: stay.
+  assert.equal(best(make({ externalityWeight: 0 }), c, eps), 'holder');
+});
+
+test('duplication is free on an idle endpoint: a hot prefix spreads instead of queueing on its holder', () => {
+  const eps = [ep('holder', { queue: 8 }), ep('idle')];
+  const c = ctx(eps, 3200, { holder: 190 });
+  assert.equal(best(make(), c, eps), 'idle');
+});
+
+test('externality: a big prefill costs more on an endpoint that recently got much prefill work (ρ/(1−ρ))', () => {
+  const s = make({ duplicationWeight: 0 });
+  const a = ep('a');
+  const b = ep('b');
+  // 40 requests of 4,000 uncached tokens to a in the last second: ~16 tokens/ms of demand, ρ ≈ 1.
+  for (let i = 0; i < 40; i++) s.onPicked!(ctx([a, b], 4000, {}, NOW - 1000 + i * 25), a);
+  // a and b look alike in metrics and bookkeeping; only the recent demand differs.
+  assert.equal(best(s, ctx([a, b], 4000), [a, b]), 'b');
+  const scores = s.score(ctx([a, b], 4000), [a, b]);
+  assert.ok(scores[0] < 0.5 * scores[1], `a ${scores[0]} b ${scores[1]}`);
+  // Without the term the two are equal.
+  const plain = make({ duplicationWeight: 0, externalityWeight: 0 });
+  for (let i = 0; i < 40; i++) plain.onPicked!(ctx([a, b], 4000, {}, NOW - 1000 + i * 25), a);
+  const eq = plain.score(ctx([a, b], 4000), [a, b]);
+  assert.equal(eq[0], eq[1]);
+});
+
+test('the prefill rate is learned from tokens ahead including the request itself, counted once', () => {
+  const plugin = make({ duplicationWeight: 0, externalityWeight: 0 });
+  const learner = ep('learner');
+  const c0 = ctx([learner], 10_000, {}, NOW);
+  // The router counts the request in dispatchedTokensSinceScrape before the scorer hears of the pick.
+  learner.dispatchedTokensSinceScrape = 10_000;
+  plugin.onPicked!(c0, learner);
+  // 10,000 tokens to the first token in 100 ms: 100 tokens/ms observed; the rate moves 20 % of
+  // the way there from 15.928 tokens/ms.
+  plugin.onFirstToken!(c0.request.id, 'learner', NOW + 100);
+  const rate = 15.928 + 0.2 * (100 - 15.928);
+  // Read the rate back: a 1,000-token request costs 1,000/rate on an idle endpoint and
+  // 11,000/rate where 10,000 tokens are already dispatched; scores are (best + 1)/(own + 1).
+  const idle = ep('idle');
+  const loaded = ep('loaded', { dispatched: 10_000 });
+  const [si, sl] = plugin.score(ctx([idle, loaded], 1000), [idle, loaded]);
+  assert.equal(si, 1);
+  assert.ok(Math.abs(sl - (1000 / rate + 1) / (11_000 / rate + 1)) < 1e-9, `score ${sl}`);
+});

@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runKvgate } from '../helpers/cli.js';
+
+const SMALL = ['--num-groups', '4', '--prompts-per-group', '4', '--system-prompt-len', '800', '--question-len', '40', '--output-len', '10', '--stages', '8:2,20:1'];
+
+test('kvgate simulate --json is byte-identical across runs and writes --out and --html', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-simulate-cli-'));
+  const args = ['simulate', '--compare', 'random,kvgate', ...SMALL, '--seed', '3', '--json'];
+  const a = await runKvgate([...args, '--out', join(dir, 'a.json'), '--html', join(dir, 'a.html')], { timeoutMs: 120_000 });
+  const b = await runKvgate(args, { timeoutMs: 120_000 });
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(b.code, 0, b.stderr);
+  assert.equal(a.stdout, b.stdout);
+  assert.equal(readFileSync(join(dir, 'a.json'), 'utf8'), a.stdout);
+  const report = JSON.parse(a.stdout);
+  assert.equal(report.kvgate_simulate, 1);
+  assert.deepEqual(report.policies.map((p: { policy: string }) => p.policy), ['random', 'kvgate']);
+  assert.equal(report.config.seed, 3);
+  assert.match(a.stderr, /simulated s per wall s/);
+  assert.match(readFileSync(join(dir, 'a.html'), 'utf8'), /<svg[^>]+aria-label="TTFT against offered load"/);
+});
+
+test('kvgate simulate prints the human table with the oracle and the speed', async () => {
+  const r = await runKvgate(['simulate', '--preset', 'gie-default', '--replicas', '2', ...SMALL], { timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /kvgate simulate — 2 × qwen2\.5-3b-tpu-v6e; seed 1/);
+  assert.match(r.stdout, /hit % \(oracle %\)\s+\d+\.\d \(\d+\.\d\)/);
+  assert.match(r.stdout, /per stage \(TTFT p90 ms · prefix hit %\)/);
+  assert.match(r.stdout, /simulated s per wall s/);
+});
+
+test('bad simulate flags get a message naming the flag, never a stack trace', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-simulate-bad-'));
+  const badTrace = join(dir, 'bad.jsonl');
+  writeFileSync(badTrace, '{"timestamp": 0, "input_length": 600, "output_length": 3, "hash_ids": [1]}\n');
+  for (const [args, re] of [
+    [['--compare', 'random,no-such-policy'], /unknown policy "no-such-policy"/],
+    [['--stages', '5-10'], /--stages entries look like rate:seconds/],
+    [['--fleet', '2:instant:warp=9'], /--fleet: unknown engine flag "warp"/],
+    [['--replicas', '0'], /--replicas must be an integer >= 1/],
+    [['--slo', 'speed=fast'], /--slo: "speed=fast"/],
+    [['--trace', join(dir, 'missing.jsonl')], /--trace .*missing\.jsonl: cannot read: ENOENT/],
+    [['--trace', badTrace], /bad\.jsonl:1: "hash_ids" has 1 ids but input_length 600 needs 2 blocks of 512 tokens/],
+    [['--profile', 'nope'], /unknown profile "nope"/],
+  ] as const) {
+    const r = await runKvgate(['simulate', ...args], { timeoutMs: 60_000 });
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
+    assert.match(r.stderr, re, args.join(' '));
+    assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/);
+  }
+});
+
+test('kvgate simulate plan: fewest replicas per policy meeting the SLO, priced from the price book', async () => {
+  const r = await runKvgate(
+    ['simulate', 'plan', '--slo', 'ttft_p90=1s', '--rate', '10', '--duration', '10s', '--compare', 'round-robin,gie-default', '--profile', 'qwen3-32b-h100-tp2', '--workload', 'random', '--input-len', '3000', '--output-len', '20', '--num-requests', '200', '--max-replicas', '8', '--json'],
+    { timeoutMs: 120_000 },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const plan = JSON.parse(r.stdout);
+  assert.equal(plan.profile, 'qwen3-32b-h100-tp2');
+  const gpu = 11.0612; // data/prices.json: one H100 on demand
+  assert.equal(plan.replica_hourly_usd, +(2 * gpu).toFixed(3)); // TP2: two GPUs a replica
+  for (const p of plan.policies) {
+    // 30,000 uncached prompt tokens/s need more than one replica prefilling 15,928 tokens/s.
+    assert.ok(p.replicas > 1 && p.replicas <= 8, JSON.stringify(p));
+    const best = p.tries.find((t: { replicas: number }) => t.replicas === p.replicas);
+    assert.equal(best.met, true);
+    assert.ok(best.values[0].value_ms <= 1000);
+    // The answer is minimal: one replica fewer was tried and missed.
+    assert.equal(p.tries.find((t: { replicas: number }) => t.replicas === p.replicas - 1).met, false);
+    // (The JSON rounds to 3 decimals: compare relatively.)
+    const near = (a: number, b: number) => Math.abs(a - b) <= 1e-4 * Math.abs(b);
+    assert.ok(near(p.cost.hourly, 2 * gpu * p.replicas));
+    assert.ok(near(p.cost.monthly, p.cost.hourly * 720));
+    assert.ok(near(p.cost.perMillionRequests, (p.cost.hourly / (p.throughput_rps * 3600)) * 1e6));
+  }
+  const human = await runKvgate(['simulate', 'plan', '--slo', 'ttft_p90=300ms', '--rate', '4', '--duration', '5s', '--replica-hourly', '3', ...SMALL.slice(0, -2)], { timeoutMs: 120_000 });
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, /kvgate simulate plan — SLO ttft_p90=300ms; qwen2\.5-3b-tpu-v6e replicas at \$3\.0000\/h/);
+  assert.match(human.stdout, /\$\/1M requests/);
+  const bad = await runKvgate(['simulate', 'plan', '--slo', 'ttft=300', '--rate', '4'], { timeoutMs: 60_000 });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--slo needs percentile targets for plan/);
+});
