@@ -1,4 +1,4 @@
-import { createRouter, type EffectiveConfig } from '../router/index.js';
+import { createRouter, type EffectiveConfig, type KvEventsView, type PromptTokenizer } from '../router/index.js';
 import { Director, type RequestHandle } from '../router/requestcontrol/index.js';
 import type { EndpointInfo, EndpointMetrics, RequestUsage } from '../router/api.js';
 import { toOpenAIError } from '../shared/errors.js';
@@ -30,8 +30,12 @@ const FIRST_EVENT = Buffer.from('data: {"choices":[{"index":0,"text":" ","finish
 export class RouterAdapter {
   readonly director: Director;
 
-  constructor(config: EffectiveConfig, random: () => number, endpoints: EndpointInfo[], private readonly loop: EventLoop) {
-    const router = createRouter({ config, random });
+  /**
+   * `kvEvents`: the engines' KV events as the gateway's intake holds them (simulate/kv-events.ts),
+   * with `tokenizer` the router-side tokenizer precise matching uses (the gateway's `--tokenizer`).
+   */
+  constructor(config: EffectiveConfig, random: () => number, endpoints: EndpointInfo[], private readonly loop: EventLoop, kv: { kvEvents?: KvEventsView; tokenizer?: PromptTokenizer } = {}) {
+    const router = createRouter({ config, random, kvEvents: kv.kvEvents, tokenizer: kv.tokenizer });
     router.datastore.setEndpoints(endpoints);
     this.director = new Director({ router, now: () => loop.now(), accessLog: false });
   }
