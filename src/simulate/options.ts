@@ -49,6 +49,8 @@ export interface SimulateFlags {
   /** commander's `--no-kv-events`: true unless given. */
   kvEvents: boolean;
   kvEventLatency: number;
+  /** commander's `--no-flow-control`: true unless given. */
+  flowControl: boolean;
   slo?: string;
 }
 
@@ -70,6 +72,7 @@ export const DEFAULT_FLAGS: SimulateFlags = {
   tokenizeRate: DEFAULT_PATH.tokenizeTokensPerMs,
   kvEvents: DEFAULT_PATH.kvEvents,
   kvEventLatency: DEFAULT_PATH.kvEventLatencyMs,
+  flowControl: DEFAULT_PATH.flowControl,
 };
 
 /** inference-perf's `rate:duration` stages ("3:60,10:30"), seconds. */
@@ -140,6 +143,7 @@ export function simulateOptionsOf(f: SimulateFlags): SimulateOptions {
       scrapeLatencyMs: f.scrapeLatency ?? DEFAULT_PATH.scrapeLatencyMs,
       kvEvents: f.kvEvents ?? DEFAULT_PATH.kvEvents,
       kvEventLatencyMs: f.kvEventLatency ?? DEFAULT_PATH.kvEventLatencyMs,
+      flowControl: f.flowControl ?? DEFAULT_PATH.flowControl,
     },
     slo: f.slo ? parseSlo(f.slo) : undefined,
   };

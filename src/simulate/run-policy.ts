@@ -43,6 +43,8 @@ export interface PathModel {
   kvEvents: boolean;
   /** End of an engine step to its KV-event batch applied in the router's index, ms. */
   kvEventLatencyMs: number;
+  /** The gateway queue and dispatch gate (router/flowcontrol), on by default as in `kvgate serve`; false = `--no-flow-control`. */
+  flowControl: boolean;
 }
 
 export interface PolicyRunInput {
@@ -125,7 +127,7 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
   const replicas = buildFleet(input.fleet, clock, input.seed, withEvents);
   // The gateway's KV-event intake and router-side tokenizer (`--tokenizer estimate`, the engines' own), for policies that read them.
   const kv = withEvents ? { kvEvents: new SimulatedKvEvents(clock, replicas, input.path.kvEventLatencyMs).view, tokenizer: await createRouterTokenizer('estimate') } : {};
-  const gateway = new RouterAdapter(input.config, seededRandom(input.seed ^ 0x2545f491), replicas.map((r) => r.info), clock, kv);
+  const gateway = new RouterAdapter(input.config, seededRandom(input.seed ^ 0x2545f491), replicas.map((r) => r.info), clock, kv, input.path.flowControl);
   const byId = new Map(replicas.map((r) => [r.info.id, r]));
   const oracle = new PrefixOracle(replicas[0].engine.blockSize);
   const traceOracle = new TraceBlockOracle(replicas[0].engine.blockSize, TRACE_BLOCK_TOKENS);
