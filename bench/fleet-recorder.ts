@@ -12,6 +12,7 @@ const states: EndpointState[] = Array.from({ length: ENDPOINTS }, (_, i) => ({
   healthy: true,
   metrics: { waitingQueueSize: 1, runningRequests: 4, kvCacheUsage: 0.4, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: performance.now() },
   inFlightRequests: 3,
+  inFlightSheddable: 0,
   inFlightTokens: 100,
   dispatchedTokensSinceScrape: 0,
 }));

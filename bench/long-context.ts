@@ -10,7 +10,9 @@
 // (utime + stime: everything the process did, proxying the bodies included), the added TTFT's
 // percentiles, and the gateway's own scheduling and tokenization times from its /metrics.
 // Env: LONG_SESSIONS (default 10), LONG_TURNS (default 48), LONG_RATE (default 10 req/s),
-// LONG_TOOL_CHARS (default 8192).
+// LONG_TOOL_CHARS (default 8192), LONG_ORDER (`precise-first`, the default, or `approx-first`: the
+// replicas are shared by both phases, so the first also carries their warm-up; swap to see it),
+// LONG_DUMP (a file: every sample of both phases as JSON, to look into the tails).
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,6 +82,8 @@ interface Sample {
   promptTokens: number;
   cachedTokens: number;
   status: number;
+  /** The replica the gateway chose. */
+  endpoint: string;
 }
 
 /** One streamed chat request; resolves with TTFT, the reply text and usage. */
@@ -137,7 +141,7 @@ async function runPhase(gateway: string, urlOf: (endpointId: string) => string):
         const res = await chat(gateway, messages);
         last = res.endpoint;
         const direct = before ?? (await chat(urlOf(res.endpoint), messages));
-        samples.push({ session: s, turn: t, bodyBytes: res.bodyBytes, ttftMs: res.ttftMs, directTtftMs: direct.ttftMs, promptTokens: res.promptTokens, cachedTokens: res.cachedTokens, status: res.status });
+        samples.push({ session: s, turn: t, bodyBytes: res.bodyBytes, ttftMs: res.ttftMs, directTtftMs: direct.ttftMs, promptTokens: res.promptTokens, cachedTokens: res.cachedTokens, status: res.status, endpoint: res.endpoint });
         messages.push({ role: 'assistant', content: res.reply });
         messages.push({ role: 'tool', content: toolText(random, TOOL_CHARS), tool_call_id: `call_${t}` });
       }
@@ -170,7 +174,8 @@ try {
 
   const urlOf = (id: string) => replicas.find((r) => r.url.endsWith(`//${id}`))?.url ?? replicas[0].url;
   const phases: { name: string; samples: Sample[]; cpuPerReqMs: number; cpuPerReqLastThirdMs: number; schedMs: number; tokenizeMs: number; exactShare: number }[] = [];
-  for (const preset of ['precise', 'gie-default']) {
+  const order = process.env.LONG_ORDER === 'approx-first' ? ['gie-default', 'precise'] : ['precise', 'gie-default'];
+  for (const preset of order) {
     // LONG_PROF=DIR: a CPU profile of each gateway in DIR (node --cpu-prof), to see where its time goes.
     const prof = process.env.LONG_PROF;
     const { child, url } = await startKvgateProcess(
@@ -221,11 +226,14 @@ try {
     }
   }
 
+  if (process.env.LONG_DUMP) writeFileSync(process.env.LONG_DUMP, JSON.stringify(phases.map((p) => ({ preset: p.name, samples: p.samples }))));
   const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
   const all = phases.flatMap((p) => p.samples);
   const maxBody = Math.max(...all.map((s) => s.bodyBytes));
   const maxTokens = Math.max(...all.map((s) => s.promptTokens));
   const hit = (xs: Sample[]) => (100 * xs.reduce((a, s) => a + s.cachedTokens, 0)) / xs.reduce((a, s) => a + s.promptTokens, 0);
+  // Sessions stick to a replica; a busier replica (one process) has longer TTFT tails, direct or not.
+  const perReplica = (xs: Sample[]) => replicas.map((r) => xs.filter((s) => r.url.endsWith(`//${s.endpoint}`)).length);
   const figures = phases.map((p) => {
     const gw = sorted(p.samples.map((s) => s.ttftMs));
     const direct = sorted(p.samples.map((s) => s.directTtftMs));
@@ -234,7 +242,7 @@ try {
   });
   console.log(`\n${SESSIONS} sessions × ${TURNS} turns at ${RATE} req/s through the gateway; bodies up to ${(maxBody / 1024).toFixed(0)} KB, prompts up to ${maxTokens} tokens (mean body ${(all.reduce((a, s) => a + s.bodyBytes, 0) / all.length / 1024).toFixed(0)} KB)`);
   printTable([
-    ['preset', 'gateway CPU ms/req', 'CPU ms/req, last third', 'TTFT p50 / p99 ms', 'direct p50 / p99 ms', 'added TTFT p50 ms', 'added p90 ms', 'added p99 ms', 'scheduling ms (mean)', 'tokenize ms (mean)', 'exact decisions', 'cache hit %', 'errors'],
+    ['preset', 'gateway CPU ms/req', 'CPU ms/req, last third', 'TTFT p50 / p99 ms', 'direct p50 / p99 ms', 'added TTFT p50 ms', 'added p90 ms', 'added p99 ms', 'scheduling ms (mean)', 'tokenize ms (mean)', 'exact decisions', 'cache hit %', 'requests per replica', 'errors'],
     ...figures.map(({ p, gw, direct, added }) => [
       p.name,
       p.cpuPerReqMs.toFixed(2),
@@ -248,11 +256,13 @@ try {
       p.tokenizeMs.toFixed(3),
       `${(100 * p.exactShare).toFixed(0)} %`,
       hit(p.samples).toFixed(1),
+      perReplica(p.samples).join('/'),
       p.samples.filter((s) => s.status !== 200).length,
     ]),
   ]);
   console.log('goals (precise): gateway CPU ≤ 20 ms per request; added TTFT p99 ≤ 20 ms');
-  const [pr, ap] = figures;
+  const pr = figures.find((f) => f.p.name === 'precise')!;
+  const ap = figures.find((f) => f.p.name === 'gie-default')!;
   console.log(
     JSON.stringify({
       sessions: SESSIONS,
@@ -260,6 +270,7 @@ try {
       rate_rps: RATE,
       max_body_bytes: maxBody,
       max_prompt_tokens: maxTokens,
+      order: order.join(','),
       precise_cpu_per_request_ms: +pr.p.cpuPerReqMs.toFixed(2),
       precise_cpu_per_request_last_third_ms: +pr.p.cpuPerReqLastThirdMs.toFixed(2),
       approx_cpu_per_request_ms: +ap.p.cpuPerReqMs.toFixed(2),
@@ -272,6 +283,8 @@ try {
       precise_scheduling_mean_ms: +pr.p.schedMs.toFixed(3),
       precise_tokenize_mean_ms: +pr.p.tokenizeMs.toFixed(3),
       precise_exact_share: +pr.p.exactShare.toFixed(3),
+      precise_requests_per_replica: perReplica(pr.p.samples),
+      approx_requests_per_replica: perReplica(ap.p.samples),
     }),
   );
 } finally {

@@ -153,6 +153,8 @@ export interface EndpointState {
   models?: ServedModel[];
   /** Router-side bookkeeping: requests and uncached prompt tokens dispatched and not yet released. */
   inFlightRequests: number;
+  /** Of inFlightRequests, those of sheddable priority (< 0): flow control reserves slots for the rest. */
+  inFlightSheddable: number;
   inFlightTokens: number;
   /** Uncached prompt tokens this router sent there since its last scrape, not yet prefilled. */
   dispatchedTokensSinceScrape: number;

@@ -215,7 +215,7 @@ export class EndpointPicker implements Router {
 
     const matchedBlocks = ctx.prefix?.matched.get(chosen.info.id) ?? 0;
     const uncached = Math.max(0, req.promptTokens - matchedBlocks * (ctx.prefix?.blockTokens ?? 0));
-    this.datastore.dispatch(req.id, chosen.info.id, uncached);
+    this.datastore.dispatch(req.id, chosen.info.id, uncached, req.priority < 0);
     for (const p of this.producers) p.plugin.onPicked?.(ctx, chosen);
     if (ctx.prefix) {
       this.stats.prefixBlocksQueried += ctx.prefix.totalBlocks;

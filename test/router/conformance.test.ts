@@ -12,6 +12,7 @@ function endpoints(kind: 'fresh' | 'stale' | 'missing', n = 4): EndpointState[] 
     info: { id: `10.1.0.${i}:8000`, host: `10.1.0.${i}`, port: 8000, url: '', labels: { 'llm-d.ai/role': 'decode' } },
     healthy: true,
     inFlightRequests: i * 3,
+    inFlightSheddable: 0,
     inFlightTokens: i * 1000,
     dispatchedTokensSinceScrape: i * 100,
     metrics:
