@@ -141,11 +141,11 @@ export class RequestHandle {
             // Endpoints come and go while a request waits: read them again on later attempts.
             const all = fresh ?? d.candidates(route.model, route.subset);
             fresh = undefined;
-            const { eligible } = flow.gate.assess(all, d.now(), predict, route.priority < 0);
-            if (eligible.length === 0) return 'blocked';
+            const { targets } = flow.gate.assess(all, d.now(), predict, route.priority < 0);
+            if (targets.length === 0) return 'blocked';
             // Sheddable requests also pass the configured saturation detector (GIE's legacy
             // admission: stale metrics count as saturated), so they are shed when load is unknown.
-            resolve(this.dispatch(eligible, all, route.priority < 0));
+            resolve(this.dispatch(targets, all, route.priority < 0));
             return 'dispatched';
           } catch (err) {
             reject(err);
