@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { MemoryDatastore } from '../../src/router/index.js';
 import { startMetricsScraper, parseEndpointMetrics } from '../../src/datalayer/index.js';
 import { startSimServer } from '../../src/sim/server.js';
+import { scrapePhase, untilGridPoint } from '../../src/datalayer/metrics-scraper.js';
+import fc from 'fast-check';
 
 const VLLM = `# HELP vllm:num_requests_running x
 # TYPE vllm:num_requests_running gauge
@@ -50,4 +52,32 @@ test('scrapes a live simulator and keeps going when another endpoint fails', asy
     broken.close();
     await sim.close();
   }
+});
+
+test('endpoints scrape on grids spread over the interval: any n consecutive phases leave gaps of at least 0.38·interval/n', () => {
+  for (const first of [0, 5, 100]) {
+    for (let n = 2; n <= 64; n++) {
+      const phases = Array.from({ length: n }, (_, i) => scrapePhase(first + i, 50)).sort((a, b) => a - b);
+      for (const p of phases) assert.ok(p >= 0 && p < 50);
+      const gaps = phases.map((p, i) => (i + 1 < n ? phases[i + 1] : phases[0] + 50) - p);
+      assert.ok(Math.min(...gaps) >= (0.38 * 50) / n, `n=${n} from ${first}: smallest gap ${Math.min(...gaps)}`);
+    }
+  }
+});
+
+test('the next scrape waits for its grid point: whole ms, never more than one interval, 0 when on the point', () => {
+  assert.equal(untilGridPoint(10, 50, 10), 0);
+  assert.equal(untilGridPoint(10, 50, 11), 49);
+  assert.equal(untilGridPoint(10, 50, 3), 7, 'before the first point (a young process clock)');
+  assert.equal(untilGridPoint(30.9, 50, 1000.2), 31); // next point 1030.9 → 30.7 ms, rounded
+  fc.assert(
+    fc.property(fc.double({ min: 0, max: 49.99, noNaN: true }), fc.integer({ min: 1, max: 1000 }), fc.double({ min: 0, max: 1e7, noNaN: true }), (phase, interval, now) => {
+      const p = phase % interval;
+      const d = untilGridPoint(p, interval, now);
+      assert.ok(Number.isInteger(d) && d >= 0 && d <= interval, `delay ${d}`);
+      const k = (now + d - p) / interval; // within rounding of a grid point
+      assert.ok(Math.abs(k - Math.round(k)) * interval <= 0.5 + 1e-6);
+    }),
+    { seed: Number(process.env.FUZZ_SEED ?? 3), numRuns: Number(process.env.FUZZ_RUNS ?? 2000) },
+  );
 });
