@@ -32,10 +32,14 @@ export function scrapePhase(k: number, intervalMs: number): number {
   return ((k * PHI_FRACTION) % 1) * intervalMs;
 }
 
-/** Whole ms from `nowMs` to the next point of the grid `phaseMs + i·intervalMs` (0 when on it). */
-export function untilGridPoint(phaseMs: number, intervalMs: number, nowMs: number): number {
-  // Whole milliseconds: Node keeps one timer list per distinct delay.
-  return Math.round(phaseMs + Math.ceil((nowMs - phaseMs) / intervalMs) * intervalMs - nowMs);
+/**
+ * The grid slot (i of `phaseMs + i·intervalMs`) for an endpoint's next scrape, when its scrape for
+ * slot `lastSlot` ended at `nowMs`: the next slot, or the first one still ahead when the scrape
+ * overran. Counting slots (rather than taking "the next grid point after now") scrapes each slot
+ * once even when a timer fires a little before its point and the scrape ends before it.
+ */
+export function nextScrapeSlot(phaseMs: number, intervalMs: number, lastSlot: number, nowMs: number): number {
+  return Math.max(lastSlot + 1, Math.ceil((nowMs - phaseMs) / intervalMs));
 }
 
 /**
@@ -44,7 +48,8 @@ export function untilGridPoint(phaseMs: number, intervalMs: number, nowMs: numbe
  * datastore as endpoints come and go.
  *
  * A new endpoint is scraped at once; after that each endpoint is scraped on its own grid of
- * period `intervalMs` (a scrape that overruns waits for the next grid point after it ends). The
+ * period `intervalMs`, once per grid point (a scrape that overruns waits for the next grid point
+ * after it ends; the grid point nearest the first scrape counts as done). The
  * grids' phases are spread over the interval — the k-th endpoint seen starts at frac(k·φ) of it,
  * which keeps any number of endpoints evenly apart — so the scrapes' requests and parsing come
  * one endpoint at a time instead of all endpoints in one event-loop turn, which would stall
@@ -57,8 +62,8 @@ export function startMetricsScraper(datastore: Datastore, opts: ScraperOptions =
   const now = opts.now ?? (() => performance.now());
   const agent = new Agent({ keepAliveTimeout: 10_000, connections: 2, connect: opts.connect });
   const loops = new Map<string, NodeJS.Timeout | null>();
-  /** Each looping endpoint's grid phase, ms in [0, interval). */
-  const phases = new Map<string, number>();
+  /** Each looping endpoint's grid: phase (whole ms in [0, interval)) and the slot last scraped. */
+  const grids = new Map<string, { phase: number; slot: number }>();
   let seen = 0;
   const counts = { ok: 0, failed: 0 };
   let stopped = false;
@@ -77,8 +82,14 @@ export function startMetricsScraper(datastore: Datastore, opts: ScraperOptions =
     }
   }
 
-  /** Time until the endpoint's next grid point (monotonic clock: the `now` option may be virtual). */
-  const untilNextSlot = (id: string) => untilGridPoint(phases.get(id) ?? 0, interval, performance.now());
+  /** Whole ms until the endpoint's next slot (monotonic clock: the `now` option may be virtual). */
+  function untilNextSlot(id: string): number {
+    const g = grids.get(id)!;
+    const t = performance.now();
+    g.slot = nextScrapeSlot(g.phase, interval, g.slot, t);
+    // Whole milliseconds: Node keeps one timer list per distinct delay.
+    return Math.max(0, Math.round(g.phase + g.slot * interval - t));
+  }
 
   function schedule(id: string, delay: number): void {
     if (stopped) return;
@@ -88,11 +99,11 @@ export function startMetricsScraper(datastore: Datastore, opts: ScraperOptions =
         loops.set(id, null);
         if (!datastore.get(id)) {
           loops.delete(id);
-          phases.delete(id);
+          grids.delete(id);
           return;
         }
         await scrapeOnce(id);
-        schedule(id, untilNextSlot(id));
+        if (!stopped) schedule(id, untilNextSlot(id));
       }, delay),
     );
   }
@@ -101,7 +112,8 @@ export function startMetricsScraper(datastore: Datastore, opts: ScraperOptions =
   const sync = () => {
     for (const e of datastore.list()) {
       if (loops.has(e.info.id)) continue;
-      phases.set(e.info.id, scrapePhase(seen++, interval));
+      const phase = Math.round(scrapePhase(seen++, interval)) % interval;
+      grids.set(e.info.id, { phase, slot: Math.round((performance.now() - phase) / interval) });
       schedule(e.info.id, 0);
     }
   };
@@ -116,7 +128,7 @@ export function startMetricsScraper(datastore: Datastore, opts: ScraperOptions =
       clearInterval(syncTimer);
       for (const t of loops.values()) if (t) clearTimeout(t);
       loops.clear();
-      phases.clear();
+      grids.clear();
       await agent.close();
     },
   };

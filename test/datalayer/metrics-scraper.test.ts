@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { MemoryDatastore } from '../../src/router/index.js';
 import { startMetricsScraper, parseEndpointMetrics } from '../../src/datalayer/index.js';
 import { startSimServer } from '../../src/sim/server.js';
-import { scrapePhase, untilGridPoint } from '../../src/datalayer/metrics-scraper.js';
+import { nextScrapeSlot, scrapePhase } from '../../src/datalayer/metrics-scraper.js';
 import fc from 'fast-check';
 
 const VLLM = `# HELP vllm:num_requests_running x
@@ -65,18 +65,18 @@ test('endpoints scrape on grids spread over the interval: any n consecutive phas
   }
 });
 
-test('the next scrape waits for its grid point: whole ms, never more than one interval, 0 when on the point', () => {
-  assert.equal(untilGridPoint(10, 50, 10), 0);
-  assert.equal(untilGridPoint(10, 50, 11), 49);
-  assert.equal(untilGridPoint(10, 50, 3), 7, 'before the first point (a young process clock)');
-  assert.equal(untilGridPoint(30.9, 50, 1000.2), 31); // next point 1030.9 → 30.7 ms, rounded
+test('each grid slot is scraped once: the next slot after the last, or the first still ahead after an overrun', () => {
+  assert.equal(nextScrapeSlot(10, 50, 4, 209.6), 5, 'the timer fired 0.4 ms early and the scrape ended before its point: still the next slot');
+  assert.equal(nextScrapeSlot(10, 50, 4, 215), 5);
+  assert.equal(nextScrapeSlot(10, 50, 4, 1000), 20, 'an overrun skips to the first point after it ends');
   fc.assert(
-    fc.property(fc.double({ min: 0, max: 49.99, noNaN: true }), fc.integer({ min: 1, max: 1000 }), fc.double({ min: 0, max: 1e7, noNaN: true }), (phase, interval, now) => {
-      const p = phase % interval;
-      const d = untilGridPoint(p, interval, now);
-      assert.ok(Number.isInteger(d) && d >= 0 && d <= interval, `delay ${d}`);
-      const k = (now + d - p) / interval; // within rounding of a grid point
-      assert.ok(Math.abs(k - Math.round(k)) * interval <= 0.5 + 1e-6);
+    fc.property(fc.integer({ min: 0, max: 999 }), fc.integer({ min: 1, max: 1000 }), fc.integer({ min: -5, max: 100_000 }), fc.double({ min: 0, max: 5000, noNaN: true }), (phase0, interval, last, late) => {
+      const phase = phase0 % interval;
+      const now = Math.max(0, phase + last * interval + late - interval / 2); // scrape end, around its slot
+      const next = nextScrapeSlot(phase, interval, last, now);
+      assert.ok(next > last, 'never the same slot twice');
+      assert.ok(phase + next * interval >= now || next === last + 1, 'never a slot already past, unless it is the next one');
+      assert.ok(phase + (next - 1) * interval < now || next === last + 1, 'no slot skipped that is still ahead');
     }),
     { seed: Number(process.env.FUZZ_SEED ?? 3), numRuns: Number(process.env.FUZZ_RUNS ?? 2000) },
   );
