@@ -6,10 +6,10 @@ import { join } from 'node:path';
 export const repoRoot = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 
 /** Starts `kvgate <args>` from sources in its own process and resolves with the URL it prints. */
-export async function startKvgateProcess(args: string[], readyPattern = /(http:\/\/[\d.]+:\d+)/): Promise<{ child: ChildProcess; url: string }> {
+export async function startKvgateProcess(args: string[], readyPattern = /(http:\/\/[\d.]+:\d+)/, nodeArgs: string[] = []): Promise<{ child: ChildProcess; url: string }> {
   // The compiled CLI, as `kvgate` runs for users (the bench:* scripts build first): the sources
   // through tsx add a loader thread and runtime helpers that blur the figures.
-  const child = spawn(process.execPath, [join(repoRoot, 'dist/cli/run.js'), ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, join(repoRoot, 'dist/cli/run.js'), ...args], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, KVGATE_LOG_LEVEL: 'warn' },

@@ -4,6 +4,7 @@
 import { build } from 'hdr-histogram-js';
 import { benchExactMatch, benchExactMemory } from './scheduler-exact.js';
 import { benchTokenize, benchTokenizerLibraries } from './scheduler-tokenize.js';
+import { benchPrecisePick } from './scheduler-precise.js';
 import { createRouter, loadConfig, parseOpenAIRequest, ApproxPrefixIndex } from '../src/router/index.js';
 import type { RouteRequest } from '../src/router/api.js';
 import { printTable } from './lib.js';
@@ -114,6 +115,8 @@ const exactMem = await benchExactMemory();
 const exact = benchExactMatch();
 const gie = bench('gie-default');
 const kv = bench('kvgate');
+const precise = benchPrecisePick('precise');
+const kvExact = benchPrecisePick('kvgate');
 const tokEstimate = await benchTokenize('estimate');
 const tokQwen = await benchTokenize('qwen');
 const libs = benchTokenizerLibraries();
@@ -122,6 +125,11 @@ printTable([
   ['preset', 'p50 µs', 'p99 µs', 'max µs', 'index entries', 'ingress parse µs (context)'],
   ['gie-default', gie.p50, gie.p99, gie.max, gie.entries, gie.parseUs.toFixed(1)],
   ['kvgate', kv.p50, kv.p99, kv.max, kv.entries, kv.parseUs.toFixed(1)],
+]);
+console.log(`\nprecise path — the same decisions over an exact index fed by 100 live KV-event streams, token ids given (tokenization excluded), ${MEASURE} picks`);
+printTable([
+  ['preset', 'p50 µs', 'p99 µs', 'max µs', 'CPU p50 µs', 'CPU p99 µs', 'exact decisions'],
+  ...[precise, kvExact].map((f) => [`${f.preset} (exact)`, f.p50, f.p99, f.max, f.cpuP50, f.cpuP99, `${(100 * f.exactShare).toFixed(0)} %`]),
 ]);
 console.log(`\nprefix index memory: ${mem.bytes.toFixed(1)} bytes per indexed block over ${mem.blocks} (block, endpoint) entries (${mem.method})`);
 console.log('goals: p99 ≤ 200 µs; ≤ 120 bytes per indexed block');
@@ -151,6 +159,12 @@ console.log(
     gie_default_p99_us: gie.p99,
     kvgate_p50_us: kv.p50,
     kvgate_p99_us: kv.p99,
+    precise_p50_us: precise.p50,
+    precise_p99_us: precise.p99,
+    precise_cpu_p99_us: precise.cpuP99,
+    kvgate_exact_p50_us: kvExact.p50,
+    kvgate_exact_p99_us: kvExact.p99,
+    kvgate_exact_cpu_p99_us: kvExact.cpuP99,
     ingress_parse_mean_us: +gie.parseUs.toFixed(1),
     bytes_per_block: +mem.bytes.toFixed(1),
     indexed_blocks: mem.blocks,

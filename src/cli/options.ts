@@ -111,20 +111,63 @@ export function addRequestLimitOptions(cmd: Command, what: string): Command {
     .addOption(new Option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace, silent').default('info'));
 }
 
+export function addKvEventOptions(cmd: Command, opts: { tokenizer?: boolean } = {}): Command {
+  cmd
+    .addOption(new Option('--kv-events-port <port>', "engines' KV-event ZMQ PUB port (vLLM --kv-events-config endpoint tcp://*:PORT): subscribe to tcp://<endpoint-host>:PORT on every endpoint whose metadata (endpoints-file kvEventsPort, Pod annotation kvgate.io/kv-events-port) names none; default none").argParser(intArg('--kv-events-port', 1)))
+    .addOption(new Option('--kv-events-replay-port <port>', "engines' KV-event replay (ROUTER) port (vLLM replay_endpoint), to refill sequence gaps; default none").argParser(intArg('--kv-events-replay-port', 1)))
+    .addOption(new Option('--kv-events-bind <zmq>', "bind a ZMQ socket engines publish KV events to (llm-d's layout, e.g. tcp://*:5557; topic kv@<pod-ip>@<model>); default none"));
+  if (opts.tokenizer !== false) cmd.addOption(new Option('--tokenizer <spec>', 'router-side tokenizer for precise prefix matching: estimate (kvgate sim\'s), qwen, or a path to tokenizer.json').default('estimate'));
+  return cmd;
+}
+
+export interface KvEventValues {
+  kvEventsPort?: number;
+  kvEventsReplayPort?: number;
+  kvEventsBind?: string;
+  tokenizer?: string;
+}
+
+/**
+ * The KV-event intake's settings: the flags, else what the config's precise plugins say (llm-d's
+ * kvEventsConfig.zmqEndpoint / podDiscoveryConfig.socketPort / replaySocketPort / topicFilter),
+ * and the router-side tokenizer (loaded here: a real one takes ~0.3 s).
+ */
+export async function resolveKvEvents(o: KvEventValues, config: import('../router/index.js').EffectiveConfig) {
+  const { kvEventsSettings } = await import('../router/index.js');
+  const fromConfig = kvEventsSettings(config);
+  const kvEvents = {
+    port: o.kvEventsPort ?? fromConfig.port,
+    replayPort: o.kvEventsReplayPort ?? fromConfig.replayPort,
+    bind: o.kvEventsBind ?? fromConfig.bind,
+    topicFilter: fromConfig.topicFilter,
+  };
+  let tokenizer;
+  if (o.tokenizer !== undefined && o.tokenizer !== 'estimate') {
+    const { createRouterTokenizer } = await import('../shared/tokenizer/index.js');
+    tokenizer = await createRouterTokenizer(o.tokenizer);
+  }
+  return { kvEvents, tokenizer };
+}
+
 /**
  * Flow control (serve, epp, up): the gateway queue in front of the replicas and what gates
- * dispatch from it (router/flowcontrol). Defaults are GIE's where it has one.
+ * dispatch from it (router/flowcontrol). Defaults are GIE's where it has one. `up` passes
+ * `maxNumSeqs: false`: its own --max-num-seqs sets the replicas' engines (which report it).
  */
-export function addFlowControlOptions(cmd: Command): Command {
-  return cmd
+export function addFlowControlOptions(cmd: Command, opts: { maxNumSeqs?: boolean } = {}): Command {
+  cmd
     .addOption(new Option('--no-flow-control', "flow control is on by default; this turns it off: no gateway queue, every request goes to a replica at once (GIE's legacy admission; sheddable requests still shed when saturated)"))
     .addOption(new Option('--queue-timeout <duration>', 'longest a request waits in the gateway queue before 503 (429 if sheddable) rejected-ttl-expired; 0 = as long as the client waits').argParser(durationArg('--queue-timeout')).default(60_000, '60s'))
     .addOption(new Option('--max-queue-requests <n>', 'most requests waiting in the gateway queue (all priorities); over it 503, or 429 if sheddable').argParser(intArg('--max-queue-requests', 0)).default(5000))
-    .addOption(new Option('--max-queue-bytes <bytes>', 'most request bytes waiting in the gateway queue').argParser(intArg('--max-queue-bytes', 0)).default(128 * 1024 * 1024, '128 MiB'))
-    .addOption(new Option('--max-num-seqs <n>', "vLLM max_num_seqs assumed for endpoints that do not report it (vLLM exports only its cache config); raised to the most requests an engine is seen running").argParser(intArg('--max-num-seqs', 1)).default(256))
+    .addOption(new Option('--max-queue-bytes <bytes>', 'most request bytes waiting in the gateway queue').argParser(intArg('--max-queue-bytes', 0)).default(128 * 1024 * 1024, '128 MiB'));
+  if (opts.maxNumSeqs !== false) {
+    cmd.addOption(new Option('--max-num-seqs <n>', "vLLM max_num_seqs assumed for endpoints that do not report it (vLLM exports only its cache config); raised to the most requests an engine is seen running").argParser(intArg('--max-num-seqs', 1)).default(256));
+  }
+  cmd
     .addOption(new Option('--max-num-seqs-factor <x>', "per-endpoint concurrency cap = the endpoint's max_num_seqs × this (the engine's own queue holds the part above 1×)").argParser(numberArg('--max-num-seqs-factor', 0.01)).default(1.5))
     .addOption(new Option('--sheddable-max-fill <x>', "sheddable requests (negative priority) take only free batch slots, at most this share of an endpoint's max_num_seqs: the rest stays free for others").argParser(numberArg('--sheddable-max-fill', 0, 1)).default(0.9))
     .addOption(new Option('--saturation-ttft <duration>', 'with a TTFT-predicting scorer (the kvgate preset): an endpoint whose load adds this much to a request\'s predicted TTFT takes no more requests; 0 = off').argParser(durationArg('--saturation-ttft')).default(2000, '2s'));
+  return cmd;
 }
 
 export interface FlowControlValues {
@@ -132,7 +175,8 @@ export interface FlowControlValues {
   queueTimeout: number;
   maxQueueRequests: number;
   maxQueueBytes: number;
-  maxNumSeqs: number;
+  /** Absent (kvgate up: its --max-num-seqs configures the replicas): FlowControl's default. */
+  maxNumSeqs?: number;
   maxNumSeqsFactor: number;
   sheddableMaxFill: number;
   saturationTtft: number;

@@ -8,3 +8,4 @@ export type { EndpointSource } from './sources/endpoint-source.js';
 export { StaticEndpointSource } from './sources/static-source.js';
 export { FileEndpointSource } from './sources/file-source.js';
 export { PoolRuntime, createEndpointSource, type PoolOptions, type SourceSpec } from './pool-runtime.js';
+export { KvEventIntake, KV_EVENTS_PORT_LABEL, KV_EVENTS_REPLAY_PORT_LABEL, type KvEventIntakeOptions } from './kv-events/kv-event-intake.js';

@@ -8,6 +8,7 @@ import type { EndpointSource } from './sources/endpoint-source.js';
 import { StaticEndpointSource } from './sources/static-source.js';
 import { FileEndpointSource } from './sources/file-source.js';
 import { KubernetesEndpointSource, type KubernetesSourceOptions } from './sources/kubernetes-source.js';
+import { KvEventIntake, type KvEventIntakeOptions } from './kv-events/kv-event-intake.js';
 
 export interface PoolOptions {
   source: EndpointSource;
@@ -25,6 +26,11 @@ export interface PoolOptions {
   cooldownMs?: number;
   /** TLS options for scraping and probing HTTPS endpoints (undici connect options). */
   connect?: Record<string, unknown>;
+  /**
+   * Take the engines' KV events (exact prefix index): endpoints with a KV-event port in their
+   * metadata or `port` are subscribed to, or engines publish to `bind`. See kv-events/kv-event-intake.ts.
+   */
+  kvEvents?: KvEventIntakeOptions;
 }
 
 /**
@@ -38,10 +44,13 @@ export class PoolRuntime implements EndpointFeedback {
   private readonly health: EndpointHealth;
   private scraper?: MetricsScraper;
   private readonly logger: Logger;
+  /** The KV-event intake (subscriber + exact index), when `kvEvents` was given; its `view` goes to createRouter. */
+  readonly kvEvents?: KvEventIntake;
 
   constructor(private readonly o: PoolOptions) {
     this.source = o.source;
     this.logger = o.logger ?? silentLogger();
+    if (o.kvEvents) this.kvEvents = new KvEventIntake({ logger: this.logger, ...o.kvEvents });
     this.health = new EndpointHealth(
       o.datastore,
       {
@@ -56,9 +65,16 @@ export class PoolRuntime implements EndpointFeedback {
     );
   }
 
-  /** Starts the source (a static list or file applies at once), scraping and probing. */
+  /**
+   * Starts the source (a static list or file applies at once), scraping and probing, and the
+   * KV-event subscriptions as endpoints come and go. Bind the KV-event socket first
+   * (`await pool.kvEvents?.start()`) so a port in use is a startup error.
+   */
   start(): this {
-    this.source.start((list) => this.o.datastore.setEndpoints(list));
+    this.source.start((list) => {
+      this.o.datastore.setEndpoints(list);
+      this.kvEvents?.sync(list);
+    });
     this.scraper = startMetricsScraper(this.o.datastore, { intervalMs: this.o.metricsIntervalMs ?? 50, connect: this.o.connect });
     this.health.start();
     return this;
@@ -84,6 +100,7 @@ export class PoolRuntime implements EndpointFeedback {
 
   async stop(): Promise<void> {
     await this.source.stop();
+    await this.kvEvents?.close();
     await this.scraper?.stop();
     await this.health.close();
   }

@@ -2,12 +2,13 @@ import * as grpc from '@grpc/grpc-js';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EndpointInfo } from '../router/api.js';
-import type { EffectiveConfig, EndpointPicker } from '../router/index.js';
+import type { EffectiveConfig, EndpointPicker, PromptTokenizer } from '../router/index.js';
 import type { Director } from '../router/requestcontrol/index.js';
 import type { ChatTemplates } from '../router/prompt/chat-templates.js';
 import type { Objectives } from '../router/objectives.js';
 import type { SourceSpec } from '../datalayer/pool-runtime.js';
 import { startRoutingStack } from '../runtime/routing-stack.js';
+import type { KvEventIntake, KvEventIntakeOptions } from '../datalayer/kv-events/kv-event-intake.js';
 import { sendJson } from '../shared/http.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
@@ -42,6 +43,10 @@ export interface EppOptions {
   /** Active /health + /v1/models probes, ms (0 = none). Default 1000. */
   healthIntervalMs?: number;
   poolName?: string;
+  /** Where the engines' KV events come from (exact prefix matching); the intake always runs, subscribing to endpoints whose KV-event port is known. */
+  kvEvents?: KvEventIntakeOptions;
+  /** Router-side tokenizer for precise prefix matching (default: estimate, as kvgate sim). */
+  tokenizer?: PromptTokenizer;
   logger?: Logger;
   random?: () => number;
   /** The queue the ext_proc stream waits in, and the dispatch gate (router/flowcontrol). */
@@ -54,6 +59,8 @@ export interface RunningEpp {
   metricsPort: number;
   router: EndpointPicker;
   director: Director;
+  /** The pool's KV-event intake (streams, exact index). */
+  kvEvents?: KvEventIntake;
   /** The certificate the ext_proc port serves (clients pin it in tests). */
   certificate?: Buffer;
   close(): Promise<void>;
@@ -71,7 +78,7 @@ function bind(server: grpc.Server, addr: string, creds: grpc.ServerCredentials, 
 export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
   const logger = o.logger ?? silentLogger();
   const host = o.host ?? '0.0.0.0';
-  const stack = startRoutingStack({ ...o, logger, accessLog: o.accessLog ?? false });
+  const stack = await startRoutingStack({ ...o, logger, accessLog: o.accessLog ?? false });
   const { router, pool, metrics, fleet, director } = stack;
   const ds = router.datastore;
   // Readiness means the endpoint set is known: always for static/file sources, once synced for Kubernetes.
@@ -137,6 +144,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
     metricsPort,
     router,
     director,
+    kvEvents: pool.kvEvents,
     certificate: tls?.cert,
     async close() {
       director.flow.queue.close('rejected-shutting-down');

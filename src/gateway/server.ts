@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import type { EndpointInfo } from '../router/api.js';
 import type { Objectives } from '../router/objectives.js';
-import type { EffectiveConfig, EndpointPicker } from '../router/index.js';
+import type { EffectiveConfig, EndpointPicker, PromptTokenizer } from '../router/index.js';
 import type { Director, RequestHandle } from '../router/requestcontrol/index.js';
 import { assertJsonContentType } from '../router/parse-request.js';
 import type { ChatTemplates } from '../router/prompt/chat-templates.js';
@@ -15,6 +15,7 @@ import { assertJsonDepth } from '../shared/json-depth.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import type { SourceSpec } from '../datalayer/pool-runtime.js';
 import { startRoutingStack } from '../runtime/routing-stack.js';
+import type { KvEventIntake, KvEventIntakeOptions } from '../datalayer/kv-events/kv-event-intake.js';
 import { ApiKeys } from './api-keys.js';
 import { ResponseSink, DiscardSink } from './response-sink.js';
 import { AttemptSignal, UpstreamPools, type AbortReason } from './upstream-pools.js';
@@ -51,6 +52,10 @@ export interface GatewayOptions {
   drainTimeoutMs?: number;
   metricsIntervalMs?: number;
   poolName?: string;
+  /** Where the engines' KV events come from (exact prefix matching); the intake always runs, subscribing to endpoints whose KV-event port is known. */
+  kvEvents?: KvEventIntakeOptions;
+  /** Router-side tokenizer for precise prefix matching (default: estimate, as kvgate sim). */
+  tokenizer?: PromptTokenizer;
   logger?: Logger;
   random?: () => number;
   /** Timeouts (ms); missing fields take DEFAULT_TIMEOUTS. */
@@ -66,6 +71,8 @@ export interface RunningGateway {
   port: number;
   router: EndpointPicker;
   director: Director;
+  /** The pool's KV-event intake (streams, exact index). */
+  kvEvents?: KvEventIntake;
   /** Stops accepting, lets in-flight requests finish (up to drainTimeoutMs), then closes. */
   drain(): Promise<void>;
   close(): Promise<void>;
@@ -152,7 +159,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const st = ds.get(e.id);
     return pools.get(e, st ? director.flow.gate.cap(st) : 1);
   };
-  const stack = startRoutingStack({ ...opts, connect: upstreamConnect, logger });
+  const stack = await startRoutingStack({ ...opts, connect: upstreamConnect, logger });
   const { router, pool, metrics, fleet, director } = stack;
   const ds = router.datastore;
   ds.subscribe({
@@ -456,6 +463,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     port,
     router,
     director,
+    kvEvents: pool.kvEvents,
     close,
     async drain() {
       draining = true;

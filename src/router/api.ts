@@ -57,6 +57,12 @@ export interface RouteRequest {
   prefixText: string;
   /** Prompt length in tokens (estimated at ~4 characters per token unless the ingress knows better). */
   promptTokens: number;
+  /**
+   * The prompt's token ids as the engine will see them: the completions prompt when the client sent
+   * ids, else `prefixText` tokenized by the router — only when a plugin matches prefixes exactly
+   * (precise prefix routing), once per request, by the lifecycle.
+   */
+  promptTokenIds?: ArrayLike<number>;
   maxTokens?: number;
   stream: boolean;
   /** The client asked for `stream_options.include_usage`. */
@@ -79,7 +85,15 @@ export interface EndpointScore {
   total: number;
   /** Per scorer plugin name: the clamped score before weighting. */
   byPlugin: Record<string, number>;
+  /** The endpoint's prefix match in blocks and where it came from (when a prefix producer ran). */
+  prefix?: { matchedBlocks: number; source: PrefixSource };
 }
+
+/**
+ * Where an endpoint's prefix match came from: `exact` — the engine's own KV events (the exact
+ * index); `approx` — the router's record of where it sent which text (the approximate index).
+ */
+export type PrefixSource = 'exact' | 'approx';
 
 export interface PickResult {
   requestId: string;
@@ -89,8 +103,8 @@ export interface PickResult {
   profile: string;
   /** Scores of every candidate that survived the filters (for --debug-scores and tests). */
   scores: EndpointScore[];
-  /** Prefix match of the chosen endpoint, in blocks (of blockTokens tokens), when a prefix scorer ran. */
-  prefixMatch?: { matchedBlocks: number; totalBlocks: number; blockTokens?: number };
+  /** Prefix match of the chosen endpoint, in blocks (of blockTokens tokens), when a prefix scorer ran; `source` when known. */
+  prefixMatch?: { matchedBlocks: number; totalBlocks: number; blockTokens?: number; source?: PrefixSource };
 }
 
 /** Usage reported by the model server, when the ingress saw it. */
@@ -139,6 +153,8 @@ export interface EndpointState {
   models?: ServedModel[];
   /** Router-side bookkeeping: requests and uncached prompt tokens dispatched and not yet released. */
   inFlightRequests: number;
+  /** Of inFlightRequests, those of sheddable priority (< 0): flow control reserves slots for the rest. */
+  inFlightSheddable: number;
   inFlightTokens: number;
   /** Uncached prompt tokens this router sent there since its last scrape, not yet prefilled. */
   dispatchedTokensSinceScrape: number;

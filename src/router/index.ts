@@ -7,4 +7,7 @@ export { ApproxPrefixIndex } from './prefix/approx-prefix-index.js';
 export { pluginTypes } from './plugins/registry.js';
 export { Director, RequestHandle, servesModel, type DirectorOptions, type EndpointFeedback, type InferenceInput, type Outcome } from './requestcontrol/index.js';
 export { ChatTemplates } from './prompt/chat-templates.js';
+export { ExactPrefixIndex } from './prefix/exact-prefix-index.js';
+export { EXACT_INDEX_MODEL, type KvEventsView, type KvStreamStatus, type KvStreamState, type PromptTokenizer } from './prefix/kv-events-view.js';
+export { kvEventsSettings, usesPrecisePrefix, type KvEventsSettings } from './plugins/producers/precise-prefix-params.js';
 export { FlowControl, FLOW_CONTROL_DEFAULTS, type FlowControlSettings } from './flowcontrol/index.js';

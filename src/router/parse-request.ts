@@ -73,6 +73,14 @@ function promptText(api: RouteRequest['api'], obj: Record<string, unknown>, temp
   return '';
 }
 
+/** The completions prompt's token ids when the client sent ids (the first prompt of a batch), else undefined. */
+function promptIds(p: unknown): number[] | undefined {
+  const first: unknown = Array.isArray(p) && Array.isArray(p[0]) ? p[0] : p;
+  if (!Array.isArray(first) || first.length === 0) return undefined;
+  for (const t of first) if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t > 0xffffffff) return undefined;
+  return first as number[];
+}
+
 /**
  * Parses an OpenAI request body once into what the router needs; the JSON object is returned too
  * so nothing parses twice. Checks nesting depth before parsing (see shared/json-depth.ts).
@@ -99,13 +107,15 @@ export function parseOpenAIRequest(path: string, body: Buffer, opts: ParseOption
     if (p !== undefined && Number.isFinite(Number(p))) priority = Number(p);
   }
   const streamOptions = obj.stream_options;
+  const ids = api === 'completions' ? promptIds(obj.prompt) : undefined;
   const route: RouteRequest = {
     id: opts.requestId,
     clientRequestId: header(headers, 'x-request-id'),
     model,
     api,
     prefixText,
-    promptTokens: Math.ceil(prefixText.length / 4),
+    promptTokens: ids ? ids.length : Math.ceil(prefixText.length / 4),
+    ...(ids ? { promptTokenIds: ids } : {}),
     maxTokens: typeof maxTokens === 'number' ? maxTokens : undefined,
     stream: obj.stream === true,
     includeUsage: Boolean(streamOptions && typeof streamOptions === 'object' && (streamOptions as { include_usage?: unknown }).include_usage === true),

@@ -3,6 +3,11 @@ import type { EffectiveConfig } from './config/config.js';
 import type { CycleContext, DataProducer, Filter, Picker, Plugin, SaturationDetector, Scorer } from './plugins/types.js';
 import { pluginDefinition } from './plugins/registry.js';
 import { ApproxPrefixCacheProducer, ApproxPrefixParams } from './plugins/producers/approx-prefix-cache-producer.js';
+import { createPrecisePrefixProducer } from './plugins/producers/precise-prefix-cache-producer.js';
+import { PrecisePrefixParams } from './plugins/producers/precise-prefix-params.js';
+import { exactStateKnown, type KvEventsView, type PromptTokenizer } from './prefix/kv-events-view.js';
+import { EstimateTokenizer } from '../shared/tokenizer/estimate.js';
+import { PrefixCachingTokenizer } from '../shared/tokenizer/prefix-cache.js';
 import { MemoryDatastore } from './datastore/datastore.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 
@@ -19,6 +24,13 @@ export interface RouterOptions {
    * router reads the clock around every plugin call (~50 ns each); without it, never.
    */
   observePlugin?: (extensionPoint: string, pluginType: string, pluginName: string, seconds: number) => void;
+  /**
+   * The process's KV-event intake (the pool runtime's): with it, precise prefix plugins match
+   * exactly, and consumers that prefer exact matches (`predicted-ttft-scorer`) get them.
+   */
+  kvEvents?: KvEventsView;
+  /** Tokenizer for precise prefix matching; default the estimate tokenizer (kvgate sim's) behind a prefix cache. */
+  tokenizer?: PromptTokenizer;
 }
 
 /** How pick() is called. */
@@ -57,6 +69,10 @@ export class EndpointPicker implements Router {
   private readonly producers: { name: string; type: string; plugin: DataProducer }[];
   private readonly observePlugin?: RouterOptions['observePlugin'];
   private readonly hookScorers: Scorer[];
+  private readonly tokenizer?: PromptTokenizer;
+  private readonly kvEvents?: KvEventsView;
+  /** A producer needs the prompt's token ids (precise prefix matching): the lifecycle tokenizes once per request. */
+  readonly needsTokenIds: boolean;
   /** The profile's TTFT-predicting scorer (null: none), found once. */
   private ttftScorer?: Scorer | null;
 
@@ -65,10 +81,19 @@ export class EndpointPicker implements Router {
     this.random = opts.random ?? Math.random;
     this.staleAfterMs = opts.staleAfterMs ?? 2000;
     this.datastore = opts.datastore ?? new MemoryDatastore();
+    this.kvEvents = opts.kvEvents;
     const instances = new Map<string, Plugin>();
+    let tokenizer: PromptTokenizer | undefined;
+    const env = (name: string) => ({
+      name,
+      kvEvents: opts.kvEvents,
+      get tokenizer() {
+        return (tokenizer ??= opts.tokenizer ?? new PrefixCachingTokenizer(new EstimateTokenizer()));
+      },
+    });
     for (const spec of opts.config.plugins) {
       const def = pluginDefinition(spec.type)!;
-      instances.set(spec.name, def.create(def.parameters.parse(spec.parameters ?? {}), { name: spec.name }));
+      instances.set(spec.name, def.create(def.parameters.parse(spec.parameters ?? {}), env(spec.name)));
     }
     const typeOf = (name: string) => opts.config.plugins.find((p) => p.name === name)?.type ?? name;
     const prof = opts.config.schedulingProfiles[0];
@@ -89,13 +114,36 @@ export class EndpointPicker implements Router {
 
     this.producers = [...instances.entries()].filter((e): e is [string, DataProducer] => e[1].kind === 'producer').map(([name, plugin]) => ({ name, type: typeOf(name), plugin }));
     const needsPrefix = profile.scorers.some((s) => s.plugin.needsPrefix) || profile.picker.needsPrefix === true;
-    if (needsPrefix && !this.producers.some((p) => p.plugin.produces === 'prefix')) {
-      // As the GIE injects a default producer for a consumed key. Index parameters given on the
-      // prefix-cache-scorer (GIE ≤ v1.4 kept the index there) configure it.
-      const scorer = opts.config.plugins.find((p) => p.type === 'prefix-cache-scorer');
-      const params = Object.fromEntries(Object.entries(scorer?.parameters ?? {}).filter(([k]) => k in ApproxPrefixParams.shape));
-      this.producers.push({ name: 'approx-prefix-cache-producer', type: 'approx-prefix-cache-producer', plugin: new ApproxPrefixCacheProducer(ApproxPrefixParams.parse(params)) });
+    // A consumer that requires exact matches (precise-prefix-cache-scorer), or prefers them while
+    // this process has KV events (predicted-ttft-scorer), gets the precise producer — configured by
+    // the precise scorer's parameters (llm-d's single-plugin form).
+    const wishes = profile.scorers.map((s) => s.plugin.exactPrefix);
+    const wantsExact = wishes.includes('required') || (opts.kvEvents !== undefined && wishes.includes('preferred'));
+    const precise = (fallback?: ApproxPrefixParams) => {
+      const scorer = opts.config.plugins.find((p) => p.type === 'precise-prefix-cache-scorer');
+      const type = 'precise-prefix-cache-producer';
+      return { name: type, type, plugin: createPrecisePrefixProducer(PrecisePrefixParams.parse(scorer?.parameters ?? {}), env(type), fallback) };
+    };
+    const approxAt = this.producers.findIndex((p) => p.type === 'approx-prefix-cache-producer');
+    if (needsPrefix && wantsExact && approxAt >= 0 && this.producers.filter((p) => p.plugin.produces === 'prefix').length === 1) {
+      // A configured approximate producer (the kvgate preset's, 2,048 blocks deep) becomes the
+      // precise producer's per-endpoint fallback, with its parameters.
+      const spec = opts.config.plugins.find((p) => p.name === this.producers[approxAt].name);
+      this.producers[approxAt] = precise(ApproxPrefixParams.parse(spec?.parameters ?? {}));
+    } else if (needsPrefix && !this.producers.some((p) => p.plugin.produces === 'prefix')) {
+      // As the GIE injects a default producer for a consumed key: the precise one (above), or the
+      // approximate one, configured by index parameters given on the prefix-cache-scorer (GIE ≤
+      // v1.4 kept the index there).
+      if (wantsExact) {
+        this.producers.push(precise());
+      } else {
+        const scorer = opts.config.plugins.find((p) => p.type === 'prefix-cache-scorer');
+        const params = Object.fromEntries(Object.entries(scorer?.parameters ?? {}).filter(([k]) => k in ApproxPrefixParams.shape));
+        this.producers.push({ name: 'approx-prefix-cache-producer', type: 'approx-prefix-cache-producer', plugin: new ApproxPrefixCacheProducer(ApproxPrefixParams.parse(params)) });
+      }
     }
+    this.needsTokenIds = this.producers.some((p) => p.plugin.wantsTokenIds === true);
+    if (this.needsTokenIds) this.tokenizer = env('').tokenizer;
     for (const { plugin } of this.producers) {
       const listener = plugin as Partial<DatastoreListener>;
       if (listener.endpointRemoved || listener.metricsUpdated) this.datastore.subscribe(listener);
@@ -167,7 +215,7 @@ export class EndpointPicker implements Router {
 
     const matchedBlocks = ctx.prefix?.matched.get(chosen.info.id) ?? 0;
     const uncached = Math.max(0, req.promptTokens - matchedBlocks * (ctx.prefix?.blockTokens ?? 0));
-    this.datastore.dispatch(req.id, chosen.info.id, uncached);
+    this.datastore.dispatch(req.id, chosen.info.id, uncached, req.priority < 0);
     for (const p of this.producers) p.plugin.onPicked?.(ctx, chosen);
     if (ctx.prefix) {
       this.stats.prefixBlocksQueried += ctx.prefix.totalBlocks;
@@ -181,10 +229,46 @@ export class EndpointPicker implements Router {
       profile: this.profile.name,
       // Built on demand (--debug-scores, tests): a hundred small objects per pick otherwise.
       get scores() {
-        return eps.map((e, i) => ({ endpointId: e.info.id, total: totals[i], byPlugin: Object.fromEntries(scorers.map((s, k) => [s.name, clamped[k][i]])) }));
+        const pm = ctx.prefix;
+        return eps.map((e, i) => ({
+          endpointId: e.info.id,
+          total: totals[i],
+          byPlugin: Object.fromEntries(scorers.map((s, k) => [s.name, clamped[k][i]])),
+          prefix: pm ? { matchedBlocks: pm.matched.get(e.info.id) ?? 0, source: pm.source?.get(e.info.id) ?? 'approx' } : undefined,
+        }));
       },
-      prefixMatch: ctx.prefix ? { matchedBlocks, totalBlocks: ctx.prefix.totalBlocks, blockTokens: ctx.prefix.blockTokens } : undefined,
+      prefixMatch: ctx.prefix ? { matchedBlocks, totalBlocks: ctx.prefix.totalBlocks, blockTokens: ctx.prefix.blockTokens, source: ctx.prefix.source?.get(chosen.info.id) ?? 'approx' } : undefined,
     };
+  }
+
+  /**
+   * Whether this request's token ids would be used: a precise producer is configured and some
+   * candidate has a live KV-event stream (else its matches are approximate and tokenizing is waste).
+   */
+  wantsTokenIds(candidates: readonly EndpointState[]): boolean {
+    if (!this.needsTokenIds) return false;
+    const view = this.kvEvents;
+    if (!view) return false;
+    for (const c of candidates) if (exactStateKnown(view.status(c.info.id))) return true;
+    return false;
+  }
+
+  /**
+   * The prompt's token ids for precise prefix matching (the configured tokenizer, with its prefix
+   * cache). The lifecycle calls it once per request when `wantsTokenIds` says they would be used.
+   */
+  tokenize(text: string): ArrayLike<number> {
+    return (this.tokenizer ?? new PrefixCachingTokenizer(new EstimateTokenizer())).encodeIds(text);
+  }
+
+  /**
+   * The prefix match a pick of `req` would see now, without picking (no bookkeeping, no index
+   * update): for tests and diagnostics — e.g. that router replicas fed by the same engines agree.
+   */
+  matchPrefix(req: RouteRequest, nowMs: number, candidates: EndpointState[] = this.datastore.list().filter((e) => e.healthy)) {
+    const ctx: CycleContext = { request: req, nowMs, random: this.random, staleAfterMs: this.staleAfterMs, allEndpoints: candidates };
+    for (const p of this.producers) p.plugin.prepare(ctx, candidates);
+    return ctx.prefix;
   }
 
   /**
@@ -207,11 +291,13 @@ export class EndpointPicker implements Router {
     const ep = this.datastore.endpointOf(requestId);
     this.datastore.firstToken(requestId);
     if (ep) for (const s of this.hookScorers) s.onFirstToken?.(requestId, ep, nowMs);
+    if (ep) for (const p of this.producers) p.plugin.onFirstToken?.(requestId, ep, nowMs);
   }
 
   onComplete(requestId: string, _nowMs: number, _usage?: RequestUsage): void {
     this.datastore.release(requestId);
     for (const s of this.hookScorers) s.onComplete?.(requestId);
+    for (const p of this.producers) p.plugin.onComplete?.(requestId);
   }
 
   onFailure(_requestId: string, _endpointId: string, _nowMs: number): void {

@@ -1,10 +1,12 @@
 import type { EndpointInfo } from '../router/api.js';
 import type { Objectives } from '../router/objectives.js';
 import type { ChatTemplates } from '../router/prompt/chat-templates.js';
-import { createRouter, type EffectiveConfig, type EndpointPicker } from '../router/index.js';
+import { createRouter, MemoryDatastore, type EffectiveConfig, type EndpointPicker, type PromptTokenizer } from '../router/index.js';
 import { Director } from '../router/requestcontrol/index.js';
 import { EppMetrics } from '../router/observability/epp-metrics.js';
 import { PoolRuntime, createEndpointSource, type SourceSpec } from '../datalayer/pool-runtime.js';
+import type { KvEventIntakeOptions } from '../datalayer/kv-events/kv-event-intake.js';
+import { warnWithoutEventSource } from '../datalayer/kv-events/event-source-warning.js';
 import { FleetRecorder } from '../observability/index.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { VERSION } from '../shared/version.js';
@@ -28,6 +30,13 @@ export interface RoutingStackOptions {
   cooldownMs?: number;
   /** undici connect options for HTTPS endpoints (scraping, probing). */
   connect?: Record<string, unknown>;
+  /**
+   * Where the engines' KV events come from (`--kv-events-*`). The intake always runs: endpoints
+   * whose metadata names a KV-event port are subscribed to even without these.
+   */
+  kvEvents?: KvEventIntakeOptions;
+  /** Router-side tokenizer for precise prefix matching (default: estimate, as kvgate sim). */
+  tokenizer?: PromptTokenizer;
   // request lifecycle
   accessLog?: boolean;
   maxAttempts?: number;
@@ -55,14 +64,12 @@ export interface RoutingStack {
  * fleet recorder, and the request lifecycle wired to all of them. The ingresses add only their
  * protocol.
  */
-export function startRoutingStack(o: RoutingStackOptions): RoutingStack {
+export async function startRoutingStack(o: RoutingStackOptions): Promise<RoutingStack> {
   const logger = o.logger ?? silentLogger();
   const poolName = o.poolName ?? 'kvgate';
-  // The router reports plugin timings to the metrics, which read the router's index size: built in that order, joined late.
-  const late: { metrics?: EppMetrics } = {};
-  const router = createRouter({ config: o.config, random: o.random, observePlugin: (point, type, name, s) => late.metrics?.observePlugin(point, type, name, s) });
-  const ds = router.datastore;
-  const metrics = (late.metrics = new EppMetrics(ds, { poolName, prefixIndexSize: () => router.prefixIndexEntries, build: { commit: process.env.KVGATE_COMMIT ?? 'unknown', ref: `v${VERSION}` } }));
+  // The pool runtime owns the KV-event intake, whose view the router's precise plugins read: the
+  // datastore comes first, shared by both.
+  const ds = new MemoryDatastore();
   const source = createEndpointSource({ endpoints: o.endpointsFile || o.kubernetes ? undefined : (o.endpoints ?? []), endpointsFile: o.endpointsFile, kubernetes: o.kubernetes }, logger);
   const pool = new PoolRuntime({
     source,
@@ -73,7 +80,29 @@ export function startRoutingStack(o: RoutingStackOptions): RoutingStack {
     ejectAfter: o.ejectAfter,
     cooldownMs: o.cooldownMs,
     connect: o.connect,
-  }).start();
+    kvEvents: o.kvEvents ?? {},
+  });
+  // The router reports plugin timings to the metrics, which read the router's index size: built in that order, joined late.
+  const late: { metrics?: EppMetrics } = {};
+  const router = createRouter({
+    config: o.config,
+    random: o.random,
+    datastore: ds,
+    kvEvents: pool.kvEvents?.view,
+    tokenizer: o.tokenizer,
+    observePlugin: (point, type, name, s) => late.metrics?.observePlugin(point, type, name, s),
+  });
+  const metrics = (late.metrics = new EppMetrics(ds, { poolName, prefixIndexSize: () => router.prefixIndexEntries, build: { commit: process.env.KVGATE_COMMIT ?? 'unknown', ref: `v${VERSION}` } }));
+  // A KV-event bind address in use is a startup error, before anything else runs.
+  try {
+    await pool.kvEvents?.start();
+  } catch (err) {
+    await pool.stop();
+    throw err;
+  }
+  pool.start();
+  pool.kvEvents?.registerMetrics(metrics.registry);
+  warnWithoutEventSource(o, logger);
   const fleet = new FleetRecorder(ds, { pool: poolName }).start();
   const director = new Director({
     router,

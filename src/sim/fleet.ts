@@ -1,28 +1,57 @@
+import { createServer } from 'node:net';
 import { startSimServer, type RunningSim } from './server.js';
 import type { SimOptionsInput } from './options.js';
 import type { Logger } from '../shared/logger.js';
 
-export interface SimFleetOptions extends Omit<SimOptionsInput, 'port' | 'kvEventsEndpoint' | 'kvEventsTopic'> {
+export interface SimFleetOptions extends Omit<SimOptionsInput, 'port' | 'kvEventsEndpoint' | 'kvEventsTopic' | 'kvEventsReplayEndpoint'> {
   replicas: number;
   /** First replica's port; replica i uses basePort + i. 0 = ephemeral ports for all. */
   basePort: number;
-  /** First KV-events port (replica i publishes on kvEventsBasePort + i); undefined = no KV events. */
+  /**
+   * First KV-events port: replica i publishes on kvEventsBasePort + i and replays on
+   * kvEventsBasePort + replicas + i. 0 = free ports picked for each; undefined = no KV events.
+   */
   kvEventsBasePort?: number;
+}
+
+/** One replica's KV-event ports (vLLM's endpoint tcp://*:port and replay_endpoint tcp://*:replayPort). */
+export interface SimKvEventPorts {
+  port: number;
+  replayPort: number;
 }
 
 export interface RunningSimFleet {
   replicas: RunningSim[];
+  /** Per replica, when the fleet publishes KV events. */
+  kvEvents?: SimKvEventPorts[];
   close(): Promise<void>;
+}
+
+/** A TCP port free on all interfaces a moment ago (ZeroMQ binds by number, so the OS cannot pick it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, () => {
+      const a = srv.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 /** Starts N simulated replicas in this process (what `kvgate up` runs behind the gateway). */
 export async function startSimFleet(opts: SimFleetOptions, deps: { logger?: Logger } = {}): Promise<RunningSimFleet> {
   const { replicas: n, basePort, kvEventsBasePort, ...simOpts } = opts;
   const replicas: RunningSim[] = [];
+  const kvEvents: SimKvEventPorts[] | undefined = kvEventsBasePort === undefined ? undefined : [];
   try {
     for (let i = 0; i < n; i++) {
       const port = basePort === 0 ? 0 : basePort + i;
       const host = simOpts.host ?? '127.0.0.1';
+      const kv = kvEventsBasePort === undefined ? undefined : kvEventsBasePort === 0 ? { port: await freePort(), replayPort: await freePort() } : { port: kvEventsBasePort + i, replayPort: kvEventsBasePort + n + i };
+      if (kv) kvEvents!.push(kv);
       replicas.push(
         await startSimServer(
           {
@@ -30,7 +59,8 @@ export async function startSimFleet(opts: SimFleetOptions, deps: { logger?: Logg
             port,
             seed: (simOpts.seed ?? 0) + i,
             // vLLM's convention: a wildcard host binds (the router subscribes by connecting).
-            kvEventsEndpoint: kvEventsBasePort !== undefined ? `tcp://*:${kvEventsBasePort + i}` : undefined,
+            kvEventsEndpoint: kv ? `tcp://*:${kv.port}` : undefined,
+            kvEventsReplayEndpoint: kv ? `tcp://*:${kv.replayPort}` : undefined,
             kvEventsTopic: `kv@${host}:${port}@${simOpts.model ?? 'Qwen/Qwen2.5-3B-Instruct'}`,
           },
           deps,
@@ -41,5 +71,5 @@ export async function startSimFleet(opts: SimFleetOptions, deps: { logger?: Logg
     await Promise.all(replicas.map((r) => r.close()));
     throw err;
   }
-  return { replicas, close: async () => void (await Promise.all(replicas.map((r) => r.close()))) };
+  return { replicas, kvEvents, close: async () => void (await Promise.all(replicas.map((r) => r.close()))) };
 }

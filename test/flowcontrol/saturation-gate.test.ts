@@ -14,6 +14,7 @@ function ep(id: string, inFlight: number, m?: Partial<EndpointMetrics>): Endpoin
     info: { id, host: id, port: 1, url: `http://${id}`, labels: {} },
     healthy: true,
     inFlightRequests: inFlight,
+    inFlightSheddable: 0,
     inFlightTokens: 0,
     dispatchedTokensSinceScrape: 0,
     metrics: m ? { waitingQueueSize: 0, runningRequests: 0, kvCacheUsage: 0, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: 1000, ...m } : undefined,
@@ -58,11 +59,25 @@ test('with max_num_seqs known, in-flight beyond it counts as engine queue betwee
 
 test('sheddable requests take only free batch slots, up to --sheddable-max-fill of them, and never an engine queue', () => {
   const g = gate({ sheddableMaxFill: 0.9 });
-  const at = (inFlight: number, waiting = 0) => ep('a', inFlight, { maxNumSeqs: 20, waitingQueueSize: waiting });
+  // All in flight are sheddable here: no slots are reserved for other requests.
+  const at = (inFlight: number, waiting = 0) => ({ ...ep('a', inFlight, { maxNumSeqs: 20, waitingQueueSize: waiting }), inFlightSheddable: inFlight });
   assert.equal(g.assess([at(17)], 1100, undefined, true).eligible.length, 1);
   assert.equal(g.assess([at(18)], 1100, undefined, true).eligible.length, 0, '18 of 20 slots: the last two stay free');
   assert.equal(g.assess([at(18)], 1100).eligible.length, 1, 'a critical request still goes (up to 20 + 4 queued)');
   assert.equal(g.assess([at(3, 1)], 1100, undefined, true).eligible.length, 0, 'the engine has a queue: not for sheddable work');
+});
+
+test('sheddable requests leave the slots that other requests have been using: their mean in flight plus one standard deviation', () => {
+  const g = gate({ sheddableMaxFill: 0.9, reserveWindowMs: 2000 });
+  const at = (critical: number, sheddable: number) => ({ ...ep('a', critical + sheddable, { maxNumSeqs: 20 }), inFlightSheddable: sheddable });
+  // Critical traffic has kept 16 of 20 slots busy: 16 + 4 reserved ≥ 18 usable, nothing for sheddable.
+  for (let t = 0; t < 10_000; t += 100) g.assess([at(16, 0)], t);
+  assert.equal(g.assess([at(10, 0)], 10_000, undefined, true).eligible.length, 0, 'a momentary dip below the mean does not free the reserve');
+  // Critical demand falls to 4 for a while: 4 + 2 reserved, sheddable may use the rest up to 18.
+  for (let t = 10_000; t < 30_000; t += 100) g.assess([at(4, 0)], t);
+  assert.equal(g.assess([at(4, 5)], 30_000, undefined, true).eligible.length, 1);
+  assert.equal(g.assess([at(4, 12)], 30_000, undefined, true).eligible.length, 0, '12 sheddable + 4 critical + 2 spare: the rest is kept');
+  assert.equal(g.assess([at(4, 12)], 30_000).eligible.length, 1, 'critical requests are not held back by the reserve');
 });
 
 test('a TTFT predictor saturates an endpoint whose predicted TTFT reaches the threshold (fresh metrics only)', () => {

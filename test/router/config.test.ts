@@ -72,7 +72,7 @@ test('no schedulingProfiles → one "default" profile with every filter, scorer 
 });
 
 test('every preset loads and builds a router', () => {
-  assert.deepEqual(listPresets(), ['gie-default', 'kvgate', 'least-request', 'random', 'round-robin', 'seed', 'sglang-cache-aware']);
+  assert.deepEqual(listPresets(), ['gie-default', 'kvgate', 'least-request', 'precise', 'random', 'round-robin', 'seed', 'sglang-cache-aware']);
   for (const p of listPresets()) createRouter({ config: loadConfig({ preset: p }) });
 });
 

@@ -14,6 +14,7 @@ function ep(id: string, o: { queue?: number; dispatched?: number; running?: numb
     info: { id, host: id, port: 8000, url: '', labels: {} },
     healthy: true,
     inFlightRequests: 0,
+    inFlightSheddable: 0,
     inFlightTokens: 0,
     dispatchedTokensSinceScrape: o.dispatched ?? 0,
     metrics: { waitingQueueSize: o.queue ?? 0, runningRequests: o.running ?? 0, kvCacheUsage: o.kv ?? 0, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: NOW },

@@ -16,6 +16,7 @@ function ep(i: number, q?: number, kv?: number, ageMs = 0): EndpointState {
     info: { id: `10.0.0.${i}:8000`, host: `10.0.0.${i}`, port: 8000, url: '', labels: {} },
     healthy: true,
     inFlightRequests: 0,
+    inFlightSheddable: 0,
     inFlightTokens: 0,
     dispatchedTokensSinceScrape: 0,
     metrics: q === undefined ? undefined : { waitingQueueSize: q, runningRequests: 0, kvCacheUsage: kv!, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: NOW - ageMs },

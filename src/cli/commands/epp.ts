@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { intArg, waitForSignal } from '../parse.js';
-import { addFlowControlOptions, addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveFlowControl, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
+import { addFlowControlOptions, addKvEventOptions, addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
 
 function bool(name: string) {
   return (v: string): boolean => {
@@ -22,6 +22,7 @@ export function registerEpp(program: Command): void {
     .addOption(new Option('--cert-path <dir>', 'directory with tls.crt and tls.key'));
   addPoolOptions(cmd);
   addRoutingOptions(cmd);
+  addKvEventOptions(cmd);
   addObjectiveOptions(cmd);
   addRequestLimitOptions(cmd, 'ImmediateResponse 413');
   addFlowControlOptions(cmd);
@@ -32,6 +33,7 @@ export function registerEpp(program: Command): void {
     const objectives = await resolveObjectives(o);
     const routing = await resolveRouting(command, o);
     const pool = await resolvePool(o);
+    const kv = await resolveKvEvents(o, routing.config);
     const logger = createLogger('epp', { level: o.logLevel });
     // With an InferencePool, its InferenceObjectives (CRs) feed the objective → priority map too,
     // live; --objective / --objectives-file entries win on a shared name.
@@ -51,6 +53,7 @@ export function registerEpp(program: Command): void {
       ...routing,
       ...objectives,
       ...pool,
+      ...kv,
       ...resolveFlowControl(o),
       secureServing: o.secureServing,
       tls: o.certPath ? certificateFromDir(o.certPath) : undefined,

@@ -2,12 +2,14 @@ import { Command, Option } from 'commander';
 import { durationArg, intArg, listArg, waitForSignal } from '../parse.js';
 import {
   addFlowControlOptions,
+  addKvEventOptions,
   addObjectiveOptions,
   addPoolOptions,
   addRequestLimitOptions,
   addRoutingOptions,
   addTimeoutOptions,
   resolveFlowControl,
+  resolveKvEvents,
   resolveObjectives,
   resolvePool,
   resolveRouting,
@@ -22,6 +24,7 @@ export function registerServe(program: Command): void {
     .addOption(new Option('--host <addr>', 'listen address').default('127.0.0.1'));
   addPoolOptions(cmd);
   addRoutingOptions(cmd);
+  addKvEventOptions(cmd);
   addObjectiveOptions(cmd);
   addRequestLimitOptions(cmd, '413');
   addFlowControlOptions(cmd);
@@ -45,6 +48,7 @@ export function registerServe(program: Command): void {
       const objectives = await resolveObjectives(o);
       const routing = await resolveRouting(command, o);
       const pool = await resolvePool(o);
+      const kv = await resolveKvEvents(o, routing.config);
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new KvgateError(ErrorCode.InvalidConfig, '--tls-cert and --tls-key go together');
       const logger = createLogger('gateway', { level: o.logLevel });
       const keys = [...(o.apiKey ?? []), ...(process.env.KVGATE_API_KEYS ?? '').split(',').filter(Boolean)];
@@ -54,6 +58,7 @@ export function registerServe(program: Command): void {
         ...routing,
         ...objectives,
         ...pool,
+        ...kv,
         ...resolveFlowControl(o),
         ...resolveTimeouts(o),
         apiKeys: keys,

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { intArg, waitForSignal } from '../parse.js';
-import { addFlowControlOptions, addObjectiveOptions, addRoutingOptions, addTimeoutOptions, resolveFlowControl, resolveObjectives, resolveRouting, resolveTimeouts } from '../options.js';
+import { addFlowControlOptions, addObjectiveOptions, addRoutingOptions, addTimeoutOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolveRouting, resolveTimeouts } from '../options.js';
 
 export function registerUp(program: Command): void {
   const cmd = program
@@ -8,7 +8,12 @@ export function registerUp(program: Command): void {
     .description('Start a local fleet: simulated vLLM replicas behind the cache-aware gateway, ready to curl')
     .addOption(new Option('--replicas <n>', 'number of simulated replicas').argParser(intArg('--replicas', 1)).default(3))
     .addOption(new Option('--sim-base-port <port>', 'port of the first replica (+1 per replica; 0 = any free ports)').argParser(intArg('--sim-base-port')).default(8000))
-    .addOption(new Option('--kv-events-base-port <port>', 'first KV-events ZMQ port (+1 per replica; 0 = off)').argParser(intArg('--kv-events-base-port')).default(5557))
+    .addOption(new Option('--kv-events-base-port <port>', 'first KV-events ZMQ port: replica i publishes on base+i and replays on base+replicas+i, and the gateway subscribes to each (precise prefix routing); 0 = off; free ports when --sim-base-port is 0').argParser(intArg('--kv-events-base-port')).default(5557))
+    .addOption(new Option('--kv-cache-size <blocks>', "each replica's KV cache capacity in blocks (default: the profile's)").argParser(intArg('--kv-cache-size', 1)))
+    .addOption(new Option('--block-size <tokens>', 'KV block size in tokens: 8, 16, 32, 64 or 128 (default: the profile\'s)').argParser(intArg('--block-size', 1)))
+    .addOption(new Option('--max-num-seqs <n>', 'max running sequences per engine step of each replica, which reports it to the gateway\'s flow control (default: the profile\'s)').argParser(intArg('--max-num-seqs', 1)))
+    .addOption(new Option('--max-num-batched-tokens <tokens>', 'token budget per engine step (default: the profile\'s)').argParser(intArg('--max-num-batched-tokens', 1)))
+    .addOption(new Option('--tokenizer <spec>', 'tokenizer of the replicas and of the gateway\'s precise prefix matching: estimate, qwen, or a path to tokenizer.json').default('estimate'))
     .addOption(new Option('--profile <name>', 'simulator profile').default('qwen2.5-3b-tpu-v6e'))
     .addOption(new Option('--model <name>', 'model name').default('Qwen/Qwen2.5-3B-Instruct'))
     .option('--no-enable-prefix-caching', 'run the replicas without prefix caching (to see what it is worth)')
@@ -16,7 +21,7 @@ export function registerUp(program: Command): void {
     .addOption(new Option('--host <addr>', 'listen address').default('127.0.0.1'));
   addRoutingOptions(cmd);
   addObjectiveOptions(cmd);
-  addFlowControlOptions(cmd);
+  addFlowControlOptions(cmd, { maxNumSeqs: false }); // --max-num-seqs above sets the replicas'
   addTimeoutOptions(cmd);
   cmd
     .option('--access-log', 'log one JSON line per request (never includes prompt or completion text)', false)
@@ -28,14 +33,26 @@ export function registerUp(program: Command): void {
       const { createLogger } = await import('../../shared/logger.js');
       const objectives = await resolveObjectives(o);
       const routing = await resolveRouting(command, o);
+      const { KV_EVENTS_PORT_LABEL, KV_EVENTS_REPLAY_PORT_LABEL } = await import('../../datalayer/kv-events/labels.js');
+      const kv = await resolveKvEvents({ tokenizer: o.tokenizer }, routing.config);
       const fleet = await startSimFleet({
         replicas: o.replicas,
         basePort: o.simBasePort,
-        kvEventsBasePort: o.kvEventsBasePort && o.simBasePort ? o.kvEventsBasePort : undefined,
+        kvEventsBasePort: o.kvEventsBasePort ? (o.simBasePort ? o.kvEventsBasePort : 0) : undefined,
         profile: o.profile,
         model: o.model,
         host: o.host,
+        tokenizer: o.tokenizer,
+        kvCacheSize: o.kvCacheSize,
+        blockSize: o.blockSize,
+        maxNumSeqs: o.maxNumSeqs,
+        maxNumBatchedTokens: o.maxNumBatchedTokens,
         enablePrefixCaching: o.enablePrefixCaching !== false,
+      });
+      // Each replica's KV-event ports travel with its endpoint, as an endpoints file's kvEventsPort would.
+      const endpoints = fleet.replicas.map((r, i) => {
+        const ports = fleet.kvEvents?.[i];
+        return parseEndpoint(r.url, ports ? { [KV_EVENTS_PORT_LABEL]: String(ports.port), [KV_EVENTS_REPLAY_PORT_LABEL]: String(ports.replayPort) } : {});
       });
       let gw;
       try {
@@ -46,7 +63,8 @@ export function registerUp(program: Command): void {
           ...objectives,
           ...resolveFlowControl(o),
           ...resolveTimeouts(o),
-          endpoints: fleet.replicas.map((r) => parseEndpoint(r.url)),
+          endpoints,
+          tokenizer: kv.tokenizer,
           accessLog: o.accessLog,
           logger: createLogger('gateway', { stderr: true }),
           drainSettleMs: 0,
@@ -58,9 +76,9 @@ export function registerUp(program: Command): void {
       }
       const urls = fleet.replicas.map((r) => r.url);
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ gateway_url: gw.url, replicas: urls, preset: o.configFile ? null : o.preset, profile: o.profile, model: o.model })}\n`);
+        process.stdout.write(`${JSON.stringify({ gateway_url: gw.url, replicas: urls, preset: o.configFile ? null : o.preset, profile: o.profile, model: o.model, kv_events: fleet.kvEvents ?? null })}\n`);
       } else {
-        const rows = [['role', 'url'], ['gateway', gw.url], ...urls.map((u, i) => [`replica ${i}`, u])];
+        const rows = [['role', 'url'], ['gateway', gw.url], ...urls.map((u, i) => [`replica ${i}`, fleet.kvEvents ? `${u}  (KV events tcp://${o.host}:${fleet.kvEvents[i].port}, replay ${fleet.kvEvents[i].replayPort})` : u])];
         const w = Math.max(...rows.map((r) => r[0].length));
         process.stdout.write(`kvgate fleet — ${urls.length} simulated replicas (profile ${o.profile}, model ${o.model}), routing ${routing.config.source}\n\n`);
         for (const r of rows) process.stdout.write(`  ${r[0].padEnd(w)}  ${r[1]}\n`);

@@ -4,3 +4,4 @@ export { KvEventSubscriber, type KvEventSink, type KvEventEndpoint, type KvEvent
 export { exactIndexSink } from './index-sink.js';
 export { parseKvTopic } from './topic.js';
 export { LogOncePerKind } from './log-once.js';
+export { KvEventIntake, KV_EVENTS_PORT_LABEL, KV_EVENTS_REPLAY_PORT_LABEL, type KvEventIntakeOptions } from './kv-event-intake.js';

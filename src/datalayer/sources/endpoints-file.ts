@@ -4,10 +4,12 @@ import { parse as parseYaml } from 'yaml';
 import type { EndpointInfo } from '../../router/api.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 import { parseEndpoint } from './static-endpoints.js';
+import { KV_EVENTS_PORT_LABEL, KV_EVENTS_REPLAY_PORT_LABEL } from '../kv-events/labels.js';
 
 /**
- * Reads an endpoints file: YAML/JSON `endpoints: [{address, port, labels}]` (llm-d's
- * file-discovery shape), a YAML/JSON list of strings, or one endpoint per line.
+ * Reads an endpoints file: YAML/JSON `endpoints: [{address, port, labels, kvEventsPort?,
+ * kvEventsReplayPort?}]` (llm-d's file-discovery shape; the KV-event ports are kvgate's, see
+ * kv-events/kv-event-intake.ts), a YAML/JSON list of strings, or one endpoint per line.
  */
 export function readEndpointsFile(path: string): EndpointInfo[] {
   let text: string;
@@ -28,8 +30,11 @@ export function readEndpointsFile(path: string): EndpointInfo[] {
   const fromItem = (item: unknown, i: number): EndpointInfo => {
     if (typeof item === 'string') return withPath(() => parseEndpoint(item), where(i));
     if (item && typeof item === 'object') {
-      const o = item as { address?: unknown; port?: unknown; url?: unknown; labels?: unknown };
+      const o = item as { address?: unknown; port?: unknown; url?: unknown; labels?: unknown; kvEventsPort?: unknown; kvEventsReplayPort?: unknown };
       const labels = labelsOf(o.labels, where(i));
+      // The engine's KV-event ports travel as the labels Kubernetes discovery uses for the Pod annotation.
+      if (o.kvEventsPort !== undefined) labels[KV_EVENTS_PORT_LABEL] = String(portOf(o.kvEventsPort, `${where(i)}.kvEventsPort`));
+      if (o.kvEventsReplayPort !== undefined) labels[KV_EVENTS_REPLAY_PORT_LABEL] = String(portOf(o.kvEventsReplayPort, `${where(i)}.kvEventsReplayPort`));
       if (typeof o.url === 'string') return withPath(() => parseEndpoint(o.url as string, labels), where(i));
       if (typeof o.address === 'string' && (typeof o.port === 'number' || typeof o.port === 'string')) {
         return withPath(() => parseEndpoint(`${o.address}:${o.port}`, labels), where(i));
@@ -46,6 +51,12 @@ export function readEndpointsFile(path: string): EndpointInfo[] {
     .map((l) => l.replace(/#.*/, '').trim())
     .filter(Boolean)
     .map(fromItem);
+}
+
+function portOf(v: unknown, where: string): number {
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 65535) throw new KvgateError(ErrorCode.InvalidConfig, `${where}: expected a port number 1-65535`);
+  return n;
 }
 
 /** Label values as strings (YAML reads `gpu: 1` as a number); nested values are errors. */

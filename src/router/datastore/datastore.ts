@@ -4,6 +4,8 @@ interface InFlight {
   endpointId: string;
   /** Uncached prompt tokens still counted against the endpoint (released at first token). */
   tokens: number;
+  /** Priority < 0: counted in the endpoint's inFlightSheddable. */
+  sheddable: boolean;
   /** The endpoint's scrape count at dispatch: tokens still count as "since scrape" while it holds. */
   scrape: number;
 }
@@ -32,7 +34,7 @@ export class MemoryDatastore implements Datastore {
   upsertEndpoint(info: EndpointInfo): void {
     const cur = this.endpoints.get(info.id);
     if (cur) cur.info = info;
-    else this.endpoints.set(info.id, { info, healthy: true, inFlightRequests: 0, inFlightTokens: 0, dispatchedTokensSinceScrape: 0 });
+    else this.endpoints.set(info.id, { info, healthy: true, inFlightRequests: 0, inFlightSheddable: 0, inFlightTokens: 0, dispatchedTokensSinceScrape: 0 });
   }
 
   removeEndpoint(id: string): void {
@@ -69,21 +71,25 @@ export class MemoryDatastore implements Datastore {
     for (const l of this.listeners) l.healthChanged?.(id, healthy);
   }
 
-  /** Starts bookkeeping of a request dispatched to `endpointId` with `tokens` uncached prompt tokens. */
-  dispatch(requestId: string, endpointId: string, tokens: number): void {
+  /**
+   * Starts bookkeeping of a request dispatched to `endpointId` with `tokens` uncached prompt
+   * tokens; `sheddable` (priority < 0) requests are also counted apart.
+   */
+  dispatch(requestId: string, endpointId: string, tokens: number, sheddable = false): void {
     this.release(requestId);
     const e = this.endpoints.get(endpointId);
     if (!e) return;
     e.inFlightRequests++;
+    if (sheddable) e.inFlightSheddable++;
     e.inFlightTokens += tokens;
     e.dispatchedTokensSinceScrape += tokens;
-    this.inflight.set(requestId, { endpointId, tokens, scrape: this.scrapes.get(endpointId) ?? 0 });
+    this.inflight.set(requestId, { endpointId, tokens, sheddable, scrape: this.scrapes.get(endpointId) ?? 0 });
   }
 
   /** Moves a request to another endpoint (failover). */
   move(requestId: string, endpointId: string): void {
     const f = this.inflight.get(requestId);
-    if (f && f.endpointId !== endpointId) this.dispatch(requestId, endpointId, f.tokens);
+    if (f && f.endpointId !== endpointId) this.dispatch(requestId, endpointId, f.tokens, f.sheddable);
   }
 
   firstToken(requestId: string): void {
@@ -114,6 +120,7 @@ export class MemoryDatastore implements Datastore {
     const e = this.endpoints.get(f.endpointId);
     if (e) {
       e.inFlightRequests = Math.max(0, e.inFlightRequests - 1);
+      if (f.sheddable) e.inFlightSheddable = Math.max(0, e.inFlightSheddable - 1);
       this.releaseTokens(e, f);
     }
     return f.endpointId;

@@ -70,6 +70,8 @@ export class EppMetrics {
   private readonly scheduler: HistogramSeries;
   private readonly hitRatio: HistogramSeries;
   private readonly picks: LabeledCounter;
+  private readonly prefixSource: { exact: CounterSeries; approx: CounterSeries };
+  private readonly tokenization: HistogramSeries;
   private readonly requestSizes: LabeledHistogram;
   private readonly responseSizes: LabeledHistogram;
   private readonly ntpot: LabeledHistogram;
@@ -100,6 +102,9 @@ export class EppMetrics {
     this.scheduler = new LabeledHistogram('inference_extension_scheduler_e2e_duration_seconds', 'End-to-end scheduling latency distribution in seconds.', [], SCHEDULER_BUCKETS, r).series();
     this.hitRatio = new LabeledHistogram('inference_extension_prefix_indexer_hit_ratio', 'Ratio of prefix blocks found in the index per request.', [], RATIO_BUCKETS, r).series();
     this.picks = new LabeledCounter('kvgate_endpoint_picks_total', 'Requests sent to each endpoint (after failover).', ['endpoint'], r);
+    const source = new LabeledCounter('kvgate_prefix_match_source_total', "Routing decisions by where the chosen endpoint's prefix match came from: exact (the engine's KV events) or approx (the router's own record).", ['source'], r);
+    this.prefixSource = { exact: source.series('exact'), approx: source.series('approx') };
+    this.tokenization = new LabeledHistogram('kvgate_tokenize_duration_seconds', 'Router-side tokenization of a prompt for precise prefix matching, seconds.', [], SCHEDULER_BUCKETS, r).series();
     const registers = [r];
     const ready = () => datastore.list().filter((e) => e.healthy);
     new Gauge({ name: 'inference_pool_ready_pods', help: 'The number of ready pods in the inference server pool.', labelNames: ['name'], registers, collect() { this.set({ name }, ready().length); } });
@@ -148,13 +153,18 @@ export class EppMetrics {
     observe(this.pluginDuration.series(extensionPoint, pluginType, pluginName), seconds);
   }
 
-  observeScheduling(seconds: number, prefix?: { matchedBlocks: number; totalBlocks: number; blockTokens?: number }): void {
+  observeScheduling(seconds: number, prefix?: { matchedBlocks: number; totalBlocks: number; blockTokens?: number; source?: 'exact' | 'approx' }): void {
     observe(this.scheduler, seconds);
     if (prefix && prefix.totalBlocks > 0) {
       observe(this.hitRatio, prefix.matchedBlocks / prefix.totalBlocks);
       // Bytes as GIE sizes them: ~4 characters per token.
       observe(this.hitBytes, prefix.matchedBlocks * (prefix.blockTokens ?? 16) * 4);
     }
+    if (prefix?.source) this.prefixSource[prefix.source].value++;
+  }
+
+  observeTokenization(seconds: number): void {
+    observe(this.tokenization, seconds);
   }
 
   observeRequest(r: RequestRecord): void {

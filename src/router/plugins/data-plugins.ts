@@ -16,6 +16,9 @@ const BUILT_IN = [
   'passthrough-parser',
   'models-data-source',
   'models-data-extractor',
+  // llm-d's precise prefix recipe: kvgate tokenizes in-process and watches its own pool.
+  'tokenizer',
+  'endpoint-notification-source',
 ];
 
 export const dataPlugins: PluginDefinition[] = BUILT_IN.map((type) => ({

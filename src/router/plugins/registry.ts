@@ -23,6 +23,8 @@ import { utilizationDetector } from './saturation/utilization-detector.js';
 import { singleProfileHandler } from './single-profile-handler.js';
 import { dataPlugins } from './data-plugins.js';
 import { approxPrefixCacheProducer } from './producers/approx-prefix-cache-producer.js';
+import { precisePrefixCacheProducer } from './producers/precise-prefix-cache-producer.js';
+import { precisePrefixCacheScorer } from './scorers/precise-prefix-cache-scorer.js';
 
 const ALL: PluginDefinition[] = [
   labelSelectorFilter,
@@ -50,6 +52,8 @@ const ALL: PluginDefinition[] = [
   utilizationDetector,
   singleProfileHandler,
   approxPrefixCacheProducer,
+  precisePrefixCacheProducer,
+  precisePrefixCacheScorer,
   ...dataPlugins,
 ] as PluginDefinition[];
 

@@ -1,4 +1,5 @@
-import type { EndpointState, RouteRequest } from '../api.js';
+import type { EndpointState, PrefixSource, RouteRequest } from '../api.js';
+import type { KvEventsView, PromptTokenizer } from '../prefix/kv-events-view.js';
 import type { z } from 'zod';
 
 /** Per-request state every plugin of one scheduling cycle sees. */
@@ -16,10 +17,20 @@ export interface CycleContext {
 
 export interface PrefixMatch {
   totalBlocks: number;
-  /** Tokens per approximate block (for converting matches into tokens). */
+  /** Tokens per block (for converting matches into tokens). */
   blockTokens: number;
+  /** Leading blocks per endpoint id (device-weighted for exact matches: a CPU-tier block counts less than 1). */
   matched: Map<string, number>;
+  /** Where each candidate's match came from (set by the precise producer; absent = all approximate). */
+  source?: Map<string, PrefixSource>;
 }
+
+/**
+ * How a prefix consumer wants its matches: `required` — from the engines' KV events (a precise
+ * producer is made for it, falling back per endpoint to the approximate index); `preferred` —
+ * from KV events when this process has them, else approximate. Absent: approximate (GIE's).
+ */
+export type ExactPrefixWish = 'required' | 'preferred';
 
 export interface Filter {
   readonly kind: 'filter';
@@ -30,6 +41,7 @@ export interface Scorer {
   readonly kind: 'scorer';
   /** Needs ctx.prefix. */
   readonly needsPrefix?: boolean;
+  readonly exactPrefix?: ExactPrefixWish;
   /** One score per endpoint (same order), any range: the profile clamps to [0, 1]. */
   score(ctx: CycleContext, endpoints: EndpointState[]): number[];
   /** Feedback hooks (optional). */
@@ -81,8 +93,14 @@ export interface DataProducer {
   readonly kind: 'producer';
   /** The CycleContext field it fills. */
   readonly produces: 'prefix';
+  /** Needs `request.promptTokenIds`: the lifecycle tokenizes the prompt once before the pick. */
+  readonly wantsTokenIds?: boolean;
   prepare(ctx: CycleContext, candidates: EndpointState[]): void;
   onPicked?(ctx: CycleContext, endpoint: EndpointState): void;
+  /** The request's first response byte on `endpointId` (its prefill is done). */
+  onFirstToken?(requestId: string, endpointId: string, nowMs: number): void;
+  /** The request ended (any outcome). */
+  onComplete?(requestId: string): void;
 }
 
 export type Plugin = Filter | Scorer | Picker | ProfileHandler | SaturationDetector | DataPlugin | DataProducer;
@@ -91,6 +109,10 @@ export type PluginKind = Plugin['kind'];
 /** Everything a plugin factory may use besides its own parameters. */
 export interface PluginEnv {
   name: string;
+  /** The process's KV-event intake (exact index, stream states), when it has one. */
+  kvEvents?: KvEventsView;
+  /** Router-side tokenizer for precise prefix matching. */
+  tokenizer?: PromptTokenizer;
 }
 
 export interface PluginDefinition<P extends z.ZodType = z.ZodType> {

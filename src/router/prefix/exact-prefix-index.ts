@@ -234,6 +234,16 @@ export class ExactPrefixIndex {
     return this.walk(model, lora, tokenIds, cacheSalt, weights);
   }
 
+  /**
+   * The own keys of the request's full blocks in `blockSize`-token blocks (the keys `match` looks
+   * up), as fresh arrays: `hi[i]`, `lo[i]` for block i. For speculative entries (blocks a picked
+   * request is about to store) compared against later requests.
+   */
+  blockKeys(model: string, lora: string | null, tokenIds: ArrayLike<number>, cacheSalt: string | null, blockSize: number): { hi: Uint32Array; lo: Uint32Array; count: number } {
+    const count = this.requestKeys(model, lora, cacheSalt, blockSize, tokenIds);
+    return { hi: this.keyHi.slice(0, count), lo: this.keyLo.slice(0, count), count };
+  }
+
   memoryStats(): ExactIndexMemory {
     const nodeBytes = this.cap * (4 * 7 + 2 + 1);
     const bytes = nodeBytes + this.ownTable.byteLength + this.engTable.byteLength;
@@ -245,41 +255,61 @@ export class ExactPrefixIndex {
   private walk(model: string, lora: string | null, tokenIds: ArrayLike<number>, salt: string | null, weights: TierWeights | null): Map<string, number> {
     const res = new Map<string, number>();
     if (this.live === 0) return res;
+    for (const blockSize of this.blockSizes.keys()) {
+      const count = this.requestKeys(model, lora, salt, blockSize, tokenIds);
+      this.walkKeys(this.keyHi, this.keyLo, count, blockSize, weights, res);
+    }
+    return res;
+  }
+
+  /**
+   * As `matchWeighted` (or `match` with `weights` null), for block keys already computed with
+   * `blockKeys` in `blockSize`-token blocks: only endpoints of that block size can match. Lets a
+   * caller that needs the keys anyway (speculative entries) hash the request once.
+   */
+  matchKeys(keys: { hi: Uint32Array; lo: Uint32Array; count: number }, blockSize: number, weights: TierWeights | null = DEFAULT_TIER_WEIGHTS): Map<string, number> {
+    const res = new Map<string, number>();
+    if (this.live > 0 && this.blockSizes.has(blockSize)) this.walkKeys(keys.hi, keys.lo, keys.count, blockSize, weights, res);
+    return res;
+  }
+
+  /** Block sizes of the endpoints the index holds blocks for (usually one). */
+  get blockSizesInUse(): number {
+    return this.blockSizes.size;
+  }
+
+  private walkKeys(keyHi: Uint32Array, keyLo: Uint32Array, count: number, blockSize: number, weights: TierWeights | null, res: Map<string, number>): void {
     if (this.matched.length < this.slotIds.length) {
       this.matched = new Int32Array(this.slotIds.length * 2);
       this.weighted = new Float64Array(this.slotIds.length * 2);
     }
     if (this.touched.length < this.slotIds.length) this.touched = new Int32Array(this.slotIds.length * 2);
     const { matched, weighted, nSlot, nNextSame, nTier, touched } = this;
-    for (const blockSize of this.blockSizes.keys()) {
-      const count = this.requestKeys(model, lora, salt, blockSize, tokenIds);
-      let nTouched = 0;
-      for (let i = 0; i < count; i++) {
-        let advanced = false;
-        for (let n = this.ownHead(this.keyHi[i], this.keyLo[i]); n !== NO; n = nNextSame[n]) {
-          const s = nSlot[n];
-          if (matched[s] !== i) continue;
-          if (i === 0) {
-            if (this.slotBlockSize[s] !== blockSize) continue;
-            touched[nTouched++] = s;
-          }
-          matched[s] = i + 1;
-          if (weights) {
-            const t = nTier[n];
-            weighted[s] += t & GPU ? weights.gpu : t & CPU ? weights.cpu : weights.other;
-          }
-          advanced = true;
+    let nTouched = 0;
+    for (let i = 0; i < count; i++) {
+      let advanced = false;
+      for (let n = this.ownHead(keyHi[i], keyLo[i]); n !== NO; n = nNextSame[n]) {
+        const s = nSlot[n];
+        if (matched[s] !== i) continue;
+        if (i === 0) {
+          if (this.slotBlockSize[s] !== blockSize) continue;
+          touched[nTouched++] = s;
         }
-        if (!advanced) break;
+        matched[s] = i + 1;
+        if (weights) {
+          const t = nTier[n];
+          weighted[s] += t & GPU ? weights.gpu : t & CPU ? weights.cpu : weights.other;
+        }
+        advanced = true;
       }
-      for (let t = 0; t < nTouched; t++) {
-        const s = touched[t];
-        res.set(this.slotIds[s]!, weights ? weighted[s] : matched[s]);
-        matched[s] = 0;
-        weighted[s] = 0;
-      }
+      if (!advanced) break;
     }
-    return res;
+    for (let t = 0; t < nTouched; t++) {
+      const s = touched[t];
+      res.set(this.slotIds[s]!, weights ? weighted[s] : matched[s]);
+      matched[s] = 0;
+      weighted[s] = 0;
+    }
   }
 
   /** Own keys of the request's full blocks into keyHi/keyLo; returns their count. */

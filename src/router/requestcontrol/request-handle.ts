@@ -162,6 +162,14 @@ export class RequestHandle {
   private dispatch(eligible: EndpointState[], all: EndpointState[], admission: boolean): EndpointInfo[] {
     const d = this.d;
     const route = this.route!;
+    if (route.promptTokenIds === undefined && d.router.wantsTokenIds(eligible)) {
+      // Precise prefix matching: the engine's token ids, once per request (prefix-cached), and
+      // only when the request is about to be picked (not while it waits in the gateway queue).
+      const t0 = d.now();
+      route.promptTokenIds = d.router.tokenize(route.prefixText);
+      route.promptTokens = route.promptTokenIds.length;
+      d.opts.metrics?.observeTokenization((d.now() - t0) / 1000);
+    }
     const s0 = d.now();
     let pick: PickResult;
     try {
@@ -271,7 +279,15 @@ export class RequestHandle {
   responseHeaders(): Record<string, string> {
     const h: Record<string, string> = { 'x-gateway-destination-endpoint-served': this.endpoint?.id ?? '', 'x-request-id': this.externalId };
     if (this.d.opts.debugScores && this.pick) {
-      h['x-kvgate-scores'] = JSON.stringify(this.pick.scores.map((s) => ({ endpoint: s.endpointId, total: +s.total.toFixed(4), ...s.byPlugin })));
+      const total = this.pick.prefixMatch?.totalBlocks;
+      h['x-kvgate-scores'] = JSON.stringify(
+        this.pick.scores.map((s) => ({
+          endpoint: s.endpointId,
+          total: +s.total.toFixed(4),
+          ...s.byPlugin,
+          ...(s.prefix ? { prefix: { blocks: +s.prefix.matchedBlocks.toFixed(2), of: total, source: s.prefix.source } } : {}),
+        })),
+      );
     }
     return h;
   }

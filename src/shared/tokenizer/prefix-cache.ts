@@ -54,6 +54,15 @@ export class PrefixCachingTokenizer {
 
   encode(text: string): number[] {
     if (text.length < this.minChars) return this.base.encode(text);
+    return Array.from(this.encodeIds(text));
+  }
+
+  /**
+   * As `encode`, into one typed array (what the router hashes): the cached pieces are copied in
+   * with `set`, so a long prompt seen before costs a lookup per piece and one copy.
+   */
+  encodeIds(text: string): Uint32Array {
+    if (text.length < this.minChars) return Uint32Array.from(this.base.encode(text));
     const parts: ArrayLike<number>[] = [];
     let total = 0;
     for (let pos = 0; pos < text.length; ) {
@@ -63,9 +72,13 @@ export class PrefixCachingTokenizer {
       total += ids.length;
       pos = end;
     }
-    const out = new Array<number>(total);
+    const out = new Uint32Array(total);
     let o = 0;
-    for (const p of parts) for (let i = 0; i < p.length; i++) out[o++] = p[i];
+    for (const p of parts) {
+      if (p instanceof Uint32Array) out.set(p, o);
+      else for (let i = 0; i < p.length; i++) out[o + i] = p[i];
+      o += p.length;
+    }
     return out;
   }
 
@@ -95,13 +108,14 @@ export class PrefixCachingTokenizer {
     if (ids.length > this.maxTokens) return ids;
     // A fresh flat copy of the key: a slice would keep the whole request text alive.
     const key = Buffer.from(text, 'utf16le').toString('utf16le');
-    this.cache.set(key, Uint32Array.from(ids));
+    const arr = Uint32Array.from(ids);
+    this.cache.set(key, arr);
     this.counters.cachedTokens += ids.length;
     for (const [k, v] of this.cache) {
       if (this.counters.cachedTokens <= this.maxTokens) break;
       this.cache.delete(k);
       this.counters.cachedTokens -= v.length;
     }
-    return ids;
+    return arr;
   }
 }

@@ -21,6 +21,23 @@ export type ApproxPrefixParams = z.infer<typeof ApproxPrefixParams>;
 const DEFAULT_LRU_CAPACITY = 31_250;
 
 /**
+ * The approximate index these parameters describe: blocks of blockSizeTokens × 4 characters (or
+ * the deprecated character sizes), at most maxPrefixBlocksToMatch of them (or
+ * maxPrefixTokensToMatch worth), lruCapacityPerServer entries per endpoint (default 31,250).
+ * Also the precise producer's per-endpoint fallback.
+ */
+export function approxIndexFor(p: ApproxPrefixParams): ApproxPrefixIndex {
+  const blockChars = p.hashBlockSize ?? p.blockSize ?? p.blockSizeTokens * 4;
+  const maxBlocks = p.maxPrefixTokensToMatch > 0 ? Math.max(1, Math.floor(p.maxPrefixTokensToMatch / (blockChars / 4))) : p.maxPrefixBlocksToMatch;
+  return new ApproxPrefixIndex({ blockChars, maxBlocks, defaultCapacity: p.lruCapacityPerServer ?? DEFAULT_LRU_CAPACITY });
+}
+
+/** Whether the index is sized per endpoint from vllm:cache_config_info (GIE's autoTune; off with an explicit capacity). */
+export function approxAutoTune(p: ApproxPrefixParams): boolean {
+  return p.autoTune && p.lruCapacityPerServer === undefined;
+}
+
+/**
  * Owns the approximate prefix index (prefix/approx-prefix-index.ts) and fills `ctx.prefix` for
  * every scheduling cycle: hashes the request's prompt text in blocks of blockSizeTokens × 4
  * characters, matches them per endpoint, and after the pick records the request's blocks on the
@@ -39,10 +56,8 @@ export class ApproxPrefixCacheProducer implements DataProducer, DatastoreListene
   blocksMatched = 0;
 
   constructor(p: ApproxPrefixParams) {
-    const blockChars = p.hashBlockSize ?? p.blockSize ?? p.blockSizeTokens * 4;
-    const maxBlocks = p.maxPrefixTokensToMatch > 0 ? Math.max(1, Math.floor(p.maxPrefixTokensToMatch / (blockChars / 4))) : p.maxPrefixBlocksToMatch;
-    this.index = new ApproxPrefixIndex({ blockChars, maxBlocks, defaultCapacity: p.lruCapacityPerServer ?? DEFAULT_LRU_CAPACITY });
-    this.autoTune = p.autoTune && p.lruCapacityPerServer === undefined;
+    this.index = approxIndexFor(p);
+    this.autoTune = approxAutoTune(p);
   }
 
   prepare(ctx: CycleContext): void {

@@ -102,6 +102,8 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
     const scorer: Scorer = {
       kind: 'scorer',
       needsPrefix: true,
+      // Exact matches (KV events) where an endpoint's stream is live, approximate elsewhere.
+      exactPrefix: 'preferred',
       score(ctx, eps) {
         let bestHit = 0;
         if (ctx.prefix) for (const m of ctx.prefix.matched.values()) bestHit = Math.max(bestHit, m * ctx.prefix.blockTokens);
