@@ -105,7 +105,7 @@ test('requests sent since the last scrape count in the engine queue and KV usage
   assert.equal(g.assess([a()], 1250).eligible.length, 1);
 });
 
-test('once the pool may take more, the scheduler chooses among every endpoint under its cap, busy ones too; sheddable requests only the eligible', () => {
+test('once some replica has room, the scheduler chooses among every endpoint under its cap, busy ones too; sheddable requests only the eligible', () => {
   const g = gate();
   const cached = ep('cached', 0, { waitingQueueSize: 6 });
   const idle = ep('idle', 0, {});
@@ -114,8 +114,15 @@ test('once the pool may take more, the scheduler chooses among every endpoint un
   assert.deepEqual(r.targets.map((e) => e.info.id), ['cached', 'idle'], 'affinity may still pick the busy replica holding the prefix');
   assert.deepEqual(g.assess([cached, idle], 1100, undefined, true).targets.map((e) => e.info.id), ['idle']);
   const full = ep('full', 0, { waitingQueueSize: 10 });
-  assert.equal(g.assess([full, ep('idle', 0, { waitingQueueSize: 0 })], 1100).targets.length, 0, "pool saturation (1 + 0 … mean of 2 and 0 = 1) at GIE's ceiling: wait");
+  assert.equal(g.assess([full, ep('idle', 0, { waitingQueueSize: 0 })], 1100).targets.length, 2, 'one replica with room is enough: a hot spot does not hold the pool back');
+  assert.equal(g.assess([full, ep('busy', 0, { waitingQueueSize: 5 })], 1100).targets.length, 0, 'no replica with room: wait in the gateway queue');
   assert.equal(g.assess([ep('capped', 384)], 1100).targets.length, 0, 'at its concurrency cap: never a target');
+  const kvFull = ep('kv', 0, { kvCacheUsage: 0.95 });
+  const k = g.assess([kvFull], 1100);
+  assert.equal(k.eligible.length, 0, "GIE's KV threshold: saturated");
+  assert.ok(k.saturation > 1);
+  assert.equal(k.targets.length, 1, 'a full cache with no engine queue is a full batch: requests that are not sheddable still go');
+  assert.equal(g.assess([kvFull], 1100, undefined, true).targets.length, 0, 'sheddable ones do not');
 });
 
 test('a TTFT predictor saturates an endpoint whose predicted TTFT reaches the threshold (fresh metrics only)', () => {
