@@ -116,6 +116,9 @@ test('once some replica has room, the scheduler chooses among every endpoint und
   const full = ep('full', 0, { waitingQueueSize: 10 });
   assert.equal(g.assess([full, ep('idle', 0, { waitingQueueSize: 0 })], 1100).targets.length, 2, 'one replica with room is enough: a hot spot does not hold the pool back');
   assert.equal(g.assess([full, ep('busy', 0, { waitingQueueSize: 5 })], 1100).targets.length, 0, 'no replica with room: wait in the gateway queue');
+  const herded = { ...ep('full', 0, { waitingQueueSize: 10 }), dispatchedSinceScrape: 4 };
+  assert.equal(g.assess([herded, ep('idle', 0, {})], 1100).targets.length, 2, '4 sent to the full replica since its scrape, 5 places left on the idle one');
+  assert.equal(g.assess([{ ...herded, dispatchedSinceScrape: 5 }, ep('idle', 0, {})], 1100).targets.length, 0, "what went to the full replica used up the idle one's room: a release cannot herd");
   assert.equal(g.assess([ep('capped', 384)], 1100).targets.length, 0, 'at its concurrency cap: never a target');
   const kvFull = ep('kv', 0, { kvCacheUsage: 0.95 });
   const k = g.assess([kvFull], 1100);
