@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { intArg, waitForSignal } from '../parse.js';
+import { DURATION_HELP, portArg, waitForSignal } from '../parse.js';
 import { addFlowControlOptions, addKvEventOptions, addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
 
 function bool(name: string) {
@@ -14,9 +14,9 @@ export function registerEpp(program: Command): void {
   const cmd = program
     .command('epp')
     .description('Run the Envoy ext_proc endpoint picker (drop-in for the GIE / llm-d EPP behind Envoy or Istio)')
-    .addOption(new Option('--grpc-port <n>', 'ext_proc gRPC port').argParser(intArg('--grpc-port')).default(9002))
-    .addOption(new Option('--grpc-health-port <n>', 'gRPC health port (liveness, readiness, ext_proc)').argParser(intArg('--grpc-health-port')).default(9003))
-    .addOption(new Option('--metrics-port <n>', 'HTTP port of /metrics, /health and /ready').argParser(intArg('--metrics-port')).default(9090))
+    .addOption(new Option('--grpc-port <n>', 'ext_proc gRPC port').argParser(portArg('--grpc-port')).default(9002))
+    .addOption(new Option('--grpc-health-port <n>', 'gRPC health port (liveness, readiness, ext_proc)').argParser(portArg('--grpc-health-port')).default(9003))
+    .addOption(new Option('--metrics-port <n>', 'HTTP port of /metrics, /health and /ready').argParser(portArg('--metrics-port')).default(9090))
     .addOption(new Option('--host <addr>', 'listen address').default('0.0.0.0'))
     .addOption(new Option('--secure-serving <bool>', 'TLS on the ext_proc port (self-signed unless --cert-path)').argParser(bool('--secure-serving')).default(true))
     .addOption(new Option('--cert-path <dir>', 'directory with tls.crt and tls.key'));
@@ -26,6 +26,7 @@ export function registerEpp(program: Command): void {
   addObjectiveOptions(cmd);
   addRequestLimitOptions(cmd, 'ImmediateResponse 413');
   addFlowControlOptions(cmd);
+  cmd.addHelpText('after', DURATION_HELP);
   cmd.option('--access-log', 'log one JSON line per request (never includes prompt or completion text)', false).action(async (o, command: Command) => {
     const { startEppServer } = await import('../../extproc/server.js');
     const { certificateFromDir } = await import('../../extproc/self-signed.js');

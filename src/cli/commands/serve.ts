@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { durationArg, intArg, listArg, waitForSignal } from '../parse.js';
+import { DURATION_HELP, durationOption, intArg, listArg, portArg, waitForSignal } from '../parse.js';
 import {
   addFlowControlOptions,
   addKvEventOptions,
@@ -20,7 +20,7 @@ export function registerServe(program: Command): void {
   const cmd = program
     .command('serve')
     .description('Run the OpenAI-compatible cache-aware gateway in front of vLLM (or compatible) endpoints')
-    .addOption(new Option('--port <n>', 'listen port (0 = any free port)').argParser(intArg('--port')).default(8080))
+    .addOption(new Option('--port <n>', 'listen port (0 = any free port)').argParser(portArg('--port')).default(8080))
     .addOption(new Option('--host <addr>', 'listen address').default('127.0.0.1'));
   addPoolOptions(cmd);
   addRoutingOptions(cmd);
@@ -29,6 +29,7 @@ export function registerServe(program: Command): void {
   addRequestLimitOptions(cmd, '413');
   addFlowControlOptions(cmd);
   addTimeoutOptions(cmd);
+  cmd.addHelpText('after', DURATION_HELP);
   cmd
     .addOption(new Option('--api-key <key>', 'require this bearer key (repeatable; also KVGATE_API_KEYS, comma-separated)').argParser(listArg))
     .addOption(new Option('--max-attempts <n>', 'endpoints tried per request before failing').argParser(intArg('--max-attempts', 1)).default(3))
@@ -38,8 +39,8 @@ export function registerServe(program: Command): void {
     .addOption(new Option('--upstream-ca <file>', 'CA bundle for HTTPS upstreams'))
     .addOption(new Option('--upstream-cert <file>', 'client certificate for upstream mTLS'))
     .addOption(new Option('--upstream-key <file>', 'client key for upstream mTLS'))
-    .addOption(new Option('--drain-settle <duration>', 'after SIGTERM, report not-ready this long before closing').argParser(durationArg('--drain-settle')).default(1000, '1s'))
-    .addOption(new Option('--drain-timeout <duration>', 'longest wait for in-flight requests on shutdown').argParser(durationArg('--drain-timeout')).default(30_000, '30s'))
+    .addOption(durationOption('--drain-settle', 'after SIGTERM, report not-ready this long before closing', 1000))
+    .addOption(durationOption('--drain-timeout', 'longest wait for in-flight requests on shutdown', 30_000))
     .option('--no-access-log', 'do not log one JSON line per request (never includes prompt or completion text)')
     .action(async (o, command: Command) => {
       const { startGateway } = await import('../../gateway/server.js');
