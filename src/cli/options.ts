@@ -245,3 +245,24 @@ export function resolveTimeouts(o: TimeoutValues) {
     maxBufferedBytes: o.maxBufferedBytes,
   };
 }
+
+/**
+ * Each given file flag names a readable file, else a KvgateError naming the flag and why
+ * ("--tls-cert: cannot read /x.pem: no such file"), before anything starts.
+ */
+export async function checkReadableFiles(files: Record<string, string | undefined>): Promise<void> {
+  const { accessSync, statSync, constants } = await import('node:fs');
+  const { KvgateError, ErrorCode } = await import('../shared/errors.js');
+  for (const [flag, path] of Object.entries(files)) {
+    if (path === undefined) continue;
+    let why: string | undefined;
+    try {
+      accessSync(path, constants.R_OK);
+      if (statSync(path).isDirectory()) why = 'it is a directory';
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    }
+    if (why) throw new KvgateError(ErrorCode.InvalidConfig, `${flag}: cannot read ${path}: ${why}`, { param: flag });
+  }
+}

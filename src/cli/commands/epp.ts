@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { DURATION_HELP, portArg, waitForSignal } from '../parse.js';
-import { addFlowControlOptions, addKvEventOptions, addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
+import { addFlowControlOptions, checkReadableFiles, addKvEventOptions, addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
 
 function bool(name: string) {
   return (v: string): boolean => {
@@ -31,11 +31,21 @@ export function registerEpp(program: Command): void {
     const { startEppServer } = await import('../../extproc/server.js');
     const { certificateFromDir } = await import('../../extproc/self-signed.js');
     const { createLogger } = await import('../../shared/logger.js');
+    for (const f of o.certPath ? ['tls.crt', 'tls.key'] : []) await checkReadableFiles({ '--cert-path': `${o.certPath}/${f}` });
     const objectives = await resolveObjectives(o);
     const routing = await resolveRouting(command, o);
     const pool = await resolvePool(o);
     const kv = await resolveKvEvents(o, routing.config);
     const logger = createLogger('epp', { level: o.logLevel });
+    // grpc-js writes its own errors to the console ("E No address added out of total 1 resolved" before
+    // kvgate's "--grpc-port: … in use"); they go to kvgate's logger instead, bind failures at debug
+    // since kvgate reports them itself with the flag's name.
+    const grpc = await import('@grpc/grpc-js');
+    const fromGrpc = (level: 'debug' | 'info' | 'warn') => (message?: unknown, ...rest: unknown[]) => {
+      const text = [message, ...rest].map(String).join(' ');
+      logger[/No address added|bind|EADDRINUSE/i.test(text) ? 'debug' : level]({ grpc: text }, 'grpc-js');
+    };
+    grpc.setLogger({ error: fromGrpc('warn'), info: fromGrpc('info'), debug: fromGrpc('debug') });
     // With an InferencePool, its InferenceObjectives (CRs) feed the objective → priority map too,
     // live; --objective / --objectives-file entries win on a shared name.
     let objectiveWatcher: import('../../datalayer/sources/inference-objectives.js').InferenceObjectiveWatcher | undefined;

@@ -8,6 +8,7 @@ import {
   addRequestLimitOptions,
   addRoutingOptions,
   addTimeoutOptions,
+  checkReadableFiles,
   resolveFlowControl,
   resolveKvEvents,
   resolveObjectives,
@@ -51,6 +52,17 @@ export function registerServe(program: Command): void {
       const pool = await resolvePool(o);
       const kv = await resolveKvEvents(o, routing.config);
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new KvgateError(ErrorCode.InvalidConfig, '--tls-cert and --tls-key go together');
+      await checkReadableFiles({ '--tls-cert': o.tlsCert, '--tls-key': o.tlsKey, '--tls-client-ca': o.tlsClientCa, '--upstream-ca': o.upstreamCa, '--upstream-cert': o.upstreamCert, '--upstream-key': o.upstreamKey });
+      if (o.tlsCert) {
+        // A file that is not a PEM certificate/key pair: say which flags, not OpenSSL's "no start line".
+        const { createSecureContext } = await import('node:tls');
+        const { readFileSync } = await import('node:fs');
+        try {
+          createSecureContext({ cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey), ca: o.tlsClientCa ? readFileSync(o.tlsClientCa) : undefined });
+        } catch (err) {
+          throw new KvgateError(ErrorCode.InvalidConfig, `--tls-cert/--tls-key${o.tlsClientCa ? '/--tls-client-ca' : ''}: not a PEM certificate and its private key (${(err as Error).message})`, { param: '--tls-cert' });
+        }
+      }
       const logger = createLogger('gateway', { level: o.logLevel });
       const keys = [...(o.apiKey ?? []), ...(process.env.KVGATE_API_KEYS ?? '').split(',').filter(Boolean)];
       const gw = await startGateway({
