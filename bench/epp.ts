@@ -1,93 +1,176 @@
 // npm run bench:epp — the ext_proc round trip (stream: headers + 2 KB body → destination headers
 // + body back) at a paced 1,000 request-streams/s, and the added latency of a 220 KB body.
-// The EPP runs in its own process; this process is the Envoy-like client.
+// The EPP runs in its own process; this process is the Envoy-like client. Besides the round
+// trip it reads, for the paced phase, the EPP's CPU time per stream (/proc, robust when other work
+// shares the machine) and its event-loop delay (perf_hooks, through a preloaded probe).
+// Side by side: `tsx bench/epp.ts [repo-root …]` runs each checkout's compiled EPP in turn,
+// BENCH_ROUNDS times (default 1), against the same upstreams (default: this checkout).
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { build } from 'hdr-histogram-js';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
-import { startKvgateProcess, stopProcess, printTable, repoRoot } from './lib.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { stopProcess, printTable, repoRoot } from './lib.js';
 
 const RATE = Number(process.env.BENCH_RATE ?? 1000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 const def = protoLoader.loadSync('envoy_ext_proc_client.proto', { keepCase: true, longs: Number, enums: Number, oneofs: true, includeDirs: [join(repoRoot, 'test/fixtures/extproc-client')] });
-const Ctor = (grpc.loadPackageDefinition(def) as unknown as { envoy: { service: { ext_proc: { v3: { ExternalProcessor: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { Process: () => grpc.ClientDuplexStream<unknown, Record<string, unknown>> } } } } } }).envoy.service.ext_proc.v3.ExternalProcessor;
+type Client = grpc.Client & { Process: () => grpc.ClientDuplexStream<unknown, Record<string, unknown>> };
+const Ctor = (grpc.loadPackageDefinition(def) as unknown as { envoy: { service: { ext_proc: { v3: { ExternalProcessor: new (a: string, c: grpc.ChannelCredentials) => Client } } } } }).envoy.service.ext_proc.v3.ExternalProcessor;
 
 const hv = (key: string, value: string) => ({ key, raw_value: Buffer.from(value) });
-// Ten endpoints that answer /metrics, /health and /v1/models, so the EPP scrapes and probes real sockets as in a cluster.
-const upstreams = spawn(process.execPath, [join(repoRoot, 'bench/fixtures/metrics-upstreams.mjs'), '10'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const endpoints = await new Promise<string>((resolve) => upstreams.stdout!.once('data', (d) => resolve(d.toString().trim())));
-const { child, url } = await startKvgateProcess(['epp', '--grpc-port', '0', '--grpc-health-port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--secure-serving=false', '--endpoints', endpoints, '--preset', 'gie-default', '--log-level', 'warn'], /ext_proc (127\.0\.0\.1:\d+)/);
-const client = new Ctor(url, grpc.credentials.createInsecure());
+const cpuTicks = (pid: number) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(f[11]) + Number(f[12]); // utime + stime, clock ticks (1/100 s)
+};
+interface EventLoopDelay {
+  p50_us: number;
+  p99_us: number;
+  max_us: number;
+  /** Garbage-collection pauses in the same phase. */
+  gc: { count: number; total_ms: number; max_ms: number };
+}
+interface Result {
+  root: string;
+  achieved: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  cpuUsPerStream: number;
+  eld: EventLoopDelay;
+  small: number;
+  big: number;
+}
 
-function roundTrip(body: Buffer): Promise<number> {
+function startEpp(root: string, endpoints: string): Promise<{ child: ChildProcess; url: string }> {
+  const args = ['epp', '--grpc-port', '0', '--grpc-health-port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--secure-serving=false', '--endpoints', endpoints, '--preset', 'gie-default', '--log-level', 'warn'];
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, `--cpu-prof-interval=${process.env.BENCH_CPU_PROF_INTERVAL_US ?? 1000}`] : [];
+  const probe = new URL('./fixtures/event-loop-probe.mjs', import.meta.url).href;
+  const child = spawn(process.execPath, [...prof, ...(process.env.BENCH_EPP_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), '--import', probe, join(root, 'dist/cli/run.js'), ...args], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    env: { ...process.env, KVGATE_LOG_LEVEL: 'warn' },
+  });
   return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const s = client.Process();
-    s.on('data', (r: Record<string, { response?: { body_mutation?: { streamed_response?: { end_of_stream?: boolean } } } } & { immediate_response?: unknown }>) => {
-      if (r.immediate_response) return reject(new Error('immediate response'));
-      if (r.request_body?.response?.body_mutation?.streamed_response?.end_of_stream) {
-        const us = Number(process.hrtime.bigint() - t0) / 1000;
-        s.end();
-        resolve(us);
-      }
-    });
-    s.on('error', reject);
-    s.write({ request_headers: { headers: { headers: [hv(':path', '/v1/chat/completions'), hv(':method', 'POST'), hv('content-type', 'application/json')] } } });
-    for (let off = 0; off < body.length; off += 64 * 1024) s.write({ request_body: { body: body.subarray(off, off + 64 * 1024), end_of_stream: off + 64 * 1024 >= body.length } });
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d;
+      const m = /ext_proc (127\.0\.0\.1:\d+)/.exec(out);
+      if (m) resolve({ child, url: m[1] });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    // BENCH_EPP_LOG=<file> keeps the EPP's output (e.g. with BENCH_EPP_NODE_FLAGS=--trace-gc).
+    const log = process.env.BENCH_EPP_LOG;
+    if (log) for (const s of [child.stdout!, child.stderr!]) s.on('data', (d: Buffer) => appendFileSync(log, d));
+    child.on('exit', (c) => reject(new Error(`epp exited ${c}: ${out}`)));
+  });
+}
+
+function eventLoopDelay(child: ChildProcess): Promise<EventLoopDelay> {
+  return new Promise((resolve) => {
+    child.once('message', (m: { eld: EventLoopDelay }) => resolve(m.eld));
+    child.send('eld:report');
   });
 }
 
 const mk = (bytes: number, i: number) => Buffer.from(JSON.stringify({ model: 'm', messages: [{ role: 'system', content: `group ${i % 20} `.padEnd(bytes - 100, 'x') }, { role: 'user', content: `q${i}` }] }));
+
+async function measure(root: string, endpoints: string): Promise<Result> {
+  const { child, url } = await startEpp(root, endpoints);
+  const client = new Ctor(url, grpc.credentials.createInsecure());
+  const roundTrip = (body: Buffer): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const t0 = process.hrtime.bigint();
+      const s = client.Process();
+      s.on('data', (r: Record<string, { response?: { body_mutation?: { streamed_response?: { end_of_stream?: boolean } } } } & { immediate_response?: unknown }>) => {
+        if (r.immediate_response) return reject(new Error('immediate response'));
+        if (r.request_body?.response?.body_mutation?.streamed_response?.end_of_stream) {
+          const us = Number(process.hrtime.bigint() - t0) / 1000;
+          s.end();
+          resolve(us);
+        }
+      });
+      s.on('error', reject);
+      s.write({ request_headers: { headers: { headers: [hv(':path', '/v1/chat/completions'), hv(':method', 'POST'), hv('content-type', 'application/json')] } } });
+      for (let off = 0; off < body.length; off += 64 * 1024) s.write({ request_body: { body: body.subarray(off, off + 64 * 1024), end_of_stream: off + 64 * 1024 >= body.length } });
+    });
+  try {
+    for (let i = 0; i < 500; i++) await roundTrip(mk(2048, i)); // warm-up
+    const hist = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+    let errors = 0;
+    const total = RATE * SECONDS;
+    child.send('eld:reset');
+    const ticks0 = cpuTicks(child.pid!);
+    const t0 = performance.now();
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < total; i++) {
+      const due = t0 + (i * 1000) / RATE;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      pending.push(roundTrip(mk(2048, i)).then((us) => void hist.recordValue(Math.max(1, Math.round(us))), () => void errors++));
+    }
+    await Promise.all(pending);
+    const achieved = total / ((performance.now() - t0) / 1000);
+    const cpuUsPerStream = ((cpuTicks(child.pid!) - ticks0) * 10_000) / total;
+    const eld = await eventLoopDelay(child);
+    const small: number[] = [];
+    const big: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      small.push(await roundTrip(mk(2048, i)));
+      big.push(await roundTrip(mk(220 * 1024, i)));
+    }
+    const med = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    return { root, achieved, p50: hist.getValueAtPercentile(50), p99: hist.getValueAtPercentile(99), errors, cpuUsPerStream, eld, small: med(small), big: med(big) };
+  } finally {
+    client.close();
+    await stopProcess(child);
+  }
+}
+
+const roots = process.argv.slice(2).length ? process.argv.slice(2) : [repoRoot];
+// Ten endpoints that answer /metrics, /health and /v1/models, so the EPP scrapes and probes real sockets as in a cluster.
+const upstreams = spawn(process.execPath, [join(repoRoot, 'bench/fixtures/metrics-upstreams.mjs'), '10'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const endpoints = await new Promise<string>((resolve) => upstreams.stdout!.once('data', (d) => resolve(d.toString().trim())));
 try {
-  for (let i = 0; i < 500; i++) await roundTrip(mk(2048, i)); // warm-up
-  const hist = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
-  let errors = 0;
-  const total = RATE * SECONDS;
-  const t0 = performance.now();
-  const pending: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const due = t0 + (i * 1000) / RATE;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    pending.push(roundTrip(mk(2048, i)).then((us) => void hist.recordValue(Math.max(1, Math.round(us))), () => void errors++));
-  }
-  await Promise.all(pending);
-  const achieved = total / ((performance.now() - t0) / 1000);
-  const small: number[] = [];
-  const big: number[] = [];
-  for (let i = 0; i < 30; i++) {
-    small.push(await roundTrip(mk(2048, i)));
-    big.push(await roundTrip(mk(220 * 1024, i)));
-  }
-  const med = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const results: Result[] = [];
+  for (let round = 0; round < ROUNDS; round++) for (const root of roots) results.push(await measure(root, endpoints));
   console.log(`\next_proc round trip (headers + 2 KB body → routed headers + body), paced ${RATE}/s for ${SECONDS} s, 10 endpoints, gie-default`);
+  const col = (f: (r: Result) => string | number) => results.map(f);
   printTable([
-    ['measure', 'value'],
-    ['offered streams/s', RATE],
-    ['achieved streams/s', achieved.toFixed(0)],
-    ['p50 µs', hist.getValueAtPercentile(50)],
-    ['p99 µs', hist.getValueAtPercentile(99)],
-    ['errors', errors],
-    ['serial 2 KB p50 µs', med(small).toFixed(0)],
-    ['serial 220 KB p50 µs', med(big).toFixed(0)],
-    ['220 KB added vs 2 KB ms', ((med(big) - med(small)) / 1000).toFixed(2)],
+    ['measure', ...col((r) => (roots.length > 1 ? r.root : 'value'))],
+    ['offered streams/s', ...col(() => RATE)],
+    ['achieved streams/s', ...col((r) => r.achieved.toFixed(0))],
+    ['p50 µs', ...col((r) => r.p50)],
+    ['p99 µs', ...col((r) => r.p99)],
+    ['errors', ...col((r) => r.errors)],
+    ['EPP CPU µs / stream', ...col((r) => r.cpuUsPerStream.toFixed(0))],
+    ['EPP event-loop delay p99 / max µs', ...col((r) => `${r.eld.p99_us.toFixed(0)} / ${r.eld.max_us.toFixed(0)}`)],
+    ['EPP GC pauses: n / sum / max ms', ...col((r) => `${r.eld.gc.count} / ${r.eld.gc.total_ms.toFixed(0)} / ${r.eld.gc.max_ms.toFixed(1)}`)],
+    ['serial 2 KB p50 µs', ...col((r) => r.small.toFixed(0))],
+    ['serial 220 KB p50 µs', ...col((r) => r.big.toFixed(0))],
+    ['220 KB added vs 2 KB ms', ...col((r) => ((r.big - r.small) / 1000).toFixed(2))],
   ]);
   console.log('reference: llm-d\'s Go EPP reports > 1 s added TTFT for 220 KB prompts at concurrency 150');
-  console.log(
-    JSON.stringify({
-      offered_rps: RATE,
-      achieved_rps: Math.round(achieved),
-      roundtrip_p50_us: hist.getValueAtPercentile(50),
-      roundtrip_p99_us: hist.getValueAtPercentile(99),
-      errors,
-      serial_2kb_p50_us: Math.round(med(small)),
-      body_220kb_p50_ms: +(med(big) / 1000).toFixed(3),
-      body_220kb_added_ms: +((med(big) - med(small)) / 1000).toFixed(3),
-    }),
-  );
+  const json = (r: Result) => ({
+    offered_rps: RATE,
+    achieved_rps: Math.round(r.achieved),
+    roundtrip_p50_us: r.p50,
+    roundtrip_p99_us: r.p99,
+    errors: r.errors,
+    epp_cpu_us_per_stream: Math.round(r.cpuUsPerStream),
+    epp_event_loop_delay_p99_us: Math.round(r.eld.p99_us),
+    epp_event_loop_delay_max_us: Math.round(r.eld.max_us),
+    epp_gc_pauses: r.eld.gc.count,
+    epp_gc_pause_total_ms: +r.eld.gc.total_ms.toFixed(1),
+    epp_gc_pause_max_ms: +r.eld.gc.max_ms.toFixed(2),
+    serial_2kb_p50_us: Math.round(r.small),
+    body_220kb_p50_ms: +(r.big / 1000).toFixed(3),
+    body_220kb_added_ms: +((r.big - r.small) / 1000).toFixed(3),
+  });
+  console.log(JSON.stringify(results.length === 1 ? json(results[0]) : { results: results.map((r) => ({ root: r.root, ...json(r) })) }));
 } finally {
-  client.close();
-  await stopProcess(child);
   await stopProcess(upstreams);
 }

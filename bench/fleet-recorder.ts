@@ -13,6 +13,7 @@ const states: EndpointState[] = Array.from({ length: ENDPOINTS }, (_, i) => ({
   metrics: { waitingQueueSize: 1, runningRequests: 4, kvCacheUsage: 0.4, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: performance.now() },
   inFlightRequests: 3,
   inFlightSheddable: 0,
+  dispatchedSinceScrape: 0,
   inFlightTokens: 100,
   dispatchedTokensSinceScrape: 0,
 }));

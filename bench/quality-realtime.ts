@@ -1,8 +1,8 @@
 // npm run bench:quality-realtime [-- workload …] — the quality suite's ample-cache and
-// cache-pressure rows in real time: per policy a fresh local fleet (3 simulated replicas behind the
-// gateway; `kvgate up`, or `kvgate sim --kv-cache-size` × 3 + `kvgate serve` when the KV cache is
-// resized, which `kvgate up` cannot do) driven by `kvgate bench`'s load driver with the same
-// workload, arrivals and seed as the virtual-time suite, and the virtual-time figures beside them.
+// cache-pressure rows in real time: per policy a fresh local fleet (`kvgate up`: 3 simulated
+// replicas behind the gateway, KV events wired, `--kv-cache-size` when the workload resizes the
+// cache) driven by `kvgate bench`'s load driver with the same workload, arrivals and seed as the
+// virtual-time suite, and the virtual-time figures beside them.
 import { runBench } from '../src/bench/run-bench.js';
 import { simulate } from '../src/simulate/simulate.js';
 import { DEFAULT_FLAGS, simulateOptionsOf, type SimulateFlags } from '../src/simulate/options.js';
@@ -11,18 +11,15 @@ import { QUALITY_WORKLOADS } from './quality-workloads.js';
 import type { ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 
-const POLICIES = ['round-robin', 'gie-default', 'sglang-cache-aware', 'kvgate'];
+const POLICIES = ['round-robin', 'gie-default', 'sglang-cache-aware', 'precise', 'kvgate'];
 const only = process.argv.slice(2);
 const chosen = QUALITY_WORKLOADS.filter((w) => (only.length ? only.includes(w.name) : ['ample-cache', 'cache-pressure'].includes(w.name)));
 
 async function fleet(flags: Partial<SimulateFlags>, policy: string): Promise<{ url: string; children: ChildProcess[] }> {
-  if (flags.kvCacheSize === undefined) {
-    const { child, url } = await startKvgateProcess(['up', '--port', '0', '--sim-base-port', '0', '--kv-events-base-port', '0', '--preset', policy], /kvgate fleet ready: (http:\/\/[\d.]+:\d+)/);
-    return { url, children: [child] };
-  }
-  const sims = await Promise.all(Array.from({ length: 3 }, (_, i) => startKvgateProcess(['sim', '--port', '0', '--kv-cache-size', String(flags.kvCacheSize), '--seed', String(i)])));
-  const gw = await startKvgateProcess(['serve', '--port', '0', '--preset', policy, '--no-access-log', '--endpoints', sims.map((s) => s.url).join(',')]);
-  return { url: gw.url, children: [...sims.map((s) => s.child), gw.child] };
+  // Free ports; the replicas publish KV events and the gateway subscribes (as the simulator models it).
+  const cache = flags.kvCacheSize === undefined ? [] : ['--kv-cache-size', String(flags.kvCacheSize)];
+  const { child, url } = await startKvgateProcess(['up', '--port', '0', '--sim-base-port', '0', ...cache, '--preset', policy], /kvgate fleet ready: (http:\/\/[\d.]+:\d+)/);
+  return { url, children: [child] };
 }
 
 async function modelsListed(url: string): Promise<void> {

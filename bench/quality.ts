@@ -12,7 +12,7 @@ import { QUALITY_WORKLOADS as WORKLOADS } from './quality-workloads.js';
 const args = process.argv.slice(2);
 const alsoAt = args.indexOf('--also');
 const also = alsoAt >= 0 ? args.splice(alsoAt, 2)[1].split(',') : [];
-const POLICIES = ['round-robin', 'gie-default', 'sglang-cache-aware', 'kvgate', ...also];
+const POLICIES = ['round-robin', 'gie-default', 'sglang-cache-aware', 'precise', 'kvgate', ...also];
 
 const only = args;
 const chosen = WORKLOADS.filter((w) => only.length === 0 || only.includes(w.name));

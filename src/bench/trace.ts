@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRng } from '../shared/rng.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { EstimateTokenizer } from '../shared/tokenizer/estimate.js';
 
 /**
  * Mooncake-format request traces (kvcache-ai/Mooncake FAST'25 release): one JSON object a line with
@@ -62,8 +63,21 @@ export function readTrace(path: string): TraceRecord[] {
 }
 
 const LETTERS = 26 ** 3;
-/** Synthesised token ids sit above the estimate tokenizer's word and special ids (they only need equal ↔ equal). */
-const TOKEN_ID_BASE = 1000;
+
+/**
+ * The estimate tokenizer's id of each piece "aaa " … "zzz " (one token each), so synthesised token
+ * ids are exactly what `kvgate sim` and a router's `--tokenizer estimate` make of the text.
+ */
+let pieceIds: Uint32Array | undefined;
+function pieceIdTable(): Uint32Array {
+  if (pieceIds) return pieceIds;
+  const t = new EstimateTokenizer();
+  const ids = new Uint32Array(LETTERS);
+  for (let p = 0; p < LETTERS; p++) {
+    ids[p] = t.encode(String.fromCharCode(97 + Math.floor(p / 676), 97 + (Math.floor(p / 26) % 26), 97 + (p % 26), 32))[0];
+  }
+  return (pieceIds = ids);
+}
 
 interface Block {
   /** Piece index (0 … 26³−1) of each token: "aaa " … "zzz ". */
@@ -118,14 +132,15 @@ export function tracePromptText(r: TraceRecord): string {
 
 /**
  * Token ids of a trace request's prompt, synthesised directly (tokenizing 12,000-token prompts is
- * the slow part of a replay): equal blocks give equal ids exactly as their text would.
+ * the slow part of a replay): exactly the estimate tokenizer's ids of `tracePromptText(r)`.
  */
 export function tracePromptTokenIds(r: TraceRecord): number[] {
+  const table = pieceIdTable();
   const ids = new Array<number>(r.inputLength);
   let k = 0;
   for (const h of r.hashIds) {
     const p = block(h).pieces;
-    for (let i = 0; i < TRACE_BLOCK_TOKENS && k < r.inputLength; i++) ids[k++] = TOKEN_ID_BASE + p[i];
+    for (let i = 0; i < TRACE_BLOCK_TOKENS && k < r.inputLength; i++) ids[k++] = table[p[i]];
   }
   return ids;
 }

@@ -158,6 +158,11 @@ export interface EndpointState {
   inFlightTokens: number;
   /** Uncached prompt tokens this router sent there since its last scrape, not yet prefilled. */
   dispatchedTokensSinceScrape: number;
+  /**
+   * Requests this router sent there since its last scrape that have not started (no first token)
+   * or ended: the engine's waiting queue as it grew after the metrics were read.
+   */
+  dispatchedSinceScrape: number;
 }
 
 export interface Datastore {

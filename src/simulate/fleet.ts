@@ -69,9 +69,10 @@ export function parseFleetSpec(spec: string, defaults: Omit<ReplicaGroup, 'count
 
 /**
  * Builds the modelled replicas on `clock`. Replica i is seeded `seed + i` as `kvgate up` seeds its
- * simulators; ids are "sim-<i>:8000" (host:port, as the router keys endpoints).
+ * simulators; ids are "sim-<i>:8000" (host:port, as the router keys endpoints). `kvEvents`: the
+ * engines emit KV events (a little work per block; only when someone reads them).
  */
-export function buildFleet(groups: ReplicaGroup[], clock: Clock, seed: number): ModelledReplica[] {
+export function buildFleet(groups: ReplicaGroup[], clock: Clock, seed: number, kvEvents = false): ModelledReplica[] {
   const replicas: ModelledReplica[] = [];
   for (const g of groups) {
     const profile = loadProfile(g.profile);
@@ -87,7 +88,7 @@ export function buildFleet(groups: ReplicaGroup[], clock: Clock, seed: number): 
         maxNumBatchedTokens: g.maxNumBatchedTokens,
         maxModelLen: g.maxModelLen,
         enablePrefixCaching: g.enablePrefixCaching ?? true,
-        kvEvents: false,
+        kvEvents,
       });
       const host = `sim-${index}`;
       replicas.push({

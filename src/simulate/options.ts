@@ -46,6 +46,11 @@ export interface SimulateFlags {
   networkLatency: number;
   gatewayOverhead: number;
   tokenizeRate: number;
+  /** commander's `--no-kv-events`: true unless given. */
+  kvEvents: boolean;
+  kvEventLatency: number;
+  /** commander's `--no-flow-control`: true unless given. */
+  flowControl: boolean;
   slo?: string;
 }
 
@@ -65,6 +70,9 @@ export const DEFAULT_FLAGS: SimulateFlags = {
   networkLatency: DEFAULT_PATH.networkLatencyMs,
   gatewayOverhead: DEFAULT_PATH.gatewayOverheadMs,
   tokenizeRate: DEFAULT_PATH.tokenizeTokensPerMs,
+  kvEvents: DEFAULT_PATH.kvEvents,
+  kvEventLatency: DEFAULT_PATH.kvEventLatencyMs,
+  flowControl: DEFAULT_PATH.flowControl,
 };
 
 /** inference-perf's `rate:duration` stages ("3:60,10:30"), seconds. */
@@ -133,6 +141,9 @@ export function simulateOptionsOf(f: SimulateFlags): SimulateOptions {
       tokenizeTokensPerMs: f.tokenizeRate ?? DEFAULT_PATH.tokenizeTokensPerMs,
       metricsIntervalMs: f.metricsInterval ?? DEFAULT_PATH.metricsIntervalMs,
       scrapeLatencyMs: f.scrapeLatency ?? DEFAULT_PATH.scrapeLatencyMs,
+      kvEvents: f.kvEvents ?? DEFAULT_PATH.kvEvents,
+      kvEventLatencyMs: f.kvEventLatency ?? DEFAULT_PATH.kvEventLatencyMs,
+      flowControl: f.flowControl ?? DEFAULT_PATH.flowControl,
     },
     slo: f.slo ? parseSlo(f.slo) : undefined,
   };

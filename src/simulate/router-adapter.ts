@@ -1,4 +1,4 @@
-import { createRouter, type EffectiveConfig } from '../router/index.js';
+import { createRouter, type EffectiveConfig, type KvEventsView, type PromptTokenizer } from '../router/index.js';
 import { Director, type RequestHandle } from '../router/requestcontrol/index.js';
 import type { EndpointInfo, EndpointMetrics, RequestUsage } from '../router/api.js';
 import { toOpenAIError } from '../shared/errors.js';
@@ -29,23 +29,52 @@ const FIRST_EVENT = Buffer.from('data: {"choices":[{"index":0,"text":" ","finish
  */
 export class RouterAdapter {
   readonly director: Director;
+  /** Requests whose schedule() has not settled: waiting in the gateway queue (flow control) or being picked. */
+  private scheduling = 0;
 
-  constructor(config: EffectiveConfig, random: () => number, endpoints: EndpointInfo[], private readonly loop: EventLoop) {
-    const router = createRouter({ config, random });
+  /**
+   * `kvEvents`: the engines' KV events as the gateway's intake holds them (simulate/kv-events.ts),
+   * with `tokenizer` the router-side tokenizer precise matching uses (the gateway's `--tokenizer`).
+   */
+  constructor(
+    config: EffectiveConfig,
+    random: () => number,
+    endpoints: EndpointInfo[],
+    private readonly loop: EventLoop,
+    kv: { kvEvents?: KvEventsView; tokenizer?: PromptTokenizer } = {},
+    /** The gateway queue and dispatch gate (router/flowcontrol), on by default as in `kvgate serve`; false = `--no-flow-control`. */
+    flowControl = true,
+  ) {
+    const router = createRouter({ config, random, kvEvents: kv.kvEvents, tokenizer: kv.tokenizer });
     router.datastore.setEndpoints(endpoints);
-    this.director = new Director({ router, now: () => loop.now(), accessLog: false });
+    // Flow control's dispatch cycle and queue TTLs run on the virtual clock; a queued request it
+    // dispatches resolves a promise, whose continuation must run at that virtual instant.
+    const timers = {
+      setTimer: (delayMs: number, fn: () => void) => {
+        const t = loop.setTimer(() => {
+          fn();
+          loop.settleAfterThisEvent();
+        }, delayMs);
+        return { cancel: () => loop.clearTimer(t) };
+      },
+    };
+    this.director = new Director({ router, now: () => loop.now(), accessLog: false, flowControl: { enabled: flowControl, timers } });
   }
 
   updateMetrics(endpointId: string, metrics: EndpointMetrics): void {
     this.director.router.datastore.updateMetrics(endpointId, metrics);
+    // New metrics run the gateway queue's dispatch cycle: queued requests may go now.
+    if (this.scheduling > 0) this.loop.settleAfterThisEvent();
   }
 
   /** A request body reached the gateway on `path` (e.g. /v1/completions). */
   admit(path: string, body: Buffer, cb: AdmitCallbacks): void {
     const h = this.director.begin({ ingress: 'gateway', path, headers: HEADERS, body });
     this.loop.settleAfterThisEvent();
+    this.scheduling++;
     h.schedule().then(
       () => {
+        this.scheduling--;
         const ep = h.nextEndpoint();
         if (ep) cb.dispatch(ep, h);
         else {
@@ -54,7 +83,10 @@ export class RouterAdapter {
           cb.reject(e.status);
         }
       },
-      (err: unknown) => cb.reject(toOpenAIError(err).status), // the handle has finished itself
+      (err: unknown) => {
+        this.scheduling--;
+        cb.reject(toOpenAIError(err).status); // the handle has finished itself
+      },
     );
   }
 

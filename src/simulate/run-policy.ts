@@ -11,6 +11,8 @@ import { EventLoop } from './event-loop.js';
 import { PrefixOracle, TraceBlockOracle } from './oracle.js';
 import { TRACE_BLOCK_TOKENS } from '../bench/trace.js';
 import type { RequestPreparer } from './requests.js';
+import { readsKvEvents, SimulatedKvEvents } from './kv-events.js';
+import { createRouterTokenizer } from '../shared/tokenizer/index.js';
 
 /** How requests arrive: Poisson stages, a closed loop, or a trace's own timestamps. */
 export type LoadSpec =
@@ -33,6 +35,16 @@ export interface PathModel {
   metricsIntervalMs: number;
   /** Replica state to router: how old a scrape is when the router gets it, ms. */
   scrapeLatencyMs: number;
+  /**
+   * The engines publish KV events (vLLM's --kv-events-config) and the gateway subscribes, as
+   * `kvgate up` wires them; false models a fleet without them (precise matching falls back to the
+   * approximate index).
+   */
+  kvEvents: boolean;
+  /** End of an engine step to its KV-event batch applied in the router's index, ms. */
+  kvEventLatencyMs: number;
+  /** The gateway queue and dispatch gate (router/flowcontrol), on by default as in `kvgate serve`; false = `--no-flow-control`. */
+  flowControl: boolean;
 }
 
 export interface PolicyRunInput {
@@ -66,6 +78,13 @@ export interface RequestRecord {
   replica?: number;
   /** Time in the engine's waiting queue (vLLM's request_queue_time). */
   queueMs?: number;
+  /**
+   * The router's prefix match on the endpoint it chose, in tokens (matched blocks × block tokens),
+   * and where it came from: the engines' KV events ('exact') or the router's own record ('approx').
+   * Undefined for policies without a prefix producer.
+   */
+  routerMatchedTokens?: number;
+  matchSource?: 'exact' | 'approx';
   preemptions: number;
 }
 
@@ -104,8 +123,11 @@ export interface PolicyRun {
  */
 export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
   const clock = new EventLoop();
-  const replicas = buildFleet(input.fleet, clock, input.seed);
-  const gateway = new RouterAdapter(input.config, seededRandom(input.seed ^ 0x2545f491), replicas.map((r) => r.info), clock);
+  const withEvents = input.path.kvEvents && readsKvEvents(input.config);
+  const replicas = buildFleet(input.fleet, clock, input.seed, withEvents);
+  // The gateway's KV-event intake and router-side tokenizer (`--tokenizer estimate`, the engines' own), for policies that read them.
+  const kv = withEvents ? { kvEvents: new SimulatedKvEvents(clock, replicas, input.path.kvEventLatencyMs).view, tokenizer: await createRouterTokenizer('estimate') } : {};
+  const gateway = new RouterAdapter(input.config, seededRandom(input.seed ^ 0x2545f491), replicas.map((r) => r.info), clock, kv, input.path.flowControl);
   const byId = new Map(replicas.map((r) => [r.info.id, r]));
   const oracle = new PrefixOracle(replicas[0].engine.blockSize);
   const traceOracle = new TraceBlockOracle(replicas[0].engine.blockSize, TRACE_BLOCK_TOKENS);
@@ -153,6 +175,11 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
         dispatch: (endpoint, h) => {
           const replica = byId.get(endpoint.id)!;
           rec.replica = replica.index;
+          const pm = h.pick?.prefixMatch;
+          if (pm) {
+            rec.routerMatchedTokens = pm.matchedBlocks * (pm.blockTokens ?? 0);
+            rec.matchSource = pm.source ?? 'approx';
+          }
           // An error answer: back through the gateway (which finishes the lifecycle) to the client.
           const fail = (status: number, message: string) =>
             clock.setTimer(() => {

@@ -30,11 +30,9 @@ test('trace blocks: equal ids are equal text and tokens, different ids differ, l
   assert.equal(ia.length, 1100);
   assert.deepEqual(ia.slice(0, 1024), ib.slice(0, 1024));
   assert.notDeepEqual(ia.slice(1024, 1100), ib.slice(1024, 1100));
-  // Token ids follow the text's structure: equal pieces ↔ equal ids (the estimate tokenizer's ids).
-  const est = tok.encode(ta);
-  for (let i = 0; i < 1100; i += 37) {
-    for (let j = i + 1; j < Math.min(1100, i + 40); j++) assert.equal(ia[i] === ia[j], est[i] === est[j], `${i} ${j}`);
-  }
+  // Exactly the estimate tokenizer's ids of the text (what kvgate sim and a router's --tokenizer estimate make of it).
+  assert.deepEqual(ia, tok.encode(ta));
+  assert.deepEqual(ib, tok.encode(tb));
 });
 
 test('readTrace validates every line and names it', () => {

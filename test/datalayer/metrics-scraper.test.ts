@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { MemoryDatastore } from '../../src/router/index.js';
 import { startMetricsScraper, parseEndpointMetrics } from '../../src/datalayer/index.js';
 import { startSimServer } from '../../src/sim/server.js';
+import { nextScrapeSlot, scrapePhase } from '../../src/datalayer/metrics-scraper.js';
+import fc from 'fast-check';
 
 const VLLM = `# HELP vllm:num_requests_running x
 # TYPE vllm:num_requests_running gauge
@@ -50,4 +52,32 @@ test('scrapes a live simulator and keeps going when another endpoint fails', asy
     broken.close();
     await sim.close();
   }
+});
+
+test('endpoints scrape on grids spread over the interval: any n consecutive phases leave gaps of at least 0.38·interval/n', () => {
+  for (const first of [0, 5, 100]) {
+    for (let n = 2; n <= 64; n++) {
+      const phases = Array.from({ length: n }, (_, i) => scrapePhase(first + i, 50)).sort((a, b) => a - b);
+      for (const p of phases) assert.ok(p >= 0 && p < 50);
+      const gaps = phases.map((p, i) => (i + 1 < n ? phases[i + 1] : phases[0] + 50) - p);
+      assert.ok(Math.min(...gaps) >= (0.38 * 50) / n, `n=${n} from ${first}: smallest gap ${Math.min(...gaps)}`);
+    }
+  }
+});
+
+test('each grid slot is scraped once: the next slot after the last, or the first still ahead after an overrun', () => {
+  assert.equal(nextScrapeSlot(10, 50, 4, 209.6), 5, 'the timer fired 0.4 ms early and the scrape ended before its point: still the next slot');
+  assert.equal(nextScrapeSlot(10, 50, 4, 215), 5);
+  assert.equal(nextScrapeSlot(10, 50, 4, 1000), 20, 'an overrun skips to the first point after it ends');
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 999 }), fc.integer({ min: 1, max: 1000 }), fc.integer({ min: -5, max: 100_000 }), fc.double({ min: 0, max: 5000, noNaN: true }), (phase0, interval, last, late) => {
+      const phase = phase0 % interval;
+      const now = Math.max(0, phase + last * interval + late - interval / 2); // scrape end, around its slot
+      const next = nextScrapeSlot(phase, interval, last, now);
+      assert.ok(next > last, 'never the same slot twice');
+      assert.ok(phase + next * interval >= now || next === last + 1, 'never a slot already past, unless it is the next one');
+      assert.ok(phase + (next - 1) * interval < now || next === last + 1, 'no slot skipped that is still ahead');
+    }),
+    { seed: Number(process.env.FUZZ_SEED ?? 3), numRuns: Number(process.env.FUZZ_RUNS ?? 2000) },
+  );
 });

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SaturationGate, detectorThresholds, dropError, flowIdOf } from '../../src/router/flowcontrol/index.js';
-import { createRouter, loadConfig } from '../../src/router/index.js';
+import { MemoryDatastore, createRouter, loadConfig } from '../../src/router/index.js';
 import type { EndpointMetrics, EndpointState } from '../../src/router/api.js';
 import { toOpenAIError } from '../../src/shared/errors.js';
 
@@ -15,6 +15,7 @@ function ep(id: string, inFlight: number, m?: Partial<EndpointMetrics>): Endpoin
     healthy: true,
     inFlightRequests: inFlight,
     inFlightSheddable: 0,
+    dispatchedSinceScrape: 0,
     inFlightTokens: 0,
     dispatchedTokensSinceScrape: 0,
     metrics: m ? { waitingQueueSize: 0, runningRequests: 0, kvCacheUsage: 0, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: 1000, ...m } : undefined,
@@ -78,6 +79,43 @@ test('sheddable requests leave the slots that other requests have been using: th
   assert.equal(g.assess([at(4, 5)], 30_000, undefined, true).eligible.length, 1);
   assert.equal(g.assess([at(4, 12)], 30_000, undefined, true).eligible.length, 0, '12 sheddable + 4 critical + 2 spare: the rest is kept');
   assert.equal(g.assess([at(4, 12)], 30_000).eligible.length, 1, 'critical requests are not held back by the reserve');
+});
+
+test('requests sent since the last scrape count in the engine queue and KV usage until they start or the next scrape', () => {
+  const ds = new MemoryDatastore();
+  ds.upsertEndpoint({ id: 'a', host: 'a', port: 1, url: 'http://a', labels: {} });
+  const metrics = { waitingQueueSize: 0, runningRequests: 0, kvCacheUsage: 0.1, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: 1000, blockSize: 16, numGpuBlocks: 1000 };
+  ds.updateMetrics('a', metrics);
+  const g = gate();
+  const a = () => ds.get('a')!;
+  for (let i = 0; i < 4; i++) ds.dispatch(`r${i}`, 'a', 100);
+  assert.equal(a().dispatchedSinceScrape, 4);
+  assert.equal(g.assess([a()], 1100).eligible.length, 1, '4 unseen requests: below the queue threshold of 5');
+  ds.dispatch('r4', 'a', 100);
+  assert.equal(g.assess([a()], 1100).eligible.length, 0, 'a fifth: the engine queue these make reaches 5 before any scrape shows it');
+  ds.firstToken('r0');
+  assert.equal(a().dispatchedSinceScrape, 4, 'a started request left the waiting queue');
+  assert.equal(g.assess([a()], 1100).eligible.length, 1);
+  ds.release('r0');
+  assert.equal(a().dispatchedSinceScrape, 4, 'ending a request that already started changes nothing more');
+  ds.dispatch('big', 'a', 12_000);
+  assert.equal(g.assess([a()], 1100, undefined).eligible.length, 0, 'KV 0.1 + 12,400 unseen tokens of 16,000 slots ≥ 0.8');
+  ds.updateMetrics('a', { ...metrics, updatedAtMs: 1200 });
+  assert.equal(a().dispatchedSinceScrape, 0, 'the scrape sees them now');
+  assert.equal(g.assess([a()], 1250).eligible.length, 1);
+});
+
+test('once the pool may take more, the scheduler chooses among every endpoint under its cap, busy ones too; sheddable requests only the eligible', () => {
+  const g = gate();
+  const cached = ep('cached', 0, { waitingQueueSize: 6 });
+  const idle = ep('idle', 0, {});
+  const r = g.assess([cached, idle], 1100);
+  assert.deepEqual(r.eligible.map((e) => e.info.id), ['idle']);
+  assert.deepEqual(r.targets.map((e) => e.info.id), ['cached', 'idle'], 'affinity may still pick the busy replica holding the prefix');
+  assert.deepEqual(g.assess([cached, idle], 1100, undefined, true).targets.map((e) => e.info.id), ['idle']);
+  const full = ep('full', 0, { waitingQueueSize: 10 });
+  assert.equal(g.assess([full, ep('idle', 0, { waitingQueueSize: 0 })], 1100).targets.length, 0, "pool saturation (1 + 0 … mean of 2 and 0 = 1) at GIE's ceiling: wait");
+  assert.equal(g.assess([ep('capped', 384)], 1100).targets.length, 0, 'at its concurrency cap: never a target');
 });
 
 test('a TTFT predictor saturates an endpoint whose predicted TTFT reaches the threshold (fresh metrics only)', () => {

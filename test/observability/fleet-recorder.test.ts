@@ -11,6 +11,7 @@ function endpoint(id: string, over: Partial<EndpointState> = {}): EndpointState 
     metrics: { waitingQueueSize: 2, runningRequests: 5, kvCacheUsage: 0.25, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: performance.now() },
     inFlightRequests: 3,
     inFlightSheddable: 0,
+    dispatchedSinceScrape: 0,
     inFlightTokens: 0,
     dispatchedTokensSinceScrape: 0,
     ...over,

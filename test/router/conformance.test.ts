@@ -13,6 +13,7 @@ function endpoints(kind: 'fresh' | 'stale' | 'missing', n = 4): EndpointState[] 
     healthy: true,
     inFlightRequests: i * 3,
     inFlightSheddable: 0,
+    dispatchedSinceScrape: 0,
     inFlightTokens: i * 1000,
     dispatchedTokensSinceScrape: i * 100,
     metrics:

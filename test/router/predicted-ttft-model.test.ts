@@ -15,6 +15,7 @@ function ep(id: string, o: { queue?: number; dispatched?: number; running?: numb
     healthy: true,
     inFlightRequests: 0,
     inFlightSheddable: 0,
+    dispatchedSinceScrape: 0,
     inFlightTokens: 0,
     dispatchedTokensSinceScrape: o.dispatched ?? 0,
     metrics: { waitingQueueSize: o.queue ?? 0, runningRequests: o.running ?? 0, kvCacheUsage: o.kv ?? 0, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: NOW },

@@ -17,6 +17,7 @@ function ep(i: number, q?: number, kv?: number, ageMs = 0): EndpointState {
     healthy: true,
     inFlightRequests: 0,
     inFlightSheddable: 0,
+    dispatchedSinceScrape: 0,
     inFlightTokens: 0,
     dispatchedTokensSinceScrape: 0,
     metrics: q === undefined ? undefined : { waitingQueueSize: q, runningRequests: 0, kvCacheUsage: kv!, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: NOW - ageMs },

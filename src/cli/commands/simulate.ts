@@ -49,6 +49,9 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
     .option('--network-latency <d>', 'one-way latency per hop, client↔gateway↔replica (ms)', durationArg('--network-latency'), 0.2)
     .option('--gateway-overhead <d>', 'gateway time per request before it goes upstream (ms)', durationArg('--gateway-overhead'), 0.15)
     .option('--tokenize-rate <tokens/ms>', 'prompt tokens per ms the model server\'s front end tokenizes before its engine sees them (0 = instant)', numberArg('--tokenize-rate', 0), 2000)
+    .option('--no-kv-events', 'engines publish no KV events (default: they do and the gateway subscribes, as `kvgate up`; precise matching then falls back to the approximate index)')
+    .option('--kv-event-latency <d>', 'end of an engine step to its KV-event batch applied in the router\'s index (ms)', durationArg('--kv-event-latency'), 1)
+    .option('--no-flow-control', "gateway without its queue and dispatch gate (as `kvgate serve --no-flow-control`; default: on, as the gateway runs)")
     .option('--json', 'print the report as JSON (byte-identical for the same inputs and seed)', false)
     .option('--out <report.json>', 'write the JSON report');
 }

@@ -5,6 +5,7 @@ import { EXACT_INDEX_MODEL, type KvEventsView, type KvStreamStatus } from '../..
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 import { KvEventSubscriber, type KvEventSubscriberOptions } from './subscriber.js';
+import type { KvEventBatch } from './events.js';
 import { exactIndexSink } from './index-sink.js';
 import { registerIntakeMetrics, type LagSeries } from './intake-metrics.js';
 import { KV_EVENTS_PORT_LABEL, KV_EVENTS_REPLAY_PORT_LABEL, RANK_LABEL } from './labels.js';
@@ -122,6 +123,22 @@ export class KvEventIntake {
       this.subscriber.removeEndpoint(id); // also drops a bound-layout stream and the index entries
       this.index.removeEndpoint(id);
     }
+  }
+
+  /**
+   * An engine publishing in this process (the simulator's modelled replicas, src/simulate): no
+   * socket; its batches come through `deliver` in publish order and take the same path as a
+   * subscribed stream's (sequencing, stream state, the exact index).
+   */
+  addLocalStream(e: EndpointInfo): void {
+    if (this.closed) return;
+    this.endpoints.set(e.id, e);
+    this.subscriber.addLocalEndpoint(e.id, EXACT_INDEX_MODEL);
+  }
+
+  /** A batch of a local stream (`addLocalStream`), numbered 0, 1, 2… as vLLM numbers them. */
+  deliver(endpointId: string, seq: bigint, batch: KvEventBatch): void {
+    this.subscriber.deliver(endpointId, seq, batch);
   }
 
   /** Forgets an endpoint's blocks and sequence (e.g. its engine was seen to restart). */

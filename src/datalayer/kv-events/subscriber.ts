@@ -184,6 +184,29 @@ export class KvEventSubscriber {
     this.pumps.push(this.pump(sock, (frames) => this.onFrames(frames, () => st)));
   }
 
+  /**
+   * A stream without a socket, for a publisher in this process (the simulator's modelled engines):
+   * its batches come through `deliver`, in publish order, and are sequenced exactly as a socket's
+   * live messages (gaps, restarts, the sink). Replaces an earlier stream of the same endpoint.
+   */
+  addLocalEndpoint(endpointId: string, model: string): void {
+    if (this.closed) return;
+    if (this.byEndpoint.has(endpointId)) this.removeEndpoint(endpointId);
+    this.newStream(`local\u0000${endpointId}`, endpointId, model, undefined);
+  }
+
+  /** One batch of a local stream (`addLocalEndpoint`) with its sequence number; ignored for an unknown endpoint. */
+  deliver(endpointId: string, seq: bigint, batch: KvEventBatch): void {
+    const st = this.streams.get(`local\u0000${endpointId}`);
+    if (!st || st.removed || this.closed) return;
+    this.counters.messages++;
+    if (this.opts.dropLive?.(st.endpointId, seq)) {
+      this.counters.dropped.testHook++;
+      return;
+    }
+    this.deliverLive(st, seq, batch);
+  }
+
   /** Unsubscribes and tells the sink to forget the endpoint. */
   removeEndpoint(endpointId: string): void {
     const sock = this.sockets.get(endpointId);

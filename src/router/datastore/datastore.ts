@@ -6,6 +6,8 @@ interface InFlight {
   tokens: number;
   /** Priority < 0: counted in the endpoint's inFlightSheddable. */
   sheddable: boolean;
+  /** Its first token came (it left the engine's waiting queue). */
+  started: boolean;
   /** The endpoint's scrape count at dispatch: tokens still count as "since scrape" while it holds. */
   scrape: number;
 }
@@ -34,7 +36,7 @@ export class MemoryDatastore implements Datastore {
   upsertEndpoint(info: EndpointInfo): void {
     const cur = this.endpoints.get(info.id);
     if (cur) cur.info = info;
-    else this.endpoints.set(info.id, { info, healthy: true, inFlightRequests: 0, inFlightSheddable: 0, inFlightTokens: 0, dispatchedTokensSinceScrape: 0 });
+    else this.endpoints.set(info.id, { info, healthy: true, inFlightRequests: 0, inFlightSheddable: 0, inFlightTokens: 0, dispatchedTokensSinceScrape: 0, dispatchedSinceScrape: 0 });
   }
 
   removeEndpoint(id: string): void {
@@ -55,6 +57,7 @@ export class MemoryDatastore implements Datastore {
     if (!e) return;
     e.metrics = metrics;
     e.dispatchedTokensSinceScrape = 0;
+    e.dispatchedSinceScrape = 0;
     this.scrapes.set(id, (this.scrapes.get(id) ?? 0) + 1);
     for (const l of this.listeners) l.metricsUpdated?.(id, metrics);
   }
@@ -83,7 +86,8 @@ export class MemoryDatastore implements Datastore {
     if (sheddable) e.inFlightSheddable++;
     e.inFlightTokens += tokens;
     e.dispatchedTokensSinceScrape += tokens;
-    this.inflight.set(requestId, { endpointId, tokens, sheddable, scrape: this.scrapes.get(endpointId) ?? 0 });
+    e.dispatchedSinceScrape++;
+    this.inflight.set(requestId, { endpointId, tokens, sheddable, started: false, scrape: this.scrapes.get(endpointId) ?? 0 });
   }
 
   /** Moves a request to another endpoint (failover). */
@@ -94,10 +98,11 @@ export class MemoryDatastore implements Datastore {
 
   firstToken(requestId: string): void {
     const f = this.inflight.get(requestId);
-    if (!f || f.tokens === 0) return;
+    if (!f || f.started) return;
     const e = this.endpoints.get(f.endpointId);
     if (e) this.releaseTokens(e, f);
     f.tokens = 0;
+    f.started = true;
   }
 
   /**
@@ -109,6 +114,7 @@ export class MemoryDatastore implements Datastore {
     e.inFlightTokens = Math.max(0, e.inFlightTokens - f.tokens);
     if ((this.scrapes.get(f.endpointId) ?? 0) === f.scrape) {
       e.dispatchedTokensSinceScrape = Math.max(0, e.dispatchedTokensSinceScrape - f.tokens);
+      if (!f.started) e.dispatchedSinceScrape = Math.max(0, e.dispatchedSinceScrape - 1);
     }
   }
 

@@ -65,20 +65,24 @@ export class Director implements LifecycleHost {
    * Throws NoCandidates (503) when nothing is ready, ModelNotFound (404) when nothing serves it.
    */
   candidates(model: string, subset?: string[]): EndpointState[] {
-    let ready = this.router.datastore.list().filter((e) => e.healthy);
-    if (subset !== undefined) {
-      const allowed = new Set(subset);
-      ready = ready.filter((e) => allowed.has(e.info.id) || allowed.has(e.info.host));
+    // One pass, no intermediate arrays: this runs for every request.
+    const allowed = subset !== undefined ? new Set(subset) : undefined;
+    let ready = 0;
+    const serving: EndpointState[] = [];
+    let unknown: EndpointState[] | undefined;
+    for (const e of this.router.datastore.list()) {
+      if (!e.healthy || (allowed && !allowed.has(e.info.id) && !allowed.has(e.info.host))) continue;
+      ready++;
+      if (servesModel(e, model)) serving.push(e);
+      else if (serving.length === 0 && e.models === undefined) (unknown ??= []).push(e);
     }
-    if (ready.length === 0) {
+    if (ready === 0) {
       throw new KvgateError(ErrorCode.NoCandidates, 'failed to find endpoint candidates: no ready endpoint serves this request', {
         headers: { 'x-llm-d-request-dropped-reason': 'rejected-no-endpoints' },
       });
     }
-    const serving = ready.filter((e) => servesModel(e, model));
     if (serving.length > 0) return serving;
-    const unknown = ready.filter((e) => e.models === undefined);
-    if (unknown.length > 0) return unknown;
+    if (unknown) return unknown;
     throw modelNotFound(model);
   }
 

@@ -37,7 +37,8 @@ export class RequestHandle {
   endpoint?: EndpointInfo;
   attempts = 0;
   ttftMs?: number;
-  private readonly tried = new Set<string>();
+  /** Endpoint ids already attempted (at most maxAttempts: an array beats a Set per request). */
+  private readonly tried: string[] = [];
   private tap?: UsageTap;
   private strip?: UsageStrippingStream;
   private injectUsage = false;
@@ -141,11 +142,11 @@ export class RequestHandle {
             // Endpoints come and go while a request waits: read them again on later attempts.
             const all = fresh ?? d.candidates(route.model, route.subset);
             fresh = undefined;
-            const { eligible } = flow.gate.assess(all, d.now(), predict, route.priority < 0);
-            if (eligible.length === 0) return 'blocked';
+            const { targets } = flow.gate.assess(all, d.now(), predict, route.priority < 0);
+            if (targets.length === 0) return 'blocked';
             // Sheddable requests also pass the configured saturation detector (GIE's legacy
             // admission: stale metrics count as saturated), so they are shed when load is unknown.
-            resolve(this.dispatch(eligible, all, route.priority < 0));
+            resolve(this.dispatch(targets, all, route.priority < 0));
             return 'dispatched';
           } catch (err) {
             reject(err);
@@ -200,7 +201,7 @@ export class RequestHandle {
       this.d.opts.observer?.recordRetry(this.ticket, next.id);
     }
     this.attempts++;
-    this.tried.add(next.id);
+    this.tried.push(next.id);
     this.endpoint = next;
     return next;
   }
@@ -218,7 +219,7 @@ export class RequestHandle {
   private nextCandidate(): EndpointInfo | undefined {
     const model = this.route!.model;
     for (const e of this.order) {
-      if (this.tried.has(e.id)) continue;
+      if (this.tried.includes(e.id)) continue;
       const st = this.d.router.datastore.get(e.id);
       if (st && st.models !== undefined && !servesModel(st, model)) continue; // learned it lacks the model
       return e;
@@ -382,7 +383,8 @@ export class RequestHandle {
         cachedTokens: usage?.cachedTokens,
       });
     }
-    if (d.opts.accessLog !== false) {
+    // The record is built only when it will be written (the EPP often runs at warn).
+    if (d.opts.accessLog !== false && d.logger.isLevelEnabled('info')) {
       d.logger.info(
         {
           requestId: this.id,
