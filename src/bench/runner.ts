@@ -105,8 +105,10 @@ export class BenchRunner {
           const inflight: Promise<void>[] = [];
           for (;;) {
             const [gap] = poissonGapsMs(st.rate, 1, random);
-            await this.sleep(gap);
-            if (performance.now() >= end || this.o.signal?.aborted) break;
+            // An arrival after the stage's end is not waited for: the stage lasts its duration.
+            const left = end - performance.now();
+            await this.sleep(Math.min(gap, Math.max(0, left)));
+            if (gap >= left || performance.now() >= end || this.o.signal?.aborted) break;
             inflight.push(this.runUnit(take(), si));
           }
           await Promise.all(inflight);

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { durationArg, intArg, listArg, numberArg } from './parse.js';
+import { durationOption, intArg, listArg, numberArg, portArg } from './parse.js';
 
 /**
  * Option groups that several commands take, defined once so names, defaults, units and conflict
@@ -66,15 +66,21 @@ export async function resolveObjectives(o: ObjectiveValues) {
 }
 
 export function addPoolOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .addOption(new Option('--endpoints <list>', 'model servers: URLs or host:port, comma-separated or repeated').argParser(listArg))
     .addOption(new Option('--endpoints-file <file>', 'file of endpoints (YAML/JSON list or one per line), watched for changes'))
     .addOption(new Option('--pool-name <name>', 'discover the Ready pods of this InferencePool (Kubernetes)'))
     .addOption(new Option('--pool-namespace <ns>', 'namespace of the InferencePool (default: $NAMESPACE, else "default")'))
     .addOption(new Option('--pool-group <group>', 'API group of the InferencePool (default: inference.networking.k8s.io, falling back to the v1alpha2 group where only it has the pool)').choices(['inference.networking.k8s.io', 'inference.networking.x-k8s.io']))
-    .addOption(new Option('--kubeconfig <file>', 'kubeconfig for --pool-name (default: $KUBECONFIG, else the in-cluster service account, else ~/.kube/config)'))
-    .addOption(new Option('--metrics-interval <duration>', 'scrape period of every endpoint\'s /metrics').argParser(durationArg('--metrics-interval')).default(50, '50ms'))
-    .addOption(new Option('--health-interval <duration>', 'active /health and /v1/models probe period (0 = no active probes)').argParser(durationArg('--health-interval')).default(1000, '1s'));
+    .addOption(new Option('--kubeconfig <file>', 'kubeconfig for --pool-name (default: $KUBECONFIG, else the in-cluster service account, else ~/.kube/config)'));
+  return addProbeOptions(cmd);
+}
+
+/** How often endpoints are scraped and probed (serve, epp, up). */
+export function addProbeOptions(cmd: Command): Command {
+  return cmd
+    .addOption(durationOption('--metrics-interval', 'scrape period of every endpoint\'s /metrics', 50))
+    .addOption(durationOption('--health-interval', 'active /health and /v1/models probe period (0 = no active probes)', 1000));
 }
 
 export interface PoolValues {
@@ -108,13 +114,13 @@ export async function resolvePool(o: PoolValues) {
 export function addRequestLimitOptions(cmd: Command, what: string): Command {
   return cmd
     .addOption(new Option('--max-body-bytes <bytes>', `request body limit in bytes (${what} above)`).argParser(intArg('--max-body-bytes', 1)).default(16 * 1024 * 1024, '16 MiB'))
-    .addOption(new Option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace, silent').default('info'));
+    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'));
 }
 
 export function addKvEventOptions(cmd: Command, opts: { tokenizer?: boolean } = {}): Command {
   cmd
-    .addOption(new Option('--kv-events-port <port>', "engines' KV-event ZMQ PUB port (vLLM --kv-events-config endpoint tcp://*:PORT): subscribe to tcp://<endpoint-host>:PORT on every endpoint whose metadata (endpoints-file kvEventsPort, Pod annotation kvgate.io/kv-events-port) names none; default none").argParser(intArg('--kv-events-port', 1)))
-    .addOption(new Option('--kv-events-replay-port <port>', "engines' KV-event replay (ROUTER) port (vLLM replay_endpoint), to refill sequence gaps; default none").argParser(intArg('--kv-events-replay-port', 1)))
+    .addOption(new Option('--kv-events-port <port>', "engines' KV-event ZMQ PUB port (vLLM --kv-events-config endpoint tcp://*:PORT): subscribe to tcp://<endpoint-host>:PORT on every endpoint whose metadata (endpoints-file kvEventsPort, Pod annotation kvgate.io/kv-events-port) names none; default none").argParser(portArg('--kv-events-port', 1)))
+    .addOption(new Option('--kv-events-replay-port <port>', "engines' KV-event replay (ROUTER) port (vLLM replay_endpoint), to refill sequence gaps; default none").argParser(portArg('--kv-events-replay-port', 1)))
     .addOption(new Option('--kv-events-bind <zmq>', "bind a ZMQ socket engines publish KV events to (llm-d's layout, e.g. tcp://*:5557; topic kv@<pod-ip>@<model>); default none"));
   if (opts.tokenizer !== false) cmd.addOption(new Option('--tokenizer <spec>', 'router-side tokenizer for precise prefix matching: estimate (kvgate sim\'s), qwen, or a path to tokenizer.json').default('estimate'));
   return cmd;
@@ -157,7 +163,7 @@ export async function resolveKvEvents(o: KvEventValues, config: import('../route
 export function addFlowControlOptions(cmd: Command, opts: { maxNumSeqs?: boolean } = {}): Command {
   cmd
     .addOption(new Option('--no-flow-control', "flow control is on by default; this turns it off: no gateway queue, every request goes to a replica at once (GIE's legacy admission; sheddable requests still shed when saturated)"))
-    .addOption(new Option('--queue-timeout <duration>', 'longest a request waits in the gateway queue before 503 (429 if sheddable) rejected-ttl-expired; 0 = as long as the client waits').argParser(durationArg('--queue-timeout')).default(60_000, '60s'))
+    .addOption(durationOption('--queue-timeout', 'longest a request waits in the gateway queue before 503 (429 if sheddable) rejected-ttl-expired; 0 = as long as the client waits', 60_000))
     .addOption(new Option('--max-queue-requests <n>', 'most requests waiting in the gateway queue (all priorities); over it 503, or 429 if sheddable').argParser(intArg('--max-queue-requests', 0)).default(5000))
     .addOption(new Option('--max-queue-bytes <bytes>', 'most request bytes waiting in the gateway queue').argParser(intArg('--max-queue-bytes', 0)).default(128 * 1024 * 1024, '128 MiB'));
   if (opts.maxNumSeqs !== false) {
@@ -166,7 +172,7 @@ export function addFlowControlOptions(cmd: Command, opts: { maxNumSeqs?: boolean
   cmd
     .addOption(new Option('--max-num-seqs-factor <x>', "per-endpoint concurrency cap = the endpoint's max_num_seqs × this (the engine's own queue holds the part above 1×)").argParser(numberArg('--max-num-seqs-factor', 0.01)).default(1.5))
     .addOption(new Option('--sheddable-max-fill <x>', "sheddable requests (negative priority) take only free batch slots, at most this share of an endpoint's max_num_seqs: the rest stays free for others").argParser(numberArg('--sheddable-max-fill', 0, 1)).default(0.9))
-    .addOption(new Option('--saturation-ttft <duration>', 'with a TTFT-predicting scorer (the kvgate preset): an endpoint whose load adds this much to a request\'s predicted TTFT takes no more requests; 0 = off').argParser(durationArg('--saturation-ttft')).default(2000, '2s'));
+    .addOption(durationOption('--saturation-ttft', 'with a TTFT-predicting scorer (the kvgate preset): an endpoint whose load adds this much to a request\'s predicted TTFT takes no more requests; 0 = off', 2000));
   return cmd;
 }
 
@@ -199,16 +205,16 @@ export function resolveFlowControl(o: FlowControlValues) {
 
 /** Timeouts and the memory bound of the HTTP gateway (serve, up); see gateway/timeouts.ts. */
 export function addTimeoutOptions(cmd: Command): Command {
-  const d = (flag: string, help: string, ms: number, shown: string) => new Option(`${flag} <duration>`, `${help}; 0 = none`).argParser(durationArg(flag)).default(ms, shown);
+  const d = (flag: string, help: string, ms: number) => durationOption(flag, `${help}; 0 = none`, ms);
   return cmd
-    .addOption(d('--request-headers-timeout', "a client's request headers must arrive within this (408)", 15_000, '15s'))
-    .addOption(d('--request-body-idle-timeout', 'longest pause between request body bytes (408, connection closed, buffer freed)', 10_000, '10s'))
-    .addOption(d('--request-body-timeout', 'the whole request body must arrive within this (408, connection closed, buffer freed)', 60_000, '60s'))
-    .addOption(d('--keep-alive-timeout', 'idle client connections close after this (keep it above your load balancer\'s idle timeout)', 65_000, '65s'))
-    .addOption(d('--upstream-connect-timeout', 'connecting to a model server (then the next endpoint is tried)', 5_000, '5s'))
-    .addOption(d('--upstream-first-byte-timeout', "a streamed request's response headers must come within this (then the next endpoint is tried)", 60_000, '60s'))
-    .addOption(d('--upstream-idle-timeout', 'longest pause in a response body: before its first byte the next endpoint is tried, after it an SSE error event ends the stream', 60_000, '60s'))
-    .addOption(d('--request-timeout', 'total deadline of a request from its arrival, queueing included (504, or an SSE error event once streaming)', 600_000, '10m'))
+    .addOption(d('--request-headers-timeout', "a client's request headers must arrive within this (408)", 15_000))
+    .addOption(d('--request-body-idle-timeout', 'longest pause between request body bytes (408, connection closed, buffer freed)', 10_000))
+    .addOption(d('--request-body-timeout', 'the whole request body must arrive within this (408, connection closed, buffer freed)', 60_000))
+    .addOption(d('--keep-alive-timeout', 'idle client connections close after this (keep it above your load balancer\'s idle timeout)', 65_000))
+    .addOption(d('--upstream-connect-timeout', 'connecting to a model server (then the next endpoint is tried)', 5_000))
+    .addOption(d('--upstream-first-byte-timeout', "a streamed request's response headers must come within this (then the next endpoint is tried)", 60_000))
+    .addOption(d('--upstream-idle-timeout', 'longest pause in a response body: before its first byte the next endpoint is tried, after it an SSE error event ends the stream', 60_000))
+    .addOption(d('--request-timeout', 'total deadline of a request from its arrival, queueing included (504, or an SSE error event once streaming)', 600_000))
     .addOption(new Option('--max-buffered-bytes <bytes>', 'request body bytes held in memory across all connections; over it 503 with Retry-After and nothing more is read').argParser(intArg('--max-buffered-bytes', 1)).default(256 * 1024 * 1024, '256 MiB'));
 }
 
@@ -238,4 +244,25 @@ export function resolveTimeouts(o: TimeoutValues) {
     },
     maxBufferedBytes: o.maxBufferedBytes,
   };
+}
+
+/**
+ * Each given file flag names a readable file, else a KvgateError naming the flag and why
+ * ("--tls-cert: cannot read /x.pem: no such file"), before anything starts.
+ */
+export async function checkReadableFiles(files: Record<string, string | undefined>): Promise<void> {
+  const { accessSync, statSync, constants } = await import('node:fs');
+  const { KvgateError, ErrorCode } = await import('../shared/errors.js');
+  for (const [flag, path] of Object.entries(files)) {
+    if (path === undefined) continue;
+    let why: string | undefined;
+    try {
+      accessSync(path, constants.R_OK);
+      if (statSync(path).isDirectory()) why = 'it is a directory';
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    }
+    if (why) throw new KvgateError(ErrorCode.InvalidConfig, `${flag}: cannot read ${path}: ${why}`, { param: flag });
+  }
 }

@@ -339,6 +339,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       res.once('close', () => budget.release(held));
       assertJsonDepth(body);
       const model = parseJsonBody(body).model;
+      if (model !== undefined && model !== null && typeof model !== 'string') throw new KvgateError(ErrorCode.InvalidRequest, 'model must be a string', { param: 'model' });
       if (typeof model !== 'string' || !model) throw new KvgateError(ErrorCode.MissingModel, 'model not found in request body', { param: 'model' });
       const cands = director.candidates(model);
       ep = cands[Math.floor(random() * cands.length)].info;

@@ -90,6 +90,8 @@ export function parseOpenAIRequest(path: string, body: Buffer, opts: ParseOption
   assertJsonDepth(body);
   const obj = parseJsonBody(body);
   const model = obj.model;
+  // vLLM's protocol types model as a string: a number is a bad request, not a missing model.
+  if (model !== undefined && model !== null && typeof model !== 'string') throw new KvgateError(ErrorCode.InvalidRequest, 'model must be a string', { param: 'model' });
   if (typeof model !== 'string' || model.length === 0) {
     throw new KvgateError(ErrorCode.MissingModel, 'model not found in request body', { param: 'model' });
   }

@@ -190,6 +190,32 @@ function checkLogprobCount(n: number, kind: 'sample' | 'prompt', param: string, 
   }
 }
 
+function optionalNumber(body: Record<string, unknown>, key: string): number | null {
+  const v = body[key];
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(`${key} must be a number`, key);
+  return v;
+}
+
+/**
+ * The sampling parameters' types and ranges, as vLLM checks them (the protocol's float fields,
+ * then SamplingParams._verify_args, with its messages); a request breaking one is a 400.
+ */
+function checkSamplingParams(body: Record<string, unknown>): void {
+  const temperature = optionalNumber(body, 'temperature');
+  if (temperature !== null && temperature < 0) throw bad(`temperature must be non-negative, got ${temperature}.`, 'temperature');
+  const topP = optionalNumber(body, 'top_p');
+  if (topP !== null && !(topP > 0 && topP <= 1)) throw bad(`top_p must be in (0, 1], got ${topP}.`, 'top_p');
+  const minP = optionalNumber(body, 'min_p');
+  if (minP !== null && !(minP >= 0 && minP <= 1)) throw bad(`min_p must be in [0, 1], got ${minP}.`, 'min_p');
+  for (const key of ['presence_penalty', 'frequency_penalty']) {
+    const v = optionalNumber(body, key);
+    if (v !== null && !(v >= -2 && v <= 2)) throw bad(`${key} must be in [-2, 2], got ${v}.`, key);
+  }
+  const rep = optionalNumber(body, 'repetition_penalty');
+  if (rep !== null && !(rep > 0)) throw bad(`repetition_penalty must be greater than zero, got ${rep}.`, 'repetition_penalty');
+}
+
 /** Parses and validates a completions or chat body as vLLM's protocol does (messages and codes as vLLM's). */
 export function parseCompletionRequest(
   kind: 'completions' | 'chat',
@@ -198,10 +224,13 @@ export function parseCompletionRequest(
   limits: ParseLimits = DEFAULT_PARSE_LIMITS,
 ): CompletionRequest {
   const model = body.model;
+  // vLLM's protocol types model as a string: any other JSON type fails its validation (400).
+  if (model !== undefined && model !== null && typeof model !== 'string') throw bad('model must be a string', 'model');
   if (typeof model !== 'string' || model.length === 0) {
     throw new KvgateError(ErrorCode.MissingModel, "Invalid request: missing required parameter 'model'.", { param: 'model' });
   }
   const stream = optionalBool(body, 'stream');
+  checkSamplingParams(body);
 
   // Validators vLLM runs before building the request (protocol.py model_validator(mode="before")).
   if (truthy(body.stream_options) && !stream) throw vllmValidation('Stream options can only be defined when `stream=True`.', 'stream_options');

@@ -2,6 +2,7 @@ import { createServer } from 'node:net';
 import { startSimServer, type RunningSim } from './server.js';
 import type { SimOptionsInput } from './options.js';
 import type { Logger } from '../shared/logger.js';
+import { ErrorCode, KvgateError } from '../shared/errors.js';
 
 export interface SimFleetOptions extends Omit<SimOptionsInput, 'port' | 'kvEventsEndpoint' | 'kvEventsTopic' | 'kvEventsReplayEndpoint'> {
   replicas: number;
@@ -46,12 +47,14 @@ export async function startSimFleet(opts: SimFleetOptions, deps: { logger?: Logg
   const { replicas: n, basePort, kvEventsBasePort, ...simOpts } = opts;
   const replicas: RunningSim[] = [];
   const kvEvents: SimKvEventPorts[] | undefined = kvEventsBasePort === undefined ? undefined : [];
+  let trying: { port: number; kv?: SimKvEventPorts } = { port: basePort };
   try {
     for (let i = 0; i < n; i++) {
       const port = basePort === 0 ? 0 : basePort + i;
       const host = simOpts.host ?? '127.0.0.1';
       const kv = kvEventsBasePort === undefined ? undefined : kvEventsBasePort === 0 ? { port: await freePort(), replayPort: await freePort() } : { port: kvEventsBasePort + i, replayPort: kvEventsBasePort + n + i };
       if (kv) kvEvents!.push(kv);
+      trying = { port, kv };
       replicas.push(
         await startSimServer(
           {
@@ -69,7 +72,22 @@ export async function startSimFleet(opts: SimFleetOptions, deps: { logger?: Logg
     }
   } catch (err) {
     await Promise.all(replicas.map((r) => r.close()));
-    throw err;
+    throw nameFleetPortConflict(err, trying);
   }
   return { replicas, kvEvents, close: async () => void (await Promise.all(replicas.map((r) => r.close()))) };
+}
+
+/**
+ * A replica's port in use, said with the fleet's flags (kvgate up's --sim-base-port and
+ * --kv-events-base-port) rather than the single server's --port / --kv-events-endpoint.
+ */
+function nameFleetPortConflict(err: unknown, trying: { port: number; kv?: SimKvEventPorts }): unknown {
+  if (!(err instanceof KvgateError) || (err.cause as NodeJS.ErrnoException | undefined)?.code !== 'EADDRINUSE') return err;
+  if (err.param === 'port') {
+    return new KvgateError(ErrorCode.InvalidConfig, `--sim-base-port: replica port ${trying.port} is already in use: stop what holds it or give another --sim-base-port (0 = free ports)`, { param: 'sim-base-port', cause: err });
+  }
+  if (err.param === 'kv-events-endpoint' && trying.kv) {
+    return new KvgateError(ErrorCode.InvalidConfig, `--kv-events-base-port: KV-events port ${trying.kv.port} or its replay port ${trying.kv.replayPort} is already in use: stop what holds it or give another --kv-events-base-port (0 = off)`, { param: 'kv-events-base-port', cause: err });
+  }
+  return err;
 }

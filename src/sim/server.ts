@@ -342,10 +342,17 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
   }
   const server: Server = tls ? (createHttpsServer({ ...serverOpts, ...tls }, onRequest) as unknown as Server) : createServer(serverOpts, onRequest);
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, options.host, () => resolve());
+    });
+  } catch (err) {
+    // The cause keeps Node's code (EADDRINUSE) for callers that name their own flag (kvgate up).
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') throw new KvgateError(ErrorCode.InvalidConfig, `--port: port ${options.port} on ${options.host} is already in use: stop what holds it or give another --port`, { param: 'port', cause: err });
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   portHeader = String(port);
   const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
@@ -368,7 +375,7 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
       await publisher.start();
     } catch (err) {
       server.close();
-      throw new KvgateError(ErrorCode.InvalidConfig, `cannot open --kv-events-endpoint ${options.kvEventsEndpoint}: ${(err as Error).message}`);
+      throw new KvgateError(ErrorCode.InvalidConfig, `cannot open --kv-events-endpoint ${options.kvEventsEndpoint}: ${(err as Error).message}`, { param: 'kv-events-endpoint', cause: err });
     }
     const pub = publisher;
     engine.onKvEvents((b) => pub.publish(b));

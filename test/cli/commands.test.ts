@@ -53,10 +53,10 @@ test('--help shows defaults with their units, and the same default preset everyw
   for (const cmd of ['serve', 'epp', 'up']) {
     const r = await runKvgate([cmd, '--help']);
     assert.match(r.stdout, /--preset <name>[\s\S]*?\(default: "kvgate"\)/, cmd);
-    if (cmd !== 'up') {
-      assert.match(r.stdout, /--max-body-bytes <bytes>[\s\S]*?\(default: 16 MiB\)/, cmd);
-      assert.match(r.stdout, /--health-interval <duration>[\s\S]*?\(default: 1s\)/, cmd);
-    }
+    assert.match(r.stdout, /--max-body-bytes <bytes>[\s\S]*?\(default: 16 MiB\)/, cmd);
+    assert.match(r.stdout, /--health-interval <duration>[\s\S]*?\(default: 1s\)/, cmd);
+    assert.match(r.stdout, /--metrics-interval <duration>[\s\S]*?\(default: 50ms\)/, cmd);
+    assert.match(r.stdout, /--log-level <level>[\s\S]*?default:\s+"info"\)/, cmd);
   }
 });
 

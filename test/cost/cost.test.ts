@@ -54,3 +54,17 @@ test('kvgate cost: bad input names the flag and exits 1', async () => {
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /--from-bench \/nonexistent\.json/);
 });
+
+test('cost --from-bench rounds req/s for people in the table and keeps the full value in --json', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const file = join(mkdtempSync(join(tmpdir(), 'kvgate-cost-')), 'a.json');
+  writeFileSync(file, JSON.stringify({ kvgate_bench: 1, summary: { throughput_rps: 33.06197369436186, output_tokens_mean: 20 } }));
+  const table = await runKvgate(['cost', '--hourly', '5', '--from-bench', file]);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /\s33\.06\s*$/m);
+  assert.doesNotMatch(table.stdout, /33\.061/);
+  const json = await runKvgate(['cost', '--hourly', '5', '--from-bench', file, '--json']);
+  assert.equal(JSON.parse(json.stdout).rows[0].throughput_rps, 33.06197369436186);
+});

@@ -22,6 +22,7 @@ function isOpenAIError(j: { error: Record<string, unknown> }) {
 const cases: [string, string, string, Record<string, string>, number, string][] = [
   ['invalid JSON', '/v1/completions', '{"model":', auth, 400, 'invalid_json'],
   ['missing model', '/v1/completions', JSON.stringify({ prompt: 'x' }), auth, 400, 'missing_model'],
+  ['a model that is not a string', '/v1/chat/completions', JSON.stringify({ model: 123, messages: [{ role: 'user', content: 'x' }] }), auth, 400, 'invalid_request_error'],
   ['unknown model', '/v1/chat/completions', JSON.stringify({ model: 'gpt-9', messages: [] }), auth, 404, 'model_not_found'],
   ['body too large', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'x'.repeat(40_000) }), auth, 413, 'body_too_large'],
   ['no API key', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'x' }), {}, 401, 'invalid_api_key'],
@@ -36,6 +37,20 @@ for (const [name, path, body, headers, status, code] of cases) {
     assert.equal(r.json.error.code, code);
   });
 }
+
+test('the gateway says a non-string model is one, and passes sampling parameters through for the engine to judge', async () => {
+  const r = await post(`${env.gateway.url}/v1/completions`, { model: 123, prompt: 'x' }, auth);
+  assert.equal(r.status, 400);
+  assert.equal(r.json.error.param, 'model');
+  assert.match(r.json.error.message, /model must be a string/);
+  // The gateway does not parse temperature or top_p: the replica (vLLM's rules, kvgate sim's too) answers.
+  const hot = await post(`${env.gateway.url}/v1/chat/completions`, { model: MODEL, messages: [{ role: 'user', content: 'x' }], temperature: 'hot', max_tokens: 1 }, auth);
+  assert.equal(hot.status, 400);
+  assert.equal(hot.json.error.param, 'temperature');
+  const topP = await post(`${env.gateway.url}/v1/completions`, { model: MODEL, prompt: 'x', top_p: 5, max_tokens: 1 }, auth);
+  assert.equal(topP.status, 400);
+  assert.match(topP.json.error.message, /top_p must be in \(0, 1\], got 5\./);
+});
 
 test('a wrong method → 405; /health and /metrics need no key; a good key works', async () => {
   const r = await fetch(`${env.gateway.url}/v1/completions`, { headers: auth });

@@ -44,7 +44,10 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, ms = 30_00
   }
 }
 
-export async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
+// The return type is written out: inferred, it names undici-types by path, which tsc rejects (TS2742) in a
+// worktree whose node_modules is a symlink.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; text: string; json: any }> {
   const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
   const text = await r.text();
   // Tests read arbitrary fields of OpenAI responses and errors.

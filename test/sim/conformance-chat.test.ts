@@ -87,6 +87,42 @@ test('stream_options without stream, and json_schema without a schema, are 400s'
   assert.equal(ok.choices.length, 1);
 });
 
+// The protocol's typed fields (pydantic: model a string, temperature a float) and
+// SamplingParams._verify_args (temperature >= 0, top_p in (0, 1]): vLLM answers 400 BadRequestError.
+test('a non-numeric or negative temperature, top_p outside (0, 1], and a non-string model are 400s', async () => {
+  const shape = (e: InstanceType<typeof OpenAI.BadRequestError>, param: string) => {
+    assert.equal(e.status, 400);
+    assert.deepEqual(Object.keys(e.error as Json).sort(), ['code', 'message', 'param', 'type']);
+    assert.equal((e.error as Json).param, param);
+  };
+  const hot = await badRequest({ max_tokens: 1, temperature: 'hot' });
+  shape(hot, 'temperature');
+  assert.match(hot.message, /temperature must be a number/);
+  const cold = await badRequest({ max_tokens: 1, temperature: -3 });
+  shape(cold, 'temperature');
+  assert.match(cold.message, /temperature must be non-negative, got -3\./);
+  const topP = await badRequest({ max_tokens: 1, top_p: 5 });
+  shape(topP, 'top_p');
+  assert.match(topP.message, /top_p must be in \(0, 1\], got 5\./);
+  const model = await post(s, '/v1/chat/completions', { model: 123, messages: user('Hello'), max_tokens: 1 });
+  assert.equal(model.status, 400);
+  assert.equal(model.json.error.param, 'model');
+  assert.match(model.json.error.message, /model must be a string/);
+  // The edges vLLM accepts.
+  for (const p of [{ temperature: 0 }, { top_p: 1 }, { temperature: 2, top_p: 0.01 }]) assert.equal((await create({ max_tokens: 1, ...p })).choices.length, 1, JSON.stringify(p));
+});
+
+// vLLM's CustomChatCompletionMessageParam ("Enables custom roles in the Chat Completion API"):
+// role is any string and content is optional, so neither is a 400 there; the simulator agrees.
+test('a custom role and a message without content are accepted, as vLLM accepts them', async () => {
+  const wizard = await post(s, '/v1/chat/completions', { model: MODEL, messages: [{ role: 'wizard', content: 'abracadabra' }, { role: 'user', content: 'hi' }], max_tokens: 1 });
+  assert.equal(wizard.status, 200, wizard.text);
+  const empty = await post(s, '/v1/chat/completions', { model: MODEL, messages: [{ role: 'user' }], max_tokens: 1 });
+  assert.equal(empty.status, 200, empty.text);
+  const noRole = await post(s, '/v1/chat/completions', { model: MODEL, messages: [{ content: 'hi' }], max_tokens: 1 });
+  assert.equal(noRole.status, 400, 'role is required');
+});
+
 // ChatCompletionRequest.check_generation_prompt.
 test('continue_final_message with add_generation_prompt true is a 400', async () => {
   const e = await badRequest({ max_tokens: 1, continue_final_message: true, add_generation_prompt: true });

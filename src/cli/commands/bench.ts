@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { intArg, numberArg, durationArg } from '../parse.js';
+import { intArg, numberArg, durationOption, formatDuration, DURATION_HELP } from '../parse.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 
 function parseStages(v: string): { rate: number; durationS: number }[] {
@@ -33,7 +33,7 @@ export function registerBench(program: Command): void {
     .option('--dataset <file.jsonl>', 'requests from a JSONL file ({"prompt"} or {"messages"} per line)')
     .option('--trace <file.jsonl>', 'replay a Mooncake-format trace (timestamp, input_length, output_length, hash_ids of 512-token blocks); block text synthesised from its id')
     .option('--time-scale <x>', 'trace replay: multiply timestamps by x (0.5 = twice as fast)', numberArg('--time-scale', 1e-6), 1)
-    .option('--trace-window <d>', 'trace replay: report one stage per window of replay time', durationArg('--trace-window'), 60_000)
+    .addOption(durationOption('--trace-window', 'trace replay: report one stage per window of replay time', 60_000))
     .option('--num-groups <n>', 'shared-prefix groups', intArg('--num-groups', 1))
     .option('--prompts-per-group <n>', 'prompts per group', intArg('--prompts-per-group', 1))
     .option('--system-prompt-len <tokens>', 'shared system prompt length', intArg('--system-prompt-len', 1))
@@ -52,7 +52,7 @@ export function registerBench(program: Command): void {
     .option('--concurrent <n>', "alias of --concurrency (the seed script's name)", intArg('--concurrent', 1))
     .option('--prompt <text>', "send this one prompt every time (the seed script's --prompt; default 20 requests)")
     .option('--rate <rps>', 'open loop: Poisson arrivals at this rate', numberArg('--rate', 0.001))
-    .option('--duration <d>', 'length of a --rate run or of each --sweep stage', durationArg('--duration'), 30_000)
+    .addOption(durationOption('--duration', 'length of a --rate run or of each --sweep stage', 30_000))
     .option('--stages <list>', 'rate:seconds,… stages of Poisson load')
     .option('--sweep <rates>', 'comma-separated rates, each run for --duration')
     .option('--serial', 'the seed\'s serial test: one request at a time, 20 requests', false)
@@ -62,10 +62,11 @@ export function registerBench(program: Command): void {
     .option('--api-key <key>', 'bearer key')
     .option('--label <text>', 'name of this run in reports')
     .option('--seed <n>', 'workload and arrival seed', intArg('--seed'), 1)
-    .option('--timeout <d>', 'per-request timeout', durationArg('--timeout'), 300_000)
+    .addOption(durationOption('--timeout', 'per-request timeout', 300_000))
     .option('--out <report.json>', 'write the JSON report')
     .option('--html <report.html>', 'write a self-contained HTML report')
     .option('--json', 'print the report summary as JSON', false)
+    .addHelpText('after', DURATION_HELP)
     .action(async (o, cmd: Command) => {
       const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
       for (const [seed, key, flag] of [['requests', 'numRequests', '--num-requests'], ['concurrent', 'concurrency', '--concurrency']] as const) {
@@ -166,6 +167,21 @@ export function registerBench(program: Command): void {
           },
         });
         bar?.stop();
+        if (report.summary.requests === 0 && !report.partial) {
+          // Nothing was sent: say why instead of printing a table of dashes.
+          const rated = (stages as { rate?: number; durationS?: number }[]).filter((s) => s.rate !== undefined);
+          const expected = rated.reduce((a, s) => a + s.rate! * (s.durationS ?? 0), 0);
+          throw new KvgateError(
+            ErrorCode.InvalidConfig,
+            rated.length
+              ? `no request was sent: ${o.stages ? '--stages' : '--duration'} ${o.stages ? o.stages : formatDuration(o.duration)} at ${o.stages ? 'those rates' : `${o.rate ?? o.sweep} req/s`} expects ${expected < 10 ? +expected.toPrecision(2) : Math.round(expected)} arrivals: give a longer ${o.stages ? 'stage' : '--duration'} (e.g. 30s; a bare number is seconds) or a higher rate`
+              : 'no request was sent: the workload is empty (check --num-requests and the workload flags)',
+          );
+        }
+        if (report.summary.ok === 0 && !report.partial) {
+          const why = Object.entries(report.summary.errors_by_status).map(([k, n]) => `${n} × ${/^\d+$/.test(k) ? `HTTP ${k}` : k}`).join(', ');
+          process.stderr.write(`kvgate: no request completed: all ${report.summary.requests} failed (${why})\n`);
+        }
         if (o.json) process.stdout.write(`${JSON.stringify({ label: report.label, partial: report.partial, ...report.summary })}\n`);
         else {
           process.stdout.write(`${formatTable([report])}\n`);

@@ -56,7 +56,7 @@ export function registerCost(program: Command): void {
         process.stdout.write(`${JSON.stringify({ prices_updated: book.updated, hours_per_month: o.hoursPerMonth, rows: rows.map((r) => ({ name: r.name, hourly_usd: r.hourly, monthly_usd: r.monthly, per_million_requests_usd: r.perMillionRequests ?? null, per_million_output_tokens_usd: r.perMillionOutputTokens ?? null, throughput_rps: r.throughputRps ?? null, detail: r.detail })) })}\n`);
         return;
       }
-      const table = [['deployment', '$/hour', '$/month', '$/1M requests', '$/1M output tokens', 'req/s'], ...rows.map((r) => [r.name, formatUsd(r.hourly), formatUsd(r.monthly), formatUsd(r.perMillionRequests), formatUsd(r.perMillionOutputTokens), r.throughputRps?.toString() ?? '—'])];
+      const table = [['deployment', '$/hour', '$/month', '$/1M requests', '$/1M output tokens', 'req/s'], ...rows.map((r) => [r.name, formatUsd(r.hourly), formatUsd(r.monthly), formatUsd(r.perMillionRequests), formatUsd(r.perMillionOutputTokens), r.throughputRps === undefined ? '—' : formatRps(r.throughputRps)])];
       const w = table[0].map((_, c) => Math.max(...table.map((t) => t[c].length)));
       for (const [i, t] of table.entries()) {
         process.stdout.write(`${t.map((v, c) => v.padEnd(w[c])).join('  ')}\n`);
@@ -70,4 +70,9 @@ export function registerCost(program: Command): void {
       for (const r of rows) process.stdout.write(`  ${r.name}: ${r.detail}\n`);
       process.stdout.write(`prices from data/prices.json, updated ${book.updated}; ${o.hoursPerMonth} hours a month\n`);
     });
+}
+
+/** req/s for people: 33.06197369436186 → "33.06", 1234.5678 → "1,234.6" (JSON keeps the full value). */
+function formatRps(rps: number): string {
+  return rps >= 100 ? rps.toLocaleString('en-US', { maximumFractionDigits: 1 }) : String(Number(rps.toPrecision(4)));
 }

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
-import { intArg, waitForSignal } from '../parse.js';
-import { addFlowControlOptions, addKvEventOptions, addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
+import { DURATION_HELP, portArg, waitForSignal } from '../parse.js';
+import { addFlowControlOptions, checkReadableFiles, addKvEventOptions, addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
 
 function bool(name: string) {
   return (v: string): boolean => {
@@ -14,9 +14,9 @@ export function registerEpp(program: Command): void {
   const cmd = program
     .command('epp')
     .description('Run the Envoy ext_proc endpoint picker (drop-in for the GIE / llm-d EPP behind Envoy or Istio)')
-    .addOption(new Option('--grpc-port <n>', 'ext_proc gRPC port').argParser(intArg('--grpc-port')).default(9002))
-    .addOption(new Option('--grpc-health-port <n>', 'gRPC health port (liveness, readiness, ext_proc)').argParser(intArg('--grpc-health-port')).default(9003))
-    .addOption(new Option('--metrics-port <n>', 'HTTP port of /metrics, /health and /ready').argParser(intArg('--metrics-port')).default(9090))
+    .addOption(new Option('--grpc-port <n>', 'ext_proc gRPC port').argParser(portArg('--grpc-port')).default(9002))
+    .addOption(new Option('--grpc-health-port <n>', 'gRPC health port (liveness, readiness, ext_proc)').argParser(portArg('--grpc-health-port')).default(9003))
+    .addOption(new Option('--metrics-port <n>', 'HTTP port of /metrics, /health and /ready').argParser(portArg('--metrics-port')).default(9090))
     .addOption(new Option('--host <addr>', 'listen address').default('0.0.0.0'))
     .addOption(new Option('--secure-serving <bool>', 'TLS on the ext_proc port (self-signed unless --cert-path)').argParser(bool('--secure-serving')).default(true))
     .addOption(new Option('--cert-path <dir>', 'directory with tls.crt and tls.key'));
@@ -26,15 +26,26 @@ export function registerEpp(program: Command): void {
   addObjectiveOptions(cmd);
   addRequestLimitOptions(cmd, 'ImmediateResponse 413');
   addFlowControlOptions(cmd);
+  cmd.addHelpText('after', DURATION_HELP);
   cmd.option('--access-log', 'log one JSON line per request (never includes prompt or completion text)', false).action(async (o, command: Command) => {
     const { startEppServer } = await import('../../extproc/server.js');
     const { certificateFromDir } = await import('../../extproc/self-signed.js');
     const { createLogger } = await import('../../shared/logger.js');
+    for (const f of o.certPath ? ['tls.crt', 'tls.key'] : []) await checkReadableFiles({ '--cert-path': `${o.certPath}/${f}` });
     const objectives = await resolveObjectives(o);
     const routing = await resolveRouting(command, o);
     const pool = await resolvePool(o);
     const kv = await resolveKvEvents(o, routing.config);
     const logger = createLogger('epp', { level: o.logLevel });
+    // grpc-js writes its own errors to the console ("E No address added out of total 1 resolved" before
+    // kvgate's "--grpc-port: … in use"); they go to kvgate's logger instead, bind failures at debug
+    // since kvgate reports them itself with the flag's name.
+    const grpc = await import('@grpc/grpc-js');
+    const fromGrpc = (level: 'debug' | 'info' | 'warn') => (message?: unknown, ...rest: unknown[]) => {
+      const text = [message, ...rest].map(String).join(' ');
+      logger[/No address added|bind|EADDRINUSE/i.test(text) ? 'debug' : level]({ grpc: text }, 'grpc-js');
+    };
+    grpc.setLogger({ error: fromGrpc('warn'), info: fromGrpc('info'), debug: fromGrpc('debug') });
     // With an InferencePool, its InferenceObjectives (CRs) feed the objective → priority map too,
     // live; --objective / --objectives-file entries win on a shared name.
     let objectiveWatcher: import('../../datalayer/sources/inference-objectives.js').InferenceObjectiveWatcher | undefined;

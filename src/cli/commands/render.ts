@@ -5,9 +5,9 @@ export function registerRender(program: Command): void {
   program
     .command('render')
     .description('Write the Kubernetes manifests of a cache-aware deployment (kustomize-ready), with the scorer weights you choose')
-    .requiredOption('--name <name>', 'deployment name (DNS-1123)')
-    .requiredOption('--namespace <ns>', 'workload namespace (rendered with istio-injection: enabled)')
-    .requiredOption('--model <model>', 'model to serve, e.g. Qwen/Qwen2.5-3B-Instruct')
+    .option('--name <name>', '(required) deployment name (DNS-1123)')
+    .option('--namespace <ns>', '(required) workload namespace (rendered with istio-injection: enabled)')
+    .option('--model <model>', '(required) model to serve, e.g. Qwen/Qwen2.5-3B-Instruct')
     .option('--replicas <n>', 'model-server replicas', intArg('--replicas', 1), 3)
     .option('--preset <name>', 'routing preset for the EPP config', 'seed')
     .option('--config-file <file>', 'EndpointPickerConfig YAML (instead of --preset)')
@@ -25,7 +25,20 @@ export function registerRender(program: Command): void {
     .option('--gateway-class <name>', 'GatewayClass of the Gateway (without --kserve)', 'istio')
     .option('-o, --output <dir>', 'output directory, or - for one YAML stream on stdout', 'kvgate-manifests')
     .action(async (o) => {
-      const { mkdirSync, writeFileSync, readFileSync } = await import('node:fs');
+      const { mkdirSync, writeFileSync, readFileSync, statSync } = await import('node:fs');
+      const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
+      // All missing required flags in one message (commander's requiredOption names only the first).
+      const missing = ['--name', '--namespace', '--model'].filter((f) => o[f.slice(2)] === undefined);
+      if (missing.length) throw new KvgateError(ErrorCode.InvalidConfig, `${missing.join(', ')}: required but not given`);
+      if (o.output !== '-') {
+        let isFile = false;
+        try {
+          isFile = !statSync(o.output).isDirectory();
+        } catch {
+          /* absent: created below */
+        }
+        if (isFile) throw new KvgateError(ErrorCode.InvalidConfig, `--output: ${o.output} is a file; give a directory (created when absent) or - for stdout`, { param: '--output' });
+      }
       const { join } = await import('node:path');
       const { loadConfig, presetText } = await import('../../router/index.js');
       const { renderManifests, kustomization, toYaml } = await import('../../deploy/render.js');
@@ -57,7 +70,11 @@ export function registerRender(program: Command): void {
         process.stdout.write([...files.values()].map(toYaml).join('---\n'));
         return;
       }
-      mkdirSync(o.output, { recursive: true });
+      try {
+        mkdirSync(o.output, { recursive: true });
+      } catch (err) {
+        throw new KvgateError(ErrorCode.InvalidConfig, `--output: cannot create ${o.output}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { param: '--output' });
+      }
       for (const [f, objs] of files) writeFileSync(join(o.output, f), toYaml(objs));
       writeFileSync(join(o.output, 'kustomization.yaml'), kustomization([...files.keys()]));
       const written = [...files.keys(), 'kustomization.yaml'];

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { durationArg, intArg, listArg, waitForSignal } from '../parse.js';
+import { DURATION_HELP, durationOption, intArg, listArg, portArg, waitForSignal } from '../parse.js';
 import {
   addFlowControlOptions,
   addKvEventOptions,
@@ -8,6 +8,7 @@ import {
   addRequestLimitOptions,
   addRoutingOptions,
   addTimeoutOptions,
+  checkReadableFiles,
   resolveFlowControl,
   resolveKvEvents,
   resolveObjectives,
@@ -20,7 +21,7 @@ export function registerServe(program: Command): void {
   const cmd = program
     .command('serve')
     .description('Run the OpenAI-compatible cache-aware gateway in front of vLLM (or compatible) endpoints')
-    .addOption(new Option('--port <n>', 'listen port (0 = any free port)').argParser(intArg('--port')).default(8080))
+    .addOption(new Option('--port <n>', 'listen port (0 = any free port)').argParser(portArg('--port')).default(8080))
     .addOption(new Option('--host <addr>', 'listen address').default('127.0.0.1'));
   addPoolOptions(cmd);
   addRoutingOptions(cmd);
@@ -29,6 +30,7 @@ export function registerServe(program: Command): void {
   addRequestLimitOptions(cmd, '413');
   addFlowControlOptions(cmd);
   addTimeoutOptions(cmd);
+  cmd.addHelpText('after', DURATION_HELP);
   cmd
     .addOption(new Option('--api-key <key>', 'require this bearer key (repeatable; also KVGATE_API_KEYS, comma-separated)').argParser(listArg))
     .addOption(new Option('--max-attempts <n>', 'endpoints tried per request before failing').argParser(intArg('--max-attempts', 1)).default(3))
@@ -38,8 +40,8 @@ export function registerServe(program: Command): void {
     .addOption(new Option('--upstream-ca <file>', 'CA bundle for HTTPS upstreams'))
     .addOption(new Option('--upstream-cert <file>', 'client certificate for upstream mTLS'))
     .addOption(new Option('--upstream-key <file>', 'client key for upstream mTLS'))
-    .addOption(new Option('--drain-settle <duration>', 'after SIGTERM, report not-ready this long before closing').argParser(durationArg('--drain-settle')).default(1000, '1s'))
-    .addOption(new Option('--drain-timeout <duration>', 'longest wait for in-flight requests on shutdown').argParser(durationArg('--drain-timeout')).default(30_000, '30s'))
+    .addOption(durationOption('--drain-settle', 'after SIGTERM, report not-ready this long before closing', 1000))
+    .addOption(durationOption('--drain-timeout', 'longest wait for in-flight requests on shutdown', 30_000))
     .option('--no-access-log', 'do not log one JSON line per request (never includes prompt or completion text)')
     .action(async (o, command: Command) => {
       const { startGateway } = await import('../../gateway/server.js');
@@ -50,6 +52,17 @@ export function registerServe(program: Command): void {
       const pool = await resolvePool(o);
       const kv = await resolveKvEvents(o, routing.config);
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new KvgateError(ErrorCode.InvalidConfig, '--tls-cert and --tls-key go together');
+      await checkReadableFiles({ '--tls-cert': o.tlsCert, '--tls-key': o.tlsKey, '--tls-client-ca': o.tlsClientCa, '--upstream-ca': o.upstreamCa, '--upstream-cert': o.upstreamCert, '--upstream-key': o.upstreamKey });
+      if (o.tlsCert) {
+        // A file that is not a PEM certificate/key pair: say which flags, not OpenSSL's "no start line".
+        const { createSecureContext } = await import('node:tls');
+        const { readFileSync } = await import('node:fs');
+        try {
+          createSecureContext({ cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey), ca: o.tlsClientCa ? readFileSync(o.tlsClientCa) : undefined });
+        } catch (err) {
+          throw new KvgateError(ErrorCode.InvalidConfig, `--tls-cert/--tls-key${o.tlsClientCa ? '/--tls-client-ca' : ''}: not a PEM certificate and its private key (${(err as Error).message})`, { param: '--tls-cert' });
+        }
+      }
       const logger = createLogger('gateway', { level: o.logLevel });
       const keys = [...(o.apiKey ?? []), ...(process.env.KVGATE_API_KEYS ?? '').split(',').filter(Boolean)];
       const gw = await startGateway({

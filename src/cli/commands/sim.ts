@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { intArg, numberArg, waitForSignal } from '../parse.js';
+import { intArg, numberArg, portArg, waitForSignal } from '../parse.js';
 import { boolArg, goDurationArg, jsonArg, listValues, rangeArg, rawValues } from '../../sim/cli-args.js';
 
 /** llm-d-inference-sim flags kvgate accepts without acting on them, and why (docs/sim.md lists them too). */
@@ -58,7 +58,7 @@ export function registerSim(program: Command): void {
     .command('sim')
     .description('Run one vLLM-compatible simulated model server (OpenAI API, /metrics, KV events); takes vLLM\'s and llm-d-inference-sim\'s flags')
     .option('--config <file>', 'YAML file of these flags (llm-d-inference-sim keys); command-line flags win, then SIM_MODEL/PYTHONHASHSEED, then the file')
-    .option('--port <n>', 'HTTP port (0 = any free port); rank i of --data-parallel-size listens on port+i', intArg('--port'), 8000)
+    .option('--port <n>', 'HTTP port (0 = any free port); rank i of --data-parallel-size listens on port+i', portArg('--port'), 8000)
     .option('--host <addr>', 'listen address', '127.0.0.1')
     .option('--model <name>', 'model name (default: $SIM_MODEL, else Qwen/Qwen2.5-3B-Instruct)')
     .option('--served-model-name <names...>', 'names clients may request (space- or comma-separated, repeatable)', listValues)

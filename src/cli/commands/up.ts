@@ -1,14 +1,14 @@
 import { Command, Option } from 'commander';
-import { intArg, waitForSignal } from '../parse.js';
-import { addFlowControlOptions, addObjectiveOptions, addRoutingOptions, addTimeoutOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolveRouting, resolveTimeouts } from '../options.js';
+import { DURATION_HELP, intArg, portArg, waitForSignal } from '../parse.js';
+import { addFlowControlOptions, addObjectiveOptions, addProbeOptions, addRequestLimitOptions, addRoutingOptions, addTimeoutOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolveRouting, resolveTimeouts } from '../options.js';
 
 export function registerUp(program: Command): void {
   const cmd = program
     .command('up')
     .description('Start a local fleet: simulated vLLM replicas behind the cache-aware gateway, ready to curl')
     .addOption(new Option('--replicas <n>', 'number of simulated replicas').argParser(intArg('--replicas', 1)).default(3))
-    .addOption(new Option('--sim-base-port <port>', 'port of the first replica (+1 per replica; 0 = any free ports)').argParser(intArg('--sim-base-port')).default(8000))
-    .addOption(new Option('--kv-events-base-port <port>', 'first KV-events ZMQ port: replica i publishes on base+i and replays on base+replicas+i, and the gateway subscribes to each (precise prefix routing); 0 = off; free ports when --sim-base-port is 0').argParser(intArg('--kv-events-base-port')).default(5557))
+    .addOption(new Option('--sim-base-port <port>', 'port of the first replica (+1 per replica; 0 = any free ports)').argParser(portArg('--sim-base-port')).default(8000))
+    .addOption(new Option('--kv-events-base-port <port>', 'first KV-events ZMQ port: replica i publishes on base+i and replays on base+replicas+i, and the gateway subscribes to each (precise prefix routing); 0 = off; free ports when --sim-base-port is 0').argParser(portArg('--kv-events-base-port')).default(5557))
     .addOption(new Option('--kv-cache-size <blocks>', "each replica's KV cache capacity in blocks (default: the profile's)").argParser(intArg('--kv-cache-size', 1)))
     .addOption(new Option('--block-size <tokens>', 'KV block size in tokens: 8, 16, 32, 64 or 128 (default: the profile\'s)').argParser(intArg('--block-size', 1)))
     .addOption(new Option('--max-num-seqs <n>', 'max running sequences per engine step of each replica, which reports it to the gateway\'s flow control (default: the profile\'s)').argParser(intArg('--max-num-seqs', 1)))
@@ -17,12 +17,15 @@ export function registerUp(program: Command): void {
     .addOption(new Option('--profile <name>', 'simulator profile').default('qwen2.5-3b-tpu-v6e'))
     .addOption(new Option('--model <name>', 'model name').default('Qwen/Qwen2.5-3B-Instruct'))
     .option('--no-enable-prefix-caching', 'run the replicas without prefix caching (to see what it is worth)')
-    .addOption(new Option('--port <n>', 'gateway port (0 = any free port)').argParser(intArg('--port')).default(8080))
+    .addOption(new Option('--port <n>', 'gateway port (0 = any free port)').argParser(portArg('--port')).default(8080))
     .addOption(new Option('--host <addr>', 'listen address').default('127.0.0.1'));
   addRoutingOptions(cmd);
   addObjectiveOptions(cmd);
   addFlowControlOptions(cmd, { maxNumSeqs: false }); // --max-num-seqs above sets the replicas'
   addTimeoutOptions(cmd);
+  addProbeOptions(cmd);
+  addRequestLimitOptions(cmd, '413');
+  cmd.addHelpText('after', DURATION_HELP);
   cmd
     .option('--access-log', 'log one JSON line per request (never includes prompt or completion text)', false)
     .option('--json', 'print only one JSON line with the URLs when ready (nothing else on stdout)', false)
@@ -65,8 +68,12 @@ export function registerUp(program: Command): void {
           ...resolveTimeouts(o),
           endpoints,
           tokenizer: kv.tokenizer,
+          metricsIntervalMs: o.metricsInterval,
+          healthIntervalMs: o.healthInterval,
+          maxBodyBytes: o.maxBodyBytes,
           accessLog: o.accessLog,
-          logger: createLogger('gateway', { stderr: true }),
+          // Without --log-level, KVGATE_LOG_LEVEL (the benches' quiet switch) still applies.
+          logger: createLogger('gateway', { stderr: true, level: command.getOptionValueSource('logLevel') === 'cli' ? o.logLevel : undefined }),
           drainSettleMs: 0,
           drainTimeoutMs: 5000,
         });

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { intArg, numberArg, durationArg } from '../parse.js';
+import { intArg, numberArg, durationOption, DURATION_HELP } from '../parse.js';
 
 /** Flags of the seed's test-cache-routing.sh that name a kvgate option differently. */
 function alias(cmd: Command, o: Record<string, unknown>, seedFlag: string, kvgateFlag: string, key: string, aliasKey: string): void {
@@ -24,8 +24,9 @@ export function registerVerify(program: Command): void {
     .option('--concurrent <n>', "alias of --parallel (the seed script's name)", intArg('--concurrent', 1))
     .option('--requests <n>', 'requests in the throughput test', intArg('--requests', 1), 20)
     .option('--max-tokens <n>', 'max_tokens of test completions', intArg('--max-tokens', 1), 10)
-    .option('--timeout <d>', 'per-request timeout', durationArg('--timeout'), 60_000)
+    .addOption(durationOption('--timeout', 'per-request timeout', 60_000))
     .option('--json', 'print the rows as JSON', false)
+    .addHelpText('after', DURATION_HELP)
     .action(async (o, cmd: Command) => {
       const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
       try {

@@ -1,0 +1,109 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runKvgate, spawnKvgate, waitForOutput } from '../helpers/cli.js';
+
+/** A TCP server holding an ephemeral port on 127.0.0.1 (or all interfaces), to collide with. */
+async function holdPort(host = '127.0.0.1'): Promise<{ port: number; server: Server }> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, host, r));
+  return { port: (server.address() as { port: number }).port, server };
+}
+
+/** One clear line naming the flag: no stack trace, no library's own message before it. */
+function assertFlagError(r: { code: number | null; stderr: string }, flag: RegExp, code = 1) {
+  assert.equal(r.code, code, r.stderr);
+  assert.match(r.stderr, flag);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+}
+
+test('bad flag values name the flag: --port out of range, --log-level unknown, unreadable --tls-cert', async () => {
+  for (const cmd of ['serve', 'up', 'sim']) {
+    const r = await runKvgate([cmd, '--port', '99999', ...(cmd === 'serve' ? ['--endpoints', '127.0.0.1:9'] : [])]);
+    assertFlagError(r, /option '--port <n>' argument '99999' is invalid\. --port must be a port number from 0 to 65535/);
+  }
+  for (const cmd of ['serve', 'epp', 'up']) {
+    const r = await runKvgate([cmd, '--log-level', 'loud', '--endpoints', '127.0.0.1:9']);
+    assertFlagError(r, /option '--log-level <level>' argument 'loud' is invalid\. Allowed choices are fatal, error, warn, info, debug, trace, silent/);
+    assert.doesNotMatch(r.stderr, /custom levels/);
+  }
+  const tls = await runKvgate(['serve', '--port', '0', '--endpoints', '127.0.0.1:9', '--tls-cert', '/nonexistent.pem', '--tls-key', '/nonexistent.pem']);
+  assertFlagError(tls, /^kvgate: --tls-cert: cannot read \/nonexistent\.pem: no such file$/m);
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-tls-'));
+  writeFileSync(join(dir, 'cert.pem'), 'not a certificate');
+  const junk = await runKvgate(['serve', '--port', '0', '--endpoints', '127.0.0.1:9', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'cert.pem')]);
+  assertFlagError(junk, /^kvgate: --tls-cert\/--tls-key: not a PEM certificate and its private key/m);
+  const certPath = await runKvgate(['epp', '--endpoints', '127.0.0.1:9', '--cert-path', dir]);
+  assertFlagError(certPath, new RegExp(`^kvgate: --cert-path: cannot read ${dir}/tls.crt: no such file$`, 'm'));
+});
+
+test('render: required flags marked in --help and reported together; -o naming a file is a clear error', async () => {
+  const help = await runKvgate(['render', '--help']);
+  for (const f of ['--name', '--namespace', '--model']) assert.match(help.stdout, new RegExp(`${f} <[a-z]+>\\s+\\(required\\)`), f);
+  const missing = await runKvgate(['render', '--namespace', 'ns']);
+  assertFlagError(missing, /^kvgate: --name, --model: required but not given$/m);
+  const file = join(mkdtempSync(join(tmpdir(), 'kvgate-render-')), 'afile');
+  writeFileSync(file, '');
+  const r = await runKvgate(['render', '--name', 'a', '--namespace', 'b', '--model', 'm', '-o', file]);
+  assertFlagError(r, new RegExp(`^kvgate: --output: ${file} is a file; give a directory`, 'm'));
+  assert.doesNotMatch(r.stderr, /EEXIST/);
+});
+
+test('epp: a --grpc-port in use is one kvgate line, without grpc-js logging its own', async () => {
+  const held = await holdPort('0.0.0.0');
+  try {
+    const r = await runKvgate(['epp', '--grpc-port', String(held.port), '--grpc-health-port', '0', '--metrics-port', '0', '--endpoints', '127.0.0.1:9'], { timeoutMs: 30_000 });
+    assertFlagError(r, /\(--grpc-port\): the port is already in use/);
+    assert.doesNotMatch(r.stderr, /No address added/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  } finally {
+    held.server.close();
+  }
+});
+
+test('up: a replica port or KV-events port in use names --sim-base-port / --kv-events-base-port', async () => {
+  const held = await holdPort();
+  try {
+    const sim = await runKvgate(['up', '--port', '0', '--sim-base-port', String(held.port), '--kv-events-base-port', '0', '--profile', 'instant'], { timeoutMs: 30_000 });
+    assertFlagError(sim, new RegExp(`^kvgate: --sim-base-port: replica port ${held.port} is already in use`, 'm'));
+    // Replica 0 publishes KV events on the base port: hold it, give the replicas a free HTTP range.
+    const httpBase = await holdPort();
+    httpBase.server.close();
+    const kv = await runKvgate(['up', '--port', '0', '--replicas', '1', '--sim-base-port', String(httpBase.port), '--kv-events-base-port', String(held.port), '--profile', 'instant'], { timeoutMs: 30_000 });
+    assertFlagError(kv, new RegExp(`^kvgate: --kv-events-base-port: KV-events port ${held.port} or its replay port \\d+ is already in use`, 'm'));
+  } finally {
+    held.server.close();
+  }
+});
+
+/** Runs `kvgate up` with extra flags, sends a body of `bytes`, stops the fleet; statuses and all of stderr. */
+async function upOnce(flags: string[], bytes: number): Promise<{ status: number; stderr: string }> {
+  const child = spawnKvgate(['up', '--port', '0', '--sim-base-port', '0', '--kv-events-base-port', '0', '--profile', 'instant', '--json', '--access-log', ...flags]);
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise((r) => child.once('exit', r));
+  let status: number;
+  try {
+    const { gateway_url } = JSON.parse(await waitForOutput(child, /\{"gateway_url".*\}/, 30_000)) as { gateway_url: string };
+    const r = await fetch(`${gateway_url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'Qwen/Qwen2.5-3B-Instruct', prompt: 'x'.repeat(bytes), max_tokens: 1 }) });
+    await r.arrayBuffer();
+    status = r.status;
+  } finally {
+    child.kill('SIGINT');
+    await exited; // every line it logged is on stderr now
+  }
+  return { status, stderr };
+}
+
+test("up takes the gateway's --log-level, --max-body-bytes and --metrics-interval as serve does", async () => {
+  // The access log is an info line (pino level 30): there by default, gone at --log-level warn.
+  const dflt = await upOnce([], 300);
+  assert.equal(dflt.status, 200);
+  assert.match(dflt.stderr, /"level":30.*"status":200/);
+  const quiet = await upOnce(['--log-level', 'warn', '--max-body-bytes', '200', '--metrics-interval', '200ms', '--health-interval', '2s'], 300);
+  assert.equal(quiet.status, 413);
+  assert.doesNotMatch(quiet.stderr, /"level":30/);
+});
