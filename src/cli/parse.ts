@@ -31,10 +31,9 @@ const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
 /**
  * A duration flag's value → milliseconds: "500ms", "30s", "1.5m", "1h", or a bare number in
  * `bareUnit`. kvgate's duration flags read a bare number as seconds (`bench --duration 3` is 3 s,
- * as `--stages rate:seconds` and inference-perf's durations); the "ms" default remains only for
- * the flags still documented in milliseconds (kvgate simulate's latencies). Errors name the flag.
+ * as `--stages rate:seconds` and inference-perf's durations). Errors name the flag.
  */
-export function durationArg(name: string, bareUnit: 's' | 'ms' = 'ms') {
+export function durationArg(name: string, bareUnit: 's' | 'ms' = 's') {
   return (v: string): number => {
     const m = /^(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h)?$/.exec(v.trim());
     if (!m) throw new InvalidArgumentError(`${name} must be a duration like 500ms, 30s or 2m${bareUnit === 's' ? ' (a bare number is seconds)' : ''} (got "${v}")`);

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
-import { intArg, numberArg, durationArg, listArg } from '../parse.js';
+import { intArg, numberArg, durationOption, listArg, DURATION_HELP } from '../parse.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 
 /** Flags shared by `kvgate simulate` and `kvgate simulate plan`: fleet, policy, workload, arrivals, data paths. */
@@ -38,22 +38,23 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
     .option('--num-requests <n>', 'requests (closed loop / random workloads) or the first N of a --trace', intArg('--num-requests', 1))
     .option('--trace <file.jsonl>', 'replay a Mooncake-format trace (timestamp, input_length, output_length, hash_ids of 512-token blocks)')
     .option('--time-scale <x>', 'trace replay: multiply timestamps by x (0.5 = twice as fast)', numberArg('--time-scale', 1e-6), 1)
-    .option('--trace-window <d>', 'trace replay: one report stage per window of replay time (ms, or 30s, 1m)', durationArg('--trace-window'), 60_000)
+    .addOption(durationOption('--trace-window', 'trace replay: one report stage per window of replay time', 60_000))
     .option('--stages <list>', 'Poisson stages rate:seconds,… (inference-perf), e.g. 3:60,10:30')
     .option('--rate <rps>', 'one Poisson stage at this rate for --duration', numberArg('--rate', 0.001))
-    .option('--duration <d>', 'length of a --rate stage (ms, or 30s, 2m)', durationArg('--duration'), o.plan ? 120_000 : 30_000)
+    .addOption(durationOption('--duration', 'length of a --rate stage', o.plan ? 120_000 : 30_000))
     .option('--concurrency <n>', 'closed loop with N concurrent units (without --stages / --rate)', intArg('--concurrency', 1), 10)
     .option('--seed <n>', 'workload, arrival, router and engine seed', intArg('--seed'), 1)
-    .option('--metrics-interval <d>', 'metrics scrape period per replica (ms)', durationArg('--metrics-interval'), 50)
-    .option('--scrape-latency <d>', 'age of a scrape when the router gets it (ms)', durationArg('--scrape-latency'), 1)
-    .option('--network-latency <d>', 'one-way latency per hop, client↔gateway↔replica (ms)', durationArg('--network-latency'), 0.2)
-    .option('--gateway-overhead <d>', 'gateway time per request before it goes upstream (ms)', durationArg('--gateway-overhead'), 0.15)
+    .addOption(durationOption('--metrics-interval', 'metrics scrape period per replica', 50))
+    .addOption(durationOption('--scrape-latency', 'age of a scrape when the router gets it', 1))
+    .addOption(durationOption('--network-latency', 'one-way latency per hop, client↔gateway↔replica', 0.2))
+    .addOption(durationOption('--gateway-overhead', 'gateway time per request before it goes upstream', 0.15))
     .option('--tokenize-rate <tokens/ms>', 'prompt tokens per ms the model server\'s front end tokenizes before its engine sees them (0 = instant)', numberArg('--tokenize-rate', 0), 2000)
     .option('--no-kv-events', 'engines publish no KV events (default: they do and the gateway subscribes, as `kvgate up`; precise matching then falls back to the approximate index)')
-    .option('--kv-event-latency <d>', 'end of an engine step to its KV-event batch applied in the router\'s index (ms)', durationArg('--kv-event-latency'), 1)
+    .addOption(durationOption('--kv-event-latency', "end of an engine step to its KV-event batch applied in the router's index", 1))
     .option('--no-flow-control', "gateway without its queue and dispatch gate (as `kvgate serve --no-flow-control`; default: on, as the gateway runs)")
     .option('--json', 'print the report as JSON (byte-identical for the same inputs and seed)', false)
-    .option('--out <report.json>', 'write the JSON report');
+    .option('--out <report.json>', 'write the JSON report')
+    .addHelpText('after', DURATION_HELP);
 }
 
 export function registerSimulate(program: Command): void {
