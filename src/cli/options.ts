@@ -266,3 +266,24 @@ export async function checkReadableFiles(files: Record<string, string | undefine
     if (why) throw new KvgateError(ErrorCode.InvalidConfig, `${flag}: cannot read ${path}: ${why}`, { param: flag });
   }
 }
+
+/**
+ * The synthetic workloads' shape (as inference-perf names them), shared by `kvgate bench` and
+ * `kvgate simulate` so one workload runs the same in real and in virtual time
+ * (src/bench/workloads.ts reads them).
+ */
+export function addWorkloadShapeOptions(cmd: Command): Command {
+  return cmd
+    .option('--num-groups <n>', 'shared-prefix groups', intArg('--num-groups', 1))
+    .option('--prompts-per-group <n>', 'prompts per group', intArg('--prompts-per-group', 1))
+    .option('--system-prompt-len <tokens>', 'shared system prompt length', intArg('--system-prompt-len', 1))
+    .option('--question-len <tokens>', 'question length', intArg('--question-len', 1))
+    .option('--output-len <tokens>', 'output tokens per request (ignore_eos)', intArg('--output-len', 1))
+    .option('--multi-turn', 'shared-prefix groups become conversations', false)
+    .option('--prefix-len <tokens>', 'prefix-repetition: prefix length', intArg('--prefix-len', 1))
+    .option('--suffix-len <tokens>', 'prefix-repetition: suffix length', intArg('--suffix-len', 1))
+    .option('--num-prefixes <n>', 'prefix-repetition: distinct prefixes', intArg('--num-prefixes', 1))
+    .option('--input-len <tokens>', 'random / decode-heavy: prompt length', intArg('--input-len', 1))
+    .option('--num-conversations <n>', 'multi-turn: conversations', intArg('--num-conversations', 1))
+    .option('--turns <n>', 'multi-turn: turns per conversation', intArg('--turns', 1));
+}

@@ -1,4 +1,5 @@
 import type { Clock } from './types.js';
+import { TimerQueue, type VirtualTimer } from './timer-queue.js';
 
 /** Wall-clock time for `kvgate sim`. Zero-delay timers use setImmediate so I/O is not starved. */
 export class RealClock implements Clock {
@@ -16,21 +17,13 @@ export class RealClock implements Clock {
   }
 }
 
-interface VirtualTimer {
-  due: number;
-  seq: number;
-  fn: () => void;
-  cancelled: boolean;
-}
-
 /**
  * Discrete-event time: timers fire in (due time, insertion) order and time jumps straight to the
  * next due timer, so a simulation runs as fast as the CPU allows.
  */
 export class VirtualClock implements Clock {
   private t: number;
-  private seq = 0;
-  private heap: VirtualTimer[] = [];
+  private readonly timers = new TimerQueue();
 
   constructor(startMs = 0) {
     this.t = startMs;
@@ -41,9 +34,7 @@ export class VirtualClock implements Clock {
   }
 
   setTimer(fn: () => void, delayMs: number): unknown {
-    const timer: VirtualTimer = { due: this.t + Math.max(0, delayMs), seq: this.seq++, fn, cancelled: false };
-    this.push(timer);
-    return timer;
+    return this.timers.add(fn, this.t + Math.max(0, delayMs));
   }
 
   clearTimer(handle: unknown): void {
@@ -53,9 +44,9 @@ export class VirtualClock implements Clock {
   /** Runs timers due at or before `untilMs` and leaves the clock at `untilMs`. */
   run(untilMs: number): void {
     for (;;) {
-      const top = this.heap[0];
+      const top = this.timers.peek();
       if (!top || top.due > untilMs) break;
-      this.pop();
+      this.timers.pop();
       if (top.cancelled) continue;
       this.t = top.due;
       top.fn();
@@ -66,8 +57,8 @@ export class VirtualClock implements Clock {
   /** Runs until no timers remain (or `maxEvents` fired, a guard against livelock). Returns events fired. */
   runUntilIdle(maxEvents = 10_000_000): number {
     let n = 0;
-    while (this.heap.length > 0 && n < maxEvents) {
-      const top = this.pop();
+    while (this.timers.size > 0 && n < maxEvents) {
+      const top = this.timers.pop()!;
       if (top.cancelled) continue;
       this.t = top.due;
       top.fn();
@@ -77,43 +68,6 @@ export class VirtualClock implements Clock {
   }
 
   get pendingTimers(): number {
-    return this.heap.filter((t) => !t.cancelled).length;
-  }
-
-  private less(a: VirtualTimer, b: VirtualTimer): boolean {
-    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
-  }
-
-  private push(x: VirtualTimer): void {
-    const h = this.heap;
-    h.push(x);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.less(h[i], h[p])) break;
-      [h[i], h[p]] = [h[p], h[i]];
-      i = p;
-    }
-  }
-
-  private pop(): VirtualTimer {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.less(h[l], h[m])) m = l;
-        if (r < h.length && this.less(h[r], h[m])) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m], h[i]];
-        i = m;
-      }
-    }
-    return top;
+    return this.timers.pending;
   }
 }

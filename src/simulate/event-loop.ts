@@ -1,11 +1,5 @@
 import type { Clock } from '../engine/types.js';
-
-interface Timer {
-  due: number;
-  seq: number;
-  fn: () => void;
-  cancelled: boolean;
-}
+import { TimerQueue, type VirtualTimer } from '../engine/timer-queue.js';
 
 /**
  * The simulation's one clock: discrete-event virtual time (timers fire in due-time then insertion
@@ -17,8 +11,7 @@ interface Timer {
  */
 export class EventLoop implements Clock {
   private t = 0;
-  private seq = 0;
-  private heap: Timer[] = [];
+  private readonly timers = new TimerQueue();
   private settle = false;
   /** Timers fired so far. */
   events = 0;
@@ -28,13 +21,11 @@ export class EventLoop implements Clock {
   }
 
   setTimer(fn: () => void, delayMs: number): unknown {
-    const timer: Timer = { due: this.t + Math.max(0, delayMs), seq: this.seq++, fn, cancelled: false };
-    this.push(timer);
-    return timer;
+    return this.timers.add(fn, this.t + Math.max(0, delayMs));
   }
 
   clearTimer(handle: unknown): void {
-    if (handle) (handle as Timer).cancelled = true;
+    if (handle) (handle as VirtualTimer).cancelled = true;
   }
 
   /** The current event handed work to promises: let their continuations run before time moves on. */
@@ -51,50 +42,12 @@ export class EventLoop implements Clock {
         await new Promise<void>((resolve) => setImmediate(resolve));
         continue;
       }
-      const top = this.heap[0];
+      const top = this.timers.pop();
       if (!top) return;
-      this.pop();
       if (top.cancelled) continue;
       this.t = top.due;
       this.events++;
       top.fn();
     }
-  }
-
-  private less(a: Timer, b: Timer): boolean {
-    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
-  }
-
-  private push(x: Timer): void {
-    const h = this.heap;
-    h.push(x);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.less(h[i], h[p])) break;
-      [h[i], h[p]] = [h[p], h[i]];
-      i = p;
-    }
-  }
-
-  private pop(): Timer {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.less(h[l], h[m])) m = l;
-        if (r < h.length && this.less(h[r], h[m])) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m], h[i]];
-        i = m;
-      }
-    }
-    return top;
   }
 }

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { intArg, numberArg, durationOption, formatDuration, DURATION_HELP } from '../parse.js';
 import { WORKLOADS } from '../../bench/workloads.js';
+import { addWorkloadShapeOptions } from '../options.js';
 
 function parseStages(v: string): { rate: number; durationS: number }[] {
   return v.split(',').map((part) => {
@@ -24,7 +25,8 @@ function parseSlo(v: string): { ttftMs?: number; tpotMs?: number } {
 }
 
 export function registerBench(program: Command): void {
-  const bench = program
+  const bench = addWorkloadShapeOptions(
+    program
     .command('bench')
     .enablePositionalOptions() // `bench compare … --html` belongs to compare
     .description('Benchmark any OpenAI endpoint: TTFT, TPOT, ITL, E2E, throughput, goodput, cache hits, per-endpoint load')
@@ -34,18 +36,7 @@ export function registerBench(program: Command): void {
     .option('--trace <file.jsonl>', 'replay a Mooncake-format trace (timestamp, input_length, output_length, hash_ids of 512-token blocks); block text synthesised from its id')
     .option('--time-scale <x>', 'trace replay: multiply timestamps by x (0.5 = twice as fast)', numberArg('--time-scale', 1e-6), 1)
     .addOption(durationOption('--trace-window', 'trace replay: report one stage per window of replay time', 60_000))
-    .option('--num-groups <n>', 'shared-prefix groups', intArg('--num-groups', 1))
-    .option('--prompts-per-group <n>', 'prompts per group', intArg('--prompts-per-group', 1))
-    .option('--system-prompt-len <tokens>', 'shared system prompt length', intArg('--system-prompt-len', 1))
-    .option('--question-len <tokens>', 'question length', intArg('--question-len', 1))
-    .option('--output-len <tokens>', 'output tokens per request (ignore_eos)', intArg('--output-len', 1))
-    .option('--multi-turn', 'shared-prefix groups become conversations', false)
-    .option('--prefix-len <tokens>', 'prefix-repetition: prefix length', intArg('--prefix-len', 1))
-    .option('--suffix-len <tokens>', 'prefix-repetition: suffix length', intArg('--suffix-len', 1))
-    .option('--num-prefixes <n>', 'prefix-repetition: distinct prefixes', intArg('--num-prefixes', 1))
-    .option('--input-len <tokens>', 'random: prompt length', intArg('--input-len', 1))
-    .option('--num-conversations <n>', 'multi-turn: conversations', intArg('--num-conversations', 1))
-    .option('--turns <n>', 'multi-turn: turns per conversation', intArg('--turns', 1))
+  )
     .option('--num-requests <n>', 'requests in a closed-loop run (default: the workload size)', intArg('--num-requests', 1))
     .option('--requests <n>', "alias of --num-requests (the seed script's name)", intArg('--requests', 1))
     .option('--concurrency <n>', 'closed loop with N concurrent requests', intArg('--concurrency', 1), 10)

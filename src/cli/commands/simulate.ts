@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { intArg, numberArg, durationOption, listArg, DURATION_HELP } from '../parse.js';
+import { addWorkloadShapeOptions } from '../options.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 
 /** Flags shared by `kvgate simulate` and `kvgate simulate plan`: fleet, policy, workload, arrivals, data paths. */
@@ -10,7 +11,8 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
       .option('--replicas <n>', 'modelled replicas', intArg('--replicas', 1), 3)
       .option('--fleet <spec>', 'mixed fleet: COUNT:PROFILE[:flag=value…],… e.g. 4:qwen3-32b-h100-tp2,2:llama3-8b-h100:kv-cache-size=8000');
   }
-  return cmd
+  return addWorkloadShapeOptions(
+    cmd
     .option('--profile <name>', 'engine profile of every replica (instant, qwen2.5-3b-tpu-v6e, qwen3-32b-h100-tp2, llama3-8b-h100)', 'qwen2.5-3b-tpu-v6e')
     .option('--max-num-seqs <n>', 'max running sequences per step (default: profile)', intArg('--max-num-seqs', 1))
     .option('--max-num-batched-tokens <n>', 'token budget per step (default: profile)', intArg('--max-num-batched-tokens', 1))
@@ -23,18 +25,7 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
     .option('--compare <policies>', 'several policies side by side: presets or YAML files, e.g. random,gie-default,kvgate', listArg)
     .addOption(new Option('--workload <name>', 'request mix (as kvgate bench)').choices([...WORKLOADS]).default('shared-prefix'))
     .option('--dataset <file.jsonl>', 'requests from a JSONL file ({"prompt"} or {"messages"} per line)')
-    .option('--num-groups <n>', 'shared-prefix groups', intArg('--num-groups', 1))
-    .option('--prompts-per-group <n>', 'prompts per group', intArg('--prompts-per-group', 1))
-    .option('--system-prompt-len <tokens>', 'shared system prompt length', intArg('--system-prompt-len', 1))
-    .option('--question-len <tokens>', 'question length', intArg('--question-len', 1))
-    .option('--output-len <tokens>', 'output tokens per request (ignore_eos)', intArg('--output-len', 1))
-    .option('--multi-turn', 'shared-prefix groups become conversations', false)
-    .option('--prefix-len <tokens>', 'prefix-repetition: prefix length', intArg('--prefix-len', 1))
-    .option('--suffix-len <tokens>', 'prefix-repetition: suffix length', intArg('--suffix-len', 1))
-    .option('--num-prefixes <n>', 'prefix-repetition: distinct prefixes', intArg('--num-prefixes', 1))
-    .option('--input-len <tokens>', 'random / decode-heavy: prompt length', intArg('--input-len', 1))
-    .option('--num-conversations <n>', 'multi-turn: conversations', intArg('--num-conversations', 1))
-    .option('--turns <n>', 'multi-turn: turns per conversation', intArg('--turns', 1))
+  )
     .option('--num-requests <n>', 'requests (closed loop / random workloads) or the first N of a --trace', intArg('--num-requests', 1))
     .option('--trace <file.jsonl>', 'replay a Mooncake-format trace (timestamp, input_length, output_length, hash_ids of 512-token blocks)')
     .option('--time-scale <x>', 'trace replay: multiply timestamps by x (0.5 = twice as fast)', numberArg('--time-scale', 1e-6), 1)
