@@ -4,8 +4,11 @@ import { parseFleetSpec, type ReplicaGroup } from './fleet.js';
 import { resolvePolicies, DEFAULT_PATH, type SimulateOptions } from './simulate.js';
 import { parseSlo } from './slo.js';
 
+/** The workload flags, named as kvgate bench names them (addWorkloadShapeOptions). */
+type WorkloadFlags = Pick<WorkloadOptions, 'workload' | 'dataset' | 'numGroups' | 'promptsPerGroup' | 'systemPromptLen' | 'questionLen' | 'outputLen' | 'multiTurn' | 'prefixLen' | 'suffixLen' | 'numPrefixes' | 'inputLen' | 'numConversations' | 'turns' | 'numRequests'>;
+
 /** The flags `kvgate simulate` (and `simulate plan`) take, as commander hands them over. */
-export interface SimulateFlags {
+export interface SimulateFlags extends WorkloadFlags {
   replicas: number;
   profile: string;
   fleet?: string;
@@ -18,21 +21,6 @@ export interface SimulateFlags {
   preset: string;
   configFile?: string;
   compare?: string[];
-  workload: string;
-  dataset?: string;
-  numGroups?: number;
-  promptsPerGroup?: number;
-  systemPromptLen?: number;
-  questionLen?: number;
-  outputLen?: number;
-  multiTurn?: boolean;
-  prefixLen?: number;
-  suffixLen?: number;
-  numPrefixes?: number;
-  inputLen?: number;
-  numConversations?: number;
-  turns?: number;
-  numRequests?: number;
   trace?: string;
   timeScale: number;
   traceWindow: number;
