@@ -75,8 +75,11 @@ export function registerEpp(program: Command): void {
       await objectiveWatcher?.stop();
       throw err;
     });
+    // Signal handlers before the ready line: a supervisor may signal as soon as it reads it (as
+    // PID 1 in a container, a signal that comes before its handler is dropped).
+    const signal = waitForSignal();
     process.stdout.write(`kvgate epp ready: ext_proc ${o.host}:${epp.grpcPort} (${o.secureServing ? 'TLS' : 'plaintext'}), health ${epp.grpcHealthPort}, metrics ${epp.metricsPort}, ${epp.router.datastore.list().length} endpoints\n`);
-    await waitForSignal();
+    await signal;
     await objectiveWatcher?.stop();
     await epp.close();
   });

@@ -84,8 +84,10 @@ export function registerServe(program: Command): void {
         drainTimeoutMs: o.drainTimeout,
         logger,
       });
+      // Signal handlers before the ready line: a supervisor may signal as soon as it reads it.
+      const signal = waitForSignal();
       process.stdout.write(`kvgate serve listening on ${gw.url} (${gw.router.config.source}, ${gw.router.datastore.list().length} endpoints)\n`);
-      const sig = await waitForSignal();
+      const sig = await signal;
       logger.info({ signal: sig }, 'draining');
       await gw.drain();
     });

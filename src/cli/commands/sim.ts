@@ -224,9 +224,11 @@ export function registerSim(program: Command): void {
       { logger },
     );
     const first = sims[0];
+    // Signal handlers before the ready line: a supervisor may signal as soon as it reads it.
+    const signal = waitForSignal();
     if (o.json) process.stdout.write(`${JSON.stringify({ url: first.url, urls: sims.map((s) => s.url), model: first.options.model, profile: first.options.profile })}\n`);
     else for (const s of sims) process.stdout.write(`kvgate sim listening on ${s.url} (model ${s.options.model}, profile ${s.options.profile}${sims.length > 1 ? `, rank ${s.options.dataParallelRank}` : ''})\n`);
-    const sig = await waitForSignal();
+    const sig = await signal;
     logger.info({ signal: sig }, 'shutting down');
     await Promise.all(sims.map((s) => s.close()));
   });

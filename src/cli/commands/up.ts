@@ -82,6 +82,8 @@ export function registerUp(program: Command): void {
         throw err;
       }
       const urls = fleet.replicas.map((r) => r.url);
+      // Signal handlers before the ready line: a supervisor may signal as soon as it reads it.
+      const signal = waitForSignal();
       if (o.json) {
         process.stdout.write(`${JSON.stringify({ gateway_url: gw.url, replicas: urls, preset: o.configFile ? null : o.preset, profile: o.profile, model: o.model, kv_events: fleet.kvEvents ?? null })}\n`);
       } else {
@@ -94,7 +96,7 @@ export function registerUp(program: Command): void {
         );
         process.stdout.write(`kvgate fleet ready: ${gw.url}\n`);
       }
-      await waitForSignal();
+      await signal;
       await gw.drain();
       await fleet.close();
     });
