@@ -197,7 +197,10 @@ test('a replica restart resets its entries: the new engine\'s first batch clears
     }, 20_000, 100);
     await waitFor(() => matchOf(g.router, fresh).get(ep.id) === 3);
     assert.equal(matchOf(g.router, old).get(ep.id), 0, 'the old engine\'s blocks are gone');
+    // The restart failed the gateway's health checks; its probe marks the replica healthy again on its own schedule.
+    await waitFor(() => g.router.datastore.list().every((e) => e.healthy));
     const probe = await post(`${g.url}/v1/completions`, body(old));
+    assert.equal(probe.status, 200, JSON.stringify(probe.json));
     assert.equal(probe.json.usage.prompt_tokens_details.cached_tokens, 0);
   } finally {
     await g.close();
