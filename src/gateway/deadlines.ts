@@ -1,5 +1,7 @@
+import { SlotSet, type Slotted } from '../shared/slot-set.js';
+
 /** Something with a deadline (ms, performance.now() clock) and what to do when it passes. */
-export interface Expiring {
+export interface Expiring extends Slotted {
   deadlineAt: number;
   expire(): void;
 }
@@ -8,9 +10,11 @@ export interface Expiring {
  * Request deadlines checked by one sweep every `periodMs`, instead of a timer armed and cleared
  * per request: on the gateway's hot path a Set insert and delete cost less than a Node timer
  * each, and a deadline of minutes needs no millisecond precision (it fires within one period).
+ * A deadline may move (`deadlineAt` is read at each sweep). Items are held in a SlotSet (see there
+ * why not a Set).
  */
 export class DeadlineSweeper {
-  private readonly items = new Set<Expiring>();
+  private readonly items = new SlotSet<Expiring>();
   private timer?: NodeJS.Timeout;
 
   constructor(private readonly periodMs: number) {}
@@ -29,11 +33,13 @@ export class DeadlineSweeper {
 
   private sweep(): void {
     const now = performance.now();
-    for (const x of this.items) {
-      if (now < x.deadlineAt) continue;
+    const due: Expiring[] = [];
+    this.items.forEach((x) => {
+      if (now < x.deadlineAt) return;
       this.items.delete(x);
-      x.expire();
-    }
+      due.push(x);
+    });
+    for (const x of due) x.expire(); // after the walk: expire() may add or remove others
     if (this.items.size === 0) {
       clearInterval(this.timer);
       this.timer = undefined;

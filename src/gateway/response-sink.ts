@@ -3,6 +3,12 @@ import type { ServerResponse } from 'node:http';
 import type { RequestHandle } from '../router/requestcontrol/index.js';
 
 /**
+ * Told when a sink takes a chunk (`waiting` false) and when it holds the next one back until the
+ * client drains (`waiting` true): the upstream idle timeout counts only the upstream's own pauses.
+ */
+export type SinkActivity = (waiting: boolean) => void;
+
+/**
  * Forwards upstream body chunks to the client as they arrive (no buffering), through the request
  * handle (first byte, usage, and — when kvgate asked for usage the client did not — the removal
  * of the extra usage event). The response is committed (status and headers written) at the first
@@ -17,6 +23,7 @@ export class ResponseSink extends Writable {
     private readonly res: ServerResponse,
     private readonly handle: RequestHandle,
     private readonly commit: () => void,
+    private readonly activity?: SinkActivity,
   ) {
     super();
   }
@@ -28,8 +35,15 @@ export class ResponseSink extends Writable {
     }
     const out = this.handle.responseChunk(chunk);
     if (this.res.destroyed) return cb(new Error('client closed'));
+    this.activity?.(false);
     if (out.length === 0 || this.res.write(out)) cb();
-    else this.res.once('drain', () => cb());
+    else {
+      this.activity?.(true);
+      this.res.once('drain', () => {
+        this.activity?.(false);
+        cb();
+      });
+    }
   }
 
   override _final(cb: (err?: Error | null) => void): void {
@@ -45,7 +59,12 @@ export class ResponseSink extends Writable {
 
 /** Swallows the body of an upstream response we are not going to forward (before a retry). */
 export class DiscardSink extends Writable {
+  constructor(private readonly activity?: SinkActivity) {
+    super();
+  }
+
   override _write(_c: Buffer, _e: BufferEncoding, cb: () => void): void {
+    this.activity?.(false);
     cb();
   }
 }

@@ -114,7 +114,7 @@ interface Proxied extends Expiring {
   answered: boolean;
 }
 
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT']);
 
 /** Node's HTTP parser errors (malformed or smuggling-shaped requests, oversized headers) as OpenAI error bodies. */
 function answerClientError(err: NodeJS.ErrnoException & { code?: string }, socket: Socket): void {
@@ -152,6 +152,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const relief = new MemoryRelief();
   // --request-timeout checked once a second (every tenth of it when shorter): no timer per request.
   const deadlines = new DeadlineSweeper(Math.max(10, Math.min(1000, t.requestMs / 10)));
+  // --upstream-first-byte-timeout and --upstream-idle-timeout, swept the same way. Handing them to
+  // undici instead (headersTimeout, bodyTimeout) cost a third of bench:gateway's throughput: its
+  // timers of a second or more sit in a list swept once a second, which keeps every request's
+  // objects alive past the young-generation GC, so they are promoted and freed by full GCs.
+  const attemptTimeoutMs = Math.min(...[t.upstreamFirstByteMs, t.upstreamIdleMs].filter((ms) => ms > 0));
+  const attemptTimers = new DeadlineSweeper(Math.max(10, Math.min(1000, attemptTimeoutMs / 10)));
   const budget = new ByteBudget(opts.maxBufferedBytes ?? 256 * 1024 * 1024, (n) => relief.released(n));
   const pools = new UpstreamPools({ connect: upstreamConnect, connectTimeoutMs: t.upstreamConnectMs, keepAliveMs: 4_000 });
   // The endpoint's concurrency cap (max_num_seqs × factor) sizes its connection pool.
@@ -194,7 +200,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
    * until then any failure (connect, first-byte or idle timeout, reset, ejection) is a retry.
    * After it, a failure ends an SSE stream with an error event (other bodies are cut).
    */
-  function forward(h: RequestHandle, ep: EndpointInfo, path: string, headers: Record<string, string>, res: ServerResponse, px: Proxied, deadlineAt: number): Promise<Attempt> {
+  function forward(h: RequestHandle, ep: EndpointInfo, path: string, headers: Record<string, string>, res: ServerResponse, px: Proxied): Promise<Attempt> {
     return new Promise((resolve) => {
       const signal = new AttemptSignal();
       px.attempt = signal;
@@ -204,16 +210,23 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       let status = 0;
       let retry = false;
       // Streamed responses start (headers) when the engine accepts the request; non-streamed ones
-      // only when the completion is done, so only the deadline bounds those.
-      const remaining = t.requestMs ? Math.max(1, deadlineAt - performance.now()) : 0;
-      const firstByte = h.route!.stream && t.upstreamFirstByteMs ? (remaining ? Math.min(remaining, t.upstreamFirstByteMs) : t.upstreamFirstByteMs) : remaining;
+      // only when the completion is done, so only the deadline (the `deadlines` sweep) bounds those.
+      // Then the body: each chunk (or the client draining) pushes the idle deadline on.
+      const idleMs = t.upstreamIdleMs;
+      const watch: Expiring = {
+        deadlineAt: h.route!.stream && t.upstreamFirstByteMs ? performance.now() + t.upstreamFirstByteMs : Infinity,
+        expire: () => signal.abort(status ? 'idle-timeout' : 'first-byte-timeout'),
+      };
+      const activity = (waiting: boolean) => (watch.deadlineAt = waiting || !idleMs ? Infinity : performance.now() + idleMs);
+      if (watch.deadlineAt !== Infinity || idleMs) attemptTimers.add(watch);
       poolFor(ep).stream(
-        { path, method: 'POST', headers, body: h.body, signal, headersTimeout: firstByte, bodyTimeout: t.upstreamIdleMs },
+        { path, method: 'POST', headers, body: h.body, signal, headersTimeout: 0, bodyTimeout: 0 },
         ({ statusCode, headers: uh }) => {
           status = statusCode;
+          activity(false);
           if (h.upstreamStatus(statusCode) === 'retry') {
             retry = true;
-            return new DiscardSink();
+            return new DiscardSink(activity);
           }
           const out: Record<string, string | string[]> = {};
           for (const k in uh) {
@@ -231,9 +244,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
             Object.assign(out, h.responseHeaders());
             res.writeHead(statusCode, out);
             if (sse) res.flushHeaders();
-          });
+          }, activity);
         },
         (err) => {
+          attemptTimers.remove(watch);
           pools.attemptSettled(ep.id, signal);
           if (px.attempt === signal) px.attempt = undefined;
           if (!err) return resolve(retry ? { kind: 'retry' } : { kind: 'done', status });
@@ -242,16 +256,24 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           if (!committed) {
             if (why === 'deadline') return resolve({ kind: 'aborted', reason: 'deadline' });
             const code = (err as { code?: string }).code ?? '';
-            h.attemptFailed(why === 'ejected' ? `endpoint ${ep.id} was ejected before answering` : `${code || 'error'}: ${err.message}`);
-            return resolve({ kind: 'retry', timedOut: TIMEOUT_CODES.has(code) });
+            h.attemptFailed(
+              why === 'ejected'
+                ? `endpoint ${ep.id} was ejected before answering`
+                : why === 'first-byte-timeout'
+                  ? `first-byte-timeout: no response headers from ${ep.id} in ${t.upstreamFirstByteMs / 1000} s (--upstream-first-byte-timeout)`
+                  : why === 'idle-timeout'
+                    ? `idle-timeout: ${ep.id} sent no response body for ${idleMs / 1000} s (--upstream-idle-timeout)`
+                    : `${code || 'error'}: ${err.message}`,
+            );
+            return resolve({ kind: 'retry', timedOut: why === 'first-byte-timeout' || why === 'idle-timeout' || TIMEOUT_CODES.has(code) });
           }
           if (why !== 'deadline') director.opts.feedback?.failed(ep.id, err.message);
           // Bytes already flowed: end the stream with an error event (SSE) or cut the body.
           const message =
             why === 'deadline'
               ? `the request exceeded its deadline of ${t.requestMs / 1000} s (--request-timeout)`
-              : (err as { code?: string }).code === 'UND_ERR_BODY_TIMEOUT'
-                ? `upstream ${ep.id} sent nothing for ${t.upstreamIdleMs / 1000} s (--upstream-idle-timeout)`
+              : why === 'idle-timeout'
+                ? `upstream ${ep.id} sent nothing for ${idleMs / 1000} s (--upstream-idle-timeout)`
                 : `upstream ${ep.id} failed mid-stream: ${err.message}`;
           // A client that does not read would never receive the event: cut its connection instead.
           if (sse && !res.destroyed && !res.writableNeedDrain) {
@@ -290,7 +312,6 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       px.attempt?.abort('client');
       h.finish({ status: 499 }); // leaves the gateway queue at once when it waits there
     });
-    const deadlineAt = px.deadlineAt;
     if (t.requestMs) deadlines.add(px);
     let result: Attempt = { kind: 'retry' };
     try {
@@ -310,7 +331,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
             break;
           }
         }
-        result = await forward(h, ep, req.url!, headers, res, px, deadlineAt);
+        result = await forward(h, ep, req.url!, headers, res, px);
         if (result.kind !== 'retry') break;
       }
       if (result.kind === 'retry' && !res.headersSent) {
@@ -456,6 +477,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       director.flow.queue.close('rejected-shutting-down');
       relief.stop();
       deadlines.stop();
+      attemptTimers.stop();
       await stack.stop();
       await pools.destroy();
     })());

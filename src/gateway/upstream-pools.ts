@@ -1,9 +1,14 @@
 import { EventEmitter } from 'node:events';
 import { Pool } from 'undici';
 import type { EndpointInfo } from '../router/api.js';
+import { SlotSet } from '../shared/slot-set.js';
 
-/** Why an upstream attempt was aborted. */
-export type AbortReason = 'client' | 'deadline' | 'ejected';
+/**
+ * Why an upstream attempt was aborted: the client left, the request's deadline passed, the
+ * endpoint was ejected, no response headers came within --upstream-first-byte-timeout, or the
+ * response body paused longer than --upstream-idle-timeout.
+ */
+export type AbortReason = 'client' | 'deadline' | 'ejected' | 'first-byte-timeout' | 'idle-timeout';
 
 /**
  * The abort signal of one upstream attempt, handed to undici. An EventEmitter rather than an
@@ -13,6 +18,8 @@ export type AbortReason = 'client' | 'deadline' | 'ejected';
 export class AttemptSignal extends EventEmitter {
   aborted = false;
   reason?: AbortReason;
+  /** Its position among its endpoint's pending attempts (UpstreamPools). */
+  slot = -1;
 
   abort(reason: AbortReason): void {
     if (this.aborted) return;
@@ -47,7 +54,7 @@ interface Entry {
  */
 export class UpstreamPools {
   private readonly pools = new Map<string, Entry>();
-  private readonly pending = new Map<string, Set<AttemptSignal>>();
+  private readonly pending = new Map<string, SlotSet<AttemptSignal>>();
 
   constructor(private readonly o: UpstreamPoolOptions) {}
 
@@ -75,30 +82,31 @@ export class UpstreamPools {
   /** An attempt to `endpointId` is waiting for its response to start. */
   attemptStarted(endpointId: string, s: AttemptSignal): void {
     let set = this.pending.get(endpointId);
-    if (!set) this.pending.set(endpointId, (set = new Set()));
+    if (!set) this.pending.set(endpointId, (set = new SlotSet()));
     set.add(s);
   }
 
   /** The attempt's response started (or it ended). */
   attemptSettled(endpointId: string, s: AttemptSignal): void {
     const set = this.pending.get(endpointId);
-    if (!set) return;
-    set.delete(s);
-    if (set.size === 0) this.pending.delete(endpointId);
+    set?.delete(s);
   }
 
   /** The endpoint was ejected: abort its attempts that have no response yet (they fail over). */
   ejected(endpointId: string): number {
     const set = this.pending.get(endpointId);
     if (!set) return 0;
-    this.pending.delete(endpointId);
-    for (const s of set) s.abort('ejected');
-    return set.size;
+    const all: AttemptSignal[] = [];
+    set.forEach((s) => all.push(s));
+    set.clear();
+    for (const s of all) s.abort('ejected');
+    return all.length;
   }
 
   remove(endpointId: string): void {
     const e = this.pools.get(endpointId);
     this.pools.delete(endpointId);
+    this.pending.delete(endpointId);
     void e?.pool.close().catch(() => undefined);
   }
 
