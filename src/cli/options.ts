@@ -158,7 +158,8 @@ export async function resolveKvEvents(o: KvEventValues, config: import('../route
 /**
  * Flow control (serve, epp, up): the gateway queue in front of the replicas and what gates
  * dispatch from it (router/flowcontrol). Defaults are GIE's where it has one. `up` passes
- * `maxNumSeqs: false`: its own --max-num-seqs sets the replicas' engines (which report it).
+ * `maxNumSeqs: false`: its own --max-num-seqs and --max-num-batched-tokens set the replicas'
+ * engines (which report them).
  */
 export function addFlowControlOptions(cmd: Command, opts: { maxNumSeqs?: boolean } = {}): Command {
   cmd
@@ -167,7 +168,9 @@ export function addFlowControlOptions(cmd: Command, opts: { maxNumSeqs?: boolean
     .addOption(new Option('--max-queue-requests <n>', 'most requests waiting in the gateway queue (all priorities); over it 503, or 429 if sheddable').argParser(intArg('--max-queue-requests', 0)).default(5000))
     .addOption(new Option('--max-queue-bytes <bytes>', 'most request bytes waiting in the gateway queue').argParser(intArg('--max-queue-bytes', 0)).default(128 * 1024 * 1024, '128 MiB'));
   if (opts.maxNumSeqs !== false) {
-    cmd.addOption(new Option('--max-num-seqs <n>', "vLLM max_num_seqs assumed for endpoints that do not report it (vLLM exports only its cache config); raised to the most requests an engine is seen running").argParser(intArg('--max-num-seqs', 1)).default(256));
+    cmd
+      .addOption(new Option('--max-num-seqs <n>', "vLLM max_num_seqs assumed for endpoints that do not report it (vLLM exports only its cache config); raised to the most requests an engine is seen running").argParser(intArg('--max-num-seqs', 1)).default(256))
+      .addOption(new Option('--max-num-batched-tokens <n>', "vLLM max_num_batched_tokens (prefill tokens per engine step) assumed for endpoints that do not report it: requests sent since a scrape beyond it count as waiting in the engine; vLLM's default is 2048, 8192 on H100-class GPUs").argParser(intArg('--max-num-batched-tokens', 1)).default(2048));
   }
   cmd
     .addOption(new Option('--max-num-seqs-factor <x>', "per-endpoint concurrency cap = the endpoint's max_num_seqs × this (the engine's own queue holds the part above 1×)").argParser(numberArg('--max-num-seqs-factor', 0.01)).default(1.5))
@@ -183,6 +186,8 @@ export interface FlowControlValues {
   maxQueueBytes: number;
   /** Absent (kvgate up: its --max-num-seqs configures the replicas): FlowControl's default. */
   maxNumSeqs?: number;
+  /** Absent in kvgate up, as maxNumSeqs. */
+  maxNumBatchedTokens?: number;
   maxNumSeqsFactor: number;
   sheddableMaxFill: number;
   saturationTtft: number;
@@ -196,6 +201,7 @@ export function resolveFlowControl(o: FlowControlValues) {
       maxQueueRequests: o.maxQueueRequests,
       maxQueueBytes: o.maxQueueBytes,
       defaultMaxNumSeqs: o.maxNumSeqs,
+      defaultMaxNumBatchedTokens: o.maxNumBatchedTokens,
       maxNumSeqsFactor: o.maxNumSeqsFactor,
       sheddableMaxFill: o.sheddableMaxFill,
       ttftThresholdMs: o.saturationTtft,

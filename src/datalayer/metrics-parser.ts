@@ -153,8 +153,11 @@ function readSample(line: string, brace: number, kind: Kind, m: EndpointMetrics,
     case Kind.SchedulerConfig: {
       // vLLM exports its CacheConfig only; SchedulerConfig's max_num_seqs comes from servers that
       // export it the same way (kvgate sim, others): it sizes the gateway's per-endpoint cap.
-      const seqs = Number(labelValue(labels(), 'max_num_seqs'));
+      const l = labels();
+      const seqs = Number(labelValue(l, 'max_num_seqs'));
       if (seqs > 0) m.maxNumSeqs = seqs;
+      const budget = Number(labelValue(l, 'max_num_batched_tokens'));
+      if (budget > 0) m.maxNumBatchedTokens = budget;
       break;
     }
     case Kind.Lora: {

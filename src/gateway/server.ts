@@ -409,7 +409,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         void metrics.text().then((t) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(t), fail);
         return;
       }
-      if (serveDashboard(req, res, fleet, { authorize: (a) => keys.check(a) })) return;
+      if (path.startsWith('/dashboard') && serveDashboard(req, res, fleet, { authorize: (a) => keys.check(a) })) return;
       if (!keys.check(req.headers.authorization)) {
         throw new KvgateError(ErrorCode.Unauthorized, 'Incorrect API key provided.', { headers: { 'www-authenticate': 'Bearer' } });
       }

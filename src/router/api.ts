@@ -37,6 +37,11 @@ export interface EndpointMetrics {
    * gateway's per-endpoint concurrency cap.
    */
   maxNumSeqs?: number;
+  /**
+   * The engine's prefill token budget per step (vLLM `max_num_batched_tokens`) when the endpoint
+   * reports it (a label on `vllm:scheduler_config_info`, as kvgate sim exports it).
+   */
+  maxNumBatchedTokens?: number;
   /** When these values were scraped (ms, same clock as pick()). */
   updatedAtMs: number;
 }

@@ -6,7 +6,8 @@ import type { ModelledReplica } from './fleet.js';
 /**
  * The EndpointMetrics a router gets from scraping a replica's /metrics at this moment: exactly what
  * `kvgate sim` exports (src/sim/metrics.ts: vllm:num_requests_waiting / _running,
- * vllm:kv_cache_usage_perc, vllm:cache_config_info block_size, num_gpu_blocks and max_num_seqs, max_lora 0)
+ * vllm:kv_cache_usage_perc, vllm:cache_config_info block_size and num_gpu_blocks, vllm:scheduler_config_info max_num_seqs and
+ * max_num_batched_tokens, max_lora 0)
  * after the datalayer's parser reads it. test/simulate checks the two paths agree.
  */
 export function engineMetrics(engine: SimEngine, nowMs: number): EndpointMetrics {
@@ -21,6 +22,7 @@ export function engineMetrics(engine: SimEngine, nowMs: number): EndpointMetrics
     blockSize: engine.blockSize,
     numGpuBlocks: engine.numGpuBlocks,
     maxNumSeqs: engine.maxNumSeqs,
+    maxNumBatchedTokens: engine.maxNumBatchedTokens,
     updatedAtMs: nowMs,
   };
 }

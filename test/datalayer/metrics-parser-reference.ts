@@ -63,8 +63,11 @@ export function referenceParseEndpointMetrics(text: string, dialect: NonNullable
       } else if (name === 'vllm:scheduler_config_info') {
         // vLLM exports its CacheConfig only; SchedulerConfig's max_num_seqs comes from servers that
         // export it the same way (kvgate sim, others): it sizes the gateway's per-endpoint cap.
-        const seqs = Number(labelValue(line.slice(brace + 1, line.lastIndexOf('}')), 'max_num_seqs'));
+        const labels = line.slice(brace + 1, line.lastIndexOf('}'));
+        const seqs = Number(labelValue(labels, 'max_num_seqs'));
         if (seqs > 0) m.maxNumSeqs = seqs;
+        const budget = Number(labelValue(labels, 'max_num_batched_tokens'));
+        if (budget > 0) m.maxNumBatchedTokens = budget;
       } else if (name === 'vllm:lora_requests_info' && value >= loraTs) {
         loraTs = value;
         const labels = line.slice(brace + 1, line.lastIndexOf('}'));

@@ -16,8 +16,8 @@ test('reads a full vLLM page: the gauges, cache_config_info, scheduler_config_in
     .replace(/running_lora_adapters=""/, 'running_lora_adapters="sql"');
   const m = parseEndpointMetrics(busy, 'vllm', 9);
   assert.deepEqual(
-    { q: m.waitingQueueSize, r: m.runningRequests, kv: m.kvCacheUsage, bs: m.blockSize, nb: m.numGpuBlocks, seqs: m.maxNumSeqs, lora: m.activeLoras, max: m.maxLoras, at: m.updatedAtMs },
-    { q: 2, r: 5, kv: 0.25, bs: 16, nb: 65536, seqs: 4096, lora: ['sql'], max: 1, at: 9 },
+    { q: m.waitingQueueSize, r: m.runningRequests, kv: m.kvCacheUsage, bs: m.blockSize, nb: m.numGpuBlocks, seqs: m.maxNumSeqs, budget: m.maxNumBatchedTokens, lora: m.activeLoras, max: m.maxLoras, at: m.updatedAtMs },
+    { q: 2, r: 5, kv: 0.25, bs: 16, nb: 65536, seqs: 4096, budget: 262144, lora: ['sql'], max: 1, at: 9 },
   );
   for (const d of DIALECTS) assert.deepEqual(parseEndpointMetrics(busy, d, 9), referenceParseEndpointMetrics(busy, d, 9));
 });
@@ -31,7 +31,7 @@ const NAMES = [
   'trtllm_num_requests_running', 'trtllm_kv_cache_utilization', 'trtllm_kv_cache_tokens_per_block', 'trtllm_kv_cache_max_blocks',
   'vllm:num_requests_waitin', 'vllm:num_requests_waitingX', 'vllm:kv_cache_usage_perc_x', 'vllm:e2e_request_latency_seconds_bucket', 'x', '',
 ];
-const LABEL_KEYS = ['block_size', 'page_size', 'num_gpu_blocks', 'num_pages', 'max_num_seqs', 'max_lora', 'running_lora_adapters', 'waiting_lora_adapters', 'engine', 'le'];
+const LABEL_KEYS = ['block_size', 'page_size', 'num_gpu_blocks', 'num_pages', 'max_num_seqs', 'max_num_batched_tokens', 'max_lora', 'running_lora_adapters', 'waiting_lora_adapters', 'engine', 'le'];
 const labelValue = fc.oneof(fc.constantFrom('16', '0', '-3', '2048', 'a,b', ',sql,,chat,', '', 'x y', '{}', 'q\\"z'), fc.string({ maxLength: 6 }).map((s) => s.replace(/["\\\n]/g, '')));
 const labels = fc.array(fc.tuple(fc.constantFrom(...LABEL_KEYS), labelValue), { maxLength: 4 }).map((ls) => ls.map(([k, v]) => `${k}="${v}"`).join(','));
 const value = fc.oneof(fc.constantFrom('0', '1', '3', '0.42', '1.7e9', 'NaN', '+Inf', '-1', '', 'x', '1796057163.398'), fc.double({ noNaN: false }).map(String));

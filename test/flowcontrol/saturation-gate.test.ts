@@ -81,28 +81,42 @@ test('sheddable requests leave the slots that other requests have been using: th
   assert.equal(g.assess([at(4, 12)], 30_000).eligible.length, 1, 'critical requests are not held back by the reserve');
 });
 
-test('requests sent since the last scrape count in the engine queue and KV usage until they start or the next scrape', () => {
+test('requests sent since the last scrape count in the engine queue as far as its free slots and one step of prefill budget cannot start them, until they start or the next scrape', () => {
   const ds = new MemoryDatastore();
   ds.upsertEndpoint({ id: 'a', host: 'a', port: 1, url: 'http://a', labels: {} });
-  const metrics = { waitingQueueSize: 0, runningRequests: 0, kvCacheUsage: 0.1, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: 1000, blockSize: 16, numGpuBlocks: 1000 };
+  const metrics = { waitingQueueSize: 0, runningRequests: 0, kvCacheUsage: 0.1, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: 1000, blockSize: 16, numGpuBlocks: 1000, maxNumBatchedTokens: 2048 };
   ds.updateMetrics('a', metrics);
   const g = gate();
   const a = () => ds.get('a')!;
-  for (let i = 0; i < 4; i++) ds.dispatch(`r${i}`, 'a', 100);
-  assert.equal(a().dispatchedSinceScrape, 4);
-  assert.equal(g.assess([a()], 1100).eligible.length, 1, '4 unseen requests: below the queue threshold of 5');
-  ds.dispatch('r4', 'a', 100);
-  assert.equal(g.assess([a()], 1100).eligible.length, 0, 'a fifth: the engine queue these make reaches 5 before any scrape shows it');
+  // Prefill budget: 1,000-token prompts, 2,048 tokens per step. n sent → n × (1 − 2048 / 1000n) = n − 2.048 wait.
+  for (let i = 0; i < 7; i++) ds.dispatch(`r${i}`, 'a', 1000);
+  assert.equal(a().dispatchedSinceScrape, 7);
+  assert.equal(g.assess([a()], 1100).eligible.length, 1, '7 unseen requests: about 2 fit the first step, 4.95 wait (< 5)');
+  ds.dispatch('r7', 'a', 1000);
+  assert.equal(g.assess([a()], 1100).eligible.length, 0, 'an eighth: 5.95 wait before any scrape shows it');
   ds.firstToken('r0');
-  assert.equal(a().dispatchedSinceScrape, 4, 'a started request left the waiting queue');
+  assert.equal(a().dispatchedSinceScrape, 7, 'a started request left the waiting queue');
   assert.equal(g.assess([a()], 1100).eligible.length, 1);
   ds.release('r0');
-  assert.equal(a().dispatchedSinceScrape, 4, 'ending a request that already started changes nothing more');
+  assert.equal(a().dispatchedSinceScrape, 7, 'ending a request that already started changes nothing more');
   ds.dispatch('big', 'a', 12_000);
-  assert.equal(g.assess([a()], 1100, undefined).eligible.length, 0, 'KV 0.1 + 12,400 unseen tokens of 16,000 slots ≥ 0.8');
+  assert.equal(g.assess([a()], 1100, undefined).eligible.length, 0, 'KV 0.1 + 19,000 unseen tokens of 16,000 slots ≥ 0.8');
   ds.updateMetrics('a', { ...metrics, updatedAtMs: 1200 });
   assert.equal(a().dispatchedSinceScrape, 0, 'the scrape sees them now');
   assert.equal(g.assess([a()], 1250).eligible.length, 1);
+  // Batch slots: tiny prompts fit the budget, but an engine with 4 free slots queues the rest.
+  for (const id of ['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'big']) ds.release(id);
+  ds.updateMetrics('a', { ...metrics, maxNumSeqs: 6, runningRequests: 2, updatedAtMs: 1300 });
+  for (let i = 0; i < 8; i++) ds.dispatch(`s${i}`, 'a', 10);
+  assert.equal(g.assess([a()], 1350).eligible.length, 1, '8 sent, 4 free slots: 4 wait');
+  ds.dispatch('s8', 'a', 10);
+  assert.equal(g.assess([a()], 1350).eligible.length, 0, '9 sent: 5 wait');
+  // Unreported budget: --max-num-batched-tokens (default 2,048) stands in.
+  for (let i = 0; i < 9; i++) ds.release(`s${i}`);
+  ds.updateMetrics('a', { ...metrics, maxNumBatchedTokens: undefined, updatedAtMs: 1400 });
+  for (let i = 0; i < 8; i++) ds.dispatch(`t${i}`, 'a', 1000);
+  assert.equal(g.assess([a()], 1450).eligible.length, 0);
+  assert.equal(gate({ defaultMaxNumBatchedTokens: 8192 }).assess([a()], 1450).eligible.length, 1, 'an engine of 8,192 tokens per step starts all 8');
 });
 
 test('once some replica has room, the scheduler chooses among every endpoint under its cap, busy ones too; sheddable requests only the eligible', () => {

@@ -19,6 +19,8 @@ export interface FlowControlSettings {
   maxNumSeqsFactor?: number;
   /** `--max-num-seqs`: for endpoints that do not report it (default 256). */
   defaultMaxNumSeqs?: number;
+  /** `--max-num-batched-tokens`: for endpoints that do not report it (default 2,048). */
+  defaultMaxNumBatchedTokens?: number;
   /** `--saturation-ttft`, ms (default 2 s): with a TTFT-predicting scorer, the predicted TTFT that counts as saturated; 0 = off. */
   ttftThresholdMs?: number;
   /** `--sheddable-max-fill` (default 0.9): the share of an endpoint's batch slots sheddable requests may take. */
@@ -35,6 +37,7 @@ export const FLOW_CONTROL_DEFAULTS = {
   queueTimeoutMs: 60_000,
   maxNumSeqsFactor: 1.5,
   defaultMaxNumSeqs: 256,
+  defaultMaxNumBatchedTokens: 2048,
   ttftThresholdMs: 2000,
   sheddableMaxFill: 0.9,
   tickMs: 20,
@@ -101,6 +104,7 @@ export class FlowControl {
       ...detectorThresholds(config),
       maxNumSeqsFactor: s.maxNumSeqsFactor,
       defaultMaxNumSeqs: s.defaultMaxNumSeqs,
+      defaultMaxNumBatchedTokens: s.defaultMaxNumBatchedTokens,
       ttftThresholdMs: s.ttftThresholdMs || undefined,
       sheddableMaxFill: s.sheddableMaxFill,
     });
