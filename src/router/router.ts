@@ -223,13 +223,15 @@ export class EndpointPicker implements Router {
     }
     for (const s of this.hookScorers) s.onPicked?.(ctx, chosen);
     this.stats.picks++;
+    // The scores getter must not capture ctx: the dashboard's ring of recent picks keeps it, and
+    // with it the request (its prompt text and token ids) for the last 64 requests.
+    const pm = ctx.prefix;
     return {
       requestId: req.id,
       endpoints: ordered.map((e) => e.info),
       profile: this.profile.name,
       // Built on demand (--debug-scores, tests): a hundred small objects per pick otherwise.
       get scores() {
-        const pm = ctx.prefix;
         return eps.map((e, i) => ({
           endpointId: e.info.id,
           total: totals[i],
@@ -237,7 +239,7 @@ export class EndpointPicker implements Router {
           prefix: pm ? { matchedBlocks: pm.matched.get(e.info.id) ?? 0, source: pm.source?.get(e.info.id) ?? 'approx' } : undefined,
         }));
       },
-      prefixMatch: ctx.prefix ? { matchedBlocks, totalBlocks: ctx.prefix.totalBlocks, blockTokens: ctx.prefix.blockTokens, source: ctx.prefix.source?.get(chosen.info.id) ?? 'approx' } : undefined,
+      prefixMatch: pm ? { matchedBlocks, totalBlocks: pm.totalBlocks, blockTokens: pm.blockTokens, source: pm.source?.get(chosen.info.id) ?? 'approx' } : undefined,
     };
   }
 
