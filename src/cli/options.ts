@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { durationOption, intArg, listArg, numberArg, portArg } from './parse.js';
+import { LOG_LEVELS } from '../shared/logger.js';
 
 /**
  * Option groups that several commands take, defined once so names, defaults, units and conflict
@@ -114,7 +115,7 @@ export async function resolvePool(o: PoolValues) {
 export function addRequestLimitOptions(cmd: Command, what: string): Command {
   return cmd
     .addOption(new Option('--max-body-bytes <bytes>', `request body limit in bytes (${what} above)`).argParser(intArg('--max-body-bytes', 1)).default(16 * 1024 * 1024, '16 MiB'))
-    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'));
+    .addOption(new Option('--log-level <level>', 'log level (default: $KVGATE_LOG_LEVEL, else info)').choices(LOG_LEVELS));
 }
 
 export function addKvEventOptions(cmd: Command, opts: { tokenizer?: boolean } = {}): Command {

@@ -29,6 +29,10 @@ test('bad flag values name the flag: --port out of range, --log-level unknown, u
     const r = await runKvgate([cmd, '--log-level', 'loud', '--endpoints', '127.0.0.1:9']);
     assertFlagError(r, /option '--log-level <level>' argument 'loud' is invalid\. Allowed choices are fatal, error, warn, info, debug, trace, silent/);
     assert.doesNotMatch(r.stderr, /custom levels/);
+    // Without --log-level the variable is the default, and a bad one is named as clearly.
+    const args = { serve: ['--port', '0', '--endpoints', '127.0.0.1:9'], epp: ['--grpc-port', '0', '--endpoints', '127.0.0.1:9'], up: ['--port', '0', '--sim-base-port', '0'] }[cmd]!;
+    const env = await runKvgate([cmd, ...args], { env: { ...process.env, KVGATE_LOG_LEVEL: 'loud' } });
+    assertFlagError(env, /^kvgate: KVGATE_LOG_LEVEL=loud is not a log level \(fatal, error, warn, info, debug, trace, silent\)$/m);
   }
   const tls = await runKvgate(['serve', '--port', '0', '--endpoints', '127.0.0.1:9', '--tls-cert', '/nonexistent.pem', '--tls-key', '/nonexistent.pem']);
   assertFlagError(tls, /^kvgate: --tls-cert: cannot read \/nonexistent\.pem: no such file$/m);

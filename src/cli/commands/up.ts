@@ -33,7 +33,8 @@ export function registerUp(program: Command): void {
       const { startSimFleet } = await import('../../sim/fleet.js');
       const { startGateway } = await import('../../gateway/server.js');
       const { parseEndpoint } = await import('../../datalayer/sources/static-endpoints.js');
-      const { createLogger } = await import('../../shared/logger.js');
+      const { createLogger, logLevelFromEnv } = await import('../../shared/logger.js');
+      const logLevel: string = o.logLevel ?? logLevelFromEnv(); // a bad $KVGATE_LOG_LEVEL stops here, before any replica starts
       const objectives = await resolveObjectives(o);
       const routing = await resolveRouting(command, o);
       const { KV_EVENTS_PORT_LABEL, KV_EVENTS_REPLAY_PORT_LABEL } = await import('../../datalayer/kv-events/labels.js');
@@ -73,7 +74,7 @@ export function registerUp(program: Command): void {
           maxBodyBytes: o.maxBodyBytes,
           accessLog: o.accessLog,
           // Without --log-level, KVGATE_LOG_LEVEL (the benches' quiet switch) still applies.
-          logger: createLogger('gateway', { stderr: true, level: command.getOptionValueSource('logLevel') === 'cli' ? o.logLevel : undefined }),
+          logger: createLogger('gateway', { stderr: true, level: logLevel }),
           drainSettleMs: 0,
           drainTimeoutMs: 5000,
         });
