@@ -76,7 +76,11 @@ export class EppMetrics {
   private readonly responseSizes: LabeledHistogram;
   private readonly ntpot: LabeledHistogram;
   private readonly attempts: LabeledCounter;
+  /** Successful attempts' series per model, then per endpoint (the label values never change for an EndpointInfo). */
+  private readonly attemptSeries = new Map<string, WeakMap<EndpointInfo, CounterSeries>>();
   private readonly pluginDuration: LabeledHistogram;
+  /** Plugin series by name, then extension point: found with two lookups of constant strings, no key built per call. */
+  private readonly pluginSeries = new Map<string, Map<string, HistogramSeries>>();
   private readonly hitBytes: HistogramSeries;
   private readonly running = new Map<string, number>();
   private readonly objectives = new Map<string, ObjectiveSeries>();
@@ -145,12 +149,24 @@ export class EppMetrics {
 
   /** One scheduling attempt: `success` with the chosen endpoint, or `failure`. */
   observeAttempt(success: boolean, targetModel: string, endpoint?: EndpointInfo): void {
-    this.attempts.series(success ? 'success' : 'failure', targetModel, endpoint ? podName(endpoint) : '', endpoint?.labels['kvgate.io/namespace'] ?? '', endpoint ? String(endpoint.port) : '').value++;
+    if (!success || !endpoint) {
+      this.attempts.series(success ? 'success' : 'failure', targetModel, endpoint ? podName(endpoint) : '', endpoint?.labels['kvgate.io/namespace'] ?? '', endpoint ? String(endpoint.port) : '').value++;
+      return;
+    }
+    let byEndpoint = this.attemptSeries.get(targetModel);
+    if (!byEndpoint) this.attemptSeries.set(targetModel, (byEndpoint = new WeakMap()));
+    let s = byEndpoint.get(endpoint);
+    if (!s) byEndpoint.set(endpoint, (s = this.attempts.series('success', targetModel, podName(endpoint), endpoint.labels['kvgate.io/namespace'] ?? '', String(endpoint.port))));
+    s.value++;
   }
 
   /** A plugin's time in one scheduling cycle (GIE's extension points: DataProducer, Filter, Scorer, Picker, PreRequest). */
   observePlugin(extensionPoint: string, pluginType: string, pluginName: string, seconds: number): void {
-    observe(this.pluginDuration.series(extensionPoint, pluginType, pluginName), seconds);
+    let byPoint = this.pluginSeries.get(pluginName);
+    if (!byPoint) this.pluginSeries.set(pluginName, (byPoint = new Map()));
+    let s = byPoint.get(extensionPoint);
+    if (!s || s.labels.plugin_type !== pluginType) byPoint.set(extensionPoint, (s = this.pluginDuration.series(extensionPoint, pluginType, pluginName)));
+    observe(s, seconds);
   }
 
   observeScheduling(seconds: number, prefix?: { matchedBlocks: number; totalBlocks: number; blockTokens?: number; source?: 'exact' | 'approx' }): void {
