@@ -4,7 +4,10 @@
 // trip it reads, for the paced phase, the EPP's CPU time per stream (/proc, robust when other work
 // shares the machine) and its event-loop delay (perf_hooks, through a preloaded probe).
 // Side by side: `tsx bench/epp.ts [repo-root …]` runs each checkout's compiled EPP in turn,
-// BENCH_ROUNDS times (default 1), against the same upstreams (default: this checkout).
+// BENCH_ROUNDS times (default 1), against the same upstreams (default: this checkout). The floor
+// runs first, through the same client: a bare grpc-js ext_proc server (bench/fixtures/
+// bare-extproc.mjs) that answers with the same messages and does no work of its own — what a
+// round trip costs on this machine before kvgate does anything (BENCH_FLOOR=0 skips it).
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { build } from 'hdr-histogram-js';
@@ -44,12 +47,16 @@ interface Result {
   big: number;
 }
 
+/** The root that stands for the bare grpc-js floor in `measure`. */
+const FLOOR = 'bare grpc-js (floor)';
+
 function startEpp(root: string, endpoints: string): Promise<{ child: ChildProcess; url: string }> {
   const args = ['epp', '--grpc-port', '0', '--grpc-health-port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--secure-serving=false', '--endpoints', endpoints, '--preset', 'gie-default', '--log-level', 'warn'];
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, `--cpu-prof-interval=${process.env.BENCH_CPU_PROF_INTERVAL_US ?? 1000}`] : [];
   const probe = new URL('./fixtures/event-loop-probe.mjs', import.meta.url).href;
-  const child = spawn(process.execPath, [...prof, ...(process.env.BENCH_EPP_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), '--import', probe, join(root, 'dist/cli/run.js'), ...args], {
-    cwd: root,
+  const main = root === FLOOR ? [join(repoRoot, 'bench/fixtures/bare-extproc.mjs')] : [join(root, 'dist/cli/run.js'), ...args];
+  const child = spawn(process.execPath, [...prof, ...(process.env.BENCH_EPP_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), '--import', probe, ...main], {
+    cwd: root === FLOOR ? repoRoot : root,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: { ...process.env, KVGATE_LOG_LEVEL: 'warn' },
   });
@@ -136,11 +143,13 @@ const upstreams = spawn(process.execPath, [join(repoRoot, 'bench/fixtures/metric
 const endpoints = await new Promise<string>((resolve) => upstreams.stdout!.once('data', (d) => resolve(d.toString().trim())));
 try {
   const results: Result[] = [];
+  const floor = process.env.BENCH_FLOOR === '0' ? undefined : await measure(FLOOR, endpoints);
   for (let round = 0; round < ROUNDS; round++) for (const root of roots) results.push(await measure(root, endpoints));
   console.log(`\next_proc round trip (headers + 2 KB body → routed headers + body), paced ${RATE}/s for ${SECONDS} s, 10 endpoints, gie-default`);
-  const col = (f: (r: Result) => string | number) => results.map(f);
+  const shown = floor ? [...results, floor] : results;
+  const col = (f: (r: Result) => string | number) => shown.map(f);
   printTable([
-    ['measure', ...col((r) => (roots.length > 1 ? r.root : 'value'))],
+    ['measure', ...col((r) => (r.root === FLOOR ? FLOOR : roots.length > 1 ? r.root : 'kvgate epp'))],
     ['offered streams/s', ...col(() => RATE)],
     ['achieved streams/s', ...col((r) => r.achieved.toFixed(0))],
     ['p50 µs', ...col((r) => r.p50)],
@@ -153,6 +162,7 @@ try {
     ['serial 220 KB p50 µs', ...col((r) => r.big.toFixed(0))],
     ['220 KB added vs 2 KB ms', ...col((r) => ((r.big - r.small) / 1000).toFixed(2))],
   ]);
+  if (floor) console.log(`p99 / floor's p99: ${results.map((r) => (r.p99 / floor.p99).toFixed(2)).join(', ')}; p50 / floor's p50: ${results.map((r) => (r.p50 / floor.p50).toFixed(2)).join(', ')}`);
   console.log('reference: llm-d\'s Go EPP reports > 1 s added TTFT for 220 KB prompts at concurrency 150');
   const json = (r: Result) => ({
     offered_rps: RATE,
@@ -170,7 +180,11 @@ try {
     body_220kb_p50_ms: +(r.big / 1000).toFixed(3),
     body_220kb_added_ms: +((r.big - r.small) / 1000).toFixed(3),
   });
-  console.log(JSON.stringify(results.length === 1 ? json(results[0]) : { results: results.map((r) => ({ root: r.root, ...json(r) })) }));
+  const floorKeys = floor
+    ? { floor_roundtrip_p50_us: floor.p50, floor_roundtrip_p99_us: floor.p99, floor_cpu_us_per_stream: Math.round(floor.cpuUsPerStream), floor_event_loop_delay_p99_us: Math.round(floor.eld.p99_us) }
+    : {};
+  const ratio = (r: Result) => (floor ? { roundtrip_p99_vs_floor_ratio: +(r.p99 / floor.p99).toFixed(2) } : {});
+  console.log(JSON.stringify(results.length === 1 ? { ...json(results[0]), ...ratio(results[0]), ...floorKeys } : { results: results.map((r) => ({ root: r.root, ...json(r), ...ratio(r) })), ...floorKeys }));
 } finally {
   await stopProcess(upstreams);
 }
