@@ -8,6 +8,7 @@
 // runs first, through the same client: a bare grpc-js ext_proc server (bench/fixtures/
 // bare-extproc.mjs) that answers with the same messages and does no work of its own — what a
 // round trip costs on this machine before kvgate does anything (BENCH_FLOOR=0 skips it).
+// BENCH_EPP_ARGS adds flags to the EPP (e.g. "--health-interval 0": probes off).
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { build } from 'hdr-histogram-js';
@@ -51,7 +52,7 @@ interface Result {
 const FLOOR = 'bare grpc-js (floor)';
 
 function startEpp(root: string, endpoints: string): Promise<{ child: ChildProcess; url: string }> {
-  const args = ['epp', '--grpc-port', '0', '--grpc-health-port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--secure-serving=false', '--endpoints', endpoints, '--preset', 'gie-default', '--log-level', 'warn'];
+  const args = ['epp', '--grpc-port', '0', '--grpc-health-port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--secure-serving=false', '--endpoints', endpoints, '--preset', 'gie-default', '--log-level', 'warn', ...(process.env.BENCH_EPP_ARGS?.split(' ').filter(Boolean) ?? [])];
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, `--cpu-prof-interval=${process.env.BENCH_CPU_PROF_INTERVAL_US ?? 1000}`] : [];
   const probe = new URL('./fixtures/event-loop-probe.mjs', import.meta.url).href;
   const main = root === FLOOR ? [join(repoRoot, 'bench/fixtures/bare-extproc.mjs')] : [join(root, 'dist/cli/run.js'), ...args];
