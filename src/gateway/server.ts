@@ -152,10 +152,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const relief = new MemoryRelief();
   // --request-timeout checked once a second (every tenth of it when shorter): no timer per request.
   const deadlines = new DeadlineSweeper(Math.max(10, Math.min(1000, t.requestMs / 10)));
-  // --upstream-first-byte-timeout and --upstream-idle-timeout, swept the same way. Handing them to
-  // undici instead (headersTimeout, bodyTimeout) cost a third of bench:gateway's throughput: its
-  // timers of a second or more sit in a list swept once a second, which keeps every request's
-  // objects alive past the young-generation GC, so they are promoted and freed by full GCs.
+  // --upstream-first-byte-timeout and --upstream-idle-timeout, swept the same way. Handed to undici
+  // instead (headersTimeout, bodyTimeout), its timers of a second or more sit in a list swept once
+  // a second, which kept every request's objects alive past the young-generation GC (promoted,
+  // freed only by full GCs): with the Sets that SlotSet replaced, bench:gateway 14k → 16k req/s.
   const attemptTimeoutMs = Math.min(...[t.upstreamFirstByteMs, t.upstreamIdleMs].filter((ms) => ms > 0));
   const attemptTimers = new DeadlineSweeper(Math.max(10, Math.min(1000, attemptTimeoutMs / 10)));
   const budget = new ByteBudget(opts.maxBufferedBytes ?? 256 * 1024 * 1024, (n) => relief.released(n));
