@@ -56,7 +56,7 @@ test('--help shows defaults with their units, and the same default preset everyw
     assert.match(r.stdout, /--max-body-bytes <bytes>[\s\S]*?\(default: 16 MiB\)/, cmd);
     assert.match(r.stdout, /--health-interval <duration>[\s\S]*?\(default: 1s\)/, cmd);
     assert.match(r.stdout, /--metrics-interval <duration>[\s\S]*?\(default: 50ms\)/, cmd);
-    assert.match(r.stdout, /--log-level <level>[\s\S]*?default:\s+"info"\)/, cmd);
+    assert.match(r.stdout, /--log-level <level>[\s\S]*?\(default:\s+\$KVGATE_LOG_LEVEL,\s+else\s+info\)/, cmd);
   }
 });
 
