@@ -68,6 +68,14 @@ export function reportConfig(o: SimulateOptions): Record<string, unknown> {
   };
 }
 
+/** A run in which the load sent nothing: an empty report would look like a result. */
+function noRequests(o: SimulateOptions): KvgateError {
+  const l = o.load;
+  if (o.trace) return new KvgateError(ErrorCode.InvalidConfig, `the trace ${basename(o.trace.path)} has no request to replay`, { param: 'trace' });
+  const what = l.kind === 'stages' ? l.stages.map((s) => `${s.rate} req/s for ${s.durationS} s`).join(', ') : `a closed loop of ${l.concurrency}`;
+  return new KvgateError(ErrorCode.InvalidConfig, `the load sent no request (${what}): raise --duration or --rate, or the --stages`, { param: 'duration' });
+}
+
 /**
  * Runs every policy over the same fleet, workload and seed and reports them side by side, on up to
  * `parallel` worker threads (1: in this thread, one after another). The report does not depend on
@@ -83,6 +91,7 @@ export async function simulate(o: SimulateOptions, onPolicy?: (run: PolicyRun) =
     workloadOf(o); // bad workloads and traces fail here, with their own message
     runs = await runJobsInWorkers(jobs, parallel, (run) => onPolicy?.(run));
   } else runs = await runJobsHere(jobs, (run) => onPolicy?.(run));
+  if (runs.every((r) => r.records.length === 0)) throw noRequests(o);
   return { kvgate_simulate: 1, config: reportConfig(o), policies: runs.map((run) => policyReport(run, o.slo?.request)) };
 }
 

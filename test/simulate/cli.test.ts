@@ -46,6 +46,7 @@ test('bad simulate flags get a message naming the flag, never a stack trace', as
     [['--trace', join(dir, 'missing.jsonl')], /--trace .*missing\.jsonl: cannot read: ENOENT/],
     [['--trace', badTrace], /bad\.jsonl:1: "hash_ids" has 1 ids but input_length 600 needs 2 blocks of 512 tokens/],
     [['--profile', 'nope'], /unknown profile "nope"/],
+    [['--rate', '1', '--duration', '0.001'], /the load sent no request \(1 req\/s for 0\.001 s\): raise --duration or --rate, or the --stages/],
   ] as const) {
     const r = await runKvgate(['simulate', ...args], { timeoutMs: 60_000 });
     assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
