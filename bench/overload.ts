@@ -58,6 +58,33 @@ async function metricSum(url: string, name: string, labels: Record<string, strin
   return sum;
 }
 
+/** A histogram's cumulative bucket counts (upper bound in s → count), summed over `urls`. */
+async function buckets(urls: string[], name: string, labels: Record<string, string> = {}): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const url of urls) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(`${name}_bucket{`)) continue;
+      const m = /\{(.*)\}\s+(\S+)/.exec(line);
+      if (!m || !Object.entries(labels).every(([k, v]) => m[1].includes(`${k}="${v}"`))) continue;
+      const le = /le="([^"]+)"/.exec(m[1])?.[1];
+      const bound = le === '+Inf' ? Infinity : Number(le);
+      out.set(bound, (out.get(bound) ?? 0) + Number(m[2]));
+    }
+  }
+  return out;
+}
+
+/** The q-quantile (ms) of what a histogram recorded between two `buckets` reads: the upper bound of the bucket it falls in. */
+function bucketQuantileMs(before: Map<number, number>, after: Map<number, number>, q: number): number {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const delta = (b: number) => (after.get(b) ?? 0) - (before.get(b) ?? 0);
+  const total = delta(Infinity);
+  if (!(total > 0)) return NaN;
+  for (const b of bounds) if (delta(b) >= q * total) return b * 1000;
+  return Infinity;
+}
+
 // ~4 characters per token (the estimate tokenizer); each prompt unique so no prefix is cached.
 let seq = 0;
 const words = 'the quick brown fox jumps over a lazy dog while seven wizards quietly judge boxing matches'.split(' ');
@@ -186,15 +213,33 @@ try {
   const top = STEPS.at(-1)!;
   const criticalShare = CRITICAL_OF_CAPACITY / top;
   // The reference for what the sheddable flood costs critical traffic: critical alone, same rate.
+  // Where a critical tail comes from, per phase: the replicas' own TTFT (vllm:time_to_first_token_seconds,
+  // every class; the sheddable traffic admitted is a few percent) and the critical class's wait in
+  // the gateway queue (flow control's queue-duration histogram), both as bucket upper bounds.
+  const where: (string | number)[][] = [['phase', "replicas' own TTFT p50 / p99 ms (≤ bucket)", 'critical gateway-queue wait p99 ms (≤ bucket)']];
+  const diag: Record<string, { engine_ttft_p99_ms: number; critical_queue_wait_p99_ms: number }> = {};
+  const simUrls = sims.map((s) => s.url);
+  const QUEUE = 'inference_extension_flow_control_request_queue_duration_seconds';
+  const readDiag = async () => ({ engine: await buckets(simUrls, 'vllm:time_to_first_token_seconds'), queue: await buckets([gw.url], QUEUE, { priority: '10', outcome: 'Dispatched' }) });
+  const noteDiag = (key: string, label: string, d0: Awaited<ReturnType<typeof readDiag>>, d1: Awaited<ReturnType<typeof readDiag>>) => {
+    const engineP99 = bucketQuantileMs(d0.engine, d1.engine, 0.99);
+    const queueP99 = bucketQuantileMs(d0.queue, d1.queue, 0.99);
+    diag[key] = { engine_ttft_p99_ms: engineP99, critical_queue_wait_p99_ms: queueP99 };
+    where.push([label, `${fmt(bucketQuantileMs(d0.engine, d1.engine, 0.5))} / ${fmt(engineP99)}`, fmt(queueP99, 1)]);
+  };
   phase = 'critical alone';
+  const a0 = await readDiag();
   const alone = summarize(await openLoop(gw.url, { critical: CRITICAL_OF_CAPACITY * capacity, sheddable: 0 }, STEP_S), STEP_S);
+  noteDiag('critical_alone', 'critical alone', a0, await readDiag());
   await sleep(2000);
   const rows: (string | number)[][] = [['offered × capacity', 'class', 'offered req/s', 'goodput req/s', 'TTFT p50 ms', 'TTFT p99 ms', '429', '503', 'other']];
   const steps: Record<string, ReturnType<typeof summarize>> = {};
   for (const x of STEPS) {
     phase = `${x}×`;
     const total = x * capacity;
+    const d0 = await readDiag();
     const outs = await openLoop(gw.url, { critical: total * criticalShare, sheddable: total * (1 - criticalShare) }, STEP_S);
+    noteDiag(`step_${String(x).replace('.', '_')}`, `${x}×`, d0, await readDiag());
     for (const cls of ['critical', 'sheddable'] as const) {
       const s = summarize(
         outs.filter((o) => o.cls === cls),
@@ -248,6 +293,8 @@ try {
   console.log(`critical share of the offered load: ${fmt(criticalShare * 100)} % (at ${top}× capacity: ${fmt(CRITICAL_OF_CAPACITY, 2)}× capacity of critical traffic, the rest sheddable)`);
   console.log(`critical alone at that rate (${fmt(alone.offered / STEP_S, 1)} req/s, no sheddable traffic): goodput ${fmt(alone.goodputRps, 1)} req/s, TTFT p50 ${fmt(alone.p50)} ms, p99 ${fmt(alone.p99)} ms\n`);
   printTable(rows);
+  console.log('\nwhere the critical tail is (the replicas see every class; histogram buckets, so each value is an upper bound):');
+  printTable(where);
   console.log('\nqueue depth over time (every 2nd sample): t s · phase · gateway queue · engines waiting · gateway RSS MiB');
   console.log(
     timeline
@@ -262,7 +309,7 @@ try {
   console.log(
     `\nacceptance at ${top}× capacity: critical goodput ${fmt((100 * c3.goodputRps) / capacity)} % of capacity (goal ≥ 90 %), critical p99 TTFT ${fmt(c3.p99 / unloaded.p99, 2)}× the idle fleet's p99 (goal ≤ 2×) and ${fmt(c3.p99 / alone.p99, 2)}× critical alone at the same rate, sheddable 429s ${s3.s429}; peak RSS ${fmt(peakRss / MiB)} MiB (goal < 400); slow-body RSS +${fmt((slowAfter - slowBaseline) / MiB)} MiB after 60 s (goal < 100)`,
   );
-  const json: Record<string, number | string> = {
+  const json: Record<string, number | string | null> = {
     replicas: REPLICAS,
     max_num_seqs: MAX_NUM_SEQS,
     capacity_rps: +capacity.toFixed(2),
@@ -280,6 +327,10 @@ try {
     json[`step_${key}_ttft_p99_ms`] = +fmt(s.p99, 1);
     json[`step_${key}_shed_429_count`] = s.s429;
     json[`step_${key}_rejected_503_count`] = s.s503;
+  }
+  for (const [k, d] of Object.entries(diag)) {
+    json[`${k}_engine_ttft_p99_ms`] = Number.isFinite(d.engine_ttft_p99_ms) ? d.engine_ttft_p99_ms : null;
+    json[`${k}_critical_queue_wait_p99_ms`] = Number.isFinite(d.critical_queue_wait_p99_ms) ? d.critical_queue_wait_p99_ms : null;
   }
   Object.assign(json, {
     critical_goodput_ratio_of_capacity: +(c3.goodputRps / capacity).toFixed(3),
