@@ -58,14 +58,20 @@ test('a burst of 10,000 requests in one second: each gets 200 or a 503 with its 
     assert.equal(await metric(gw.url, 'inference_extension_flow_control_queue_size'), 0);
     assert.equal(await metric(gw.url, 'kvgate_requests_in_flight'), 0);
     assert.equal(await metric(gw.url, 'kvgate_buffered_request_bytes'), 0);
+    // RSS falls when V8's memory reducer runs a major GC after the burst, which it schedules from
+    // the allocation rate, not on a clock: on a busy machine that took more than 60 s in one run
+    // of three. The bound is generous; the condition (back within 100 MiB) is what is asserted.
+    const t1 = performance.now();
     await waitFor(
       async () => {
         await post(`${gw.url}/v1/completions`, { model: MODEL, prompt: 'after', max_tokens: 2 });
         return rssBytes(gw.child.pid!) < baseline + 100 * MiB;
       },
-      60_000,
+      180_000,
       500,
-    );
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: RSS ${(rssBytes(gw.child.pid!) / MiB).toFixed(0)} MiB against a baseline of ${(baseline / MiB).toFixed(0)} MiB after ${((performance.now() - t1) / 1000).toFixed(0)} s`);
+    });
   } finally {
     await agent.close();
     await gw.stop();
