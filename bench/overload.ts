@@ -212,7 +212,6 @@ try {
   const capacity = summarize(capRun, STEP_S).goodputRps;
   const top = STEPS.at(-1)!;
   const criticalShare = CRITICAL_OF_CAPACITY / top;
-  // The reference for what the sheddable flood costs critical traffic: critical alone, same rate.
   // Where a critical tail comes from, per phase: the replicas' own TTFT (vllm:time_to_first_token_seconds,
   // every class; the sheddable traffic admitted is a few percent) and the critical class's wait in
   // the gateway queue (flow control's queue-duration histogram), both as bucket upper bounds.
@@ -227,6 +226,7 @@ try {
     diag[key] = { engine_ttft_p99_ms: engineP99, critical_queue_wait_p99_ms: queueP99 };
     where.push([label, `${fmt(bucketQuantileMs(d0.engine, d1.engine, 0.5))} / ${fmt(engineP99)}`, fmt(queueP99, 1)]);
   };
+  // The reference for what the sheddable flood costs critical traffic: critical alone, same rate.
   phase = 'critical alone';
   const a0 = await readDiag();
   const alone = summarize(await openLoop(gw.url, { critical: CRITICAL_OF_CAPACITY * capacity, sheddable: 0 }, STEP_S), STEP_S);
