@@ -176,6 +176,7 @@ export function addFlowControlOptions(cmd: Command, opts: { maxNumSeqs?: boolean
   cmd
     .addOption(new Option('--max-num-seqs-factor <x>', "per-endpoint concurrency cap = the endpoint's max_num_seqs × this (the engine's own queue holds the part above 1×)").argParser(numberArg('--max-num-seqs-factor', 0.01)).default(1.5))
     .addOption(new Option('--sheddable-max-fill <x>', "sheddable requests (negative priority) take only free batch slots, at most this share of an endpoint's max_num_seqs: the rest stays free for others").argParser(numberArg('--sheddable-max-fill', 0, 1)).default(0.9))
+    .addOption(new Option('--no-evict-sheddable', 'eviction is on by default: a sheddable request already at a replica is ended (429 evicted-priority) when a request of higher priority needs its batch slot; this turns it off'))
     .addOption(durationOption('--saturation-ttft', 'with a TTFT-predicting scorer (the kvgate preset): an endpoint whose load adds this much to a request\'s predicted TTFT takes no more requests; 0 = off', 2000));
   return cmd;
 }
@@ -191,6 +192,7 @@ export interface FlowControlValues {
   maxNumBatchedTokens?: number;
   maxNumSeqsFactor: number;
   sheddableMaxFill: number;
+  evictSheddable: boolean;
   saturationTtft: number;
 }
 
@@ -205,6 +207,7 @@ export function resolveFlowControl(o: FlowControlValues) {
       defaultMaxNumBatchedTokens: o.maxNumBatchedTokens,
       maxNumSeqsFactor: o.maxNumSeqsFactor,
       sheddableMaxFill: o.sheddableMaxFill,
+      evictSheddable: o.evictSheddable !== false,
       ttftThresholdMs: o.saturationTtft,
     },
   };

@@ -183,6 +183,8 @@ export class StreamProcessor {
         if (this.finished) return;
         this.routed = true;
         h.nextEndpoint(); // Envoy tries the list in order; the served endpoint comes back with the response
+        // A sheddable request evicted for one of higher priority: Envoy ends it with our 429 (GIE's ImmediateResponse eviction).
+        h.onEvict((err) => this.immediate(err));
         const dest = endpoints.map((e) => e.id).join(',');
         this.sendDestination(dest, h, chunks);
         this.flushTrailers();

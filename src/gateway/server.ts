@@ -109,7 +109,9 @@ interface Proxied extends Expiring {
   /** The attempt in progress (aborted when the client goes away or the deadline passes). */
   attempt?: AttemptSignal;
   /** Why the request as a whole was abandoned, if it was. */
-  abandoned?: 'client' | 'deadline';
+  abandoned?: 'client' | 'deadline' | 'evicted';
+  /** The answer for an evicted request (429 evicted-priority). */
+  evicted?: KvgateError;
   /** An answer went out already (the deadline's 504): later errors are not sent again. */
   answered: boolean;
 }
@@ -253,6 +255,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           if (!err) return resolve(retry ? { kind: 'retry' } : { kind: 'done', status });
           const why = signal.reason;
           if (why === 'client') return resolve({ kind: 'aborted', reason: 'client' });
+          if (why === 'evicted' && !committed) return resolve({ kind: 'aborted', reason: 'evicted' });
           if (!committed) {
             if (why === 'deadline') return resolve({ kind: 'aborted', reason: 'deadline' });
             const code = (err as { code?: string }).code ?? '';
@@ -267,17 +270,19 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
             );
             return resolve({ kind: 'retry', timedOut: why === 'first-byte-timeout' || why === 'idle-timeout' || TIMEOUT_CODES.has(code) });
           }
-          if (why !== 'deadline') director.opts.feedback?.failed(ep.id, err.message);
+          if (why !== 'deadline' && why !== 'evicted') director.opts.feedback?.failed(ep.id, err.message);
           // Bytes already flowed: end the stream with an error event (SSE) or cut the body.
           const message =
             why === 'deadline'
               ? `the request exceeded its deadline of ${t.requestMs / 1000} s (--request-timeout)`
+              : why === 'evicted'
+                ? (px.evicted?.message ?? 'request evicted by flow control')
               : why === 'idle-timeout'
                 ? `upstream ${ep.id} sent nothing for ${idleMs / 1000} s (--upstream-idle-timeout)`
                 : `upstream ${ep.id} failed mid-stream: ${err.message}`;
           // A client that does not read would never receive the event: cut its connection instead.
           if (sse && !res.destroyed && !res.writableNeedDrain) {
-            res.end(`data: ${JSON.stringify({ error: { message, type: 'server_error', param: null, code: why === 'deadline' ? ErrorCode.Timeout : ErrorCode.UpstreamFailed } })}\n\n`);
+            res.end(`data: ${JSON.stringify({ error: { message, type: 'server_error', param: null, code: why === 'deadline' ? ErrorCode.Timeout : why === 'evicted' ? ErrorCode.Shed : ErrorCode.UpstreamFailed } })}\n\n`);
           } else res.destroy();
           resolve({ kind: 'done', status });
         },
@@ -322,6 +327,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         throw err;
       }
       if (px.abandoned) return;
+      // A sheddable request may be evicted for one of higher priority (flow control).
+      h.onEvict((err) => {
+        if (px.done || px.answered) return;
+        px.evicted = err;
+        px.abandoned ??= 'evicted';
+        px.attempt?.abort('evicted'); // the attempt's callback answers; between attempts the loop does
+      });
       const headers = upstreamHeaders(req.headers, h.externalId, h.body.length);
       for (let ep = h.nextEndpoint(); ep; ep = h.nextEndpoint()) {
         if (h.attempts > 1) {
@@ -336,6 +348,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       }
       if (result.kind === 'retry' && !res.headersSent) {
         sendError(res, result.timedOut ? new KvgateError(ErrorCode.Timeout, `${h.exhaustedError().message}: the upstream did not answer in time`) : h.exhaustedError());
+      } else if (result.kind === 'aborted' && result.reason === 'evicted' && !res.headersSent && !px.answered) {
+        px.answered = true;
+        sendError(res, px.evicted!);
       } else if (result.kind === 'aborted' && result.reason === 'deadline' && !res.headersSent && !px.answered) {
         px.answered = true;
         sendError(res, new KvgateError(ErrorCode.Timeout, `the request exceeded its deadline of ${t.requestMs / 1000} s (--request-timeout)`));
@@ -344,8 +359,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       px.done = true;
       deadlines.remove(px);
       const status =
-        result.kind === 'done' ? result.status : result.kind === 'aborted' ? (result.reason === 'client' ? 499 : res.headersSent && !px.answered ? res.statusCode : 504) : res.statusCode;
-      h.finish({ status, errorCode: result.kind === 'retry' ? (result.timedOut ? ErrorCode.Timeout : ErrorCode.UpstreamFailed) : result.kind === 'aborted' && result.reason === 'deadline' ? ErrorCode.Timeout : undefined });
+        result.kind === 'done' ? result.status : result.kind === 'aborted' ? (result.reason === 'client' ? 499 : result.reason === 'evicted' ? 429 : res.headersSent && !px.answered ? res.statusCode : 504) : res.statusCode;
+      const aborted = result.kind === 'aborted' ? result.reason : undefined;
+      h.finish({ status, errorCode: result.kind === 'retry' ? (result.timedOut ? ErrorCode.Timeout : ErrorCode.UpstreamFailed) : aborted === 'deadline' ? ErrorCode.Timeout : aborted === 'evicted' ? ErrorCode.Shed : undefined });
     }
   }
 

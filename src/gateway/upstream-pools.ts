@@ -6,9 +6,10 @@ import { SlotSet } from '../shared/slot-set.js';
 /**
  * Why an upstream attempt was aborted: the client left, the request's deadline passed, the
  * endpoint was ejected, no response headers came within --upstream-first-byte-timeout, or the
- * response body paused longer than --upstream-idle-timeout.
+ * response body paused longer than --upstream-idle-timeout, or flow control evicted the
+ * (sheddable) request for one of higher priority.
  */
-export type AbortReason = 'client' | 'deadline' | 'ejected' | 'first-byte-timeout' | 'idle-timeout';
+export type AbortReason = 'client' | 'deadline' | 'ejected' | 'first-byte-timeout' | 'idle-timeout' | 'evicted';
 
 /**
  * The abort signal of one upstream attempt, handed to undici. An EventEmitter rather than an

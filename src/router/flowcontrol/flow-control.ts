@@ -3,6 +3,7 @@ import type { EffectiveConfig } from '../config/config.js';
 import { durationMs } from '../plugins/metrics-view.js';
 import { FlowController } from './flow-controller.js';
 import { SaturationGate, type SaturationGateOptions } from './saturation-gate.js';
+import { SheddableEvictor } from './sheddable-evictor.js';
 import { realTimers, type DropReason, type FlowControlObserver, type TimerScheduler } from './types.js';
 
 /** The flow-control knobs a command exposes (`--queue-timeout`, `--max-queue-requests`, …). */
@@ -25,6 +26,11 @@ export interface FlowControlSettings {
   ttftThresholdMs?: number;
   /** `--sheddable-max-fill` (default 0.9): the share of an endpoint's batch slots sheddable requests may take. */
   sheddableMaxFill?: number;
+  /**
+   * `--no-evict-sheddable` turns off (default on): sheddable requests at an endpoint are evicted
+   * (429 `evicted-priority`) when a request of higher priority needs their batch slot.
+   */
+  evictSheddable?: boolean;
   /** Dispatch cycle period while requests wait, ms (default 20). */
   tickMs?: number;
   /** Timers (default real; a simulator injects virtual ones). */
@@ -41,6 +47,7 @@ export const FLOW_CONTROL_DEFAULTS = {
   ttftThresholdMs: 2000,
   sheddableMaxFill: 0.9,
   tickMs: 20,
+  evictSheddable: true,
 } as const;
 
 /** Seconds a rejected client is told to wait (Retry-After). */
@@ -75,11 +82,14 @@ export function dropError(reason: DropReason, priority: number, queueTimeoutMs: 
       ? `it waited the queue timeout (${queueTimeoutMs / 1000} s) without an endpoint free to take it`
       : reason === 'evicted-queue-pressure'
         ? 'a request of higher priority needed its place in the full queue'
+        : reason === 'evicted-priority'
+          ? 'a request of higher priority needed its batch slot'
         : reason === 'rejected-saturated'
           ? 'the pool is saturated and the gateway queue is full'
           : reason === 'rejected-shutting-down'
             ? 'the router is shutting down'
             : 'the client went away while it waited';
+  if (reason === 'evicted-priority') return new KvgateError(ErrorCode.Shed, `request evicted by flow control: ${why}`, { status: 429, headers });
   if (sheddable) return new KvgateError(ErrorCode.Shed, `request dropped (sheddable): ${why}`, { status: 429, headers });
   const code = reason === 'rejected-ttl-expired' ? ErrorCode.QueueTimeout : reason === 'rejected-shutting-down' || reason === 'rejected-context-cancelled' ? ErrorCode.NotReady : ErrorCode.Overloaded;
   return new KvgateError(code, `request dropped: ${why}`, { status: 503, headers });
@@ -94,12 +104,15 @@ export class FlowControl {
   readonly queue: FlowController;
   readonly gate: SaturationGate;
   readonly queueTimeoutMs: number;
+  /** In-flight sheddable requests that requests of higher priority may evict (undefined: eviction off). */
+  readonly evictor?: SheddableEvictor;
   private observers: FlowControlObserver[] = [];
 
   constructor(settings: FlowControlSettings, config: EffectiveConfig, now: () => number) {
     const s = { ...FLOW_CONTROL_DEFAULTS, ...Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) } as Required<FlowControlSettings>;
     this.enabled = settings.enabled !== false;
     this.queueTimeoutMs = s.queueTimeoutMs;
+    if (this.enabled && s.evictSheddable) this.evictor = new SheddableEvictor();
     this.gate = new SaturationGate({
       ...detectorThresholds(config),
       maxNumSeqsFactor: s.maxNumSeqsFactor,

@@ -147,6 +147,16 @@ export class FlowController {
     }
   }
 
+  /** Requests waiting in bands of priority `p` or higher. */
+  queuedAtOrAbove(p: number): number {
+    let n = 0;
+    for (const b of this.bands) {
+      if (b.priority < p) break; // highest first
+      n += b.requests;
+    }
+    return n;
+  }
+
   /** Queue occupancy per priority band, highest first. */
   stats(): BandStats[] {
     const now = this.o.now();

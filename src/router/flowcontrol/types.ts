@@ -39,9 +39,11 @@ export type DispatchResult =
  * Why the queue gave a request up, as GIE's `x-llm-d-request-dropped-reason` values:
  * `rejected-saturated` (the queue is full), `rejected-ttl-expired` (waited `--queue-timeout`),
  * `rejected-context-cancelled` (the client went away), `rejected-shutting-down`,
- * `evicted-queue-pressure` (pushed out of a full queue by a request of higher priority).
+ * `evicted-queue-pressure` (pushed out of a full queue by a request of higher priority), and for a
+ * sheddable request already at an endpoint, `evicted-priority` (ended to free its batch slot for a
+ * request of higher priority; see SheddableEvictor).
  */
-export type DropReason = 'rejected-saturated' | 'rejected-ttl-expired' | 'rejected-context-cancelled' | 'rejected-shutting-down' | 'evicted-queue-pressure';
+export type DropReason = 'rejected-saturated' | 'rejected-ttl-expired' | 'rejected-context-cancelled' | 'rejected-shutting-down' | 'evicted-queue-pressure' | 'evicted-priority';
 
 /**
  * GIE's flow-control queue outcomes (the `outcome` label of

@@ -1,4 +1,4 @@
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { LabeledHistogram, observe, type HistogramSeries } from './labeled-metrics.js';
 import type { Datastore } from '../api.js';
 import type { FlowControl, QueueOutcome } from '../flowcontrol/index.js';
@@ -14,7 +14,8 @@ const MAX_PRIORITIES = 64;
  * `inference_extension_flow_control_request_queue_duration_seconds` (every request, 0 when it
  * went straight through), `…_queue_size`, `…_queue_bytes` per priority band,
  * `…_pool_saturation` (GIE's graded saturation over the healthy endpoints), and kvgate's
- * `kvgate_flow_control_queue_oldest_age_seconds` (age of each band's oldest waiting request) and
+ * `kvgate_flow_control_queue_oldest_age_seconds` (age of each band's oldest waiting request),
+ * `kvgate_flow_control_evictions_total` (sheddable requests evicted for higher priorities) and
  * `kvgate_endpoint_concurrency_limit` (each endpoint's cap, max_num_seqs × factor).
  */
 export function registerFlowControlMetrics(registry: Registry, flow: FlowControl, datastore: Datastore, now: () => number, pool: string): void {
@@ -53,6 +54,16 @@ export function registerFlowControlMetrics(registry: Registry, flow: FlowControl
     registers: [registry],
     collect() {
       this.set({ inference_pool: pool }, flow.gate.assess(datastore.list().filter((e) => e.healthy), now()).saturation);
+    },
+  });
+  new Counter({
+    name: 'kvgate_flow_control_evictions_total',
+    help: 'Sheddable requests ended at a replica (429 evicted-priority) to free a batch slot for a request of higher priority.',
+    labelNames: ['inference_pool'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ inference_pool: pool }, flow.evictor?.evicted ?? 0);
     },
   });
   new Gauge({

@@ -1,5 +1,6 @@
 import type { EndpointInfo, EndpointState, PickResult, RequestUsage, RouteRequest } from '../api.js';
 import { dropError, flowIdOf, type QueueTicket } from '../flowcontrol/index.js';
+import type { Evictable } from '../flowcontrol/sheddable-evictor.js';
 import { assertJsonContentType, parseOpenAIRequest } from '../parse-request.js';
 import { UsageTap } from '../observability/usage-tap.js';
 import { KvgateError, ErrorCode, toOpenAIError } from '../../shared/errors.js';
@@ -26,7 +27,7 @@ export type StatusDecision = 'commit' | 'retry';
  * response is committed `responseChunk()` for each body chunk and `responseEnd()`; and always
  * `finish()` (idempotent), which releases the bookkeeping and records metrics and the access log.
  */
-export class RequestHandle {
+export class RequestHandle implements Evictable {
   readonly id: string;
   readonly t0: number;
   route?: RouteRequest;
@@ -53,6 +54,11 @@ export class RequestHandle {
   private queueTicket?: QueueTicket;
   /** Endpoints to try, in order: the pick's, then candidates the dispatch gate held back. */
   private order: EndpointInfo[] = [];
+  /** Evictable (see onEvict): its place in the evictor, when it was dispatched, whether it is being evicted. */
+  slot = -1;
+  dispatchedAtMs = 0;
+  evicting = false;
+  private onEvicted?: (err: KvgateError) => void;
 
   constructor(
     private readonly d: LifecycleHost,
@@ -143,7 +149,11 @@ export class RequestHandle {
             const all = fresh ?? d.candidates(route.model, route.subset);
             fresh = undefined;
             const { targets } = flow.gate.assess(all, d.now(), predict, route.priority < 0);
-            if (targets.length === 0) return 'blocked';
+            if (targets.length === 0) {
+              // Waiting here while sheddable requests hold batch slots it could use: evict one.
+              if (route.priority >= 0) flow.evictor?.evictForQueued((id) => all.some((e) => e.info.id === id), flow.queue.queuedAtOrAbove(0));
+              return 'blocked';
+            }
             // Sheddable requests also pass the configured saturation detector (GIE's legacy
             // admission: stale metrics count as saturated), so they are shed when load is unknown.
             resolve(this.dispatch(targets, all, route.priority < 0));
@@ -189,6 +199,44 @@ export class RequestHandle {
   }
 
   /**
+   * The ingress can end this request early (abort its upstream attempt and answer `err`, 429
+   * `evicted-priority`): with flow control's eviction on, a sheddable request (priority < 0)
+   * becomes a candidate for eviction when a request of higher priority needs its batch slot
+   * (see SheddableEvictor). Call once the request is scheduled; a no-op for other requests.
+   */
+  onEvict(evict: (err: KvgateError) => void): void {
+    const evictor = this.d.flow.evictor;
+    if (!evictor || this.finished || !this.route || this.route.priority >= 0) return;
+    this.onEvicted = evict;
+    this.dispatchedAtMs = this.d.now();
+    evictor.track(this);
+  }
+
+  /** The endpoint of the current attempt, for the evictor. */
+  get evictionEndpoint(): string | undefined {
+    return this.endpoint?.id;
+  }
+
+  /** Evictable.evict: asks the ingress to end the request (see onEvict). */
+  evict(): void {
+    const route = this.route!;
+    this.d.logger.info({ requestId: this.id, endpoint: this.endpoint?.id, priority: route.priority }, 'sheddable request evicted for a request of higher priority');
+    this.onEvicted?.(dropError('evicted-priority', route.priority, this.d.flow.queueTimeoutMs));
+  }
+
+  /**
+   * A request of priority ≥ 0 just went to `ep`: when more requests are in flight there than its
+   * engine's batch (so this one would wait in the engine queue), sheddable requests holding
+   * slots there are evicted, newest first.
+   */
+  private preemptFor(ep: EndpointInfo): void {
+    const evictor = this.d.flow.evictor;
+    if (!evictor || this.route!.priority < 0) return;
+    const st = this.d.router.datastore.get(ep.id);
+    if (st && st.inFlightSheddable > 0) evictor.evictOn(ep.id, st.inFlightRequests - this.d.flow.gate.maxNumSeqs(st) + 1);
+  }
+
+  /**
    * The endpoint for the next attempt, or undefined when attempts are used up (max attempts, or
    * no untried endpoint that still serves the model). Moves in-flight bookkeeping there.
    */
@@ -203,6 +251,7 @@ export class RequestHandle {
     this.attempts++;
     this.tried.push(next.id);
     this.endpoint = next;
+    this.preemptFor(next);
     return next;
   }
 
@@ -345,6 +394,7 @@ export class RequestHandle {
     this.onDone();
     this.queueTicket?.cancel(); // the client went away while it waited: leave the queue now
     const d = this.d;
+    if (this.slot >= 0) d.flow.evictor?.release(this);
     const now = d.now();
     const usage = this.route ? this.usage() : undefined;
     if (this.pick) {
