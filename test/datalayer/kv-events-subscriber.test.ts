@@ -193,6 +193,13 @@ test('a replica restart (its sequence starts again) resets its entries', async (
   let second: Awaited<ReturnType<typeof simWithEvents>> | undefined;
   try {
     sub.addEndpoint({ endpointId: id, model: MODEL, endpoint: `tcp://127.0.0.1:${first.pub}`, replayEndpoint: `tcp://127.0.0.1:${first.replay}` });
+    // The SUB socket connected first (ZeroMQ's slow joiner drops what is published before): publish until a batch arrived.
+    let polls = 0;
+    await until(() => {
+      if (sub.stats().batches > 0) return true;
+      if (++polls % 20 === 0) void complete(first.sim.url, prompt(`warm${polls}`, 1)).catch(() => undefined);
+      return false;
+    }, 'the subscriber connected');
     const old = prompt('o', 4);
     await complete(first.sim.url, old);
     await complete(first.sim.url, prompt('o2', 2));
