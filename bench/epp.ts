@@ -9,6 +9,11 @@
 // bare-extproc.mjs) that answers with the same messages and does no work of its own — what a
 // round trip costs on this machine before kvgate does anything (BENCH_FLOOR=0 skips it).
 // BENCH_EPP_ARGS adds flags to the EPP (e.g. "--health-interval 0": probes off).
+// The client (BENCH_EPP_CLIENT): `h2` (default) speaks gRPC over node:http2 with each stream's
+// messages serialized once, so the client costs about what Envoy's C++ does next to the server
+// (200 µs of CPU per stream here, against ~600 µs for a grpc-js client, whose own event loop then
+// sits in every round trip it measures); `grpc-js` is the full grpc-js client.
+import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { build } from 'hdr-histogram-js';
@@ -20,6 +25,8 @@ import { stopProcess, printTable, repoRoot } from './lib.js';
 const RATE = Number(process.env.BENCH_RATE ?? 1000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
+const CLIENT = process.env.BENCH_EPP_CLIENT ?? 'h2';
+if (CLIENT !== 'h2' && CLIENT !== 'grpc-js') throw new Error(`BENCH_EPP_CLIENT must be h2 or grpc-js, not ${CLIENT}`);
 const def = protoLoader.loadSync('envoy_ext_proc_client.proto', { keepCase: true, longs: Number, enums: Number, oneofs: true, includeDirs: [join(repoRoot, 'test/fixtures/extproc-client')] });
 type Client = grpc.Client & { Process: () => grpc.ClientDuplexStream<unknown, Record<string, unknown>> };
 const Ctor = (grpc.loadPackageDefinition(def) as unknown as { envoy: { service: { ext_proc: { v3: { ExternalProcessor: new (a: string, c: grpc.ChannelCredentials) => Client } } } } }).envoy.service.ext_proc.v3.ExternalProcessor;
@@ -86,14 +93,18 @@ function eventLoopDelay(child: ChildProcess): Promise<EventLoopDelay> {
 
 const mk = (bytes: number, i: number) => Buffer.from(JSON.stringify({ model: 'm', messages: [{ role: 'system', content: `group ${i % 20} `.padEnd(bytes - 100, 'x') }, { role: 'user', content: `q${i}` }] }));
 
-async function measure(root: string, endpoints: string): Promise<Result> {
-  const { child, url } = await startEpp(root, endpoints);
+type RoundTrip = (body: Buffer) => Promise<number>;
+const HEADERS_MSG = { request_headers: { headers: { headers: [hv(':path', '/v1/chat/completions'), hv(':method', 'POST'), hv('content-type', 'application/json')] } } };
+type ProcessResponse = Record<string, { response?: { body_mutation?: { streamed_response?: { end_of_stream?: boolean } } } }> & { immediate_response?: unknown };
+
+/** The grpc-js client: one duplex call per request stream. */
+function grpcJsClient(url: string): { roundTrip: RoundTrip; close(): void } {
   const client = new Ctor(url, grpc.credentials.createInsecure());
-  const roundTrip = (body: Buffer): Promise<number> =>
+  const roundTrip: RoundTrip = (body) =>
     new Promise((resolve, reject) => {
       const t0 = process.hrtime.bigint();
       const s = client.Process();
-      s.on('data', (r: Record<string, { response?: { body_mutation?: { streamed_response?: { end_of_stream?: boolean } } } } & { immediate_response?: unknown }>) => {
+      s.on('data', (r: ProcessResponse) => {
         if (r.immediate_response) return reject(new Error('immediate response'));
         if (r.request_body?.response?.body_mutation?.streamed_response?.end_of_stream) {
           const us = Number(process.hrtime.bigint() - t0) / 1000;
@@ -102,9 +113,57 @@ async function measure(root: string, endpoints: string): Promise<Result> {
         }
       });
       s.on('error', reject);
-      s.write({ request_headers: { headers: { headers: [hv(':path', '/v1/chat/completions'), hv(':method', 'POST'), hv('content-type', 'application/json')] } } });
+      s.write(HEADERS_MSG);
       for (let off = 0; off < body.length; off += 64 * 1024) s.write({ request_body: { body: body.subarray(off, off + 64 * 1024), end_of_stream: off + 64 * 1024 >= body.length } });
     });
+  return { roundTrip, close: () => client.close() };
+}
+
+/** gRPC over node:http2 (length-prefixed protobuf messages, serialized with the same proto): an Envoy-weight client. */
+function h2Client(url: string): { roundTrip: RoundTrip; close(): void } {
+  const method = (Ctor as unknown as { service: { Process: { requestSerialize(m: unknown): Buffer; responseDeserialize(b: Buffer): ProcessResponse } } }).service.Process;
+  const frame = (m: unknown) => {
+    const p = method.requestSerialize(m);
+    const b = Buffer.allocUnsafe(5 + p.length);
+    b[0] = 0;
+    b.writeUInt32BE(p.length, 1);
+    p.copy(b, 5);
+    return b;
+  };
+  const headersFrame = frame(HEADERS_MSG);
+  const session = http2.connect(`http://${url}`);
+  const roundTrip: RoundTrip = (body) =>
+    new Promise((resolve, reject) => {
+      const t0 = process.hrtime.bigint();
+      const s = session.request({ ':method': 'POST', ':path': '/envoy.service.ext_proc.v3.ExternalProcessor/Process', 'content-type': 'application/grpc', te: 'trailers' });
+      let buf: Buffer = Buffer.alloc(0);
+      let done = false;
+      s.on('data', (d: Buffer) => {
+        buf = buf.length ? Buffer.concat([buf, d]) : d;
+        while (buf.length >= 5 && buf.length >= 5 + buf.readUInt32BE(1)) {
+          const n = buf.readUInt32BE(1);
+          const r = method.responseDeserialize(buf.subarray(5, 5 + n));
+          buf = buf.subarray(5 + n);
+          if (r.immediate_response) return reject(new Error('immediate response'));
+          if (!done && r.request_body?.response?.body_mutation?.streamed_response?.end_of_stream) {
+            done = true;
+            resolve(Number(process.hrtime.bigint() - t0) / 1000);
+            s.end();
+          }
+        }
+      });
+      s.on('error', reject);
+      s.on('close', () => done || reject(new Error('stream closed before the body came back')));
+      s.write(headersFrame);
+      for (let off = 0; off < body.length; off += 64 * 1024) s.write(frame({ request_body: { body: body.subarray(off, off + 64 * 1024), end_of_stream: off + 64 * 1024 >= body.length } }));
+    });
+  return { roundTrip, close: () => session.close() };
+}
+
+async function measure(root: string, endpoints: string): Promise<Result> {
+  const { child, url } = await startEpp(root, endpoints);
+  const client = CLIENT === 'h2' ? h2Client(url) : grpcJsClient(url);
+  const roundTrip = client.roundTrip;
   try {
     for (let i = 0; i < 500; i++) await roundTrip(mk(2048, i)); // warm-up
     const hist = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
@@ -146,7 +205,7 @@ try {
   const results: Result[] = [];
   const floor = process.env.BENCH_FLOOR === '0' ? undefined : await measure(FLOOR, endpoints);
   for (let round = 0; round < ROUNDS; round++) for (const root of roots) results.push(await measure(root, endpoints));
-  console.log(`\next_proc round trip (headers + 2 KB body → routed headers + body), paced ${RATE}/s for ${SECONDS} s, 10 endpoints, gie-default`);
+  console.log(`\next_proc round trip (headers + 2 KB body → routed headers + body), paced ${RATE}/s for ${SECONDS} s, 10 endpoints, gie-default, ${CLIENT} client`);
   const shown = floor ? [...results, floor] : results;
   const col = (f: (r: Result) => string | number) => shown.map(f);
   printTable([
@@ -185,7 +244,7 @@ try {
     ? { floor_roundtrip_p50_us: floor.p50, floor_roundtrip_p99_us: floor.p99, floor_cpu_us_per_stream: Math.round(floor.cpuUsPerStream), floor_event_loop_delay_p99_us: Math.round(floor.eld.p99_us) }
     : {};
   const ratio = (r: Result) => (floor ? { roundtrip_p99_vs_floor_ratio: +(r.p99 / floor.p99).toFixed(2) } : {});
-  console.log(JSON.stringify(results.length === 1 ? { ...json(results[0]), ...ratio(results[0]), ...floorKeys } : { results: results.map((r) => ({ root: r.root, ...json(r), ...ratio(r) })), ...floorKeys }));
+  console.log(JSON.stringify({ client: CLIENT, ...(results.length === 1 ? { ...json(results[0]), ...ratio(results[0]), ...floorKeys } : { results: results.map((r) => ({ root: r.root, ...json(r), ...ratio(r) })), ...floorKeys }) }));
 } finally {
   await stopProcess(upstreams);
 }
