@@ -88,3 +88,44 @@ test('the prefill rate is learned from tokens ahead including the request itself
   assert.equal(si, 1);
   assert.ok(Math.abs(sl - (1000 / rate + 1) / (11_000 / rate + 1)) < 1e-9, `score ${sl}`);
 });
+
+test('a prefill this router sent still counts after a scrape has seen it running, until its first token', () => {
+  // The scrape reset the dispatched-since-scrape count and vLLM reports the request as running,
+  // not waiting: only the router's in-flight tokens still show the 3,000 tokens being prefilled.
+  const s = make({ duplicationWeight: 0, externalityWeight: 0 });
+  const prefilling = ep('prefilling', { running: 1 });
+  prefilling.inFlightRequests = 1;
+  prefilling.inFlightTokens = 3000;
+  const idle = ep('idle');
+  const c = ctx([prefilling, idle], 3100);
+  assert.equal(best(s, c, [prefilling, idle]), 'idle');
+  const waitMs = s.predictTtftMs!(c, prefilling)!;
+  assert.ok(waitMs >= 3000 / 15.928, `predicted wait ${waitMs} ms covers the 3,000 tokens in progress`);
+  // Once its first token is back the endpoint's prefill work is gone (the datastore releases the tokens).
+  prefilling.inFlightTokens = 0;
+  assert.ok(s.predictTtftMs!(c, prefilling)! < 1, 'no prefill ahead after the first token');
+});
+
+test('a busy endpoint costs half a decode step more than an idle one, the step learned from time per output token', () => {
+  const s = make({ duplicationWeight: 0, externalityWeight: 0, decodeMsPerRunningRequest: 0 });
+  const busy = ep('busy');
+  busy.inFlightRequests = 1;
+  const idle = ep('idle');
+  const c = ctx([busy, idle], 100);
+  // Nothing measured yet: no step wait, the two cost the same.
+  assert.equal(s.predictTtftMs!(c, busy), s.predictTtftMs!(c, idle));
+  // A request whose 100 tokens came 8 ms apart after its first: an 8 ms decode step.
+  const c0 = ctx([idle], 100, {}, NOW);
+  s.onPicked!(c0, idle);
+  s.onFirstToken!(c0.request.id, 'idle', NOW + 20);
+  s.onComplete!(c0.request.id, NOW + 20 + 99 * 8, { promptTokens: 100, completionTokens: 100 });
+  const extra = s.predictTtftMs!(c, busy)! - s.predictTtftMs!(c, idle)!;
+  assert.ok(Math.abs(extra - 4) < 1e-9, `busy costs ${extra} ms more`);
+  assert.equal(best(s, c, [busy, idle]), 'idle');
+  // A completion without usage (or a single token) teaches nothing.
+  const c1 = ctx([idle], 100, {}, NOW);
+  s.onPicked!(c1, idle);
+  s.onFirstToken!(c1.request.id, 'idle', NOW + 20);
+  s.onComplete!(c1.request.id, NOW + 10_000);
+  assert.ok(Math.abs(s.predictTtftMs!(c, busy)! - s.predictTtftMs!(c, idle)! - 4) < 1e-9);
+});
