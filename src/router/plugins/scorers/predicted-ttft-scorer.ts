@@ -36,6 +36,12 @@ interface Pending {
   firstMs?: number;
 }
 
+/** Prefill work this router sent to one endpoint and not yet done by it, as of `atMs` (tokens). */
+interface Backlog {
+  tokens: number;
+  atMs: number;
+}
+
 /** Exponentially decaying rate of prefill tokens sent to one endpoint (tokens per ms). */
 interface Demand {
   tokensPerMs: number;
@@ -70,25 +76,37 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
     let stepMs = 0;
     const pending = new Map<string, Pending>();
     const demand = new Map<string, Demand>();
+    const backlog = new Map<string, Backlog>();
     const meanRequest = (id: string) => meanQueued.get(id) ?? p.queuedRequestTokens;
     const demandAt = (id: string, nowMs: number) => {
       const d = demand.get(id);
       return d ? d.tokensPerMs * Math.exp(-Math.max(0, nowMs - d.atMs) / p.utilizationWindowMs) : 0;
     };
+    /** What is left of the prefill work this router sent to `id`, the engine working through it at `rate` since. */
+    const backlogAt = (id: string, nowMs: number) => {
+      const b = backlog.get(id);
+      return b ? Math.max(0, b.tokens - rate * Math.max(0, nowMs - b.atMs)) : 0;
+    };
     const hitOf = (ep: EndpointState, ctx: CycleContext) => (ctx.prefix ? (ctx.prefix.matched.get(ep.info.id) ?? 0) * ctx.prefix.blockTokens : 0);
     /**
      * Uncached tokens to prefill before this request: the engine's waiting requests plus what this
-     * router sent since the last scrape — or, when larger, this router's own requests there that
-     * have not had their first token. vLLM counts a request as running from the step that starts
-     * its prefill, so once a scrape has seen it, a 3,000-token prefill still in progress
-     * (~150 ms on the default profile) is no longer in the waiting count; the router's in-flight
-     * tokens still hold it until its first token. The larger of the two, not the sum: this
-     * router's queued requests are in both.
+     * router sent since the last scrape — or, when larger, what is left of the prefills this router
+     * sent there: vLLM counts a request as running from the step that starts its prefill, so once
+     * a scrape has seen it, a 3,000-token prefill still in progress (~150 ms on the default
+     * profile) is no longer in the waiting count. What is left is this router's in-flight tokens
+     * (uncached tokens of its requests there without a first token) capped by a fluid backlog:
+     * each pick adds its uncached tokens, and the engine works through them at the learned rate.
+     * The in-flight tokens alone would count a prefill in progress as if none of it were done —
+     * a request arriving during a step waits for that step's remainder, not for its whole
+     * prefill — and priced a prefix holder with a few prefills in flight like a recompute of the
+     * whole prompt on an idle replica (kvgate simulate, llm-d's shape: prefixes copied onto every
+     * replica at each stage start, KV full ~2 s sooner, TTFT p90 at 60 QPS 0.15 → 12.5 s).
+     * The larger of the two estimates, not the sum: this router's queued requests are in both.
      */
     const aheadOf = (ep: EndpointState, ctx: CycleContext) => {
       const m = freshMetrics(ep, ctx);
       const seen = (m ? m.waitingQueueSize * meanRequest(ep.info.id) : 0) + ep.dispatchedTokensSinceScrape;
-      return Math.max(seen, ep.inFlightTokens);
+      return Math.max(seen, Math.min(ep.inFlightTokens, backlogAt(ep.info.id, ctx.nowMs)));
     };
     /**
      * The wait for the step in flight: a continuous-batching engine admits a request only at a
@@ -135,7 +153,9 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
       onPicked(ctx, ep) {
         const id = ep.info.id;
         const own = Math.max(1, ctx.request.promptTokens - hitOf(ep, ctx));
-        // The router has already counted this request in dispatchedTokensSinceScrape: ahead includes own.
+        backlog.set(id, { tokens: backlogAt(id, ctx.nowMs) + own, atMs: ctx.nowMs });
+        // The router has already counted this request in dispatchedTokensSinceScrape and
+        // inFlightTokens, and its backlog now: ahead includes own.
         const tokens = aheadOf(ep, ctx);
         const q = meanRequest(id);
         meanQueued.set(id, q + 0.1 * (own - q));
