@@ -296,9 +296,9 @@ export class EndpointPicker implements Router {
     if (ep) for (const p of this.producers) p.plugin.onFirstToken?.(requestId, ep, nowMs);
   }
 
-  onComplete(requestId: string, _nowMs: number, _usage?: RequestUsage): void {
+  onComplete(requestId: string, nowMs: number, usage?: RequestUsage): void {
     this.datastore.release(requestId);
-    for (const s of this.hookScorers) s.onComplete?.(requestId);
+    for (const s of this.hookScorers) s.onComplete?.(requestId, nowMs, usage);
     for (const p of this.producers) p.plugin.onComplete?.(requestId);
   }
 

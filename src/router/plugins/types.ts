@@ -1,4 +1,4 @@
-import type { EndpointState, PrefixSource, RouteRequest } from '../api.js';
+import type { EndpointState, PrefixSource, RequestUsage, RouteRequest } from '../api.js';
 import type { KvEventsView, PromptTokenizer } from '../prefix/kv-events-view.js';
 import type { z } from 'zod';
 
@@ -47,7 +47,8 @@ export interface Scorer {
   /** Feedback hooks (optional). */
   onPicked?(ctx: CycleContext, endpoint: EndpointState): void;
   onFirstToken?(requestId: string, endpointId: string, nowMs: number): void;
-  onComplete?(requestId: string): void;
+  /** The request ended (any outcome) at `nowMs`, with the usage the ingress saw when it saw one. */
+  onComplete?(requestId: string, nowMs?: number, usage?: RequestUsage): void;
   /**
    * The part of the request's predicted time to first token on the endpoint that its load adds
    * (work queued ahead, decoding batch, KV pressure), ms — the request's own prefill excluded, so

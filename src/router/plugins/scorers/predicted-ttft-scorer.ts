@@ -32,6 +32,14 @@ interface Pending {
   endpointId: string;
   tokens: number;
   pickedMs: number;
+  /** When its first token came back (for the decode step time it then measures). */
+  firstMs?: number;
+}
+
+/** Prefill work this router sent to one endpoint and not yet done by it, as of `atMs` (tokens). */
+interface Backlog {
+  tokens: number;
+  atMs: number;
 }
 
 /** Exponentially decaying rate of prefill tokens sent to one endpoint (tokens per ms). */
@@ -63,26 +71,57 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
     // that endpoint look ever faster (rich-get-richer).
     let rate = seedRate;
     const meanQueued = new Map<string, number>();
+    // The engine's decode step time, ms, learned from completed requests' time per output token
+    // (one token per step while decoding); 0 until the first sample.
+    let stepMs = 0;
     const pending = new Map<string, Pending>();
     const demand = new Map<string, Demand>();
+    const backlog = new Map<string, Backlog>();
     const meanRequest = (id: string) => meanQueued.get(id) ?? p.queuedRequestTokens;
     const demandAt = (id: string, nowMs: number) => {
       const d = demand.get(id);
       return d ? d.tokensPerMs * Math.exp(-Math.max(0, nowMs - d.atMs) / p.utilizationWindowMs) : 0;
     };
+    /** What is left of the prefill work this router sent to `id`, the engine working through it at `rate` since. */
+    const backlogAt = (id: string, nowMs: number) => {
+      const b = backlog.get(id);
+      return b ? Math.max(0, b.tokens - rate * Math.max(0, nowMs - b.atMs)) : 0;
+    };
     const hitOf = (ep: EndpointState, ctx: CycleContext) => (ctx.prefix ? (ctx.prefix.matched.get(ep.info.id) ?? 0) * ctx.prefix.blockTokens : 0);
-    /** Uncached tokens queued before this request: the engine's waiting requests plus what this router sent since the last scrape. */
+    /**
+     * Uncached tokens to prefill before this request: the engine's waiting requests plus what this
+     * router sent since the last scrape — or, when larger, what is left of the prefills this router
+     * sent there: vLLM counts a request as running from the step that starts its prefill, so once
+     * a scrape has seen it, a 3,000-token prefill still in progress (~150 ms on the default
+     * profile) is no longer in the waiting count. What is left is this router's in-flight tokens
+     * (uncached tokens of its requests there without a first token) capped by a fluid backlog:
+     * each pick adds its uncached tokens, and the engine works through them at the learned rate.
+     * The in-flight tokens alone would count a prefill in progress as if none of it were done —
+     * a request arriving during a step waits for that step's remainder, not for its whole
+     * prefill — and priced a prefix holder with a few prefills in flight like a recompute of the
+     * whole prompt on an idle replica (kvgate simulate, llm-d's shape: prefixes copied onto every
+     * replica at each stage start, KV full ~2 s sooner, TTFT p90 at 60 QPS 0.15 → 12.5 s).
+     * The larger of the two estimates, not the sum: this router's queued requests are in both.
+     */
     const aheadOf = (ep: EndpointState, ctx: CycleContext) => {
       const m = freshMetrics(ep, ctx);
-      return (m ? m.waitingQueueSize * meanRequest(ep.info.id) : 0) + ep.dispatchedTokensSinceScrape;
+      const seen = (m ? m.waitingQueueSize * meanRequest(ep.info.id) : 0) + ep.dispatchedTokensSinceScrape;
+      return Math.max(seen, Math.min(ep.inFlightTokens, backlogAt(ep.info.id, ctx.nowMs)));
     };
+    /**
+     * The wait for the step in flight: a continuous-batching engine admits a request only at a
+     * step boundary, so on an endpoint with requests in progress a new one waits, on average, half
+     * a step before its own can start; an idle engine starts one at once. This router's in-flight
+     * count says whether the endpoint is busy now (metrics lag a scrape, longer than a step).
+     */
+    const stepWaitOf = (ep: EndpointState) => (ep.inFlightRequests > 0 ? stepMs / 2 : 0);
     const predict = (ep: EndpointState, ctx: CycleContext, bestHit: number) => {
       const id = ep.info.id;
       const m = freshMetrics(ep, ctx);
       const hit = hitOf(ep, ctx);
       const own = Math.max(1, ctx.request.promptTokens - hit);
       const ahead = aheadOf(ep, ctx);
-      let ms = (ahead + own) / rate;
+      let ms = (ahead + own) / rate + stepWaitOf(ep);
       if (p.externalityWeight > 0) {
         const rho = Math.min(0.95, demandAt(id, ctx.nowMs) / rate);
         ms += (p.externalityWeight * own * rho) / (1 - rho) / rate;
@@ -114,7 +153,9 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
       onPicked(ctx, ep) {
         const id = ep.info.id;
         const own = Math.max(1, ctx.request.promptTokens - hitOf(ep, ctx));
-        // The router has already counted this request in dispatchedTokensSinceScrape: ahead includes own.
+        backlog.set(id, { tokens: backlogAt(id, ctx.nowMs) + own, atMs: ctx.nowMs });
+        // The router has already counted this request in dispatchedTokensSinceScrape and
+        // inFlightTokens, and its backlog now: ahead includes own.
         const tokens = aheadOf(ep, ctx);
         const q = meanRequest(id);
         meanQueued.set(id, q + 0.1 * (own - q));
@@ -126,7 +167,7 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
       },
       onFirstToken(requestId, endpointId, nowMs) {
         const pd = pending.get(requestId);
-        pending.delete(requestId);
+        if (pd && pd.endpointId === endpointId) pd.firstMs = nowMs;
         if (!pd || pd.endpointId !== endpointId || pd.tokens < p.minLearnTokens) return;
         const ttft = nowMs - pd.pickedMs;
         if (ttft <= 0) return;
@@ -134,8 +175,14 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
         const next = rate + p.learningRate * (observed - rate);
         rate = Math.min(seedRate * 10, Math.max(seedRate / 10, next));
       },
-      onComplete(requestId) {
+      onComplete(requestId, nowMs, usage) {
+        const pd = pending.get(requestId);
         pending.delete(requestId);
+        // Time per output token after the first: one decode step per token.
+        const out = usage?.completionTokens ?? 0;
+        if (pd?.firstMs === undefined || nowMs === undefined || out < 2) return;
+        const sample = (nowMs - pd.firstMs) / (out - 1);
+        if (sample > 0) stepMs = stepMs === 0 ? sample : stepMs + p.learningRate * (sample - stepMs);
       },
       predictTtftMs(ctx, ep) {
         const m = freshMetrics(ep, ctx);
@@ -143,7 +190,7 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
         // The wait the endpoint's load adds (tokens queued ahead, decode sharing each step), not
         // the request's own prefill: that is the same on an idle endpoint, so a long prompt alone
         // never makes a pool look saturated. Externality and duplication are routing costs, not waits.
-        return aheadOf(ep, ctx) / rate + m.runningRequests * p.decodeMsPerRunningRequest;
+        return aheadOf(ep, ctx) / rate + stepWaitOf(ep) + m.runningRequests * p.decodeMsPerRunningRequest;
       },
     };
     return scorer;
