@@ -153,7 +153,14 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
       onPicked(ctx, ep) {
         const id = ep.info.id;
         const own = Math.max(1, ctx.request.promptTokens - hitOf(ep, ctx));
-        backlog.set(id, { tokens: backlogAt(id, ctx.nowMs) + own, atMs: ctx.nowMs });
+        // Updated in place: an object per pick passing through a long-lived Map would outlive the
+        // young generation (see shared/slot-set.ts).
+        const left = backlogAt(id, ctx.nowMs) + own;
+        const b = backlog.get(id);
+        if (b) {
+          b.tokens = left;
+          b.atMs = ctx.nowMs;
+        } else backlog.set(id, { tokens: left, atMs: ctx.nowMs });
         // The router has already counted this request in dispatchedTokensSinceScrape and
         // inFlightTokens, and its backlog now: ahead includes own.
         const tokens = aheadOf(ep, ctx);
