@@ -65,28 +65,13 @@ export class EndpointHealth {
 
   start(): void {
     if (this.opts.intervalMs <= 0) return;
-    // The probes of one round are spread evenly over the interval, not sent in one burst: a burst
-    // of 2 requests per endpoint (/health, /v1/models) and their answers arriving together held
-    // the event loop long enough to show in the EPP's round-trip tail (bench:epp with 10
-    // endpoints, light client: p99 5.5 ms with probes in a burst, 3.7 ms without probes).
-    // The first round goes at once: model lists are wanted before traffic starts.
-    let first = true;
     const tick = async () => {
-      const started = Date.now();
-      const eps = this.datastore.list();
-      const gap = eps.length > 1 && !first ? this.opts.intervalMs / eps.length : 0;
-      first = false;
-      await Promise.all(eps.map((e, k) => (k === 0 ? this.probe(e.info.id) : this.after(k * gap).then(() => (this.closed ? undefined : this.probe(e.info.id))))));
+      await Promise.all(this.datastore.list().map((e) => this.probe(e.info.id)));
       if (this.closed) return;
-      this.timer = setTimeout(tick, Math.max(0, this.opts.intervalMs - (Date.now() - started)));
+      this.timer = setTimeout(tick, this.opts.intervalMs);
       this.timer.unref();
     };
     void tick();
-  }
-
-  /** Resolves after `ms` (an unref'd timer: it never keeps the process alive). */
-  private after(ms: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, ms).unref());
   }
 
   /** Probes one endpoint's /v1/models now (its list turned out stale). */
