@@ -116,6 +116,8 @@ export class FleetRecorder {
   private readonly history: HistoryPoint[] = [];
   private readonly listeners = new Set<(e: FleetEvent) => void>();
   private timer: NodeJS.Timeout | undefined;
+  /** The second of the last history point (tick). */
+  private lastSecond?: number;
   private readonly windowS: number;
   private readonly pointWindowS: number;
   private readonly rateWindowS: number;
@@ -271,8 +273,12 @@ export class FleetRecorder {
     const snapshot = this.snapshot();
     const second = Math.floor(snapshot.atMs / 1000) - 1;
     const atMs = second * 1000;
+    // The seconds since the last point, not only the one that just ended: a tick that comes late
+    // (a busy event loop) must not drop a second's decisions from the charts.
+    const span = this.lastSecond !== undefined && this.lastSecond < second ? Math.min(second - this.lastSecond, this.counters.seconds) : 1;
+    this.lastSecond = second;
     const decisions = zeroReasons();
-    for (const r of DECISION_REASONS) decisions[r] = this.counters.at(REASON_CHANNEL[r], atMs);
+    for (const r of DECISION_REASONS) decisions[r] = this.counters.sum(REASON_CHANNEL[r], atMs, span);
     const pw = this.pointWindowS * 1000;
     const end = atMs + 999;
     const t = this.ttft.quantiles([0.5, 0.99], pw, end).values;
@@ -282,8 +288,8 @@ export class FleetRecorder {
     const point: HistoryPoint = {
       atMs,
       decisions,
-      completions: this.counters.at(CH_COMPLETIONS, atMs),
-      errors: this.counters.at(CH_ERRORS, atMs),
+      completions: this.counters.sum(CH_COMPLETIONS, atMs, span),
+      errors: this.counters.sum(CH_ERRORS, atMs, span),
       ttftP50Ms: t[0],
       ttftP99Ms: t[1],
       tpotP50Ms: p[0],

@@ -143,6 +143,21 @@ test('tick: one history point per second with that second\'s decisions and the r
   assert.equal(seen.length, 1, 'unsubscribed');
 });
 
+test('tick: a late tick (busy event loop) carries every second since the last point, so the charts lose no decision', () => {
+  const { rec, advance, now } = setup();
+  advance(1000 - (now() % 1000));
+  rec.tick();
+  for (let i = 0; i < 3; i++) {
+    rec.recordDecision({ requestId: `r${i}`, endpointId: '10.0.0.1:8000' });
+    advance(1000);
+  }
+  const e = rec.tick(); // three seconds after the last one
+  assert.deepEqual(e.point!.decisions, { 'prefix-hit': 0, load: 3, fallback: 0, shed: 0 });
+  rec.recordDecision({ requestId: 'next', endpointId: '10.0.0.1:8000' });
+  advance(1000);
+  assert.equal(rec.tick().point!.decisions.load, 1, 'no second counted twice');
+});
+
 test('endpoints that leave the datastore lose their stats', () => {
   const { rec, eps } = setup();
   rec.recordCompletion(rec.recordDecision({ requestId: 'a', endpointId: '10.0.0.2:8000' }), { endpointId: '10.0.0.2:8000', status: 200 });
