@@ -21,7 +21,7 @@ import { ResponseSink, DiscardSink } from './response-sink.js';
 import { AttemptSignal, UpstreamPools, type AbortReason } from './upstream-pools.js';
 import { DEFAULT_TIMEOUTS, type GatewayTimeouts } from './timeouts.js';
 import { MemoryRelief } from './memory-relief.js';
-import { DeadlineSweeper, type Expiring } from './deadlines.js';
+import { DeadlineSweeper, type Expiring } from '../shared/deadline-sweeper.js';
 import type { FlowControlSettings } from '../router/index.js';
 import { serveDashboard } from '../observability/index.js';
 
@@ -160,7 +160,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   // freed only by full GCs): with the Sets that SlotSet replaced, bench:gateway 14k → 16k req/s.
   const attemptTimeoutMs = Math.min(...[t.upstreamFirstByteMs, t.upstreamIdleMs].filter((ms) => ms > 0));
   const attemptTimers = new DeadlineSweeper(Math.max(10, Math.min(1000, attemptTimeoutMs / 10)));
+  // --request-body-idle-timeout and --request-body-timeout, swept the same way (two timers per request before).
+  const bodyTimeoutMs = Math.min(...[t.requestBodyIdleMs, t.requestBodyMs].filter((ms) => ms > 0));
+  const bodyTimers = new DeadlineSweeper(Math.max(10, Math.min(1000, bodyTimeoutMs / 10)));
   const budget = new ByteBudget(opts.maxBufferedBytes ?? 256 * 1024 * 1024, (n) => relief.released(n));
+  const bodyOptions = { budget, idleTimeoutMs: t.requestBodyIdleMs, timeoutMs: t.requestBodyMs, sweeper: bodyTimers };
   const pools = new UpstreamPools({ connect: upstreamConnect, connectTimeoutMs: t.upstreamConnectMs, keepAliveMs: 4_000 });
   // The endpoint's concurrency cap (max_num_seqs × factor) sizes its connection pool.
   const poolFor = (e: EndpointInfo) => {
@@ -292,7 +296,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
   async function handleInference(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const arrived = performance.now();
-    const body = await readBody(req, maxBody, { budget, idleTimeoutMs: t.requestBodyIdleMs, timeoutMs: t.requestBodyMs });
+    const body = await readBody(req, maxBody, bodyOptions);
     const h = director.begin({ ingress: 'gateway', path, headers: req.headers, body });
     const px: Proxied = {
       answered: false,
@@ -371,7 +375,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     let ep: EndpointInfo;
     if (MODEL_ROUTED_PATHS.has(path)) {
       assertJsonContentType(req.headers['content-type']);
-      body = await readBody(req, maxBody, { budget, idleTimeoutMs: t.requestBodyIdleMs, timeoutMs: t.requestBodyMs });
+      body = await readBody(req, maxBody, bodyOptions);
       const held = body.length;
       res.once('close', () => budget.release(held));
       assertJsonDepth(body);
@@ -494,6 +498,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       relief.stop();
       deadlines.stop();
       attemptTimers.stop();
+      bodyTimers.stop();
       await stack.stop();
       await pools.destroy();
     })());

@@ -9,6 +9,8 @@ import type { InferenceInput, LifecycleHost } from './types.js';
 import { bodyWithIncludeUsage, UsageStrippingStream } from './stream-usage.js';
 import { isRetryableStatus, retryDelayMs } from './retry-policy.js';
 
+const NOTHING = Buffer.alloc(0);
+
 /** How a request ended, as the ingress saw it. */
 export interface Outcome {
   /** HTTP status the client got (499 when the client went away first). */
@@ -369,7 +371,7 @@ export class RequestHandle implements Evictable {
 
   /** The response body ended: any bytes still held back, to forward before closing. */
   responseEnd(): Buffer {
-    if (!this.strip) return Buffer.alloc(0);
+    if (!this.strip) return NOTHING;
     const rest = this.strip.end();
     this.responseBytes += rest.length;
     return rest;

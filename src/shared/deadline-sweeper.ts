@@ -1,4 +1,4 @@
-import { SlotSet, type Slotted } from '../shared/slot-set.js';
+import { SlotSet, type Slotted } from './slot-set.js';
 
 /** Something with a deadline (ms, performance.now() clock) and what to do when it passes. */
 export interface Expiring extends Slotted {
