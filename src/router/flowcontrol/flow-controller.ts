@@ -96,6 +96,20 @@ export class FlowController {
   }
 
   /**
+   * Whether a request would be tried at once (nothing waits and the queue is open): then the
+   * caller may dispatch it itself and report it with `passedThrough`, skipping `submit` — the
+   * common case on the hot path, without a ticket or closures per request.
+   */
+  get idle(): boolean {
+    return this.size === 0 && this.closedReason === undefined;
+  }
+
+  /** Records a request the caller dispatched (or failed) at once while `idle`: as submit would. */
+  passedThrough(priority: number, dispatched: boolean): void {
+    this.o.observer?.requestLeft(priority, dispatched ? 'Dispatched' : 'RejectedOther', 0);
+  }
+
+  /**
    * The dispatch cycle: bands from the highest priority down; in a band, flows in turn, one
    * request each, until a whole round dispatches nothing. A blocked request blocks its pool key
    * for the rest of the cycle (lower bands included: strict priority per endpoint set).

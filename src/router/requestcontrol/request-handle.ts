@@ -123,13 +123,37 @@ export class RequestHandle implements Evictable {
         this.injectUsage = true;
       }
       if (!d.flow.enabled) return this.dispatch(candidates, candidates, true);
-      return await this.admit(candidates);
+      return this.dispatchAtOnce(candidates) ?? (await this.admit(candidates));
     } catch (err) {
       const e = toOpenAIError(err);
       if (e.status === 429) d.opts.observer?.recordShed(this.id, e.status);
       this.finish({ status: e.status, errorCode: e.body.error.code ?? undefined });
       throw err;
     }
+  }
+
+  /**
+   * When nothing waits in the gateway queue and the dispatch gate has targets, dispatches now
+   * (what the queue's submit would do, without its ticket and closures); else undefined and the
+   * request goes through admit().
+   */
+  private dispatchAtOnce(candidates: EndpointState[]): EndpointInfo[] | undefined {
+    const d = this.d;
+    const queue = d.flow.queue;
+    if (!queue.idle) return undefined;
+    const route = this.route!;
+    const sheddable = route.priority < 0;
+    const { targets } = d.flow.gate.assess(candidates, d.now(), d.router.ttftPredictor(route), sheddable);
+    if (targets.length === 0) return undefined;
+    let order: EndpointInfo[];
+    try {
+      order = this.dispatch(targets, candidates, sheddable);
+    } catch (err) {
+      queue.passedThrough(route.priority, false);
+      throw err;
+    }
+    queue.passedThrough(route.priority, true);
+    return order;
   }
 
   /** Through the gateway queue: resolves once dispatched, rejects when dropped or failed. */
