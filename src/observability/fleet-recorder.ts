@@ -61,17 +61,8 @@ export interface CompletionInput {
   cachedTokens?: number;
 }
 
-interface RecentEntry {
-  seq: number;
-  atMs: number;
-  requestId: string;
-  endpoint: string | null;
-  reason: DecisionReason;
-  status: number | null;
-  ttftMs: number | null;
-  tpotMs: number | null;
-  promptTokens: number | null;
-  cachedTokens: number | null;
+/** A RecentRequest as held in the ring: its score rows built only when a snapshot reads them. */
+interface RecentEntry extends Omit<RecentRequest, 'scores'> {
   scores: readonly EndpointScore[] | (() => readonly EndpointScore[]) | undefined;
   rows: ScoreRow[] | undefined;
 }
