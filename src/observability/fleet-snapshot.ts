@@ -123,3 +123,11 @@ export interface FleetEvent {
 export function zeroReasons(): ReasonCounts {
   return { 'prefix-hit': 0, load: 0, fallback: 0, shed: 0 };
 }
+
+/**
+ * Local wall-clock time as HH:MM:SS, 00–23. `hourCycle: 'h23'`, not `hour12: false`: with the
+ * latter, ICU's en-US pattern shows the hour after midnight as 24 ("24:58:47").
+ */
+export function clockTime(ms: number): string {
+  return new Date(ms).toLocaleTimeString([], { hourCycle: 'h23', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}

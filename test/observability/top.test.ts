@@ -5,6 +5,7 @@ import { fleetWithGateway, MODEL } from '../gateway/helpers.js';
 import { runKvgate } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
 import { sparkline } from '../../src/observability/top/fleet-view.js';
+import { clockTime } from '../../src/observability/fleet-snapshot.js';
 
 // eslint-disable-next-line no-control-regex
 const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
@@ -56,4 +57,9 @@ test('sparkline scales to the window maximum and leaves gaps for missing points'
   assert.equal(sparkline([0, 1, 2, 4, null, 8], 6), '▁▁▂▄ █');
   assert.equal(sparkline([0, 0], 10), '▁▁');
   assert.equal(sparkline([1, 2, 3, 4], 2), '▆█');
+});
+
+test('clock times run 00–23: the hour after midnight is 00, not 24 (ICU en-US with hour12: false)', () => {
+  assert.equal(clockTime(new Date(2026, 11, 1, 0, 58, 47).getTime()), '00:58:47');
+  assert.equal(clockTime(new Date(2026, 11, 1, 23, 5, 9).getTime()), '23:05:09');
 });

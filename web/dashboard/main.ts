@@ -1,7 +1,7 @@
 // The live dashboard page: reads /dashboard/events (SSE) and draws the fleet with uPlot.
 // Bundled by scripts/build-dashboard.mjs into dist/dashboard/index.html (no network at run time).
 import uPlot from 'uplot';
-import type { FleetEvent, FleetSnapshot, HistoryPoint, DecisionReason, ReplicaSnapshot, RecentRequest } from '../../src/observability/fleet-snapshot.ts';
+import { clockTime, type FleetEvent, type FleetSnapshot, type HistoryPoint, type DecisionReason, type ReplicaSnapshot, type RecentRequest } from '../../src/observability/fleet-snapshot.ts';
 
 const REASONS: DecisionReason[] = ['prefix-hit', 'load', 'fallback', 'shed'];
 const REASON_COLORS: Record<DecisionReason, string> = { 'prefix-hit': '#3fb96f', load: '#4f8fe6', fallback: '#d29922', shed: '#e5534b' };
@@ -74,7 +74,7 @@ function renderReplicas(rs: ReplicaSnapshot[]): void {
 
 function renderRecent(rs: RecentRequest[]): void {
   const rows = rs.slice(0, 15).map((r) => {
-    const time = new Date(r.atMs).toLocaleTimeString([], { hour12: false });
+    const time = clockTime(r.atMs);
     const scores = r.scores
       .map((s) => `<b>${esc(s.endpoint)}</b> ${s.total.toFixed(2)} · ${Object.entries(s.byPlugin).map(([k, v]) => `${esc(k)} ${v.toFixed(2)}`).join(', ')}`)
       .join('<br>');
@@ -159,7 +159,7 @@ function onEvent(e: FleetEvent): void {
   renderRecent(e.snapshot.recent);
   renderCharts();
   state.updates++;
-  $('live').textContent = `live · ${new Date(e.snapshot.atMs).toLocaleTimeString([], { hour12: false })}`;
+  $('live').textContent = `live · ${clockTime(e.snapshot.atMs)}`;
 }
 
 function connect(): void {

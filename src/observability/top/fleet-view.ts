@@ -1,6 +1,6 @@
 import { createElement as h, type ReactElement } from 'react';
 import { Box, Text } from 'ink';
-import { DECISION_REASONS, type DecisionReason, type FleetSnapshot, type HistoryPoint, type ReplicaSnapshot } from '../fleet-snapshot.js';
+import { clockTime, DECISION_REASONS, type DecisionReason, type FleetSnapshot, type HistoryPoint, type ReplicaSnapshot } from '../fleet-snapshot.js';
 
 export interface FleetViewProps {
   snapshot: FleetSnapshot;
@@ -67,7 +67,7 @@ export function FleetView(p: FleetViewProps): ReactElement {
   const idWidth = Math.min(28, Math.max(8, ...s.replicas.map((r) => r.id.length)));
   const barWidth = cols >= 110 ? 12 : 6;
   const sparkWidth = Math.max(10, Math.min(60, cols - 28));
-  const time = new Date(s.atMs).toLocaleTimeString([], { hour12: false });
+  const time = clockTime(s.atMs);
   return h(
     Box,
     { flexDirection: 'column', width: cols },
@@ -97,7 +97,7 @@ export function FleetView(p: FleetViewProps): ReactElement {
     ...s.recent.slice(0, p.recentRows).map((r) => {
       const best = r.scores[0];
       const why = best ? `${best.endpoint} ${best.total.toFixed(2)} (${Object.entries(best.byPlugin).map(([k, v]) => `${k.replace(/-scorer$/, '')} ${v.toFixed(2)}`).join(', ')})` : '';
-      const line = `${new Date(r.atMs).toLocaleTimeString([], { hour12: false })} ${r.requestId.slice(0, 10).padEnd(10)} → ${(r.endpoint ?? '–').padEnd(idWidth)} `;
+      const line = `${clockTime(r.atMs)} ${r.requestId.slice(0, 10).padEnd(10)} → ${(r.endpoint ?? '–').padEnd(idWidth)} `;
       const tail = ` ${String(r.status ?? '…').padStart(3)} ${r.ttftMs === null ? '' : `${ms(r.ttftMs)}ms `}${r.promptTokens === null ? '' : `${r.cachedTokens ?? 0}/${r.promptTokens} cached `}${why ? `best ${why}` : ''}`;
       return h(Text, { key: String(r.seq), wrap: 'truncate-end' }, line, h(Text, { color: REASON_COLOR[r.reason] }, r.reason.padEnd(10)), tail);
     }),
