@@ -78,10 +78,10 @@ function kvgateCommand(): { cmd: string; args: string[] } {
   return { cmd: process.execPath, args: fromSource ? ['--import', 'tsx', entry] : [entry] };
 }
 
-/** Starts `kvgate up --json --port 0 --sim-base-port 0` and waits for its JSON line. */
-async function startFleet(args: string[], timeoutMs: number): Promise<{ child: ChildProcess; gatewayUrl: string; replicas: string[] }> {
+/** Starts `kvgate up --json --port 0 --sim-base-port 0 …` (KV events then on free ports too) and waits for its JSON line. */
+async function startFleet(args: string[], timeoutMs: number): Promise<{ child: ChildProcess; gatewayUrl: string; replicas: string[]; kvEvents: boolean }> {
   const { cmd, args: base } = kvgateCommand();
-  const child = spawn(cmd, [...base, 'up', '--json', '--port', '0', '--sim-base-port', '0', '--kv-events-base-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, [...base, 'up', '--json', '--port', '0', '--sim-base-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let seen = '';
   try {
     const line = await new Promise<string>((resolve, reject) => {
@@ -101,7 +101,7 @@ async function startFleet(args: string[], timeoutMs: number): Promise<{ child: C
         reject(new Error(`kvgate up exited (${code}) before it was ready:\n${seen}`));
       });
     });
-    const j = JSON.parse(line) as { gateway_url: string; replicas: string[] };
+    const j = JSON.parse(line) as { gateway_url: string; replicas: string[]; kv_events: unknown };
     // The gateway lists models once its health probes have seen the replicas.
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -110,7 +110,7 @@ async function startFleet(args: string[], timeoutMs: number): Promise<{ child: C
       if (Date.now() > deadline) throw new Error(`the gateway at ${j.gateway_url} listed no models within ${timeoutMs} ms`);
       await new Promise((res) => setTimeout(res, 100));
     }
-    return { child, gatewayUrl: j.gateway_url, replicas: j.replicas };
+    return { child, gatewayUrl: j.gateway_url, replicas: j.replicas, kvEvents: j.kv_events !== null && j.kv_events !== undefined };
   } catch (err) {
     child.kill('SIGKILL');
     throw new KvgateError(ErrorCode.Internal, (err as Error).message);
@@ -129,11 +129,13 @@ async function stop(child: ChildProcess): Promise<void> {
 /**
  * The fidelity check: the same workload, profile, policy and seed in virtual time and in real time
  * against a local fleet as `kvgate up` builds it (a subprocess; replicas and gateway on free ports),
- * driven by `kvgate bench`'s load driver. `kvgate up` takes no engine flags, so neither may this.
+ * driven by `kvgate bench`'s load driver. The engine flags `kvgate up` takes (--kv-cache-size,
+ * --block-size, --max-num-seqs, --max-num-batched-tokens) go to both sides, and KV events are on
+ * in both unless --no-kv-events; a mixed --fleet and --max-model-len have no `up` equivalent.
  */
 export async function runValidation(f: SimulateFlags, o: { onStatus?: (m: string) => void; readyTimeoutMs?: number } = {}): Promise<Validation> {
-  if (f.fleet || f.maxNumSeqs || f.maxNumBatchedTokens || f.blockSize || f.kvCacheSize || f.maxModelLen) {
-    throw new KvgateError(ErrorCode.InvalidConfig, '--validate runs the fleet `kvgate up` builds (one --profile, its own engine settings): drop --fleet and the engine flags', { param: 'validate' });
+  if (f.fleet || f.maxModelLen) {
+    throw new KvgateError(ErrorCode.InvalidConfig, '--validate runs the fleet `kvgate up` builds (one --profile, its engine flags): drop --fleet and --max-model-len', { param: f.fleet ? 'fleet' : 'max-model-len' });
   }
   if (f.compare && f.compare.length > 1) throw new KvgateError(ErrorCode.InvalidConfig, '--validate checks one policy: give --preset or --config-file, not --compare', { param: 'compare' });
   const opts = simulateOptionsOf(f);
@@ -144,6 +146,12 @@ export async function runValidation(f: SimulateFlags, o: { onStatus?: (m: string
   o.onStatus?.('real time: starting kvgate up');
   const upArgs = ['--replicas', String(opts.fleet[0].count), '--profile', opts.fleet[0].profile, ...(f.configFile ? ['--config-file', f.configFile] : ['--preset', policy.name])];
   if (f.enablePrefixCaching === false) upArgs.push('--no-enable-prefix-caching');
+  // The engine flags `kvgate up` passes to its replicas, so both sides run the same engines.
+  for (const [flag, v] of [['--kv-cache-size', f.kvCacheSize], ['--block-size', f.blockSize], ['--max-num-seqs', f.maxNumSeqs], ['--max-num-batched-tokens', f.maxNumBatchedTokens]] as const) {
+    if (v !== undefined) upArgs.push(flag, String(v));
+  }
+  // KV events as on the virtual side: `up` publishes them on free ports beside --sim-base-port 0.
+  if (opts.path.kvEvents === false) upArgs.push('--kv-events-base-port', '0');
   const fleet = await startFleet(upArgs, o.readyTimeoutMs ?? 60_000);
   let real: BenchReport;
   try {
@@ -173,7 +181,16 @@ export async function runValidation(f: SimulateFlags, o: { onStatus?: (m: string
   }
   return {
     kvgate_simulate_validate: 1,
-    config: { fleet: `${opts.fleet[0].count} × ${opts.fleet[0].profile}`, policy: policy.name, workload: opts.trace ? { trace: opts.trace.path } : opts.workload, load: opts.load, seed: opts.seed, path: opts.path },
+    config: {
+      fleet: `${opts.fleet[0].count} × ${opts.fleet[0].profile}`,
+      policy: policy.name,
+      workload: opts.trace ? { trace: opts.trace.path } : opts.workload,
+      load: opts.load,
+      seed: opts.seed,
+      path: opts.path,
+      // What the real side ran: `kvgate up`'s arguments and whether its replicas published KV events.
+      real_fleet: { up_args: upArgs, kv_events: fleet.kvEvents },
+    },
     virtual: v,
     real: r,
     difference_pct,

@@ -26,7 +26,23 @@ test('simulate --validate runs the workload in virtual time and against kvgate u
   assert.equal(human.code, 0, human.stderr);
   assert.match(human.stdout, /virtual time\s+real time\s+difference/);
   assert.match(human.stdout, /TTFT p50 ms\s+\d+\.\d\s+\d+\.\d\s+[+-]\d+\.\d %/);
-  const bad = await runKvgate(['simulate', '--validate', '--kv-cache-size', '100'], { timeoutMs: 60_000 });
+  const bad = await runKvgate(['simulate', '--validate', '--fleet', '2:qwen2.5-3b-tpu-v6e,1:llama3-8b-h100'], { timeoutMs: 60_000 });
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /--validate runs the fleet `kvgate up` builds/);
+});
+
+test('simulate --validate runs the same engines on both sides: engine flags reach kvgate up, and KV events are on in both (or off in both)', async () => {
+  const args = ['simulate', '--validate', '--preset', 'kvgate', '--kv-cache-size', '400', '--max-num-seqs', '8', '--num-groups', '2', '--prompts-per-group', '3', '--system-prompt-len', '300', '--question-len', '20', '--output-len', '5', '--concurrency', '2', '--json'];
+  const on = await runKvgate(args, { timeoutMs: 120_000 });
+  assert.equal(on.code, 0, on.stderr);
+  const v = JSON.parse(on.stdout);
+  assert.equal(v.config.path.kvEvents, true);
+  assert.equal(v.config.real_fleet.kv_events, true, JSON.stringify(v.config.real_fleet));
+  assert.deepEqual(v.config.real_fleet.up_args.slice(-4), ['--kv-cache-size', '400', '--max-num-seqs', '8']);
+  assert.equal(v.real.requests_ok, 6);
+  const off = await runKvgate([...args, '--no-kv-events'], { timeoutMs: 120_000 });
+  assert.equal(off.code, 0, off.stderr);
+  const w = JSON.parse(off.stdout);
+  assert.equal(w.config.path.kvEvents, false);
+  assert.equal(w.config.real_fleet.kv_events, false);
 });
