@@ -22,6 +22,7 @@ import { AttemptSignal, UpstreamPools, type AbortReason } from './upstream-pools
 import { DEFAULT_TIMEOUTS, type GatewayTimeouts } from './timeouts.js';
 import { MemoryRelief } from './memory-relief.js';
 import { DeadlineSweeper, type Expiring } from '../shared/deadline-sweeper.js';
+import { Cors } from './cors.js';
 import type { FlowControlSettings } from '../router/index.js';
 import { serveDashboard } from '../observability/index.js';
 
@@ -34,6 +35,8 @@ export interface GatewayOptions {
   endpointsFile?: string;
   kubernetes?: SourceSpec['kubernetes'];
   apiKeys?: string[];
+  /** Origins browsers may call from (CORS, as vLLM's --allowed-origins): default `['*']`; `[]` = no CORS headers. */
+  allowedOrigins?: string[];
   trustRoutingHeaders?: boolean;
   /** InferenceObjective name → priority (used with trustRoutingHeaders). */
   objectives?: Objectives;
@@ -143,6 +146,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const maxBody = opts.maxBodyBytes ?? 16 * 1024 * 1024;
   const random = opts.random ?? Math.random;
   const keys = new ApiKeys(opts.apiKeys ?? []);
+  const allowedOrigins = opts.allowedOrigins ?? ['*'];
+  const cors = allowedOrigins.length > 0 ? new Cors(allowedOrigins) : undefined;
   const upstreamConnect = opts.upstreamTls
     ? {
         ca: opts.upstreamTls.ca ? readFileSync(opts.upstreamTls.ca) : undefined,
@@ -419,6 +424,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     };
     const method = req.method ?? 'GET';
     try {
+      const origin = req.headers.origin;
+      if (cors && origin !== undefined && cors.handle(req, res, origin)) return; // a preflight, answered
       if (HEALTH_PATHS.has(path) && (method === 'GET' || method === 'HEAD')) {
         if (path === '/health') return void res.writeHead(200, { 'content-length': 0 }).end();
         const healthy = ds.list().filter((e) => e.healthy).length;
