@@ -95,8 +95,9 @@ const ROUTING_HEADERS = new Set([
   'x-llm-d-inference-fairness-id',
 ]);
 const INFERENCE_PATHS = new Set(['/v1/completions', '/v1/chat/completions']);
-// Model-routed utility endpoints of vLLM: sent to an endpoint serving the body's model.
-const MODEL_ROUTED_PATHS = new Set(['/tokenize', '/detokenize']);
+// Model-routed endpoints of vLLM without prefix-cache routing: sent to an endpoint serving the
+// body's model (embeddings: pooling models, which vLLM serves without the generation path).
+const MODEL_ROUTED_PATHS = new Set(['/tokenize', '/detokenize', '/v1/embeddings']);
 const HEALTH_PATHS = new Set(['/health', '/ready']);
 // How often Node checks its connections' header and request timeouts (its default, 30 s, would let
 // a slow client hold a connection up to that much past its timeout).
@@ -374,7 +375,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     }
   }
 
-  /** /tokenize, /detokenize: to a ready endpoint that serves the body's model; /version: to any ready endpoint. */
+  /** /tokenize, /detokenize, /v1/embeddings: to a ready endpoint that serves the body's model; /version: to any ready endpoint. */
   async function handleUtility(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     let body: Buffer | undefined;
     let ep: EndpointInfo;

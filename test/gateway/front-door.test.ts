@@ -2,6 +2,7 @@
 // utility endpoints are served through the gateway; HEAD works on health endpoints everywhere.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import OpenAI from 'openai';
 import { connect } from 'node:net';
 import { fleetWithGateway, MODEL, post } from './helpers.js';
 import { startEppServer } from '../../src/extproc/server.js';
@@ -46,6 +47,16 @@ test('/tokenize and /version are served through the gateway, routed to a replica
   const v = await fetch(`${env.gateway.url}/version`);
   assert.equal(v.status, 200);
   assert.equal(typeof ((await v.json()) as { version?: unknown }).version, 'string');
+});
+
+test('/v1/embeddings goes through the gateway to a replica serving the model (official openai client); an unknown model is 404', async () => {
+  const client = new OpenAI({ baseURL: `${env.gateway.url}/v1`, apiKey: 'x' });
+  const e = await client.embeddings.create({ model: MODEL, input: ['one text', 'another'] });
+  assert.equal(e.data.length, 2);
+  assert.ok(e.data[0].embedding.length > 0);
+  const r = await post(`${env.gateway.url}/v1/embeddings`, { model: 'org/none', input: 'x' });
+  assert.equal(r.status, 404, r.text);
+  assert.equal(r.json.error.code, 'model_not_found');
 });
 
 test('HEAD on /health and /ready answers without a body, on the gateway and on the EPP metrics port', async () => {
