@@ -407,17 +407,18 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     res.end();
   }
 
+  // A response closed: one request fewer in flight (the drain waits for none). One function for all.
+  const responseClosed = () => {
+    if (--inflight === 0 && idleWaiters.length) {
+      for (const w of idleWaiters) w();
+      idleWaiters = [];
+    }
+  };
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const q = req.url!.indexOf('?');
     const path = q < 0 ? req.url! : req.url!.slice(0, q);
-    const done = () => {
-      if (--inflight === 0 && idleWaiters.length) {
-        for (const w of idleWaiters) w();
-        idleWaiters = [];
-      }
-    };
     inflight++;
-    res.once('close', done);
+    res.once('close', responseClosed);
     const fail = (err: unknown) => {
       req.resume();
       if (!(err instanceof KvgateError)) logger.error({ err: (err as Error).message, path }, 'request failed');
