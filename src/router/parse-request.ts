@@ -83,6 +83,20 @@ function promptIds(p: unknown): number[] | undefined {
 }
 
 /**
+ * Whether the client asked for the final usage chunk, read as vLLM reads it: `StreamOptions.include_usage`
+ * defaults to True once `stream_options` is there, so `{}` or `{"continuous_usage_stats":true}` ask
+ * for it, and only an explicit false or null (None) does not. The lifecycle injects include_usage
+ * into the other streams and strips the chunk again, so reading too little here took away a
+ * chunk the client asked for. A non-boolean value (which vLLM coerces or rejects) counts as asked:
+ * then nothing is injected or stripped and the engine answers as it would directly.
+ */
+function usageRequested(streamOptions: unknown): boolean {
+  if (streamOptions === null || typeof streamOptions !== 'object' || Array.isArray(streamOptions)) return false;
+  const v = (streamOptions as { include_usage?: unknown }).include_usage;
+  return v !== false && v !== null;
+}
+
+/**
  * The trusted priority header's value. A value that is not a priority is the client's mistake and
  * gets a 400 naming the header, rather than a guess (0, or a fraction no InferenceObjective can have).
  */
@@ -122,7 +136,6 @@ export function parseOpenAIRequest(path: string, body: Buffer, opts: ParseOption
     const p = header(headers, PRIORITY_HEADER);
     if (p !== undefined) priority = headerPriority(p);
   }
-  const streamOptions = obj.stream_options;
   const ids = api === 'completions' ? promptIds(obj.prompt) : undefined;
   const route: RouteRequest = {
     id: opts.requestId,
@@ -134,7 +147,7 @@ export function parseOpenAIRequest(path: string, body: Buffer, opts: ParseOption
     ...(ids ? { promptTokenIds: ids } : {}),
     maxTokens: typeof maxTokens === 'number' ? maxTokens : undefined,
     stream: obj.stream === true,
-    includeUsage: Boolean(streamOptions && typeof streamOptions === 'object' && (streamOptions as { include_usage?: unknown }).include_usage === true),
+    includeUsage: usageRequested(obj.stream_options),
     priority,
     sessionId: header(headers, 'x-session-id'),
     cacheSalt: typeof obj.cache_salt === 'string' ? obj.cache_salt : undefined,
