@@ -1,6 +1,7 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { durationOption, intArg, listArg, numberArg, portArg } from './parse.js';
 import { LOG_LEVELS } from '../shared/logger.js';
+import { PRIORITY_RULE, parsePriority } from '../router/priority.js';
 
 /**
  * Option groups that several commands take, defined once so names, defaults, units and conflict
@@ -42,10 +43,17 @@ export async function resolveRouting(cmd: Command, o: RoutingValues) {
   };
 }
 
+/** `--default-priority`: a priority as the trusted header and `--objective` take it (router/priority.ts). */
+function defaultPriorityArg(v: string): number {
+  const n = parsePriority(v);
+  if (n === undefined) throw new InvalidArgumentError(`--default-priority must be ${PRIORITY_RULE} (got "${v}")`);
+  return n;
+}
+
 export function addObjectiveOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--trust-routing-headers', 'honour client priority / objective headers (x-gateway-inference-objective, x-kvgate-priority)').default(false))
-    .addOption(new Option('--default-priority <n>', 'priority of requests without a trusted objective (negative = sheddable)').argParser((v) => Number(v)).default(0))
+    .addOption(new Option('--default-priority <n>', 'priority of requests without a trusted objective (negative = sheddable)').argParser(defaultPriorityArg).default(0))
     .addOption(new Option('--objective <name=priority>', 'an InferenceObjective for x-gateway-inference-objective; repeatable; needs --trust-routing-headers').argParser(listArg))
     .addOption(new Option('--objectives-file <file>', 'InferenceObjective manifests (YAML, spec.priority)'));
 }

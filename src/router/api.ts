@@ -70,7 +70,7 @@ export interface RouteRequest {
   promptTokenIds?: ArrayLike<number>;
   maxTokens?: number;
   stream: boolean;
-  /** The client asked for `stream_options.include_usage`. */
+  /** The client asked for the final usage chunk (`stream_options` present with `include_usage` absent or true, as vLLM). */
   includeUsage?: boolean;
   /** InferenceObjective priority; negative means sheddable. Default 0. */
   priority: number;

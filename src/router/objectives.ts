@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { PRIORITY_MAX, PRIORITY_MIN, PRIORITY_RULE, parsePriority } from './priority.js';
 
 /**
  * InferenceObjectives: names a request can carry in `x-gateway-inference-objective` (or llm-d's
@@ -18,15 +19,16 @@ const ObjectiveManifest = z
     apiVersion: z.enum(['inference.networking.x-k8s.io/v1alpha2', 'llm-d.ai/v1alpha1', 'llm-d.ai/v1alpha2']),
     kind: z.literal('InferenceObjective'),
     metadata: z.object({ name: z.string().min(1) }).passthrough(),
-    spec: z.object({ priority: z.number().int().optional(), poolRef: z.unknown().optional() }).strict().default({}),
+    spec: z.object({ priority: z.number().int().min(PRIORITY_MIN).max(PRIORITY_MAX).optional(), poolRef: z.unknown().optional() }).strict().default({}),
   })
   .passthrough();
 
 /** `NAME=PRIORITY`, as given to `--objective`. */
 export function parseObjectiveArg(arg: string): [string, number] {
-  const m = /^([^=\s]+)=(-?\d+)$/.exec(arg.trim());
-  if (!m) throw new KvgateError(ErrorCode.InvalidConfig, `--objective must be NAME=PRIORITY with an integer priority (got "${arg}")`);
-  return [m[1], Number(m[2])];
+  const m = /^([^=\s]+)=(.*)$/.exec(arg.trim());
+  const priority = m ? parsePriority(m[2]) : undefined;
+  if (!m || priority === undefined) throw new KvgateError(ErrorCode.InvalidConfig, `--objective must be NAME=PRIORITY with PRIORITY ${PRIORITY_RULE} (got "${arg}")`);
+  return [m[1], priority];
 }
 
 /**

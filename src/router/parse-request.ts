@@ -4,6 +4,7 @@ import { parseJsonBody } from '../shared/http.js';
 import { assertJsonDepth } from '../shared/json-depth.js';
 import type { ChatMessageLike } from '../shared/chat/chat-text.js';
 import { OBJECTIVE_HEADERS, type Objectives } from './objectives.js';
+import { PRIORITY_HEADER, PRIORITY_RULE, parsePriority } from './priority.js';
 import { ChatTemplates } from './prompt/chat-templates.js';
 
 export interface ParseOptions {
@@ -82,6 +83,33 @@ function promptIds(p: unknown): number[] | undefined {
 }
 
 /**
+ * Whether the client asked for the final usage chunk, read as vLLM reads it: `StreamOptions.include_usage`
+ * defaults to True once `stream_options` is there, so `{}` or `{"continuous_usage_stats":true}` ask
+ * for it, and only an explicit false or null (None) does not. The lifecycle injects include_usage
+ * into the other streams and strips the chunk again, so reading too little here took away a
+ * chunk the client asked for. A non-boolean value (which vLLM coerces or rejects) counts as asked:
+ * then nothing is injected or stripped and the engine answers as it would directly.
+ */
+function usageRequested(streamOptions: unknown): boolean {
+  if (streamOptions === null || typeof streamOptions !== 'object' || Array.isArray(streamOptions)) return false;
+  const v = (streamOptions as { include_usage?: unknown }).include_usage;
+  return v !== false && v !== null;
+}
+
+/**
+ * The trusted priority header's value. A value that is not a priority is the client's mistake and
+ * gets a 400 naming the header, rather than a guess (0, or a fraction no InferenceObjective can have).
+ */
+function headerPriority(value: string): number {
+  const n = parsePriority(value);
+  if (n === undefined) {
+    const shown = value.length > 64 ? `${value.slice(0, 64)}…` : value;
+    throw new KvgateError(ErrorCode.InvalidRequest, `${PRIORITY_HEADER} must be ${PRIORITY_RULE} (got ${JSON.stringify(shown)})`, { param: PRIORITY_HEADER });
+  }
+  return n;
+}
+
+/**
  * Parses an OpenAI request body once into what the router needs; the JSON object is returned too
  * so nothing parses twice. Checks nesting depth before parsing (see shared/json-depth.ts).
  * Throws KvgateError 400s: invalid JSON, too deep, missing model, bad shape.
@@ -105,10 +133,9 @@ export function parseOpenAIRequest(path: string, body: Buffer, opts: ParseOption
     const fromObjective = objective === undefined ? undefined : opts.objectives?.get(objective);
     if (fromObjective !== undefined) priority = fromObjective;
     // An explicit numeric priority is kvgate's own header and wins over the objective.
-    const p = header(headers, 'x-kvgate-priority');
-    if (p !== undefined && Number.isFinite(Number(p))) priority = Number(p);
+    const p = header(headers, PRIORITY_HEADER);
+    if (p !== undefined) priority = headerPriority(p);
   }
-  const streamOptions = obj.stream_options;
   const ids = api === 'completions' ? promptIds(obj.prompt) : undefined;
   const route: RouteRequest = {
     id: opts.requestId,
@@ -120,7 +147,7 @@ export function parseOpenAIRequest(path: string, body: Buffer, opts: ParseOption
     ...(ids ? { promptTokenIds: ids } : {}),
     maxTokens: typeof maxTokens === 'number' ? maxTokens : undefined,
     stream: obj.stream === true,
-    includeUsage: Boolean(streamOptions && typeof streamOptions === 'object' && (streamOptions as { include_usage?: unknown }).include_usage === true),
+    includeUsage: usageRequested(obj.stream_options),
     priority,
     sessionId: header(headers, 'x-session-id'),
     cacheSalt: typeof obj.cache_salt === 'string' ? obj.cache_salt : undefined,

@@ -92,7 +92,7 @@ export async function startRoutingStack(o: RoutingStackOptions): Promise<Routing
     tokenizer: o.tokenizer,
     observePlugin: (point, type, name, s) => late.metrics?.observePlugin(point, type, name, s),
   });
-  const metrics = (late.metrics = new EppMetrics(ds, { poolName, prefixIndexSize: () => router.prefixIndexEntries, build: { commit: process.env.KVGATE_COMMIT ?? 'unknown', ref: `v${VERSION}` } }));
+  const metrics = (late.metrics = new EppMetrics(ds, { poolName, logger, prefixIndexSize: () => router.prefixIndexEntries, build: { commit: process.env.KVGATE_COMMIT ?? 'unknown', ref: `v${VERSION}` } }));
   // A KV-event bind address in use is a startup error, before anything else runs.
   try {
     await pool.kvEvents?.start();

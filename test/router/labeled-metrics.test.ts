@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { LabeledCounter, LabeledHistogram, observe } from '../../src/router/observability/labeled-metrics.js';
+import { DEFAULT_MAX_SERIES, LabeledCounter, LabeledHistogram, observe } from '../../src/router/observability/labeled-metrics.js';
+import { parsePromText, sampleValue } from '../helpers/prom-text.js';
 
 const BOUNDS = [0.5, 1, 8, 100];
 
@@ -31,4 +32,35 @@ test('histograms and counters expose exactly what prom-client exposes for the sa
     }),
     { numRuns: 200 },
   );
+});
+
+test('past its series limit a metric folds new label sets into one overflow series, counts them, and says so once', async () => {
+  const r = new Registry();
+  const warned: [string, number][] = [];
+  const limit = { maxSeries: 3, onOverflow: (metric: string, max: number) => warned.push([metric, max]) };
+  const c = new LabeledCounter('c_total', 'help c', ['model_name', 'priority'], r, limit);
+  const h = new LabeledHistogram('h_seconds', 'help h', ['model_name'], BOUNDS, r, limit);
+  for (let i = 0; i < 50; i++) {
+    c.series(`m${i}`, '0').value++;
+    observe(h.series(`m${i}`), 1);
+  }
+  c.series('m0', '0').value++; // a label set from before the limit keeps its own series
+  const { samples } = parsePromText(await r.metrics());
+  const models = (name: string) => [...new Set(samples.filter((x) => x.name === name).map((x) => x.labels.model_name))];
+  assert.deepEqual(models('c_total'), ['m0', 'm1', 'm2', '__overflow__']);
+  assert.deepEqual(models('h_seconds_count'), ['m0', 'm1', 'm2', '__overflow__']);
+  assert.equal(sampleValue(samples, 'c_total', { model_name: 'm0' }), 2);
+  assert.equal(sampleValue(samples, 'c_total', { model_name: '__overflow__', priority: '__overflow__' }), 47, 'nothing is lost: 47 observations went to the overflow series');
+  assert.equal(sampleValue(samples, 'h_seconds_count', { model_name: '__overflow__' }), 47);
+  assert.equal(sampleValue(samples, 'kvgate_metric_series_overflow_total', { metric: 'c_total' }), 47);
+  assert.equal(sampleValue(samples, 'kvgate_metric_series_overflow_total', { metric: 'h_seconds' }), 47);
+  assert.deepEqual(warned, [['c_total', 3], ['h_seconds', 3]], 'one warning per metric');
+  assert.ok(c.series('new', '1').overflow, 'the overflow series says so');
+  assert.equal(c.series('m1', '0').overflow, undefined);
+});
+
+test('the default series limit applies without options', () => {
+  const c = new LabeledCounter('c_total', 'help c', ['model_name'], new Registry());
+  for (let i = 0; i < DEFAULT_MAX_SERIES; i++) assert.equal(c.series(`m${i}`).overflow, undefined);
+  assert.equal(c.series('one more').overflow, true);
 });

@@ -1,5 +1,6 @@
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { Logger } from '../../shared/logger.js';
+import { isPriority } from '../../router/priority.js';
 import { describeKubeError, loadKubeConfig, type LoadedKubeConfig } from './kube-config.js';
 import { Informer, type KubeList, type KubeObject } from './kube-informer.js';
 
@@ -140,7 +141,7 @@ export class InferenceObjectiveWatcher {
       const ref = obj.spec?.poolRef;
       if (!ref || ref.name !== this.o.poolName || (ref.kind !== undefined && ref.kind !== 'InferencePool')) continue;
       const p = obj.spec?.priority;
-      next.set(name, typeof p === 'number' && Number.isInteger(p) ? p : 0);
+      next.set(name, isPriority(p) ? p : 0);
     }
     for (const [name, p] of this.o.base ?? []) next.set(name, p);
     for (const name of this.objectives.keys()) if (!next.has(name)) this.objectives.delete(name);

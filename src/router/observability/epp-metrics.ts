@@ -1,8 +1,9 @@
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { LabeledCounter, LabeledHistogram, observe, type CounterSeries, type HistogramSeries } from './labeled-metrics.js';
+import { LabeledCounter, LabeledHistogram, observe, type CounterSeries, type HistogramSeries, type SeriesLimit } from './labeled-metrics.js';
 import type { Datastore, EndpointInfo } from '../api.js';
 import type { FlowControl } from '../flowcontrol/index.js';
 import { registerFlowControlMetrics } from './flow-control-metrics.js';
+import type { Logger } from '../../shared/logger.js';
 
 // The EPP's latency buckets (5 ms … 3600 s).
 const LATENCY_BUCKETS = [0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60, 120, 180, 240, 300, 360, 480, 600, 900, 1200, 1800, 2700, 3600];
@@ -17,7 +18,19 @@ const HIT_BYTES_BUCKETS = [0, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192,
 const SCHEDULER_BUCKETS = [0.00001, 0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1];
 const RATIO_BUCKETS = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
 
+/**
+ * The `model_name` / `target_model_name` of a request whose model no endpoint turned out to serve
+ * (404), or that was rejected before endpoints for its model were found (503 no ready endpoint):
+ * its model name came from the client, and one series per name would let
+ * clients grow /metrics without bound. The empty value is what GIE's EPP records for a request
+ * that fails before its model is read (the deferred error counter in pkg/epp/handlers/server.go
+ * runs with the request context's Model still ""), and in PromQL it matches `model_name=""`, the
+ * same as a series without the label.
+ */
+export const UNSERVED_MODEL = '';
+
 export interface RequestRecord {
+  /** The request's model, or UNSERVED_MODEL (see there). */
   model: string;
   targetModel: string;
   priority: number;
@@ -41,6 +54,10 @@ export interface EppMetricsOptions {
   prefixIndexSize?: () => number;
   /** Build identity for inference_extension_info. */
   build?: { commit: string; ref: string };
+  /** Distinct label sets per labelled metric before new ones fold into an overflow series (labeled-metrics.ts; default 1000). */
+  maxSeriesPerMetric?: number;
+  /** Warned once per metric that reaches that limit. */
+  logger?: Logger;
 }
 
 /** The series one kind of request (model, target model, priority) updates, resolved once. */
@@ -85,30 +102,35 @@ export class EppMetrics {
   private readonly running = new Map<string, number>();
   private readonly objectives = new Map<string, ObjectiveSeries>();
   private readonly poolName: string;
+  private readonly limit: SeriesLimit;
 
   constructor(datastore: Datastore, opts: EppMetricsOptions) {
     const r = this.registry;
     const name = opts.poolName;
     this.poolName = name;
     const objective = ['model_name', 'target_model_name'];
-    this.requests = new LabeledCounter('inference_objective_request_total', 'Counter of inference objective requests.', [...objective, 'priority'], r);
-    this.errors = new LabeledCounter('inference_objective_request_error_total', 'Counter of inference objective request errors.', [...objective, 'error_code'], r);
-    this.duration = new LabeledHistogram('inference_objective_request_duration_seconds', 'Inference objective response latency distribution in seconds.', objective, LATENCY_BUCKETS, r);
-    this.input = new LabeledHistogram('inference_objective_input_tokens', 'Inference objective input token count distribution.', objective, TOKEN_BUCKETS, r);
-    this.output = new LabeledHistogram('inference_objective_output_tokens', 'Inference objective output token count distribution.', objective, OUTPUT_TOKEN_BUCKETS, r);
-    this.requestSizes = new LabeledHistogram('inference_objective_request_sizes', 'Inference objective requests size distribution in bytes.', objective, REQUEST_SIZE_BUCKETS, r);
-    this.responseSizes = new LabeledHistogram('inference_objective_response_sizes', 'Inference objective responses size distribution in bytes.', objective, RESPONSE_SIZE_BUCKETS, r);
-    this.ntpot = new LabeledHistogram('inference_objective_normalized_time_per_output_token_seconds', 'Inference objective latency divided by number of output tokens distribution in seconds.', objective, NTPOT_BUCKETS, r);
-    this.attempts = new LabeledCounter('inference_extension_scheduler_attempts_total', 'Total number of scheduling attempts.', ['status', 'target_model_name', 'pod_name', 'namespace', 'port'], r);
-    this.pluginDuration = new LabeledHistogram('inference_extension_plugin_duration_seconds', 'Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.', ['extension_point', 'plugin_type', 'plugin_name'], PLUGIN_BUCKETS, r);
-    this.hitBytes = new LabeledHistogram('inference_extension_prefix_indexer_hit_bytes', 'Length of the prefix match in number of bytes in the cache lookup.', [], HIT_BYTES_BUCKETS, r).series();
-    this.cached = new LabeledHistogram('inference_objective_prompt_cached_tokens', 'Inference objective prompt cached token count distribution.', objective, TOKEN_BUCKETS, r);
-    this.scheduler = new LabeledHistogram('inference_extension_scheduler_e2e_duration_seconds', 'End-to-end scheduling latency distribution in seconds.', [], SCHEDULER_BUCKETS, r).series();
-    this.hitRatio = new LabeledHistogram('inference_extension_prefix_indexer_hit_ratio', 'Ratio of prefix blocks found in the index per request.', [], RATIO_BUCKETS, r).series();
-    this.picks = new LabeledCounter('kvgate_endpoint_picks_total', 'Requests sent to each endpoint (after failover).', ['endpoint'], r);
-    const source = new LabeledCounter('kvgate_prefix_match_source_total', "Routing decisions by where the chosen endpoint's prefix match came from: exact (the engine's KV events) or approx (the router's own record).", ['source'], r);
+    const limit: SeriesLimit = (this.limit = {
+      maxSeries: opts.maxSeriesPerMetric,
+      onOverflow: (metric, max) => opts.logger?.warn({ metric, maxSeries: max }, 'metric reached its series limit: observations with new label values now go to its "__overflow__" series (kvgate_metric_series_overflow_total counts them)'),
+    });
+    this.requests = new LabeledCounter('inference_objective_request_total', 'Counter of inference objective requests.', [...objective, 'priority'], r, limit);
+    this.errors = new LabeledCounter('inference_objective_request_error_total', 'Counter of inference objective request errors.', [...objective, 'error_code'], r, limit);
+    this.duration = new LabeledHistogram('inference_objective_request_duration_seconds', 'Inference objective response latency distribution in seconds.', objective, LATENCY_BUCKETS, r, limit);
+    this.input = new LabeledHistogram('inference_objective_input_tokens', 'Inference objective input token count distribution.', objective, TOKEN_BUCKETS, r, limit);
+    this.output = new LabeledHistogram('inference_objective_output_tokens', 'Inference objective output token count distribution.', objective, OUTPUT_TOKEN_BUCKETS, r, limit);
+    this.requestSizes = new LabeledHistogram('inference_objective_request_sizes', 'Inference objective requests size distribution in bytes.', objective, REQUEST_SIZE_BUCKETS, r, limit);
+    this.responseSizes = new LabeledHistogram('inference_objective_response_sizes', 'Inference objective responses size distribution in bytes.', objective, RESPONSE_SIZE_BUCKETS, r, limit);
+    this.ntpot = new LabeledHistogram('inference_objective_normalized_time_per_output_token_seconds', 'Inference objective latency divided by number of output tokens distribution in seconds.', objective, NTPOT_BUCKETS, r, limit);
+    this.attempts = new LabeledCounter('inference_extension_scheduler_attempts_total', 'Total number of scheduling attempts.', ['status', 'target_model_name', 'pod_name', 'namespace', 'port'], r, limit);
+    this.pluginDuration = new LabeledHistogram('inference_extension_plugin_duration_seconds', 'Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.', ['extension_point', 'plugin_type', 'plugin_name'], PLUGIN_BUCKETS, r, limit);
+    this.hitBytes = new LabeledHistogram('inference_extension_prefix_indexer_hit_bytes', 'Length of the prefix match in number of bytes in the cache lookup.', [], HIT_BYTES_BUCKETS, r, limit).series();
+    this.cached = new LabeledHistogram('inference_objective_prompt_cached_tokens', 'Inference objective prompt cached token count distribution.', objective, TOKEN_BUCKETS, r, limit);
+    this.scheduler = new LabeledHistogram('inference_extension_scheduler_e2e_duration_seconds', 'End-to-end scheduling latency distribution in seconds.', [], SCHEDULER_BUCKETS, r, limit).series();
+    this.hitRatio = new LabeledHistogram('inference_extension_prefix_indexer_hit_ratio', 'Ratio of prefix blocks found in the index per request.', [], RATIO_BUCKETS, r, limit).series();
+    this.picks = new LabeledCounter('kvgate_endpoint_picks_total', 'Requests sent to each endpoint (after failover).', ['endpoint'], r, limit);
+    const source = new LabeledCounter('kvgate_prefix_match_source_total', "Routing decisions by where the chosen endpoint's prefix match came from: exact (the engine's KV events) or approx (the router's own record).", ['source'], r, limit);
     this.prefixSource = { exact: source.series('exact'), approx: source.series('approx') };
-    this.tokenization = new LabeledHistogram('kvgate_tokenize_duration_seconds', 'Router-side tokenization of a prompt for precise prefix matching, seconds.', [], SCHEDULER_BUCKETS, r).series();
+    this.tokenization = new LabeledHistogram('kvgate_tokenize_duration_seconds', 'Router-side tokenization of a prompt for precise prefix matching, seconds.', [], SCHEDULER_BUCKETS, r, limit).series();
     const registers = [r];
     const ready = () => datastore.list().filter((e) => e.healthy);
     new Gauge({ name: 'inference_pool_ready_pods', help: 'The number of ready pods in the inference server pool.', labelNames: ['name'], registers, collect() { this.set({ name }, ready().length); } });
@@ -134,7 +156,7 @@ export class EppMetrics {
 
   /** Adds flow control's queue and saturation series (see flow-control-metrics.ts). Once per registry. */
   attachFlowControl(flow: FlowControl, datastore: Datastore, now: () => number): void {
-    registerFlowControlMetrics(this.registry, flow, datastore, now, this.poolName);
+    registerFlowControlMetrics(this.registry, flow, datastore, now, this.poolName, this.limit);
   }
 
   /** A request was routed (it counts as running for its model until `requestEnded`). */
@@ -142,9 +164,13 @@ export class EppMetrics {
     this.running.set(model, (this.running.get(model) ?? 0) + 1);
   }
 
-  requestEnded(model: string): void {
-    // The series stays at 0 (one per model, as GIE's gauge), so dashboards see idle models.
-    this.running.set(model, Math.max(0, (this.running.get(model) ?? 1) - 1));
+  /** The request counted by `requestStarted` ended; `served` is false when its model turned out not to be served (404). */
+  requestEnded(model: string, served = true): void {
+    const n = Math.max(0, (this.running.get(model) ?? 1) - 1);
+    // An idle model keeps its series at 0 (one per model, as GIE's gauge), so dashboards see it;
+    // a name no endpoint serves came from the client and keeps none.
+    if (n === 0 && !served) this.running.delete(model);
+    else this.running.set(model, n);
   }
 
   /** One scheduling attempt: `success` with the chosen endpoint, or `failure`. */
@@ -153,10 +179,16 @@ export class EppMetrics {
       this.attempts.series(success ? 'success' : 'failure', targetModel, endpoint ? podName(endpoint) : '', endpoint?.labels['kvgate.io/namespace'] ?? '', endpoint ? String(endpoint.port) : '').value++;
       return;
     }
-    let byEndpoint = this.attemptSeries.get(targetModel);
-    if (!byEndpoint) this.attemptSeries.set(targetModel, (byEndpoint = new WeakMap()));
-    let s = byEndpoint.get(endpoint);
-    if (!s) byEndpoint.set(endpoint, (s = this.attempts.series('success', targetModel, podName(endpoint), endpoint.labels['kvgate.io/namespace'] ?? '', String(endpoint.port))));
+    let s = this.attemptSeries.get(targetModel)?.get(endpoint);
+    if (!s) {
+      s = this.attempts.series('success', targetModel, podName(endpoint), endpoint.labels['kvgate.io/namespace'] ?? '', String(endpoint.port));
+      // Past the series limit, no entry per model name either (see observeRequest).
+      if (!s.overflow) {
+        let byEndpoint = this.attemptSeries.get(targetModel);
+        if (!byEndpoint) this.attemptSeries.set(targetModel, (byEndpoint = new WeakMap()));
+        byEndpoint.set(endpoint, s);
+      }
+    }
     s.value++;
   }
 
@@ -188,18 +220,11 @@ export class EppMetrics {
     const key = `${r.model}\u0000${r.targetModel}\u0000${priority}`;
     let o = this.objectives.get(key);
     if (!o) {
-      o = {
-        requests: this.requests.series(r.model, r.targetModel, priority),
-        duration: this.duration.series(r.model, r.targetModel),
-        input: this.input.series(r.model, r.targetModel),
-        output: this.output.series(r.model, r.targetModel),
-        cached: this.cached.series(r.model, r.targetModel),
-        requestSizes: this.requestSizes.series(r.model, r.targetModel),
-        responseSizes: this.responseSizes.series(r.model, r.targetModel),
-        ntpot: this.ntpot.series(r.model, r.targetModel),
-      };
-      // One entry per series, as prom-client keeps one per label set.
-      this.objectives.set(key, o);
+      o = this.objectiveSeries(r.model, r.targetModel, priority);
+      // One entry per series, as prom-client keeps one per label set. A label set that got an
+      // overflow series is resolved again next time instead: kept, the map would grow with
+      // every new (client-chosen) label set that the metrics themselves refuse.
+      if (!Object.values(o).some((x: { overflow?: true }) => x.overflow)) this.objectives.set(key, o);
     }
     o.requests.value++;
     if (r.status >= 400) this.errors.series(r.model, r.targetModel, r.errorCode ?? String(r.status)).value++;
@@ -211,6 +236,19 @@ export class EppMetrics {
     if (r.responseBytes !== undefined) observe(o.responseSizes, r.responseBytes);
     if (r.outputTokens && r.status < 400) observe(o.ntpot, r.durationS / r.outputTokens);
     if (r.endpoint) this.picks.series(r.endpoint).value++;
+  }
+
+  private objectiveSeries(model: string, targetModel: string, priority: string): ObjectiveSeries {
+    return {
+      requests: this.requests.series(model, targetModel, priority),
+      duration: this.duration.series(model, targetModel),
+      input: this.input.series(model, targetModel),
+      output: this.output.series(model, targetModel),
+      cached: this.cached.series(model, targetModel),
+      requestSizes: this.requestSizes.series(model, targetModel),
+      responseSizes: this.responseSizes.series(model, targetModel),
+      ntpot: this.ntpot.series(model, targetModel),
+    };
   }
 
   text(): Promise<string> {

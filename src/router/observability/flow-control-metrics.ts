@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { LabeledHistogram, observe, type HistogramSeries } from './labeled-metrics.js';
+import { LabeledHistogram, observe, type HistogramSeries, type SeriesLimit } from './labeled-metrics.js';
 import type { Datastore } from '../api.js';
 import type { FlowControl, QueueOutcome } from '../flowcontrol/index.js';
 
@@ -18,14 +18,18 @@ const MAX_PRIORITIES = 64;
  * `kvgate_flow_control_evictions_total` (sheddable requests evicted for higher priorities) and
  * `kvgate_endpoint_concurrency_limit` (each endpoint's cap, max_num_seqs × factor).
  */
-export function registerFlowControlMetrics(registry: Registry, flow: FlowControl, datastore: Datastore, now: () => number, pool: string): void {
-  const duration = new LabeledHistogram('inference_extension_flow_control_request_queue_duration_seconds', 'Time a request spent in the flow control queue, by outcome.', ['inference_pool', 'priority', 'outcome'], QUEUE_BUCKETS, registry);
+export function registerFlowControlMetrics(registry: Registry, flow: FlowControl, datastore: Datastore, now: () => number, pool: string, limit?: SeriesLimit): void {
+  const duration = new LabeledHistogram('inference_extension_flow_control_request_queue_duration_seconds', 'Time a request spent in the flow control queue, by outcome.', ['inference_pool', 'priority', 'outcome'], QUEUE_BUCKETS, registry, limit);
   const series = new Map<string, HistogramSeries>();
   flow.observe({
     requestLeft(priority: number, outcome: QueueOutcome, waitedMs: number) {
       const key = `${priority}\u0000${outcome}`;
       let s = series.get(key);
-      if (!s) series.set(key, (s = duration.series(pool, String(priority), outcome)));
+      if (!s) {
+        s = duration.series(pool, String(priority), outcome);
+        // Priorities can come from trusted clients: keep no entry for a label set the metric folded.
+        if (!s.overflow) series.set(key, s);
+      }
       observe(s, waitedMs / 1000);
     },
   });

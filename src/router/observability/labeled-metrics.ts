@@ -10,8 +10,32 @@ import type { Registry } from 'prom-client';
  * through prom-client's Registry, so the text format is prom-client's.
  */
 
+/**
+ * Distinct label sets a metric keeps, by default, before new ones fold into its overflow series.
+ * Some label values come from clients (a model name, a trusted priority): unbounded, each new one
+ * would add series to every scrape for the life of the process (3,000 unknown model names once
+ * grew /metrics from 69 KB to 31 MB). 1,000 is far above a fleet's models × priorities, and keeps
+ * the worst case of the largest family (a 38-line histogram) near 40,000 lines.
+ */
+export const DEFAULT_MAX_SERIES = 1000;
+
+/** Every label of a metric's overflow series has this value. */
+export const OVERFLOW_LABEL_VALUE = '__overflow__';
+
+/** The counter of folded label sets, one series per metric name (created with the first fold). */
+export const OVERFLOW_METRIC = 'kvgate_metric_series_overflow_total';
+
+export interface SeriesLimit {
+  /** Distinct label sets before new ones fold into the overflow series. Default DEFAULT_MAX_SERIES. */
+  maxSeries?: number;
+  /** Called once per metric, at its first fold (EppMetrics logs it). */
+  onOverflow?: (metric: string, maxSeries: number) => void;
+}
+
 interface Series {
   labels: Record<string, string>;
+  /** Set on a metric's overflow series: callers that keep series by label values must not keep this one under new keys. */
+  overflow?: true;
 }
 
 interface MetricValue {
@@ -23,27 +47,52 @@ interface MetricValue {
 abstract class LabeledMetric<S extends Series> {
   readonly aggregator = 'sum';
   private readonly children = new Map<string, S>();
+  private readonly maxSeries: number;
+  private overflow?: S;
+  /** This metric's series of OVERFLOW_METRIC, once it has folded a label set. */
+  private folds?: CounterSeries;
 
   constructor(
     readonly name: string,
     readonly help: string,
     protected readonly labelNames: readonly string[],
-    registry: Registry,
+    private readonly registry: Registry,
+    private readonly limit: SeriesLimit = {},
   ) {
+    this.maxSeries = limit.maxSeries ?? DEFAULT_MAX_SERIES;
     registry.registerMetric(this as never);
   }
 
-  /** The series for these label values (in `labelNames` order); keep it to observe cheaply. */
+  /**
+   * The series for these label values (in `labelNames` order); keep it to observe cheaply. Past
+   * the metric's series limit a new label set gets the overflow series (labels all
+   * OVERFLOW_LABEL_VALUE), and each such call counts once in OVERFLOW_METRIC.
+   */
   series(...values: string[]): S {
     const key = values.join('\u0000');
-    let s = this.children.get(key);
-    if (!s) {
-      const labels: Record<string, string> = {};
-      this.labelNames.forEach((n, i) => (labels[n] = values[i] ?? ''));
-      s = this.create(labels);
-      this.children.set(key, s);
-    }
+    const known = this.children.get(key);
+    if (known) return known;
+    if (this.children.size >= this.maxSeries) return this.fold();
+    const s = this.create(this.labelsOf(values));
+    this.children.set(key, s);
     return s;
+  }
+
+  private labelsOf(values: readonly string[]): Record<string, string> {
+    const labels: Record<string, string> = {};
+    this.labelNames.forEach((n, i) => (labels[n] = values[i] ?? ''));
+    return labels;
+  }
+
+  private fold(): S {
+    if (!this.overflow) {
+      this.overflow = this.create(this.labelsOf(this.labelNames.map(() => OVERFLOW_LABEL_VALUE)));
+      this.overflow.overflow = true;
+      this.folds = overflowCounter(this.registry).series(this.name);
+      this.limit.onOverflow?.(this.name, this.maxSeries);
+    }
+    this.folds!.value++;
+    return this.overflow;
   }
 
   protected abstract create(labels: Record<string, string>): S;
@@ -54,12 +103,21 @@ abstract class LabeledMetric<S extends Series> {
   get(): { name: string; help: string; type: string; aggregator: string; values: MetricValue[] } {
     const values: MetricValue[] = [];
     for (const s of this.children.values()) values.push(...this.values(s));
+    if (this.overflow) values.push(...this.values(this.overflow));
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
   reset(): void {
     this.children.clear();
+    this.overflow = undefined;
   }
+}
+
+/** OVERFLOW_METRIC in `registry`: the one already there, else a new one. */
+function overflowCounter(registry: Registry): LabeledCounter {
+  const existing = registry.getSingleMetric(OVERFLOW_METRIC);
+  if (existing instanceof LabeledCounter) return existing;
+  return new LabeledCounter(OVERFLOW_METRIC, 'Observations whose label set got no series of its own because the metric had reached its series limit; they went to its overflow series (every label "__overflow__").', ['metric'], registry);
 }
 
 export interface CounterSeries extends Series {
@@ -87,8 +145,8 @@ export interface HistogramSeries extends Series {
 export class LabeledHistogram extends LabeledMetric<HistogramSeries> {
   readonly type = 'histogram';
 
-  constructor(name: string, help: string, labelNames: readonly string[], private readonly bounds: readonly number[], registry: Registry) {
-    super(name, help, labelNames, registry);
+  constructor(name: string, help: string, labelNames: readonly string[], private readonly bounds: readonly number[], registry: Registry, limit?: SeriesLimit) {
+    super(name, help, labelNames, registry, limit);
   }
 
   protected create(labels: Record<string, string>): HistogramSeries {

@@ -3,6 +3,7 @@ import { dropError, flowIdOf, type QueueTicket } from '../flowcontrol/index.js';
 import type { Evictable } from '../flowcontrol/sheddable-evictor.js';
 import { assertJsonContentType, parseOpenAIRequest } from '../parse-request.js';
 import { UsageTap } from '../observability/usage-tap.js';
+import { UNSERVED_MODEL } from '../observability/epp-metrics.js';
 import { KvgateError, ErrorCode, toOpenAIError } from '../../shared/errors.js';
 import { modelNotFound, servesModel } from './candidates.js';
 import type { InferenceInput, LifecycleHost } from './types.js';
@@ -45,6 +46,8 @@ export class RequestHandle implements Evictable {
   private tap?: UsageTap;
   private strip?: UsageStrippingStream;
   private injectUsage = false;
+  /** Endpoints to send the request's model to were found (see metricsModel). */
+  private modelFound = false;
   private mutableBody = true;
   private firstByte = false;
   private finished = false;
@@ -118,6 +121,7 @@ export class RequestHandle implements Evictable {
       this.route = route;
       if (this.input.subset !== undefined) route.subset = this.input.subset;
       const candidates = d.candidates(route.model, route.subset);
+      this.modelFound = true;
       if (route.stream && !route.includeUsage && o.usageOnEveryStream !== false && this.mutableBody) {
         this.body = bodyWithIncludeUsage(this.input.body, json);
         this.injectUsage = true;
@@ -413,6 +417,16 @@ export class RequestHandle implements Evictable {
     this.d.opts.feedback?.modelMissing(endpointId, model);
   }
 
+  /**
+   * The model the request's metrics are labelled with: its own once endpoints for it were found
+   * and none answered 404, else UNSERVED_MODEL — a name no endpoint serves came from the client,
+   * and a series per name would let clients grow /metrics without bound. (Endpoints whose model
+   * list is not known yet are tried with any model; their 404 folds the name the same way.)
+   */
+  private metricsModel(status: number): string {
+    return this.route && this.modelFound && status !== 404 ? this.route.model : UNSERVED_MODEL;
+  }
+
   /** Ends the lifecycle exactly once: releases bookkeeping, records metrics and the access log. */
   finish(outcome: Outcome): void {
     if (this.finished) return;
@@ -423,9 +437,10 @@ export class RequestHandle implements Evictable {
     if (this.slot >= 0) d.flow.evictor?.release(this);
     const now = d.now();
     const usage = this.route ? this.usage() : undefined;
+    const metricsModel = this.metricsModel(outcome.status);
     if (this.pick) {
       d.router.onComplete(this.id, now, usage);
-      d.opts.metrics?.requestEnded(this.route!.model);
+      d.opts.metrics?.requestEnded(this.route!.model, metricsModel !== UNSERVED_MODEL);
       d.flow.queue.pump(); // its endpoint has room again
     }
     const route = this.route;
@@ -433,8 +448,8 @@ export class RequestHandle implements Evictable {
     const errorCode = outcome.errorCode ?? (outcome.status >= 400 && outcome.status !== 499 ? `upstream_${outcome.status}` : undefined);
     if (route) {
       d.opts.metrics?.observeRequest({
-        model: route.model,
-        targetModel: route.model,
+        model: metricsModel,
+        targetModel: metricsModel,
         priority: route.priority,
         endpoint: this.endpoint?.id,
         status: outcome.status,
