@@ -27,7 +27,8 @@ const cases: [string, string, string, Record<string, string>, number, string][] 
   ['body too large', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'x'.repeat(40_000) }), auth, 413, 'body_too_large'],
   ['no API key', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'x' }), {}, 401, 'invalid_api_key'],
   ['a wrong API key', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'x' }), { authorization: 'Bearer sekret-3' }, 401, 'invalid_api_key'],
-  ['an unknown path', '/v1/embeddings', '{}', auth, 404, 'not_found'],
+  ['an unknown path', '/v1/no-such-route', '{}', auth, 404, 'not_found'],
+  ['embeddings without a model', '/v1/embeddings', '{}', auth, 400, 'missing_model'],
 ];
 for (const [name, path, body, headers, status, code] of cases) {
   test(`${name} → ${status}`, async () => {
