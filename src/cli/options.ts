@@ -80,8 +80,8 @@ export function addPoolOptions(cmd: Command): Command {
 /** How often endpoints are scraped and probed (serve, epp, up). */
 export function addProbeOptions(cmd: Command): Command {
   return cmd
-    .addOption(durationOption('--metrics-interval', 'scrape period of every endpoint\'s /metrics', 50))
-    .addOption(durationOption('--health-interval', 'active /health and /v1/models probe period (0 = no active probes)', 1000));
+    .addOption(durationOption('--metrics-interval', 'scrape period of every endpoint\'s /metrics', 50, { minMs: 1 }))
+    .addOption(durationOption('--health-interval', '/health and /v1/models probe period (0 = no probes)', 1000, { minMs: 1, zeroIsOff: true }));
 }
 
 export interface PoolValues {
