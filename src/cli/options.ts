@@ -102,8 +102,15 @@ export async function resolvePool(o: PoolValues) {
   if ([o.endpoints, o.endpointsFile, o.poolName].filter(Boolean).length !== 1) {
     throw new KvgateError(ErrorCode.InvalidConfig, 'give exactly one of --endpoints, --endpoints-file or --pool-name');
   }
+  let endpoints;
+  try {
+    endpoints = o.endpoints ? parseEndpointList(o.endpoints) : undefined;
+  } catch (err) {
+    // The parser names the entry; the flag it came from is said here.
+    throw err instanceof KvgateError ? new KvgateError(err.code, `--endpoints: ${err.message}`, { param: '--endpoints' }) : err;
+  }
   return {
-    endpoints: o.endpoints ? parseEndpointList(o.endpoints) : undefined,
+    endpoints,
     endpointsFile: o.endpointsFile,
     kubernetes: o.poolName ? { poolName: o.poolName, namespace: o.poolNamespace ?? process.env.NAMESPACE ?? 'default', kubeconfig: o.kubeconfig, poolGroup: o.poolGroup } : undefined,
     poolName: o.poolName ?? 'kvgate',

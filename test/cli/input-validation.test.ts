@@ -31,3 +31,8 @@ test('--metrics-interval 0 (a scrape loop without pause) and other zero periods 
   assert.match(help.stdout, /--metrics-interval <duration>[\s\S]*?at least 1ms \(default: 50ms\)/);
   assert.match(help.stdout, /--health-interval <duration>[\s\S]*?at least 1ms \(default: 1s\)/);
 });
+
+test('--endpoints: an upper-case scheme is still http, and another scheme is an error naming the flag and the entry', async () => {
+  const r = await runKvgate(['serve', '--port', '0', '--endpoints', 'http://127.0.0.1:20000,ftp://x:1']);
+  assertFlagError(r, /^kvgate: --endpoints: invalid endpoint "ftp:\/\/x:1": scheme ftp:\/\/ is not http:\/\/ or https:\/\/$/m);
+});
