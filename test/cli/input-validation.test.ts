@@ -36,3 +36,13 @@ test('--endpoints: an upper-case scheme is still http, and another scheme is an 
   const r = await runKvgate(['serve', '--port', '0', '--endpoints', 'http://127.0.0.1:20000,ftp://x:1']);
   assertFlagError(r, /^kvgate: --endpoints: invalid endpoint "ftp:\/\/x:1": scheme ftp:\/\/ is not http:\/\/ or https:\/\/$/m);
 });
+
+test('bench: a bad --stages entry names --stages (as simulate does), a bad --sweep rate names --sweep', async () => {
+  const stages = await runKvgate(['bench', '--url', 'http://127.0.0.1:1', '--stages', '2:1,0:1']);
+  assertFlagError(stages, /^kvgate: --stages entries look like rate:seconds with both positive, e.g\. 3:60,10:30 \(got "0:1"\)$/m);
+  assert.doesNotMatch(stages.stderr, /--sweep/);
+  const sim = await runKvgate(['simulate', '--stages', '2:1,0:1']);
+  assertFlagError(sim, /^kvgate: --stages entries look like rate:seconds with both positive/m);
+  const sweep = await runKvgate(['bench', '--url', 'http://127.0.0.1:1', '--sweep', '1,0']);
+  assertFlagError(sweep, /^kvgate: --sweep rates must be positive numbers, e\.g\. 1,2,4 \(got "0"\)$/m);
+});

@@ -2,14 +2,7 @@ import { Command, Option } from 'commander';
 import { intArg, numberArg, durationOption, formatDuration, DURATION_HELP } from '../parse.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 import { addWorkloadShapeOptions } from '../options.js';
-
-function parseStages(v: string): { rate: number; durationS: number }[] {
-  return v.split(',').map((part) => {
-    const m = /^(\d+(?:\.\d+)?):(\d+(?:\.\d+)?)s?$/.exec(part.trim());
-    if (!m) throw new Error(`--stages entries look like rate:seconds (got "${part}")`);
-    return { rate: Number(m[1]), durationS: Number(m[2]) };
-  });
-}
+import { parseStages } from '../../bench/specs.js';
 
 function parseSlo(v: string): { ttftMs?: number; tpotMs?: number } {
   const out: { ttftMs?: number; tpotMs?: number } = {};
@@ -72,15 +65,15 @@ export function registerBench(program: Command): void {
       let stages;
       let concurrency = o.concurrency;
       let numRequests = o.numRequests;
-      try {
-        if (o.stages) stages = parseStages(o.stages);
-        else if (o.sweep) stages = String(o.sweep).split(',').map((r: string) => ({ rate: Number(r), durationS: o.duration / 1000 }));
-        else if (o.rate) stages = [{ rate: o.rate, durationS: o.duration / 1000 }];
-        else stages = [{}];
-        if (stages.some((s: { rate?: number }) => s.rate !== undefined && !(s.rate > 0))) throw new Error('--sweep rates must be positive numbers');
-      } catch (err) {
-        throw new KvgateError(ErrorCode.InvalidConfig, (err as Error).message);
-      }
+      if (o.stages) stages = parseStages(o.stages); // the same parser as simulate's; its errors name --stages
+      else if (o.sweep) {
+        stages = String(o.sweep).split(',').map((r: string) => {
+          // Number('') is 0 and Number(' 2 ') is 2: test the text, not only the number.
+          if (!/^\s*(\d+(?:\.\d+)?|\.\d+)\s*$/.test(r) || !(Number(r) > 0)) throw new KvgateError(ErrorCode.InvalidConfig, `--sweep rates must be positive numbers, e.g. 1,2,4 (got "${r}")`, { param: 'sweep' });
+          return { rate: Number(r), durationS: o.duration / 1000 };
+        });
+      } else if (o.rate) stages = [{ rate: o.rate, durationS: o.duration / 1000 }];
+      else stages = [{}];
       if (o.serial) [concurrency, numRequests] = [1, numRequests ?? 20];
       if (o.parallel) [concurrency, numRequests] = [10, numRequests ?? 20];
       let slo;
