@@ -285,6 +285,43 @@ export async function checkReadableFiles(files: Record<string, string | undefine
 }
 
 /**
+ * Each given output-file flag names a path that can be written, else a KvgateError naming the
+ * flag and why ("--out: cannot write /x/o.json: no such directory /x"), checked before a run
+ * whose result would only be lost at the end. Nothing is created here.
+ */
+export async function checkWritableFiles(files: Record<string, string | undefined>): Promise<void> {
+  const { accessSync, statSync, constants } = await import('node:fs');
+  const { dirname, resolve } = await import('node:path');
+  const { KvgateError, ErrorCode } = await import('../shared/errors.js');
+  const why = (err: unknown, what: string) => {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `no such directory ${what}` : code === 'EACCES' ? `permission denied in ${what}` : code === 'ENOTDIR' ? `${what} is not a directory` : (err as Error).message;
+  };
+  for (const [flag, path] of Object.entries(files)) {
+    if (path === undefined) continue;
+    let reason: string | undefined;
+    let exists = true;
+    try {
+      if (statSync(path).isDirectory()) reason = 'it is a directory';
+      else accessSync(path, constants.W_OK);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') exists = false;
+      else reason = (err as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : why(err, dirname(resolve(path)));
+    }
+    if (!exists) {
+      const dir = dirname(resolve(path));
+      try {
+        if (!statSync(dir).isDirectory()) reason = `${dir} is not a directory`;
+        else accessSync(dir, constants.W_OK);
+      } catch (err) {
+        reason = why(err, dir);
+      }
+    }
+    if (reason) throw new KvgateError(ErrorCode.InvalidConfig, `${flag}: cannot write ${path}: ${reason}`, { param: flag });
+  }
+}
+
+/**
  * The synthetic workloads' shape (as inference-perf names them), shared by `kvgate bench` and
  * `kvgate simulate` so one workload runs the same in real and in virtual time
  * (src/bench/workloads.ts reads them).

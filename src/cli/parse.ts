@@ -87,9 +87,15 @@ export function durationOption(flag: string, description: string, defaultMs?: nu
   return defaultMs === undefined ? opt : opt.default(defaultMs, formatDuration(defaultMs));
 }
 
-/** Repeatable and comma-separated list option. */
+/**
+ * Repeatable and comma-separated list option. A value with no entry at all is an error (commander
+ * names the flag): `--compare ''` or `--endpoints "$LIST"` with LIST unset would otherwise act as
+ * if the flag were not given.
+ */
 export function listArg(v: string, prev: string[] = []): string[] {
-  return [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+  const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) throw new InvalidArgumentError('An empty list (an unset variable?): give at least one entry, or leave the flag out.');
+  return [...prev, ...items];
 }
 
 /** Resolves once SIGINT or SIGTERM arrives. */

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { intArg, numberArg, durationOption, formatDuration, DURATION_HELP } from '../parse.js';
 import { WORKLOADS } from '../../bench/workloads.js';
-import { addWorkloadShapeOptions } from '../options.js';
+import { addWorkloadShapeOptions, checkWritableFiles } from '../options.js';
 import { parseSlo, parseStages } from '../../bench/specs.js';
 
 export function registerBench(program: Command): void {
@@ -61,10 +61,12 @@ export function registerBench(program: Command): void {
         });
       } else if (o.rate) stages = [{ rate: o.rate, durationS: o.duration / 1000 }];
       else stages = [{}];
+      if (o.serial && o.parallel) throw new KvgateError(ErrorCode.InvalidConfig, 'give --serial or --parallel, not both (the seed\'s two tests are two runs)');
       if (o.serial) [concurrency, numRequests] = [1, numRequests ?? 20];
       if (o.parallel) [concurrency, numRequests] = [10, numRequests ?? 20];
       // simulate's parser: a percentile target (ttft_p90=2s) is the per-request limit goodput counts against.
       const slo = o.slo ? parseSlo(o.slo).request : undefined;
+      await checkWritableFiles({ '--out': o.out, '--html': o.html }); // before the run, not after it
       let promptDataset: string | undefined;
       if (o.prompt !== undefined) {
         // The seed's script repeats one prompt: a one-prompt dataset, written where the bench reads datasets from.

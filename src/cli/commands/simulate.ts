@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { intArg, numberArg, durationOption, listArg, DURATION_HELP } from '../parse.js';
-import { addWorkloadShapeOptions } from '../options.js';
+import { addWorkloadShapeOptions, checkWritableFiles } from '../options.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 
 /** Flags shared by `kvgate simulate` and `kvgate simulate plan`: fleet, policy, workload, arrivals, data paths. */
@@ -72,6 +72,7 @@ export function registerSimulate(program: Command): void {
       const { formatReport, reportJson } = await import('../../simulate/report.js');
       const { writeFileSync } = await import('node:fs');
       const opts = simulateOptionsOf(o);
+      await checkWritableFiles({ '--out': o.out, '--html': o.html }); // not after minutes of simulation
       const t0 = performance.now();
       let simulatedS = 0;
       const report = await simulate(
