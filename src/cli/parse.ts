@@ -98,6 +98,11 @@ export function listArg(v: string, prev: string[] = []): string[] {
   return [...prev, ...items];
 }
 
+/** "1 endpoint", "3 endpoints": a count with its noun in the right number. */
+export function countOf(n: number, noun: string): string {
+  return `${n} ${n === 1 ? noun : `${noun}s`}`;
+}
+
 /** Resolves once SIGINT or SIGTERM arrives. */
 export function waitForSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {

@@ -93,7 +93,8 @@ export function registerBench(program: Command): void {
           url,
           model: o.model,
           apiKey: o.apiKey,
-          label: o.label,
+          // --prompt runs a one-prompt dataset from a temporary file: name the run by what was asked.
+          label: o.label ?? (o.prompt !== undefined ? 'prompt' : undefined),
           workload: {
             workload: o.dataset || promptDataset ? 'dataset' : o.workload,
             dataset: o.dataset ?? promptDataset,

@@ -22,11 +22,48 @@ export function registerConfig(program: Command): void {
   config
     .command('presets')
     .description('List the built-in routing presets')
-    .option('--json', 'print as JSON', false)
+    .option('--json', 'print as JSON: name, summary (the first sentence) and the whole description', false)
     .action(async (o: { json: boolean }) => {
       const { listPresets, presetText } = await import('../../router/index.js');
-      const rows = listPresets().map((name) => ({ name, description: presetText(name).split('\n')[0].replace(/^#\s*/, '') }));
+      const rows = listPresets().map((name) => {
+        const description = presetDescription(presetText(name));
+        return { name, summary: firstSentence(description), description };
+      });
       if (o.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
-      else for (const r of rows) process.stdout.write(`${r.name.padEnd(20)} ${r.description}\n`);
+      else {
+        // One whole sentence per preset (a description's first line may stop mid-sentence),
+        // wrapped under its column rather than cut.
+        const width = Math.max(60, Math.min(process.stdout.columns ?? 100, 120)) - 21;
+        for (const r of rows) process.stdout.write(`${r.name.padEnd(20)} ${wrap(r.summary, width).join(`\n${' '.repeat(21)}`)}\n`);
+      }
     });
+}
+
+/** A preset's description: the comment lines at the top of its YAML, joined. */
+export function presetDescription(yaml: string): string {
+  const lines: string[] = [];
+  for (const line of yaml.split('\n')) {
+    if (!line.startsWith('#')) break;
+    lines.push(line.replace(/^#\s?/, '').trim());
+  }
+  return lines.join(' ').replace(/\s+/g, ' ').trim();
+}
+
+/** Up to the first full stop followed by a space or the end (not the dot of "v0.15" or "e.g."). */
+export function firstSentence(text: string): string {
+  const m = /^.*?[.!?](?=\s+[A-Z(`]|$)/s.exec(text);
+  return m ? m[0] : text;
+}
+
+function wrap(text: string, width: number): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      out.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) out.push(line);
+  return out;
 }

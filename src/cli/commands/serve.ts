@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DURATION_HELP, durationOption, intArg, portArg, waitForSignal } from '../parse.js';
+import { DURATION_HELP, countOf, durationOption, intArg, portArg, waitForSignal } from '../parse.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 import {
   addFlowControlOptions,
@@ -109,7 +109,7 @@ export function registerServe(program: Command): void {
       });
       // Signal handlers before the ready line: a supervisor may signal as soon as it reads it.
       const signal = waitForSignal();
-      process.stdout.write(`kvgate serve listening on ${gw.url} (${gw.router.config.source}, ${gw.router.datastore.list().length} endpoints)\n`);
+      process.stdout.write(`kvgate serve listening on ${gw.url} (${gw.router.config.source}, ${countOf(gw.router.datastore.list().length, 'endpoint')})\n`);
       const sig = await signal;
       logger.info({ signal: sig }, 'draining');
       await gw.drain();

@@ -59,7 +59,7 @@ export function registerSimulate(program: Command): void {
     .option('--slo <spec>', 'goodput SLO: ttft, tpot, e2e limits per request, e.g. ttft=500,tpot=50 (a bare number is ms) or ttft=1s, or percentile targets such as ttft_p90=2s')
     .option('--html <report.html>', 'write an HTML report (TTFT and hit rate against load per policy)')
     .option('--validate', 'run the (small) workload in virtual time and in real time against `kvgate up`, and print both side by side', false)
-    .option('--parallel <n>', 'policies simulated at once, on worker threads (the report does not depend on it; default: CPU count)', intArg('--parallel', 1), availableParallelism())
+    .addOption(new Option('--parallel <n>', 'policies simulated at once, on worker threads (the report does not depend on it)').argParser(intArg('--parallel', 1)).default(availableParallelism(), `CPU count, ${availableParallelism()} here`))
     .action(async (o) => {
       if (o.validate) {
         const { runValidation, formatValidation, validationJson } = await import('../../simulate/validate.js');

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
-import { DURATION_HELP, intArg, portArg, waitForSignal } from '../parse.js';
+import { DURATION_HELP, countOf, intArg, portArg, waitForSignal } from '../parse.js';
 import { addFlowControlOptions, addObjectiveOptions, addProbeOptions, addRequestLimitOptions, addRoutingOptions, addTimeoutOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolveRouting, resolveTimeouts } from '../options.js';
 
 /** A run of ports one `kvgate up` flag claims, and how the message names it. */
@@ -29,7 +29,7 @@ export function checkUpPorts(o: { replicas: number; simBasePort: number; kvEvent
   if (o.simBasePort) {
     const hi = o.simBasePort + n - 1;
     if (hi > 65535) {
-      throw new KvgateError(ErrorCode.InvalidConfig, `--sim-base-port ${o.simBasePort}: ${n} replicas (--replicas) need ports ${span(o.simBasePort, hi)}, past 65535: give --sim-base-port ${65536 - n} or lower (0 = free ports)`, { param: 'sim-base-port' });
+      throw new KvgateError(ErrorCode.InvalidConfig, `--sim-base-port ${o.simBasePort}: ${countOf(n, 'replica')} (--replicas) need${n === 1 ? 's' : ''} ports ${span(o.simBasePort, hi)}, past 65535: give --sim-base-port ${65536 - n} or lower (0 = free ports)`, { param: 'sim-base-port' });
     }
     ranges.push({ flag: '--sim-base-port', lo: o.simBasePort, hi, text: `--sim-base-port ${o.simBasePort} (replicas on ${span(o.simBasePort, hi)})` });
     if (o.kvEventsBasePort) {
@@ -38,7 +38,7 @@ export function checkUpPorts(o: { replicas: number; simBasePort: number; kvEvent
       if (hiKv > 65535) {
         throw new KvgateError(
           ErrorCode.InvalidConfig,
-          `--kv-events-base-port ${kv}: ${n} replicas (--replicas) need KV-event ports ${span(kv, kv + n - 1)} and replay ports ${span(kv + n, hiKv)}, past 65535: give --kv-events-base-port ${65536 - 2 * n} or lower (0 = off)`,
+          `--kv-events-base-port ${kv}: ${countOf(n, 'replica')} (--replicas) need${n === 1 ? 's' : ''} KV-event ports ${span(kv, kv + n - 1)} and replay ports ${span(kv + n, hiKv)}, past 65535: give --kv-events-base-port ${65536 - 2 * n} or lower (0 = off)`,
           { param: 'kv-events-base-port' },
         );
       }
@@ -153,7 +153,7 @@ export function registerUp(program: Command): void {
       } else {
         const rows = [['role', 'url'], ['gateway', gw.url], ...urls.map((u, i) => [`replica ${i}`, fleet.kvEvents ? `${u}  (KV events tcp://${o.host}:${fleet.kvEvents[i].port}, replay ${fleet.kvEvents[i].replayPort})` : u])];
         const w = Math.max(...rows.map((r) => r[0].length));
-        process.stdout.write(`kvgate fleet — ${urls.length} simulated replicas (profile ${o.profile}, model ${o.model}), routing ${routing.config.source}\n\n`);
+        process.stdout.write(`kvgate fleet — ${countOf(urls.length, 'simulated replica')} (profile ${o.profile}, model ${o.model}), routing ${routing.config.source}\n\n`);
         for (const r of rows) process.stdout.write(`  ${r[0].padEnd(w)}  ${r[1]}\n`);
         process.stdout.write(
           `\ntry:\n  curl -s ${gw.url}/v1/completions -H 'content-type: application/json' \\\n    -d '{"model":"${o.model}","prompt":"The capital of France is","max_tokens":10}'\n\nCtrl-C stops everything.\n`,
