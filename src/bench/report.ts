@@ -1,10 +1,9 @@
 import { summarize, type Summary } from './stats.js';
 import type { Sample } from './runner.js';
+import type { RequestSlo } from './specs.js';
 
-export interface Slo {
-  ttftMs?: number;
-  tpotMs?: number;
-}
+/** The per-request limits goodput counts against (what `--slo` parses to; ms). */
+export type Slo = RequestSlo;
 
 export interface StageSummary {
   stage: number;
@@ -61,8 +60,9 @@ export function buildReport(samples: Sample[], o: { label: string; config: Recor
   const cached = ok.reduce((a, s) => a + (s.cachedTokens ?? 0), 0);
   const reportsCached = ok.some((s) => s.cachedTokens !== undefined);
   const outTokens = ok.reduce((a, s) => a + s.outputTokens, 0);
-  const good = o.slo
-    ? ok.filter((s) => (o.slo!.ttftMs === undefined || (s.ttftMs ?? Infinity) <= o.slo!.ttftMs) && (o.slo!.tpotMs === undefined || (tpotOf(s) ?? 0) <= o.slo!.tpotMs)).length
+  const slo = o.slo;
+  const good = slo
+    ? ok.filter((s) => (slo.ttftMs === undefined || (s.ttftMs ?? Infinity) <= slo.ttftMs) && (slo.tpotMs === undefined || (tpotOf(s) ?? 0) <= slo.tpotMs) && (slo.e2eMs === undefined || s.e2eMs <= slo.e2eMs)).length
     : null;
   const dur = Math.max(o.durationS, 1e-9);
   const stages = [...new Set(samples.map((s) => s.stage))].sort((a, b) => a - b).map((stage) => {

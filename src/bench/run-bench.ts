@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { request } from 'undici';
 import { buildWorkload, traceWorkload, type BenchRequest, type WorkloadOptions } from './workloads.js';
 import { readTrace } from './trace.js';
@@ -74,6 +75,16 @@ async function resolveModel(url: string, apiKey: string | undefined, model: stri
   return model ?? ids[0];
 }
 
+/**
+ * A run's name in reports when --label is not given: what ran. A trace replay or a dataset is
+ * named by its file (the --workload default, shared-prefix, did not run then).
+ */
+export function defaultLabel(o: Pick<BenchOptions, 'trace' | 'workload'>): string {
+  if (o.trace) return `trace ${basename(o.trace.path)}`;
+  if (o.workload.workload === 'dataset' && o.workload.dataset) return `dataset ${basename(o.workload.dataset)}`;
+  return o.workload.workload;
+}
+
 /** Runs a benchmark and writes its reports; an aborted run still writes a partial report. */
 export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const replay = o.trace ? traceRequests(o.trace) : undefined;
@@ -97,7 +108,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const t0 = performance.now();
   const samples = await runner.run(reqs);
   const report = buildReport(samples, {
-    label: o.label ?? o.workload.workload,
+    label: o.label ?? defaultLabel(o),
     config: { url: o.url, model, workload: o.trace ? { trace: o.trace } : o.workload, concurrency: o.concurrency, stages: o.stages, num_requests: o.numRequests ?? null, slo: o.slo ?? null },
     durationS: (performance.now() - t0) / 1000,
     slo: o.slo,

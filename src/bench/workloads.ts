@@ -162,7 +162,14 @@ export function readDataset(path: string, defaultOut: number): BenchRequest[] {
     } catch (err) {
       throw new KvgateError(ErrorCode.InvalidConfig, `--dataset ${path}:${i + 1}: invalid JSON (${(err as Error).message})`);
     }
-    const maxTokens = typeof o.max_tokens === 'number' && o.max_tokens > 0 ? o.max_tokens : defaultOut;
+    if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new KvgateError(ErrorCode.InvalidConfig, `--dataset ${path}:${i + 1}: expected a JSON object with "prompt" or "messages"`);
+    // A max_tokens that is there but unusable is the line's mistake: running it with the default
+    // instead would measure another workload than the file describes.
+    const mt = o.max_tokens;
+    if (mt !== undefined && mt !== null && !(typeof mt === 'number' && Number.isInteger(mt) && mt >= 1)) {
+      throw new KvgateError(ErrorCode.InvalidConfig, `--dataset ${path}:${i + 1}: "max_tokens" must be a whole number >= 1 (got ${JSON.stringify(mt)})`);
+    }
+    const maxTokens = typeof mt === 'number' ? mt : defaultOut;
     if (typeof o.prompt === 'string') out.push({ kind: 'completions', prompt: o.prompt, maxTokens });
     else if (Array.isArray(o.messages)) out.push({ kind: 'chat', messages: o.messages as ChatMessage[], maxTokens });
     else throw new KvgateError(ErrorCode.InvalidConfig, `--dataset ${path}:${i + 1}: expected a "prompt" string or a "messages" array`);

@@ -88,8 +88,8 @@ export function addPoolOptions(cmd: Command): Command {
 /** How often endpoints are scraped and probed (serve, epp, up). */
 export function addProbeOptions(cmd: Command): Command {
   return cmd
-    .addOption(durationOption('--metrics-interval', 'scrape period of every endpoint\'s /metrics', 50))
-    .addOption(durationOption('--health-interval', 'active /health and /v1/models probe period (0 = no active probes)', 1000));
+    .addOption(durationOption('--metrics-interval', 'scrape period of every endpoint\'s /metrics', 50, { minMs: 1 }))
+    .addOption(durationOption('--health-interval', '/health and /v1/models probe period (0 = no probes)', 1000, { minMs: 1, zeroIsOff: true }));
 }
 
 export interface PoolValues {
@@ -110,8 +110,15 @@ export async function resolvePool(o: PoolValues) {
   if ([o.endpoints, o.endpointsFile, o.poolName].filter(Boolean).length !== 1) {
     throw new KvgateError(ErrorCode.InvalidConfig, 'give exactly one of --endpoints, --endpoints-file or --pool-name');
   }
+  let endpoints;
+  try {
+    endpoints = o.endpoints ? parseEndpointList(o.endpoints) : undefined;
+  } catch (err) {
+    // The parser names the entry; the flag it came from is said here.
+    throw err instanceof KvgateError ? new KvgateError(err.code, `--endpoints: ${err.message}`, { param: '--endpoints' }) : err;
+  }
   return {
-    endpoints: o.endpoints ? parseEndpointList(o.endpoints) : undefined,
+    endpoints,
     endpointsFile: o.endpointsFile,
     kubernetes: o.poolName ? { poolName: o.poolName, namespace: o.poolNamespace ?? process.env.NAMESPACE ?? 'default', kubeconfig: o.kubeconfig, poolGroup: o.poolGroup } : undefined,
     poolName: o.poolName ?? 'kvgate',
@@ -282,6 +289,43 @@ export async function checkReadableFiles(files: Record<string, string | undefine
       why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
     }
     if (why) throw new KvgateError(ErrorCode.InvalidConfig, `${flag}: cannot read ${path}: ${why}`, { param: flag });
+  }
+}
+
+/**
+ * Each given output-file flag names a path that can be written, else a KvgateError naming the
+ * flag and why ("--out: cannot write /x/o.json: no such directory /x"), checked before a run
+ * whose result would only be lost at the end. Nothing is created here.
+ */
+export async function checkWritableFiles(files: Record<string, string | undefined>): Promise<void> {
+  const { accessSync, statSync, constants } = await import('node:fs');
+  const { dirname, resolve } = await import('node:path');
+  const { KvgateError, ErrorCode } = await import('../shared/errors.js');
+  const why = (err: unknown, what: string) => {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `no such directory ${what}` : code === 'EACCES' ? `permission denied in ${what}` : code === 'ENOTDIR' ? `${what} is not a directory` : (err as Error).message;
+  };
+  for (const [flag, path] of Object.entries(files)) {
+    if (path === undefined) continue;
+    let reason: string | undefined;
+    let exists = true;
+    try {
+      if (statSync(path).isDirectory()) reason = 'it is a directory';
+      else accessSync(path, constants.W_OK);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') exists = false;
+      else reason = (err as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : why(err, dirname(resolve(path)));
+    }
+    if (!exists) {
+      const dir = dirname(resolve(path));
+      try {
+        if (!statSync(dir).isDirectory()) reason = `${dir} is not a directory`;
+        else accessSync(dir, constants.W_OK);
+      } catch (err) {
+        reason = why(err, dir);
+      }
+    }
+    if (reason) throw new KvgateError(ErrorCode.InvalidConfig, `${flag}: cannot write ${path}: ${reason}`, { param: flag });
   }
 }
 

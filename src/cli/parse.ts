@@ -29,15 +29,38 @@ export function numberArg(name: string, min = 0, max = Infinity) {
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
 
 /**
+ * The longest duration a flag takes: Node's timers hold at most 2^31-1 ms, and a longer delay
+ * fires after 1 ms instead (a scrape or probe loop would then spin), so refuse it here.
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
+/** Lower bounds of a duration flag, beyond "not negative". */
+export interface DurationBounds {
+  /** The smallest value taken, in ms (e.g. 1 for a timer period: Node cannot wait less). */
+  minMs?: number;
+  /** More than 0 (a period or window: 0 would divide by zero or loop without pause). */
+  positive?: boolean;
+  /** 0 is taken as "off" even though it is below minMs. */
+  zeroIsOff?: boolean;
+}
+
+/**
  * A duration flag's value → milliseconds: "500ms", "30s", "1.5m", "1h", or a bare number in
  * `bareUnit`. kvgate's duration flags read a bare number as seconds (`bench --duration 3` is 3 s,
  * as `--stages rate:seconds` and inference-perf's durations). Errors name the flag.
  */
-export function durationArg(name: string, bareUnit: 's' | 'ms' = 's') {
+export function durationArg(name: string, bareUnit: 's' | 'ms' = 's', bounds: DurationBounds = {}) {
   return (v: string): number => {
     const m = /^(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h)?$/.exec(v.trim());
     if (!m) throw new InvalidArgumentError(`${name} must be a duration like 500ms, 30s or 2m${bareUnit === 's' ? ' (a bare number is seconds)' : ''} (got "${v}")`);
-    return Number(m[1]) * UNIT_MS[(m[2] ?? bareUnit) as keyof typeof UNIT_MS];
+    const ms = Number(m[1]) * UNIT_MS[(m[2] ?? bareUnit) as keyof typeof UNIT_MS];
+    if (ms > MAX_DURATION_MS) throw new InvalidArgumentError(`${name} must be at most 596h (got "${v}")`);
+    if (bounds.positive && ms <= 0) throw new InvalidArgumentError(`${name} must be more than 0 (got "${v}")`);
+    const min = bounds.minMs ?? 0;
+    if (ms < min && !(bounds.zeroIsOff && ms === 0)) {
+      throw new InvalidArgumentError(`${name} must be ${bounds.zeroIsOff ? '0 (off) or ' : ''}at least ${formatDuration(min)} (got "${v}")`);
+    }
+    return ms;
   };
 }
 
@@ -51,20 +74,33 @@ export function formatDuration(ms: number): string {
 }
 
 /** The one help line every command with duration flags ends with. */
-export const DURATION_HELP = '\nDurations: 500ms, 30s, 2m or 1h; a bare number is seconds.';
+export const DURATION_HELP = '\nDurations: 500ms, 30s, 2m or 1h; a bare number is seconds; at most 596h (the longest timer Node holds).';
 
 /**
  * A `--flag <duration>` option: parsed by durationArg (bare number = seconds), value in
- * milliseconds, its default shown with a unit in --help ("(default: 30s)").
+ * milliseconds, its default shown with a unit in --help ("(default: 30s)"), and its lower bound,
+ * when it has one, said in the help too.
  */
-export function durationOption(flag: string, description: string, defaultMs?: number): Option {
-  const opt = new Option(`${flag} <duration>`, description).argParser(durationArg(flag, 's'));
+export function durationOption(flag: string, description: string, defaultMs?: number, bounds: DurationBounds = {}): Option {
+  const min = bounds.minMs ? `; at least ${formatDuration(bounds.minMs)}` : bounds.positive ? '; more than 0' : '';
+  const opt = new Option(`${flag} <duration>`, `${description}${min}`).argParser(durationArg(flag, 's', bounds));
   return defaultMs === undefined ? opt : opt.default(defaultMs, formatDuration(defaultMs));
 }
 
-/** Repeatable and comma-separated list option. */
+/**
+ * Repeatable and comma-separated list option. A value with no entry at all is an error (commander
+ * names the flag): `--compare ''` or `--endpoints "$LIST"` with LIST unset would otherwise act as
+ * if the flag were not given.
+ */
 export function listArg(v: string, prev: string[] = []): string[] {
-  return [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+  const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) throw new InvalidArgumentError('An empty list (an unset variable?): give at least one entry, or leave the flag out.');
+  return [...prev, ...items];
+}
+
+/** "1 endpoint", "3 endpoints": a count with its noun in the right number. */
+export function countOf(n: number, noun: string): string {
+  return `${n} ${n === 1 ? noun : `${noun}s`}`;
 }
 
 /** Resolves once SIGINT or SIGTERM arrives. */

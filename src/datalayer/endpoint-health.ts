@@ -1,6 +1,7 @@
 import { Agent, request } from 'undici';
 import type { Datastore, ServedModel } from '../router/api.js';
 import type { Logger } from '../shared/logger.js';
+import { KvgateError, ErrorCode } from '../shared/errors.js';
 
 export interface HealthOptions {
   /** Active /health and /v1/models probe period; 0 = no active probes (passive ejection only). */
@@ -60,11 +61,17 @@ export class EndpointHealth {
     private readonly opts: HealthOptions,
     private readonly logger: Logger,
   ) {
+    // Checked here, before anything starts: NaN, a negative or a sub-millisecond period would
+    // re-probe every endpoint each millisecond (setTimeout's floor), and one above 2^31-1 ms
+    // fires after 1 ms.
+    if (opts.intervalMs !== 0 && !(opts.intervalMs >= 1 && opts.intervalMs <= 2 ** 31 - 1)) {
+      throw new KvgateError(ErrorCode.InvalidConfig, `health probe interval must be 0 (off) or from 1 ms to ${2 ** 31 - 1} ms (got ${opts.intervalMs})`, { param: 'healthIntervalMs' });
+    }
     this.agent = new Agent({ connections: 2, keepAliveTimeout: 10_000, connect: opts.connect });
   }
 
   start(): void {
-    if (this.opts.intervalMs <= 0) return;
+    if (this.opts.intervalMs === 0) return;
     const tick = async () => {
       await Promise.all(this.datastore.list().map((e) => this.probe(e.info.id)));
       if (this.closed) return;

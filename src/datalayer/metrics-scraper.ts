@@ -1,6 +1,7 @@
 import { Agent, request } from 'undici';
 import type { Datastore } from '../router/api.js';
 import { parseEndpointMetrics } from './metrics-parser.js';
+import { KvgateError, ErrorCode } from '../shared/errors.js';
 
 export interface ScraperOptions {
   /** Scrape period per endpoint (EPP default 50 ms). */
@@ -18,6 +19,9 @@ export interface MetricsScraper {
   /** Completed scrapes and failures so far (for tests and metrics). */
   readonly counts: { ok: number; failed: number };
 }
+
+/** Node's longest timer delay (2^31-1 ms): a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Golden-ratio fraction: the k-th endpoint's phase is frac(k·φ) of the interval (see below). */
 const PHI_FRACTION = (Math.sqrt(5) - 1) / 2;
@@ -43,6 +47,19 @@ export function nextScrapeSlot(phaseMs: number, intervalMs: number, lastSlot: nu
 }
 
 /**
+ * The scrape interval, or a KvgateError when no scrape loop can run on it: 0, NaN or Infinity
+ * makes the grid arithmetic NaN and setTimeout(NaN) fires every millisecond (every endpoint
+ * scraped in a busy loop); Node cannot wait less than 1 ms, and a delay above 2^31-1 ms fires
+ * after 1 ms.
+ */
+export function checkScrapeInterval(intervalMs: number): number {
+  if (!(intervalMs >= 1 && intervalMs <= MAX_TIMER_MS)) {
+    throw new KvgateError(ErrorCode.InvalidConfig, `metrics scrape interval must be from 1 ms to ${MAX_TIMER_MS} ms (got ${intervalMs})`, { param: 'metricsIntervalMs' });
+  }
+  return intervalMs;
+}
+
+/**
  * Keeps every endpoint's metrics fresh: one loop per endpoint, never two scrapes of one endpoint
  * at once, and a slow or failing endpoint never delays the others. The loop set follows the
  * datastore as endpoints come and go.
@@ -56,7 +73,7 @@ export function nextScrapeSlot(phaseMs: number, intervalMs: number, lastSlot: nu
  * every request being routed at that moment.
  */
 export function startMetricsScraper(datastore: Datastore, opts: ScraperOptions = {}): MetricsScraper {
-  const interval = opts.intervalMs ?? 50;
+  const interval = checkScrapeInterval(opts.intervalMs ?? 50);
   const timeout = opts.timeoutMs ?? 1000;
   const path = opts.path ?? '/metrics';
   const now = opts.now ?? (() => performance.now());

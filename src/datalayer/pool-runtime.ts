@@ -3,7 +3,7 @@ import type { EndpointFeedback } from '../router/requestcontrol/types.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { EndpointHealth } from './endpoint-health.js';
-import { startMetricsScraper, type MetricsScraper } from './metrics-scraper.js';
+import { checkScrapeInterval, startMetricsScraper, type MetricsScraper } from './metrics-scraper.js';
 import type { EndpointSource } from './sources/endpoint-source.js';
 import { StaticEndpointSource } from './sources/static-source.js';
 import { FileEndpointSource } from './sources/file-source.js';
@@ -48,6 +48,8 @@ export class PoolRuntime implements EndpointFeedback {
   readonly kvEvents?: KvEventIntake;
 
   constructor(private readonly o: PoolOptions) {
+    // A bad interval is an error here, before start() has begun watching the source.
+    checkScrapeInterval(o.metricsIntervalMs ?? 50);
     this.source = o.source;
     this.logger = o.logger ?? silentLogger();
     if (o.kvEvents) this.kvEvents = new KvEventIntake({ logger: this.logger, ...o.kvEvents });

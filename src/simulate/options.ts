@@ -3,6 +3,9 @@ import type { WorkloadOptions } from '../bench/workloads.js';
 import { parseFleetSpec, type ReplicaGroup } from './fleet.js';
 import { resolvePolicies, DEFAULT_PATH, type SimulateOptions } from './simulate.js';
 import { parseSlo } from './slo.js';
+import { parseStages } from '../bench/specs.js';
+
+export { parseStages }; // kvgate bench parses --stages with it too
 
 /** The workload flags, named as kvgate bench names them (addWorkloadShapeOptions). */
 type WorkloadFlags = Pick<WorkloadOptions, 'workload' | 'dataset' | 'numGroups' | 'promptsPerGroup' | 'systemPromptLen' | 'questionLen' | 'outputLen' | 'multiTurn' | 'prefixLen' | 'suffixLen' | 'numPrefixes' | 'inputLen' | 'numConversations' | 'turns' | 'numRequests'>;
@@ -63,16 +66,6 @@ export const DEFAULT_FLAGS: SimulateFlags = {
   flowControl: DEFAULT_PATH.flowControl,
 };
 
-/** inference-perf's `rate:duration` stages ("3:60,10:30"), seconds. */
-export function parseStages(v: string): { rate: number; durationS: number }[] {
-  return v.split(',').map((part) => {
-    const m = /^(\d+(?:\.\d+)?):(\d+(?:\.\d+)?)s?$/.exec(part.trim());
-    if (!m || !(Number(m[1]) > 0) || !(Number(m[2]) > 0)) {
-      throw new KvgateError(ErrorCode.InvalidConfig, `--stages entries look like rate:seconds with both positive, e.g. 3:60,10:30 (got "${part}")`, { param: 'stages' });
-    }
-    return { rate: Number(m[1]), durationS: Number(m[2]) };
-  });
-}
 
 export function fleetOf(f: SimulateFlags): ReplicaGroup[] {
   const engine = {

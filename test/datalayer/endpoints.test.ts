@@ -23,6 +23,23 @@ test('static endpoints: a missing port, garbage or a duplicate is an error namin
   assert.throws(() => parseEndpointList('10.0.0.1:0'), /port 0 is not a destination/);
 });
 
+test('static endpoints and endpoints files: the scheme is case-insensitive, and a scheme other than http(s) is an error naming the entry', () => {
+  const eps = parseEndpointList('http://127.0.0.1:20000,HTTP://127.0.0.1:20001,Https://h:8443');
+  assert.deepEqual(eps.map((e) => [e.id, e.url]), [
+    ['127.0.0.1:20000', 'http://127.0.0.1:20000'],
+    ['127.0.0.1:20001', 'http://127.0.0.1:20001'],
+    ['h:8443', 'https://h:8443'],
+  ]);
+  assert.throws(() => parseEndpointList('ftp://x:1'), /invalid endpoint "ftp:\/\/x:1": scheme ftp:\/\/ is not http:\/\/ or https:\/\//);
+  assert.throws(() => parseEndpointList('10.0.0.1:80,GRPC://10.0.0.2:80'), /invalid endpoint "GRPC:\/\/10.0.0.2:80": scheme GRPC:\/\//);
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-eps-scheme-'));
+  const file = join(dir, 'eps.txt');
+  writeFileSync(file, 'HTTP://10.0.0.1:8000\n');
+  assert.deepEqual(readEndpointsFile(file).map((e) => e.url), ['http://10.0.0.1:8000']);
+  writeFileSync(file, '10.0.0.1:8000\nftp://10.0.0.2:21\n');
+  assert.throws(() => readEndpointsFile(file), /eps\.txt: endpoints\[1\]: invalid endpoint "ftp:\/\/10\.0\.0\.2:21": scheme ftp:\/\//);
+});
+
 test('endpoints file: llm-d file-discovery YAML, a list, or one per line', () => {
   const dir = mkdtempSync(join(tmpdir(), 'kvgate-eps-'));
   const yaml = join(dir, 'a.yaml');

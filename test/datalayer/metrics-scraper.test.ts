@@ -81,3 +81,17 @@ test('each grid slot is scraped once: the next slot after the last, or the first
     { seed: Number(process.env.FUZZ_SEED ?? 3), numRuns: Number(process.env.FUZZ_RUNS ?? 2000) },
   );
 });
+
+test('a scrape or probe interval of 0, NaN, Infinity, under 1 ms or over 2^31-1 ms is refused, not run as a 1 ms busy loop', async () => {
+  const { PoolRuntime, StaticEndpointSource } = await import('../../src/datalayer/index.js');
+  const { EndpointHealth } = await import('../../src/datalayer/endpoint-health.js');
+  const { silentLogger } = await import('../../src/shared/logger.js');
+  for (const intervalMs of [0, -5, 0.5, NaN, Infinity, 2 ** 31]) {
+    const ds = new MemoryDatastore();
+    assert.throws(() => startMetricsScraper(ds, { intervalMs }), /metrics scrape interval must be from 1 ms/, String(intervalMs));
+    assert.throws(() => new PoolRuntime({ source: new StaticEndpointSource([]), datastore: ds, metricsIntervalMs: intervalMs }), /metrics scrape interval/, String(intervalMs));
+    if (intervalMs !== 0) {
+      assert.throws(() => new EndpointHealth(ds, { intervalMs, ejectAfter: 3, cooldownMs: 1000, maxCooldownMs: 30_000 }, silentLogger()), /health probe interval must be 0 \(off\) or from 1 ms/, String(intervalMs));
+    }
+  }
+});

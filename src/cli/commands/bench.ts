@@ -1,28 +1,8 @@
 import { Command, Option } from 'commander';
 import { intArg, numberArg, durationOption, formatDuration, DURATION_HELP } from '../parse.js';
 import { WORKLOADS } from '../../bench/workloads.js';
-import { addWorkloadShapeOptions } from '../options.js';
-
-function parseStages(v: string): { rate: number; durationS: number }[] {
-  return v.split(',').map((part) => {
-    const m = /^(\d+(?:\.\d+)?):(\d+(?:\.\d+)?)s?$/.exec(part.trim());
-    if (!m) throw new Error(`--stages entries look like rate:seconds (got "${part}")`);
-    return { rate: Number(m[1]), durationS: Number(m[2]) };
-  });
-}
-
-function parseSlo(v: string): { ttftMs?: number; tpotMs?: number } {
-  const out: { ttftMs?: number; tpotMs?: number } = {};
-  for (const kv of v.split(',')) {
-    const [k, val] = kv.split('=');
-    const ms = Number(String(val).replace(/ms$/, ''));
-    if (!Number.isFinite(ms)) throw new Error(`--slo values are milliseconds, e.g. ttft=500,tpot=50 (got "${kv}")`);
-    if (k === 'ttft') out.ttftMs = ms;
-    else if (k === 'tpot') out.tpotMs = ms;
-    else throw new Error(`--slo knows ttft and tpot (got "${k}")`);
-  }
-  return out;
-}
+import { addWorkloadShapeOptions, checkWritableFiles } from '../options.js';
+import { parseSlo, parseStages } from '../../bench/specs.js';
 
 export function registerBench(program: Command): void {
   const bench = addWorkloadShapeOptions(
@@ -35,7 +15,7 @@ export function registerBench(program: Command): void {
     .option('--dataset <file.jsonl>', 'requests from a JSONL file ({"prompt"} or {"messages"} per line)')
     .option('--trace <file.jsonl>', 'replay a Mooncake-format trace (timestamp, input_length, output_length, hash_ids of 512-token blocks); block text synthesised from its id')
     .option('--time-scale <x>', 'trace replay: multiply timestamps by x (0.5 = twice as fast)', numberArg('--time-scale', 1e-6), 1)
-    .addOption(durationOption('--trace-window', 'trace replay: report one stage per window of replay time', 60_000))
+    .addOption(durationOption('--trace-window', 'trace replay: report one stage per window of replay time', 60_000, { positive: true }))
   )
     .option('--num-requests <n>', 'requests in a closed-loop run (default: the workload size)', intArg('--num-requests', 1))
     .option('--requests <n>', "alias of --num-requests (the seed script's name)", intArg('--requests', 1))
@@ -43,12 +23,12 @@ export function registerBench(program: Command): void {
     .option('--concurrent <n>', "alias of --concurrency (the seed script's name)", intArg('--concurrent', 1))
     .option('--prompt <text>', "send this one prompt every time (the seed script's --prompt; default 20 requests)")
     .option('--rate <rps>', 'open loop: Poisson arrivals at this rate', numberArg('--rate', 0.001))
-    .addOption(durationOption('--duration', 'length of a --rate run or of each --sweep stage', 30_000))
+    .addOption(durationOption('--duration', 'length of a --rate run or of each --sweep stage', 30_000, { positive: true }))
     .option('--stages <list>', 'rate:seconds,… stages of Poisson load')
     .option('--sweep <rates>', 'comma-separated rates, each run for --duration')
     .option('--serial', 'the seed\'s serial test: one request at a time, 20 requests', false)
     .option('--parallel', 'the seed\'s parallel test: 20 requests, 10 concurrent', false)
-    .option('--slo <spec>', 'goodput SLO, e.g. ttft=500,tpot=50 (ms)')
+    .option('--slo <spec>', 'goodput SLO, as simulate takes it: ttft, tpot, e2e limits per request, e.g. ttft=500,tpot=50 (a bare number is ms) or ttft=1s; ttft_p90=2s counts as ttft=2s')
     .option('--model <name>', 'model (default: first of /v1/models)')
     .option('--api-key <key>', 'bearer key')
     .option('--label <text>', 'name of this run in reports')
@@ -72,23 +52,21 @@ export function registerBench(program: Command): void {
       let stages;
       let concurrency = o.concurrency;
       let numRequests = o.numRequests;
-      try {
-        if (o.stages) stages = parseStages(o.stages);
-        else if (o.sweep) stages = String(o.sweep).split(',').map((r: string) => ({ rate: Number(r), durationS: o.duration / 1000 }));
-        else if (o.rate) stages = [{ rate: o.rate, durationS: o.duration / 1000 }];
-        else stages = [{}];
-        if (stages.some((s: { rate?: number }) => s.rate !== undefined && !(s.rate > 0))) throw new Error('--sweep rates must be positive numbers');
-      } catch (err) {
-        throw new KvgateError(ErrorCode.InvalidConfig, (err as Error).message);
-      }
+      if (o.stages) stages = parseStages(o.stages); // the same parser as simulate's; its errors name --stages
+      else if (o.sweep) {
+        stages = String(o.sweep).split(',').map((r: string) => {
+          // Number('') is 0 and Number(' 2 ') is 2: test the text, not only the number.
+          if (!/^\s*(\d+(?:\.\d+)?|\.\d+)\s*$/.test(r) || !(Number(r) > 0)) throw new KvgateError(ErrorCode.InvalidConfig, `--sweep rates must be positive numbers, e.g. 1,2,4 (got "${r}")`, { param: 'sweep' });
+          return { rate: Number(r), durationS: o.duration / 1000 };
+        });
+      } else if (o.rate) stages = [{ rate: o.rate, durationS: o.duration / 1000 }];
+      else stages = [{}];
+      if (o.serial && o.parallel) throw new KvgateError(ErrorCode.InvalidConfig, 'give --serial or --parallel, not both (the seed\'s two tests are two runs)');
       if (o.serial) [concurrency, numRequests] = [1, numRequests ?? 20];
       if (o.parallel) [concurrency, numRequests] = [10, numRequests ?? 20];
-      let slo;
-      try {
-        slo = o.slo ? parseSlo(o.slo) : undefined;
-      } catch (err) {
-        throw new KvgateError(ErrorCode.InvalidConfig, (err as Error).message);
-      }
+      // simulate's parser: a percentile target (ttft_p90=2s) is the per-request limit goodput counts against.
+      const slo = o.slo ? parseSlo(o.slo).request : undefined;
+      await checkWritableFiles({ '--out': o.out, '--html': o.html }); // before the run, not after it
       let promptDataset: string | undefined;
       if (o.prompt !== undefined) {
         // The seed's script repeats one prompt: a one-prompt dataset, written where the bench reads datasets from.
@@ -115,7 +93,8 @@ export function registerBench(program: Command): void {
           url,
           model: o.model,
           apiKey: o.apiKey,
-          label: o.label,
+          // --prompt runs a one-prompt dataset from a temporary file: name the run by what was asked.
+          label: o.label ?? (o.prompt !== undefined ? 'prompt' : undefined),
           workload: {
             workload: o.dataset || promptDataset ? 'dataset' : o.workload,
             dataset: o.dataset ?? promptDataset,

@@ -49,7 +49,9 @@ export function registerCost(program: Command): void {
       }
       if (o.hourly !== undefined || o.accelerator) {
         const h = o.hourly !== undefined ? { hourly: o.hourly as number, detail: 'given --hourly' } : hourlyFor(book, o.accelerator, o.nodes, o.pricing, o.clusterFee);
-        rows.push({ ...computeCost({ name: o.accelerator ?? 'deployment', hourly: h.hourly, hoursPerMonth: o.hoursPerMonth, throughputRps: throughput, outputTokensPerRequest: tokens }), detail: h.detail });
+        // Named by what priced it: "deployment" (the column's own title) said nothing.
+        const name = o.hourly === undefined ? o.accelerator : `${o.accelerator ? `${o.accelerator} at ` : ''}${formatUsd(o.hourly)}/h`;
+        rows.push({ ...computeCost({ name, hourly: h.hourly, hoursPerMonth: o.hoursPerMonth, throughputRps: throughput, outputTokensPerRequest: tokens }), detail: h.detail });
       }
       if (rows.length === 0) throw new KvgateError(ErrorCode.InvalidConfig, 'give --accelerator, --hourly or --scenario');
       if (o.json) {

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { DURATION_HELP, portArg, waitForSignal } from '../parse.js';
+import { DURATION_HELP, countOf, portArg, waitForSignal } from '../parse.js';
 import { addFlowControlOptions, checkReadableFiles, addKvEventOptions, addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
 
 function bool(name: string) {
@@ -78,7 +78,7 @@ export function registerEpp(program: Command): void {
     // Signal handlers before the ready line: a supervisor may signal as soon as it reads it (as
     // PID 1 in a container, a signal that comes before its handler is dropped).
     const signal = waitForSignal();
-    process.stdout.write(`kvgate epp ready: ext_proc ${o.host}:${epp.grpcPort} (${o.secureServing ? 'TLS' : 'plaintext'}), health ${epp.grpcHealthPort}, metrics ${epp.metricsPort}, ${epp.router.datastore.list().length} endpoints\n`);
+    process.stdout.write(`kvgate epp ready: ext_proc ${o.host}:${epp.grpcPort} (${o.secureServing ? 'TLS' : 'plaintext'}), health ${epp.grpcHealthPort}, metrics ${epp.metricsPort}, ${countOf(epp.router.datastore.list().length, 'endpoint')}\n`);
     await signal;
     await objectiveWatcher?.stop();
     await epp.close();

@@ -24,9 +24,24 @@ export function registerRender(program: Command): void {
     .option('--model-server-image <image>', 'vLLM image (default per accelerator)')
     .option('--gateway-class <name>', 'GatewayClass of the Gateway (without --kserve)', 'istio')
     .option('-o, --output <dir>', 'output directory, or - for one YAML stream on stdout', 'kvgate-manifests')
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
       const { mkdirSync, writeFileSync, readFileSync, statSync } = await import('node:fs');
       const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
+      // Each variant renders its own Gateway: --kserve routes through an existing one (--gateway-name,
+      // --gateway-namespace); without it kvgate renders NAME-gateway of --gateway-class in --namespace.
+      // A flag of the other variant would be dropped without a trace, so it is an error.
+      const given = (key: string) => cmd.getOptionValueSource(key) === 'cli';
+      const otherVariant: [string, string][] = o.kserve ? [['gatewayClass', '--gateway-class']] : [['gatewayName', '--gateway-name'], ['gatewayNamespace', '--gateway-namespace']];
+      const misplaced = otherVariant.filter(([key]) => given(key)).map(([, flag]) => flag);
+      if (misplaced.length) {
+        throw new KvgateError(
+          ErrorCode.InvalidConfig,
+          o.kserve
+            ? '--gateway-class applies without --kserve only: with --kserve the routes go through the existing Gateway --gateway-name in --gateway-namespace'
+            : `${misplaced.join(' and ')} ${misplaced.length > 1 ? 'apply' : 'applies'} with --kserve only: without it kvgate renders its own Gateway, ${o.name ?? 'NAME'}-gateway of --gateway-class in --namespace`,
+          { param: misplaced[0] },
+        );
+      }
       // All missing required flags in one message (commander's requiredOption names only the first).
       const missing = ['--name', '--namespace', '--model'].filter((f) => o[f.slice(2)] === undefined);
       if (missing.length) throw new KvgateError(ErrorCode.InvalidConfig, `${missing.join(', ')}: required but not given`);

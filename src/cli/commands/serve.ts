@@ -1,5 +1,6 @@
-import { Command, Option } from 'commander';
-import { DURATION_HELP, durationOption, intArg, listArg, portArg, waitForSignal } from '../parse.js';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DURATION_HELP, countOf, durationOption, intArg, portArg, waitForSignal } from '../parse.js';
+import { KvgateError, ErrorCode } from '../../shared/errors.js';
 import {
   addFlowControlOptions,
   addKvEventOptions,
@@ -17,6 +18,28 @@ import {
   resolveTimeouts,
 } from '../options.js';
 
+/**
+ * `--api-key`, repeatable and comma-separated. A value with no key in it is an error, not "no
+ * keys": `--api-key "$KEY"` with KEY unset would otherwise turn authentication off unnoticed.
+ */
+function apiKeyArg(v: string, prev: string[] = []): string[] {
+  const keys = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (keys.length === 0) throw new InvalidArgumentError('--api-key is empty (an unset variable in --api-key "$KEY"?): give a key, or leave --api-key out to serve without authentication');
+  return [...prev, ...keys];
+}
+
+/**
+ * The keys in $KVGATE_API_KEYS (comma-separated). Set but empty is an error for the reason
+ * apiKeyArg gives; unset means none.
+ */
+export function apiKeysFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
+  const v = env.KVGATE_API_KEYS;
+  if (v === undefined) return [];
+  const keys = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (keys.length === 0) throw new KvgateError(ErrorCode.InvalidConfig, 'KVGATE_API_KEYS is set but holds no key: give one, or unset it to serve without authentication', { param: 'KVGATE_API_KEYS' });
+  return keys;
+}
+
 export function registerServe(program: Command): void {
   const cmd = program
     .command('serve')
@@ -32,7 +55,7 @@ export function registerServe(program: Command): void {
   addTimeoutOptions(cmd);
   cmd.addHelpText('after', DURATION_HELP);
   cmd
-    .addOption(new Option('--api-key <key>', 'require this bearer key (repeatable; also KVGATE_API_KEYS, comma-separated)').argParser(listArg))
+    .addOption(new Option('--api-key <key>', 'require this bearer key (repeatable, comma-separated; also $KVGATE_API_KEYS, comma-separated); an empty key is an error').argParser(apiKeyArg))
     .addOption(new Option('--max-attempts <n>', 'endpoints tried per request before failing').argParser(intArg('--max-attempts', 1)).default(3))
     .addOption(new Option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)'))
     .addOption(new Option('--tls-key <file>', 'private key of --tls-cert (PEM)'))
@@ -46,7 +69,7 @@ export function registerServe(program: Command): void {
     .action(async (o, command: Command) => {
       const { startGateway } = await import('../../gateway/server.js');
       const { createLogger } = await import('../../shared/logger.js');
-      const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
+      const envKeys = apiKeysFromEnv(); // before anything starts
       const objectives = await resolveObjectives(o);
       const routing = await resolveRouting(command, o);
       const pool = await resolvePool(o);
@@ -64,7 +87,7 @@ export function registerServe(program: Command): void {
         }
       }
       const logger = createLogger('gateway', { level: o.logLevel });
-      const keys = [...(o.apiKey ?? []), ...(process.env.KVGATE_API_KEYS ?? '').split(',').filter(Boolean)];
+      const keys = [...(o.apiKey ?? []), ...envKeys];
       const gw = await startGateway({
         host: o.host,
         port: o.port,
@@ -86,7 +109,7 @@ export function registerServe(program: Command): void {
       });
       // Signal handlers before the ready line: a supervisor may signal as soon as it reads it.
       const signal = waitForSignal();
-      process.stdout.write(`kvgate serve listening on ${gw.url} (${gw.router.config.source}, ${gw.router.datastore.list().length} endpoints)\n`);
+      process.stdout.write(`kvgate serve listening on ${gw.url} (${gw.router.config.source}, ${countOf(gw.router.datastore.list().length, 'endpoint')})\n`);
       const sig = await signal;
       logger.info({ signal: sig }, 'draining');
       await gw.drain();

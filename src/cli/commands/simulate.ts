@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { intArg, numberArg, durationOption, listArg, DURATION_HELP } from '../parse.js';
-import { addWorkloadShapeOptions } from '../options.js';
+import { addWorkloadShapeOptions, checkWritableFiles } from '../options.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 
 /** Flags shared by `kvgate simulate` and `kvgate simulate plan`: fleet, policy, workload, arrivals, data paths. */
@@ -29,13 +29,13 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
     .option('--num-requests <n>', 'requests (closed loop / random workloads) or the first N of a --trace', intArg('--num-requests', 1))
     .option('--trace <file.jsonl>', 'replay a Mooncake-format trace (timestamp, input_length, output_length, hash_ids of 512-token blocks)')
     .option('--time-scale <x>', 'trace replay: multiply timestamps by x (0.5 = twice as fast)', numberArg('--time-scale', 1e-6), 1)
-    .addOption(durationOption('--trace-window', 'trace replay: one report stage per window of replay time', 60_000))
+    .addOption(durationOption('--trace-window', 'trace replay: one report stage per window of replay time', 60_000, { positive: true }))
     .option('--stages <list>', 'Poisson stages rate:seconds,… (inference-perf), e.g. 3:60,10:30')
     .option('--rate <rps>', 'one Poisson stage at this rate for --duration', numberArg('--rate', 0.001))
-    .addOption(durationOption('--duration', 'length of a --rate stage', o.plan ? 120_000 : 30_000))
+    .addOption(durationOption('--duration', 'length of a --rate stage', o.plan ? 120_000 : 30_000, { positive: true }))
     .option('--concurrency <n>', 'closed loop with N concurrent units (without --stages / --rate)', intArg('--concurrency', 1), 10)
     .option('--seed <n>', 'workload, arrival, router and engine seed', intArg('--seed'), 1)
-    .addOption(durationOption('--metrics-interval', 'metrics scrape period per replica', 50))
+    .addOption(durationOption('--metrics-interval', 'metrics scrape period per replica', 50, { positive: true }))
     .addOption(durationOption('--scrape-latency', 'age of a scrape when the router gets it', 1))
     .addOption(durationOption('--network-latency', 'one-way latency per hop, client↔gateway↔replica', 0.2))
     .addOption(durationOption('--gateway-overhead', 'gateway time per request before it goes upstream', 0.15))
@@ -56,10 +56,10 @@ export function registerSimulate(program: Command): void {
       .description('The real router over modelled vLLM replicas in virtual time: compare policies on your workload in seconds, deterministically'),
     { plan: false },
   )
-    .option('--slo <spec>', 'goodput SLO, e.g. ttft=500,tpot=50 (ms) or ttft_p90=2s')
+    .option('--slo <spec>', 'goodput SLO: ttft, tpot, e2e limits per request, e.g. ttft=500,tpot=50 (a bare number is ms) or ttft=1s, or percentile targets such as ttft_p90=2s')
     .option('--html <report.html>', 'write an HTML report (TTFT and hit rate against load per policy)')
     .option('--validate', 'run the (small) workload in virtual time and in real time against `kvgate up`, and print both side by side', false)
-    .option('--parallel <n>', 'policies simulated at once, on worker threads (the report does not depend on it; default: CPU count)', intArg('--parallel', 1), availableParallelism())
+    .addOption(new Option('--parallel <n>', 'policies simulated at once, on worker threads (the report does not depend on it)').argParser(intArg('--parallel', 1)).default(availableParallelism(), `CPU count, ${availableParallelism()} here`))
     .action(async (o) => {
       if (o.validate) {
         const { runValidation, formatValidation, validationJson } = await import('../../simulate/validate.js');
@@ -72,6 +72,7 @@ export function registerSimulate(program: Command): void {
       const { formatReport, reportJson } = await import('../../simulate/report.js');
       const { writeFileSync } = await import('node:fs');
       const opts = simulateOptionsOf(o);
+      await checkWritableFiles({ '--out': o.out, '--html': o.html }); // not after minutes of simulation
       const t0 = performance.now();
       let simulatedS = 0;
       const report = await simulate(

@@ -1,6 +1,68 @@
 import { Command, Option } from 'commander';
-import { DURATION_HELP, intArg, portArg, waitForSignal } from '../parse.js';
+import { KvgateError, ErrorCode } from '../../shared/errors.js';
+import { DURATION_HELP, countOf, intArg, portArg, waitForSignal } from '../parse.js';
 import { addFlowControlOptions, addObjectiveOptions, addProbeOptions, addRequestLimitOptions, addRoutingOptions, addTimeoutOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolveRouting, resolveTimeouts } from '../options.js';
+
+/** A run of ports one `kvgate up` flag claims, and how the message names it. */
+interface PortRange {
+  flag: string;
+  lo: number;
+  hi: number;
+  /** The flag and what it holds, e.g. "--sim-base-port 8000 (replicas on 8000-8002)". */
+  text: string;
+}
+
+const span = (lo: number, hi: number) => (lo === hi ? String(lo) : `${lo}-${hi}`);
+
+/**
+ * Checks the ports `kvgate up` derives from its flags before anything starts: each range fits
+ * under 65535 and no two overlap. Without it a range past 65535 failed on a port the user never
+ * gave ("invalid --port: Too big", a replay port's "--kv-events-endpoint tcp://*:65536") and an
+ * overlap looked like a port held by another program. The ranges: replicas on sim base..+n-1;
+ * with fixed replica ports, KV events on KV base..+n-1 and replays on KV base+n..+2n-1 (with
+ * --sim-base-port 0 the KV-event ports are free ones too); the gateway's --port. Port 0 = any
+ * free port, so it claims nothing.
+ */
+export function checkUpPorts(o: { replicas: number; simBasePort: number; kvEventsBasePort: number; port: number }): void {
+  const n = o.replicas;
+  const ranges: PortRange[] = [];
+  if (o.simBasePort) {
+    const hi = o.simBasePort + n - 1;
+    if (hi > 65535) {
+      throw new KvgateError(ErrorCode.InvalidConfig, `--sim-base-port ${o.simBasePort}: ${countOf(n, 'replica')} (--replicas) need${n === 1 ? 's' : ''} ports ${span(o.simBasePort, hi)}, past 65535: give --sim-base-port ${65536 - n} or lower (0 = free ports)`, { param: 'sim-base-port' });
+    }
+    ranges.push({ flag: '--sim-base-port', lo: o.simBasePort, hi, text: `--sim-base-port ${o.simBasePort} (replicas on ${span(o.simBasePort, hi)})` });
+    if (o.kvEventsBasePort) {
+      const kv = o.kvEventsBasePort;
+      const hiKv = kv + 2 * n - 1;
+      if (hiKv > 65535) {
+        throw new KvgateError(
+          ErrorCode.InvalidConfig,
+          `--kv-events-base-port ${kv}: ${countOf(n, 'replica')} (--replicas) need${n === 1 ? 's' : ''} KV-event ports ${span(kv, kv + n - 1)} and replay ports ${span(kv + n, hiKv)}, past 65535: give --kv-events-base-port ${65536 - 2 * n} or lower (0 = off)`,
+          { param: 'kv-events-base-port' },
+        );
+      }
+      ranges.push({ flag: '--kv-events-base-port', lo: kv, hi: hiKv, text: `--kv-events-base-port ${kv} (KV events on ${span(kv, kv + n - 1)}, replays on ${span(kv + n, hiKv)})` });
+    }
+  }
+  if (o.port) ranges.push({ flag: '--port', lo: o.port, hi: o.port, text: `--port ${o.port} (the gateway)` });
+  const overlaps: string[] = [];
+  const flags = new Set<string>();
+  for (let i = 0; i < ranges.length; i++) {
+    for (let j = i + 1; j < ranges.length; j++) {
+      const [a, b] = [ranges[i], ranges[j]];
+      const lo = Math.max(a.lo, b.lo);
+      const hi = Math.min(a.hi, b.hi);
+      if (lo > hi) continue;
+      overlaps.push(`${a.text} and ${b.text} share ${span(lo, hi)}`);
+      flags.add(a.flag).add(b.flag);
+    }
+  }
+  if (overlaps.length) {
+    const named = [...flags];
+    throw new KvgateError(ErrorCode.InvalidConfig, `kvgate up's own ports overlap: ${overlaps.join('; ')}: move ${named.slice(0, -1).join(', ')} and ${named.at(-1)} apart (--replicas ${n} sets the ranges' sizes)`, { param: named[0] });
+  }
+}
 
 export function registerUp(program: Command): void {
   const cmd = program
@@ -35,6 +97,7 @@ export function registerUp(program: Command): void {
       const { parseEndpoint } = await import('../../datalayer/sources/static-endpoints.js');
       const { createLogger, logLevelFromEnv } = await import('../../shared/logger.js');
       const logLevel: string = o.logLevel ?? logLevelFromEnv(); // a bad $KVGATE_LOG_LEVEL stops here, before any replica starts
+      checkUpPorts(o);
       const objectives = await resolveObjectives(o);
       const routing = await resolveRouting(command, o);
       const { KV_EVENTS_PORT_LABEL, KV_EVENTS_REPLAY_PORT_LABEL } = await import('../../datalayer/kv-events/labels.js');
@@ -90,7 +153,7 @@ export function registerUp(program: Command): void {
       } else {
         const rows = [['role', 'url'], ['gateway', gw.url], ...urls.map((u, i) => [`replica ${i}`, fleet.kvEvents ? `${u}  (KV events tcp://${o.host}:${fleet.kvEvents[i].port}, replay ${fleet.kvEvents[i].replayPort})` : u])];
         const w = Math.max(...rows.map((r) => r[0].length));
-        process.stdout.write(`kvgate fleet — ${urls.length} simulated replicas (profile ${o.profile}, model ${o.model}), routing ${routing.config.source}\n\n`);
+        process.stdout.write(`kvgate fleet — ${countOf(urls.length, 'simulated replica')} (profile ${o.profile}, model ${o.model}), routing ${routing.config.source}\n\n`);
         for (const r of rows) process.stdout.write(`  ${r[0].padEnd(w)}  ${r[1]}\n`);
         process.stdout.write(
           `\ntry:\n  curl -s ${gw.url}/v1/completions -H 'content-type: application/json' \\\n    -d '{"model":"${o.model}","prompt":"The capital of France is","max_tokens":10}'\n\nCtrl-C stops everything.\n`,

@@ -3,17 +3,22 @@ import { KvgateError, ErrorCode } from '../../shared/errors.js';
 
 /**
  * Parses one endpoint: "ip:port", "host:port" or an http(s) URL. The id is "host:port", as the
- * endpoint-picker protocol names destinations.
+ * endpoint-picker protocol names destinations. The scheme is case-insensitive (as URLs are:
+ * "HTTP://h:1" is http://h:1); any other scheme is an error, not a host named after it.
  */
 export function parseEndpoint(spec: string, labels: Record<string, string> = {}): EndpointInfo {
   const s = spec.trim();
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(s)?.[1];
+  if (scheme !== undefined && !/^https?$/i.test(scheme)) {
+    throw new KvgateError(ErrorCode.InvalidConfig, `invalid endpoint "${spec}": scheme ${scheme}:// is not http:// or https://`, { param: 'endpoints' });
+  }
   let url: URL;
   try {
-    url = new URL(/^https?:\/\//.test(s) ? s : `http://${s}`);
+    url = new URL(scheme !== undefined ? s : `http://${s}`);
   } catch {
     throw new KvgateError(ErrorCode.InvalidConfig, `invalid endpoint "${spec}": expected ip:port or an http(s) URL`, { param: 'endpoints' });
   }
-  if (!/^https?:\/\//.test(s) && !/:\d+$/.test(s)) {
+  if (scheme === undefined && !/:\d+$/.test(s)) {
     throw new KvgateError(ErrorCode.InvalidConfig, `invalid endpoint "${spec}": missing port`, { param: 'endpoints' });
   }
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));

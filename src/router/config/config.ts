@@ -121,32 +121,40 @@ export function validateConfig(raw: unknown, source: string): EffectiveConfig {
   }
   const plugins: PluginSpec[] = [];
   const names = new Set<string>();
+  /** The kind of every declared plugin of a known type, its parameters valid or not. */
+  const kinds = new Map<string, string>();
+  /**
+   * Declared plugins already reported (unknown type, bad parameters): a reference to one is the
+   * same mistake, not a second "no plugin named …" error.
+   */
+  const reported = new Set<string>();
   for (const [i, p] of (c.plugins ?? []).entries()) {
     const name = p.name ?? p.type;
     const def = pluginDefinition(p.type);
     if (!def) {
       fail(`plugins[${i}].type`, `unknown plugin type "${p.type}" (known: ${pluginTypes().join(', ')})`);
+      reported.add(name);
       continue;
     }
     if (names.has(name)) fail(`plugins[${i}].name`, `duplicate plugin name "${name}"`);
     names.add(name);
+    kinds.set(name, def.kind);
     const params = def.parameters.safeParse(p.parameters ?? {});
     if (!params.success) {
       for (const issue of params.error.issues) fail(`plugins[${i}].parameters${issue.path.length ? '.' + pathString(issue.path) : ''}`, issue.message);
+      reported.add(name);
       continue;
     }
     plugins.push({ name, type: def.type, parameters: (p.parameters ?? {}) as Record<string, unknown> });
   }
-  const kindOf = (name: string) => {
-    const spec = plugins.find((p) => p.name === name);
-    return spec ? pluginDefinition(spec.type)!.kind : undefined;
-  };
+  const kindOf = (name: string) => kinds.get(name);
   const addPlugin = (type: string): string => {
     const existing = plugins.find((p) => p.type === type);
     if (existing) return existing.name;
     let name = type;
     for (let n = 2; names.has(name); n++) name = `${type}-${n}`;
     names.add(name);
+    kinds.set(name, pluginDefinition(type)!.kind);
     plugins.push({ name, type, parameters: {} });
     return name;
   };
@@ -167,7 +175,9 @@ export function validateConfig(raw: unknown, source: string): EffectiveConfig {
     profileNames.add(prof.name);
     for (const [j, ref] of prof.plugins.entries()) {
       const kind = kindOf(ref.pluginRef);
-      if (!kind) fail(`schedulingProfiles[${i}].plugins[${j}].pluginRef`, `no plugin named "${ref.pluginRef}" (known: ${[...names].join(', ') || 'none'})`);
+      if (!kind) {
+        if (!reported.has(ref.pluginRef)) fail(`schedulingProfiles[${i}].plugins[${j}].pluginRef`, `no plugin named "${ref.pluginRef}" (known: ${[...names].join(', ') || 'none'})`);
+      }
       else if (!['filter', 'scorer', 'picker'].includes(kind)) fail(`schedulingProfiles[${i}].plugins[${j}].pluginRef`, `"${ref.pluginRef}" is a ${kind}, not a filter, scorer or picker`);
     }
     const pickers = prof.plugins.filter((r) => kindOf(r.pluginRef) === 'picker');
@@ -184,7 +194,7 @@ export function validateConfig(raw: unknown, source: string): EffectiveConfig {
   }
   let saturationRef = c.saturationDetector?.pluginRef;
   if (saturationRef === undefined) saturationRef = addPlugin('utilization-detector');
-  else if (kindOf(saturationRef) !== 'saturation-detector') fail('saturationDetector.pluginRef', `no saturation detector plugin named "${saturationRef}"`);
+  else if (kindOf(saturationRef) !== 'saturation-detector' && !(kindOf(saturationRef) === undefined && reported.has(saturationRef))) fail('saturationDetector.pluginRef', `no saturation detector plugin named "${saturationRef}"`);
 
   if (errors.length) throw new KvgateError(ErrorCode.InvalidConfig, errors.join('\n'));
   return {

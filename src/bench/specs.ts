@@ -1,0 +1,70 @@
+import { KvgateError, ErrorCode } from '../shared/errors.js';
+
+/**
+ * The load and goal specs `kvgate bench` and `kvgate simulate` both take, parsed once so one
+ * spelling means the same in real and in virtual time.
+ */
+
+/** inference-perf's `rate:duration` stages ("3:60,10:30"), seconds; both must be positive. */
+export function parseStages(v: string): { rate: number; durationS: number }[] {
+  return v.split(',').map((part) => {
+    const m = /^(\d+(?:\.\d+)?):(\d+(?:\.\d+)?)s?$/.exec(part.trim());
+    if (!m || !(Number(m[1]) > 0) || !(Number(m[2]) > 0)) {
+      throw new KvgateError(ErrorCode.InvalidConfig, `--stages entries look like rate:seconds with both positive, e.g. 3:60,10:30 (got "${part}")`, { param: 'stages' });
+    }
+    return { rate: Number(m[1]), durationS: Number(m[2]) };
+  });
+}
+
+/** Per-request limits (ms): a request meets the SLO when it is within all of them (goodput). */
+export interface RequestSlo {
+  ttftMs?: number;
+  tpotMs?: number;
+  e2eMs?: number;
+}
+
+/** A limit on a percentile of a metric over a run, e.g. TTFT p90 ≤ 2,000 ms. */
+export interface PercentileTarget {
+  metric: 'ttft' | 'tpot' | 'e2e';
+  percentile: number;
+  maxMs: number;
+}
+
+export interface Slo {
+  request: RequestSlo;
+  percentiles: PercentileTarget[];
+  text: string;
+}
+
+function ms(v: string, key: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim());
+  if (!m) throw new KvgateError(ErrorCode.InvalidConfig, `--slo ${key}: "${v}" is not a duration (500, 500ms, 2s)`, { param: 'slo' });
+  const n = Number(m[1]);
+  return m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n;
+}
+
+/**
+ * Parses `--slo` (kvgate bench and kvgate simulate): comma-separated `metric=duration` (a
+ * per-request limit: `ttft=500,tpot=50`, ms unless a unit is given) and `metric_pNN=duration` (a
+ * percentile target: `ttft_p90=2s`). Metrics: ttft, tpot, e2e. A percentile target also counts as
+ * the per-request limit for goodput when no plain limit names that metric.
+ */
+export function parseSlo(text: string): Slo {
+  const slo: Slo = { request: {}, percentiles: [], text };
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [key, value] = part.split('=');
+    const m = /^(ttft|tpot|e2e)(?:_p(\d{1,2}(?:\.\d+)?))?$/.exec(key ?? '');
+    if (!m || value === undefined) {
+      throw new KvgateError(ErrorCode.InvalidConfig, `--slo: "${part}" — use metric=duration or metric_pNN=duration with metric ttft, tpot or e2e (e.g. ttft_p90=2s,tpot_p90=50ms)`, { param: 'slo' });
+    }
+    const metric = m[1] as PercentileTarget['metric'];
+    const limit = ms(value, key);
+    if (m[2] !== undefined) {
+      const p = Number(m[2]);
+      if (!(p > 0 && p < 100)) throw new KvgateError(ErrorCode.InvalidConfig, `--slo ${key}: the percentile must be between 0 and 100`, { param: 'slo' });
+      slo.percentiles.push({ metric, percentile: p, maxMs: limit });
+    } else slo.request[`${metric}Ms`] = limit;
+  }
+  for (const t of slo.percentiles) slo.request[`${t.metric}Ms`] ??= t.maxMs;
+  return slo;
+}

@@ -1,0 +1,92 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runKvgate } from '../helpers/cli.js';
+import { sim } from '../sim/helpers.js';
+import { parseSlo } from '../../src/bench/specs.js';
+
+const SMALL = ['--num-requests', '2', '--concurrency', '1', '--workload', 'random', '--input-len', '10', '--output-len', '2'];
+
+test('bench --slo takes what simulate --slo takes: units, e2e and percentile targets; a bare number is ms', async () => {
+  assert.deepEqual(parseSlo('ttft=1s,tpot=50').request, { ttftMs: 1000, tpotMs: 50 });
+  assert.deepEqual(parseSlo('ttft_p90=2000,e2e=1.5s').request, { ttftMs: 2000, e2eMs: 1500 });
+  const s = await sim({ profile: 'instant' });
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-bench-slo-'));
+  try {
+    for (const [spec, want] of [['ttft=1s', { ttftMs: 1000 }], ['ttft_p90=2000,e2e=3s', { ttftMs: 2000, e2eMs: 3000 }]] as const) {
+      const out = join(dir, 'r.json');
+      const r = await runKvgate(['bench', '--url', s.url, ...SMALL, '--slo', spec, '--out', out, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const report = JSON.parse(readFileSync(out, 'utf8'));
+      assert.deepEqual(report.config.slo, want, spec);
+      assert.equal(typeof JSON.parse(r.stdout).goodput_rps, 'number', spec);
+    }
+    const bad = await runKvgate(['bench', '--url', s.url, ...SMALL, '--slo', 'ttft=soon']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^kvgate: --slo ttft: "soon" is not a duration/m);
+  } finally {
+    await s.close();
+  }
+});
+
+test('bench --dataset: an unusable "max_tokens" or a line that is not an object is an error naming the file, line and field', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-bench-ds-'));
+  const file = join(dir, 'd.jsonl');
+  const s = await sim({ profile: 'instant' });
+  try {
+    for (const [line, message] of [
+      ['{"prompt":"hi","max_tokens":"x"}', /"max_tokens" must be a whole number >= 1 \(got "x"\)/],
+      ['{"prompt":"hi","max_tokens":0}', /"max_tokens" must be a whole number >= 1 \(got 0\)/],
+      ['null', /expected a JSON object with "prompt" or "messages"/],
+    ] as const) {
+      writeFileSync(file, `{"prompt":"ok","max_tokens":4}\n${line}\n`);
+      const r = await runKvgate(['bench', '--url', s.url, '--dataset', file]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^kvgate: --dataset ${file.replace(/[/.]/g, '\\$&')}:2: ${message.source}`, 'm'));
+      assert.doesNotMatch(r.stderr, /\n\s+at /);
+    }
+  } finally {
+    await s.close();
+  }
+});
+
+test('bench: --serial with --parallel is a conflict; an --out or --html that cannot be written fails before the run', async () => {
+  const both = await runKvgate(['bench', '--url', 'http://127.0.0.1:1', '--serial', '--parallel']);
+  assert.equal(both.code, 1);
+  assert.match(both.stderr, /^kvgate: give --serial or --parallel, not both/m);
+  // Port 1 refuses connections: had the run started, the error would be about the URL.
+  const out = await runKvgate(['bench', '--url', 'http://127.0.0.1:1', '--out', '/nonexistent-kvgate-dir/r.json']);
+  assert.equal(out.code, 1);
+  assert.match(out.stderr, /^kvgate: --out: cannot write \/nonexistent-kvgate-dir\/r\.json: no such directory \/nonexistent-kvgate-dir$/m);
+  const html = await runKvgate(['bench', '--url', 'http://127.0.0.1:1', '--html', tmpdir()]);
+  assert.equal(html.code, 1);
+  assert.match(html.stderr, /^kvgate: --html: cannot write .*: it is a directory$/m);
+});
+
+test('simulate: --compare with no policy is an error; an unwritable --out fails before simulating', async () => {
+  const compare = await runKvgate(['simulate', '--compare', '']);
+  assert.equal(compare.code, 1);
+  assert.match(compare.stderr, /option '--compare <policies>' argument '' is invalid\. An empty list \(an unset variable\?\)/);
+  const endpoints = await runKvgate(['serve', '--port', '0', '--endpoints', ' , ']);
+  assert.equal(endpoints.code, 1);
+  assert.match(endpoints.stderr, /option '--endpoints <list>' argument ' , ' is invalid\. An empty list/);
+  const out = await runKvgate(['simulate', '--profile', 'instant', '--num-requests', '5', '--out', '/nonexistent-kvgate-dir/o.json']);
+  assert.equal(out.code, 1);
+  assert.match(out.stderr, /^kvgate: --out: cannot write \/nonexistent-kvgate-dir\/o\.json: no such directory \/nonexistent-kvgate-dir$/m);
+  assert.doesNotMatch(out.stderr, /simulate: .* done/, 'nothing simulated');
+});
+
+test('render: --gateway-name / --gateway-namespace without --kserve, or --gateway-class with it, is an error (the flag would be ignored)', async () => {
+  const base = ['render', '--name', 'a', '--namespace', 'b', '--model', 'm', '-o', '-'];
+  const name = await runKvgate([...base, '--gateway-name', 'x']);
+  assert.equal(name.code, 1);
+  assert.match(name.stderr, /^kvgate: --gateway-name applies with --kserve only: without it kvgate renders its own Gateway, a-gateway of --gateway-class in --namespace$/m);
+  const cls = await runKvgate([...base, '--kserve', '--gateway-class', 'foo']);
+  assert.equal(cls.code, 1);
+  assert.match(cls.stderr, /^kvgate: --gateway-class applies without --kserve only/m);
+  const ok = await runKvgate([...base, '--kserve', '--gateway-name', 'x']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /gateway-name: x/);
+});

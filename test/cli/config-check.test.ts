@@ -1,0 +1,33 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runKvgate } from '../helpers/cli.js';
+import { loadConfig } from '../../src/router/index.js';
+
+const HEAD = 'apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\n';
+
+test('config check: a plugin whose parameters fail validation is reported once, not also as missing where a profile names it', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'kvgate-cfg-')), 'bogus.yaml');
+  writeFileSync(file, `${HEAD}plugins:\n- type: prefix-cache-scorer\n  parameters: {bogusParam: 1}\n- type: queue-scorer\nschedulingProfiles:\n- name: default\n  plugins:\n  - pluginRef: prefix-cache-scorer\n  - pluginRef: queue-scorer\n`);
+  const r = await runKvgate(['config', 'check', file]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /plugins\[0\]\.parameters: Unrecognized key: "bogusParam"/);
+  assert.doesNotMatch(r.stderr, /no plugin named/);
+  // The same for a plugin of an unknown type; a reference to a plugin never declared is still an error.
+  const unknown = `${HEAD}plugins:\n- type: prefix-scorer\n  name: p\nschedulingProfiles:\n- name: default\n  plugins:\n  - pluginRef: p\n  - pluginRef: nope\n`;
+  assert.throws(() => loadConfig({ text: unknown }), (e: Error) => /unknown plugin type "prefix-scorer"/.test(e.message) && !/no plugin named "p"/.test(e.message) && /no plugin named "nope"/.test(e.message));
+});
+
+test('config check without a file or --preset prints the preset every command defaults to (kvgate)', async () => {
+  const r = await runKvgate(['config', 'check', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const kvgate = loadConfig({ preset: 'kvgate' });
+  const { source: _source, ...body } = kvgate;
+  assert.deepEqual(JSON.parse(r.stdout), JSON.parse(JSON.stringify(body)));
+  const text = await runKvgate(['config', 'check']);
+  assert.match(text.stdout, /^# effective config from preset kvgate/);
+  const help = await runKvgate(['config', 'check', '--help']);
+  assert.match(help.stdout, /--preset <name>[\s\S]*default: kvgate/);
+});

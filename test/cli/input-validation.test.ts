@@ -1,0 +1,48 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runKvgate } from '../helpers/cli.js';
+
+/** One clear message naming the flag, exit code 1, no stack trace. */
+function assertFlagError(r: { code: number | null; stderr: string }, message: RegExp) {
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, message);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+}
+
+test('--metrics-interval 0 (a scrape loop without pause) and other zero periods or windows are refused, naming the flag', async () => {
+  const up = await runKvgate(['up', '--metrics-interval', '0', '--port', '0', '--sim-base-port', '0']);
+  assertFlagError(up, /--metrics-interval must be at least 1ms \(got "0"\)/);
+  const serve = await runKvgate(['serve', '--endpoints', '127.0.0.1:9', '--port', '0', '--metrics-interval', '0.5ms']);
+  assertFlagError(serve, /--metrics-interval must be at least 1ms \(got "0\.5ms"\)/);
+  const health = await runKvgate(['epp', '--endpoints', '127.0.0.1:9', '--health-interval', '0.2ms']);
+  assertFlagError(health, /--health-interval must be 0 \(off\) or at least 1ms \(got "0\.2ms"\)/);
+  // Longer than a Node timer holds: it would fire after 1 ms.
+  const long = await runKvgate(['serve', '--endpoints', '127.0.0.1:9', '--queue-timeout', '700h']);
+  assertFlagError(long, /--queue-timeout must be at most 596h \(got "700h"\)/);
+  const bench = await runKvgate(['bench', '--url', 'http://127.0.0.1:9', '--trace-window', '0']);
+  assertFlagError(bench, /--trace-window must be more than 0 \(got "0"\)/);
+  const benchDuration = await runKvgate(['bench', '--url', 'http://127.0.0.1:9', '--rate', '1', '--duration', '0s']);
+  assertFlagError(benchDuration, /--duration must be more than 0 \(got "0s"\)/);
+  for (const flag of ['--metrics-interval', '--trace-window', '--duration']) {
+    assertFlagError(await runKvgate(['simulate', flag, '0']), new RegExp(`${flag} must be more than 0 \\(got "0"\\)`));
+  }
+  // The bound is in --help, beside the default and its unit.
+  const help = await runKvgate(['serve', '--help']);
+  assert.match(help.stdout, /--metrics-interval <duration>[\s\S]*?at least 1ms \(default: 50ms\)/);
+  assert.match(help.stdout, /--health-interval <duration>[\s\S]*?at least 1ms \(default: 1s\)/);
+});
+
+test('--endpoints: an upper-case scheme is still http, and another scheme is an error naming the flag and the entry', async () => {
+  const r = await runKvgate(['serve', '--port', '0', '--endpoints', 'http://127.0.0.1:20000,ftp://x:1']);
+  assertFlagError(r, /^kvgate: --endpoints: invalid endpoint "ftp:\/\/x:1": scheme ftp:\/\/ is not http:\/\/ or https:\/\/$/m);
+});
+
+test('bench: a bad --stages entry names --stages (as simulate does), a bad --sweep rate names --sweep', async () => {
+  const stages = await runKvgate(['bench', '--url', 'http://127.0.0.1:1', '--stages', '2:1,0:1']);
+  assertFlagError(stages, /^kvgate: --stages entries look like rate:seconds with both positive, e.g\. 3:60,10:30 \(got "0:1"\)$/m);
+  assert.doesNotMatch(stages.stderr, /--sweep/);
+  const sim = await runKvgate(['simulate', '--stages', '2:1,0:1']);
+  assertFlagError(sim, /^kvgate: --stages entries look like rate:seconds with both positive/m);
+  const sweep = await runKvgate(['bench', '--url', 'http://127.0.0.1:1', '--sweep', '1,0']);
+  assertFlagError(sweep, /^kvgate: --sweep rates must be positive numbers, e\.g\. 1,2,4 \(got "0"\)$/m);
+});
