@@ -1,6 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { durationOption, intArg, listArg, numberArg, portArg } from './parse.js';
 import { LOG_LEVELS } from '../shared/logger.js';
+import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { PRIORITY_RULE, parsePriority } from '../router/priority.js';
 
 /**
@@ -253,6 +254,27 @@ export interface TimeoutValues {
   upstreamIdleTimeout: number;
   requestTimeout: number;
   maxBufferedBytes: number;
+}
+
+/** An origin as browsers send it (scheme://host[:port]), or `*`. */
+function originArg(v: string, prev: string[] = []): string[] {
+  const items = listArg(v);
+  for (const o of items) {
+    if (o !== '*' && !/^https?:\/\/[^/\s]+$/i.test(o)) throw new InvalidArgumentError(`"${o}" is not an origin: give scheme://host[:port] (e.g. https://app.example.com) or *`);
+  }
+  return [...prev, ...items];
+}
+
+/** CORS of the OpenAI gateway (serve, up): the origins browsers may call it from, as vLLM's --allowed-origins. */
+export function addCorsOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--allowed-origins <origins>', 'origins browsers may call the gateway from (CORS, as vLLM): comma-separated scheme://host[:port], or * for any; preflights are answered before authentication (default: *)').argParser(originArg))
+    .option('--no-cors', 'send no CORS headers and answer no preflight (browsers on other origins cannot call the gateway)');
+}
+
+export function resolveCors(o: { allowedOrigins?: string[]; cors?: boolean }): { allowedOrigins: string[] } {
+  if (o.cors === false && o.allowedOrigins) throw new KvgateError(ErrorCode.InvalidConfig, '--allowed-origins and --no-cors contradict each other: give one', { param: 'allowed-origins' });
+  return { allowedOrigins: o.cors === false ? [] : (o.allowedOrigins ?? ['*']) };
 }
 
 export function resolveTimeouts(o: TimeoutValues) {

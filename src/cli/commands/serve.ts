@@ -9,6 +9,8 @@ import {
   addRequestLimitOptions,
   addRoutingOptions,
   addTimeoutOptions,
+  addCorsOptions,
+  resolveCors,
   checkReadableFiles,
   resolveFlowControl,
   resolveKvEvents,
@@ -53,6 +55,7 @@ export function registerServe(program: Command): void {
   addRequestLimitOptions(cmd, '413');
   addFlowControlOptions(cmd);
   addTimeoutOptions(cmd);
+  addCorsOptions(cmd);
   cmd.addHelpText('after', DURATION_HELP);
   cmd
     .addOption(new Option('--api-key <key>', 'require this bearer key (repeatable, comma-separated; also $KVGATE_API_KEYS, comma-separated); an empty key is an error').argParser(apiKeyArg))
@@ -97,6 +100,7 @@ export function registerServe(program: Command): void {
         ...kv,
         ...resolveFlowControl(o),
         ...resolveTimeouts(o),
+        ...resolveCors(o),
         apiKeys: keys,
         maxBodyBytes: o.maxBodyBytes,
         maxAttempts: o.maxAttempts,

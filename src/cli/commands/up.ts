@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 import { DURATION_HELP, countOf, intArg, portArg, waitForSignal } from '../parse.js';
-import { addFlowControlOptions, addObjectiveOptions, addProbeOptions, addRequestLimitOptions, addRoutingOptions, addTimeoutOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolveRouting, resolveTimeouts } from '../options.js';
+import { addCorsOptions, resolveCors, addFlowControlOptions, addObjectiveOptions, addProbeOptions, addRequestLimitOptions, addRoutingOptions, addTimeoutOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolveRouting, resolveTimeouts } from '../options.js';
 
 /** A run of ports one `kvgate up` flag claims, and how the message names it. */
 interface PortRange {
@@ -85,6 +85,7 @@ export function registerUp(program: Command): void {
   addObjectiveOptions(cmd);
   addFlowControlOptions(cmd, { maxNumSeqs: false }); // --max-num-seqs above sets the replicas'
   addTimeoutOptions(cmd);
+  addCorsOptions(cmd);
   addProbeOptions(cmd);
   addRequestLimitOptions(cmd, '413');
   cmd.addHelpText('after', DURATION_HELP);
@@ -130,6 +131,7 @@ export function registerUp(program: Command): void {
           ...objectives,
           ...resolveFlowControl(o),
           ...resolveTimeouts(o),
+          ...resolveCors(o),
           endpoints,
           tokenizer: kv.tokenizer,
           metricsIntervalMs: o.metricsInterval,
