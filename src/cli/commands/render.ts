@@ -9,7 +9,7 @@ export function registerRender(program: Command): void {
     .option('--namespace <ns>', '(required) workload namespace (rendered with istio-injection: enabled)')
     .option('--model <model>', '(required) model to serve, e.g. Qwen/Qwen2.5-3B-Instruct')
     .option('--replicas <n>', 'model-server replicas', intArg('--replicas', 1), 3)
-    .option('--preset <name>', 'routing preset for the EPP config', 'seed')
+    .option('--preset <name>', 'routing preset for the EPP config; the default reproduces the seed deployment this command renders (prefix 2, load 1), where serve, up and epp default to kvgate', 'seed')
     .option('--config-file <file>', 'EndpointPickerConfig YAML (instead of --preset)')
     .addOption(new Option('--accelerator <kind>', 'accelerator of the model servers').choices(['tpu-v6e', 'nvidia-h100', 'nvidia-l4']).default('tpu-v6e'))
     .option('--kserve', "the seed's KServe variant: an LLMInferenceService with kvgate as its scheduler, the three EnvoyFilters, an HTTPRoute for /health and /v1/models", false)
