@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runKvgate } from '../helpers/cli.js';
 
 test('simulate --validate runs the workload in virtual time and against kvgate up, and compares them', async () => {
@@ -26,6 +29,9 @@ test('simulate --validate runs the workload in virtual time and against kvgate u
   assert.equal(human.code, 0, human.stderr);
   assert.match(human.stdout, /virtual time\s+real time\s+difference/);
   assert.match(human.stdout, /TTFT p50 ms\s+\d+\.\d\s+\d+\.\d\s+[+-]\d+\.\d %/);
+  const html = await runKvgate(['simulate', '--validate', '--html', '/tmp/x.html'], { timeoutMs: 60_000 });
+  assert.equal(html.code, 1);
+  assert.match(html.stderr, /--html does not apply to --validate/);
   const bad = await runKvgate(['simulate', '--validate', '--fleet', '2:qwen2.5-3b-tpu-v6e,1:llama3-8b-h100'], { timeoutMs: 60_000 });
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /--validate runs the fleet `kvgate up` builds/);
@@ -33,9 +39,11 @@ test('simulate --validate runs the workload in virtual time and against kvgate u
 
 test('simulate --validate runs the same engines on both sides: engine flags reach kvgate up, and KV events are on in both (or off in both)', async () => {
   const args = ['simulate', '--validate', '--preset', 'kvgate', '--kv-cache-size', '400', '--max-num-seqs', '8', '--num-groups', '2', '--prompts-per-group', '3', '--system-prompt-len', '300', '--question-len', '20', '--output-len', '5', '--concurrency', '2', '--json'];
-  const on = await runKvgate(args, { timeoutMs: 120_000 });
+  const out = join(mkdtempSync(join(tmpdir(), 'kvgate-validate-')), 'v.json');
+  const on = await runKvgate([...args, '--out', out], { timeoutMs: 120_000 });
   assert.equal(on.code, 0, on.stderr);
   const v = JSON.parse(on.stdout);
+  assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), v, '--out holds the same JSON');
   assert.equal(v.config.path.kvEvents, true);
   assert.equal(v.config.real_fleet.kv_events, true, JSON.stringify(v.config.real_fleet));
   assert.deepEqual(v.config.real_fleet.up_args.slice(-4), ['--kv-cache-size', '400', '--max-num-seqs', '8']);

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { intArg, numberArg, durationOption, listArg, DURATION_HELP } from '../parse.js';
 import { addWorkloadShapeOptions, checkWritableFiles } from '../options.js';
 import { WORKLOADS } from '../../bench/workloads.js';
+import { KvgateError, ErrorCode } from '../../shared/errors.js';
 
 /** Flags shared by `kvgate simulate` and `kvgate simulate plan`: fleet, policy, workload, arrivals, data paths. */
 function commonOptions(cmd: Command, o: { plan: boolean }): Command {
@@ -62,8 +63,11 @@ export function registerSimulate(program: Command): void {
     .addOption(new Option('--parallel <n>', 'policies simulated at once, on worker threads (the report does not depend on it)').argParser(intArg('--parallel', 1)).default(availableParallelism(), `CPU count, ${availableParallelism()} here`))
     .action(async (o) => {
       if (o.validate) {
+        if (o.html) throw new KvgateError(ErrorCode.InvalidConfig, '--html does not apply to --validate (its report is the side-by-side table; --out writes its JSON)', { param: 'html' });
+        await checkWritableFiles({ '--out': o.out });
         const { runValidation, formatValidation, validationJson } = await import('../../simulate/validate.js');
         const v = await runValidation(o, { onStatus: (m: string) => process.stderr.write(`simulate --validate: ${m}\n`) });
+        if (o.out) (await import('node:fs')).writeFileSync(o.out, `${validationJson(v)}\n`);
         process.stdout.write(o.json ? `${validationJson(v)}\n` : `${formatValidation(v)}\n`);
         return;
       }
@@ -114,8 +118,10 @@ export function registerSimulate(program: Command): void {
     .option('--hours-per-month <h>', 'hours billed per month', numberArg('--hours-per-month', 1), 720)
     .option('--prices <file>', 'price file (default: data/prices.json)')
     .action(async (o) => {
+      await checkWritableFiles({ '--out': o.out }); // not after minutes of simulation
       const { runPlan, formatPlan, planJson } = await import('../../simulate/plan.js');
       const plan = await runPlan(o, { onStatus: (m: string) => process.stderr.write(`simulate plan: ${m}\n`) });
+      if (o.out) (await import('node:fs')).writeFileSync(o.out, `${planJson(plan)}\n`);
       process.stdout.write(o.json ? `${planJson(plan)}\n` : `${formatPlan(plan)}\n`);
       if (plan.policies.some((p) => p.replicas === null)) process.exitCode = 1;
     });
