@@ -304,9 +304,10 @@ export function parseCompletionRequest(
   const so = body.stream_options;
   if (so !== undefined && so !== null && (typeof so !== 'object' || Array.isArray(so))) throw bad('stream_options must be an object', 'stream_options');
   const streamOptions = (so ?? undefined) as { include_usage?: unknown; continuous_usage_stats?: unknown } | undefined;
-  // vLLM: include_usage defaults to true once stream_options is present.
-  const includeUsage = streamOptions ? streamOptions.include_usage !== false : false;
-  const continuousUsage = streamOptions?.continuous_usage_stats === true;
+  // vLLM (serving_chat / serving_completion): include_usage defaults to true once stream_options
+  // is present (absent field), an explicit null or false is off; continuous usage needs both.
+  const includeUsage = streamOptions ? streamOptions.include_usage === undefined || streamOptions.include_usage === true : false;
+  const continuousUsage = includeUsage && streamOptions?.continuous_usage_stats === true;
 
   const seed = optionalInt(body, 'seed') ?? undefined;
   const cht = body.cache_hit_threshold;

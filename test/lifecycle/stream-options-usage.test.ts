@@ -86,10 +86,13 @@ test('include_usage false, and no stream_options, give no usage chunk; the gatew
     const { samples } = parsePromText(await (await fetch(`${gw.url}/metrics`)).text());
     return sampleValue(samples, 'inference_objective_output_tokens_sum', { model_name: MODEL, target_model_name: MODEL }) ?? 0;
   };
-  for (const body of [chat({ include_usage: false }), completion({ include_usage: false }), chat(), completion()]) {
+  // include_usage false or null with continuous_usage_stats: no usage anywhere (vLLM needs both for
+  // per-chunk usage); the gateway's added include_usage must not switch the per-chunk usage on.
+  for (const body of [chat({ include_usage: false }), completion({ include_usage: false }), chat(), completion(), chat({ include_usage: false, continuous_usage_stats: true }), completion({ include_usage: null, continuous_usage_stats: true })]) {
     const before = await outputTokens();
     const { direct, viaGateway } = await bothWays('messages' in body ? '/v1/chat/completions' : '/v1/completions', body);
     assert.equal(usageChunks(direct).length, 0);
+    assert.ok(chunks(direct).every((c) => c.usage == null), 'the replica sends no usage at all');
     assert.equal(viaGateway, direct);
     // The request is recorded once its response has ended; the access log and metrics have its tokens.
     await waitFor(async () => (await outputTokens()) === before + body.max_tokens);

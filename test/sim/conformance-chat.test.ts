@@ -145,13 +145,23 @@ test('echo prepends the last message only when it has the answer\'s role', async
   assert.equal(events[1].choices[0].delta.content, partial, 'the echo follows the role chunk');
 });
 
-// StreamOptions.continuous_usage_stats on chat streams: every chunk, the role chunk included.
+// StreamOptions.continuous_usage_stats on chat streams: every chunk, the role chunk included, and
+// only with include_usage (vLLM: include_continuous_usage = include_usage and continuous_usage_stats).
 test('continuous_usage_stats on a chat stream', async () => {
-  const r = await post(s, '/v1/chat/completions', { model: MODEL, messages: user('usage'), max_tokens: 3, stream: true, stream_options: { include_usage: false, continuous_usage_stats: true } });
+  const r = await post(s, '/v1/chat/completions', { model: MODEL, messages: user('usage'), max_tokens: 3, stream: true, stream_options: { continuous_usage_stats: true } });
   const { events, done } = sseEvents(r.text);
   assert.ok(done);
-  assert.deepEqual(events.map((e) => e.usage.completion_tokens), [0, 1, 2, 3]);
-  assert.ok(events.every((e) => e.choices.length === 1), 'include_usage false: no usage-only chunk');
+  const content = events.filter((e) => e.choices.length === 1);
+  assert.deepEqual(content.map((e) => e.usage.completion_tokens), [0, 1, 2, 3]);
+  const last = events.at(-1);
+  assert.equal(last.choices.length, 0, 'include_usage (default true): the usage-only chunk at the end');
+  assert.equal(last.usage.completion_tokens, 3);
+  for (const off of [{ include_usage: false, continuous_usage_stats: true }, { include_usage: null }]) {
+    const q = await post(s, '/v1/chat/completions', { model: MODEL, messages: user('usage'), max_tokens: 3, stream: true, stream_options: off });
+    const x = sseEvents(q.text);
+    assert.ok(x.done);
+    assert.ok(x.events.every((e) => e.choices.length === 1 && e.usage == null), `${JSON.stringify(off)}: no usage anywhere`);
+  }
 });
 
 // ChatCompletionResponse.prompt_logprobs (vLLM extension, top level for chat).

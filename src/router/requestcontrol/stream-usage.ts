@@ -16,7 +16,9 @@ export function bodyWithIncludeUsage(body: Buffer, json: Record<string, unknown>
     return Buffer.concat([body.subarray(0, open + 1), INJECTED, body.subarray(open + 1)]);
   }
   const so = json.stream_options && typeof json.stream_options === 'object' ? (json.stream_options as Record<string, unknown>) : {};
-  return Buffer.from(JSON.stringify({ ...json, stream_options: { ...so, include_usage: true } }));
+  // continuous_usage_stats off: vLLM puts usage on every chunk only with include_usage, so the
+  // client, which did not ask for usage, would otherwise get it on chunks this stream passes untouched.
+  return Buffer.from(JSON.stringify({ ...json, stream_options: { ...so, include_usage: true, continuous_usage_stats: false } }));
 }
 
 const BOUNDARY = Buffer.from('\n\n');
