@@ -98,3 +98,14 @@ test('include_usage false, and no stream_options, give no usage chunk; the gatew
     await waitFor(async () => (await outputTokens()) === before + body.max_tokens);
   }
 });
+
+test('a stream_options that is not an object reaches the engine as sent and gets its 400, not a stream', async () => {
+  for (const so of ['yes', [true]]) {
+    const body = JSON.stringify({ ...chat(), stream_options: so });
+    const direct = await fetch(`${sim.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const via = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    assert.equal(direct.status, 400);
+    assert.equal(via.status, 400, JSON.stringify(so));
+    assert.deepEqual(((await via.json()) as { error: { param: string } }).error.param, ((await direct.json()) as { error: { param: string } }).error.param);
+  }
+});

@@ -122,7 +122,10 @@ export class RequestHandle implements Evictable {
       if (this.input.subset !== undefined) route.subset = this.input.subset;
       const candidates = d.candidates(route.model, route.subset);
       this.modelFound = true;
-      if (route.stream && !route.includeUsage && o.usageOnEveryStream !== false && this.mutableBody) {
+      // A stream_options that is not an object is left for the engine to refuse (400), not replaced.
+      const so = json.stream_options;
+      const injectable = so === undefined || so === null || (typeof so === 'object' && !Array.isArray(so));
+      if (route.stream && !route.includeUsage && injectable && o.usageOnEveryStream !== false && this.mutableBody) {
         this.body = bodyWithIncludeUsage(this.input.body, json);
         this.injectUsage = true;
       }
