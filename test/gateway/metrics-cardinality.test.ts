@@ -69,3 +69,19 @@ test('distinct trusted priorities past the series limit fold into the overflow s
     await env.close();
   }
 });
+
+test('requests refused before their body names a model (invalid JSON, no model) are counted too, under model_name=""', async () => {
+  const env = await fleetWithGateway(1);
+  try {
+    const bad = await fetch(`${env.gateway.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model": ' });
+    assert.equal(bad.status, 400);
+    assert.equal((await post(`${env.gateway.url}/v1/completions`, { prompt: 'hi' })).status, 400);
+    const samples = await scrape(env.gateway.url);
+    const unserved = { model_name: '', target_model_name: '' };
+    assert.equal(sampleValue(samples, 'inference_objective_request_error_total', { ...unserved, error_code: 'invalid_json' }), 1);
+    assert.equal(sampleValue(samples, 'inference_objective_request_error_total', { ...unserved, error_code: 'missing_model' }), 1);
+    assert.equal(sampleValue(samples, 'inference_objective_request_total', { ...unserved, priority: '0' }), 2);
+  } finally {
+    await env.close();
+  }
+});

@@ -449,22 +449,23 @@ export class RequestHandle implements Evictable {
     const route = this.route;
     const durationS = (now - this.t0) / 1000;
     const errorCode = outcome.errorCode ?? (outcome.status >= 400 && outcome.status !== 499 ? `upstream_${outcome.status}` : undefined);
-    if (route) {
-      d.opts.metrics?.observeRequest({
-        model: metricsModel,
-        targetModel: metricsModel,
-        priority: route.priority,
-        endpoint: this.endpoint?.id,
-        status: outcome.status,
-        errorCode,
-        durationS,
-        inputTokens: usage?.promptTokens,
-        outputTokens: usage?.completionTokens,
-        cachedTokens: usage?.cachedTokens,
-        requestBytes: this.input.body.length,
-        responseBytes: this.pick ? this.responseBytes : undefined,
-      });
-    }
+    // Every request is counted, those refused before their body named a model (invalid JSON, no
+    // model, a bad priority header, shutting down) under the unserved model's "" label, so error
+    // rates include them.
+    d.opts.metrics?.observeRequest({
+      model: metricsModel,
+      targetModel: metricsModel,
+      priority: route?.priority ?? d.opts.defaultPriority ?? 0,
+      endpoint: this.endpoint?.id,
+      status: outcome.status,
+      errorCode,
+      durationS,
+      inputTokens: usage?.promptTokens,
+      outputTokens: usage?.completionTokens,
+      cachedTokens: usage?.cachedTokens,
+      requestBytes: this.input.body.length,
+      responseBytes: this.pick ? this.responseBytes : undefined,
+    });
     if (this.ticket >= 0 && this.endpoint) {
       d.opts.observer?.recordCompletion(this.ticket, {
         endpointId: this.endpoint.id,
