@@ -33,7 +33,7 @@ export function registerBench(program: Command): void {
     .option('--api-key <key>', 'bearer key')
     .option('--label <text>', 'name of this run in reports')
     .option('--seed <n>', 'workload and arrival seed', intArg('--seed'), 1)
-    .addOption(durationOption('--timeout', 'per-request timeout', 300_000))
+    .addOption(durationOption('--timeout', 'per-request timeout (headers, then between body bytes); 0 = none', 300_000))
     .option('--out <report.json>', 'write the JSON report')
     .option('--html <report.html>', 'write a self-contained HTML report')
     .option('--json', 'print the report summary as JSON', false)

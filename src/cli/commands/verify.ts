@@ -24,7 +24,7 @@ export function registerVerify(program: Command): void {
     .option('--concurrent <n>', "alias of --parallel (the seed script's name)", intArg('--concurrent', 1))
     .option('--requests <n>', 'requests in the throughput test', intArg('--requests', 1), 20)
     .option('--max-tokens <n>', 'max_tokens of test completions', intArg('--max-tokens', 1), 10)
-    .addOption(durationOption('--timeout', 'per-request timeout', 60_000))
+    .addOption(durationOption('--timeout', 'per-request timeout (headers, then between body bytes); 0 = none', 60_000))
     .option('--json', 'print the rows as JSON', false)
     .addHelpText('after', DURATION_HELP)
     .action(async (o, cmd: Command) => {
