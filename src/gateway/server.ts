@@ -22,7 +22,7 @@ import { AttemptSignal, UpstreamPools, type AbortReason } from './upstream-pools
 import { DEFAULT_TIMEOUTS, type GatewayTimeouts } from './timeouts.js';
 import { MemoryRelief } from './memory-relief.js';
 import { DeadlineSweeper, type Expiring } from '../shared/deadline-sweeper.js';
-import { Cors } from './cors.js';
+import { Cors } from '../shared/cors.js';
 import type { FlowControlSettings } from '../router/index.js';
 import { serveDashboard } from '../observability/index.js';
 
@@ -82,8 +82,9 @@ export interface RunningGateway {
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
-// Request headers the gateway sets itself.
-const SET_BY_GATEWAY = new Set(['host', 'content-length', 'x-request-id']);
+// Request headers the gateway sets itself, or answers itself: CORS is the gateway's (its own
+// --allowed-origins), so the model server gets no Origin and adds no CORS headers of its own.
+const SET_BY_GATEWAY = new Set(['host', 'content-length', 'x-request-id', 'origin']);
 const ROUTING_HEADERS = new Set([
   'x-gateway-destination-endpoint',
   'x-gateway-destination-endpoint-served',
@@ -243,7 +244,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           const out: Record<string, string | string[]> = {};
           for (const k in uh) {
             const v = uh[k];
-            if (v !== undefined && !HOP_BY_HOP.has(k) && k !== 'content-length') out[k] = v;
+            // An upstream's own CORS headers never override the gateway's policy.
+            if (v !== undefined && !HOP_BY_HOP.has(k) && k !== 'content-length' && !k.startsWith('access-control-')) out[k] = v;
           }
           const ct = String(uh['content-type'] ?? '');
           sse = ct.includes('text/event-stream');

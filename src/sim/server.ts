@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { Cors } from '../shared/cors.js';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -26,6 +27,9 @@ import { parseAdminPatch } from './admin-config.js';
 import { adminConfigView } from './admin-config-view.js';
 import { selfSignedCertificate } from './tls.js';
 import { modelEndpoints } from './model-endpoints.js';
+
+// CORS as vLLM's OpenAI server answers it by default (--allowed-origins ["*"]).
+const ANY_ORIGIN = new Cors(['*']);
 
 export interface RunningSim {
   url: string;
@@ -306,6 +310,9 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    // Preflights on any path, as vLLM's CORS middleware (before routing and readiness).
+    const origin = req.headers.origin;
+    if (origin !== undefined && ANY_ORIGIN.handle(req, res, origin)) return;
     const url = req.url!;
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
