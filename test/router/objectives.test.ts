@@ -131,7 +131,9 @@ test('through the gateway: a bad trusted priority header is a 400 OpenAI error n
     await client.completions.create({ model: MODEL, prompt: 'hi', max_tokens: 1 }, { headers: { 'x-kvgate-priority': '7' } });
     const { samples } = parsePromText(await (await fetch(`${env.gateway.url}/metrics`)).text());
     assert.equal(sampleValue(samples, 'inference_objective_request_total', { model_name: MODEL, priority: '7' }), 1);
-    assert.deepEqual(samples.filter((s) => s.name === 'inference_objective_request_total').map((s) => s.labels.priority), ['7'], 'no request was routed with a bad priority');
+    assert.deepEqual(samples.filter((s) => s.name === 'inference_objective_request_total' && s.labels.model_name === MODEL).map((s) => s.labels.priority), ['7'], 'no request was routed with a bad priority');
+    // The refused ones are counted before their model is known: under "" and the default priority.
+    assert.equal(sampleValue(samples, 'inference_objective_request_total', { model_name: '', priority: '0' }), 5);
   } finally {
     await env.close();
   }
