@@ -7,10 +7,25 @@ import type { K8sObject } from './render.js';
  * kvgate_endpoint_picks_total); runbooks are in docs/monitoring.md, one section per alert.
  */
 export interface MonitoringOptions {
-  /** Deployment name: the InferencePool (`name` label of inference_pool_*) and the EPP `NAME-epp`. */
+  /** Deployment name: the EPP `NAME-epp` (its PodMonitor, hence the scrape job `NAMESPACE/NAME-epp`). */
   name: string;
   namespace: string;
+  /**
+   * The InferencePool the EPP watches: the `name` label of inference_pool_* and the
+   * `inference_pool` label of the flow-control series. Default `name`; KServe names its pool
+   * `NAME-inference-pool`, and queries on `NAME` would match nothing there.
+   */
+  pool?: string;
+  /** Labels of the EPP's pods. Default `app: NAME-epp` (the plain render's EPP Deployment). */
+  eppSelector?: Record<string, string>;
+  /**
+   * How the PodMonitor reaches the EPP's /metrics. Default the container port named `metrics`;
+   * KServe's scheduler pods declare no such name, so the KServe render gives the port number.
+   */
+  eppMetricsEndpoint?: { port: string } | { targetPort: number };
 }
+
+const poolOf = (o: MonitoringOptions): string => o.pool ?? o.name;
 
 export interface DashboardQuery {
   panel: string;
@@ -134,7 +149,7 @@ export function grafanaDashboard(o: MonitoringOptions): Record<string, unknown> 
     templating: {
       list: [
         { name: 'datasource', label: 'Prometheus', type: 'datasource', query: 'prometheus', current: {} },
-        { name: 'pool', label: 'InferencePool', type: 'query', datasource: DS, query: { query: 'label_values(inference_pool_ready_pods, name)', refId: 'pool' }, refresh: 2, current: { text: o.name, value: o.name } },
+        { name: 'pool', label: 'InferencePool', type: 'query', datasource: DS, query: { query: 'label_values(inference_pool_ready_pods, name)', refId: 'pool' }, refresh: 2, current: { text: poolOf(o), value: poolOf(o) } },
         { name: 'model_servers', label: 'model-server job', type: 'query', datasource: DS, query: { query: 'label_values(vllm:num_requests_running, job)', refId: 'job' }, refresh: 2, includeAll: true, allValue: '.*', multi: true, current: { text: 'All', value: '$__all' } },
       ],
     },
@@ -152,12 +167,12 @@ export interface AlertSpec {
 
 /** The fleet's alerts. Runbook: docs/monitoring.md, section `#<alert name in lower case>`. */
 export function alertRules(o: MonitoringOptions): AlertSpec[] {
-  const pool = `name="${o.name}"`;
-  const waitingPerReplica = `(max(inference_pool_average_queue_size{${pool}}) + (sum(inference_extension_flow_control_queue_size{inference_pool="${o.name}"}) or vector(0)) / (max(inference_pool_ready_pods{${pool}}) or vector(1)))`;
+  const pool = `name="${poolOf(o)}"`;
+  const waitingPerReplica = `(max(inference_pool_average_queue_size{${pool}}) + (sum(inference_extension_flow_control_queue_size{inference_pool="${poolOf(o)}"}) or vector(0)) / (max(inference_pool_ready_pods{${pool}}) or vector(1)))`;
   const ms = `namespace="${o.namespace}"`;
   const eppJob = `job="${o.namespace}/${o.name}-epp"`;
   return [
-    { alert: 'KvgateNoReadyEndpoints', expr: `max(inference_pool_ready_pods{${pool}}) == 0`, for: '1m', severity: 'critical', summary: `InferencePool ${o.name} has no ready model server: every request fails with 503.` },
+    { alert: 'KvgateNoReadyEndpoints', expr: `max(inference_pool_ready_pods{${pool}}) == 0`, for: '1m', severity: 'critical', summary: `InferencePool ${poolOf(o)} has no ready model server: every request fails with 503.` },
     { alert: 'KvgatePickerDown', expr: `(max(up{${eppJob}}) or vector(0)) == 0`, for: '2m', severity: 'critical', summary: `The endpoint picker ${o.name}-epp is not scraped: with failureMode FailClose the Gateway rejects every request.` },
     {
       alert: 'KvgatePrefixHitRateCollapsed',
@@ -193,7 +208,7 @@ export function ruleGroup(o: MonitoringOptions): { name: string; rules: Record<s
       alert: a.alert,
       expr: a.expr,
       for: a.for,
-      labels: { severity: a.severity, pool: o.name },
+      labels: { severity: a.severity, pool: poolOf(o) },
       annotations: { summary: a.summary, runbook_url: `docs/monitoring.md#${a.alert.toLowerCase()}` },
     })),
   };
@@ -214,7 +229,7 @@ export function monitoringManifests(o: MonitoringOptions): K8sObject[] {
       apiVersion: 'monitoring.coreos.com/v1',
       kind: 'PodMonitor',
       metadata: { name: `${o.name}-epp`, namespace: o.namespace, labels },
-      spec: { selector: { matchLabels: { app: `${o.name}-epp` } }, podMetricsEndpoints: [{ port: 'metrics', path: '/metrics', interval: '15s' }] },
+      spec: { selector: { matchLabels: o.eppSelector ?? { app: `${o.name}-epp` } }, podMetricsEndpoints: [{ ...(o.eppMetricsEndpoint ?? { port: 'metrics' }), path: '/metrics', interval: '15s' }] },
     },
   ];
 }

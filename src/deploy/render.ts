@@ -3,16 +3,26 @@ import { eppConfigPart, eppPart, namespacePart } from './render-epp.js';
 import { gatewayPart, inferencePoolPart, istioPart, peerAuthenticationPart } from './render-istio.js';
 import { kservePart } from './render-kserve.js';
 import { modelServerPart, scrapeMonitorsPart } from './render-model-server.js';
-import { monitoringManifests } from './monitoring.js';
+import { monitoringManifests, type MonitoringOptions } from './monitoring.js';
 import { networkPoliciesPart } from './render-network-policies.js';
 import { autoscalingPart } from './autoscaling.js';
-import { renderContext, validateRenderOptions, type K8sObject, type ManifestFiles, type RenderOptions, type RenderPart } from './render-options.js';
+import { EPP_PORTS, renderContext, validateRenderOptions, type K8sObject, type ManifestFiles, type RenderOptions, type RenderPart } from './render-options.js';
 
 export { validateRenderOptions, type K8sObject, type ManifestFiles, type RenderOptions, type RenderPart } from './render-options.js';
 
+/**
+ * What the dashboard, alerts and EPP PodMonitor must match in this variant: the pool name the
+ * EPP reports (KServe's is NAME-inference-pool) and the EPP pods' labels and metrics port (KServe's
+ * scheduler pods carry KServe's labels and no port named `metrics`).
+ */
+export function monitoringOptions(o: RenderOptions): MonitoringOptions {
+  const c = renderContext(o);
+  return { name: o.name, namespace: o.namespace, pool: c.poolName, eppSelector: c.eppLabels, eppMetricsEndpoint: o.kserve ? { targetPort: EPP_PORTS.metrics } : { port: 'metrics' } };
+}
+
 /** `--monitoring`: Grafana dashboard ConfigMap, PrometheusRule, EPP PodMonitor (monitoring.ts). */
 export const monitoringPart: RenderPart = (c, files) => {
-  if (c.o.monitoring) files.set('monitoring.yaml', monitoringManifests({ name: c.o.name, namespace: c.ns }));
+  if (c.o.monitoring) files.set('monitoring.yaml', monitoringManifests(monitoringOptions(c.o)));
 };
 
 /**

@@ -230,3 +230,29 @@ test('render --monitoring adds monitoring.yaml and leaves the EPP to its PodMoni
   assert.deepEqual(withMonitoring.get('monitoring.yaml')!.map((o) => o.kind), ['ConfigMap', 'PrometheusRule', 'PodMonitor']);
   assert.deepEqual(withMonitoring.get('scrape-monitors.yaml')!.map((o) => `${o.kind}/${o.metadata.name}`), ['PodMonitor/qwen-vllm'], 'the vLLM PodMonitor stays; the EPP is scraped by monitoring.yaml');
 });
+
+test('render --kserve --monitoring: the EPP PodMonitor, alerts and dashboard name the KServe scheduler pods and the pool the EPP reports', () => {
+  const base = { name: 'qwen', namespace: 'ns', model: 'm', replicas: 2, accelerator: 'tpu-v6e' as const, eppConfig: 'x', eppImage: 'kvgate:0.1.0', gatewayClassName: 'istio', monitoring: true };
+  const kserve = renderManifests({ ...base, kserve: true });
+  const isvc = kserve.get('kserve.yaml')!.find((o) => o.kind === 'LLMInferenceService') as unknown as { spec: { router: { scheduler: { template: { containers: { args: string[] }[] } } } } };
+  const args = isvc.spec.router.scheduler.template.containers[0].args;
+  const poolName = args[args.indexOf('--pool-name') + 1];
+  const monitoring = kserve.get('monitoring.yaml')!;
+  const podMonitor = monitoring.find((o) => o.kind === 'PodMonitor') as unknown as { spec: { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: Record<string, unknown>[] } };
+  // KServe labels its scheduler pods itself; app: qwen-epp matches nothing there.
+  const networkPolicy = kserve.get('networkpolicies.yaml')!.find((o) => o.metadata.name.startsWith('allow-gateway-to-epp')) as unknown as { spec: { podSelector: { matchLabels: Record<string, string> } } };
+  assert.deepEqual(podMonitor.spec.selector.matchLabels, networkPolicy.spec.podSelector.matchLabels);
+  assert.equal(podMonitor.spec.podMetricsEndpoints[0].targetPort, 9090, 'by number: the scheduler container declares no port named metrics');
+  assert.equal(podMonitor.spec.podMetricsEndpoints[0].port, undefined);
+  const rules = JSON.stringify(monitoring.find((o) => o.kind === 'PrometheusRule'));
+  assert.ok(rules.includes(`inference_pool_ready_pods{name=\\"${poolName}\\"}`), `alerts query the pool the EPP reports (${poolName})`);
+  assert.ok(!rules.includes('name=\\"qwen\\"'));
+  const dashboard = JSON.parse((monitoring.find((o) => o.kind === 'ConfigMap') as unknown as { data: Record<string, string> }).data['kvgate-qwen.json']);
+  assert.equal(dashboard.templating.list.find((v: { name: string }) => v.name === 'pool').current.value, poolName);
+  // The plain render keeps its own EPP labels, named port and pool name.
+  const plain = renderManifests({ ...base, kserve: false }).get('monitoring.yaml')!;
+  const plainMonitor = plain.find((o) => o.kind === 'PodMonitor') as unknown as { spec: { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: Record<string, unknown>[] } };
+  assert.deepEqual(plainMonitor.spec.selector.matchLabels, { app: 'qwen-epp' });
+  assert.equal(plainMonitor.spec.podMetricsEndpoints[0].port, 'metrics');
+  assert.ok(JSON.stringify(plain).includes('inference_pool_ready_pods{name=\\"qwen\\"}'));
+});

@@ -56,7 +56,7 @@ export function registerRender(program: Command): void {
       }
       const { join } = await import('node:path');
       const { loadConfig, presetText } = await import('../../router/index.js');
-      const { renderManifests, kustomization, toYaml } = await import('../../deploy/render.js');
+      const { renderManifests, kustomization, toYaml, monitoringOptions } = await import('../../deploy/render.js');
       // Validate the routing config before writing anything; ship it as written.
       if (o.configFile) loadConfig({ file: o.configFile });
       else loadConfig({ preset: o.preset });
@@ -95,7 +95,7 @@ export function registerRender(program: Command): void {
       const written = [...files.keys(), 'kustomization.yaml'];
       if (o.monitoring) {
         const { grafanaDashboard } = await import('../../deploy/monitoring.js');
-        writeFileSync(join(o.output, 'grafana-dashboard.json'), `${JSON.stringify(grafanaDashboard(opts), null, 2)}\n`);
+        writeFileSync(join(o.output, 'grafana-dashboard.json'), `${JSON.stringify(grafanaDashboard(monitoringOptions(opts)), null, 2)}\n`);
         written.push('grafana-dashboard.json');
       }
       if (o.autoscaler === 'hpa' && !o.kserve) {
