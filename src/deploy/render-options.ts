@@ -58,6 +58,17 @@ export const MODEL_PORT = 8000;
 export const KV_EVENTS_PORT = 5557;
 
 const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** An absolute http(s) URL with a host (what a Prometheus server address must be). */
+function isHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
 
 export const ACCELERATORS = {
   'tpu-v6e': {
@@ -89,6 +100,9 @@ export function validateRenderOptions(o: RenderOptions): void {
   if (!Number.isInteger(o.replicas) || o.replicas < 1) throw new KvgateError(ErrorCode.InvalidConfig, `--replicas must be a positive integer`, { param: 'replicas' });
   if (!(o.accelerator in ACCELERATORS)) throw new KvgateError(ErrorCode.InvalidConfig, `--accelerator "${o.accelerator}" is not one of ${Object.keys(ACCELERATORS).join(', ')}`, { param: 'accelerator' });
   if (!o.model) throw new KvgateError(ErrorCode.InvalidConfig, '--model is required', { param: 'model' });
+  // GatewayClass names are DNS-1123 subdomains; an empty or odd one renders a Gateway no controller takes.
+  if (!o.kserve && (!DNS1123_SUBDOMAIN.test(o.gatewayClassName) || o.gatewayClassName.length > 253)) throw new KvgateError(ErrorCode.InvalidConfig, `--gateway-class "${o.gatewayClassName}" must be a DNS-1123 subdomain (lower-case letters, digits, '-', '.')`, { param: 'gateway-class' });
+  if (o.prometheusUrl !== undefined && !isHttpUrl(o.prometheusUrl)) throw new KvgateError(ErrorCode.InvalidConfig, `--prometheus-url "${o.prometheusUrl}" must be an http:// or https:// URL`, { param: 'prometheus-url' });
   if (!o.eppImage || /\s/.test(o.eppImage)) throw new KvgateError(ErrorCode.InvalidConfig, `--image "${o.eppImage}" is not an image reference`, { param: 'image' });
 }
 

@@ -256,3 +256,15 @@ test('render --kserve --monitoring: the EPP PodMonitor, alerts and dashboard nam
   assert.equal(plainMonitor.spec.podMetricsEndpoints[0].port, 'metrics');
   assert.ok(JSON.stringify(plain).includes('inference_pool_ready_pods{name=\\"qwen\\"}'));
 });
+
+test('render: a --prometheus-url that is not an http(s) URL and an empty or malformed --gateway-class are named', () => {
+  const base = { name: 'qwen', namespace: 'ns', model: 'm', replicas: 1, accelerator: 'tpu-v6e' as const, eppConfig: 'x', eppImage: 'kvgate:0.1.0', kserve: false, gatewayClassName: 'istio' };
+  for (const url of ['notaurl', 'prometheus:9090', 'ftp://prom', '']) {
+    assert.throws(() => renderManifests({ ...base, autoscaler: 'keda', prometheusUrl: url }), (e: Error) => e.message === `--prometheus-url "${url}" must be an http:// or https:// URL`, url);
+  }
+  for (const cls of ['', 'Istio', 'a b', '-x']) {
+    assert.throws(() => renderManifests({ ...base, gatewayClassName: cls }), (e: Error) => e.message.startsWith(`--gateway-class "${cls}" must be a DNS-1123 subdomain`), cls);
+  }
+  assert.ok(renderManifests({ ...base, gatewayClassName: 'gke-l7-regional-external-managed', autoscaler: 'keda', prometheusUrl: 'https://prom.example:9090/x' }).size > 0);
+  assert.ok(renderManifests({ ...base, gatewayClassName: 'istio.io' }).size > 0);
+});

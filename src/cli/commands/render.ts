@@ -18,10 +18,10 @@ export function registerRender(program: Command): void {
     .option('--strict-mtls', 'add a namespace-wide PeerAuthentication in STRICT mode', false)
     .option('--no-network-policies', "leave out the seed's four NetworkPolicies")
     .option('--monitoring', 'also a Grafana dashboard (grafana-dashboard.json and a ConfigMap for the Grafana sidecar), a PrometheusRule with alerts and an EPP PodMonitor (docs/monitoring.md)', false)
-    .addOption(new Option('--autoscaler <kind>', 'autoscaler of the model servers, on engine + gateway queue per replica: an HPA (needs the Prometheus adapter rule written beside the manifests), a KEDA ScaledObject, or none').choices(['hpa', 'keda', 'none']).default('hpa'))
-    .option('--prometheus-url <url>', 'Prometheus the KEDA scaler queries', 'http://prometheus-operated.monitoring.svc:9090')
+    .addOption(new Option('--autoscaler <kind>', 'autoscaler of the model servers, on engine + gateway queue per replica: an HPA (needs the Prometheus adapter rule written beside the manifests), a KEDA ScaledObject, or none; without --kserve (KServe scales its own workload)').choices(['hpa', 'keda', 'none']).default('hpa'))
+    .option('--prometheus-url <url>', 'with --autoscaler keda: the Prometheus (http or https URL) the KEDA scaler queries', 'http://prometheus-operated.monitoring.svc:9090')
     .option('--image <image>', 'kvgate image for the EPP (npm run image builds kvgate:VERSION)', 'kvgate:0.1.0')
-    .option('--model-server-image <image>', 'vLLM image (default per accelerator)')
+    .option('--model-server-image <image>', 'vLLM image (default per accelerator); without --kserve (KServe picks its own)')
     .option('--gateway-class <name>', 'GatewayClass of the Gateway (without --kserve)', 'istio')
     .option('-o, --output <dir>', 'output directory, or - for one YAML stream on stdout', 'kvgate-manifests')
     .action(async (o, cmd: Command) => {
@@ -29,18 +29,24 @@ export function registerRender(program: Command): void {
       const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
       // Each variant renders its own Gateway: --kserve routes through an existing one (--gateway-name,
       // --gateway-namespace); without it kvgate renders NAME-gateway of --gateway-class in --namespace.
-      // A flag of the other variant would be dropped without a trace, so it is an error.
+      // KServe also owns the vLLM workload (its image, its scaling), and --prometheus-url only feeds
+      // the KEDA scaler. A flag whose object is not rendered would be dropped without a trace, so it
+      // is an error.
       const given = (key: string) => cmd.getOptionValueSource(key) === 'cli';
-      const otherVariant: [string, string][] = o.kserve ? [['gatewayClass', '--gateway-class']] : [['gatewayName', '--gateway-name'], ['gatewayNamespace', '--gateway-namespace']];
-      const misplaced = otherVariant.filter(([key]) => given(key)).map(([, flag]) => flag);
-      if (misplaced.length) {
-        throw new KvgateError(
-          ErrorCode.InvalidConfig,
-          o.kserve
-            ? '--gateway-class applies without --kserve only: with --kserve the routes go through the existing Gateway --gateway-name in --gateway-namespace'
-            : `${misplaced.join(' and ')} ${misplaced.length > 1 ? 'apply' : 'applies'} with --kserve only: without it kvgate renders its own Gateway, ${o.name ?? 'NAME'}-gateway of --gateway-class in --namespace`,
-          { param: misplaced[0] },
-        );
+      if (o.kserve) {
+        const kserveOwned = [['gatewayClass', '--gateway-class'], ['modelServerImage', '--model-server-image'], ['autoscaler', '--autoscaler'], ['prometheusUrl', '--prometheus-url']].filter(([key]) => given(key)).map(([, flag]) => flag);
+        if (kserveOwned.length) {
+          const why = kserveOwned[0] === '--gateway-class' ? 'with --kserve the routes go through the existing Gateway --gateway-name in --gateway-namespace' : 'with --kserve, KServe creates the vLLM workload (image and scaling) from the LLMInferenceService';
+          throw new KvgateError(ErrorCode.InvalidConfig, `${kserveOwned[0]} applies without --kserve only: ${why}`, { param: kserveOwned[0] });
+        }
+      } else {
+        const misplaced = [['gatewayName', '--gateway-name'], ['gatewayNamespace', '--gateway-namespace']].filter(([key]) => given(key)).map(([, flag]) => flag);
+        if (misplaced.length) {
+          throw new KvgateError(ErrorCode.InvalidConfig, `${misplaced.join(' and ')} ${misplaced.length > 1 ? 'apply' : 'applies'} with --kserve only: without it kvgate renders its own Gateway, ${o.name ?? 'NAME'}-gateway of --gateway-class in --namespace`, { param: misplaced[0] });
+        }
+        if (given('prometheusUrl') && o.autoscaler !== 'keda') {
+          throw new KvgateError(ErrorCode.InvalidConfig, `--prometheus-url applies with --autoscaler keda only (the KEDA scaler queries it); with --autoscaler ${o.autoscaler} it would be ignored`, { param: '--prometheus-url' });
+        }
       }
       // All missing required flags in one message (commander's requiredOption names only the first).
       const missing = ['--name', '--namespace', '--model'].filter((f) => o[f.slice(2)] === undefined);
