@@ -119,7 +119,8 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
       if (path === '/metrics') void metrics.text().then((t) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(t));
       // Plain-HTTP liveness and readiness beside the gRPC health service (probes that cannot speak gRPC, STRICT mTLS meshes).
       else if (path === '/health') res.writeHead(200, { 'content-length': 0 }).end();
-      else if (path === '/ready') sendJson(res, synced() ? 200 : 503, { ready: synced(), source: pool.source.description, endpoints: ds.list().length }, {}, head);
+      // `error`: why the source is not (or no longer) current — a missing pool, a 403, a rejected file edit.
+      else if (path === '/ready') sendJson(res, synced() ? 200 : 503, { ready: synced(), source: pool.source.description, endpoints: ds.list().length, ...(pool.source.lastError ? { error: pool.source.lastError } : {}) }, {}, head);
       else res.writeHead(404).end();
     });
     const listening = http;

@@ -434,7 +434,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         if (path === '/health') return void res.writeHead(200, { 'content-length': 0 }).end();
         const healthy = ds.list().filter((e) => e.healthy).length;
         const ready = !draining && pool.synced && healthy > 0;
-        return sendJson(res, ready ? 200 : 503, { ready, draining, healthyEndpoints: healthy, source: pool.source.description }, {}, method === 'HEAD');
+        return sendJson(res, ready ? 200 : 503, { ready, draining, healthyEndpoints: healthy, source: pool.source.description, ...(pool.source.lastError ? { error: pool.source.lastError } : {}) }, {}, method === 'HEAD');
       }
       if (path === '/metrics') {
         void metrics.text().then((t) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(t), fail);

@@ -146,8 +146,12 @@ export class KubernetesEndpointSource implements EndpointSource {
   private poolChanged(obj: PoolObject | undefined): void {
     if (this.stopped) return;
     if (!obj) {
-      this.poolProblem = `InferencePool ${this.o.namespace}/${this.o.poolName} not found (looked in ${this.o.poolGroup ?? 'inference.networking.k8s.io/v1 and inference.networking.x-k8s.io/v1alpha2'})`;
+      const problem = `InferencePool ${this.o.namespace}/${this.o.poolName} not found (looked in ${this.o.poolGroup ?? 'inference.networking.k8s.io/v1 and inference.networking.x-k8s.io/v1alpha2'})`;
       if (this.pool) this.o.logger.warn({ pool: this.description }, 'InferencePool deleted: no endpoints until it is back');
+      // A pool that never existed (a typo in --pool-name or --pool-namespace) is said once, not at
+      // every relist: otherwise the only trace is "0 endpoints" and a readiness that never comes.
+      else if (this.poolProblem !== problem) this.o.logger.warn({ pool: this.description, err: problem }, 'InferencePool not found: no endpoints until it is created');
+      this.poolProblem = problem;
       this.pool = undefined;
       this.switchPods(undefined);
       this.report(true);
