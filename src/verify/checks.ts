@@ -93,7 +93,9 @@ export class Verifier {
       }
       if (r.status === 401) return { test: 'Models List', status: 'FAIL', result: 'HTTP 401', diagnosis: 'the server wants an API key: pass --api-key' };
       if (r.status !== 200 || ids.length === 0) {
-        return { test: 'Models List', status: 'FAIL', result: `HTTP ${r.status}`, diagnosis: `not an OpenAI server: /v1/models returned ${r.status} ${r.text.slice(0, 80).replace(/\s+/g, ' ')}` };
+        // An OpenAI client's base_url ends in /v1; verify's --url is the server's root (it adds /v1/...).
+        const v1Hint = r.status === 404 && /\/v1$/.test(this.o.url) ? ` — --url ends in /v1 and verify adds /v1/models itself: give ${this.o.url.slice(0, -3)}` : '';
+        return { test: 'Models List', status: 'FAIL', result: `HTTP ${r.status}`, diagnosis: `not an OpenAI server: /v1/models returned ${r.status} ${r.text.slice(0, 80).replace(/\s+/g, ' ')}${v1Hint}` };
       }
       if (this.model && !ids.includes(this.model)) {
         return { test: 'Models List', status: 'FAIL', result: ids.join(', '), diagnosis: `model "${this.model}" is not served here (served: ${ids.join(', ')})` };
@@ -234,10 +236,13 @@ export class Verifier {
     }
     const secs = (performance.now() - t0) / 1000;
     lat.sort((a, b) => a - b);
-    const p50 = lat.length ? lat[Math.ceil(lat.length / 2) - 1] : NaN;
+    // With every request failed there is no latency to report ("P50 NaN ms" said nothing).
+    const p50 = lat.length ? lat[Math.ceil(lat.length / 2) - 1] : undefined;
     const rps = lat.length / secs;
-    const data = { requests: this.o.requests, concurrency: this.o.parallel, throughput_rps: +rps.toFixed(2), p50_ms: +p50.toFixed(1), failures };
-    const result = `${rps.toFixed(1)} req/s, P50 ${p50.toFixed(0)} ms (${this.o.requests} requests, ${this.o.parallel} concurrent)`;
+    // pool() runs at most one worker per request: that is the concurrency that was used.
+    const concurrency = Math.min(this.o.parallel, this.o.requests);
+    const data = { requests: this.o.requests, concurrency, throughput_rps: +rps.toFixed(2), p50_ms: p50 === undefined ? null : +p50.toFixed(1), failures };
+    const result = `${rps.toFixed(1)} req/s, ${p50 === undefined ? 'no request succeeded' : `P50 ${p50.toFixed(0)} ms`} (${this.o.requests} requests, ${concurrency} concurrent)`;
     if (failures > 0) return { test: name, status: 'FAIL', result, diagnosis: `${failures} of ${this.o.requests} requests failed`, data };
     return { test: name, status: 'PASS', result, data };
   }
