@@ -81,6 +81,15 @@ test('endpoints file watch: an edit (also an atomic rename) reloads; a bad edit 
     writeFileSync(join(dir, 'tmp'), '10.0.0.9:8000\n');
     renameSync(join(dir, 'tmp'), file);
     await until(() => seen.some((s) => s.length === 1 && s[0].id === '10.0.0.9:8000'));
+    // A truncated file (a shell's `>` before its write lands) is a rejected edit, not "no endpoints";
+    // an explicitly empty list is taken.
+    const reloads = seen.length;
+    writeFileSync(file, '');
+    await until(() => errors.some((e) => /eps\.txt: the file is empty/.test(e)));
+    assert.equal(seen.length, reloads);
+    writeFileSync(file, 'endpoints: []\n');
+    await until(() => seen.length > reloads);
+    assert.deepEqual(seen.at(-1), []);
   } finally {
     w.close();
   }

@@ -12,12 +12,19 @@ import { KV_EVENTS_PORT_LABEL, KV_EVENTS_REPLAY_PORT_LABEL } from '../kv-events/
  * kv-events/kv-event-intake.ts), a YAML/JSON list of strings, or one endpoint per line.
  */
 export function readEndpointsFile(path: string): EndpointInfo[] {
-  let text: string;
+  return parseEndpointsText(readText(path), path);
+}
+
+function readText(path: string): string {
   try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (err) {
     throw new KvgateError(ErrorCode.InvalidConfig, `${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+}
+
+/** The endpoints in an endpoints file's text (`path` names it in errors); blank text is no endpoints. */
+function parseEndpointsText(text: string, path: string): EndpointInfo[] {
   const trimmed = text.trim();
   if (trimmed === '') return [];
   let doc: unknown;
@@ -81,7 +88,10 @@ function withPath<T>(f: () => T, where: string): T {
 
 /**
  * Watches an endpoints file (editors replace files atomically, so the directory is watched).
- * A bad edit keeps the last good set and reports the error.
+ * A bad edit keeps the last good set and reports the error. So does a blank file: a writer that
+ * truncates and then writes (a shell's `>`) shows one for a moment, and taking it would send every
+ * request away with 503 until the write lands; a list that is empty on purpose is written as
+ * `endpoints: []` (or `[]`).
  */
 export function watchEndpointsFile(
   path: string,
@@ -92,7 +102,9 @@ export function watchEndpointsFile(
   let timer: NodeJS.Timeout | undefined;
   const reload = () => {
     try {
-      onChange(readEndpointsFile(path));
+      const text = readText(path);
+      if (text.trim() === '') throw new KvgateError(ErrorCode.InvalidConfig, `${path}: the file is empty (mid-write?); to remove every endpoint write "endpoints: []"`);
+      onChange(parseEndpointsText(text, path));
     } catch (err) {
       onError(err as Error);
     }
