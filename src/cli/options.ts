@@ -37,8 +37,17 @@ export async function resolveRouting(cmd: Command, o: RoutingValues) {
   if (o.configFile && cmd.getOptionValueSource('preset') === 'cli') {
     throw new KvgateError(ErrorCode.InvalidConfig, 'give --preset or --config-file, not both');
   }
+  await checkReadableFiles({ '--config-file': o.configFile });
+  let config;
+  try {
+    config = loadConfig(o.configFile ? { file: o.configFile } : { preset: o.preset });
+  } catch (err) {
+    // The loader names the file or preset and the path inside it; the flag it came from is said here.
+    const flag = o.configFile ? '--config-file' : '--preset';
+    throw err instanceof KvgateError ? new KvgateError(err.code, `${flag}: ${err.message}`, { param: flag }) : err;
+  }
   return {
-    config: loadConfig(o.configFile ? { file: o.configFile } : { preset: o.preset }),
+    config,
     chatTemplates: ChatTemplates.load(o.chatTemplate ?? []),
     debugScores: o.debugScores,
   };
@@ -108,6 +117,10 @@ export interface PoolValues {
 export async function resolvePool(o: PoolValues) {
   const { parseEndpointList } = await import('../datalayer/sources/static-endpoints.js');
   const { KvgateError, ErrorCode } = await import('../shared/errors.js');
+  if (!o.poolName && (o.poolNamespace !== undefined || o.poolGroup !== undefined || o.kubeconfig !== undefined)) {
+    const given = o.poolNamespace !== undefined ? '--pool-namespace' : o.poolGroup !== undefined ? '--pool-group' : '--kubeconfig';
+    throw new KvgateError(ErrorCode.InvalidConfig, `${given} applies to InferencePool discovery: give --pool-name too`, { param: given });
+  }
   if ([o.endpoints, o.endpointsFile, o.poolName].filter(Boolean).length !== 1) {
     throw new KvgateError(ErrorCode.InvalidConfig, 'give exactly one of --endpoints, --endpoints-file or --pool-name');
   }

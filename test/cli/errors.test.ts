@@ -40,6 +40,16 @@ test('bad flag values name the flag: --port out of range, --log-level unknown, u
   writeFileSync(join(dir, 'cert.pem'), 'not a certificate');
   const junk = await runKvgate(['serve', '--port', '0', '--endpoints', '127.0.0.1:9', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'cert.pem')]);
   assertFlagError(junk, /^kvgate: --tls-cert\/--tls-key: not a PEM certificate and its private key/m);
+  for (const cmd of ['serve', 'epp']) {
+    // The routing config and the pool flags name the flag too (the loader said only the path).
+    const cfg = await runKvgate([cmd, '--endpoints', '127.0.0.1:9', '--config-file', '/nonexistent.yaml']);
+    assertFlagError(cfg, /^kvgate: --config-file: cannot read \/nonexistent\.yaml: no such file$/m);
+    writeFileSync(join(dir, 'bad.yaml'), 'plugins: 3\n');
+    const bad = await runKvgate([cmd, '--endpoints', '127.0.0.1:9', '--config-file', join(dir, 'bad.yaml')]);
+    assertFlagError(bad, new RegExp(`^kvgate: --config-file: ${dir}/bad\\.yaml: `, 'm'));
+    const ns = await runKvgate([cmd, '--pool-namespace', 'team-a']);
+    assertFlagError(ns, /^kvgate: --pool-namespace applies to InferencePool discovery: give --pool-name too$/m);
+  }
   const certPath = await runKvgate(['epp', '--endpoints', '127.0.0.1:9', '--cert-path', dir]);
   assertFlagError(certPath, new RegExp(`^kvgate: --cert-path: cannot read ${dir}/tls.crt: no such file$`, 'm'));
 });
