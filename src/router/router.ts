@@ -9,6 +9,7 @@ import { exactStateKnown, type KvEventsView, type PromptTokenizer } from './pref
 import { EstimateTokenizer } from '../shared/tokenizer/estimate.js';
 import { PrefixCachingTokenizer } from '../shared/tokenizer/prefix-cache.js';
 import { MemoryDatastore } from './datastore/datastore.js';
+import { ScoredPick } from './scored-pick.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 
 export interface RouterOptions {
@@ -63,6 +64,8 @@ export class EndpointPicker implements Router {
   readonly config: EffectiveConfig;
   readonly stats: RouterStats = { picks: 0, prefixBlocksQueried: 0, prefixBlocksMatched: 0 };
   private readonly profile: Profile;
+  /** The profile's scorer names, in order (the keys of each EndpointScore.byPlugin). */
+  private readonly scorerNames: string[];
   private readonly saturation: SaturationDetector;
   private readonly random: () => number;
   private readonly staleAfterMs: number;
@@ -109,6 +112,7 @@ export class EndpointPicker implements Router {
     }
     this.observePlugin = opts.observePlugin;
     this.profile = profile;
+    this.scorerNames = profile.scorers.map((s) => s.name);
     this.saturation = instances.get(opts.config.saturationDetector.pluginRef) as SaturationDetector;
     this.hookScorers = profile.scorers.map((s) => s.plugin).filter((s) => s.onPicked || s.onFirstToken || s.onComplete);
 
@@ -201,7 +205,6 @@ export class EndpointPicker implements Router {
       clamped.push(own);
       if (timed) lap('Scorer', s.type, s.name);
     }
-    const scorers = this.profile.scorers;
     const scored = eps.map((endpoint, i) => ({ endpoint, total: totals[i] }));
     const picked = this.profile.picker.pick(ctx, scored);
     if (timed) lap('Picker', this.profile.pickerRef.type, this.profile.pickerRef.name);
@@ -223,24 +226,9 @@ export class EndpointPicker implements Router {
     }
     for (const s of this.hookScorers) s.onPicked?.(ctx, chosen);
     this.stats.picks++;
-    // The scores getter must not capture ctx: the dashboard's ring of recent picks keeps it, and
-    // with it the request (its prompt text and token ids) for the last 64 requests.
     const pm = ctx.prefix;
-    return {
-      requestId: req.id,
-      endpoints: ordered.map((e) => e.info),
-      profile: this.profile.name,
-      // Built on demand (--debug-scores, tests): a hundred small objects per pick otherwise.
-      get scores() {
-        return eps.map((e, i) => ({
-          endpointId: e.info.id,
-          total: totals[i],
-          byPlugin: Object.fromEntries(scorers.map((s, k) => [s.name, clamped[k][i]])),
-          prefix: pm ? { matchedBlocks: pm.matched.get(e.info.id) ?? 0, source: pm.source?.get(e.info.id) ?? 'approx' } : undefined,
-        }));
-      },
-      prefixMatch: pm ? { matchedBlocks, totalBlocks: pm.totalBlocks, blockTokens: pm.blockTokens, source: pm.source?.get(chosen.info.id) ?? 'approx' } : undefined,
-    };
+    const prefixMatch = pm ? { matchedBlocks, totalBlocks: pm.totalBlocks, blockTokens: pm.blockTokens, source: pm.source?.get(chosen.info.id) ?? 'approx' } : undefined;
+    return new ScoredPick(req.id, ordered.map((e) => e.info), this.profile.name, prefixMatch, eps, totals, clamped, this.scorerNames, pm);
   }
 
   /**
