@@ -34,6 +34,7 @@ function header(h: ParseOptions['headers'], name: string): string | undefined {
  * `application/json` (parameters such as charset allowed) is a 400 with vLLM's message.
  */
 export function assertJsonContentType(contentType: string | undefined): void {
+  if (contentType === 'application/json') return; // what nearly every client sends: no string work per request
   const media = (contentType ?? '').split(';', 1)[0].trim().toLowerCase();
   if (media !== 'application/json') {
     throw new KvgateError(ErrorCode.InvalidRequest, "Unsupported Media Type: Only 'application/json' is allowed");

@@ -28,6 +28,19 @@ test('JSON responses: usage is found wherever it sits and however the body is sp
   );
 });
 
+test('JSON responses: usage found far from the end (past the 4 KiB scanned in JS) and near it alike', () => {
+  const usage = { prompt_tokens: 7, completion_tokens: 2, total_tokens: 9, prompt_tokens_details: { cached_tokens: 4 } };
+  fc.assert(
+    fc.property(fc.nat(9000), fc.nat(3000), (tailLen, textLen) => {
+      // A field after usage (vLLM puts prompt_logprobs, kv_transfer_params there) moves it back from the end.
+      const body = { id: 'x', choices: [{ index: 0, text: 'u'.repeat(textLen) }], usage, prompt_logprobs: 'p'.repeat(tailLen) };
+      assert.deepEqual(tapJson(JSON.stringify(body)), { promptTokens: 7, completionTokens: 2, cachedTokens: 4 });
+    }),
+    { numRuns: 200 },
+  );
+  assert.equal(tapJson(JSON.stringify({ id: 'x', text: 'n'.repeat(10_000) })), undefined);
+});
+
 test('JSON responses: null or missing usage, a non-JSON body and a truncated body give no usage', () => {
   assert.equal(tapJson('{"id":"x","usage":null}'), undefined);
   assert.equal(tapJson('{"id":"x"}'), undefined);

