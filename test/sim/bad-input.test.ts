@@ -36,6 +36,11 @@ const cases: [string, string, string, string | undefined, number, RegExp, string
   ['a body over the limit', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'x'.repeat(70 * 1024) }), 413, /limit/, null],
   ['an unknown path', 'GET', '/v2/nothing', undefined, 404, /no route/, null],
   ['a wrong method', 'GET', '/v1/completions', undefined, 405, /not allowed/, null],
+  ['/tokenize naming an unknown model', 'POST', '/tokenize', JSON.stringify({ model: 'nope', prompt: 'hi' }), 404, /The model `nope` does not exist/, 'model'],
+  ['/detokenize naming an unknown model', 'POST', '/detokenize', JSON.stringify({ model: 'nope', tokens: [1, 2] }), 404, /The model `nope` does not exist/, 'model'],
+  ['/tokenize with a non-string model', 'POST', '/tokenize', JSON.stringify({ model: 5, prompt: 'hi' }), 400, /model must be a string/, 'model'],
+  ['/tokenize with a non-boolean add_special_tokens', 'POST', '/tokenize', JSON.stringify({ model: MODEL, prompt: 'hi', add_special_tokens: 'no' }), 400, /add_special_tokens must be a boolean/, 'add_special_tokens'],
+  ['/tokenize with a non-boolean return_token_strs', 'POST', '/tokenize', JSON.stringify({ model: MODEL, prompt: 'hi', return_token_strs: 1 }), 400, /return_token_strs must be a boolean/, 'return_token_strs'],
   ['a bad admin config', 'POST', '/admin/config', JSON.stringify({ failure_injection_rate: 500 }), 400, /failure_injection_rate/, 'failure_injection_rate'],
 ];
 
@@ -57,4 +62,15 @@ test('after every bad request the server still serves and its metrics stay consi
   assert.equal(sampleValue(samples, 'vllm:num_requests_running', L), 0);
   assert.equal(sampleValue(samples, 'vllm:num_requests_waiting', L), 0);
   assert.equal(sampleValue(samples, 'vllm:request_success_total', { ...L, finished_reason: 'length' }), 1);
+});
+
+test('/tokenize and /detokenize take no model (the served one), the served name, or a loaded adapter, as vLLM', async () => {
+  for (const model of [undefined, MODEL]) {
+    const t = await call('POST', '/tokenize', JSON.stringify({ model, prompt: 'hello world' }));
+    assert.equal(t.status, 200);
+    assert.ok(t.json.tokens.length > 0);
+    const d = await call('POST', '/detokenize', JSON.stringify({ model, tokens: t.json.tokens }));
+    assert.equal(d.status, 200);
+    assert.equal(typeof d.json.prompt, 'string'); // the estimate tokenizer's ids are hashes: no round trip to the text
+  }
 });
