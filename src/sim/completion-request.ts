@@ -38,6 +38,12 @@ export interface CompletionRequest {
   /** Which field set maxTokens (for error params and metrics). */
   maxTokensParam: 'max_tokens' | 'max_completion_tokens';
   ignoreEos: boolean;
+  /** vLLM's `stop`: strings that end generation (a single string becomes a list of one). */
+  stop: string[];
+  /** vLLM's `stop_token_ids`. */
+  stopTokenIds: number[];
+  /** vLLM's `include_stop_str_in_output`: keep the stop string (or stop token's text) in the answer. */
+  includeStopStrInOutput: boolean;
   stream: boolean;
   includeUsage: boolean;
   continuousUsage: boolean;
@@ -90,6 +96,27 @@ function optionalBool(body: Record<string, unknown>, key: string, dflt = false):
   if (v === undefined || v === null) return dflt;
   if (typeof v !== 'boolean') throw bad(`${key} must be a boolean`, key);
   return v;
+}
+
+/**
+ * vLLM's `stop` (a string or a list of strings, none empty: SamplingParams rejects "") as a list.
+ * Throws a 400 naming `stop` for any other type.
+ */
+function stopStrings(body: Record<string, unknown>): string[] {
+  const v = body.stop;
+  if (v === undefined || v === null) return [];
+  const list = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) throw bad('stop must be a string or a list of strings', 'stop');
+  if (list.some((x) => x === '')) throw bad('stop cannot contain an empty string.', 'stop');
+  return list as string[];
+}
+
+/** vLLM's `stop_token_ids`: a list of non-negative integer token ids, or a 400 naming the field. */
+function stopTokenIds(body: Record<string, unknown>): number[] {
+  const v = body.stop_token_ids;
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x) && x >= 0)) throw bad('stop_token_ids must be a list of token ids (integers >= 0)', 'stop_token_ids');
+  return v as number[];
 }
 
 /** Python truthiness of a JSON value, which vLLM's "before" validators test with `data.get(...)`. */
@@ -330,6 +357,9 @@ export function parseCompletionRequest(
     maxTokens,
     maxTokensParam,
     ignoreEos: optionalBool(body, 'ignore_eos'),
+    stop: stopStrings(body),
+    stopTokenIds: stopTokenIds(body),
+    includeStopStrInOutput: optionalBool(body, 'include_stop_str_in_output'),
     stream,
     includeUsage,
     continuousUsage,
