@@ -31,6 +31,16 @@ test('kvgate simulate prints the human table with the oracle and the speed', asy
   assert.match(r.stdout, /hit % \(oracle %\)\s+\d+\.\d \(\d+\.\d\)/);
   assert.match(r.stdout, /per stage \(TTFT p90 ms · prefix hit %\)/);
   assert.match(r.stdout, /simulated s per wall s/);
+  assert.doesNotMatch(r.stdout, /errors by HTTP status/); // only when a request failed
+});
+
+test('the human table says why requests failed (errors by HTTP status), not only ok / total', async () => {
+  // Prompts of ~840 tokens on replicas with a 300-token context: every replica answers 400, as vLLM.
+  const r = await runKvgate(['simulate', '--preset', 'round-robin', '--replicas', '2', '--max-model-len', '300', ...SMALL], { timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const total = /requests ok \/ total\s+0 \/ (\d+)/.exec(r.stdout)?.[1];
+  assert.ok(total, r.stdout);
+  assert.match(r.stdout, new RegExp(`errors by HTTP status\\s+400×${total}\\n`));
 });
 
 test('bad simulate flags get a message naming the flag, never a stack trace', async () => {
