@@ -56,6 +56,8 @@ test('bad simulate flags get a message naming the flag, never a stack trace', as
     [['--trace', join(dir, 'missing.jsonl')], /--trace .*missing\.jsonl: cannot read: ENOENT/],
     [['--trace', badTrace], /bad\.jsonl:1: "hash_ids" has 1 ids but input_length 600 needs 2 blocks of 512 tokens/],
     [['--profile', 'nope'], /unknown profile "nope"/],
+    [['--block-size', '7'], /--block-size must be 8, 16, 32, 64, 128 tokens, as kvgate sim and vLLM take \(got 7\)/],
+    [['--fleet', '2:instant:block-size=12'], /--block-size must be 8, 16, 32, 64, 128 tokens.*\(got 12\)/],
     [['--rate', '1', '--duration', '0.001'], /the load sent no request \(1 req\/s for 0\.001 s\): raise --duration or --rate, or the --stages/],
   ] as const) {
     const r = await runKvgate(['simulate', ...args], { timeoutMs: 60_000 });

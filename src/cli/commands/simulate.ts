@@ -17,7 +17,7 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
     .option('--profile <name>', 'engine profile of every replica (instant, qwen2.5-3b-tpu-v6e, qwen3-32b-h100-tp2, llama3-8b-h100)', 'qwen2.5-3b-tpu-v6e')
     .option('--max-num-seqs <n>', 'max running sequences per step (default: profile)', intArg('--max-num-seqs', 1))
     .option('--max-num-batched-tokens <n>', 'token budget per step (default: profile)', intArg('--max-num-batched-tokens', 1))
-    .option('--block-size <n>', 'KV block size in tokens (default: profile)', intArg('--block-size', 1))
+    .option('--block-size <n>', 'KV block size in tokens: 8, 16, 32, 64 or 128 (default: profile)', intArg('--block-size', 1))
     .option('--kv-cache-size <blocks>', 'KV cache capacity per replica in blocks (default: profile)', intArg('--kv-cache-size', 1))
     .option('--max-model-len <n>', 'context length in tokens (default: profile)', intArg('--max-model-len', 1))
     .option('--no-enable-prefix-caching', 'replicas without prefix caching')
