@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option } from 'commander';
+import { KvgateError, ErrorCode } from '../shared/errors.js';
 
 /** commander argument parsers that name the bad value. */
 export function intArg(name: string, min = 0) {
@@ -114,4 +115,20 @@ export function waitForSignal(): Promise<NodeJS.Signals> {
     process.on('SIGINT', on);
     process.on('SIGTERM', on);
   });
+}
+
+/**
+ * `--concurrency` sizes a closed loop; with open-loop arrivals (`--rate`, `--stages`, `--sweep`,
+ * `--trace`) nothing reads it, so giving it there is an error rather than a silent no-op.
+ * `opts`: the parsed flags; `source(key)`: commander's getOptionValueSource. Throws InvalidConfig.
+ */
+export function refuseConcurrencyWithOpenLoop(opts: Record<string, unknown>, source: (key: string) => string | undefined): void {
+  if (source('concurrency') !== 'cli' && opts.concurrent === undefined) return;
+  const open = (['rate', 'stages', 'sweep', 'trace'] as const).filter((k) => opts[k] !== undefined && opts[k] !== false);
+  if (open.length === 0) return;
+  throw new KvgateError(
+    ErrorCode.InvalidConfig,
+    `--concurrency sizes a closed loop; --${open[0]} sends open-loop arrivals, which it does not limit: drop --concurrency, or drop --${open[0]} for a closed loop`,
+    { param: 'concurrency' },
+  );
 }

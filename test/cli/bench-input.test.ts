@@ -90,3 +90,19 @@ test('render: --gateway-name / --gateway-namespace without --kserve, or --gatewa
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /gateway-name: x/);
 });
+
+test('--concurrency with open-loop arrivals (--rate, --stages, --sweep, --trace) is an error naming both, not silently ignored', async () => {
+  // The URL is never contacted: the flags are refused first.
+  for (const [cmd, open] of [
+    [['bench', '--url', 'http://127.0.0.1:9', '--concurrency', '4'], ['--rate', '5']],
+    [['bench', '--url', 'http://127.0.0.1:9', '--concurrent', '4'], ['--stages', '5:2']],
+    [['bench', '--url', 'http://127.0.0.1:9', '--concurrency', '4'], ['--sweep', '1,2']],
+    [['simulate', '--concurrency', '4'], ['--rate', '5']],
+    [['simulate', '--concurrency', '4'], ['--stages', '5:2']],
+    [['simulate', 'plan', '--slo', 'ttft_p90=1s', '--concurrency', '4'], ['--rate', '5']],
+  ] as const) {
+    const r = await runKvgate([...cmd, ...open]);
+    assert.equal(r.code, 1, `${[...cmd, ...open].join(' ')}: ${r.stdout}`);
+    assert.ok(r.stderr.includes(`--concurrency sizes a closed loop; ${open[0]} sends open-loop arrivals`), r.stderr);
+  }
+});

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
-import { intArg, numberArg, durationOption, listArg, DURATION_HELP } from '../parse.js';
+import { intArg, numberArg, durationOption, listArg, DURATION_HELP, refuseConcurrencyWithOpenLoop } from '../parse.js';
 import { addWorkloadShapeOptions, checkWritableFiles } from '../options.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
@@ -34,7 +34,7 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
     .option('--stages <list>', 'Poisson stages rate:seconds,… (inference-perf), e.g. 3:60,10:30')
     .option('--rate <rps>', 'one Poisson stage at this rate for --duration', numberArg('--rate', 0.001))
     .addOption(durationOption('--duration', 'length of a --rate stage', o.plan ? 120_000 : 30_000, { positive: true }))
-    .option('--concurrency <n>', 'closed loop with N concurrent units (without --stages / --rate)', intArg('--concurrency', 1), 10)
+    .option('--concurrency <n>', 'closed loop with N concurrent units (not with --stages, --rate or --trace: those are open loop)', intArg('--concurrency', 1), 10)
     .option('--seed <n>', 'workload, arrival, router and engine seed', intArg('--seed'), 1)
     .addOption(durationOption('--metrics-interval', 'metrics scrape period per replica', 50, { positive: true }))
     .addOption(durationOption('--scrape-latency', 'age of a scrape when the router gets it', 1))
@@ -61,7 +61,8 @@ export function registerSimulate(program: Command): void {
     .option('--html <report.html>', 'write an HTML report (TTFT and hit rate against load per policy)')
     .option('--validate', 'run the (small) workload in virtual time and in real time against `kvgate up`, and print both side by side', false)
     .addOption(new Option('--parallel <n>', 'policies simulated at once, on worker threads (the report does not depend on it)').argParser(intArg('--parallel', 1)).default(availableParallelism(), `CPU count, ${availableParallelism()} here`))
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
+      refuseConcurrencyWithOpenLoop(o, (k) => cmd.getOptionValueSource(k));
       if (o.validate) {
         if (o.html) throw new KvgateError(ErrorCode.InvalidConfig, '--html does not apply to --validate (its report is the side-by-side table; --out writes its JSON)', { param: 'html' });
         await checkWritableFiles({ '--out': o.out });
@@ -117,7 +118,8 @@ export function registerSimulate(program: Command): void {
     .option('--pricing <tier>', 'on-demand | 1y | 3y', 'on-demand')
     .option('--hours-per-month <h>', 'hours billed per month', numberArg('--hours-per-month', 1), 720)
     .option('--prices <file>', 'price file (default: data/prices.json)')
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
+      refuseConcurrencyWithOpenLoop(o, (k) => cmd.getOptionValueSource(k));
       await checkWritableFiles({ '--out': o.out }); // not after minutes of simulation
       const { runPlan, formatPlan, planJson } = await import('../../simulate/plan.js');
       const plan = await runPlan(o, { onStatus: (m: string) => process.stderr.write(`simulate plan: ${m}\n`) });
