@@ -241,6 +241,25 @@ function checkSamplingParams(body: Record<string, unknown>): void {
   }
   const rep = optionalNumber(body, 'repetition_penalty');
   if (rep !== null && !(rep > 0)) throw bad(`repetition_penalty must be greater than zero, got ${rep}.`, 'repetition_penalty');
+  // vLLM: -1 and 0 both disable top-k; anything below is an error.
+  const topK = optionalInt(body, 'top_k');
+  if (topK !== null && topK < -1) throw bad(`top_k must be -1 or 0 (disable), or at least 1, got ${topK}.`, 'top_k');
+  const minTokens = optionalInt(body, 'min_tokens');
+  if (minTokens !== null && minTokens < 0) throw bad(`min_tokens must be greater than or equal to 0, got ${minTokens}.`, 'min_tokens');
+  const truncate = optionalInt(body, 'truncate_prompt_tokens');
+  if (truncate !== null && truncate < -1) throw bad(`truncate_prompt_tokens must be -1 or greater, got ${truncate}.`, 'truncate_prompt_tokens');
+  checkLogitBias(body.logit_bias);
+  if (body.user !== undefined && body.user !== null && typeof body.user !== 'string') throw bad('user must be a string', 'user');
+}
+
+/** vLLM's `logit_bias`: an object from token ids (integers written as strings) to numbers; 400 naming the field otherwise. */
+function checkLogitBias(v: unknown): void {
+  if (v === undefined || v === null) return;
+  if (typeof v !== 'object' || Array.isArray(v)) throw bad('logit_bias must be an object from token ids to numbers', 'logit_bias');
+  for (const [k, bias] of Object.entries(v)) {
+    if (!/^\d+$/.test(k)) throw bad(`logit_bias: token id "${k}" must be an integer`, 'logit_bias');
+    if (typeof bias !== 'number' || !Number.isFinite(bias)) throw bad(`logit_bias["${k}"] must be a number`, 'logit_bias');
+  }
 }
 
 /** Parses and validates a completions or chat body as vLLM's protocol does (messages and codes as vLLM's). */
@@ -323,6 +342,12 @@ export function parseCompletionRequest(
   const echoOnly = kind === 'completions' && echo && maxTokens === 0;
   if (maxTokens !== null && maxTokens < 1 && !echoOnly) throw bad(`max_tokens must be at least 1, got ${maxTokens}.`, maxTokensParam);
   if (echoOnly) maxTokens = 0;
+  const minTokens = optionalInt(body, 'min_tokens');
+  if (minTokens !== null && maxTokens !== null && minTokens > maxTokens && !echoOnly) {
+    throw bad(`min_tokens must be less than or equal to max_tokens=${maxTokens}, got ${minTokens}.`, 'min_tokens');
+  }
+  // vLLM's completions server refuses `suffix` (serving_completion.py).
+  if (kind === 'completions' && body.suffix !== undefined && body.suffix !== null) throw bad('suffix is not currently supported', 'suffix');
 
   let promptLogprobs = promptLogprobsRaw;
   if (promptLogprobs === null && kind === 'completions' && echo && logprobs !== null) promptLogprobs = logprobs; // vLLM: echo implies prompt logprobs
