@@ -100,7 +100,7 @@ class Choice implements RequestListener {
     readonly target: number,
     cr: CompletionRequest,
   ) {
-    if (cr.stop.length > 0 || cr.stopTokenIds.length > 0) this.stop = new StopCheck(cr.stop, new Set(cr.stopTokenIds), cr.includeStopStrInOutput);
+    if (cr.stop.length > 0 || cr.stopTokenIds.length > 0) this.stop = new StopCheck(cr.stop, new Set(cr.stopTokenIds), cr.includeStopStrInOutput, cr.minTokens);
   }
 
   onToken(id: number, idx: number, nowMs: number, finish?: string): 'stop' | undefined {

@@ -44,6 +44,8 @@ export interface CompletionRequest {
   stopTokenIds: number[];
   /** vLLM's `include_stop_str_in_output`: keep the stop string (or stop token's text) in the answer. */
   includeStopStrInOutput: boolean;
+  /** vLLM's `min_tokens`: no stop condition applies before this many tokens (0 = none). */
+  minTokens: number;
   stream: boolean;
   includeUsage: boolean;
   continuousUsage: boolean;
@@ -385,6 +387,7 @@ export function parseCompletionRequest(
     stop: stopStrings(body),
     stopTokenIds: stopTokenIds(body),
     includeStopStrInOutput: optionalBool(body, 'include_stop_str_in_output'),
+    minTokens: minTokens ?? 0,
     stream,
     includeUsage,
     continuousUsage,

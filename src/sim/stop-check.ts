@@ -9,6 +9,9 @@
  *   `include_stop_str_in_output`) and `stop_reason` is the id. As in vLLM's scheduler, reaching
  *   max_tokens on the same token wins (finish reason "length").
  *
+ * Before `min_tokens` tokens nothing stops (vLLM: stop token ids count from the min_tokens-th
+ * token on, stop strings only after it).
+ *
  * Streams hold back the last (longest stop string − 1) characters until they cannot begin a stop
  * string, as vLLM's detokenizer does, so no chunk ever carries part of a stop string that is then
  * cut from the answer.
@@ -19,6 +22,8 @@ export class StopCheck {
   /** Characters of `text` already released to the client. */
   private released = 0;
   private readonly holdBack: number;
+  /** Tokens pushed so far. */
+  private count = 0;
   /** Why generation stopped: the stop string or token id (vLLM's `stop_reason`), null while running. */
   stopReason: string | number | null = null;
 
@@ -26,6 +31,8 @@ export class StopCheck {
     private readonly stops: readonly string[],
     private readonly stopIds: ReadonlySet<number>,
     private readonly includeStop: boolean,
+    /** vLLM's `min_tokens`. */
+    private readonly minTokens = 0,
   ) {
     const longest = stops.reduce((m, s) => Math.max(m, s.length), 0);
     this.holdBack = includeStop ? 0 : Math.max(0, longest - 1);
@@ -41,14 +48,15 @@ export class StopCheck {
    * Returns the text to send now (possibly empty) and whether generation stops at this token.
    */
   push(tokenId: number, piece: string, last: boolean): { release: string; stop: boolean } {
-    if (this.stopIds.has(tokenId) && !last) {
+    this.count++;
+    if (this.stopIds.has(tokenId) && !last && this.count >= this.minTokens) {
       this.stopReason = tokenId;
       if (this.includeStop) this.text += piece;
       return { release: this.flush(), stop: true };
     }
     const before = this.text.length;
     this.text += piece;
-    for (const s of this.stops) {
+    for (const s of this.count > this.minTokens ? this.stops : []) {
       // Only a match that ends inside the new piece is new; earlier text was checked already.
       const at = this.text.indexOf(s, Math.max(0, before - s.length + 1));
       if (at < 0) continue;

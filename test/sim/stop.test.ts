@@ -100,3 +100,21 @@ test('bad stop values are 400s naming the field, as vLLM\'s request model reject
     assert.match(r.json.error.message, msg);
   }
 });
+
+test('min_tokens holds stop conditions off, as vLLM: a stop string completed by the first min_tokens tokens does not stop', async () => {
+  const prompt = 'abcdefghijklmnopqrst'; // echo mode answers it back in 4-character tokens
+  const ids = (await post(echo, '/tokenize', { model: MODEL, prompt })).json.tokens as number[];
+  const early = await post(echo, '/v1/completions', { model: MODEL, prompt, max_tokens: 50, stop: ['abcd'] });
+  assert.equal(early.json.choices[0].text, '');
+  assert.equal(early.json.choices[0].stop_reason, 'abcd');
+  const held = await post(echo, '/v1/completions', { model: MODEL, prompt, max_tokens: 50, stop: ['abcd'], min_tokens: 1 });
+  assert.equal(held.json.choices[0].text, prompt);
+  assert.equal(held.json.choices[0].stop_reason, null);
+  // A stop token id counts from the min_tokens-th token on.
+  const atMin = await post(echo, '/v1/completions', { model: MODEL, prompt, max_tokens: 50, stop_token_ids: [ids[1]], min_tokens: 2 });
+  assert.equal(atMin.json.choices[0].stop_reason, ids[1]);
+  assert.equal(atMin.json.usage.completion_tokens, 2);
+  const before = await post(echo, '/v1/completions', { model: MODEL, prompt, max_tokens: 50, stop_token_ids: [ids[1]], min_tokens: 3 });
+  assert.equal(before.json.choices[0].text, prompt);
+  assert.equal(before.json.choices[0].stop_reason, null);
+});
