@@ -132,3 +132,17 @@ export function refuseConcurrencyWithOpenLoop(opts: Record<string, unknown>, sou
     { param: 'concurrency' },
   );
 }
+
+/**
+ * Refuses flags that another given flag overrides, instead of ignoring them silently. `rules`:
+ * [winner, losers] as commander attribute names (camelCase); `given(key)`: the user set it on the
+ * command line. Throws InvalidConfig naming both flags.
+ */
+export function refuseOverridden(given: (key: string) => boolean, rules: readonly (readonly [string, readonly string[]])[]): void {
+  const flag = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  for (const [winner, losers] of rules) {
+    if (!given(winner)) continue;
+    const lost = losers.find(given);
+    if (lost) throw new KvgateError(ErrorCode.InvalidConfig, `give ${flag(lost)} or ${flag(winner)}, not both: ${flag(winner)} decides what ${flag(lost)} would (it was ignored)`, { param: lost.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) });
+  }
+}

@@ -1,9 +1,16 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
-import { intArg, numberArg, durationOption, listArg, DURATION_HELP, refuseConcurrencyWithOpenLoop } from '../parse.js';
+import { intArg, numberArg, durationOption, listArg, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden } from '../parse.js';
 import { addWorkloadShapeOptions, checkWritableFiles } from '../options.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
+
+/** Flags that decide what others would: --fleet sets every replica's count and profile, --compare and --config-file the policy. */
+const OVERRIDES = [
+  ['fleet', ['replicas', 'profile']],
+  ['compare', ['preset', 'configFile']],
+  ['configFile', ['preset']],
+] as const;
 
 /** Flags shared by `kvgate simulate` and `kvgate simulate plan`: fleet, policy, workload, arrivals, data paths. */
 function commonOptions(cmd: Command, o: { plan: boolean }): Command {
@@ -63,6 +70,7 @@ export function registerSimulate(program: Command): void {
     .addOption(new Option('--parallel <n>', 'policies simulated at once, on worker threads (the report does not depend on it)').argParser(intArg('--parallel', 1)).default(availableParallelism(), `CPU count, ${availableParallelism()} here`))
     .action(async (o, cmd: Command) => {
       refuseConcurrencyWithOpenLoop(o, (k) => cmd.getOptionValueSource(k));
+      refuseOverridden((k) => cmd.getOptionValueSource(k) === 'cli', OVERRIDES);
       if (o.validate) {
         if (o.html) throw new KvgateError(ErrorCode.InvalidConfig, '--html does not apply to --validate (its report is the side-by-side table; --out writes its JSON)', { param: 'html' });
         await checkWritableFiles({ '--out': o.out });
@@ -120,6 +128,7 @@ export function registerSimulate(program: Command): void {
     .option('--prices <file>', 'price file (default: data/prices.json)')
     .action(async (o, cmd: Command) => {
       refuseConcurrencyWithOpenLoop(o, (k) => cmd.getOptionValueSource(k));
+      refuseOverridden((k) => cmd.getOptionValueSource(k) === 'cli', OVERRIDES);
       await checkWritableFiles({ '--out': o.out }); // not after minutes of simulation
       const { runPlan, formatPlan, planJson } = await import('../../simulate/plan.js');
       const plan = await runPlan(o, { onStatus: (m: string) => process.stderr.write(`simulate plan: ${m}\n`) });
