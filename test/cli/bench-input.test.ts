@@ -106,3 +106,20 @@ test('--concurrency with open-loop arrivals (--rate, --stages, --sweep, --trace)
     assert.ok(r.stderr.includes(`--concurrency sizes a closed loop; ${open[0]} sends open-loop arrivals`), r.stderr);
   }
 });
+
+test('bench and simulate refuse load or workload flags that another given flag overrides (they were silently ignored)', async () => {
+  const U = ['--url', 'http://127.0.0.1:9'];
+  for (const [args, re] of [
+    [['bench', ...U, '--rate', '50', '--stages', '2:1'], /give --rate or --stages, not both/],
+    [['bench', ...U, '--sweep', '1,2', '--stages', '2:1'], /give --sweep or --stages, not both/],
+    [['bench', ...U, '--trace', 'x.jsonl', '--rate', '5'], /give --rate or --trace, not both/],
+    [['bench', ...U, '--serial', '--rate', '5'], /give --serial or --rate, not both/],
+    [['bench', ...U, '--dataset', 'x.jsonl', '--workload', 'random'], /give --workload or --dataset, not both/],
+    [['simulate', '--rate', '5', '--stages', '2:1'], /give --rate or --stages, not both/],
+    [['simulate', '--trace', 'x.jsonl', '--workload', 'random'], /give --workload or --trace, not both/],
+  ] as const) {
+    const r = await runKvgate([...args]);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
+    assert.match(r.stderr, re, args.join(' '));
+  }
+});

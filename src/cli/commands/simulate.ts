@@ -5,9 +5,13 @@ import { addWorkloadShapeOptions, checkWritableFiles } from '../options.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 
-/** Flags that decide what others would: --fleet sets every replica's count and profile, --compare and --config-file the policy. */
+/** Flags that decide what others would: --fleet sets every replica's count and profile, --compare and --config-file the policy, a trace the load. */
 const OVERRIDES = [
   ['fleet', ['replicas', 'profile']],
+  // A trace brings its own requests and arrival times; --stages is the general form of --rate.
+  ['trace', ['stages', 'rate', 'dataset', 'workload']],
+  ['stages', ['rate']],
+  ['dataset', ['workload']],
   ['compare', ['preset', 'configFile']],
   ['configFile', ['preset']],
 ] as const;
