@@ -74,6 +74,12 @@ export interface ParseLimits {
   maxChoices: number;
 }
 
+/**
+ * Vocabulary size when the tokenizer does not say: Qwen2.5's (151,936 ids), the default model's.
+ * The estimate tokenizer's ids stay below it, so prompts of its ids are always in range.
+ */
+const DEFAULT_VOCAB_SIZE = 151_936;
+
 export const DEFAULT_PARSE_LIMITS: ParseLimits = { maxLogprobs: 20, maxChoices: 1024 };
 
 function bad(message: string, param: string | null): KvgateError {
@@ -176,7 +182,12 @@ function completionPrompts(raw: unknown, tokenizer: Tokenizer): PromptInput[] {
     throw bad('Either prompt or prompt_embeds must be provided and non-empty.', 'prompt');
   }
   const fromText = (text: string): PromptInput => withLazyPieces({ tokenIds: tokenizer.encode(text), text, echoText: text }, tokenizer);
+  const vocab = tokenizer.vocabSize ?? DEFAULT_VOCAB_SIZE;
   const fromIds = (ids: number[]): PromptInput => {
+    // vLLM's input processor: a token-id prompt's largest id must be in the vocabulary.
+    let max = 0;
+    for (const id of ids) if (id > max) max = id;
+    if (max >= vocab) throw bad(`Token id ${max} is out of vocabulary`, 'prompt');
     const text = tokenizer.decode(ids);
     return { tokenIds: ids, text, echoText: text };
   };
@@ -213,7 +224,7 @@ function checkResponseFormat(rf: unknown): void {
  * most `--max-logprobs` (SamplingParams._validate_logprobs).
  */
 function checkLogprobCount(n: number, kind: 'sample' | 'prompt', param: string, limits: ParseLimits, tokenizer: Tokenizer): void {
-  const requested = n === -1 ? tokenizer.vocabSize ?? 151_936 : n;
+  const requested = n === -1 ? tokenizer.vocabSize ?? DEFAULT_VOCAB_SIZE : n;
   if (requested > limits.maxLogprobs) {
     throw vllmValidation(`Requested ${kind} logprobs of ${requested}, which is greater than max allowed: ${limits.maxLogprobs}`, param, requested);
   }

@@ -44,6 +44,8 @@ const cases: [string, string, string, string | undefined, number, RegExp, string
   ['a logit_bias keyed by a non-integer', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', logit_bias: { x: 5 } }), 400, /token id "x" must be an integer/, 'logit_bias'],
   ['a non-string user', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x' }], user: 5 }), 400, /user must be a string/, 'user'],
   ['truncate_prompt_tokens below -1', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', truncate_prompt_tokens: -3 }), 400, /truncate_prompt_tokens must be -1 or greater/, 'truncate_prompt_tokens'],
+  ['a token-id prompt beyond the vocabulary', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: [1, 99_999_999_999] }), 400, /Token id 99999999999 is out of vocabulary/, 'prompt'],
+  ['a batch with one token-id prompt beyond the vocabulary', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: [[1, 2], [151_936]] }), 400, /Token id 151936 is out of vocabulary/, 'prompt'],
   ['a completions suffix', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', suffix: 'x' }), 400, /suffix is not currently supported/, 'suffix'],
   ['/tokenize naming an unknown model', 'POST', '/tokenize', JSON.stringify({ model: 'nope', prompt: 'hi' }), 404, /The model `nope` does not exist/, 'model'],
   ['/detokenize naming an unknown model', 'POST', '/detokenize', JSON.stringify({ model: 'nope', tokens: [1, 2] }), 404, /The model `nope` does not exist/, 'model'],
