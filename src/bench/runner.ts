@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Agent, request } from 'undici';
 import { promptOf, type BenchRequest, type ChatMessage } from './workloads.js';
 import { poissonGapsMs, seededRandom } from './stats.js';
@@ -65,14 +66,29 @@ export class BenchRunner {
   readonly samples: Sample[] = [];
   private readonly agent = new Agent({ connections: 1024, keepAliveTimeout: 30_000 });
   private t0 = 0;
+  /**
+   * The run's own signal, aborted when the caller's is. Every in-flight request and pending sleep
+   * listens on it (hundreds at once in an open loop), so it has no listener cap; the caller's
+   * signal carries one listener, removed when the run ends.
+   */
+  private readonly ac = new AbortController();
 
-  constructor(private readonly o: RunOptions) {}
+  constructor(private readonly o: RunOptions) {
+    setMaxListeners(0, this.ac.signal);
+  }
+
+  private get signal(): AbortSignal {
+    return this.ac.signal;
+  }
 
   async run(reqs: BenchRequest[]): Promise<Sample[]> {
     const all = units(reqs);
     this.t0 = performance.now();
     let next = 0;
     const take = () => all[next++ % all.length];
+    const forward = () => this.ac.abort();
+    if (this.o.signal?.aborted) this.ac.abort();
+    else this.o.signal?.addEventListener('abort', forward, { once: true });
     try {
       if (this.o.replay) {
         const windowMs = this.o.replay.windowMs;
@@ -80,20 +96,20 @@ export class BenchRunner {
         for (const r of reqs) {
           const wait = (r.arrivalMs ?? 0) - (performance.now() - this.t0);
           if (wait > 0) await this.sleep(wait);
-          if (this.o.signal?.aborted) break;
+          if (this.signal.aborted) break;
           inflight.push(this.runUnit([r], Math.floor((r.arrivalMs ?? 0) / windowMs)));
         }
         await Promise.all(inflight);
         return this.samples;
       }
       for (const [si, st] of this.o.stages.entries()) {
-        if (this.o.signal?.aborted) break;
+        if (this.signal.aborted) break;
         if (st.rate === undefined) {
           const total = this.o.numRequests ?? all.length;
           let started = 0;
           await Promise.all(
             Array.from({ length: Math.min(this.o.concurrency, total) }, async () => {
-              while (started < total && !this.o.signal?.aborted) {
+              while (started < total && !this.signal.aborted) {
                 started++;
                 await this.runUnit(take(), si);
               }
@@ -108,32 +124,38 @@ export class BenchRunner {
             // An arrival after the stage's end is not waited for: the stage lasts its duration.
             const left = end - performance.now();
             await this.sleep(Math.min(gap, Math.max(0, left)));
-            if (gap >= left || performance.now() >= end || this.o.signal?.aborted) break;
+            if (gap >= left || performance.now() >= end || this.signal.aborted) break;
             inflight.push(this.runUnit(take(), si));
           }
           await Promise.all(inflight);
         }
       }
     } finally {
+      this.o.signal?.removeEventListener('abort', forward);
       await this.agent.close();
     }
     return this.samples;
   }
 
+  /** Waits ms, or less if the run is aborted; leaves no listener behind either way. */
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.o.signal?.addEventListener('abort', () => {
+      const signal = this.signal;
+      if (signal.aborted) return resolve();
+      const wake = () => {
         clearTimeout(t);
+        signal.removeEventListener('abort', wake);
         resolve();
-      }, { once: true });
+      };
+      const t = setTimeout(wake, ms);
+      signal.addEventListener('abort', wake, { once: true });
     });
   }
 
   private async runUnit(unit: Unit, stage: number): Promise<void> {
     const conversation = new Conversation();
     for (const req of unit) {
-      if (this.o.signal?.aborted) return;
+      if (this.signal.aborted) return;
       const messages = conversation.messagesFor(req);
       const { sample, text } = await this.send(req, messages, stage);
       conversation.answered(req, text);
@@ -159,7 +181,7 @@ export class BenchRunner {
         dispatcher: this.agent,
         headersTimeout: this.o.timeoutMs,
         bodyTimeout: this.o.timeoutMs,
-        signal: this.o.signal,
+        signal: this.signal,
       });
       sample.status = res.statusCode;
       const served = res.headers['x-gateway-destination-endpoint-served'];
@@ -203,7 +225,7 @@ export class BenchRunner {
       sample.ok = res.statusCode === 200 && !sample.error;
       if (res.statusCode !== 200) sample.error = `HTTP ${res.statusCode}${buf ? `: ${buf.slice(0, 120)}` : ''}`;
     } catch (err) {
-      sample.error = this.o.signal?.aborted ? 'cancelled' : (err as Error).message;
+      sample.error = this.signal.aborted ? 'cancelled' : (err as Error).message;
     }
     sample.e2eMs = performance.now() - start;
     return { sample, text };

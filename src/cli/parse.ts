@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option } from 'commander';
+import { KvgateError, ErrorCode } from '../shared/errors.js';
 
 /** commander argument parsers that name the bad value. */
 export function intArg(name: string, min = 0) {
@@ -114,4 +115,34 @@ export function waitForSignal(): Promise<NodeJS.Signals> {
     process.on('SIGINT', on);
     process.on('SIGTERM', on);
   });
+}
+
+/**
+ * `--concurrency` sizes a closed loop; with open-loop arrivals (`--rate`, `--stages`, `--sweep`,
+ * `--trace`) nothing reads it, so giving it there is an error rather than a silent no-op.
+ * `opts`: the parsed flags; `source(key)`: commander's getOptionValueSource. Throws InvalidConfig.
+ */
+export function refuseConcurrencyWithOpenLoop(opts: Record<string, unknown>, source: (key: string) => string | undefined): void {
+  if (source('concurrency') !== 'cli' && opts.concurrent === undefined) return;
+  const open = (['rate', 'stages', 'sweep', 'trace'] as const).filter((k) => opts[k] !== undefined && opts[k] !== false);
+  if (open.length === 0) return;
+  throw new KvgateError(
+    ErrorCode.InvalidConfig,
+    `--concurrency sizes a closed loop; --${open[0]} sends open-loop arrivals, which it does not limit: drop --concurrency, or drop --${open[0]} for a closed loop`,
+    { param: 'concurrency' },
+  );
+}
+
+/**
+ * Refuses flags that another given flag overrides, instead of ignoring them silently. `rules`:
+ * [winner, losers] as commander attribute names (camelCase); `given(key)`: the user set it on the
+ * command line. Throws InvalidConfig naming both flags.
+ */
+export function refuseOverridden(given: (key: string) => boolean, rules: readonly (readonly [string, readonly string[]])[]): void {
+  const flag = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  for (const [winner, losers] of rules) {
+    if (!given(winner)) continue;
+    const lost = losers.find(given);
+    if (lost) throw new KvgateError(ErrorCode.InvalidConfig, `give ${flag(lost)} or ${flag(winner)}, not both: ${flag(winner)} decides what ${flag(lost)} would (it was ignored)`, { param: lost.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) });
+  }
 }

@@ -14,10 +14,20 @@ const PriceFile = z.object({
   ),
   accelerators: z.record(z.string(), z.object({ item: z.string(), perNode: z.number().int().positive(), node: z.string() })),
   scenarios: z.record(z.string(), z.object({ description: z.string(), hourly: z.number().positive(), throughputRps: z.number().positive().optional(), source: z.string() })),
+}).superRefine((book, ctx) => {
+  // Every accelerator must name a priced item: pricing it must never find nothing at run time.
+  const ids = new Set(book.items.map((i) => i.id));
+  for (const [name, acc] of Object.entries(book.accelerators)) {
+    if (!ids.has(acc.item)) ctx.addIssue({ code: 'custom', path: ['accelerators', name, 'item'], message: `"${acc.item}" is not the id of any entry in items (ids: ${[...ids].join(', ')})` });
+  }
 });
 export type PriceBook = z.infer<typeof PriceFile>;
 
-/** The dated price book shipped in data/prices.json (or another file of the same shape). */
+/**
+ * The dated price book shipped in data/prices.json (or another file of the same shape).
+ * Throws InvalidConfig naming the file and the field when it cannot be read, does not match the
+ * shape, or an accelerator names an item the file does not price.
+ */
 export function loadPrices(path = PRICES_FILE): PriceBook {
   let raw: unknown;
   try {
@@ -30,7 +40,10 @@ export function loadPrices(path = PRICES_FILE): PriceBook {
   return p.data;
 }
 
-/** Hourly price of `nodes` accelerator nodes at a pricing tier, plus the cluster fee when asked. */
+/**
+ * Hourly price (USD) of `nodes` accelerator nodes at a pricing tier, plus the cluster fee when
+ * asked. Throws InvalidConfig for an unknown accelerator or tier, or a fee the file does not price.
+ */
 export function hourlyFor(book: PriceBook, accelerator: string, nodes: number, tier: string, clusterFee: boolean): { hourly: number; detail: string } {
   const acc = book.accelerators[accelerator];
   if (!acc) throw new KvgateError(ErrorCode.InvalidConfig, `unknown --accelerator "${accelerator}" (known: ${Object.keys(book.accelerators).join(', ')})`, { param: 'accelerator' });
@@ -40,7 +53,8 @@ export function hourlyFor(book: PriceBook, accelerator: string, nodes: number, t
   let hourly = unit * acc.perNode * nodes;
   let detail = `${nodes} × ${acc.node} × ${acc.perNode} × $${unit}/${item.unit} (${tier}, ${item.region}, ${item.date})`;
   if (clusterFee) {
-    const fee = book.items.find((i) => i.id === 'gke-cluster')!.pricing['on-demand'];
+    const fee = book.items.find((i) => i.id === 'gke-cluster')?.pricing['on-demand'];
+    if (fee === undefined) throw new KvgateError(ErrorCode.InvalidConfig, '--cluster-fee: the price file has no "gke-cluster" item with an on-demand price', { param: 'cluster-fee' });
     hourly += fee;
     detail += ` + $${fee}/h GKE fee`;
   }

@@ -498,10 +498,10 @@ export class SimEngine implements Engine {
         this.countPromptSources(seq);
       }
       const last = seq.generated >= seq.target;
-      seq.listener.onToken(tokenId, seq.generated - 1, now, last ? seq.targetReason : undefined);
-      if (last) {
+      const stopped = seq.listener.onToken(tokenId, seq.generated - 1, now, last ? seq.targetReason : undefined) === 'stop';
+      if (last || stopped) {
         finished++;
-        this.finish(seq, seq.targetReason);
+        this.finish(seq, stopped ? 'stop' : seq.targetReason);
       }
     }
     if (finished > 0) this.running = this.running.filter((s) => s.isRunning);

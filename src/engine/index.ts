@@ -1,6 +1,6 @@
 export type * from './types.js';
 export { createEngine, SimEngine, type EngineOptions } from './engine.js';
-export { loadProfile, listProfiles, stepDurationMs, DEFAULT_PROFILE, type LatencyProfile, type LatencyModel } from './profiles.js';
+export { loadProfile, listProfiles, BLOCK_SIZES, stepDurationMs, DEFAULT_PROFILE, type LatencyProfile, type LatencyModel } from './profiles.js';
 export { createTokenizer, EstimateTokenizer, ESTIMATE_OUTPUT_VOCAB, renderChatML, messageText } from './tokenizer/index.js';
 export { RealClock, VirtualClock } from './clock.js';
 export { hashBlocks, rootHash, hashBlock, type BlockHashContext } from '../shared/hashing/block-hash.js';

@@ -54,6 +54,13 @@ export function listProfiles(): string[] {
     .sort();
 }
 
+/**
+ * KV block sizes (tokens) a replica may use: vLLM's CUDA backends' choices from 8 up, and the
+ * range `kvgate sim` accepts (`--block-size`). `kvgate simulate` holds its modelled replicas to the
+ * same set, so a simulated fleet is one `kvgate up` could run.
+ */
+export const BLOCK_SIZES: readonly number[] = [8, 16, 32, 64, 128];
+
 export function loadProfile(name: string): LatencyProfile {
   const known = listProfiles();
   if (!known.includes(name)) {

@@ -79,9 +79,11 @@ export interface RequestOutcome {
 export interface RequestListener {
   /**
    * Called once per generated token, at the step that produced it. `finishReason` is set on the
-   * request's last token (so a stream can carry it with that token, as vLLM's does).
+   * request's last token (so a stream can carry it with that token, as vLLM's does). Returning
+   * 'stop' ends the request at this token with finish reason "stop" (a stop string or stop token
+   * id matched, which only the server's detokenized text can tell).
    */
-  onToken(tokenId: number, index: number, nowMs: number, finishReason?: FinishReason): void;
+  onToken(tokenId: number, index: number, nowMs: number, finishReason?: FinishReason): void | 'stop';
   onFinish(outcome: RequestOutcome): void;
 }
 

@@ -5,6 +5,7 @@ import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { sendJson } from '../shared/http.js';
 import type { CompletionRequest, PromptInput } from './completion-request.js';
 import type { SimMetrics } from './metrics.js';
+import { StopCheck } from './stop-check.js';
 import {
   appendCompletionLogprobs,
   chatLogprobContent,
@@ -87,6 +88,8 @@ class Choice implements RequestListener {
   /** Characters already streamed (completions text_offset base). */
   streamedChars = 0;
   streamedAny = false;
+  /** The request's stop strings / stop token ids applied to this choice's text (absent without them). */
+  readonly stop?: StopCheck;
 
   constructor(
     private readonly run: CompletionRun,
@@ -95,10 +98,13 @@ class Choice implements RequestListener {
     readonly prompt: PromptInput,
     /** Tokens the engine may generate. */
     readonly target: number,
-  ) {}
+    cr: CompletionRequest,
+  ) {
+    if (cr.stop.length > 0 || cr.stopTokenIds.length > 0) this.stop = new StopCheck(cr.stop, new Set(cr.stopTokenIds), cr.includeStopStrInOutput, cr.minTokens);
+  }
 
-  onToken(id: number, idx: number, nowMs: number, finish?: string): void {
-    this.run.onToken(this, id, idx, nowMs, finish);
+  onToken(id: number, idx: number, nowMs: number, finish?: string): 'stop' | undefined {
+    return this.run.onToken(this, id, idx, nowMs, finish);
   }
 
   onFinish(o: RequestOutcome): void {
@@ -154,7 +160,7 @@ class CompletionRun {
     for (const [pi, p] of cr.prompts.entries()) {
       const target = tokensAllowed(cr, p, deps.maxModelLen);
       below.push(call.forceCacheThreshold || (threshold !== null && deps.engine.cachedPrefixTokens(p.tokenIds, { loraName: call.lora?.name, cacheSalt: cr.cacheSalt }) / p.tokenIds.length < threshold));
-      for (let j = 0; j < cr.n; j++) this.choices.push(new Choice(this, pi * cr.n + j, pi, p, target));
+      for (let j = 0; j < cr.n; j++) this.choices.push(new Choice(this, pi * cr.n + j, pi, p, target, cr));
     }
     this.remaining = this.choices.length;
     this.submitAll(below);
@@ -278,21 +284,28 @@ class CompletionRun {
     this.res.write(`data: ${JSON.stringify(chunk)}\n\n`);
   }
 
-  onToken(c: Choice, id: number, idx: number, nowMs: number, finish: string | undefined): void {
+  /** One generated token: streams it (held back while it may begin a stop string); 'stop' ends the choice here. */
+  onToken(c: Choice, id: number, idx: number, nowMs: number, finish: string | undefined): 'stop' | undefined {
     const { cr } = this;
     if (idx > 0) this.deps.metrics.observeInterToken(nowMs - c.lastTokenMs);
     c.lastTokenMs = nowMs;
     c.generated = idx + 1;
     if (this.keepTokens) c.tokens.push(id);
-    if (!cr.stream && !this.keepTexts) return;
+    if (!cr.stream && !this.keepTexts && !c.stop) return undefined;
     const tokenStr = this.tokenText(c, idx, id);
     if (this.keepTexts) c.texts.push(tokenStr);
-    if (!cr.stream || this.closed) return;
-    const finishReason = finish ? this.finishReasonOf(finish) : null;
+    let piece = tokenStr;
+    let stopped = false;
+    if (c.stop) ({ release: piece, stop: stopped } = c.stop.push(id, tokenStr, finish !== undefined));
+    const result = stopped ? 'stop' : undefined;
+    if (!cr.stream || this.closed) return result;
+    const finishReason = stopped ? 'stop' : finish ? this.finishReasonOf(finish) : null;
     if (this.chat) {
       const logprobs = cr.logprobs !== null ? { content: [chatLogprobContent(tokenStr, this.genLogprobs(c, idx, cr.logprobs), cr.logprobs)] } : null;
-      this.writeChunk({ index: c.index, delta: { content: tokenStr }, logprobs, finish_reason: finishReason }, c, c.generated);
-      return;
+      const choice: Record<string, unknown> = { index: c.index, delta: { content: piece }, logprobs, finish_reason: finishReason };
+      if (stopped) choice.stop_reason = c.stop?.stopReason ?? null;
+      this.writeChunk(choice, c, c.generated);
+      return result;
     }
     // Completions: under echo the first chunk carries the prompt ahead of the first token.
     let entries: { text: string; pos: PositionLogprobs | null }[] = [];
@@ -302,7 +315,7 @@ class CompletionRun {
       if (cr.logprobs !== null) entries = this.promptEntries(c.prompt, cr.logprobs);
     }
     if (!this.echoOnly) {
-      text += tokenStr;
+      text += piece;
       if (cr.logprobs !== null) entries.push({ text: tokenStr, pos: this.genLogprobs(c, idx, cr.logprobs) });
     }
     let logprobs: CompletionLogprobs | null = null;
@@ -312,7 +325,8 @@ class CompletionRun {
     }
     c.streamedAny = true;
     c.streamedChars += text.length;
-    this.writeChunk({ index: c.index, text, logprobs, finish_reason: finishReason, stop_reason: null }, c, c.generated);
+    this.writeChunk({ index: c.index, text, logprobs, finish_reason: finishReason, stop_reason: c.stop?.stopReason ?? null }, c, c.generated);
+    return result;
   }
 
   onFinish(c: Choice, o: RequestOutcome): void {
@@ -331,6 +345,7 @@ class CompletionRun {
 
   /** The answer's text: echo pieces for echoed tokens, decoded ids for the rest. */
   private fullText(c: Choice): string {
+    if (c.stop) return c.stop.output;
     if (this.keepTexts) return c.texts.join('');
     if (!c.echoPieces) return this.deps.tokenizer.decode(c.tokens);
     const n = Math.min(c.tokens.length, c.echoPieces.length);
@@ -379,7 +394,7 @@ class CompletionRun {
       const text = this.echoOnly ? '' : this.fullText(c);
       if (chat) {
         const logprobs = k !== null ? { content: c.tokens.map((_, i) => chatLogprobContent(c.texts[i], this.genLogprobs(c, i, k), k)) } : null;
-        return { index: c.index, message: { role: 'assistant', content: (cr.chatEchoText ?? '') + text, tool_calls: [] }, logprobs, finish_reason: c.finishReason, stop_reason: null };
+        return { index: c.index, message: { role: 'assistant', content: (cr.chatEchoText ?? '') + text, tool_calls: [] }, logprobs, finish_reason: c.finishReason, stop_reason: c.stop?.stopReason ?? null };
       }
       let logprobs: CompletionLogprobs | null = null;
       if (k !== null) {
@@ -389,7 +404,7 @@ class CompletionRun {
         appendCompletionLogprobs(logprobs, entries, 0);
       }
       const promptLogprobs = cr.promptLogprobs !== null ? promptLogprobsJson(this.promptPositions(c.prompt, cr.promptLogprobs)) : null;
-      return { index: c.index, text: (cr.echo ? c.prompt.text : '') + text, logprobs, finish_reason: c.finishReason, stop_reason: null, prompt_logprobs: promptLogprobs };
+      return { index: c.index, text: (cr.echo ? c.prompt.text : '') + text, logprobs, finish_reason: c.finishReason, stop_reason: c.stop?.stopReason ?? null, prompt_logprobs: promptLogprobs };
     });
     const body: Record<string, unknown> = { id: call.id, object: chat ? 'chat.completion' : 'text_completion', created: this.created, model: call.responseModel, choices: out, usage: this.usage() };
     if (chat && cr.promptLogprobs !== null) body.prompt_logprobs = promptLogprobsJson(this.promptPositions(cr.prompts[0], cr.promptLogprobs));

@@ -38,6 +38,14 @@ export interface CompletionRequest {
   /** Which field set maxTokens (for error params and metrics). */
   maxTokensParam: 'max_tokens' | 'max_completion_tokens';
   ignoreEos: boolean;
+  /** vLLM's `stop`: strings that end generation (a single string becomes a list of one). */
+  stop: string[];
+  /** vLLM's `stop_token_ids`. */
+  stopTokenIds: number[];
+  /** vLLM's `include_stop_str_in_output`: keep the stop string (or stop token's text) in the answer. */
+  includeStopStrInOutput: boolean;
+  /** vLLM's `min_tokens`: no stop condition applies before this many tokens (0 = none). */
+  minTokens: number;
   stream: boolean;
   includeUsage: boolean;
   continuousUsage: boolean;
@@ -66,6 +74,12 @@ export interface ParseLimits {
   maxChoices: number;
 }
 
+/**
+ * Vocabulary size when the tokenizer does not say: Qwen2.5's (151,936 ids), the default model's.
+ * The estimate tokenizer's ids stay below it, so prompts of its ids are always in range.
+ */
+const DEFAULT_VOCAB_SIZE = 151_936;
+
 export const DEFAULT_PARSE_LIMITS: ParseLimits = { maxLogprobs: 20, maxChoices: 1024 };
 
 function bad(message: string, param: string | null): KvgateError {
@@ -90,6 +104,27 @@ function optionalBool(body: Record<string, unknown>, key: string, dflt = false):
   if (v === undefined || v === null) return dflt;
   if (typeof v !== 'boolean') throw bad(`${key} must be a boolean`, key);
   return v;
+}
+
+/**
+ * vLLM's `stop` (a string or a list of strings, none empty: SamplingParams rejects "") as a list.
+ * Throws a 400 naming `stop` for any other type.
+ */
+function stopStrings(body: Record<string, unknown>): string[] {
+  const v = body.stop;
+  if (v === undefined || v === null) return [];
+  const list = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) throw bad('stop must be a string or a list of strings', 'stop');
+  if (list.some((x) => x === '')) throw bad('stop cannot contain an empty string.', 'stop');
+  return list as string[];
+}
+
+/** vLLM's `stop_token_ids`: a list of non-negative integer token ids, or a 400 naming the field. */
+function stopTokenIds(body: Record<string, unknown>): number[] {
+  const v = body.stop_token_ids;
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x) && x >= 0)) throw bad('stop_token_ids must be a list of token ids (integers >= 0)', 'stop_token_ids');
+  return v as number[];
 }
 
 /** Python truthiness of a JSON value, which vLLM's "before" validators test with `data.get(...)`. */
@@ -147,7 +182,12 @@ function completionPrompts(raw: unknown, tokenizer: Tokenizer): PromptInput[] {
     throw bad('Either prompt or prompt_embeds must be provided and non-empty.', 'prompt');
   }
   const fromText = (text: string): PromptInput => withLazyPieces({ tokenIds: tokenizer.encode(text), text, echoText: text }, tokenizer);
+  const vocab = tokenizer.vocabSize ?? DEFAULT_VOCAB_SIZE;
   const fromIds = (ids: number[]): PromptInput => {
+    // vLLM's input processor: a token-id prompt's largest id must be in the vocabulary.
+    let max = 0;
+    for (const id of ids) if (id > max) max = id;
+    if (max >= vocab) throw bad(`Token id ${max} is out of vocabulary`, 'prompt');
     const text = tokenizer.decode(ids);
     return { tokenIds: ids, text, echoText: text };
   };
@@ -184,7 +224,7 @@ function checkResponseFormat(rf: unknown): void {
  * most `--max-logprobs` (SamplingParams._validate_logprobs).
  */
 function checkLogprobCount(n: number, kind: 'sample' | 'prompt', param: string, limits: ParseLimits, tokenizer: Tokenizer): void {
-  const requested = n === -1 ? tokenizer.vocabSize ?? 151_936 : n;
+  const requested = n === -1 ? tokenizer.vocabSize ?? DEFAULT_VOCAB_SIZE : n;
   if (requested > limits.maxLogprobs) {
     throw vllmValidation(`Requested ${kind} logprobs of ${requested}, which is greater than max allowed: ${limits.maxLogprobs}`, param, requested);
   }
@@ -214,6 +254,25 @@ function checkSamplingParams(body: Record<string, unknown>): void {
   }
   const rep = optionalNumber(body, 'repetition_penalty');
   if (rep !== null && !(rep > 0)) throw bad(`repetition_penalty must be greater than zero, got ${rep}.`, 'repetition_penalty');
+  // vLLM: -1 and 0 both disable top-k; anything below is an error.
+  const topK = optionalInt(body, 'top_k');
+  if (topK !== null && topK < -1) throw bad(`top_k must be -1 or 0 (disable), or at least 1, got ${topK}.`, 'top_k');
+  const minTokens = optionalInt(body, 'min_tokens');
+  if (minTokens !== null && minTokens < 0) throw bad(`min_tokens must be greater than or equal to 0, got ${minTokens}.`, 'min_tokens');
+  const truncate = optionalInt(body, 'truncate_prompt_tokens');
+  if (truncate !== null && truncate < -1) throw bad(`truncate_prompt_tokens must be -1 or greater, got ${truncate}.`, 'truncate_prompt_tokens');
+  checkLogitBias(body.logit_bias);
+  if (body.user !== undefined && body.user !== null && typeof body.user !== 'string') throw bad('user must be a string', 'user');
+}
+
+/** vLLM's `logit_bias`: an object from token ids (integers written as strings) to numbers; 400 naming the field otherwise. */
+function checkLogitBias(v: unknown): void {
+  if (v === undefined || v === null) return;
+  if (typeof v !== 'object' || Array.isArray(v)) throw bad('logit_bias must be an object from token ids to numbers', 'logit_bias');
+  for (const [k, bias] of Object.entries(v)) {
+    if (!/^\d+$/.test(k)) throw bad(`logit_bias: token id "${k}" must be an integer`, 'logit_bias');
+    if (typeof bias !== 'number' || !Number.isFinite(bias)) throw bad(`logit_bias["${k}"] must be a number`, 'logit_bias');
+  }
 }
 
 /** Parses and validates a completions or chat body as vLLM's protocol does (messages and codes as vLLM's). */
@@ -296,6 +355,12 @@ export function parseCompletionRequest(
   const echoOnly = kind === 'completions' && echo && maxTokens === 0;
   if (maxTokens !== null && maxTokens < 1 && !echoOnly) throw bad(`max_tokens must be at least 1, got ${maxTokens}.`, maxTokensParam);
   if (echoOnly) maxTokens = 0;
+  const minTokens = optionalInt(body, 'min_tokens');
+  if (minTokens !== null && maxTokens !== null && minTokens > maxTokens && !echoOnly) {
+    throw bad(`min_tokens must be less than or equal to max_tokens=${maxTokens}, got ${minTokens}.`, 'min_tokens');
+  }
+  // vLLM's completions server refuses `suffix` (serving_completion.py).
+  if (kind === 'completions' && body.suffix !== undefined && body.suffix !== null) throw bad('suffix is not currently supported', 'suffix');
 
   let promptLogprobs = promptLogprobsRaw;
   if (promptLogprobs === null && kind === 'completions' && echo && logprobs !== null) promptLogprobs = logprobs; // vLLM: echo implies prompt logprobs
@@ -330,6 +395,10 @@ export function parseCompletionRequest(
     maxTokens,
     maxTokensParam,
     ignoreEos: optionalBool(body, 'ignore_eos'),
+    stop: stopStrings(body),
+    stopTokenIds: stopTokenIds(body),
+    includeStopStrInOutput: optionalBool(body, 'include_stop_str_in_output'),
+    minTokens: minTokens ?? 0,
     stream,
     includeUsage,
     continuousUsage,

@@ -36,7 +36,8 @@ export function parseLoraModule(text: string): LoraModule {
 
 /**
  * The adapters a server knows (vLLM's OpenAIServingModels.lora_requests): the static
- * `--lora-modules` plus those loaded at run time. Which adapters sit in GPU slots is the engine's
+ * `--lora-modules` (the constructor throws InvalidConfig for a name given twice or an unknown
+ * base model) plus those loaded at run time. Which adapters sit in GPU slots is the engine's
  * business (`--max-loras`); a request naming an adapter not registered here is a 404.
  */
 export class LoraRegistry {
@@ -48,6 +49,10 @@ export class LoraRegistry {
     private readonly baseModels: string[],
   ) {
     for (const m of modules) {
+      // vLLM loads static adapters one by one at start and stops on the "already loaded" error.
+      if (this.adapters.has(m.name)) {
+        throw new KvgateError(ErrorCode.InvalidConfig, `--lora-modules: adapter '${m.name}' is given twice (vLLM refuses to start: The lora adapter '${m.name}' has already been loaded.)`, { param: 'lora-modules' });
+      }
       if (m.base_model_name && !baseModels.includes(m.base_model_name)) {
         throw new KvgateError(ErrorCode.InvalidConfig, `unknown base model '${m.base_model_name}' for LoRA '${m.name}'`, { param: 'lora-modules' });
       }

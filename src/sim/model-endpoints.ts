@@ -61,6 +61,26 @@ export function modelEndpoints(ctx: ModelEndpointContext) {
     };
   }
 
+  /**
+   * vLLM's `_check_model` for /tokenize and /detokenize: `model` may be left out (the served
+   * model), else it must be a served name or a loaded LoRA adapter. Throws 400 for a non-string
+   * model, 404 (vLLM's wording) for an unknown one.
+   */
+  function checkOptionalModel(model: unknown): void {
+    if (model === undefined || model === null || model === '') return;
+    if (typeof model !== 'string') throw new KvgateError(ErrorCode.InvalidRequest, 'model must be a string', { param: 'model' });
+    if (servedNames.includes(model) || loras.get(model)) return;
+    throw new KvgateError(ErrorCode.ModelNotFound, `The model \`${model}\` does not exist.`, { param: 'model' });
+  }
+
+  /** A boolean request field, or 400 naming it (vLLM's request models reject other types). */
+  function optionalBoolField(body: Record<string, unknown>, field: string): boolean | undefined {
+    const v = body[field];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'boolean') throw new KvgateError(ErrorCode.InvalidRequest, `${field} must be a boolean`, { param: field });
+    return v;
+  }
+
   return {
     /** vLLM's ModelList: served names, then LoRA adapters (root = their path, parent = their base model or the first served name). */
     models(res: ServerResponse): void {
@@ -91,23 +111,27 @@ export function modelEndpoints(ctx: ModelEndpointContext) {
     async tokenize(req: IncomingMessage, res: ServerResponse): Promise<void> {
       ctx.requireJson(req);
       const body = await ctx.readJson(req);
+      checkOptionalModel(body.model);
+      optionalBoolField(body, 'add_special_tokens');
+      const returnStrs = optionalBoolField(body, 'return_token_strs') === true;
       let tokens: number[];
       let pieces: string[] | undefined;
       if (Array.isArray(body.messages)) {
-        const cr = parseCompletionRequest('chat', { ...body, model: body.model ?? servedNames[0] }, tokenizer, parseLimits);
+        const cr = parseCompletionRequest('chat', { ...body, model: body.model || servedNames[0] }, tokenizer, parseLimits);
         tokens = cr.prompts[0].tokenIds;
         pieces = cr.prompts[0].pieces;
       } else if (typeof body.prompt === 'string') {
         tokens = tokenizer.encode(body.prompt);
         pieces = tokenizer.splitPieces?.(body.prompt);
       } else throw new KvgateError(ErrorCode.InvalidRequest, 'tokenize needs a string prompt or a messages array', { param: 'prompt' });
-      const strs = body.return_token_strs === true ? pieces ?? tokens.map((t) => tokenizer.decode([t])) : null;
+      const strs = returnStrs ? pieces ?? tokens.map((t) => tokenizer.decode([t])) : null;
       sendJson(res, 200, { count: tokens.length, max_model_len: maxModelLen, tokens, token_strs: strs });
     },
 
     async detokenize(req: IncomingMessage, res: ServerResponse): Promise<void> {
       ctx.requireJson(req);
       const body = await ctx.readJson(req);
+      checkOptionalModel(body.model);
       const t = body.tokens;
       if (!Array.isArray(t) || !t.every((x) => Number.isInteger(x) && x >= 0)) throw new KvgateError(ErrorCode.InvalidRequest, 'tokens must be a list of token ids', { param: 'tokens' });
       sendJson(res, 200, { prompt: tokenizer.decode(t as number[]) });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FakeMetricsSchema } from './fake-metrics-config.js';
+import { BLOCK_SIZES } from '../engine/profiles.js';
 
 export const FAILURE_TYPES = ['rate_limit', 'invalid_api_key', 'context_length', 'server_error', 'invalid_request', 'model_not_found'] as const;
 export type FailureType = (typeof FAILURE_TYPES)[number];
@@ -23,7 +24,7 @@ export const SimOptionsSchema = z
     maxModelLen: z.number().int().positive().optional(),
     maxNumSeqs: z.number().int().positive().optional(),
     maxNumBatchedTokens: z.number().int().positive().optional(),
-    blockSize: z.number().int().refine((v) => [8, 16, 32, 64, 128].includes(v), 'must be 8, 16, 32, 64 or 128').optional(),
+    blockSize: z.number().int().refine((v) => BLOCK_SIZES.includes(v), `must be ${BLOCK_SIZES.slice(0, -1).join(', ')} or ${BLOCK_SIZES[BLOCK_SIZES.length - 1]}`).optional(),
     kvCacheSize: z.number().int().positive().optional(),
     enablePrefixCaching: z.boolean().default(true),
     /** Constant-latency overrides (ms) of the profile's step model. */

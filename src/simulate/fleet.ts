@@ -1,4 +1,4 @@
-import { createEngine, loadProfile, type SimEngine } from '../engine/index.js';
+import { createEngine, loadProfile, BLOCK_SIZES, type SimEngine } from '../engine/index.js';
 import type { Clock } from '../engine/types.js';
 import type { EndpointInfo } from '../router/api.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
@@ -68,7 +68,7 @@ export function parseFleetSpec(spec: string, defaults: Omit<ReplicaGroup, 'count
 }
 
 /**
- * Builds the modelled replicas on `clock`. Replica i is seeded `seed + i` as `kvgate up` seeds its
+ * Builds the modelled replicas on `clock`. Throws InvalidConfig for a block size `kvgate sim` refuses. Replica i is seeded `seed + i` as `kvgate up` seeds its
  * simulators; ids are "sim-<i>:8000" (host:port, as the router keys endpoints). `kvEvents`: the
  * engines emit KV events (a little work per block; only when someone reads them).
  */
@@ -76,6 +76,9 @@ export function buildFleet(groups: ReplicaGroup[], clock: Clock, seed: number, k
   const replicas: ModelledReplica[] = [];
   for (const g of groups) {
     const profile = loadProfile(g.profile);
+    if (g.blockSize !== undefined && !BLOCK_SIZES.includes(g.blockSize)) {
+      throw new KvgateError(ErrorCode.InvalidConfig, `--block-size must be ${BLOCK_SIZES.join(', ')} tokens, as kvgate sim and vLLM take (got ${g.blockSize})`, { param: 'block-size' });
+    }
     for (let k = 0; k < g.count; k++) {
       const index = replicas.length;
       const engine = createEngine({

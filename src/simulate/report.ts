@@ -178,6 +178,12 @@ function table(rows: string[][]): string {
   return rows.map((r, i) => r.map((v, c) => (v ?? '').padEnd(w[c])).join('  ').trimEnd() + (i === 0 ? `\n${w.map((n) => '-'.repeat(n)).join('  ')}` : '')).join('\n');
 }
 
+/** "503×26 · 400×2" (largest first), or "—" when there were none. */
+function errorsByStatus(byStatus: Record<string, number>): string {
+  const parts = Object.entries(byStatus).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  return parts.length === 0 ? '—' : parts.map(([status, n]) => `${status}×${n}`).join(' · ');
+}
+
 /** Human tables: policies side by side, then TTFT p90 and hit rate per stage. */
 export function formatReport(r: SimulateReport): string {
   const ps = r.policies;
@@ -185,6 +191,8 @@ export function formatReport(r: SimulateReport): string {
   const rows: string[][] = [
     ['', ...ps.map((p) => p.policy)],
     ['requests ok / total', ...ps.map((p) => `${s(p).ok} / ${s(p).requests}`)],
+    // Failed requests say why (e.g. 503: dropped from the gateway queue; 400: over max_model_len).
+    ...(ps.some((p) => s(p).errors > 0) ? [['errors by HTTP status', ...ps.map((p) => errorsByStatus(s(p).errors_by_status))]] : []),
     ['throughput req/s', ...ps.map((p) => f(s(p).throughput_rps, 2))],
     ['input / output tokens/s', ...ps.map((p) => `${f(s(p).input_tokens_per_s, 0)} / ${f(s(p).output_tokens_per_s, 0)}`)],
     ['goodput req/s', ...ps.map((p) => f(s(p).goodput_rps, 2))],

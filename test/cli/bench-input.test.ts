@@ -90,3 +90,36 @@ test('render: --gateway-name / --gateway-namespace without --kserve, or --gatewa
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /gateway-name: x/);
 });
+
+test('--concurrency with open-loop arrivals (--rate, --stages, --sweep, --trace) is an error naming both, not silently ignored', async () => {
+  // The URL is never contacted: the flags are refused first.
+  for (const [cmd, open] of [
+    [['bench', '--url', 'http://127.0.0.1:9', '--concurrency', '4'], ['--rate', '5']],
+    [['bench', '--url', 'http://127.0.0.1:9', '--concurrent', '4'], ['--stages', '5:2']],
+    [['bench', '--url', 'http://127.0.0.1:9', '--concurrency', '4'], ['--sweep', '1,2']],
+    [['simulate', '--concurrency', '4'], ['--rate', '5']],
+    [['simulate', '--concurrency', '4'], ['--stages', '5:2']],
+    [['simulate', 'plan', '--slo', 'ttft_p90=1s', '--concurrency', '4'], ['--rate', '5']],
+  ] as const) {
+    const r = await runKvgate([...cmd, ...open]);
+    assert.equal(r.code, 1, `${[...cmd, ...open].join(' ')}: ${r.stdout}`);
+    assert.ok(r.stderr.includes(`--concurrency sizes a closed loop; ${open[0]} sends open-loop arrivals`), r.stderr);
+  }
+});
+
+test('bench and simulate refuse load or workload flags that another given flag overrides (they were silently ignored)', async () => {
+  const U = ['--url', 'http://127.0.0.1:9'];
+  for (const [args, re] of [
+    [['bench', ...U, '--rate', '50', '--stages', '2:1'], /give --rate or --stages, not both/],
+    [['bench', ...U, '--sweep', '1,2', '--stages', '2:1'], /give --sweep or --stages, not both/],
+    [['bench', ...U, '--trace', 'x.jsonl', '--rate', '5'], /give --rate or --trace, not both/],
+    [['bench', ...U, '--serial', '--rate', '5'], /give --serial or --rate, not both/],
+    [['bench', ...U, '--dataset', 'x.jsonl', '--workload', 'random'], /give --workload or --dataset, not both/],
+    [['simulate', '--rate', '5', '--stages', '2:1'], /give --rate or --stages, not both/],
+    [['simulate', '--trace', 'x.jsonl', '--workload', 'random'], /give --workload or --trace, not both/],
+  ] as const) {
+    const r = await runKvgate([...args]);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
+    assert.match(r.stderr, re, args.join(' '));
+  }
+});

@@ -68,3 +68,51 @@ test('cost --from-bench rounds req/s for people in the table and keeps the full 
   const json = await runKvgate(['cost', '--hourly', '5', '--from-bench', file, '--json']);
   assert.equal(JSON.parse(json.stdout).rows[0].throughput_rps, 33.06197369436186);
 });
+
+/** A copy of the shipped price book with `edit` applied, written to a temporary file. */
+async function editedPrices(edit: (book: Record<string, any>) => void): Promise<string> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const { mkdtempSync, writeFileSync, readFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const book = JSON.parse(readFileSync(new URL('../../data/prices.json', import.meta.url), 'utf8'));
+  edit(book);
+  const file = join(mkdtempSync(join(tmpdir(), 'kvgate-prices-')), 'prices.json');
+  writeFileSync(file, JSON.stringify(book));
+  return file;
+}
+
+test('a price file whose accelerator names no item is refused at load, naming the field (was a TypeError when priced)', async () => {
+  const file = await editedPrices((b) => (b.accelerators['tpu-v6e'].item = 'tpu-v9-chip'));
+  assert.throws(() => loadPrices(file), /accelerators\.tpu-v6e\.item|accelerators\["tpu-v6e"\]\.item/);
+  const r = await runKvgate(['cost', '--prices', file, '--accelerator', 'tpu-v6e']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /"tpu-v9-chip" is not the id of any entry in items/);
+  assert.doesNotMatch(r.stderr, /Cannot read properties/);
+});
+
+test('--cluster-fee with a price file that has no gke-cluster item names the flag (was a TypeError)', async () => {
+  const file = await editedPrices((b) => (b.items = b.items.filter((i: { id: string }) => i.id !== 'gke-cluster')));
+  const r = await runKvgate(['cost', '--prices', file, '--accelerator', 'tpu-v6e', '--cluster-fee']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--cluster-fee: the price file has no "gke-cluster" item/);
+});
+
+test('the table names the price file it used (--prices), not always data/prices.json', async () => {
+  const file = await editedPrices((b) => (b.updated = '2031-01-02'));
+  const r = await runKvgate(['cost', '--prices', file, '--accelerator', 'tpu-v6e']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.stdout.includes(`prices from ${file}, updated 2031-01-02`), r.stdout);
+  const d = await runKvgate(['cost', '--accelerator', 'tpu-v6e']);
+  assert.match(d.stdout, /prices from data\/prices\.json, updated /);
+});
+
+test('--hourly is the total: --nodes, --pricing or --cluster-fee beside it is an error, not silently ignored', async () => {
+  for (const extra of [['--nodes', '2'], ['--pricing', '1y'], ['--cluster-fee']]) {
+    const r = await runKvgate(['cost', '--hourly', '3', ...extra]);
+    assert.equal(r.code, 1, `${extra.join(' ')}: ${r.stdout}`);
+    assert.ok(r.stderr.includes(`${extra[0]} price an --accelerator`), r.stderr);
+  }
+  const ok = await runKvgate(['cost', '--hourly', '3', '--accelerator', 'nvidia-l4', '--json']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(JSON.parse(ok.stdout).rows[0].hourly_usd, 3);
+});

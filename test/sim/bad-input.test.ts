@@ -36,6 +36,22 @@ const cases: [string, string, string, string | undefined, number, RegExp, string
   ['a body over the limit', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'x'.repeat(70 * 1024) }), 413, /limit/, null],
   ['an unknown path', 'GET', '/v2/nothing', undefined, 404, /no route/, null],
   ['a wrong method', 'GET', '/v1/completions', undefined, 405, /not allowed/, null],
+  ['a top_k below -1', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', top_k: -5 }), 400, /top_k must be -1 or 0 \(disable\), or at least 1, got -5/, 'top_k'],
+  ['a non-integer top_k', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x' }], top_k: 'x' }), 400, /top_k must be an integer/, 'top_k'],
+  ['a negative min_tokens', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', min_tokens: -1 }), 400, /min_tokens must be greater than or equal to 0/, 'min_tokens'],
+  ['min_tokens above max_tokens', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', min_tokens: 10, max_tokens: 5 }), 400, /min_tokens must be less than or equal to max_tokens=5, got 10/, 'min_tokens'],
+  ['a logit_bias that is not an object', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', logit_bias: 5 }), 400, /logit_bias must be an object/, 'logit_bias'],
+  ['a logit_bias keyed by a non-integer', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', logit_bias: { x: 5 } }), 400, /token id "x" must be an integer/, 'logit_bias'],
+  ['a non-string user', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x' }], user: 5 }), 400, /user must be a string/, 'user'],
+  ['truncate_prompt_tokens below -1', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', truncate_prompt_tokens: -3 }), 400, /truncate_prompt_tokens must be -1 or greater/, 'truncate_prompt_tokens'],
+  ['a token-id prompt beyond the vocabulary', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: [1, 99_999_999_999] }), 400, /Token id 99999999999 is out of vocabulary/, 'prompt'],
+  ['a batch with one token-id prompt beyond the vocabulary', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: [[1, 2], [151_936]] }), 400, /Token id 151936 is out of vocabulary/, 'prompt'],
+  ['a completions suffix', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', suffix: 'x' }), 400, /suffix is not currently supported/, 'suffix'],
+  ['/tokenize naming an unknown model', 'POST', '/tokenize', JSON.stringify({ model: 'nope', prompt: 'hi' }), 404, /The model `nope` does not exist/, 'model'],
+  ['/detokenize naming an unknown model', 'POST', '/detokenize', JSON.stringify({ model: 'nope', tokens: [1, 2] }), 404, /The model `nope` does not exist/, 'model'],
+  ['/tokenize with a non-string model', 'POST', '/tokenize', JSON.stringify({ model: 5, prompt: 'hi' }), 400, /model must be a string/, 'model'],
+  ['/tokenize with a non-boolean add_special_tokens', 'POST', '/tokenize', JSON.stringify({ model: MODEL, prompt: 'hi', add_special_tokens: 'no' }), 400, /add_special_tokens must be a boolean/, 'add_special_tokens'],
+  ['/tokenize with a non-boolean return_token_strs', 'POST', '/tokenize', JSON.stringify({ model: MODEL, prompt: 'hi', return_token_strs: 1 }), 400, /return_token_strs must be a boolean/, 'return_token_strs'],
   ['a bad admin config', 'POST', '/admin/config', JSON.stringify({ failure_injection_rate: 500 }), 400, /failure_injection_rate/, 'failure_injection_rate'],
 ];
 
@@ -57,4 +73,22 @@ test('after every bad request the server still serves and its metrics stay consi
   assert.equal(sampleValue(samples, 'vllm:num_requests_running', L), 0);
   assert.equal(sampleValue(samples, 'vllm:num_requests_waiting', L), 0);
   assert.equal(sampleValue(samples, 'vllm:request_success_total', { ...L, finished_reason: 'length' }), 1);
+});
+
+test('/tokenize and /detokenize take no model (the served one), the served name, or a loaded adapter, as vLLM', async () => {
+  for (const model of [undefined, MODEL]) {
+    const t = await call('POST', '/tokenize', JSON.stringify({ model, prompt: 'hello world' }));
+    assert.equal(t.status, 200);
+    assert.ok(t.json.tokens.length > 0);
+    const d = await call('POST', '/detokenize', JSON.stringify({ model, tokens: t.json.tokens }));
+    assert.equal(d.status, 200);
+    assert.equal(typeof d.json.prompt, 'string'); // the estimate tokenizer's ids are hashes: no round trip to the text
+  }
+});
+
+test('valid sampling extras still pass: top_k -1/0/40, min_tokens <= max_tokens, logit_bias by token id, user', async () => {
+  for (const extra of [{ top_k: -1 }, { top_k: 0 }, { top_k: 40 }, { min_tokens: 2, max_tokens: 2 }, { logit_bias: { '42': -100, '7': 3.5 } }, { user: 'u-1' }, { truncate_prompt_tokens: -1 }]) {
+    const r = await call('POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', max_tokens: 2, ...extra }));
+    assert.equal(r.status, 200, JSON.stringify(extra));
+  }
 });

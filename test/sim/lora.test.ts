@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { MODEL, sim, openai, post, metrics, until, type Json } from './helpers.js';
+import { runKvgate } from '../helpers/cli.js';
 
 test('/v1/models lists adapters with root = path and parent = base model, as vLLM', async () => {
   const s = await sim({
@@ -96,4 +97,12 @@ test('--max-loras holds back a second adapter, and lora_requests_info shows runn
 test('--max-cpu-loras below --max-loras, and an adapter for an unknown base model, are refused at start', async () => {
   await assert.rejects(sim({ maxLoras: 2, maxCpuLoras: 1 }), /max CPU LoRAs cannot be less than max LoRAs/);
   await assert.rejects(sim({ loraModules: [{ name: 'x', path: '/x', base_model_name: 'other/model' }] }), /unknown base model 'other\/model' for LoRA 'x'/);
+});
+
+test('an adapter named twice in --lora-modules stops the server at start, as vLLM (it used to keep the last silently)', async () => {
+  await assert.rejects(sim({ loraModules: [{ name: 'a', path: '/x' }, { name: 'a', path: '/y' }] }), /adapter 'a' is given twice/);
+  const r = await runKvgate(['sim', '--port', '0', '--lora-modules', 'a=/x', '{"name":"a","path":"/y"}']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--lora-modules: adapter 'a' is given twice/);
+  assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/);
 });

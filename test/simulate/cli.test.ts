@@ -31,6 +31,16 @@ test('kvgate simulate prints the human table with the oracle and the speed', asy
   assert.match(r.stdout, /hit % \(oracle %\)\s+\d+\.\d \(\d+\.\d\)/);
   assert.match(r.stdout, /per stage \(TTFT p90 ms · prefix hit %\)/);
   assert.match(r.stdout, /simulated s per wall s/);
+  assert.doesNotMatch(r.stdout, /errors by HTTP status/); // only when a request failed
+});
+
+test('the human table says why requests failed (errors by HTTP status), not only ok / total', async () => {
+  // Prompts of ~840 tokens on replicas with a 300-token context: every replica answers 400, as vLLM.
+  const r = await runKvgate(['simulate', '--preset', 'round-robin', '--replicas', '2', '--max-model-len', '300', ...SMALL], { timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const total = /requests ok \/ total\s+0 \/ (\d+)/.exec(r.stdout)?.[1];
+  assert.ok(total, r.stdout);
+  assert.match(r.stdout, new RegExp(`errors by HTTP status\\s+400×${total}\\n`));
 });
 
 test('bad simulate flags get a message naming the flag, never a stack trace', async () => {
@@ -46,6 +56,12 @@ test('bad simulate flags get a message naming the flag, never a stack trace', as
     [['--trace', join(dir, 'missing.jsonl')], /--trace .*missing\.jsonl: cannot read: ENOENT/],
     [['--trace', badTrace], /bad\.jsonl:1: "hash_ids" has 1 ids but input_length 600 needs 2 blocks of 512 tokens/],
     [['--profile', 'nope'], /unknown profile "nope"/],
+    [['--fleet', '1:instant', '--replicas', '5'], /give --replicas or --fleet, not both/],
+    [['--fleet', '1:instant', '--profile', 'instant'], /give --profile or --fleet, not both/],
+    [['--compare', 'random', '--preset', 'kvgate'], /give --preset or --compare, not both/],
+    [['--preset', 'random', '--config-file', 'bench/fixtures/load-scheduling.yaml'], /give --preset or --config-file, not both/],
+    [['--block-size', '7'], /--block-size must be 8, 16, 32, 64, 128 tokens, as kvgate sim and vLLM take \(got 7\)/],
+    [['--fleet', '2:instant:block-size=12'], /--block-size must be 8, 16, 32, 64, 128 tokens.*\(got 12\)/],
     [['--rate', '1', '--duration', '0.001'], /the load sent no request \(1 req\/s for 0\.001 s\): raise --duration or --rate, or the --stages/],
   ] as const) {
     const r = await runKvgate(['simulate', ...args], { timeoutMs: 60_000 });

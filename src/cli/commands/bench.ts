@@ -1,8 +1,21 @@
 import { Command, Option } from 'commander';
-import { intArg, numberArg, durationOption, formatDuration, DURATION_HELP } from '../parse.js';
+import { intArg, numberArg, durationOption, formatDuration, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden } from '../parse.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 import { addWorkloadShapeOptions, checkWritableFiles } from '../options.js';
 import { parseSlo, parseStages } from '../../bench/specs.js';
+
+/**
+ * Flags that decide what others would: a trace brings its own requests and arrival times; --stages,
+ * --sweep and --rate are three ways to give the open-loop load (first wins in that order); a
+ * dataset is the workload; --serial and --parallel are closed loops.
+ */
+const BENCH_OVERRIDES = [
+  ['trace', ['stages', 'sweep', 'rate', 'dataset', 'workload', 'prompt', 'serial', 'parallel']],
+  ['stages', ['sweep', 'rate', 'serial', 'parallel']],
+  ['sweep', ['rate', 'serial', 'parallel']],
+  ['rate', ['serial', 'parallel']],
+  ['dataset', ['workload']],
+] as const;
 
 export function registerBench(program: Command): void {
   const bench = addWorkloadShapeOptions(
@@ -19,7 +32,7 @@ export function registerBench(program: Command): void {
   )
     .option('--num-requests <n>', 'requests in a closed-loop run (default: the workload size)', intArg('--num-requests', 1))
     .option('--requests <n>', "alias of --num-requests (the seed script's name)", intArg('--requests', 1))
-    .option('--concurrency <n>', 'closed loop with N concurrent requests', intArg('--concurrency', 1), 10)
+    .option('--concurrency <n>', 'closed loop with N concurrent requests (not with --rate, --stages, --sweep or --trace: those are open loop)', intArg('--concurrency', 1), 10)
     .option('--concurrent <n>', "alias of --concurrency (the seed script's name)", intArg('--concurrent', 1))
     .option('--prompt <text>', "send this one prompt every time (the seed script's --prompt; default 20 requests)")
     .option('--rate <rps>', 'open loop: Poisson arrivals at this rate', numberArg('--rate', 0.001))
@@ -45,6 +58,8 @@ export function registerBench(program: Command): void {
         if (cmd.getOptionValueSource(key) === 'cli' && o[key] !== o[seed]) throw new KvgateError(ErrorCode.InvalidConfig, `--${seed} is ${flag} (the seed script's name): give one of them`);
         o[key] = o[seed];
       }
+      refuseConcurrencyWithOpenLoop(o, (k) => cmd.getOptionValueSource(k));
+      refuseOverridden((k) => cmd.getOptionValueSource(k) === 'cli', BENCH_OVERRIDES);
       if (o.prompt !== undefined && (String(o.prompt).trim() === '' || o.dataset)) throw new KvgateError(ErrorCode.InvalidConfig, o.dataset ? 'give --prompt or --dataset, not both' : '--prompt must not be empty');
       if (!o.url) throw new KvgateError(ErrorCode.InvalidConfig, '--url is required');
       const url = String(o.url).replace(/\/+$/, '');

@@ -21,11 +21,19 @@ export function registerCost(program: Command): void {
     .option('--hours-per-month <h>', 'hours billed per month', numberArg('--hours-per-month', 1), 720)
     .option('--prices <file>', 'price file (default: data/prices.json)')
     .option('--json', 'print the figures as JSON', false)
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
       const { loadPrices, hourlyFor } = await import('../../cost/prices.js');
       const { computeCost, formatUsd } = await import('../../cost/cost-model.js');
       const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
       const { readFileSync } = await import('node:fs');
+      // --hourly is the total: flags that would change an accelerator's price cannot apply to it.
+      if (o.hourly !== undefined) {
+        const pricing = ['nodes', 'pricing', 'clusterFee'].filter((k) => cmd.getOptionValueSource(k) === 'cli');
+        if (pricing.length > 0) {
+          const flags = pricing.map((k) => `--${k === 'clusterFee' ? 'cluster-fee' : k}`).join(', ');
+          throw new KvgateError(ErrorCode.InvalidConfig, `${flags} price an --accelerator from the price file; --hourly is already the total $/hour: drop one or the other`, { param: 'hourly' });
+        }
+      }
       const book = loadPrices(o.prices);
       let throughput: number | undefined = o.throughput;
       let tokens: number | undefined = o.outputTokensPerRequest;
@@ -70,7 +78,7 @@ export function registerCost(program: Command): void {
         process.stdout.write(`\n${b.name} vs ${a.name}: ${d >= 0 ? '+' : '-'}${formatUsd(Math.abs(d))}/month (${d >= 0 ? '+' : ''}${((d / a.monthly) * 100).toFixed(0)} %)\n`);
       }
       for (const r of rows) process.stdout.write(`  ${r.name}: ${r.detail}\n`);
-      process.stdout.write(`prices from data/prices.json, updated ${book.updated}; ${o.hoursPerMonth} hours a month\n`);
+      process.stdout.write(`prices from ${o.prices ?? 'data/prices.json'}, updated ${book.updated}; ${o.hoursPerMonth} hours a month\n`);
     });
 }
 

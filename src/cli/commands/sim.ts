@@ -158,6 +158,15 @@ export function registerSim(program: Command): void {
       kvEventsEndpoint = o.zmqEndpoint ?? LLMD_ZMQ_ENDPOINT;
       kvEventsTopic ??= 'kv@{host}:{port}@{model}';
     }
+    if (!kvEventsEndpoint) {
+      // Shaping flags without anything to publish to: say so rather than start silently without events.
+      const set = (k: string) => (self.getOptionValueSource(k) ?? 'default') !== 'default';
+      const shaping = ['kvEventsTopic', 'kvEventsFormat', 'kvEventsReplayEndpoint', 'kvEventsReplayQueueSize', 'eventBatchSize', 'useVllmMapEventFormat', 'zmqEndpoint'].filter(set);
+      if (shaping.length > 0) {
+        const flags = shaping.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ');
+        logger.warn({ flags: shaping }, `${flags} given, but no KV events are published: add --kv-events-endpoint (or --enable-kvcache, or --kv-events-config with enable_kv_cache_events)`);
+      }
+    }
     const sims = await startSimRanks(
       {
         host: o.host,

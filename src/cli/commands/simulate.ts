@@ -1,9 +1,20 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
-import { intArg, numberArg, durationOption, listArg, DURATION_HELP } from '../parse.js';
+import { intArg, numberArg, durationOption, listArg, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden } from '../parse.js';
 import { addWorkloadShapeOptions, checkWritableFiles } from '../options.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
+
+/** Flags that decide what others would: --fleet sets every replica's count and profile, --compare and --config-file the policy, a trace the load. */
+const OVERRIDES = [
+  ['fleet', ['replicas', 'profile']],
+  // A trace brings its own requests and arrival times; --stages is the general form of --rate.
+  ['trace', ['stages', 'rate', 'dataset', 'workload']],
+  ['stages', ['rate']],
+  ['dataset', ['workload']],
+  ['compare', ['preset', 'configFile']],
+  ['configFile', ['preset']],
+] as const;
 
 /** Flags shared by `kvgate simulate` and `kvgate simulate plan`: fleet, policy, workload, arrivals, data paths. */
 function commonOptions(cmd: Command, o: { plan: boolean }): Command {
@@ -17,7 +28,7 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
     .option('--profile <name>', 'engine profile of every replica (instant, qwen2.5-3b-tpu-v6e, qwen3-32b-h100-tp2, llama3-8b-h100)', 'qwen2.5-3b-tpu-v6e')
     .option('--max-num-seqs <n>', 'max running sequences per step (default: profile)', intArg('--max-num-seqs', 1))
     .option('--max-num-batched-tokens <n>', 'token budget per step (default: profile)', intArg('--max-num-batched-tokens', 1))
-    .option('--block-size <n>', 'KV block size in tokens (default: profile)', intArg('--block-size', 1))
+    .option('--block-size <n>', 'KV block size in tokens: 8, 16, 32, 64 or 128 (default: profile)', intArg('--block-size', 1))
     .option('--kv-cache-size <blocks>', 'KV cache capacity per replica in blocks (default: profile)', intArg('--kv-cache-size', 1))
     .option('--max-model-len <n>', 'context length in tokens (default: profile)', intArg('--max-model-len', 1))
     .option('--no-enable-prefix-caching', 'replicas without prefix caching')
@@ -34,7 +45,7 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
     .option('--stages <list>', 'Poisson stages rate:seconds,… (inference-perf), e.g. 3:60,10:30')
     .option('--rate <rps>', 'one Poisson stage at this rate for --duration', numberArg('--rate', 0.001))
     .addOption(durationOption('--duration', 'length of a --rate stage', o.plan ? 120_000 : 30_000, { positive: true }))
-    .option('--concurrency <n>', 'closed loop with N concurrent units (without --stages / --rate)', intArg('--concurrency', 1), 10)
+    .option('--concurrency <n>', 'closed loop with N concurrent units (not with --stages, --rate or --trace: those are open loop)', intArg('--concurrency', 1), 10)
     .option('--seed <n>', 'workload, arrival, router and engine seed', intArg('--seed'), 1)
     .addOption(durationOption('--metrics-interval', 'metrics scrape period per replica', 50, { positive: true }))
     .addOption(durationOption('--scrape-latency', 'age of a scrape when the router gets it', 1))
@@ -61,7 +72,9 @@ export function registerSimulate(program: Command): void {
     .option('--html <report.html>', 'write an HTML report (TTFT and hit rate against load per policy)')
     .option('--validate', 'run the (small) workload in virtual time and in real time against `kvgate up`, and print both side by side', false)
     .addOption(new Option('--parallel <n>', 'policies simulated at once, on worker threads (the report does not depend on it)').argParser(intArg('--parallel', 1)).default(availableParallelism(), `CPU count, ${availableParallelism()} here`))
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
+      refuseConcurrencyWithOpenLoop(o, (k) => cmd.getOptionValueSource(k));
+      refuseOverridden((k) => cmd.getOptionValueSource(k) === 'cli', OVERRIDES);
       if (o.validate) {
         if (o.html) throw new KvgateError(ErrorCode.InvalidConfig, '--html does not apply to --validate (its report is the side-by-side table; --out writes its JSON)', { param: 'html' });
         await checkWritableFiles({ '--out': o.out });
@@ -117,7 +130,9 @@ export function registerSimulate(program: Command): void {
     .option('--pricing <tier>', 'on-demand | 1y | 3y', 'on-demand')
     .option('--hours-per-month <h>', 'hours billed per month', numberArg('--hours-per-month', 1), 720)
     .option('--prices <file>', 'price file (default: data/prices.json)')
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
+      refuseConcurrencyWithOpenLoop(o, (k) => cmd.getOptionValueSource(k));
+      refuseOverridden((k) => cmd.getOptionValueSource(k) === 'cli', OVERRIDES);
       await checkWritableFiles({ '--out': o.out }); // not after minutes of simulation
       const { runPlan, formatPlan, planJson } = await import('../../simulate/plan.js');
       const plan = await runPlan(o, { onStatus: (m: string) => process.stderr.write(`simulate plan: ${m}\n`) });
