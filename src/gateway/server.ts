@@ -84,7 +84,9 @@ export interface RunningGateway {
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 // Request headers the gateway sets itself, or answers itself: CORS is the gateway's (its own
 // --allowed-origins), so the model server gets no Origin and adds no CORS headers of its own.
-const SET_BY_GATEWAY = new Set(['host', 'content-length', 'x-request-id', 'origin']);
+// `Expect: 100-continue` (curl sends it for bodies over 1 MiB) was answered by node:http before the
+// body was read; forwarded, undici refuses the whole request (UND_ERR_NOT_SUPPORTED) on every attempt.
+const SET_BY_GATEWAY = new Set(['host', 'content-length', 'x-request-id', 'origin', 'expect']);
 const ROUTING_HEADERS = new Set([
   'x-gateway-destination-endpoint',
   'x-gateway-destination-endpoint-served',

@@ -4,6 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { connect } from 'node:net';
+import { request as httpRequest } from 'node:http';
 import { fleetWithGateway, MODEL, post } from './helpers.js';
 import { startEppServer } from '../../src/extproc/server.js';
 import { loadConfig } from '../../src/router/index.js';
@@ -73,5 +74,23 @@ test('HEAD on /health and /ready answers without a body, on the gateway and on t
     }
   } finally {
     await epp.close();
+  }
+});
+
+test('a request with Expect: 100-continue (curl sends it for bodies over 1 MiB) is answered, not failed upstream', async () => {
+  const u = new URL(env.gateway.url);
+  const body = JSON.stringify({ model: MODEL, prompt: 'x'.repeat(2048), max_tokens: 2 });
+  for (const path of ['/v1/completions', '/tokenize']) {
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = httpRequest({ host: u.hostname, port: u.port, path, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), expect: '100-continue' } });
+      req.on('continue', () => req.end(body)); // the body goes only after the gateway's 100 Continue
+      req.on('response', (res) => {
+        let t = '';
+        res.on('data', (d) => (t += d));
+        res.on('end', () => resolve({ status: res.statusCode!, text: t }));
+      });
+      req.on('error', reject);
+    });
+    assert.equal(status, 200, `${path}: ${text}`);
   }
 });
