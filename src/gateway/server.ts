@@ -529,10 +529,14 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       server.close(); // no new connections
       server.closeIdleConnections();
       if (inflight > 0) {
+        // The timeout is cleared once the last response closes: left armed, it kept the process
+        // alive for the whole --drain-timeout after the requests had finished.
+        let timer: NodeJS.Timeout | undefined;
         await Promise.race([
           new Promise<void>((r) => idleWaiters.push(r)),
-          new Promise((r) => setTimeout(r, opts.drainTimeoutMs ?? 30_000)),
+          new Promise((r) => (timer = setTimeout(r, opts.drainTimeoutMs ?? 30_000))),
         ]);
+        clearTimeout(timer);
       }
       await close();
     },
