@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import { Gauge } from 'prom-client';
 import { readFileSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import type { AddressInfo, Socket } from 'node:net';
 import type { EndpointInfo } from '../router/api.js';
 import type { Objectives } from '../router/objectives.js';
@@ -21,6 +22,7 @@ import { ResponseSink, DiscardSink } from './response-sink.js';
 import { AttemptSignal, UpstreamPools, type AbortReason } from './upstream-pools.js';
 import { DEFAULT_TIMEOUTS, type GatewayTimeouts } from './timeouts.js';
 import { MemoryRelief } from './memory-relief.js';
+import { firstUtilityAnswer } from './utility-attempts.js';
 import { DeadlineSweeper, type Expiring } from '../shared/deadline-sweeper.js';
 import { Cors } from '../shared/cors.js';
 import type { FlowControlSettings } from '../router/index.js';
@@ -379,10 +381,14 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     }
   }
 
-  /** /tokenize, /detokenize, /v1/embeddings: to a ready endpoint that serves the body's model; /version: to any ready endpoint. */
+  /**
+   * /tokenize, /detokenize, /v1/embeddings: to a ready endpoint that serves the body's model;
+   * /version: to any ready endpoint. Failed over like inference requests (utility-attempts.ts);
+   * a client that goes away aborts the upstream request.
+   */
   async function handleUtility(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     let body: Buffer | undefined;
-    let ep: EndpointInfo;
+    let endpoints: EndpointInfo[];
     if (MODEL_ROUTED_PATHS.has(path)) {
       assertJsonContentType(req.headers['content-type']);
       body = await readBody(req, maxBody, bodyOptions);
@@ -392,23 +398,43 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       const model = parseJsonBody(body).model;
       if (model !== undefined && model !== null && typeof model !== 'string') throw new KvgateError(ErrorCode.InvalidRequest, 'model must be a string', { param: 'model' });
       if (typeof model !== 'string' || !model) throw new KvgateError(ErrorCode.MissingModel, 'model not found in request body', { param: 'model' });
-      const cands = director.candidates(model);
-      ep = cands[Math.floor(random() * cands.length)].info;
+      endpoints = director.candidates(model).map((c) => c.info);
     } else {
-      ep = director.routeHeaderOnly(undefined, random);
+      director.routeHeaderOnly(undefined, random); // throws the usual error when no endpoint is ready
+      endpoints = ds.list().filter((e) => e.healthy).map((e) => e.info);
     }
-    const headers = upstreamHeaders(req.headers, req.headers['x-request-id']?.toString() ?? `kvgate-${Date.now().toString(36)}`, body?.length ?? 0);
+    const requestId = req.headers['x-request-id']?.toString() ?? `kvgate-${Date.now().toString(36)}`;
+    const headers = upstreamHeaders(req.headers, requestId, body?.length ?? 0);
     if (!body) delete headers['content-length'];
-    const r = await poolFor(ep).request({ path: req.url!, method: req.method as 'GET' | 'POST', headers, body, headersTimeout: t.upstreamFirstByteMs, bodyTimeout: t.upstreamIdleMs });
-    const out: Record<string, string | string[]> = {};
-    for (const k in r.headers) {
-      const v = r.headers[k];
-      if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+    const gone = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
+    const answer = firstUtilityAnswer({
+      endpoints,
+      maxAttempts: opts.maxAttempts ?? 3,
+      random,
+      abandoned: () => gone.signal.aborted,
+      send: (e) => poolFor(e).request({ path: req.url!, method: req.method as 'GET' | 'POST', headers, body, signal: gone.signal, headersTimeout: t.upstreamFirstByteMs, bodyTimeout: t.upstreamIdleMs }),
+      failed: (e, reason, transport) => {
+        if (transport) director.opts.feedback?.failed(e.id, reason);
+        logger.warn({ path, endpoint: e.id, reason }, 'upstream attempt failed; trying the next endpoint');
+      },
+    });
+    try {
+      const { endpoint: ep, response: r } = await answer;
+      const out: Record<string, string | string[]> = {};
+      for (const k in r.headers) {
+        const v = r.headers[k];
+        if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+      }
+      out['x-gateway-destination-endpoint-served'] = ep.id;
+      out['x-request-id'] = requestId;
+      res.writeHead(r.statusCode, out);
+      await pipeline(r.body, res); // with back-pressure: a client that reads slowly slows the upstream
+    } catch (err) {
+      if (!gone.signal.aborted) throw err; // the client went away: nothing to answer, nothing to log
     }
-    out['x-gateway-destination-endpoint-served'] = ep.id;
-    res.writeHead(r.statusCode, out);
-    for await (const chunk of r.body) res.write(chunk);
-    res.end();
   }
 
   // A response closed: one request fewer in flight (the drain waits for none). One function for all.
