@@ -127,6 +127,12 @@ interface Proxied extends Expiring {
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT']);
 
+/** The client's `x-request-id`, when it sent one. */
+function clientRequestId(req: IncomingMessage): string | undefined {
+  const v = req.headers['x-request-id'];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
 /** Node's HTTP parser errors (malformed or smuggling-shaped requests, oversized headers) as OpenAI error bodies. */
 function answerClientError(err: NodeJS.ErrnoException & { code?: string }, socket: Socket): void {
   if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
@@ -310,6 +316,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const arrived = performance.now();
     const body = await readBody(req, maxBody, bodyOptions);
     const h = director.begin({ ingress: 'gateway', path, headers: req.headers, body });
+    // The gateway's own error answers carry the request id too (successes get it with the
+    // lifecycle's response headers): the client's, else the id of the access-log line.
+    const echoId = () => res.headersSent || res.setHeader('x-request-id', h.route ? h.externalId : (clientRequestId(req) ?? h.id));
     const px: Proxied = {
       answered: false,
       done: false,
@@ -321,6 +330,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         if (!res.headersSent) {
           // Waiting in the queue or between attempts: answer now; the lifecycle ends here.
           px.answered = true;
+          echoId();
           sendError(res, new KvgateError(ErrorCode.Timeout, `the request exceeded its deadline of ${t.requestMs / 1000} s (--request-timeout)`));
           h.finish({ status: 504, errorCode: ErrorCode.Timeout });
         }
@@ -340,6 +350,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         await h.schedule(); // throws (already recorded) on 4xx/5xx admission outcomes
       } catch (err) {
         if (px.answered || px.abandoned) return; // the deadline answered, or the client is gone
+        echoId();
         throw err;
       }
       if (px.abandoned) return;
@@ -363,12 +374,15 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         if (result.kind !== 'retry') break;
       }
       if (result.kind === 'retry' && !res.headersSent) {
+        echoId();
         sendError(res, result.timedOut ? new KvgateError(ErrorCode.Timeout, `${h.exhaustedError().message}: the upstream did not answer in time`) : h.exhaustedError());
       } else if (result.kind === 'aborted' && result.reason === 'evicted' && !res.headersSent && !px.answered) {
         px.answered = true;
+        echoId();
         sendError(res, px.evicted!);
       } else if (result.kind === 'aborted' && result.reason === 'deadline' && !res.headersSent && !px.answered) {
         px.answered = true;
+        echoId();
         sendError(res, new KvgateError(ErrorCode.Timeout, `the request exceeded its deadline of ${t.requestMs / 1000} s (--request-timeout)`));
       }
     } finally {
@@ -451,6 +465,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     res.once('close', responseClosed);
     const fail = (err: unknown) => {
       req.resume();
+      // Errors answered before a request id was set (401, 404, 405, a body refused): the client's id.
+      const id = clientRequestId(req);
+      if (id !== undefined && !res.headersSent && !res.hasHeader('x-request-id')) res.setHeader('x-request-id', id);
       if (!(err instanceof KvgateError)) logger.error({ err: (err as Error).message, path }, 'request failed');
       sendError(res, err);
     };
