@@ -109,7 +109,8 @@ const HEALTH_PATHS = new Set(['/health', '/ready']);
 const CHECK_INTERVAL_MS = 1_000;
 const LISTEN_BACKLOG = 4096;
 
-type Attempt = { kind: 'done'; status: number } | { kind: 'retry'; timedOut?: boolean } | { kind: 'aborted'; reason: AbortReason };
+// `errorCode` on 'done': the response was committed (its status sent) and then cut short.
+type Attempt = { kind: 'done'; status: number; errorCode?: string } | { kind: 'retry'; timedOut?: boolean } | { kind: 'aborted'; reason: AbortReason };
 
 /** One proxied request's own state beside its lifecycle handle. */
 interface Proxied extends Expiring {
@@ -294,6 +295,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           }
           if (why !== 'deadline' && why !== 'evicted') director.opts.feedback?.failed(ep.id, err.message);
           // Bytes already flowed: end the stream with an error event (SSE) or cut the body.
+          const errorCode = why === 'deadline' ? ErrorCode.Timeout : why === 'evicted' ? ErrorCode.Shed : ErrorCode.UpstreamFailed;
           const message =
             why === 'deadline'
               ? `the request exceeded its deadline of ${t.requestMs / 1000} s (--request-timeout)`
@@ -304,9 +306,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
                 : `upstream ${ep.id} failed mid-stream: ${err.message}`;
           // A client that does not read would never receive the event: cut its connection instead.
           if (sse && !res.destroyed && !res.writableNeedDrain) {
-            res.end(`data: ${JSON.stringify({ error: { message, type: 'server_error', param: null, code: why === 'deadline' ? ErrorCode.Timeout : why === 'evicted' ? ErrorCode.Shed : ErrorCode.UpstreamFailed } })}\n\n`);
+            res.end(`data: ${JSON.stringify({ error: { message, type: 'server_error', param: null, code: errorCode } })}\n\n`);
           } else res.destroy();
-          resolve({ kind: 'done', status });
+          // The client got this status, but not the whole response: recorded as the failure it is.
+          resolve({ kind: 'done', status, errorCode });
         },
       );
     });
@@ -391,7 +394,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       const status =
         result.kind === 'done' ? result.status : result.kind === 'aborted' ? (result.reason === 'client' ? 499 : result.reason === 'evicted' ? 429 : res.headersSent && !px.answered ? res.statusCode : 504) : res.statusCode;
       const aborted = result.kind === 'aborted' ? result.reason : undefined;
-      h.finish({ status, errorCode: result.kind === 'retry' ? (result.timedOut ? ErrorCode.Timeout : ErrorCode.UpstreamFailed) : aborted === 'deadline' ? ErrorCode.Timeout : aborted === 'evicted' ? ErrorCode.Shed : undefined });
+      h.finish({ status, errorCode: result.kind === 'retry' ? (result.timedOut ? ErrorCode.Timeout : ErrorCode.UpstreamFailed) : result.kind === 'done' ? result.errorCode : aborted === 'deadline' ? ErrorCode.Timeout : aborted === 'evicted' ? ErrorCode.Shed : undefined });
     }
   }
 
