@@ -101,8 +101,9 @@ const ROUTING_HEADERS = new Set([
 ]);
 const INFERENCE_PATHS = new Set(['/v1/completions', '/v1/chat/completions']);
 // Model-routed endpoints of vLLM without prefix-cache routing: sent to an endpoint serving the
-// body's model (embeddings: pooling models, which vLLM serves without the generation path).
-const MODEL_ROUTED_PATHS = new Set(['/tokenize', '/detokenize', '/v1/embeddings']);
+// body's model (embeddings, scores, reranking, classification: pooling models, which vLLM serves
+// without the generation path; these answered 404 "no route" through the gateway before).
+const MODEL_ROUTED_PATHS = new Set(['/tokenize', '/detokenize', '/v1/embeddings', '/pooling', '/classify', '/score', '/v1/score', '/rerank', '/v1/rerank', '/v2/rerank']);
 const HEALTH_PATHS = new Set(['/health', '/ready']);
 // How often Node checks its connections' header and request timeouts (its default, 30 s, would let
 // a slow client hold a connection up to that much past its timeout).
