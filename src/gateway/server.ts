@@ -444,7 +444,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       const out: Record<string, string | string[]> = {};
       for (const k in r.headers) {
         const v = r.headers[k];
-        if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+        // As for inference responses: the upstream's CORS headers never override the gateway's policy.
+        if (v !== undefined && !HOP_BY_HOP.has(k) && !k.startsWith('access-control-')) out[k] = v;
       }
       out['x-gateway-destination-endpoint-served'] = ep.id;
       out['x-request-id'] = requestId;

@@ -109,18 +109,20 @@ test("vLLM's pooling routes (/v1/rerank, /rerank, /v2/rerank, /score, /v1/score,
       if (req.url === '/health') return void res.writeHead(200).end();
       if (req.method !== 'POST') return void res.writeHead(404).end();
       seen.push(req.url!);
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ path: req.url, model: (JSON.parse(body) as { model: string }).model }));
+      // A server with its own CORS policy (any origin): the gateway's, not this, reaches browsers.
+      res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' }).end(JSON.stringify({ path: req.url, model: (JSON.parse(body) as { model: string }).model }));
     });
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const port = (upstream.address() as AddressInfo).port;
-  const gw = await startGateway({ port: 0, config: loadConfig({ preset: 'kvgate' }), endpoints: [parseEndpoint(`127.0.0.1:${port}`)], healthIntervalMs: 100, accessLog: false });
+  const gw = await startGateway({ port: 0, config: loadConfig({ preset: 'kvgate' }), endpoints: [parseEndpoint(`127.0.0.1:${port}`)], healthIntervalMs: 100, accessLog: false, allowedOrigins: ['https://app.example'] });
   try {
     await waitFor(() => gw.router.datastore.list().every((e) => e.models !== undefined));
     const paths = ['/v1/rerank', '/rerank', '/v2/rerank', '/score', '/v1/score', '/pooling', '/classify'];
     for (const path of paths) {
-      const r = await post(`${gw.url}${path}`, { model: 'BAAI/bge-reranker-base', query: 'q', documents: ['a'] });
+      const r = await post(`${gw.url}${path}`, { model: 'BAAI/bge-reranker-base', query: 'q', documents: ['a'] }, { origin: 'https://app.example' });
       assert.equal(r.status, 200, `${path}: ${r.text}`);
+      assert.equal(r.headers.get('access-control-allow-origin'), 'https://app.example');
       assert.deepEqual(r.json, { path, model: 'BAAI/bge-reranker-base' });
       assert.equal(r.headers.get('x-gateway-destination-endpoint-served'), `127.0.0.1:${port}`);
     }
