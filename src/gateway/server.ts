@@ -544,6 +544,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     await stack.stop();
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') throw new KvgateError(ErrorCode.InvalidConfig, `port ${opts.port} on ${opts.host ?? '127.0.0.1'} is already in use: stop what holds it or give another --port`, { param: 'port' });
+    // An address this machine does not have, or a name that does not resolve: say which flag.
+    if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') {
+      throw new KvgateError(ErrorCode.InvalidConfig, `--host ${opts.host}: ${e.code === 'EADDRNOTAVAIL' ? 'not an address of this machine' : 'the name does not resolve'} (${e.code}); give one of its addresses, 127.0.0.1 or 0.0.0.0`, { param: 'host' });
+    }
+    if (e.code === 'EACCES') throw new KvgateError(ErrorCode.InvalidConfig, `--port ${opts.port}: permission denied (ports below 1024 need privileges): give a port from 1024`, { param: 'port' });
     throw err;
   }
   const port = (server.address() as AddressInfo).port;
