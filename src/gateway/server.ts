@@ -135,6 +135,15 @@ function clientRequestId(req: IncomingMessage): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
+/**
+ * The gateway's own error answers to an inference request carry its id too (successes get it with
+ * the lifecycle's response headers): the client's, else the id of its access-log line. A plain
+ * function, called on error paths only: no closure per request on the hot path.
+ */
+function echoRequestId(req: IncomingMessage, res: ServerResponse, h: RequestHandle): void {
+  if (!res.headersSent) res.setHeader('x-request-id', h.route ? h.externalId : (clientRequestId(req) ?? h.id));
+}
+
 /** Node's HTTP parser errors (malformed or smuggling-shaped requests, oversized headers) as OpenAI error bodies. */
 function answerClientError(err: NodeJS.ErrnoException & { code?: string }, socket: Socket): void {
   if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
@@ -320,9 +329,6 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const arrived = performance.now();
     const body = await readBody(req, maxBody, bodyOptions);
     const h = director.begin({ ingress: 'gateway', path, headers: req.headers, body });
-    // The gateway's own error answers carry the request id too (successes get it with the
-    // lifecycle's response headers): the client's, else the id of the access-log line.
-    const echoId = () => res.headersSent || res.setHeader('x-request-id', h.route ? h.externalId : (clientRequestId(req) ?? h.id));
     const px: Proxied = {
       answered: false,
       done: false,
@@ -334,7 +340,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         if (!res.headersSent) {
           // Waiting in the queue or between attempts: answer now; the lifecycle ends here.
           px.answered = true;
-          echoId();
+          echoRequestId(req, res, h);
           sendError(res, new KvgateError(ErrorCode.Timeout, `the request exceeded its deadline of ${t.requestMs / 1000} s (--request-timeout)`));
           h.finish({ status: 504, errorCode: ErrorCode.Timeout });
         }
@@ -354,7 +360,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         await h.schedule(); // throws (already recorded) on 4xx/5xx admission outcomes
       } catch (err) {
         if (px.answered || px.abandoned) return; // the deadline answered, or the client is gone
-        echoId();
+        echoRequestId(req, res, h);
         throw err;
       }
       if (px.abandoned) return;
@@ -378,15 +384,15 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         if (result.kind !== 'retry') break;
       }
       if (result.kind === 'retry' && !res.headersSent) {
-        echoId();
+        echoRequestId(req, res, h);
         sendError(res, result.timedOut ? new KvgateError(ErrorCode.Timeout, `${h.exhaustedError().message}: the upstream did not answer in time`) : h.exhaustedError());
       } else if (result.kind === 'aborted' && result.reason === 'evicted' && !res.headersSent && !px.answered) {
         px.answered = true;
-        echoId();
+        echoRequestId(req, res, h);
         sendError(res, px.evicted!);
       } else if (result.kind === 'aborted' && result.reason === 'deadline' && !res.headersSent && !px.answered) {
         px.answered = true;
-        echoId();
+        echoRequestId(req, res, h);
         sendError(res, new KvgateError(ErrorCode.Timeout, `the request exceeded its deadline of ${t.requestMs / 1000} s (--request-timeout)`));
       }
     } finally {
