@@ -88,7 +88,9 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'p
 // --allowed-origins), so the model server gets no Origin and adds no CORS headers of its own.
 // `Expect: 100-continue` (curl sends it for bodies over 1 MiB) was answered by node:http before the
 // body was read; forwarded, undici refuses the whole request (UND_ERR_NOT_SUPPORTED) on every attempt.
-const SET_BY_GATEWAY = new Set(['host', 'content-length', 'x-request-id', 'origin', 'expect']);
+// `Accept-Encoding` is replaced by identity: the gateway reads response bodies (usage, the usage
+// chunk it added to a stream and takes out again), which a compressed body would hide from it.
+const SET_BY_GATEWAY = new Set(['host', 'content-length', 'x-request-id', 'origin', 'expect', 'accept-encoding']);
 const ROUTING_HEADERS = new Set([
   'x-gateway-destination-endpoint',
   'x-gateway-destination-endpoint-served',
@@ -226,6 +228,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     }
     out['content-length'] = String(len);
     out['x-request-id'] = requestId;
+    out['accept-encoding'] = 'identity';
     return out;
   }
 
