@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { durationOption, intArg, listArg, numberArg, portArg } from './parse.js';
+import { bytesArg, durationOption, intArg, listArg, numberArg, portArg } from './parse.js';
 import { LOG_LEVELS } from '../shared/logger.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { PRIORITY_RULE, parsePriority } from '../router/priority.js';
@@ -143,7 +143,7 @@ export async function resolvePool(o: PoolValues) {
 
 export function addRequestLimitOptions(cmd: Command, what: string): Command {
   return cmd
-    .addOption(new Option('--max-body-bytes <bytes>', `request body limit in bytes (${what} above)`).argParser(intArg('--max-body-bytes', 1)).default(16 * 1024 * 1024, '16 MiB'))
+    .addOption(new Option('--max-body-bytes <bytes>', `request body limit: bytes, or with a unit (512KiB, 16MiB) (${what} above)`).argParser(bytesArg('--max-body-bytes', 1)).default(16 * 1024 * 1024, '16 MiB'))
     .addOption(new Option('--log-level <level>', 'log level (default: $KVGATE_LOG_LEVEL, else info)').choices(LOG_LEVELS));
 }
 
@@ -196,7 +196,7 @@ export function addFlowControlOptions(cmd: Command, opts: { maxNumSeqs?: boolean
     .addOption(new Option('--no-flow-control', "flow control is on by default; this turns it off: no gateway queue, every request goes to a replica at once (GIE's legacy admission; sheddable requests still shed when saturated)"))
     .addOption(durationOption('--queue-timeout', 'longest a request waits in the gateway queue before 503 (429 if sheddable) rejected-ttl-expired; 0 = as long as the client waits', 60_000))
     .addOption(new Option('--max-queue-requests <n>', 'most requests waiting in the gateway queue (all priorities); over it 503, or 429 if sheddable').argParser(intArg('--max-queue-requests', 0)).default(5000))
-    .addOption(new Option('--max-queue-bytes <bytes>', 'most request bytes waiting in the gateway queue').argParser(intArg('--max-queue-bytes', 0)).default(128 * 1024 * 1024, '128 MiB'));
+    .addOption(new Option('--max-queue-bytes <bytes>', 'most request bytes waiting in the gateway queue: bytes, or with a unit (512MiB, 1GiB)').argParser(bytesArg('--max-queue-bytes', 0)).default(128 * 1024 * 1024, '128 MiB'));
   if (opts.maxNumSeqs !== false) {
     cmd
       .addOption(new Option('--max-num-seqs <n>', "vLLM max_num_seqs assumed for endpoints that do not report it (vLLM exports only its cache config); raised to the most requests an engine is seen running").argParser(intArg('--max-num-seqs', 1)).default(256))
@@ -254,7 +254,7 @@ export function addTimeoutOptions(cmd: Command): Command {
     .addOption(d('--upstream-first-byte-timeout', "a streamed request's response headers must come within this (then the next endpoint is tried)", 60_000))
     .addOption(d('--upstream-idle-timeout', 'longest pause in a response body: before its first byte the next endpoint is tried, after it an SSE error event ends the stream', 60_000))
     .addOption(d('--request-timeout', 'total deadline of a request from its arrival, queueing included (504, or an SSE error event once streaming)', 600_000))
-    .addOption(new Option('--max-buffered-bytes <bytes>', 'request body bytes held in memory across all connections; over it 503 with Retry-After and nothing more is read').argParser(intArg('--max-buffered-bytes', 1)).default(256 * 1024 * 1024, '256 MiB'));
+    .addOption(new Option('--max-buffered-bytes <bytes>', 'request body bytes held in memory across all connections (bytes, or with a unit: 256MiB, 1GiB); over it 503 with Retry-After and nothing more is read').argParser(bytesArg('--max-buffered-bytes', 1)).default(256 * 1024 * 1024, '256 MiB'));
 }
 
 export interface TimeoutValues {

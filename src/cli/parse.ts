@@ -10,6 +10,26 @@ export function intArg(name: string, min = 0) {
   };
 }
 
+const UNIT_BYTES: Record<string, number> = { b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 };
+
+/**
+ * A byte-size flag's value → bytes: a bare integer, or a number with a unit as the help shows
+ * defaults ("16 MiB", "16MiB", "512KiB", "1.5GB"; units B, KB/MB/GB = 1000^n, KiB/MiB/GiB = 1024^n,
+ * case-insensitive). The help printed "(default: 16 MiB)" while only bare integers were taken.
+ * Errors name the flag; the result is a whole number of bytes ≥ `min`.
+ */
+export function bytesArg(name: string, min = 0) {
+  return (v: string): number => {
+    const m = /^(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)$/i.exec(v.trim());
+    const unit = m ? UNIT_BYTES[(m[2] || 'b').toLowerCase()] : undefined;
+    const n = m && unit !== undefined ? Number(m[1]) * unit : NaN;
+    if (!Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`${name} must be a whole number of bytes >= ${min}, bare or with a unit such as 512KiB, 16MiB or 1GB (got "${v}")`);
+    }
+    return n;
+  };
+}
+
 /** A TCP port: an integer in [min, 65535] (0 = the OS picks one, where a flag allows it). */
 export function portArg(name: string, min = 0) {
   return (v: string): number => {

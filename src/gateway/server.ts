@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import { Gauge } from 'prom-client';
 import { readFileSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import type { AddressInfo, Socket } from 'node:net';
 import type { EndpointInfo } from '../router/api.js';
 import type { Objectives } from '../router/objectives.js';
@@ -21,6 +22,7 @@ import { ResponseSink, DiscardSink } from './response-sink.js';
 import { AttemptSignal, UpstreamPools, type AbortReason } from './upstream-pools.js';
 import { DEFAULT_TIMEOUTS, type GatewayTimeouts } from './timeouts.js';
 import { MemoryRelief } from './memory-relief.js';
+import { firstUtilityAnswer } from './utility-attempts.js';
 import { DeadlineSweeper, type Expiring } from '../shared/deadline-sweeper.js';
 import { Cors } from '../shared/cors.js';
 import type { FlowControlSettings } from '../router/index.js';
@@ -84,7 +86,11 @@ export interface RunningGateway {
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 // Request headers the gateway sets itself, or answers itself: CORS is the gateway's (its own
 // --allowed-origins), so the model server gets no Origin and adds no CORS headers of its own.
-const SET_BY_GATEWAY = new Set(['host', 'content-length', 'x-request-id', 'origin']);
+// `Expect: 100-continue` (curl sends it for bodies over 1 MiB) was answered by node:http before the
+// body was read; forwarded, undici refuses the whole request (UND_ERR_NOT_SUPPORTED) on every attempt.
+// `Accept-Encoding` is replaced by identity: the gateway reads response bodies (usage, the usage
+// chunk it added to a stream and takes out again), which a compressed body would hide from it.
+const SET_BY_GATEWAY = new Set(['host', 'content-length', 'x-request-id', 'origin', 'expect', 'accept-encoding']);
 const ROUTING_HEADERS = new Set([
   'x-gateway-destination-endpoint',
   'x-gateway-destination-endpoint-served',
@@ -97,15 +103,17 @@ const ROUTING_HEADERS = new Set([
 ]);
 const INFERENCE_PATHS = new Set(['/v1/completions', '/v1/chat/completions']);
 // Model-routed endpoints of vLLM without prefix-cache routing: sent to an endpoint serving the
-// body's model (embeddings: pooling models, which vLLM serves without the generation path).
-const MODEL_ROUTED_PATHS = new Set(['/tokenize', '/detokenize', '/v1/embeddings']);
+// body's model (embeddings, scores, reranking, classification: pooling models, which vLLM serves
+// without the generation path; these answered 404 "no route" through the gateway before).
+const MODEL_ROUTED_PATHS = new Set(['/tokenize', '/detokenize', '/v1/embeddings', '/pooling', '/classify', '/score', '/v1/score', '/rerank', '/v1/rerank', '/v2/rerank']);
 const HEALTH_PATHS = new Set(['/health', '/ready']);
 // How often Node checks its connections' header and request timeouts (its default, 30 s, would let
 // a slow client hold a connection up to that much past its timeout).
 const CHECK_INTERVAL_MS = 1_000;
 const LISTEN_BACKLOG = 4096;
 
-type Attempt = { kind: 'done'; status: number } | { kind: 'retry'; timedOut?: boolean } | { kind: 'aborted'; reason: AbortReason };
+// `errorCode` on 'done': the response was committed (its status sent) and then cut short.
+type Attempt = { kind: 'done'; status: number; errorCode?: string } | { kind: 'retry'; timedOut?: boolean } | { kind: 'aborted'; reason: AbortReason };
 
 /** One proxied request's own state beside its lifecycle handle. */
 interface Proxied extends Expiring {
@@ -122,6 +130,21 @@ interface Proxied extends Expiring {
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT']);
+
+/** The client's `x-request-id`, when it sent one. */
+function clientRequestId(req: IncomingMessage): string | undefined {
+  const v = req.headers['x-request-id'];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/**
+ * The gateway's own error answers to an inference request carry its id too (successes get it with
+ * the lifecycle's response headers): the client's, else the id of its access-log line. A plain
+ * function, called on error paths only: no closure per request on the hot path.
+ */
+function echoRequestId(req: IncomingMessage, res: ServerResponse, h: RequestHandle): void {
+  if (!res.headersSent) res.setHeader('x-request-id', h.route ? h.externalId : (clientRequestId(req) ?? h.id));
+}
 
 /** Node's HTTP parser errors (malformed or smuggling-shaped requests, oversized headers) as OpenAI error bodies. */
 function answerClientError(err: NodeJS.ErrnoException & { code?: string }, socket: Socket): void {
@@ -205,6 +228,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     }
     out['content-length'] = String(len);
     out['x-request-id'] = requestId;
+    out['accept-encoding'] = 'identity';
     return out;
   }
 
@@ -284,6 +308,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           }
           if (why !== 'deadline' && why !== 'evicted') director.opts.feedback?.failed(ep.id, err.message);
           // Bytes already flowed: end the stream with an error event (SSE) or cut the body.
+          const errorCode = why === 'deadline' ? ErrorCode.Timeout : why === 'evicted' ? ErrorCode.Shed : ErrorCode.UpstreamFailed;
           const message =
             why === 'deadline'
               ? `the request exceeded its deadline of ${t.requestMs / 1000} s (--request-timeout)`
@@ -294,9 +319,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
                 : `upstream ${ep.id} failed mid-stream: ${err.message}`;
           // A client that does not read would never receive the event: cut its connection instead.
           if (sse && !res.destroyed && !res.writableNeedDrain) {
-            res.end(`data: ${JSON.stringify({ error: { message, type: 'server_error', param: null, code: why === 'deadline' ? ErrorCode.Timeout : why === 'evicted' ? ErrorCode.Shed : ErrorCode.UpstreamFailed } })}\n\n`);
+            res.end(`data: ${JSON.stringify({ error: { message, type: 'server_error', param: null, code: errorCode } })}\n\n`);
           } else res.destroy();
-          resolve({ kind: 'done', status });
+          // The client got this status, but not the whole response: recorded as the failure it is.
+          resolve({ kind: 'done', status, errorCode });
         },
       );
     });
@@ -317,6 +343,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         if (!res.headersSent) {
           // Waiting in the queue or between attempts: answer now; the lifecycle ends here.
           px.answered = true;
+          echoRequestId(req, res, h);
           sendError(res, new KvgateError(ErrorCode.Timeout, `the request exceeded its deadline of ${t.requestMs / 1000} s (--request-timeout)`));
           h.finish({ status: 504, errorCode: ErrorCode.Timeout });
         }
@@ -336,6 +363,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         await h.schedule(); // throws (already recorded) on 4xx/5xx admission outcomes
       } catch (err) {
         if (px.answered || px.abandoned) return; // the deadline answered, or the client is gone
+        echoRequestId(req, res, h);
         throw err;
       }
       if (px.abandoned) return;
@@ -359,12 +387,15 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         if (result.kind !== 'retry') break;
       }
       if (result.kind === 'retry' && !res.headersSent) {
+        echoRequestId(req, res, h);
         sendError(res, result.timedOut ? new KvgateError(ErrorCode.Timeout, `${h.exhaustedError().message}: the upstream did not answer in time`) : h.exhaustedError());
       } else if (result.kind === 'aborted' && result.reason === 'evicted' && !res.headersSent && !px.answered) {
         px.answered = true;
+        echoRequestId(req, res, h);
         sendError(res, px.evicted!);
       } else if (result.kind === 'aborted' && result.reason === 'deadline' && !res.headersSent && !px.answered) {
         px.answered = true;
+        echoRequestId(req, res, h);
         sendError(res, new KvgateError(ErrorCode.Timeout, `the request exceeded its deadline of ${t.requestMs / 1000} s (--request-timeout)`));
       }
     } finally {
@@ -373,14 +404,18 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       const status =
         result.kind === 'done' ? result.status : result.kind === 'aborted' ? (result.reason === 'client' ? 499 : result.reason === 'evicted' ? 429 : res.headersSent && !px.answered ? res.statusCode : 504) : res.statusCode;
       const aborted = result.kind === 'aborted' ? result.reason : undefined;
-      h.finish({ status, errorCode: result.kind === 'retry' ? (result.timedOut ? ErrorCode.Timeout : ErrorCode.UpstreamFailed) : aborted === 'deadline' ? ErrorCode.Timeout : aborted === 'evicted' ? ErrorCode.Shed : undefined });
+      h.finish({ status, errorCode: result.kind === 'retry' ? (result.timedOut ? ErrorCode.Timeout : ErrorCode.UpstreamFailed) : result.kind === 'done' ? result.errorCode : aborted === 'deadline' ? ErrorCode.Timeout : aborted === 'evicted' ? ErrorCode.Shed : undefined });
     }
   }
 
-  /** /tokenize, /detokenize, /v1/embeddings: to a ready endpoint that serves the body's model; /version: to any ready endpoint. */
+  /**
+   * /tokenize, /detokenize, /v1/embeddings: to a ready endpoint that serves the body's model;
+   * /version: to any ready endpoint. Failed over like inference requests (utility-attempts.ts);
+   * a client that goes away aborts the upstream request.
+   */
   async function handleUtility(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     let body: Buffer | undefined;
-    let ep: EndpointInfo;
+    let endpoints: EndpointInfo[];
     if (MODEL_ROUTED_PATHS.has(path)) {
       assertJsonContentType(req.headers['content-type']);
       body = await readBody(req, maxBody, bodyOptions);
@@ -390,23 +425,44 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       const model = parseJsonBody(body).model;
       if (model !== undefined && model !== null && typeof model !== 'string') throw new KvgateError(ErrorCode.InvalidRequest, 'model must be a string', { param: 'model' });
       if (typeof model !== 'string' || !model) throw new KvgateError(ErrorCode.MissingModel, 'model not found in request body', { param: 'model' });
-      const cands = director.candidates(model);
-      ep = cands[Math.floor(random() * cands.length)].info;
+      endpoints = director.candidates(model).map((c) => c.info);
     } else {
-      ep = director.routeHeaderOnly(undefined, random);
+      director.routeHeaderOnly(undefined, random); // throws the usual error when no endpoint is ready
+      endpoints = ds.list().filter((e) => e.healthy).map((e) => e.info);
     }
-    const headers = upstreamHeaders(req.headers, req.headers['x-request-id']?.toString() ?? `kvgate-${Date.now().toString(36)}`, body?.length ?? 0);
+    const requestId = req.headers['x-request-id']?.toString() ?? `kvgate-${Date.now().toString(36)}`;
+    const headers = upstreamHeaders(req.headers, requestId, body?.length ?? 0);
     if (!body) delete headers['content-length'];
-    const r = await poolFor(ep).request({ path: req.url!, method: req.method as 'GET' | 'POST', headers, body, headersTimeout: t.upstreamFirstByteMs, bodyTimeout: t.upstreamIdleMs });
-    const out: Record<string, string | string[]> = {};
-    for (const k in r.headers) {
-      const v = r.headers[k];
-      if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+    const gone = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
+    const answer = firstUtilityAnswer({
+      endpoints,
+      maxAttempts: opts.maxAttempts ?? 3,
+      random,
+      abandoned: () => gone.signal.aborted,
+      send: (e) => poolFor(e).request({ path: req.url!, method: req.method as 'GET' | 'POST', headers, body, signal: gone.signal, headersTimeout: t.upstreamFirstByteMs, bodyTimeout: t.upstreamIdleMs }),
+      failed: (e, reason, transport) => {
+        if (transport) director.opts.feedback?.failed(e.id, reason);
+        logger.warn({ path, endpoint: e.id, reason }, 'upstream attempt failed; trying the next endpoint');
+      },
+    });
+    try {
+      const { endpoint: ep, response: r } = await answer;
+      const out: Record<string, string | string[]> = {};
+      for (const k in r.headers) {
+        const v = r.headers[k];
+        // As for inference responses: the upstream's CORS headers never override the gateway's policy.
+        if (v !== undefined && !HOP_BY_HOP.has(k) && !k.startsWith('access-control-')) out[k] = v;
+      }
+      out['x-gateway-destination-endpoint-served'] = ep.id;
+      out['x-request-id'] = requestId;
+      res.writeHead(r.statusCode, out);
+      await pipeline(r.body, res); // with back-pressure: a client that reads slowly slows the upstream
+    } catch (err) {
+      if (!gone.signal.aborted) throw err; // the client went away: nothing to answer, nothing to log
     }
-    out['x-gateway-destination-endpoint-served'] = ep.id;
-    res.writeHead(r.statusCode, out);
-    for await (const chunk of r.body) res.write(chunk);
-    res.end();
   }
 
   // A response closed: one request fewer in flight (the drain waits for none). One function for all.
@@ -423,6 +479,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     res.once('close', responseClosed);
     const fail = (err: unknown) => {
       req.resume();
+      // Errors answered before a request id was set (401, 404, 405, a body refused): the client's id.
+      const id = clientRequestId(req);
+      if (id !== undefined && !res.headersSent && !res.hasHeader('x-request-id')) res.setHeader('x-request-id', id);
       if (!(err instanceof KvgateError)) logger.error({ err: (err as Error).message, path }, 'request failed');
       sendError(res, err);
     };
@@ -494,6 +553,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     await stack.stop();
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') throw new KvgateError(ErrorCode.InvalidConfig, `port ${opts.port} on ${opts.host ?? '127.0.0.1'} is already in use: stop what holds it or give another --port`, { param: 'port' });
+    // An address this machine does not have, or a name that does not resolve: say which flag.
+    if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') {
+      throw new KvgateError(ErrorCode.InvalidConfig, `--host ${opts.host}: ${e.code === 'EADDRNOTAVAIL' ? 'not an address of this machine' : 'the name does not resolve'} (${e.code}); give one of its addresses, 127.0.0.1 or 0.0.0.0`, { param: 'host' });
+    }
+    if (e.code === 'EACCES') throw new KvgateError(ErrorCode.InvalidConfig, `--port ${opts.port}: permission denied (ports below 1024 need privileges): give a port from 1024`, { param: 'port' });
     throw err;
   }
   const port = (server.address() as AddressInfo).port;
@@ -527,10 +591,14 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       server.close(); // no new connections
       server.closeIdleConnections();
       if (inflight > 0) {
+        // The timeout is cleared once the last response closes: left armed, it kept the process
+        // alive for the whole --drain-timeout after the requests had finished.
+        let timer: NodeJS.Timeout | undefined;
         await Promise.race([
           new Promise<void>((r) => idleWaiters.push(r)),
-          new Promise((r) => setTimeout(r, opts.drainTimeoutMs ?? 30_000)),
+          new Promise((r) => (timer = setTimeout(r, opts.drainTimeoutMs ?? 30_000))),
         ]);
+        clearTimeout(timer);
       }
       await close();
     },

@@ -44,6 +44,8 @@ export interface CompletionInput {
   endpointId: string;
   /** HTTP status sent to the client (499 when the client went away). */
   status: number;
+  /** Set when the request failed, also after a 200 went out (a stream cut short): an error like a status ≥ 400. */
+  errorCode?: string;
   /**
    * false for a non-streamed response: its first byte is the whole answer, so it gives no TTFT and
    * no TPOT (they are not recorded). Default true.
@@ -164,7 +166,7 @@ export class FleetRecorder {
   /** The request finished (any outcome). `ticket` from `recordDecision`; a stale ticket still counts. */
   recordCompletion(ticket: number, c: CompletionInput): void {
     const at = this.now();
-    const error = c.status >= 400;
+    const error = c.status >= 400 || c.errorCode !== undefined;
     this.counters.add(CH_COMPLETIONS, at);
     this.totals.completions++;
     if (error) {

@@ -121,3 +121,11 @@ test("up takes the gateway's --log-level, --max-body-bytes and --metrics-interva
   assert.equal(quiet.status, 413);
   assert.doesNotMatch(quiet.stderr, /"level":30/);
 });
+
+test('serve, up: a --host this machine does not have is one line naming --host', async () => {
+  // 192.0.2.0/24 is TEST-NET-1, never assigned to a host (no lookup: it is an address).
+  const r = await runKvgate(['serve', '--endpoints', '127.0.0.1:9', '--port', '0', '--host', '192.0.2.1']);
+  assertFlagError(r, /^kvgate: --host 192\.0\.2\.1: not an address of this machine \(EADDRNOTAVAIL\)/m);
+  const up = await runKvgate(['up', '--port', '0', '--sim-base-port', '0', '--host', '192.0.2.1']);
+  assertFlagError(up, /^kvgate: --host 192\.0\.2\.1: not an address of this machine \(EADDRNOTAVAIL\)/m);
+});

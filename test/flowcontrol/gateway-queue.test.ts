@@ -214,3 +214,20 @@ test('the EPP serves from the same queue: an ext_proc stream waits until capacit
     await sim.close();
   }
 });
+
+test('a sheddable request refused on an idle pool says why (no batch slot it may take), not "the gateway queue is full"', async () => {
+  // One batch slot: its 0.9 share (--sheddable-max-fill) is no slot at all for sheddable requests.
+  const sims = await slowSims(1, 1);
+  const gw = await gatewayOver(sims, { trustRoutingHeaders: true });
+  try {
+    const r = await post(`${gw.url}/v1/completions`, { model: MODEL, prompt: 'x', max_tokens: 1 }, { 'x-kvgate-priority': '-1' });
+    assert.equal(r.status, 429);
+    assert.equal(r.headers.get('x-llm-d-request-dropped-reason'), 'rejected-saturated');
+    assert.equal(await metric(gw.url, 'inference_extension_flow_control_queue_size'), 0, 'nothing waited');
+    assert.doesNotMatch(r.json.error.message, /queue is full/);
+    assert.match(r.json.error.message, /no endpoint has a free batch slot for sheddable requests/);
+  } finally {
+    await gw.close();
+    await Promise.all(sims.map((s) => s.close()));
+  }
+});

@@ -31,13 +31,20 @@ const cases: [string, string, string, Record<string, string>, number, string][] 
   ['embeddings without a model', '/v1/embeddings', '{}', auth, 400, 'missing_model'],
 ];
 for (const [name, path, body, headers, status, code] of cases) {
-  test(`${name} → ${status}`, async () => {
-    const r = await post(`${env.gateway.url}${path}`, body, headers);
+  test(`${name} → ${status}, with the client's x-request-id echoed`, async () => {
+    const r = await post(`${env.gateway.url}${path}`, body, { ...headers, 'x-request-id': `bad-${status}-${code}` });
     assert.equal(r.status, status);
     isOpenAIError(r.json);
     assert.equal(r.json.error.code, code);
+    assert.equal(r.headers.get('x-request-id'), `bad-${status}-${code}`);
   });
 }
+
+test('an error the gateway answers for a request without x-request-id carries the id of its access-log line', async () => {
+  const r = await post(`${env.gateway.url}/v1/completions`, { model: 'gpt-9', prompt: 'x' }, auth);
+  assert.equal(r.status, 404);
+  assert.ok(r.headers.get('x-request-id'), 'an id the operator can find in the access log');
+});
 
 test('the gateway says a non-string model is one, and passes sampling parameters through for the engine to judge', async () => {
   const r = await post(`${env.gateway.url}/v1/completions`, { model: 123, prompt: 'x' }, auth);

@@ -98,8 +98,52 @@ test('once bytes have flowed, a dying upstream ends the SSE stream with an error
     }
     assert.match(text, /"code":"upstream_failed"/);
     assert.ok(!text.includes('[DONE]'));
+    // The client got a 200, but the request failed: the error counter and the dashboard count it
+    // (it was recorded as a success).
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    assert.match(metrics, new RegExp(`inference_objective_request_error_total\\{model_name="${MODEL.replace(/[./]/g, '\\$&')}",target_model_name="[^"]+",error_code="upstream_failed"\\} 1`));
+    const snap = (await (await fetch(`${gw.url}/dashboard/snapshot`)).json()) as { snapshot: { replicas: { errors: number }[] } };
+    assert.equal(snap.snapshot.replicas[0].errors, 1);
   } finally {
     child.kill('SIGKILL');
+    await gw.close();
+  }
+});
+
+test('/tokenize, /v1/embeddings and /version fail over from a replica that went down before the health probes saw it', async () => {
+  const dead = await startSimServer({ port: 0, profile: 'instant' });
+  const live = await startSimServer({ port: 0, profile: 'instant' });
+  // One probe at start (both serve the model), none after: the dead replica stays "healthy".
+  const gw = await startGateway({ port: 0, config: loadConfig({ preset: 'round-robin' }), endpoints: [dead.url, live.url].map((u) => parseEndpoint(u)), healthIntervalMs: 3_600_000, random: () => 0 });
+  try {
+    await waitFor(() => gw.router.datastore.list().every((e) => e.models !== undefined));
+    await dead.close();
+    const post = (path: string, body: unknown) => fetch(`${gw.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'util-1' }, body: JSON.stringify(body) });
+    const answers = [await post('/tokenize', { model: MODEL, prompt: 'abc' }), await post('/v1/embeddings', { model: MODEL, input: 'abc' }), await fetch(`${gw.url}/version`)];
+    for (const r of answers) {
+      const text = await r.text();
+      assert.equal(r.status, 200, `${r.url}: ${text}`); // was 500 internal_error on the dead replica
+      assert.equal(r.headers.get('x-gateway-destination-endpoint-served'), `127.0.0.1:${live.port}`);
+    }
+    assert.equal(answers[0].headers.get('x-request-id'), 'util-1');
+  } finally {
+    await gw.close();
+    await live.close();
+  }
+});
+
+test('a utility request whose every replica is down gets 503 upstream_failed naming the replica, not a 500', async () => {
+  const dead = await startSimServer({ port: 0, profile: 'instant' });
+  const gw = await startGateway({ port: 0, config: loadConfig({ preset: 'round-robin' }), endpoints: [parseEndpoint(dead.url)], healthIntervalMs: 3_600_000 });
+  try {
+    await waitFor(() => gw.router.datastore.list().every((e) => e.models !== undefined));
+    await dead.close();
+    const r = await fetch(`${gw.url}/tokenize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, prompt: 'abc' }) });
+    const body = (await r.json()) as { error: { code: string; message: string } };
+    assert.equal(r.status, 503);
+    assert.equal(body.error.code, 'upstream_failed');
+    assert.match(body.error.message, new RegExp(`127\\.0\\.0\\.1:${dead.port}: ECONNREFUSED`));
+  } finally {
     await gw.close();
   }
 });

@@ -4,7 +4,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { connect } from 'node:net';
-import { fleetWithGateway, MODEL, post } from './helpers.js';
+import { request as httpRequest, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fleetWithGateway, MODEL, post, waitFor } from './helpers.js';
+import { startGateway } from '../../src/gateway/server.js';
+import { parseEndpoint } from '../../src/datalayer/sources/static-endpoints.js';
 import { startEppServer } from '../../src/extproc/server.js';
 import { loadConfig } from '../../src/router/index.js';
 
@@ -73,5 +77,61 @@ test('HEAD on /health and /ready answers without a body, on the gateway and on t
     }
   } finally {
     await epp.close();
+  }
+});
+
+test('a request with Expect: 100-continue (curl sends it for bodies over 1 MiB) is answered, not failed upstream', async () => {
+  const u = new URL(env.gateway.url);
+  const body = JSON.stringify({ model: MODEL, prompt: 'x'.repeat(2048), max_tokens: 2 });
+  for (const path of ['/v1/completions', '/tokenize']) {
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = httpRequest({ host: u.hostname, port: u.port, path, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), expect: '100-continue' } });
+      req.on('continue', () => req.end(body)); // the body goes only after the gateway's 100 Continue
+      req.on('response', (res) => {
+        let t = '';
+        res.on('data', (d) => (t += d));
+        res.on('end', () => resolve({ status: res.statusCode!, text: t }));
+      });
+      req.on('error', reject);
+    });
+    assert.equal(status, 200, `${path}: ${text}`);
+  }
+});
+
+test("vLLM's pooling routes (/v1/rerank, /rerank, /v2/rerank, /score, /v1/score, /pooling, /classify) go to a replica serving the body's model", async () => {
+  // A pooling-model server as vLLM answers: its model list, health, and the routes echoed back.
+  const seen: string[] = [];
+  const upstream = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      if (req.url === '/v1/models') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data: [{ id: 'BAAI/bge-reranker-base', object: 'model', root: 'BAAI/bge-reranker-base', parent: null }] }));
+      if (req.url === '/health') return void res.writeHead(200).end();
+      if (req.method !== 'POST') return void res.writeHead(404).end();
+      seen.push(req.url!);
+      // A server with its own CORS policy (any origin): the gateway's, not this, reaches browsers.
+      res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' }).end(JSON.stringify({ path: req.url, model: (JSON.parse(body) as { model: string }).model }));
+    });
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const port = (upstream.address() as AddressInfo).port;
+  const gw = await startGateway({ port: 0, config: loadConfig({ preset: 'kvgate' }), endpoints: [parseEndpoint(`127.0.0.1:${port}`)], healthIntervalMs: 100, accessLog: false, allowedOrigins: ['https://app.example'] });
+  try {
+    await waitFor(() => gw.router.datastore.list().every((e) => e.models !== undefined));
+    const paths = ['/v1/rerank', '/rerank', '/v2/rerank', '/score', '/v1/score', '/pooling', '/classify'];
+    for (const path of paths) {
+      const r = await post(`${gw.url}${path}`, { model: 'BAAI/bge-reranker-base', query: 'q', documents: ['a'] }, { origin: 'https://app.example' });
+      assert.equal(r.status, 200, `${path}: ${r.text}`);
+      assert.equal(r.headers.get('access-control-allow-origin'), 'https://app.example');
+      assert.deepEqual(r.json, { path, model: 'BAAI/bge-reranker-base' });
+      assert.equal(r.headers.get('x-gateway-destination-endpoint-served'), `127.0.0.1:${port}`);
+    }
+    assert.deepEqual(seen, paths);
+    const unknown = await post(`${gw.url}/v1/rerank`, { model: 'org/none', query: 'q', documents: ['a'] });
+    assert.equal(unknown.status, 404, unknown.text);
+    assert.equal(unknown.json.error.code, 'model_not_found');
+  } finally {
+    await gw.close();
+    await new Promise((r) => upstream.close(r));
   }
 });

@@ -6,6 +6,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { startSimServer, type RunningSim } from '../../src/sim/server.js';
 import { startGateway, type RunningGateway } from '../../src/gateway/server.js';
 import { loadConfig } from '../../src/router/index.js';
@@ -107,5 +110,44 @@ test('a stream_options that is not an object reaches the engine as sent and gets
     assert.equal(direct.status, 400);
     assert.equal(via.status, 400, JSON.stringify(so));
     assert.deepEqual(((await via.json()) as { error: { param: string } }).error.param, ((await direct.json()) as { error: { param: string } }).error.param);
+  }
+});
+
+test('a replica that compresses when asked gets identity asked of it: the openai client gets no usage chunk it did not request, and the tokens are counted', async () => {
+  // Compresses whenever the request allows it, as a server behind a compressing proxy would.
+  let acceptEncoding: string | undefined;
+  const upstream = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      if (req.url === '/v1/models') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model' }] }));
+      if (req.url === '/health') return void res.writeHead(200).end();
+      if (req.method !== 'POST') return void res.writeHead(404).end(); // /metrics: none here
+      acceptEncoding = req.headers['accept-encoding'];
+      const asked = (JSON.parse(body) as { stream_options?: { include_usage?: boolean } }).stream_options?.include_usage === true;
+      const events = [`data: {"id":"z","object":"chat.completion.chunk","created":1,"model":"${MODEL}","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}\n\n`];
+      if (asked) events.push(`data: {"id":"z","object":"chat.completion.chunk","created":1,"model":"${MODEL}","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}\n\n`);
+      events.push('data: [DONE]\n\n');
+      const gzip = /\bgzip\b/.test(req.headers['accept-encoding'] ?? '');
+      res.writeHead(200, { 'content-type': 'text/event-stream', ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
+      res.end(gzip ? gzipSync(events.join('')) : events.join(''));
+    });
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const g = await startGateway({ port: 0, config: loadConfig({ preset: 'kvgate' }), endpoints: [parseEndpoint(`127.0.0.1:${(upstream.address() as AddressInfo).port}`)], healthIntervalMs: 100, accessLog: false });
+  try {
+    await waitFor(() => g.router.datastore.list().every((e) => e.models !== undefined));
+    const client = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: 'x', defaultHeaders: { 'accept-encoding': 'gzip, deflate' } });
+    const stream = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }], stream: true });
+    const chunks = [];
+    for await (const c of stream) chunks.push(c);
+    assert.equal(acceptEncoding, 'identity');
+    assert.equal(chunks.length, 1, 'only the content chunk: the usage chunk the gateway asked for is taken out');
+    assert.equal(chunks[0].choices[0].delta.content, 'hi');
+    const { samples } = parsePromText(await (await fetch(`${g.url}/metrics`)).text());
+    assert.equal(sampleValue(samples, 'inference_objective_input_tokens_sum', { model_name: MODEL }), 3);
+  } finally {
+    await g.close();
+    await new Promise((r) => upstream.close(r));
   }
 });

@@ -116,6 +116,10 @@ export function registerUp(program: Command): void {
         maxNumSeqs: o.maxNumSeqs,
         maxNumBatchedTokens: o.maxNumBatchedTokens,
         enablePrefixCaching: o.enablePrefixCaching !== false,
+      }).catch((err: NodeJS.ErrnoException) => {
+        // The replicas listen first on --host: an address this machine lacks fails there.
+        if (err.code === 'EADDRNOTAVAIL') throw new KvgateError(ErrorCode.InvalidConfig, `--host ${o.host}: not an address of this machine (EADDRNOTAVAIL); give one of its addresses, 127.0.0.1 or 0.0.0.0`, { param: 'host' });
+        throw err;
       });
       // Each replica's KV-event ports travel with its endpoint, as an endpoints file's kvEventsPort would.
       const endpoints = fleet.replicas.map((r, i) => {

@@ -85,7 +85,10 @@ export function dropError(reason: DropReason, priority: number, queueTimeoutMs: 
         : reason === 'evicted-priority'
           ? 'a request of higher priority needed its batch slot'
         : reason === 'rejected-saturated'
-          ? 'the pool is saturated and the gateway queue is full'
+          ? sheddable
+            ? // Sheddable requests never wait: no queue was full, no endpoint had a slot they may take.
+              'no endpoint has a free batch slot for sheddable requests (they never wait in the gateway queue; --sheddable-max-fill)'
+            : 'the pool is saturated and the gateway queue is full'
           : reason === 'rejected-shutting-down'
             ? 'the router is shutting down'
             : 'the client went away while it waited';

@@ -36,6 +36,7 @@ export interface RequestRecord {
   priority: number;
   endpoint?: string;
   status: number;
+  /** Set for failures: with a status ≥ 400, or a response cut short after its 200 went out (counted as an error). */
   errorCode?: string;
   durationS: number;
   inputTokens?: number;
@@ -227,14 +228,15 @@ export class EppMetrics {
       if (!Object.values(o).some((x: { overflow?: true }) => x.overflow)) this.objectives.set(key, o);
     }
     o.requests.value++;
-    if (r.status >= 400) this.errors.series(r.model, r.targetModel, r.errorCode ?? String(r.status)).value++;
+    // A response cut short after its status went out (a replica dying mid-stream) is an error too.
+    if (r.status >= 400 || r.errorCode !== undefined) this.errors.series(r.model, r.targetModel, r.errorCode ?? String(r.status)).value++;
     observe(o.duration, r.durationS);
     if (r.inputTokens !== undefined) observe(o.input, r.inputTokens);
     if (r.outputTokens !== undefined) observe(o.output, r.outputTokens);
     if (r.cachedTokens !== undefined) observe(o.cached, r.cachedTokens);
     if (r.requestBytes !== undefined) observe(o.requestSizes, r.requestBytes);
     if (r.responseBytes !== undefined) observe(o.responseSizes, r.responseBytes);
-    if (r.outputTokens && r.status < 400) observe(o.ntpot, r.durationS / r.outputTokens);
+    if (r.outputTokens && r.status < 400 && r.errorCode === undefined) observe(o.ntpot, r.durationS / r.outputTokens);
     if (r.endpoint) this.picks.series(r.endpoint).value++;
   }
 

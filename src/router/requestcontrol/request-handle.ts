@@ -470,6 +470,7 @@ export class RequestHandle implements Evictable {
       d.opts.observer?.recordCompletion(this.ticket, {
         endpointId: this.endpoint.id,
         status: outcome.status,
+        errorCode,
         stream: route?.stream,
         ttftMs: this.ttftMs,
         e2eMs: now - this.t0,

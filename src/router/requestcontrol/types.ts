@@ -59,7 +59,7 @@ export interface LifecycleObserver {
   recordShed(requestId: string, status?: number): void;
   recordCompletion(
     ticket: number,
-    c: { endpointId: string; status: number; stream?: boolean; ttftMs?: number; e2eMs?: number; promptTokens?: number; completionTokens?: number; cachedTokens?: number },
+    c: { endpointId: string; status: number; errorCode?: string; stream?: boolean; ttftMs?: number; e2eMs?: number; promptTokens?: number; completionTokens?: number; cachedTokens?: number },
   ): void;
 }
 
