@@ -28,6 +28,7 @@ export function registerEpp(program: Command): void {
   addFlowControlOptions(cmd);
   cmd.addHelpText('after', DURATION_HELP);
   cmd.option('--access-log', 'log one JSON line per request (never includes prompt or completion text)', false).action(async (o, command: Command) => {
+      (await import('../../shared/v8-tuning.js')).tuneV8ForRequestPath();
     const { startEppServer } = await import('../../extproc/server.js');
     const { certificateFromDir } = await import('../../extproc/self-signed.js');
     const { createLogger } = await import('../../shared/logger.js');

@@ -70,6 +70,7 @@ export function registerServe(program: Command): void {
     .addOption(durationOption('--drain-timeout', 'longest wait for in-flight requests on shutdown', 30_000))
     .option('--no-access-log', 'do not log one JSON line per request (never includes prompt or completion text)')
     .action(async (o, command: Command) => {
+      (await import('../../shared/v8-tuning.js')).tuneV8ForRequestPath();
       const { startGateway } = await import('../../gateway/server.js');
       const { createLogger } = await import('../../shared/logger.js');
       const envKeys = apiKeysFromEnv(); // before anything starts

@@ -93,6 +93,7 @@ export function registerUp(program: Command): void {
     .option('--access-log', 'log one JSON line per request (never includes prompt or completion text)', false)
     .option('--json', 'print only one JSON line with the URLs when ready (nothing else on stdout)', false)
     .action(async (o, command: Command) => {
+      (await import('../../shared/v8-tuning.js')).tuneV8ForRequestPath();
       const { startSimFleet } = await import('../../sim/fleet.js');
       const { startGateway } = await import('../../gateway/server.js');
       const { parseEndpoint } = await import('../../datalayer/sources/static-endpoints.js');
