@@ -65,3 +65,23 @@ test("the package's exports map serves `kvgate/router` and `kvgate/datalayer` (t
   const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', code], { cwd: repoRoot });
   assert.equal(stdout.trim(), 'function function function');
 });
+
+test('kvgate up: its replicas take any body its gateway lets through (--max-body-bytes), not the sim default of 4 MiB', async () => {
+  const child = spawnKvgate(['up', '--port', '0', '--sim-base-port', '0', '--kv-events-base-port', '0', '--profile', 'instant', '--replicas', '1', '--model', 'big-body-model', '--max-body-bytes', '8MiB', '--json']);
+  let stdout = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  try {
+    await waitForOutput(child, /\{"gateway_url".*\}\n/, 30_000);
+    const { gateway_url: url } = JSON.parse(stdout) as { gateway_url: string };
+    // 5 MiB: over the sim's own default limit, under the gateway's. The replica reads it and
+    // answers its context-length 400; before, it refused the body with 413.
+    const body = JSON.stringify({ model: 'big-body-model', prompt: 'word '.repeat(1_048_576), max_tokens: 1 });
+    const r = await fetch(`${url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const text = await r.text();
+    assert.equal(r.status, 400, text);
+    assert.match(text, /maximum context length/);
+  } finally {
+    child.kill('SIGINT');
+    await new Promise((r) => child.once('exit', r));
+  }
+});

@@ -117,6 +117,9 @@ export function registerUp(program: Command): void {
         maxNumSeqs: o.maxNumSeqs,
         maxNumBatchedTokens: o.maxNumBatchedTokens,
         enablePrefixCaching: o.enablePrefixCaching !== false,
+        // The replicas take any body the gateway lets through (the sim's own default is 4 MiB, as
+        // llm-d-inference-sim's; vLLM sets none), or a 4–16 MiB prompt would be a replica's 413.
+        maxRequestBodyBytes: o.maxBodyBytes,
       }).catch((err: NodeJS.ErrnoException) => {
         // The replicas listen first on --host: an address this machine lacks fails there.
         if (err.code === 'EADDRNOTAVAIL') throw new KvgateError(ErrorCode.InvalidConfig, `--host ${o.host}: not an address of this machine (EADDRNOTAVAIL); give one of its addresses, 127.0.0.1 or 0.0.0.0`, { param: 'host' });
