@@ -33,11 +33,17 @@ function setHeader(key: string, value: string) {
   return { header: { key, raw_value: Buffer.from(value) }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' };
 }
 
+/**
+ * The GIE subset hint: a list of "ip[:port]" strings. A plain string is read as a comma-separated
+ * list (the form of x-gateway-destination-endpoint): read as no list, it left no candidate and
+ * every request got 503.
+ */
 function subsetHint(md: ProcessingRequest['metadata_context']): string[] | undefined {
   const s: StructValue | undefined = md?.filter_metadata?.[SUBSET_NS];
   const v = s?.fields?.[SUBSET_KEY];
   if (!v) return undefined;
-  return (v.listValue?.values ?? []).map((x) => x.stringValue ?? '').filter(Boolean);
+  const items = typeof v.stringValue === 'string' ? v.stringValue.split(',') : (v.listValue?.values ?? []).map((x) => x.stringValue ?? '');
+  return items.map((x) => x.trim()).filter(Boolean);
 }
 
 let warnedStreamed = false;

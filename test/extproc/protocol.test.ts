@@ -84,6 +84,10 @@ test('subset hints: best of the subset, a lone pod despite its queue, an empty s
   assert.equal(dest((await client.exchange([headers(), withSubset(['192.168.1.3'])], routed)).responses), '192.168.1.3:8000');
   const none = await client.exchange([headers(), withSubset([])], routed);
   assert.equal(none.responses[0].immediate_response?.status?.code, 503);
+  // A subset given as one string (comma-separated, as the destination header is) is that list, not an empty one.
+  const asString = (v: string) => ({ ...bodyMsg('{"model":"m","prompt":"x"}'), metadata_context: { filter_metadata: { 'envoy.lb.subset_hint': { fields: { 'x-gateway-destination-endpoint-subset': { stringValue: v } } } } } });
+  assert.equal(dest((await client.exchange([headers(), asString('192.168.1.3:8000')], routed)).responses), '192.168.1.3:8000');
+  assert.equal(dest((await client.exchange([headers(), asString('192.168.1.1:8000, 192.168.1.3:8000')], routed)).responses), '192.168.1.1:8000');
 });
 
 test('a header-only GET is routed at the header phase to a ready endpoint', async () => {
