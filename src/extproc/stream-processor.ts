@@ -288,7 +288,7 @@ export class StreamProcessor {
 
   /** Ends the stream with a gRPC status (malformed or out-of-order messages). */
   private fail(code: number, message: string): void {
-    this.complete(500, 'protocol_error');
+    this.complete(500, ErrorCode.ProtocolError);
     this.call.emit('error', { code, details: message });
   }
 

@@ -31,6 +31,8 @@ export const ErrorCode = {
   Overloaded: 'overloaded',
   /** The request waited the queue timeout without an endpoint free to take it (503). */
   QueueTimeout: 'queue_timeout',
+  /** Envoy's ext_proc messages came malformed or out of order: the EPP ends the stream (500). */
+  ProtocolError: 'protocol_error',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -98,10 +98,10 @@ test('once bytes have flowed, a dying upstream ends the SSE stream with an error
     }
     assert.match(text, /"code":"upstream_failed"/);
     assert.ok(!text.includes('[DONE]'));
-    // The client got a 200, but the request failed: the error counter and the dashboard count it
-    // (it was recorded as a success).
+    // The client got a 200, but the request failed: the error counter (under GIE's code for a
+    // model server's failure) and the dashboard count it (it was recorded as a success).
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
-    assert.match(metrics, new RegExp(`inference_objective_request_error_total\\{model_name="${MODEL.replace(/[./]/g, '\\$&')}",target_model_name="[^"]+",error_code="upstream_failed"\\} 1`));
+    assert.match(metrics, new RegExp(`inference_objective_request_error_total\\{model_name="${MODEL.replace(/[./]/g, '\\$&')}",target_model_name="[^"]+",error_code="ModelServerError"\\} 1`));
     const snap = (await (await fetch(`${gw.url}/dashboard/snapshot`)).json()) as { snapshot: { replicas: { errors: number }[] } };
     assert.equal(snap.snapshot.replicas[0].errors, 1);
   } finally {

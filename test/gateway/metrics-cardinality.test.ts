@@ -35,7 +35,7 @@ test('unknown model names are counted under model_name="" and do not add series,
     assert.equal(samples.length, first, 'the same series after 403 unknown names as after 3');
     assert.deepEqual(samples.filter((s) => /^m\d+$/.test(s.labels.model_name ?? s.labels.target_model_name ?? '')), [], 'no series names a client-chosen model');
     const unserved = { model_name: '', target_model_name: '' };
-    assert.equal(sampleValue(samples, 'inference_objective_request_error_total', { ...unserved, error_code: 'model_not_found' }), 403, 'every 404 is still counted');
+    assert.equal(sampleValue(samples, 'inference_objective_request_error_total', { ...unserved, error_code: 'NotFound' }), 403, 'every 404 is still counted (under GIE\'s code)');
     assert.equal(sampleValue(samples, 'inference_objective_request_total', { ...unserved, priority: '0' }), 403);
     // A served model keeps its own label.
     assert.equal((await post(`${env.gateway.url}/v1/completions`, { model: MODEL, prompt: 'hi', max_tokens: 1 })).status, 200);
@@ -78,8 +78,8 @@ test('requests refused before their body names a model (invalid JSON, no model) 
     assert.equal((await post(`${env.gateway.url}/v1/completions`, { prompt: 'hi' })).status, 400);
     const samples = await scrape(env.gateway.url);
     const unserved = { model_name: '', target_model_name: '' };
-    assert.equal(sampleValue(samples, 'inference_objective_request_error_total', { ...unserved, error_code: 'invalid_json' }), 1);
-    assert.equal(sampleValue(samples, 'inference_objective_request_error_total', { ...unserved, error_code: 'missing_model' }), 1);
+    // invalid_json and missing_model are both GIE's BadRequest.
+    assert.equal(sampleValue(samples, 'inference_objective_request_error_total', { ...unserved, error_code: 'BadRequest' }), 2);
     assert.equal(sampleValue(samples, 'inference_objective_request_total', { ...unserved, priority: '0' }), 2);
   } finally {
     await env.close();

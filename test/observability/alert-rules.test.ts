@@ -57,11 +57,11 @@ const CASES: Record<string, { at: string; fire: Series; ok: Series }> = {
     at: '15m',
     fire: [
       { series: 'inference_objective_request_total{model_name="m",target_model_name="m",priority="0"}', values: '0+100x20' },
-      { series: 'inference_objective_request_error_total{model_name="m",target_model_name="m",error_code="500"}', values: '0+10x20' },
+      { series: 'inference_objective_request_error_total{model_name="m",target_model_name="m",error_code="ModelServerError"}', values: '0+10x20' },
     ],
     ok: [
       { series: 'inference_objective_request_total{model_name="m",target_model_name="m",priority="0"}', values: '0+100x20' },
-      { series: 'inference_objective_request_error_total{model_name="m",target_model_name="m",error_code="500"}', values: '0+1x20' },
+      { series: 'inference_objective_request_error_total{model_name="m",target_model_name="m",error_code="ModelServerError"}', values: '0+1x20' },
     ],
   },
   KvgateEventStreamStale: {

@@ -3,6 +3,7 @@ import { LabeledCounter, LabeledHistogram, observe, type CounterSeries, type His
 import type { Datastore, EndpointInfo } from '../api.js';
 import type { FlowControl } from '../flowcontrol/index.js';
 import { registerFlowControlMetrics } from './flow-control-metrics.js';
+import { gieErrorCode } from './gie-error-code.js';
 import type { Logger } from '../../shared/logger.js';
 
 // The EPP's latency buckets (5 ms … 3600 s).
@@ -36,7 +37,10 @@ export interface RequestRecord {
   priority: number;
   endpoint?: string;
   status: number;
-  /** Set for failures: with a status ≥ 400, or a response cut short after its 200 went out (counted as an error). */
+  /**
+   * kvgate's code, set for failures: with a status ≥ 400, or a response cut short after its 200
+   * went out (counted as an error). The error counter records GIE's code for it (gie-error-code.ts).
+   */
   errorCode?: string;
   durationS: number;
   inputTokens?: number;
@@ -229,14 +233,15 @@ export class EppMetrics {
     }
     o.requests.value++;
     // A response cut short after its status went out (a replica dying mid-stream) is an error too.
-    if (r.status >= 400 || r.errorCode !== undefined) this.errors.series(r.model, r.targetModel, r.errorCode ?? String(r.status)).value++;
+    const ok = r.status < 400 && r.errorCode === undefined;
+    if (!ok) this.errors.series(r.model, r.targetModel, gieErrorCode(r.errorCode)).value++;
     observe(o.duration, r.durationS);
     if (r.inputTokens !== undefined) observe(o.input, r.inputTokens);
     if (r.outputTokens !== undefined) observe(o.output, r.outputTokens);
     if (r.cachedTokens !== undefined) observe(o.cached, r.cachedTokens);
     if (r.requestBytes !== undefined) observe(o.requestSizes, r.requestBytes);
     if (r.responseBytes !== undefined) observe(o.responseSizes, r.responseBytes);
-    if (r.outputTokens && r.status < 400 && r.errorCode === undefined) observe(o.ntpot, r.durationS / r.outputTokens);
+    if (ok && r.outputTokens) observe(o.ntpot, r.durationS / r.outputTokens);
     if (r.endpoint) this.picks.series(r.endpoint).value++;
   }
 

@@ -4,6 +4,7 @@ import type { Evictable } from '../flowcontrol/sheddable-evictor.js';
 import { assertJsonContentType, parseOpenAIRequest } from '../parse-request.js';
 import { UsageTap } from '../observability/usage-tap.js';
 import { UNSERVED_MODEL } from '../observability/epp-metrics.js';
+import { upstreamErrorCode } from '../observability/gie-error-code.js';
 import { KvgateError, ErrorCode, toOpenAIError } from '../../shared/errors.js';
 import { modelNotFound, servesModel } from './candidates.js';
 import type { InferenceInput, LifecycleHost } from './types.js';
@@ -16,7 +17,7 @@ const NOTHING = Buffer.alloc(0);
 export interface Outcome {
   /** HTTP status the client got (499 when the client went away first). */
   status: number;
-  /** Stable error code for failures (KvgateError code, or "upstream_<status>"). */
+  /** kvgate's error code for failures (a KvgateError code; unset for a model server's error status, which becomes "upstream_<status>"). */
   errorCode?: string;
 }
 
@@ -448,7 +449,7 @@ export class RequestHandle implements Evictable {
     }
     const route = this.route;
     const durationS = (now - this.t0) / 1000;
-    const errorCode = outcome.errorCode ?? (outcome.status >= 400 && outcome.status !== 499 ? `upstream_${outcome.status}` : undefined);
+    const errorCode = outcome.errorCode ?? (outcome.status >= 400 && outcome.status !== 499 ? upstreamErrorCode(outcome.status) : undefined);
     // Every request is counted, those refused before their body named a model (invalid JSON, no
     // model, a bad priority header, shutting down) under the unserved model's "" label, so error
     // rates include them.
