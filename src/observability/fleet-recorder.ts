@@ -1,4 +1,5 @@
 import type { Datastore, EndpointScore } from '../router/api.js';
+import { timePerOutputToken } from '../router/observability/time-per-output-token.js';
 import { DECISION_REASONS, zeroReasons, type DecisionReason, type FleetEvent, type FleetSnapshot, type HistoryPoint, type Percentiles, type RecentRequest, type ReplicaSnapshot, type ScoreRow } from './fleet-snapshot.js';
 import { SecondCounters } from './second-counters.js';
 import { WindowedHistogram } from './windowed-histogram.js';
@@ -174,9 +175,7 @@ export class FleetRecorder {
       this.totals.errors++;
     }
     let tpot = c.tpotMs;
-    if (tpot === undefined && c.e2eMs !== undefined && c.ttftMs !== undefined && c.completionTokens !== undefined && c.completionTokens > 1) {
-      tpot = (c.e2eMs - c.ttftMs) / (c.completionTokens - 1);
-    }
+    if (tpot === undefined && c.e2eMs !== undefined && c.ttftMs !== undefined && c.completionTokens !== undefined) tpot = timePerOutputToken(c.e2eMs, c.ttftMs, c.completionTokens);
     if (c.stream === false) tpot = undefined;
     if (!error && c.stream !== false) {
       if (c.ttftMs !== undefined) this.ttft.observe(c.ttftMs, at);

@@ -1,6 +1,7 @@
 import { summarize, type Summary } from '../bench/stats.js';
 import type { PolicyRun, RequestRecord } from './run-policy.js';
 import type { RequestSlo } from './slo.js';
+import { timePerOutputToken } from '../router/observability/time-per-output-token.js';
 
 /** Figures of one set of requests (a whole policy run or one stage). Times ms, rates per second of virtual time. */
 export interface Figures {
@@ -69,8 +70,7 @@ export interface SimulateReport {
 }
 
 export function tpotOf(r: RequestRecord): number | undefined {
-  if (r.ttftMs === undefined || r.outputTokens < 2) return undefined;
-  return (r.e2eMs - r.ttftMs) / (r.outputTokens - 1);
+  return r.ttftMs === undefined ? undefined : timePerOutputToken(r.e2eMs, r.ttftMs, r.outputTokens);
 }
 
 export function meetsSlo(r: RequestRecord, slo: RequestSlo): boolean {

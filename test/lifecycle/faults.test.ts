@@ -7,32 +7,10 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { startSimServer, type RunningSim } from '../../src/sim/server.js';
-import { startGateway } from '../../src/gateway/server.js';
-import { startEppServer } from '../../src/extproc/server.js';
-import { loadConfig } from '../../src/router/index.js';
-import { parseEndpoint } from '../../src/datalayer/sources/static-endpoints.js';
 import { EnvoyLikeClient } from '../extproc/client.js';
 import { throughEnvoy } from '../helpers/envoy-harness.js';
 import { post, waitFor } from '../gateway/helpers.js';
-
-async function both(sims: RunningSim[], opts: { logger?: pino.Logger } = {}) {
-  const endpoints = sims.map((s) => parseEndpoint(s.url));
-  const urls = new Map(endpoints.map((e) => [e.id, e.url]));
-  const gw = await startGateway({ port: 0, config: loadConfig({ preset: 'kvgate' }), endpoints, healthIntervalMs: 100, logger: opts.logger });
-  const epp = await startEppServer({ host: '127.0.0.1', grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, secureServing: false, config: loadConfig({ preset: 'kvgate' }), endpoints, healthIntervalMs: 100 });
-  const client = new EnvoyLikeClient(epp.grpcPort);
-  await waitFor(() => [gw.router, epp.router].every((r) => r.datastore.list().every((e) => e.models !== undefined)));
-  return {
-    gw,
-    epp,
-    envoy: (path: string, body: unknown, headers: Record<string, string> = {}) => throughEnvoy(client, { path, body: JSON.stringify(body), headers }, (id) => urls.get(id)!),
-    async close() {
-      client.close();
-      await gw.close();
-      await epp.close();
-    },
-  };
-}
+import { bothIngresses as both } from '../helpers/both-ingresses.js';
 
 test('two replicas serving different models: every request reaches a replica that serves its model (gateway and EPP)', async () => {
   const a = await startSimServer({ port: 0, profile: 'instant', model: 'org/a' });

@@ -18,7 +18,12 @@ interface GieMetric {
   group: 'epp' | 'flow-control' | 'latency-predictor' | 'model-rewrite';
 }
 const FIXTURE = JSON.parse(readFileSync(new URL('../fixtures/gie-metrics.json', import.meta.url), 'utf8')) as { metrics: GieMetric[] };
-const EPP_METRICS = FIXTURE.metrics.filter((m) => m.group === 'epp');
+/**
+ * GIE names outside its core EPP group that kvgate emits too: the observed TTFT / TPOT histograms
+ * GIE's predicted-latency plugins record (kvgate records them for every request).
+ */
+const ALSO_EMITTED = ['inference_objective_request_ttft_seconds', 'inference_objective_request_tpot_seconds'];
+const EPP_METRICS = FIXTURE.metrics.filter((m) => m.group === 'epp' || ALSO_EMITTED.includes(m.name));
 
 /** GIE EPP names kvgate does not emit (none: any missing name fails the test). */
 const KNOWN_MISSING: string[] = [];
@@ -72,6 +77,8 @@ test('gateway /metrics: every GIE EPP metric (but the known-missing list) with G
     const client = new OpenAI({ baseURL: `${f.gateway.url}/v1`, apiKey: 'unused', maxRetries: 0 });
     const prompt = 'Shared system prompt for the parity test, long enough to fill prefix blocks. '.repeat(6);
     for (let i = 0; i < 3; i++) await client.completions.create({ model: MODEL, prompt: `${prompt}${i}`, max_tokens: 3 });
+    // A stream of 2+ tokens gives TPOT.
+    for await (const chunk of await client.completions.create({ model: MODEL, prompt: `${prompt}stream`, max_tokens: 3, stream: true })) void chunk;
     // An error after routing labels request_error_total (the model server rejects max_tokens).
     await assert.rejects(client.completions.create({ model: MODEL, prompt: 'x', max_tokens: 100_000_000 }), (e: { status?: number }) => e.status === 400);
     compare('gateway', await (await fetch(`${f.gateway.url}/metrics`)).text());
@@ -87,20 +94,21 @@ test('EPP /metrics: every GIE EPP metric (but the known-missing list) with GIE\'
     const ds = epp.router.datastore;
     ds.setEndpoints([{ id: '192.168.1.1:8000', host: '192.168.1.1', port: 8000, url: 'http://127.0.0.1:1', labels: {} }]);
     ds.updateMetrics('192.168.1.1:8000', { waitingQueueSize: 0, runningRequests: 0, kvCacheUsage: 0.1, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: performance.now() + 60_000 });
-    const exchange = async (status: string) => {
+    const exchange = async (status: string, sse = false) => {
       const s = client.stream();
       const got: Resp[] = [];
       const ended = new Promise<void>((r) => s.on('end', () => r()));
       s.on('data', (d: Resp) => got.push(d));
       s.write({ request_headers: { headers: { headers: [hv(':path', '/v1/completions'), hv(':method', 'POST'), hv('content-type', 'application/json')] } } });
-      s.write({ request_body: { body: Buffer.from(JSON.stringify({ model: 'm', prompt: 'parity '.repeat(40), max_tokens: 2 })), end_of_stream: true } });
-      s.write({ response_headers: { headers: { headers: [hv(':status', status), hv('content-type', 'application/json')] } } });
-      s.write({ response_body: { body: Buffer.from('{"choices":[{"text":"ok"}],"usage":{"prompt_tokens":70,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":64}}}'), end_of_stream: true } });
+      s.write({ request_body: { body: Buffer.from(JSON.stringify({ model: 'm', prompt: 'parity '.repeat(40), max_tokens: 2, stream: sse })), end_of_stream: true } });
+      s.write({ response_headers: { headers: { headers: [hv(':status', status), hv('content-type', sse ? 'text/event-stream' : 'application/json')] } } });
+      const usage = '"usage":{"prompt_tokens":70,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":64}}';
+      s.write({ response_body: { body: Buffer.from(sse ? `data: {"choices":[{"text":"o"}]}\n\ndata: {"choices":[{"text":"k"}]}\n\ndata: {"choices":[],${usage}}\n\ndata: [DONE]\n\n` : `{"choices":[{"text":"ok"}],${usage}}`), end_of_stream: true } });
       s.end();
       await ended;
     };
     await exchange('200');
-    await exchange('200');
+    await exchange('200', true);
     await exchange('500');
     compare('EPP', await (await fetch(`http://127.0.0.1:${epp.metricsPort}/metrics`)).text());
   } finally {

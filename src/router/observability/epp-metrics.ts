@@ -4,6 +4,7 @@ import type { Datastore, EndpointInfo } from '../api.js';
 import type { FlowControl } from '../flowcontrol/index.js';
 import { registerFlowControlMetrics } from './flow-control-metrics.js';
 import { gieErrorCode } from './gie-error-code.js';
+import { timePerOutputToken } from './time-per-output-token.js';
 import type { Logger } from '../../shared/logger.js';
 
 // The EPP's latency buckets (5 ms … 3600 s).
@@ -14,6 +15,9 @@ const OUTPUT_TOKEN_BUCKETS = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096,
 const RESPONSE_SIZE_BUCKETS = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32778, 65536];
 const REQUEST_SIZE_BUCKETS = [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288, 1048576, 2097152, 4194304, 8388608, 16777216, 33554432, 67108864, 134217728, 268435456, 536870912, 1073741824];
 const NTPOT_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10];
+// GIE's TTFT histogram uses LATENCY_BUCKETS; its TPOT buckets (0.5 ms … 360 s) are these
+// (pkg/epp/metrics/metrics.go, v1.5.0).
+const TPOT_BUCKETS = [0.0005, 0.00205, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.125, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1, 1.5, 2, 3, 4.5, 6, 12, 18, 24, 30, 36, 48, 60, 90, 120, 180, 270, 360];
 const PLUGIN_BUCKETS = [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1];
 const HIT_BYTES_BUCKETS = [0, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536];
 const SCHEDULER_BUCKETS = [0.00001, 0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1];
@@ -42,7 +46,12 @@ export interface RequestRecord {
    * went out (counted as an error). The error counter records GIE's code for it (gie-error-code.ts).
    */
   errorCode?: string;
+  /** Seconds from the request's start to the end of its response. */
   durationS: number;
+  /** Seconds from the request's start to the first response byte (a stream's first token); unset when none came. */
+  ttftS?: number;
+  /** The response was a stream (SSE), so its first byte was its first token and TPOT can be measured. */
+  streamed?: boolean;
   inputTokens?: number;
   outputTokens?: number;
   cachedTokens?: number;
@@ -75,6 +84,8 @@ interface ObjectiveSeries {
   requestSizes: HistogramSeries;
   responseSizes: HistogramSeries;
   ntpot: HistogramSeries;
+  ttft: HistogramSeries;
+  tpot: HistogramSeries;
 }
 
 /**
@@ -97,6 +108,8 @@ export class EppMetrics {
   private readonly requestSizes: LabeledHistogram;
   private readonly responseSizes: LabeledHistogram;
   private readonly ntpot: LabeledHistogram;
+  private readonly ttft: LabeledHistogram;
+  private readonly tpot: LabeledHistogram;
   private readonly attempts: LabeledCounter;
   /** Successful attempts' series per model, then per endpoint (the label values never change for an EndpointInfo). */
   private readonly attemptSeries = new Map<string, WeakMap<EndpointInfo, CounterSeries>>();
@@ -126,6 +139,8 @@ export class EppMetrics {
     this.requestSizes = new LabeledHistogram('inference_objective_request_sizes', 'Inference objective requests size distribution in bytes.', objective, REQUEST_SIZE_BUCKETS, r, limit);
     this.responseSizes = new LabeledHistogram('inference_objective_response_sizes', 'Inference objective responses size distribution in bytes.', objective, RESPONSE_SIZE_BUCKETS, r, limit);
     this.ntpot = new LabeledHistogram('inference_objective_normalized_time_per_output_token_seconds', 'Inference objective latency divided by number of output tokens distribution in seconds.', objective, NTPOT_BUCKETS, r, limit);
+    this.ttft = new LabeledHistogram('inference_objective_request_ttft_seconds', 'Inference objective time to first token distribution in seconds.', objective, LATENCY_BUCKETS, r, limit);
+    this.tpot = new LabeledHistogram('inference_objective_request_tpot_seconds', 'Inference objective time per output token after the first distribution in seconds.', objective, TPOT_BUCKETS, r, limit);
     this.attempts = new LabeledCounter('inference_extension_scheduler_attempts_total', 'Total number of scheduling attempts.', ['status', 'target_model_name', 'pod_name', 'namespace', 'port'], r, limit);
     this.pluginDuration = new LabeledHistogram('inference_extension_plugin_duration_seconds', 'Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.', ['extension_point', 'plugin_type', 'plugin_name'], PLUGIN_BUCKETS, r, limit);
     this.hitBytes = new LabeledHistogram('inference_extension_prefix_indexer_hit_bytes', 'Length of the prefix match in number of bytes in the cache lookup.', [], HIT_BYTES_BUCKETS, r, limit).series();
@@ -220,6 +235,12 @@ export class EppMetrics {
     observe(this.tokenization, seconds);
   }
 
+  /**
+   * One finished request. Successful ones also give TTFT (when a byte came) and, for streams of
+   * 2 or more output tokens, TPOT = (duration − TTFT) ÷ (output tokens − 1): a response that is
+   * not streamed arrives whole, so its time after the first byte says nothing about decoding
+   * (GIE's latency plugin likewise records no zero TPOT).
+   */
   observeRequest(r: RequestRecord): void {
     const priority = String(r.priority);
     const key = `${r.model}\u0000${r.targetModel}\u0000${priority}`;
@@ -242,6 +263,11 @@ export class EppMetrics {
     if (r.requestBytes !== undefined) observe(o.requestSizes, r.requestBytes);
     if (r.responseBytes !== undefined) observe(o.responseSizes, r.responseBytes);
     if (ok && r.outputTokens) observe(o.ntpot, r.durationS / r.outputTokens);
+    if (ok && r.ttftS !== undefined) {
+      observe(o.ttft, r.ttftS);
+      const tpot = r.streamed && r.outputTokens !== undefined ? timePerOutputToken(r.durationS, r.ttftS, r.outputTokens) : undefined;
+      if (tpot !== undefined) observe(o.tpot, tpot);
+    }
     if (r.endpoint) this.picks.series(r.endpoint).value++;
   }
 
@@ -255,6 +281,8 @@ export class EppMetrics {
       requestSizes: this.requestSizes.series(model, targetModel),
       responseSizes: this.responseSizes.series(model, targetModel),
       ntpot: this.ntpot.series(model, targetModel),
+      ttft: this.ttft.series(model, targetModel),
+      tpot: this.tpot.series(model, targetModel),
     };
   }
 

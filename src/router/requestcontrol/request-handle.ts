@@ -51,6 +51,8 @@ export class RequestHandle implements Evictable {
   private modelFound = false;
   private mutableBody = true;
   private firstByte = false;
+  /** The committed response is a stream (SSE). */
+  private streamed = false;
   private finished = false;
   private lastStatus?: number;
   private lastReason?: string;
@@ -380,6 +382,7 @@ export class RequestHandle implements Evictable {
     this.lastStatus = status;
     if (status === 404 && this.endpoint) this.modelMissing(this.endpoint.id);
     const sse = contentType.includes('text/event-stream');
+    this.streamed = sse;
     if (sse && this.injectUsage) this.strip = new UsageStrippingStream();
     else this.tap = new UsageTap(sse);
   }
@@ -461,6 +464,8 @@ export class RequestHandle implements Evictable {
       status: outcome.status,
       errorCode,
       durationS,
+      ttftS: this.ttftMs !== undefined ? this.ttftMs / 1000 : undefined,
+      streamed: this.streamed,
       inputTokens: usage?.promptTokens,
       outputTokens: usage?.completionTokens,
       cachedTokens: usage?.cachedTokens,
