@@ -66,13 +66,15 @@ export function dashboardPanels(): PanelSpec[] {
     { title: 'Routing decisions / s by reason', type: 'timeseries', unit: 'reqps', description: 'prefix hit: the chosen endpoint held part of the prompt (prefix index ratio > 0); load: no prefix match, the load scorers decided; shed: rejected as saturated (429). Failover ("fallback") is on the live /dashboard only.', queries: [
       { expr: `sum(rate(inference_extension_prefix_indexer_hit_ratio_count[${RI}])) - sum(rate(inference_extension_prefix_indexer_hit_ratio_bucket{le="0"}[${RI}]))`, legend: 'prefix hit' },
       { expr: `sum(rate(inference_extension_prefix_indexer_hit_ratio_bucket{le="0"}[${RI}]))`, legend: 'load' },
-      { expr: `sum(rate(inference_objective_request_error_total{error_code=~"429|ResourceExhausted|request_shed"}[${RI}])) or vector(0)`, legend: 'shed' },
+      { expr: `sum(rate(inference_objective_request_error_total{error_code="ResourceExhausted"}[${RI}])) or vector(0)`, legend: 'shed' },
     ] },
-    { title: 'Latency percentiles', type: 'timeseries', unit: 's', description: 'TTFT and TPOT from the model servers; end-to-end from the gateway / EPP.', queries: [
+    { title: 'Latency percentiles', type: 'timeseries', unit: 's', description: 'TTFT and TPOT from the model servers, and as the gateway / EPP sees them (from the request\'s arrival: routing and queueing included); end-to-end from the gateway / EPP.', queries: [
       { expr: `histogram_quantile(0.5, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{${MS}}[${RI}])))`, legend: 'TTFT p50' },
       { expr: `histogram_quantile(0.99, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{${MS}}[${RI}])))`, legend: 'TTFT p99' },
       { expr: `histogram_quantile(0.5, sum by (le) (rate(vllm:request_time_per_output_token_seconds_bucket{${MS}}[${RI}])))`, legend: 'TPOT p50' },
       { expr: `histogram_quantile(0.99, sum by (le) (rate(vllm:request_time_per_output_token_seconds_bucket{${MS}}[${RI}])))`, legend: 'TPOT p99' },
+      { expr: `histogram_quantile(0.99, sum by (le) (rate(inference_objective_request_ttft_seconds_bucket[${RI}])))`, legend: 'TTFT p99 (gateway)' },
+      { expr: `histogram_quantile(0.99, sum by (le) (rate(inference_objective_request_tpot_seconds_bucket[${RI}])))`, legend: 'TPOT p99 (gateway)' },
       { expr: `histogram_quantile(0.99, sum by (le) (rate(inference_objective_request_duration_seconds_bucket[${RI}])))`, legend: 'end-to-end p99' },
       { expr: `histogram_quantile(0.99, sum by (le) (rate(inference_objective_normalized_time_per_output_token_seconds_bucket[${RI}])))`, legend: 'NTPOT p99' },
     ] },

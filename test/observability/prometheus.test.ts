@@ -17,6 +17,11 @@ import { dashboardQueries } from '../../src/deploy/monitoring.js';
 const PROMETHEUS = '/usr/bin/prometheus';
 const MODEL = 'Qwen/Qwen2.5-3B-Instruct';
 
+/** One streamed completion, read to its end. */
+async function streamed(client: OpenAI, prompt: string): Promise<void> {
+  for await (const chunk of await client.completions.create({ model: MODEL, prompt, max_tokens: 6, stream: true })) void chunk;
+}
+
 function substitute(expr: string): string {
   return expr.replaceAll('$__rate_interval', '30s').replaceAll('$pool', 'kvgate').replaceAll('$model_servers', '.*');
 }
@@ -55,6 +60,8 @@ test('every Grafana dashboard query returns data from a real Prometheus scraping
       for (let i = 0; loading && i < 2000; i++) {
         const prompt = i % 3 === 0 ? `Fresh prompt ${i} ${Math.random()}` : `${system(i % 2)} Question ${i}?`;
         await Promise.all([0, 1].map((k) => client.completions.create({ model: MODEL, prompt: `${prompt} ${k}`, max_tokens: 6 }).catch(() => undefined)));
+        // A stream now and then: the gateway's TPOT is measured on streams.
+        if (i % 4 === 0) await streamed(client, `${prompt} streamed`).catch(() => undefined);
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
