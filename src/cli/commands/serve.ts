@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { DURATION_HELP, countOf, durationOption, intArg, portArg, waitForSignal } from '../parse.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 import {
@@ -19,16 +19,7 @@ import {
   resolveRouting,
   resolveTimeouts,
 } from '../options.js';
-
-/**
- * `--api-key`, repeatable and comma-separated. A value with no key in it is an error, not "no
- * keys": `--api-key "$KEY"` with KEY unset would otherwise turn authentication off unnoticed.
- */
-function apiKeyArg(v: string, prev: string[] = []): string[] {
-  const keys = v.split(',').map((s) => s.trim()).filter(Boolean);
-  if (keys.length === 0) throw new InvalidArgumentError('--api-key is empty (an unset variable in --api-key "$KEY"?): give a key, or leave --api-key out to serve without authentication');
-  return [...prev, ...keys];
-}
+import { apiKeyArg } from '../api-key-args.js';
 
 /**
  * The keys in $KVGATE_API_KEYS (comma-separated). Set but empty is an error for the reason
