@@ -19,7 +19,7 @@ import {
   resolveRouting,
   resolveTimeouts,
 } from '../options.js';
-import { apiKeyArg } from '../api-key-args.js';
+import { addUpstreamApiKeyOption, apiKeyArg, resolveUpstreamApiKey } from '../api-key-args.js';
 
 /**
  * The keys in $KVGATE_API_KEYS (comma-separated). Set but empty is an error for the reason
@@ -48,8 +48,9 @@ export function registerServe(program: Command): void {
   addTimeoutOptions(cmd);
   addCorsOptions(cmd);
   cmd.addHelpText('after', DURATION_HELP);
+  cmd.addOption(new Option('--api-key <key>', 'require this bearer key (repeatable, comma-separated; also $KVGATE_API_KEYS, comma-separated); an empty key is an error').argParser(apiKeyArg));
+  addUpstreamApiKeyOption(cmd, "every forwarded request, in place of the client's Authorization, and the /v1/models probes; without it the client's Authorization is forwarded unless --api-key is set");
   cmd
-    .addOption(new Option('--api-key <key>', 'require this bearer key (repeatable, comma-separated; also $KVGATE_API_KEYS, comma-separated); an empty key is an error').argParser(apiKeyArg))
     .addOption(new Option('--max-attempts <n>', 'endpoints tried per request before failing').argParser(intArg('--max-attempts', 1)).default(3))
     .addOption(new Option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)'))
     .addOption(new Option('--tls-key <file>', 'private key of --tls-cert (PEM)'))
@@ -65,6 +66,7 @@ export function registerServe(program: Command): void {
       const { startGateway } = await import('../../gateway/server.js');
       const { createLogger } = await import('../../shared/logger.js');
       const envKeys = apiKeysFromEnv(); // before anything starts
+      const upstreamApiKey = resolveUpstreamApiKey(o);
       const objectives = await resolveObjectives(o);
       const routing = await resolveRouting(command, o);
       const pool = await resolvePool(o);
@@ -94,6 +96,7 @@ export function registerServe(program: Command): void {
         ...resolveTimeouts(o),
         ...resolveCors(o),
         apiKeys: keys,
+        upstreamApiKey,
         maxBodyBytes: o.maxBodyBytes,
         maxAttempts: o.maxAttempts,
         accessLog: o.accessLog,
