@@ -17,6 +17,12 @@ export interface HealthOptions {
   cooldownMs: number;
   maxCooldownMs: number;
   connect?: Record<string, unknown>;
+  /**
+   * The key presented on /v1/models probes as `Authorization: Bearer <key>` (`--upstream-api-key`):
+   * model servers started with vLLM's --api-key refuse /v1/models without it. /health is never
+   * guarded (vLLM's AuthenticationMiddleware guards /v1, /v2, /inference, /cohere only).
+   */
+  upstreamApiKey?: string;
 }
 
 interface State {
@@ -52,6 +58,9 @@ export function parseModelList(body: unknown): ServedModel[] {
  */
 export class EndpointHealth {
   private readonly state = new Map<string, State>();
+  /** Endpoint id → why its /v1/models probe was refused (401/403), until a probe is answered 200. */
+  private readonly refused = new Map<string, string>();
+  private readonly modelsHeaders: Record<string, string>;
   private readonly agent: Agent;
   private timer?: NodeJS.Timeout;
   private closed = false;
@@ -68,6 +77,18 @@ export class EndpointHealth {
       throw new KvgateError(ErrorCode.InvalidConfig, `health probe interval must be 0 (off) or from 1 ms to ${2 ** 31 - 1} ms (got ${opts.intervalMs})`, { param: 'healthIntervalMs' });
     }
     this.agent = new Agent({ connections: 2, keepAliveTimeout: 10_000, connect: opts.connect });
+    this.modelsHeaders = opts.upstreamApiKey ? { authorization: `Bearer ${opts.upstreamApiKey}` } : {};
+  }
+
+  /**
+   * Why served models cannot be learned, when a current endpoint refused its /v1/models probe
+   * (401/403: the model server wants a key kvgate lacks, or another); undefined otherwise.
+   */
+  get problem(): string | undefined {
+    const ids = [...this.refused.keys()].filter((id) => this.datastore.get(id));
+    if (ids.length === 0) return undefined;
+    const first = this.refused.get(ids[0])!;
+    return ids.length === 1 ? first : `${first} (and ${ids.length - 1} more endpoint${ids.length > 2 ? 's' : ''})`;
   }
 
   start(): void {
@@ -139,11 +160,13 @@ export class EndpointHealth {
   private async probeModels(id: string): Promise<void> {
     const e = this.datastore.get(id);
     if (!e) return;
-    const m = await request(`${e.info.url}/v1/models`, { dispatcher: this.agent, headersTimeout: 2000, bodyTimeout: 2000 });
+    const m = await request(`${e.info.url}/v1/models`, { dispatcher: this.agent, headers: this.modelsHeaders, headersTimeout: 2000, bodyTimeout: 2000 });
     if (m.statusCode !== 200) {
       await m.body.dump();
+      if (m.statusCode === 401 || m.statusCode === 403) this.modelsRefused(id, m.statusCode);
       return;
     }
+    this.refused.delete(id);
     let body: unknown;
     try {
       body = await m.body.json();
@@ -151,6 +174,19 @@ export class EndpointHealth {
       return; // not JSON: keep what we knew
     }
     this.datastore.setModels(id, parseModelList(body));
+  }
+
+  /**
+   * A /v1/models probe answered 401/403: warned once per endpoint (until a probe succeeds again),
+   * naming the endpoint and the setting that fixes it; the key itself is never logged.
+   */
+  private modelsRefused(id: string, status: number): void {
+    if (this.refused.has(id)) return;
+    const why = this.opts.upstreamApiKey
+      ? `endpoint ${id} refused the key of --upstream-api-key / KVGATE_UPSTREAM_API_KEY on GET /v1/models (${status}): give the key the model server was started with (vLLM --api-key)`
+      : `endpoint ${id} answered ${status} to GET /v1/models: the model server requires an API key (vLLM --api-key); set --upstream-api-key or KVGATE_UPSTREAM_API_KEY`;
+    this.refused.set(id, why);
+    this.logger.warn({ endpoint: id, status }, `${why}; its served models stay unknown until then`);
   }
 
   async close(): Promise<void> {

@@ -26,6 +26,8 @@ export interface PoolOptions {
   cooldownMs?: number;
   /** TLS options for scraping and probing HTTPS endpoints (undici connect options). */
   connect?: Record<string, unknown>;
+  /** Bearer key presented on the /v1/models probes (`--upstream-api-key`; see endpoint-health.ts). */
+  upstreamApiKey?: string;
   /**
    * Take the engines' KV events (exact prefix index): endpoints with a KV-event port in their
    * metadata or `port` are subscribed to, or engines publish to `bind`. See kv-events/kv-event-intake.ts.
@@ -62,6 +64,7 @@ export class PoolRuntime implements EndpointFeedback {
         cooldownMs: o.cooldownMs ?? 1000,
         maxCooldownMs: 30_000,
         connect: o.connect,
+        upstreamApiKey: o.upstreamApiKey,
       },
       this.logger,
     );
@@ -85,6 +88,15 @@ export class PoolRuntime implements EndpointFeedback {
   /** The endpoint set is known (readiness): always for lists and files, once listed for Kubernetes. */
   get synced(): boolean {
     return this.source.synced;
+  }
+
+  /**
+   * Why the pool's data is not (or no longer) what it should be, for /ready's `error`: the source's
+   * last error (a missing InferencePool, a 403, a rejected file edit), else an endpoint that refused
+   * its /v1/models probe (a model server that wants --upstream-api-key).
+   */
+  get lastError(): string | undefined {
+    return this.source.lastError ?? this.health.problem;
   }
 
   succeeded(endpointId: string): void {

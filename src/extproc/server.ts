@@ -42,6 +42,11 @@ export interface EppOptions {
   metricsIntervalMs?: number;
   /** Active /health + /v1/models probes, ms (0 = none). Default 1000. */
   healthIntervalMs?: number;
+  /**
+   * Bearer key presented on the /v1/models probes (`--upstream-api-key`), for model servers started
+   * with vLLM's --api-key. Inference requests go through Envoy, which must add the key itself.
+   */
+  upstreamApiKey?: string;
   poolName?: string;
   /** Where the engines' KV events come from (exact prefix matching); the intake always runs, subscribing to endpoints whose KV-event port is known. */
   kvEvents?: KvEventIntakeOptions;
@@ -119,8 +124,9 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
       if (path === '/metrics') void metrics.text().then((t) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(t));
       // Plain-HTTP liveness and readiness beside the gRPC health service (probes that cannot speak gRPC, STRICT mTLS meshes).
       else if (path === '/health') res.writeHead(200, { 'content-length': 0 }).end();
-      // `error`: why the source is not (or no longer) current — a missing pool, a 403, a rejected file edit.
-      else if (path === '/ready') sendJson(res, synced() ? 200 : 503, { ready: synced(), source: pool.source.description, endpoints: ds.list().length, ...(pool.source.lastError ? { error: pool.source.lastError } : {}) }, {}, head);
+      // `error`: why the pool's data is not (or no longer) current — a missing pool, a 403, a rejected
+      // file edit, a model server refusing /v1/models without --upstream-api-key (PoolRuntime.lastError).
+      else if (path === '/ready') sendJson(res, synced() ? 200 : 503, { ready: synced(), source: pool.source.description, endpoints: ds.list().length, ...(pool.lastError ? { error: pool.lastError } : {}) }, {}, head);
       else res.writeHead(404).end();
     });
     const listening = http;

@@ -1,23 +1,21 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { KeyDigests } from '../shared/key-digests.js';
 
-/** Bearer-key check in constant time: compares SHA-256 digests so lengths never leak. */
+/** The gateway's own bearer keys (`--api-key`, $KVGATE_API_KEYS), checked in constant time (shared/key-digests.ts). */
 export class ApiKeys {
-  private readonly digests: Buffer[];
+  private readonly keys: KeyDigests;
 
   constructor(keys: string[]) {
-    this.digests = keys.filter(Boolean).map((k) => createHash('sha256').update(k).digest());
+    this.keys = new KeyDigests(keys);
   }
 
   get enabled(): boolean {
-    return this.digests.length > 0;
+    return this.keys.size > 0;
   }
 
+  /** `Authorization: Bearer <key>` (scheme case-insensitive, spaces around the key ignored); true without keys. */
   check(authorization: string | undefined): boolean {
     if (!this.enabled) return true;
     const m = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
-    const given = createHash('sha256').update(m ? m[1].trim() : '').digest();
-    let ok = false;
-    for (const d of this.digests) ok = timingSafeEqual(d, given) || ok;
-    return ok;
+    return this.keys.matches(m ? m[1].trim() : '');
   }
 }

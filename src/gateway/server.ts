@@ -37,6 +37,13 @@ export interface GatewayOptions {
   endpointsFile?: string;
   kubernetes?: SourceSpec['kubernetes'];
   apiKeys?: string[];
+  /**
+   * The key the model servers require (vLLM's --api-key; `--upstream-api-key`): sent as
+   * `Authorization: Bearer <key>` on every upstream request, in place of the client's Authorization
+   * (the client's key is for the gateway), and on the /v1/models probes. Without it the client's
+   * Authorization goes upstream, unless the gateway has keys of its own (then none does).
+   */
+  upstreamApiKey?: string;
   /** Origins browsers may call from (CORS, as vLLM's --allowed-origins): default `['*']`; `[]` = no CORS headers. */
   allowedOrigins?: string[];
   trustRoutingHeaders?: boolean;
@@ -171,6 +178,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const maxBody = opts.maxBodyBytes ?? 16 * 1024 * 1024;
   const random = opts.random ?? Math.random;
   const keys = new ApiKeys(opts.apiKeys ?? []);
+  const upstreamAuthorization = opts.upstreamApiKey ? `Bearer ${opts.upstreamApiKey}` : undefined;
   const allowedOrigins = opts.allowedOrigins ?? ['*'];
   const cors = allowedOrigins.length > 0 ? new Cors(allowedOrigins) : undefined;
   const upstreamConnect = opts.upstreamTls
@@ -223,9 +231,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     for (const k in h) {
       const v = h[k];
       if (v === undefined || HOP_BY_HOP.has(k) || SET_BY_GATEWAY.has(k) || ROUTING_HEADERS.has(k)) continue;
-      if (k === 'authorization' && keys.enabled) continue; // the gateway's key is not the model server's
+      if (k === 'authorization' && (keys.enabled || upstreamAuthorization)) continue; // the gateway's key is not the model server's
       out[k] = Array.isArray(v) ? v.join(', ') : v;
     }
+    if (upstreamAuthorization) out.authorization = upstreamAuthorization;
     out['content-length'] = String(len);
     out['x-request-id'] = requestId;
     out['accept-encoding'] = 'identity';
@@ -493,7 +502,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         if (path === '/health') return void res.writeHead(200, { 'content-length': 0 }).end();
         const healthy = ds.list().filter((e) => e.healthy).length;
         const ready = !draining && pool.synced && healthy > 0;
-        return sendJson(res, ready ? 200 : 503, { ready, draining, healthyEndpoints: healthy, source: pool.source.description, ...(pool.source.lastError ? { error: pool.source.lastError } : {}) }, {}, method === 'HEAD');
+        return sendJson(res, ready ? 200 : 503, { ready, draining, healthyEndpoints: healthy, source: pool.source.description, ...(pool.lastError ? { error: pool.lastError } : {}) }, {}, method === 'HEAD');
       }
       if (path === '/metrics') {
         void metrics.text().then((t) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(t), fail);

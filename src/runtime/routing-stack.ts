@@ -30,6 +30,8 @@ export interface RoutingStackOptions {
   cooldownMs?: number;
   /** undici connect options for HTTPS endpoints (scraping, probing). */
   connect?: Record<string, unknown>;
+  /** Bearer key presented to the model servers on the /v1/models probes (`--upstream-api-key`). */
+  upstreamApiKey?: string;
   /**
    * Where the engines' KV events come from (`--kv-events-*`). The intake always runs: endpoints
    * whose metadata names a KV-event port are subscribed to even without these.
@@ -80,6 +82,7 @@ export async function startRoutingStack(o: RoutingStackOptions): Promise<Routing
     ejectAfter: o.ejectAfter,
     cooldownMs: o.cooldownMs,
     connect: o.connect,
+    upstreamApiKey: o.upstreamApiKey,
     kvEvents: o.kvEvents ?? {},
   });
   // The router reports plugin timings to the metrics, which read the router's index size: built in that order, joined late.

@@ -94,6 +94,11 @@ export const SimOptionsSchema = z
     requireJsonContentType: z.boolean().default(false),
     /** One log line per HTTP request (method, path, status, time; never bodies). */
     logHttp: z.boolean().default(false),
+    /**
+     * Bearer keys required on /v1, /v2, /inference and /cohere paths (vLLM's --api-key, else
+     * $VLLM_API_KEY: see api-key-guard.ts); empty = no authentication, as vLLM without keys.
+     */
+    apiKeys: z.array(z.string().min(1, 'an API key cannot be empty')).default([]),
   })
   .strict()
   .superRefine((o, ctx) => {

@@ -27,6 +27,7 @@ import { parseAdminPatch } from './admin-config.js';
 import { adminConfigView } from './admin-config-view.js';
 import { selfSignedCertificate } from './tls.js';
 import { modelEndpoints } from './model-endpoints.js';
+import { ApiKeyGuard } from './api-key-guard.js';
 
 // CORS as vLLM's OpenAI server answers it by default (--allowed-origins ["*"]).
 const ANY_ORIGIN = new Cors(['*']);
@@ -309,19 +310,22 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
     },
   };
 
+  const guard = options.apiKeys.length > 0 ? new ApiKeyGuard(options.apiKeys) : undefined;
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    // Preflights on any path, as vLLM's CORS middleware (before routing and readiness).
-    const origin = req.headers.origin;
-    if (origin !== undefined && ANY_ORIGIN.handle(req, res, origin)) return;
     const url = req.url!;
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
-    const route = routes[path];
-    const handler = route?.[req.method ?? 'GET'];
     if (options.logHttp) {
       const t0 = performance.now();
       res.once('finish', () => logger.info({ method: req.method, path, status: res.statusCode, ms: Math.round((performance.now() - t0) * 10) / 10 }, 'http'));
     }
+    // --api-key first, as vLLM's outermost middleware (before CORS, routing and readiness).
+    if (guard?.refuses(req.method, path, req.headers.authorization)) return ApiKeyGuard.refuse(req, res);
+    // Preflights on any path, as vLLM's CORS middleware (before routing and readiness).
+    const origin = req.headers.origin;
+    if (origin !== undefined && ANY_ORIGIN.handle(req, res, origin)) return;
+    const route = routes[path];
+    const handler = route?.[req.method ?? 'GET'];
     try {
       if (!route) throw new KvgateError(ErrorCode.NotFound, `no route for ${path}`);
       if (!handler) throw new KvgateError(ErrorCode.MethodNotAllowed, `method ${req.method} is not allowed on ${path}`);

@@ -1,19 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pino } from 'pino';
 import { request } from 'undici';
 import { startEppServer } from '../../src/extproc/server.js';
 import { loadConfig } from '../../src/router/index.js';
+import { capturingLogger } from '../helpers/log-capture.js';
 import { FakeKubeApi, PODS, POOLS_V1, pod, poolV1, until } from './kubernetes-fake-api.js';
 
 const TOKEN = 'missing-pool-token';
-
-/** A pino logger whose lines land in `lines` (parsed), to assert on what an operator would read. */
-function capturingLogger() {
-  const lines: { level: number; msg: string; err?: string }[] = [];
-  const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
-  return { logger, lines };
-}
 
 test('a --pool-name that names no InferencePool is logged once as a warning naming the pool, and /ready says why it is not ready', async () => {
   const api = await FakeKubeApi.start({ tokens: [TOKEN] });

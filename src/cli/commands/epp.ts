@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { DURATION_HELP, countOf, portArg, waitForSignal } from '../parse.js';
+import { addUpstreamApiKeyOption, resolveUpstreamApiKey } from '../api-key-args.js';
 import { addFlowControlOptions, checkReadableFiles, addKvEventOptions, addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
 
 function bool(name: string) {
@@ -26,6 +27,7 @@ export function registerEpp(program: Command): void {
   addObjectiveOptions(cmd);
   addRequestLimitOptions(cmd, 'ImmediateResponse 413');
   addFlowControlOptions(cmd);
+  addUpstreamApiKeyOption(cmd, 'the /v1/models probes (requests to the model servers go through Envoy, which must add the key itself)');
   cmd.addHelpText('after', DURATION_HELP);
   cmd.option('--access-log', 'log one JSON line per request (never includes prompt or completion text)', false).action(async (o, command: Command) => {
       (await import('../../shared/v8-tuning.js')).tuneV8ForRequestPath();
@@ -33,6 +35,7 @@ export function registerEpp(program: Command): void {
     const { certificateFromDir } = await import('../../extproc/self-signed.js');
     const { createLogger } = await import('../../shared/logger.js');
     for (const f of o.certPath ? ['tls.crt', 'tls.key'] : []) await checkReadableFiles({ '--cert-path': `${o.certPath}/${f}` });
+    const upstreamApiKey = resolveUpstreamApiKey(o);
     const objectives = await resolveObjectives(o);
     const routing = await resolveRouting(command, o);
     const pool = await resolvePool(o);
@@ -71,6 +74,7 @@ export function registerEpp(program: Command): void {
       tls: o.certPath ? certificateFromDir(o.certPath) : undefined,
       maxBodyBytes: o.maxBodyBytes,
       accessLog: o.accessLog,
+      upstreamApiKey,
       logger,
     }).catch(async (err: unknown) => {
       await objectiveWatcher?.stop();

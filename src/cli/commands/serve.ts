@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { DURATION_HELP, countOf, durationOption, intArg, portArg, waitForSignal } from '../parse.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 import {
@@ -19,16 +19,7 @@ import {
   resolveRouting,
   resolveTimeouts,
 } from '../options.js';
-
-/**
- * `--api-key`, repeatable and comma-separated. A value with no key in it is an error, not "no
- * keys": `--api-key "$KEY"` with KEY unset would otherwise turn authentication off unnoticed.
- */
-function apiKeyArg(v: string, prev: string[] = []): string[] {
-  const keys = v.split(',').map((s) => s.trim()).filter(Boolean);
-  if (keys.length === 0) throw new InvalidArgumentError('--api-key is empty (an unset variable in --api-key "$KEY"?): give a key, or leave --api-key out to serve without authentication');
-  return [...prev, ...keys];
-}
+import { addUpstreamApiKeyOption, apiKeyArg, resolveUpstreamApiKey } from '../api-key-args.js';
 
 /**
  * The keys in $KVGATE_API_KEYS (comma-separated). Set but empty is an error for the reason
@@ -57,8 +48,9 @@ export function registerServe(program: Command): void {
   addTimeoutOptions(cmd);
   addCorsOptions(cmd);
   cmd.addHelpText('after', DURATION_HELP);
+  cmd.addOption(new Option('--api-key <key>', 'require this bearer key (repeatable, comma-separated; also $KVGATE_API_KEYS, comma-separated); an empty key is an error').argParser(apiKeyArg));
+  addUpstreamApiKeyOption(cmd, "every forwarded request, in place of the client's Authorization, and the /v1/models probes; without it the client's Authorization is forwarded unless --api-key is set");
   cmd
-    .addOption(new Option('--api-key <key>', 'require this bearer key (repeatable, comma-separated; also $KVGATE_API_KEYS, comma-separated); an empty key is an error').argParser(apiKeyArg))
     .addOption(new Option('--max-attempts <n>', 'endpoints tried per request before failing').argParser(intArg('--max-attempts', 1)).default(3))
     .addOption(new Option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)'))
     .addOption(new Option('--tls-key <file>', 'private key of --tls-cert (PEM)'))
@@ -74,6 +66,7 @@ export function registerServe(program: Command): void {
       const { startGateway } = await import('../../gateway/server.js');
       const { createLogger } = await import('../../shared/logger.js');
       const envKeys = apiKeysFromEnv(); // before anything starts
+      const upstreamApiKey = resolveUpstreamApiKey(o);
       const objectives = await resolveObjectives(o);
       const routing = await resolveRouting(command, o);
       const pool = await resolvePool(o);
@@ -103,6 +96,7 @@ export function registerServe(program: Command): void {
         ...resolveTimeouts(o),
         ...resolveCors(o),
         apiKeys: keys,
+        upstreamApiKey,
         maxBodyBytes: o.maxBodyBytes,
         maxAttempts: o.maxAttempts,
         accessLog: o.accessLog,

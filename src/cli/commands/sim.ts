@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { intArg, numberArg, portArg, waitForSignal } from '../parse.js';
 import { boolArg, goDurationArg, jsonArg, listValues, rangeArg, rawValues } from '../../sim/cli-args.js';
+import { apiKeyArg } from '../api-key-args.js';
 
 /** llm-d-inference-sim flags kvgate accepts without acting on them, and why (docs/sim.md lists them too). */
 const ACCEPTED_NO_EFFECT: [flags: string, why: string][] = [
@@ -123,6 +124,7 @@ export function registerSim(program: Command): void {
     .option('--ssl-keyfile <file>', 'private key of --ssl-certfile')
     .option('--self-signed-certs [bool]', 'serve HTTPS with a certificate made at start', boolArg('--self-signed-certs'))
     .option('--no-strict-content-type', 'accept bodies whatever their Content-Type (vLLM answers 400 unless application/json)')
+    .option('--api-key <keys...>', "require one of these bearer keys on /v1, /v2, /inference and /cohere paths, as vLLM's --api-key (401 {\"error\":\"Unauthorized\"} otherwise; OPTIONS, /health, /metrics, /tokenize… stay open); space- or comma-separated, repeatable; default: $VLLM_API_KEY (one key, as vLLM), which keeps the key out of argv (any user can read argv with ps); an empty key is an error", apiKeyArg)
     .option('--log-http [bool]', 'log one line per HTTP request: method, path, status, ms (never bodies)', boolArg('--log-http'))
     .option('-v, --v <level>', 'log verbosity as klog levels: 1 warn, 2 info (default), 4 debug, 5 trace', intArg('--v', 0))
     .option('--legacy-metrics', 'also export the deprecated vllm:gpu_* metric names', false)
@@ -228,6 +230,8 @@ export function registerSim(program: Command): void {
         defaultEmbeddingDimensions: o.defaultEmbeddingDimensions,
         requireJsonContentType: o.strictContentType !== false,
         logHttp: o.logHttp === true,
+        // vLLM's precedence: --api-key (the command line, else --config) over $VLLM_API_KEY; an empty variable means none, as vLLM.
+        apiKeys: o.apiKey ?? (env.VLLM_API_KEY ? [env.VLLM_API_KEY] : []),
       },
       { dataParallelSize: o.dataParallelSize, dataParallelRank: o.dataParallelRank },
       { logger },

@@ -1,0 +1,59 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { KvgateError, ErrorCode } from '../shared/errors.js';
+
+/**
+ * Bearer keys on kvgate's command lines: the keys a server requires (`serve --api-key`,
+ * `sim --api-key`) and the one key kvgate presents to the model servers
+ * (`serve`/`epp --upstream-api-key`). Keys are never echoed in an error or a log line.
+ */
+
+/**
+ * `--api-key`, repeatable and comma-separated. A value with no key in it is an error, not "no
+ * keys": `--api-key "$KEY"` with KEY unset would otherwise turn authentication off unnoticed.
+ */
+export function apiKeyArg(v: string, prev: string[] = []): string[] {
+  const keys = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (keys.length === 0) throw new InvalidArgumentError('--api-key is empty (an unset variable in --api-key "$KEY"?): give a key, or leave --api-key out to serve without authentication');
+  return [...prev, ...keys];
+}
+
+/** The environment variable that holds the upstream key (keeps it out of argv, which `ps` shows to every user). */
+export const UPSTREAM_API_KEY_ENV = 'KVGATE_UPSTREAM_API_KEY';
+
+// What an HTTP header value can carry without being refused by undici (every request would fail).
+const HEADER_SAFE = /^[\x20-\x7e]+$/;
+
+/** Checks one upstream key from `where` (a flag or a variable): trimmed, not empty, printable ASCII. */
+function upstreamKey(v: string, where: string, fail: (message: string) => Error): string {
+  const key = v.trim();
+  if (!key) throw fail(`${where} is empty (an unset variable in "$KEY"?): give the key the model servers were started with (vLLM --api-key), or leave ${where} out`);
+  if (!HEADER_SAFE.test(key)) throw fail(`${where} holds characters an HTTP header cannot carry (printable ASCII only)`);
+  return key;
+}
+
+/** `--upstream-api-key`: one key, given once (kvgate presents a single key). */
+export function upstreamApiKeyArg(v: string, prev: string | undefined): string {
+  if (prev !== undefined) throw new InvalidArgumentError('--upstream-api-key is given twice: kvgate presents one key to the model servers');
+  return upstreamKey(v, '--upstream-api-key', (m) => new InvalidArgumentError(m));
+}
+
+/**
+ * Adds `--upstream-api-key` to `serve` or `epp`; `sends` says which requests carry the key there.
+ * The help names the variable, the way that keeps the key out of `ps`.
+ */
+export function addUpstreamApiKeyOption(cmd: Command, sends: string): Command {
+  return cmd.addOption(
+    new Option('--upstream-api-key <key>', `key the model servers require (vLLM --api-key), sent as "Authorization: Bearer <key>" on ${sends}; default: $${UPSTREAM_API_KEY_ENV}, safer than the flag (any user can read argv with ps)`).argParser(upstreamApiKeyArg),
+  );
+}
+
+/**
+ * The upstream key: `--upstream-api-key`, else $KVGATE_UPSTREAM_API_KEY, else none. The variable
+ * set but empty is an error (an unset `$KEY` would otherwise drop the key unnoticed).
+ */
+export function resolveUpstreamApiKey(o: { upstreamApiKey?: string }, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (o.upstreamApiKey !== undefined) return o.upstreamApiKey;
+  const v = env[UPSTREAM_API_KEY_ENV];
+  if (v === undefined) return undefined;
+  return upstreamKey(v, UPSTREAM_API_KEY_ENV, (m) => new KvgateError(ErrorCode.InvalidConfig, m, { param: UPSTREAM_API_KEY_ENV }));
+}
