@@ -62,6 +62,7 @@ export class EndpointHealth {
   private readonly refused = new Map<string, string>();
   private readonly modelsHeaders: Record<string, string>;
   private readonly agent: Agent;
+  private readonly unsubscribe: () => void;
   private timer?: NodeJS.Timeout;
   private closed = false;
 
@@ -78,6 +79,15 @@ export class EndpointHealth {
     }
     this.agent = new Agent({ connections: 2, keepAliveTimeout: 10_000, connect: opts.connect });
     this.modelsHeaders = opts.upstreamApiKey ? { authorization: `Bearer ${opts.upstreamApiKey}` } : {};
+    // A removed endpoint's records go with it: kept, they would grow with churn, and an endpoint
+    // coming back at the same address would inherit its failure count and its refusal (and so
+    // not be warned about again).
+    this.unsubscribe = datastore.subscribe({
+      endpointRemoved: (id) => {
+        this.state.delete(id);
+        this.refused.delete(id);
+      },
+    });
   }
 
   /**
@@ -108,17 +118,21 @@ export class EndpointHealth {
   }
 
   succeeded(id: string): void {
-    const s = this.st(id);
-    s.failures = 0;
+    // No record is the same as no failures; none is created, so a request that ends after its
+    // endpoint was removed leaves nothing behind.
+    const s = this.state.get(id);
+    if (s) s.failures = 0;
   }
 
   failed(id: string, reason: string): void {
+    if (!this.datastore.get(id)) return; // removed while the request was in flight
     const s = this.st(id);
     s.failures++;
     if (s.failures >= this.opts.ejectAfter && Date.now() >= s.ejectedUntil) this.eject(id, reason);
   }
 
   private eject(id: string, reason: string): void {
+    if (!this.datastore.get(id)) return; // removed while its probe was in flight
     const s = this.st(id);
     s.cooldown = s.cooldown ? Math.min(this.opts.maxCooldownMs, s.cooldown * 2) : this.opts.cooldownMs;
     s.ejectedUntil = Date.now() + s.cooldown;
@@ -181,7 +195,8 @@ export class EndpointHealth {
    * naming the endpoint and the setting that fixes it; the key itself is never logged.
    */
   private modelsRefused(id: string, status: number): void {
-    if (this.refused.has(id)) return;
+    // Removed while the probe was in flight: nothing to warn about, and no record to leave behind.
+    if (this.refused.has(id) || !this.datastore.get(id)) return;
     const why = this.opts.upstreamApiKey
       ? `endpoint ${id} refused the key of --upstream-api-key / KVGATE_UPSTREAM_API_KEY on GET /v1/models (${status}): give the key the model server was started with (vLLM --api-key)`
       : `endpoint ${id} answered ${status} to GET /v1/models: the model server requires an API key (vLLM --api-key); set --upstream-api-key or KVGATE_UPSTREAM_API_KEY`;
@@ -191,6 +206,7 @@ export class EndpointHealth {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.unsubscribe();
     clearTimeout(this.timer);
     await this.agent.close();
   }

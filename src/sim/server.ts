@@ -9,6 +9,7 @@ import type { Tokenizer } from '../engine/types.js';
 import { createRng } from '../shared/rng.js';
 import { KvgateError, ErrorCode, openAIErrorBody } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
+import { servedMaxModelLen } from './kv-capacity.js';
 import { VERSION } from '../shared/version.js';
 import { SimOptionsSchema, type SimOptions, type SimOptionsInput } from './options.js';
 import { readBody, sendJson, sendError, parseJsonBody } from '../shared/http.js';
@@ -68,7 +69,7 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
   const options = parseSimOptions(input);
   const logger = opts.logger ?? silentLogger();
   const profile = loadProfile(options.profile);
-  const maxModelLen = options.maxModelLen ?? profile.engine.maxModelLen;
+  const maxModelLen = servedMaxModelLen(options, profile);
   const engine = createEngine({
     profile,
     clock: new RealClock(),

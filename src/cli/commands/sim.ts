@@ -67,7 +67,7 @@ export function registerSim(program: Command): void {
     .addOption(new Option('--mode <mode>', 'response text').choices(['random', 'echo']).default('random'))
     .option('--tokenizer <spec>', 'estimate | qwen | path to tokenizer.json', 'estimate')
     .option('--force-dummy-tokenizer [bool]', 'use the fast estimate tokenizer whatever --tokenizer says', boolArg('--force-dummy-tokenizer'))
-    .option('--max-model-len <n>', 'context length in tokens (default: profile)', intArg('--max-model-len', 1))
+    .option('--max-model-len <n>', 'context length in tokens (default: the profile\'s, capped to what the KV cache holds); one the KV cache cannot hold stops the server at start, as vLLM', intArg('--max-model-len', 1))
     .option('--max-num-seqs <n>', 'max running sequences per step (default: profile)', intArg('--max-num-seqs', 1))
     .option('--max-num-batched-tokens <n>', 'token budget per step (default: profile)', intArg('--max-num-batched-tokens', 1))
     .option('--max-waiting-queue-length <n>', 'answer 429 once this many requests wait (default: no limit, as vLLM)', intArg('--max-waiting-queue-length', 0))

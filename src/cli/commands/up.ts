@@ -14,16 +14,34 @@ interface PortRange {
 
 const span = (lo: number, hi: number) => (lo === hi ? String(lo) : `${lo}-${hi}`);
 
+/** The port flags of `kvgate up`, and whether --kv-events-base-port was given rather than defaulted. */
+interface UpPortFlags {
+  replicas: number;
+  simBasePort: number;
+  kvEventsBasePort: number;
+  kvEventsBasePortGiven?: boolean;
+}
+
+/**
+ * The fleet's first KV-events port: undefined = off (--kv-events-base-port 0), 0 = free ports,
+ * else that port. The default (5557) stands beside fixed replica ports only: with
+ * --sim-base-port 0 it turns into free ports too, so fleets started side by side on free ports
+ * (tests, scripts) do not all claim 5557. A base given on the command line is always honoured.
+ */
+export function upKvEventsBase(o: UpPortFlags): number | undefined {
+  if (!o.kvEventsBasePort) return undefined;
+  return o.simBasePort || o.kvEventsBasePortGiven ? o.kvEventsBasePort : 0;
+}
+
 /**
  * Checks the ports `kvgate up` derives from its flags before anything starts: each range fits
  * under 65535 and no two overlap. Without it a range past 65535 failed on a port the user never
  * gave ("invalid --port: Too big", a replay port's "--kv-events-endpoint tcp://*:65536") and an
  * overlap looked like a port held by another program. The ranges: replicas on sim base..+n-1;
- * with fixed replica ports, KV events on KV base..+n-1 and replays on KV base+n..+2n-1 (with
- * --sim-base-port 0 the KV-event ports are free ones too); the gateway's --port. Port 0 = any
- * free port, so it claims nothing.
+ * fixed KV-event ports (upKvEventsBase) on KV base..+n-1 and replays on KV base+n..+2n-1; the
+ * gateway's --port. Port 0 = any free port, so it claims nothing.
  */
-export function checkUpPorts(o: { replicas: number; simBasePort: number; kvEventsBasePort: number; port: number }): void {
+export function checkUpPorts(o: UpPortFlags & { port: number }): void {
   const n = o.replicas;
   const ranges: PortRange[] = [];
   if (o.simBasePort) {
@@ -32,18 +50,18 @@ export function checkUpPorts(o: { replicas: number; simBasePort: number; kvEvent
       throw new KvgateError(ErrorCode.InvalidConfig, `--sim-base-port ${o.simBasePort}: ${countOf(n, 'replica')} (--replicas) need${n === 1 ? 's' : ''} ports ${span(o.simBasePort, hi)}, past 65535: give --sim-base-port ${65536 - n} or lower (0 = free ports)`, { param: 'sim-base-port' });
     }
     ranges.push({ flag: '--sim-base-port', lo: o.simBasePort, hi, text: `--sim-base-port ${o.simBasePort} (replicas on ${span(o.simBasePort, hi)})` });
-    if (o.kvEventsBasePort) {
-      const kv = o.kvEventsBasePort;
-      const hiKv = kv + 2 * n - 1;
-      if (hiKv > 65535) {
-        throw new KvgateError(
-          ErrorCode.InvalidConfig,
-          `--kv-events-base-port ${kv}: ${countOf(n, 'replica')} (--replicas) need${n === 1 ? 's' : ''} KV-event ports ${span(kv, kv + n - 1)} and replay ports ${span(kv + n, hiKv)}, past 65535: give --kv-events-base-port ${65536 - 2 * n} or lower (0 = off)`,
-          { param: 'kv-events-base-port' },
-        );
-      }
-      ranges.push({ flag: '--kv-events-base-port', lo: kv, hi: hiKv, text: `--kv-events-base-port ${kv} (KV events on ${span(kv, kv + n - 1)}, replays on ${span(kv + n, hiKv)})` });
+  }
+  const kv = upKvEventsBase(o);
+  if (kv) {
+    const hiKv = kv + 2 * n - 1;
+    if (hiKv > 65535) {
+      throw new KvgateError(
+        ErrorCode.InvalidConfig,
+        `--kv-events-base-port ${kv}: ${countOf(n, 'replica')} (--replicas) need${n === 1 ? 's' : ''} KV-event ports ${span(kv, kv + n - 1)} and replay ports ${span(kv + n, hiKv)}, past 65535: give --kv-events-base-port ${65536 - 2 * n} or lower (0 = off)`,
+        { param: 'kv-events-base-port' },
+      );
     }
+    ranges.push({ flag: '--kv-events-base-port', lo: kv, hi: hiKv, text: `--kv-events-base-port ${kv} (KV events on ${span(kv, kv + n - 1)}, replays on ${span(kv + n, hiKv)})` });
   }
   if (o.port) ranges.push({ flag: '--port', lo: o.port, hi: o.port, text: `--port ${o.port} (the gateway)` });
   const overlaps: string[] = [];
@@ -70,7 +88,7 @@ export function registerUp(program: Command): void {
     .description('Start a local fleet: simulated vLLM replicas behind the cache-aware gateway, ready to curl')
     .addOption(new Option('--replicas <n>', 'number of simulated replicas').argParser(intArg('--replicas', 1)).default(3))
     .addOption(new Option('--sim-base-port <port>', 'port of the first replica (+1 per replica; 0 = any free ports)').argParser(portArg('--sim-base-port')).default(8000))
-    .addOption(new Option('--kv-events-base-port <port>', 'first KV-events ZMQ port: replica i publishes on base+i and replays on base+replicas+i, and the gateway subscribes to each (precise prefix routing); 0 = off; free ports when --sim-base-port is 0').argParser(portArg('--kv-events-base-port')).default(5557))
+    .addOption(new Option('--kv-events-base-port <port>', 'first KV-events ZMQ port: replica i publishes on base+i and replays on base+replicas+i, and the gateway subscribes to each (precise prefix routing); 0 = off; with --sim-base-port 0 and no --kv-events-base-port, free ports').argParser(portArg('--kv-events-base-port')).default(5557))
     .addOption(new Option('--kv-cache-size <blocks>', "each replica's KV cache capacity in blocks (default: the profile's)").argParser(intArg('--kv-cache-size', 1)))
     .addOption(new Option('--block-size <tokens>', 'KV block size in tokens: 8, 16, 32, 64 or 128 (default: the profile\'s)').argParser(intArg('--block-size', 1)))
     .addOption(new Option('--max-num-seqs <n>', 'max running sequences per engine step of each replica, which reports it to the gateway\'s flow control (default: the profile\'s)').argParser(intArg('--max-num-seqs', 1)))
@@ -99,7 +117,8 @@ export function registerUp(program: Command): void {
       const { parseEndpoint } = await import('../../datalayer/sources/static-endpoints.js');
       const { createLogger, logLevelFromEnv } = await import('../../shared/logger.js');
       const logLevel: string = o.logLevel ?? logLevelFromEnv(); // a bad $KVGATE_LOG_LEVEL stops here, before any replica starts
-      checkUpPorts(o);
+      const ports: UpPortFlags = { ...o, kvEventsBasePortGiven: command.getOptionValueSource('kvEventsBasePort') !== 'default' };
+      checkUpPorts({ ...ports, port: o.port });
       const objectives = await resolveObjectives(o);
       const routing = await resolveRouting(command, o);
       const { KV_EVENTS_PORT_LABEL, KV_EVENTS_REPLAY_PORT_LABEL } = await import('../../datalayer/kv-events/labels.js');
@@ -107,7 +126,7 @@ export function registerUp(program: Command): void {
       const fleet = await startSimFleet({
         replicas: o.replicas,
         basePort: o.simBasePort,
-        kvEventsBasePort: o.kvEventsBasePort ? (o.simBasePort ? o.kvEventsBasePort : 0) : undefined,
+        kvEventsBasePort: upKvEventsBase(ports),
         profile: o.profile,
         model: o.model,
         host: o.host,
