@@ -83,6 +83,7 @@ test('the approximate fallback learns from picks and is converted into the engin
   const text = promptText('q', 20);
   const first = r.pick(request(text), 1);
   assert.equal(first.endpoints[0].id, C);
+  r.onFirstToken(first.requestId, 2); // served: a request refused before its first token is taken back
   r.onComplete(first.requestId, 2);
   const pm = r.matchPrefix(request(text), 3)!;
   assert.equal(pm.source!.get(C), 'approx');
@@ -213,6 +214,7 @@ test("with KV events the kvgate preset's approx-prefix-cache-producer becomes th
   const first = r.pick(request(text), 1);
   assert.equal(first.prefixMatch?.source, 'approx');
   assert.equal(first.prefixMatch?.totalBlocks, Math.floor(text.length / 64));
+  r.onFirstToken(first.requestId, 2);
   r.onComplete(first.requestId, 2);
   const again = r.pick(request(text), 3);
   assert.equal(again.endpoints[0].id, first.endpoints[0].id);

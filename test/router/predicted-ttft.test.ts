@@ -10,6 +10,7 @@ function warm(queueOnHolder: number) {
   // First request lands somewhere and makes that endpoint hold the prefix.
   const first = r.pick(req({ prefixText: shared, promptTokens: 3200 }), 10_000);
   const holder = first.endpoints[0].id;
+  r.onFirstToken(first.requestId, 10_040);
   r.onComplete(first.requestId, 10_050);
   const other = r.datastore.list().find((e) => e.info.id !== holder)!.info.id;
   // Then the holder reports a queue of `queueOnHolder` requests of ~512 uncached tokens each.
@@ -59,4 +60,31 @@ test('the prefill rate is learned from observed TTFTs', () => {
   r.onComplete(a.requestId, 200);
   const b = r.pick(req({ prefixText: 'w'.repeat(4000), promptTokens: 1000 }), 300);
   assert.ok(b.scores[0].total > 0);
+});
+
+test('a request refused before its first token (over max-model-len) leaves no load behind: the next request sees every replica alike', () => {
+  const r = routerWith([{ queue: 0 }, { queue: 0 }, { queue: 0 }], loadConfig({ preset: 'kvgate' }));
+  const huge = r.pick(req({ prefixText: 'z'.repeat(200_000), promptTokens: 50_000 }), 10_000);
+  const refusedOn = huge.endpoints[0].id;
+  // vLLM answers 400 at once: no first token, the request ends.
+  r.onComplete(huge.requestId, 10_002);
+  const next = r.pick(req({ prefixText: 'an unrelated question '.repeat(40), promptTokens: 200 }), 10_010);
+  const ttft = next.scores.map((s) => ({ id: s.endpointId, v: s.byPlugin['predicted-ttft-scorer'] }));
+  const mine = ttft.find((s) => s.id === refusedOn)!.v;
+  for (const s of ttft) assert.ok(Math.abs(s.v - mine) < 1e-9, `replica ${s.id} scored ${s.v}, the one that refused ${mine}: ${JSON.stringify(ttft)}`);
+});
+
+test('the prompt of a refused request is not recorded as cached on the replica that refused it', () => {
+  const r = routerWith([{ queue: 0 }, { queue: 0 }], loadConfig({ preset: 'kvgate' }));
+  const long = 'a long shared document '.repeat(500);
+  const refused = r.pick(req({ prefixText: long, promptTokens: 2900 }), 10_000);
+  r.onComplete(refused.requestId, 10_002);
+  const follow = r.pick(req({ prefixText: `${long} and a question`, promptTokens: 2905 }), 10_010);
+  assert.equal(follow.prefixMatch?.matchedBlocks ?? 0, 0, 'no replica holds a prompt no engine prefilled');
+  // The same prompt served (a first token) is recorded as before.
+  r.onFirstToken(follow.requestId, 10_020);
+  r.onComplete(follow.requestId, 10_030);
+  const again = r.pick(req({ prefixText: `${long} and another question`, promptTokens: 2906 }), 10_040);
+  assert.equal(again.endpoints[0].id, follow.endpoints[0].id);
+  assert.ok((again.prefixMatch?.matchedBlocks ?? 0) > 100);
 });

@@ -61,3 +61,29 @@ test('at most maxPrefixBlocksToMatch blocks are hashed', () => {
   const idx = new ApproxPrefixIndex({ maxBlocks: 256 });
   assert.equal(idx.hash('m', undefined, 'z'.repeat(32_000)).count, 256);
 });
+
+test('remove takes back only the given blocks on the given endpoint; freed nodes are reused', () => {
+  const idx = new ApproxPrefixIndex({ defaultCapacity: 1_000 });
+  const base = idx.hash('m', undefined, shared);
+  const baseBlocks = base.count;
+  idx.add('a', base);
+  idx.add('b', base);
+  const longer = idx.hash('m', undefined, `${shared}${'a refused continuation '.repeat(40)}`);
+  const keys = longer.keys.slice(0, longer.count); // hashes are scratch
+  idx.add('a', longer);
+  assert.equal(idx.match(idx.hash('m', undefined, `${shared}${'a refused continuation '.repeat(40)}`)).get('a'), keys.length);
+  idx.remove('a', keys.subarray(baseBlocks)); // the blocks the longer prompt added
+  const m = idx.match(idx.hash('m', undefined, `${shared}${'a refused continuation '.repeat(40)}`));
+  assert.equal(m.get('a'), baseBlocks, "a keeps the prefix it held before");
+  assert.equal(m.get('b'), baseBlocks, 'b is untouched');
+  assert.equal(idx.entries, 2 * baseBlocks);
+  idx.remove('a', keys.subarray(baseBlocks)); // again: nothing left to remove
+  idx.remove('nobody', keys);
+  assert.equal(idx.entries, 2 * baseBlocks);
+  idx.remove('b', keys.subarray(0, baseBlocks));
+  assert.equal(idx.match(idx.hash('m', undefined, shared)).get('b'), undefined);
+  assert.equal(idx.match(idx.hash('m', undefined, shared)).get('a'), baseBlocks, 'a shares those keys and keeps them');
+  idx.add('b', idx.hash('m', undefined, shared)); // reuses the freed nodes
+  assert.equal(idx.entries, 2 * baseBlocks);
+  assert.equal(idx.match(idx.hash('m', undefined, shared)).get('b'), baseBlocks);
+});

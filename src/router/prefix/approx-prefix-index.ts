@@ -126,6 +126,20 @@ export class ApproxPrefixIndex {
     }
   }
 
+  /**
+   * Forgets that `endpointId` holds the given block keys (`count` of them): blocks recorded for a
+   * request its engine never prefilled. Keys it does not hold are skipped.
+   */
+  remove(endpointId: string, keys: ArrayLike<number>, count = keys.length): void {
+    const s = this.slots.get(endpointId);
+    if (s === undefined) return;
+    for (let i = 0; i < count; i++) {
+      let node = this.table.get(keys[i]);
+      while (node >= 0 && this.nodeSlot[node] !== s) node = this.nodeSameKey[node];
+      if (node >= 0) this.drop(s, node);
+    }
+  }
+
   /** LRU capacity of one endpoint, in blocks (from vllm:cache_config_info num_gpu_blocks when known). */
   setCapacity(endpointId: string, blocks: number): void {
     const s = this.slotOf(endpointId);
@@ -210,7 +224,11 @@ export class ApproxPrefixIndex {
 
   private evictTail(s: number): void {
     const n = this.tail[s];
-    if (n < 0) return;
+    if (n >= 0) this.drop(s, n);
+  }
+
+  /** Takes node `n` out of slot `s`'s LRU list and its key's chain, and frees it. */
+  private drop(s: number, n: number): void {
     this.unlink(s, n);
     this.size[s]--;
     const key = this.nodeKey[n];

@@ -391,8 +391,13 @@ export class RequestHandle implements Evictable {
   responseChunk(chunk: Buffer): Buffer {
     if (!this.firstByte && chunk.length > 0) {
       this.firstByte = true;
-      this.ttftMs = this.d.now() - this.t0;
-      this.d.router.onFirstToken(this.id, this.d.now());
+      // An error body is not a first token: the engine prefilled nothing (a prompt over
+      // max-model-len is refused with 400 at once), so it neither teaches the router a prefill
+      // rate nor counts as a time to first token.
+      if (this.lastStatus === undefined || this.lastStatus < 400) {
+        this.ttftMs = this.d.now() - this.t0;
+        this.d.router.onFirstToken(this.id, this.d.now());
+      }
     }
     if (this.strip) {
       const out = this.strip.push(chunk);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { DatastoreListener, EndpointMetrics, EndpointState } from '../../api.js';
 import type { CycleContext, DataProducer, PluginDefinition } from '../types.js';
 import { ApproxPrefixIndex, type PrefixHashes } from '../../prefix/approx-prefix-index.js';
+import { UnconfirmedBlocks } from '../../prefix/unconfirmed-blocks.js';
 
 /** The index parameters, as llm-d's approx-prefix-cache-producer (and GIE ≤ v1.4's prefix scorer) names them. */
 export const ApproxPrefixParams = z
@@ -41,7 +42,8 @@ export function approxAutoTune(p: ApproxPrefixParams): boolean {
  * Owns the approximate prefix index (prefix/approx-prefix-index.ts) and fills `ctx.prefix` for
  * every scheduling cycle: hashes the request's prompt text in blocks of blockSizeTokens × 4
  * characters, matches them per endpoint, and after the pick records the request's blocks on the
- * chosen endpoint (GIE's PreRequest step). It hears from the datastore when an endpoint leaves
+ * chosen endpoint (GIE's PreRequest step), taking them back if the request ends without a first
+ * token from that endpoint (prefix/unconfirmed-blocks.ts). It hears from the datastore when an endpoint leaves
  * (its entries go) and, with autoTune and no explicit lruCapacityPerServer, sizes each endpoint's
  * LRU from `vllm:cache_config_info{num_gpu_blocks}`.
  */
@@ -51,6 +53,7 @@ export class ApproxPrefixCacheProducer implements DataProducer, DatastoreListene
   readonly index: ApproxPrefixIndex;
   private readonly autoTune: boolean;
   private hashes?: PrefixHashes;
+  private readonly unconfirmed: UnconfirmedBlocks;
   /** Blocks queried and matched on the chosen endpoints (for metrics and benches). */
   blocksQueried = 0;
   blocksMatched = 0;
@@ -58,6 +61,7 @@ export class ApproxPrefixCacheProducer implements DataProducer, DatastoreListene
   constructor(p: ApproxPrefixParams) {
     this.index = approxIndexFor(p);
     this.autoTune = approxAutoTune(p);
+    this.unconfirmed = new UnconfirmedBlocks(this.index);
   }
 
   prepare(ctx: CycleContext): void {
@@ -68,12 +72,22 @@ export class ApproxPrefixCacheProducer implements DataProducer, DatastoreListene
 
   onPicked(ctx: CycleContext, endpoint: EndpointState): void {
     if (!this.hashes || !ctx.prefix) return;
-    this.index.add(endpoint.info.id, this.hashes);
+    const matched = ctx.prefix.matched.get(endpoint.info.id) ?? 0;
+    this.unconfirmed.add(ctx.request.id, endpoint.info.id, this.hashes, matched);
     this.blocksQueried += this.hashes.count;
-    this.blocksMatched += ctx.prefix.matched.get(endpoint.info.id) ?? 0;
+    this.blocksMatched += matched;
+  }
+
+  onFirstToken(requestId: string, endpointId: string): void {
+    this.unconfirmed.firstToken(requestId, endpointId);
+  }
+
+  onComplete(requestId: string): void {
+    this.unconfirmed.complete(requestId);
   }
 
   endpointRemoved(id: string): void {
+    this.unconfirmed.forget(id);
     this.index.removeEndpoint(id);
   }
 

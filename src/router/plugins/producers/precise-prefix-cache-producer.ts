@@ -2,6 +2,7 @@ import type { DatastoreListener, EndpointMetrics, EndpointState, PrefixSource, R
 import type { CycleContext, DataProducer, PluginDefinition, PluginEnv } from '../types.js';
 import type { ApproxPrefixIndex, PrefixHashes } from '../../prefix/approx-prefix-index.js';
 import { ApproxPrefixParams, approxAutoTune, approxIndexFor } from './approx-prefix-cache-producer.js';
+import { UnconfirmedBlocks } from '../../prefix/unconfirmed-blocks.js';
 import { PrecisePrefixParams, tierWeights } from './precise-prefix-params.js';
 import { EXACT_INDEX_MODEL, exactStateKnown, type KvEventsView, type PromptTokenizer } from '../../prefix/kv-events-view.js';
 import type { TierWeights } from '../../prefix/exact-prefix-index.js';
@@ -50,6 +51,10 @@ export class PrecisePrefixCacheProducer implements DataProducer, DatastoreListen
   private readonly approx: ApproxPrefixIndex;
   private readonly approxAutoTune: boolean;
   private hashes?: PrefixHashes;
+  /** This cycle's approximate matches (fallback blocks), when some candidate needed them. */
+  private approxMatched?: Map<string, number>;
+  /** Fallback blocks recorded at picks, taken back for requests that end without a first token. */
+  private readonly unconfirmed: UnconfirmedBlocks;
   private readonly weights: TierWeights;
   private readonly awaiting = new Map<string, Awaiting>();
   private readonly silentMs: number;
@@ -68,6 +73,7 @@ export class PrecisePrefixCacheProducer implements DataProducer, DatastoreListen
   ) {
     this.approx = approxIndexFor(fallback);
     this.approxAutoTune = approxAutoTune(fallback);
+    this.unconfirmed = new UnconfirmedBlocks(this.approx);
     this.weights = tierWeights(p);
     this.silentMs = p.silentStreamMs;
     if (speculativeIndexing(p)) this.speculative = new SpeculativeBlocks(durationMs(p.speculativeTTL) ?? 2000);
@@ -108,7 +114,7 @@ export class PrecisePrefixCacheProducer implements DataProducer, DatastoreListen
     // Token ids only when some candidate can be matched exactly (tokenizing is the costly part).
     const ids = live > 0 ? this.tokenIds(req) : undefined;
     if (!ids) live = 0;
-    const approxMatched = live < candidates.length ? this.approx.match(hashes) : undefined;
+    const approxMatched = (this.approxMatched = live < candidates.length ? this.approx.match(hashes) : undefined);
     if (!view || !ids || live === 0) {
       for (const c of candidates) source.set(c.info.id, 'approx');
       ctx.prefix = { totalBlocks: hashes.count, blockTokens: approxBlockTokens, matched: approxMatched!, source };
@@ -156,7 +162,8 @@ export class PrecisePrefixCacheProducer implements DataProducer, DatastoreListen
     if (!pm || pm.source?.get(id) !== 'exact' || !st || !ids) {
       // The fallback learns from the picks it decided; an endpoint with a live stream has what its
       // engine said (and recording there would walk every endpoint holding a shared prefix, per pick).
-      if (this.hashes) this.approx.add(id, this.hashes);
+      // Unknown match (no approximate lookup this cycle): remember nothing rather than risk taking back blocks it held.
+      if (this.hashes) this.unconfirmed.add(ctx.request.id, id, this.hashes, this.approxMatched ? (this.approxMatched.get(id) ?? 0) : this.hashes.count);
       return;
     }
     if (this.speculative) {
@@ -170,13 +177,16 @@ export class PrecisePrefixCacheProducer implements DataProducer, DatastoreListen
 
   onFirstToken(requestId: string, endpointId: string, nowMs: number): void {
     this.speculative?.firstToken(requestId, endpointId, nowMs);
+    this.unconfirmed.firstToken(requestId, endpointId);
   }
 
   onComplete(requestId: string): void {
     this.speculative?.complete(requestId);
+    this.unconfirmed.complete(requestId);
   }
 
   endpointRemoved(id: string): void {
+    this.unconfirmed.forget(id);
     this.awaiting.delete(id);
     this.speculative?.forget(id);
     this.approx.removeEndpoint(id);

@@ -30,7 +30,10 @@ const Params = z
 
 interface Pending {
   endpointId: string;
+  /** Tokens to prefill ahead of and including this request when it was picked (for the rate it then measures). */
   tokens: number;
+  /** Its own uncached tokens: what its pick added to the endpoint's backlog and demand. */
+  own: number;
   pickedMs: number;
   /** When its first token came back (for the decode step time it then measures). */
   firstMs?: number;
@@ -86,6 +89,27 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
     const backlogAt = (id: string, nowMs: number) => {
       const b = backlog.get(id);
       return b ? Math.max(0, b.tokens - rate * Math.max(0, nowMs - b.atMs)) : 0;
+    };
+    /**
+     * Takes back what the pick of a request that ended without a first token from its endpoint
+     * added to that endpoint's demand and backlog: the engine refused it (a prompt over
+     * max-model-len: vLLM's 400 at once), failed it, or it moved to another endpoint, so it was
+     * never prefill work there. Left in, one refused 50,000-token prompt made an idle replica look
+     * loaded (ρ) for tens of seconds and the router sent it a fraction of its share.
+     */
+    const withdraw = (pd: Pending, nowMs: number) => {
+      const id = pd.endpointId;
+      const d = demand.get(id);
+      if (d) {
+        const left = (pd.own / p.utilizationWindowMs) * Math.exp(-Math.max(0, nowMs - pd.pickedMs) / p.utilizationWindowMs);
+        d.tokensPerMs = Math.max(0, demandAt(id, nowMs) - left);
+        d.atMs = nowMs;
+      }
+      const b = backlog.get(id);
+      if (b) {
+        b.tokens = Math.max(0, backlogAt(id, nowMs) - pd.own);
+        b.atMs = nowMs;
+      }
     };
     const hitOf = (ep: EndpointState, ctx: CycleContext) => (ctx.prefix ? (ctx.prefix.matched.get(ep.info.id) ?? 0) * ctx.prefix.blockTokens : 0);
     /**
@@ -164,9 +188,7 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
         // The router has already counted this request in dispatchedTokensSinceScrape and
         // inFlightTokens, and its backlog now: ahead includes own.
         const tokens = aheadOf(ep, ctx);
-        const q = meanRequest(id);
-        meanQueued.set(id, q + 0.1 * (own - q));
-        pending.set(ctx.request.id, { endpointId: id, tokens, pickedMs: ctx.nowMs });
+        pending.set(ctx.request.id, { endpointId: id, tokens, own, pickedMs: ctx.nowMs });
         if (p.externalityWeight > 0) {
           // A decaying sum: tokens per ms sent over about the last utilizationWindowMs.
           demand.set(id, { tokensPerMs: demandAt(id, ctx.nowMs) + own / p.utilizationWindowMs, atMs: ctx.nowMs });
@@ -174,8 +196,13 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
       },
       onFirstToken(requestId, endpointId, nowMs) {
         const pd = pending.get(requestId);
-        if (pd && pd.endpointId === endpointId) pd.firstMs = nowMs;
-        if (!pd || pd.endpointId !== endpointId || pd.tokens < p.minLearnTokens) return;
+        if (!pd || pd.endpointId !== endpointId) return;
+        pd.firstMs = nowMs;
+        // The mean request size is learned from requests the engine prefilled, not from every
+        // pick: one refused prompt (longer than max-model-len) would otherwise weigh for dozens.
+        const q = meanRequest(endpointId);
+        meanQueued.set(endpointId, q + 0.1 * (pd.own - q));
+        if (pd.tokens < p.minLearnTokens) return;
         const ttft = nowMs - pd.pickedMs;
         if (ttft <= 0) return;
         const observed = pd.tokens / ttft;
@@ -185,6 +212,7 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
       onComplete(requestId, nowMs, usage) {
         const pd = pending.get(requestId);
         pending.delete(requestId);
+        if (pd && pd.firstMs === undefined && nowMs !== undefined) withdraw(pd, nowMs);
         // Time per output token after the first: one decode step per token.
         const out = usage?.completionTokens ?? 0;
         if (pd?.firstMs === undefined || nowMs === undefined || out < 2) return;
