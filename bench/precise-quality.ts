@@ -140,15 +140,20 @@ async function runOne(preset: string, seed: number): Promise<Row> {
 }
 
 /**
- * A reference point: the hit rate of routing with perfect knowledge of every cache, one request at
- * a time (no concurrency), greedy (longest cached prefix, else the replica whose cache was used
- * least recently), over replicas that evict as vLLM does (free chains from their tail). Offline,
- * on the same request order; it bounds what better cache knowledge alone can buy here.
+ * Reference points, offline on the same request order, one request at a time (no concurrency),
+ * over caches that evict as vLLM does (LRU, a chain freed from its tail):
+ * - greedy: 3 replicas of KV_BLOCKS, routing with perfect knowledge of every cache (longest cached
+ *   prefix, else the replica whose cache was used least recently) — what better cache knowledge
+ *   alone can buy here;
+ * - pooled: the fleet's 3 × KV_BLOCKS as one LRU cache — placement that never holds a prefix
+ *   twice. Neither is a bound for every online policy, but both are what LRU engines keep when
+ *   the router knows everything but the future; on seeds 1–3 they reach 20–25 %, short of the
+ *   +10 points over the approximate presets' ~16 % that the issue asked for.
  */
-function greedyBound(seed: number): number {
+function offlineHitPct(seed: number, replicas: number, blocksEach: number): number {
   const reqs = buildWorkload({ workload: 'shared-prefix', seed, numGroups: GROUPS, promptsPerGroup: PER_GROUP, systemPromptLen: PREFIX, questionLen: QUESTION, outputLen: OUTPUT });
-  const caches: string[][] = [[], [], []];
-  const used = [0, 0, 0];
+  const caches: string[][] = Array.from({ length: replicas }, () => []);
+  const used = caches.map(() => 0);
   let hit = 0;
   let total = 0;
   reqs.forEach((r, k) => {
@@ -170,7 +175,7 @@ function greedyBound(seed: number): number {
     total += tokens;
     const set = new Set(keys);
     const rest = caches[pick].filter((x) => !set.has(x));
-    while (rest.length + keys.length > KV_BLOCKS) rest.shift();
+    while (rest.length + keys.length > blocksEach) rest.shift();
     caches[pick] = [...rest, ...[...keys].reverse()]; // freed in reverse: the chain's tail is evicted first
   });
   return (100 * hit) / total;
@@ -190,8 +195,10 @@ printTable([
   ['preset', 'seed', 'cache hit %', 'TTFT p50 ms', 'TTFT p90 ms', 'E2E p90 ms', 'req/s', 'errors', 'requests per replica'],
   ...rows.map((r) => [r.preset, r.seed, r.hit_pct.toFixed(1), r.ttft_p50_ms.toFixed(0), r.ttft_p90_ms.toFixed(0), r.e2e_p90_ms.toFixed(0), r.throughput_rps.toFixed(2), r.errors, Object.values(r.per_endpoint).join('/')]),
 ]);
-const bounds = Array.from({ length: REPEATS }, (_, r) => greedyBound(SEED + r));
+const bounds = Array.from({ length: REPEATS }, (_, r) => offlineHitPct(SEED + r, 3, KV_BLOCKS));
+const pooled = Array.from({ length: REPEATS }, (_, r) => offlineHitPct(SEED + r, 1, 3 * KV_BLOCKS));
 console.log(`reference: perfect cache knowledge, one request at a time, greedy — ${bounds.map((b) => `${b.toFixed(1)} %`).join(', ')} (offline, same request order)`);
+console.log(`reference: the fleet's KV as one LRU cache (no prefix held twice) — ${pooled.map((b) => `${b.toFixed(1)} %`).join(', ')}`);
 const mean = (preset: string, k: 'hit_pct' | 'ttft_p90_ms') => {
   const xs = rows.filter((r) => r.preset === preset).map((r) => r[k]);
   return xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -204,6 +211,7 @@ console.log(
     repeats: REPEATS,
     routers: ROUTERS,
     greedy_bound_hit_pct: +(bounds.reduce((a, b) => a + b, 0) / bounds.length).toFixed(2),
+    pooled_lru_hit_pct: +(pooled.reduce((a, b) => a + b, 0) / pooled.length).toFixed(2),
     ...Object.fromEntries(PRESETS.flatMap((p) => [[`${p}_hit_pct`, +mean(p, 'hit_pct').toFixed(2)], [`${p}_ttft_p90_ms`, +mean(p, 'ttft_p90_ms').toFixed(1)]])),
   }),
 );
