@@ -123,3 +123,18 @@ test('bench and simulate refuse load or workload flags that another given flag o
     assert.match(r.stderr, re, args.join(' '));
   }
 });
+
+test('bench: failed requests print the server\'s message (first of each distinct one, with counts), not only "HTTP 400"', async () => {
+  const s = await sim({ profile: 'instant', maxModelLen: 64 });
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-bench-err-'));
+  try {
+    const out = join(dir, 'r.json');
+    const r = await runKvgate(['bench', '--url', s.url, '--workload', 'random', '--input-len', '100', '--output-len', '2', '--num-requests', '3', '--concurrency', '1', '--out', out]);
+    assert.equal(r.code, 1, r.stderr);
+    const message = "This model's maximum context length is 64 tokens. However, you requested 100 tokens in the messages, Please reduce the length of the messages.";
+    assert.ok(r.stderr.includes(`kvgate: no request completed: all 3 failed (3 × HTTP 400):\n  3 × HTTP 400: ${message}\n`), r.stderr);
+    assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')).summary.error_messages, [{ status: '400', message, count: 3 }]);
+  } finally {
+    await s.close();
+  }
+});

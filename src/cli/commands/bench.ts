@@ -93,6 +93,7 @@ export function registerBench(program: Command): void {
         numRequests ??= 20;
       }
       const { runBench, formatTable } = await import('../../bench/run-bench.js');
+      const { formatErrorMessages } = await import('../../bench/error-messages.js');
       const ac = new AbortController();
       const onSig = () => {
         process.stderr.write('\ninterrupted: finishing with a partial report\n');
@@ -163,10 +164,11 @@ export function registerBench(program: Command): void {
               : 'no request was sent: the workload is empty (check --num-requests and the workload flags)',
           );
         }
+        const errorLines = formatErrorMessages(report.summary.error_messages, report.summary.errors);
         if (report.summary.ok === 0 && !report.partial) {
           const why = Object.entries(report.summary.errors_by_status).map(([k, n]) => `${n} × ${/^\d+$/.test(k) ? `HTTP ${k}` : k}`).join(', ');
-          process.stderr.write(`kvgate: no request completed: all ${report.summary.requests} failed (${why})\n`);
-        }
+          process.stderr.write(`kvgate: no request completed: all ${report.summary.requests} failed (${why})${errorLines.length ? ':' : ''}\n${errorLines.map((l) => `${l}\n`).join('')}`);
+        } else if (errorLines.length) process.stderr.write(`bench: ${report.summary.errors} of ${report.summary.requests} requests failed:\n${errorLines.map((l) => `${l}\n`).join('')}`);
         if (o.json) process.stdout.write(`${JSON.stringify({ label: report.label, partial: report.partial, ...report.summary })}\n`);
         else {
           process.stdout.write(`${formatTable([report])}\n`);

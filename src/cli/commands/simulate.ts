@@ -16,6 +16,16 @@ const OVERRIDES = [
   ['configFile', ['preset']],
 ] as const;
 
+/** Three significant digits (2 decimals at most): 0.0412, 9.87, 123. */
+function threeDigits(x: number): string {
+  return x >= 100 ? x.toFixed(0) : String(+x.toPrecision(3));
+}
+
+/** Seconds with a unit that keeps three digits, so a sub-second run does not read "0.0 s": 41.2 ms, 1.23 s, 12.3 s. */
+function seconds(s: number): string {
+  return s < 1 ? `${threeDigits(s * 1000)} ms` : `${threeDigits(s)} s`;
+}
+
 /** Flags shared by `kvgate simulate` and `kvgate simulate plan`: fleet, policy, workload, arrivals, data paths. */
 function commonOptions(cmd: Command, o: { plan: boolean }): Command {
   if (!o.plan) {
@@ -96,7 +106,7 @@ export function registerSimulate(program: Command): void {
         opts,
         (run) => {
           simulatedS += run.simulatedMs / 1000;
-          process.stderr.write(`simulate: ${run.policy} done — ${run.records.length} requests, ${(run.simulatedMs / 1000).toFixed(1)} simulated s, ${((performance.now() - t0) / 1000).toFixed(1)} s wall so far\n`);
+          process.stderr.write(`simulate: ${run.policy} done — ${run.records.length} requests, ${seconds(run.simulatedMs / 1000)} simulated, ${seconds((performance.now() - t0) / 1000)} wall so far\n`);
         },
         { parallel: o.parallel },
       );
@@ -107,7 +117,7 @@ export function registerSimulate(program: Command): void {
         const { renderSimulateHtml } = await import('../../simulate/html.js');
         writeFileSync(o.html, renderSimulateHtml(report));
       }
-      const speed = `wall ${wallS.toFixed(1)} s for ${simulatedS.toFixed(1)} simulated s (${(simulatedS / Math.max(wallS, 1e-9)).toFixed(1)} simulated s per wall s)`;
+      const speed = `wall ${seconds(wallS)} for ${seconds(simulatedS)} simulated (${threeDigits(simulatedS / Math.max(wallS, 1e-9))} simulated s per wall s)`;
       if (o.json) {
         process.stdout.write(`${json}\n`);
         process.stderr.write(`simulate: ${speed}\n`);
@@ -115,6 +125,20 @@ export function registerSimulate(program: Command): void {
         process.stdout.write(`kvgate simulate — ${report.config.fleet}; seed ${opts.seed}\n\n${formatReport(report)}\n\n${speed}\n`);
         if (o.out) process.stdout.write(`report: ${o.out}\n`);
         if (o.html) process.stdout.write(`html: ${o.html}\n`);
+      }
+      // As `kvgate bench`: failed requests say what the server said; a policy none of whose
+      // requests completed measured nothing, so the run fails.
+      const { formatErrorMessages } = await import('../../bench/error-messages.js');
+      for (const p of report.policies) {
+        const f = p.summary;
+        if (f.errors === 0) continue;
+        const lines = formatErrorMessages(f.error_messages, f.errors).map((l) => `${l}\n`).join('');
+        const under = report.policies.length > 1 ? ` under ${p.policy}` : '';
+        if (f.ok > 0) process.stderr.write(`simulate: ${f.errors} of ${f.requests} requests failed${under}:\n${lines}`);
+        else {
+          process.stderr.write(`kvgate: no request completed${under}: all ${f.requests} failed:\n${lines}`);
+          process.exitCode = 1;
+        }
       }
     });
 
