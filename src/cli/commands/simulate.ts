@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { intArg, numberArg, durationOption, listArg, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden } from '../parse.js';
-import { addWorkloadShapeOptions, checkWritableFiles } from '../options.js';
+import { addWorkloadShapeOptions, checkWritableFiles, numRequestsDefaults, refuseUnusedWorkloadFlags } from '../options.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 
@@ -33,7 +33,7 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
       .option('--replicas <n>', 'modelled replicas', intArg('--replicas', 1), 3)
       .option('--fleet <spec>', 'mixed fleet: COUNT:PROFILE[:flag=value…],… e.g. 4:qwen3-32b-h100-tp2,2:llama3-8b-h100:kv-cache-size=8000');
   }
-  return addWorkloadShapeOptions(
+  addWorkloadShapeOptions(
     cmd
     .option('--profile <name>', 'engine profile of every replica (instant, qwen2.5-3b-tpu-v6e, qwen3-32b-h100-tp2, llama3-8b-h100)', 'qwen2.5-3b-tpu-v6e')
     .option('--max-num-seqs <n>', 'max running sequences per step (default: profile)', intArg('--max-num-seqs', 1))
@@ -48,14 +48,22 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
     .addOption(new Option('--workload <name>', 'request mix (as kvgate bench)').choices([...WORKLOADS]).default('shared-prefix'))
     .option('--dataset <file.jsonl>', 'requests from a JSONL file ({"prompt"} or {"messages"} per line)')
   )
-    .option('--num-requests <n>', 'requests (closed loop / random workloads) or the first N of a --trace', intArg('--num-requests', 1))
+    .option(
+      '--num-requests <n>',
+      o.plan
+        ? `the size of a prefix-repetition, random or decode-heavy workload (arrivals cycle through it), or the first N of a --trace ${numRequestsDefaults({ prompt: false })}`
+        : `requests of a closed loop (cycling through the workload), the size of a prefix-repetition, random or decode-heavy workload, or the first N of a --trace ${numRequestsDefaults({ prompt: false })}`,
+      intArg('--num-requests', 1),
+    )
     .option('--trace <file.jsonl>', 'replay a Mooncake-format trace (timestamp, input_length, output_length, hash_ids of 512-token blocks)')
     .option('--time-scale <x>', 'trace replay: multiply timestamps by x (0.5 = twice as fast)', numberArg('--time-scale', 1e-6), 1)
     .addOption(durationOption('--trace-window', 'trace replay: one report stage per window of replay time', 60_000, { positive: true }))
-    .option('--stages <list>', 'Poisson stages rate:seconds,… (inference-perf), e.g. 3:60,10:30')
-    .option('--rate <rps>', 'one Poisson stage at this rate for --duration', numberArg('--rate', 0.001))
-    .addOption(durationOption('--duration', 'length of a --rate stage', o.plan ? 120_000 : 30_000, { positive: true }))
-    .option('--concurrency <n>', 'closed loop with N concurrent units (not with --stages, --rate or --trace: those are open loop)', intArg('--concurrency', 1), 10)
+    .option('--stages <list>', 'Poisson stages rate:seconds,… (inference-perf; rate in requests/s), e.g. 3:60,10:30')
+    .option('--rate <rps>', `one Poisson stage at this rate, requests/s, for --duration${o.plan ? ' (plan sizes for a load: --rate, --stages or --trace is required)' : ''}`, numberArg('--rate', 0.001))
+    .addOption(durationOption('--duration', 'length of a --rate stage', o.plan ? 120_000 : 30_000, { positive: true }));
+  // A closed loop adapts its load to the fleet, so there is no load to size a fleet for: plan has no --concurrency.
+  if (!o.plan) cmd.option('--concurrency <n>', 'closed loop with N concurrent units (not with --stages, --rate or --trace: those are open loop)', intArg('--concurrency', 1), 10);
+  return cmd
     .option('--seed <n>', 'workload, arrival, router and engine seed', intArg('--seed'), 1)
     .addOption(durationOption('--metrics-interval', 'metrics scrape period per replica', 50, { positive: true }))
     .addOption(durationOption('--scrape-latency', 'age of a scrape when the router gets it', 1))
@@ -85,6 +93,7 @@ export function registerSimulate(program: Command): void {
     .action(async (o, cmd: Command) => {
       refuseConcurrencyWithOpenLoop(o, (k) => cmd.getOptionValueSource(k));
       refuseOverridden((k) => cmd.getOptionValueSource(k) === 'cli', OVERRIDES);
+      refuseUnusedWorkloadFlags((k) => cmd.getOptionValueSource(k) === 'cli', o);
       if (o.validate) {
         if (o.html) throw new KvgateError(ErrorCode.InvalidConfig, '--html does not apply to --validate (its report is the side-by-side table; --out writes its JSON)', { param: 'html' });
         await checkWritableFiles({ '--out': o.out });
@@ -155,8 +164,8 @@ export function registerSimulate(program: Command): void {
     .option('--hours-per-month <h>', 'hours billed per month', numberArg('--hours-per-month', 1), 720)
     .option('--prices <file>', 'price file (default: data/prices.json)')
     .action(async (o, cmd: Command) => {
-      refuseConcurrencyWithOpenLoop(o, (k) => cmd.getOptionValueSource(k));
       refuseOverridden((k) => cmd.getOptionValueSource(k) === 'cli', OVERRIDES);
+      refuseUnusedWorkloadFlags((k) => cmd.getOptionValueSource(k) === 'cli', o);
       await checkWritableFiles({ '--out': o.out }); // not after minutes of simulation
       const { runPlan, formatPlan, planJson } = await import('../../simulate/plan.js');
       const plan = await runPlan(o, { onStatus: (m: string) => process.stderr.write(`simulate plan: ${m}\n`) });
