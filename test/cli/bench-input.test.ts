@@ -65,6 +65,30 @@ test('bench: --serial with --parallel is a conflict; an --out or --html that can
   assert.match(html.stderr, /^kvgate: --html: cannot write .*: it is a directory$/m);
 });
 
+test('bench compare: an --html that cannot be written is refused before the table, naming --html (as bench --html)', async () => {
+  const s = await sim({ profile: 'instant' });
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-bench-compare-'));
+  try {
+    const report = join(dir, 'a.json');
+    const run = await runKvgate(['bench', '--url', s.url, ...SMALL, '--out', report]);
+    assert.equal(run.code, 0, run.stderr);
+    for (const [html, why] of [
+      ['/nonexistent-kvgate-dir/x.html', 'no such directory /nonexistent-kvgate-dir'],
+      [dir, 'it is a directory'],
+    ]) {
+      const r = await runKvgate(['bench', 'compare', report, '--html', html]);
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, `kvgate: --html: cannot write ${html}: ${why}\n`);
+      assert.equal(r.stdout, '', 'no table before the refusal');
+    }
+    const ok = await runKvgate(['bench', 'compare', report, '--html', join(dir, 'c.html')]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(readFileSync(join(dir, 'c.html'), 'utf8'), /<svg/);
+  } finally {
+    await s.close();
+  }
+});
+
 test('simulate: --compare with no policy is an error; an unwritable --out fails before simulating', async () => {
   const compare = await runKvgate(['simulate', '--compare', '']);
   assert.equal(compare.code, 1);

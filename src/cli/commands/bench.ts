@@ -200,6 +200,7 @@ export function registerBench(program: Command): void {
       const { formatTable } = await import('../../bench/report.js');
       const { renderHtml } = await import('../../bench/html-report.js');
       const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
+      await checkWritableFiles({ '--html': o.html }); // as bench --html: before the table, naming the flag
       const reports = files.map((f) => {
         try {
           const r = JSON.parse(readFileSync(f, 'utf8'));
