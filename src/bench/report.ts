@@ -1,6 +1,7 @@
 import { summarize, type Summary } from './stats.js';
 import type { Sample } from './runner.js';
 import type { RequestSlo } from './specs.js';
+import { countErrorMessages, type ErrorMessageCount } from './error-messages.js';
 
 /** The per-request limits goodput counts against (what `--slo` parses to; ms). */
 export type Slo = RequestSlo;
@@ -26,6 +27,8 @@ export interface BenchReport {
     ok: number;
     errors: number;
     errors_by_status: Record<string, number>;
+    /** Distinct error messages, most common first (at most 10; absent in reports of older versions). */
+    error_messages?: ErrorMessageCount[];
     duration_s: number;
     throughput_rps: number;
     output_tokens_per_s: number;
@@ -90,6 +93,7 @@ export function buildReport(samples: Sample[], o: { label: string; config: Recor
       ok: ok.length,
       errors: samples.length - ok.length,
       errors_by_status: errors,
+      error_messages: countErrorMessages(samples.filter((s) => !s.ok).map((s) => ({ status: s.status ? String(s.status) : 'no response', message: s.error ?? '' }))),
       duration_s: o.durationS,
       throughput_rps: ok.length / dur,
       output_tokens_per_s: outTokens / dur,

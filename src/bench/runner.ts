@@ -3,11 +3,13 @@ import { Agent, request } from 'undici';
 import { promptOf, type BenchRequest, type ChatMessage } from './workloads.js';
 import { poissonGapsMs, seededRandom } from './stats.js';
 import { Conversation, units, type Unit } from './units.js';
+import { errorMessageOfBody } from './error-messages.js';
 
 /** What one request measured (times in ms, relative to the run's start). */
 export interface Sample {
   ok: boolean;
   status: number;
+  /** Why it failed: the error body's message (status kept in `status`), a stream error, or the transport's. */
   error?: string;
   stage: number;
   startMs: number;
@@ -223,7 +225,8 @@ export class BenchRunner {
       }
       if (sample.outputTokens === 0) sample.outputTokens = chunks;
       sample.ok = res.statusCode === 200 && !sample.error;
-      if (res.statusCode !== 200) sample.error = `HTTP ${res.statusCode}${buf ? `: ${buf.slice(0, 120)}` : ''}`;
+      // The server's own words ("This model's maximum context length is …"), not only its status.
+      if (res.statusCode !== 200) sample.error = errorMessageOfBody(buf);
     } catch (err) {
       sample.error = this.signal.aborted ? 'cancelled' : (err as Error).message;
     }

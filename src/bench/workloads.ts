@@ -42,6 +42,32 @@ export function traceWorkload(records: TraceRecord[], timeScale: number): BenchR
 
 /** The named request mixes of `--workload` (kvgate bench and kvgate simulate). */
 export const WORKLOADS = ['shared-prefix', 'generated-shared-prefix', 'prefix-repetition', 'multi-turn', 'random', 'decode-heavy'] as const;
+export type WorkloadName = (typeof WORKLOADS)[number];
+
+/** The flags that shape a synthetic workload (addWorkloadShapeOptions), as WorkloadOptions names them. */
+export const SHAPE_KEYS = ['numGroups', 'promptsPerGroup', 'systemPromptLen', 'questionLen', 'outputLen', 'multiTurn', 'prefixLen', 'suffixLen', 'numPrefixes', 'inputLen', 'numConversations', 'turns'] as const;
+export type ShapeKey = (typeof SHAPE_KEYS)[number];
+
+/**
+ * Which shape flags each source of requests reads, with the value it takes when the flag is not
+ * given (tokens for lengths). buildWorkload reads its defaults here, --help prints them from here,
+ * and the CLI refuses a given flag the chosen source does not read (it would be ignored).
+ * `dataset` (and bench's `--prompt`): --output-len is max_tokens of lines without one; `trace`:
+ * every length comes from the trace.
+ */
+export const WORKLOAD_DEFAULTS: Record<WorkloadName | 'dataset' | 'trace', Partial<Record<ShapeKey, number | boolean>>> = {
+  'shared-prefix': { numGroups: 10, promptsPerGroup: 10, systemPromptLen: 100, questionLen: 50, outputLen: 50, multiTurn: false }, // inference-perf's
+  'generated-shared-prefix': { numGroups: 64, promptsPerGroup: 16, systemPromptLen: 2048, questionLen: 128, outputLen: 256, multiTurn: false }, // SGLang bench_serving's
+  'prefix-repetition': { numPrefixes: 10, prefixLen: 256, suffixLen: 256, outputLen: 128 }, // vLLM's
+  'multi-turn': { numConversations: 10, turns: 5, systemPromptLen: 200, questionLen: 50, outputLen: 50 },
+  random: { inputLen: 256, outputLen: 64 },
+  'decode-heavy': { inputLen: 256, outputLen: 1024 },
+  dataset: { outputLen: 64 },
+  trace: {},
+};
+
+/** Requests a workload builds when --num-requests does not size it (closed loops send that many). */
+export const RANDOM_NUM_REQUESTS = 100;
 
 export interface WorkloadOptions {
   workload: string;
@@ -87,13 +113,13 @@ function shuffle<T>(xs: T[], random: () => number): T[] {
   return xs;
 }
 
-function sharedPrefix(o: WorkloadOptions, d: { groups: number; per: number; sys: number; q: number; out: number }): BenchRequest[] {
+function sharedPrefix(o: WorkloadOptions, d: Partial<Record<ShapeKey, number | boolean>>): BenchRequest[] {
   const r = seededRandom(o.seed);
-  const groups = o.numGroups ?? d.groups;
-  const per = o.promptsPerGroup ?? d.per;
-  const sysLen = o.systemPromptLen ?? d.sys;
-  const qLen = o.questionLen ?? d.q;
-  const out = o.outputLen ?? d.out;
+  const groups = o.numGroups ?? (d.numGroups as number);
+  const per = o.promptsPerGroup ?? (d.promptsPerGroup as number);
+  const sysLen = o.systemPromptLen ?? (d.systemPromptLen as number);
+  const qLen = o.questionLen ?? (d.questionLen as number);
+  const out = o.outputLen ?? (d.outputLen as number);
   const reqs: BenchRequest[] = [];
   for (let g = 0; g < groups; g++) {
     const system = textOfTokens(sysLen, r);
@@ -109,37 +135,37 @@ function sharedPrefix(o: WorkloadOptions, d: { groups: number; per: number; sys:
 /** Builds the request list of a named workload (deterministic for a seed). */
 export function buildWorkload(o: WorkloadOptions): BenchRequest[] {
   const r = seededRandom(o.seed);
+  // A flag given, else the workload's default (WORKLOAD_DEFAULTS, which --help shows).
+  const d = WORKLOAD_DEFAULTS[o.workload as keyof typeof WORKLOAD_DEFAULTS] ?? {};
+  const n = (k: ShapeKey): number => (o[k] as number | undefined) ?? (d[k] as number);
   switch (o.workload) {
-    case 'shared-prefix': // inference-perf defaults
-      return sharedPrefix(o, { groups: 10, per: 10, sys: 100, q: 50, out: 50 });
-    case 'generated-shared-prefix': // SGLang bench_serving defaults
-      return sharedPrefix(o, { groups: 64, per: 16, sys: 2048, q: 128, out: 256 });
+    case 'shared-prefix':
+    case 'generated-shared-prefix':
+      return sharedPrefix(o, d);
     case 'prefix-repetition': {
-      const n = o.numRequests ?? 100;
-      const prefixes = Array.from({ length: o.numPrefixes ?? 10 }, () => textOfTokens(o.prefixLen ?? 256, r));
-      return Array.from({ length: n }, (_, i) => ({
+      const prefixes = Array.from({ length: n('numPrefixes') }, () => textOfTokens(n('prefixLen'), r));
+      return Array.from({ length: o.numRequests ?? RANDOM_NUM_REQUESTS }, (_, i) => ({
         kind: 'completions' as const,
-        prompt: prefixes[i % prefixes.length] + textOfTokens(o.suffixLen ?? 256, r),
-        maxTokens: o.outputLen ?? 128,
+        prompt: prefixes[i % prefixes.length] + textOfTokens(n('suffixLen'), r),
+        maxTokens: n('outputLen'),
         group: i % prefixes.length,
       }));
     }
     case 'multi-turn': {
       const reqs: BenchRequest[] = [];
-      for (let c = 0; c < (o.numConversations ?? 10); c++) {
-        const system = textOfTokens(o.systemPromptLen ?? 200, r);
-        for (let t = 0; t < (o.turns ?? 5); t++) {
-          reqs.push({ kind: 'chat', messages: [{ role: 'system', content: system }, { role: 'user', content: textOfTokens(o.questionLen ?? 50, r) }], maxTokens: o.outputLen ?? 50, conversation: c, turn: t, group: c });
+      for (let c = 0; c < n('numConversations'); c++) {
+        const system = textOfTokens(n('systemPromptLen'), r);
+        for (let t = 0; t < n('turns'); t++) {
+          reqs.push({ kind: 'chat', messages: [{ role: 'system', content: system }, { role: 'user', content: textOfTokens(n('questionLen'), r) }], maxTokens: n('outputLen'), conversation: c, turn: t, group: c });
         }
       }
       return reqs;
     }
     case 'random':
-      return Array.from({ length: o.numRequests ?? 100 }, () => ({ kind: 'completions' as const, prompt: textOfTokens(o.inputLen ?? 256, r), maxTokens: o.outputLen ?? 64 }));
-    case 'decode-heavy': // short unrelated prompts, long answers: decode-bound, as llm-d's "reasoning" mix
-      return Array.from({ length: o.numRequests ?? 100 }, () => ({ kind: 'completions' as const, prompt: textOfTokens(o.inputLen ?? 256, r), maxTokens: o.outputLen ?? 1024 }));
+    case 'decode-heavy': // decode-heavy: short unrelated prompts, long answers (its defaults): decode-bound, as llm-d's "reasoning" mix
+      return Array.from({ length: o.numRequests ?? RANDOM_NUM_REQUESTS }, () => ({ kind: 'completions' as const, prompt: textOfTokens(n('inputLen'), r), maxTokens: n('outputLen') }));
     case 'dataset':
-      return readDataset(o.dataset!, o.outputLen ?? 64);
+      return readDataset(o.dataset!, n('outputLen'));
     default:
       throw new KvgateError(ErrorCode.InvalidConfig, `unknown --workload "${o.workload}" (shared-prefix, generated-shared-prefix, prefix-repetition, multi-turn, random, decode-heavy, or --dataset FILE / --trace FILE)`);
   }

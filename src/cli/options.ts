@@ -3,6 +3,7 @@ import { bytesArg, durationOption, intArg, listArg, numberArg, portArg } from '.
 import { LOG_LEVELS } from '../shared/logger.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { PRIORITY_RULE, parsePriority } from '../router/priority.js';
+import { RANDOM_NUM_REQUESTS, SHAPE_KEYS, WORKLOAD_DEFAULTS, WORKLOADS, type ShapeKey, type WorkloadName } from '../bench/workloads.js';
 
 /**
  * Option groups that several commands take, defined once so names, defaults, units and conflict
@@ -364,23 +365,75 @@ export async function checkWritableFiles(files: Record<string, string | undefine
   }
 }
 
+/** "--num-groups" for commander's attribute name "numGroups". */
+const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** Where a flag's default comes from, per source of requests, for --help: "shared-prefix 10, generated-shared-prefix 64", or one value when all agree. */
+function shapeDefaults(key: ShapeKey, o: { prompt: boolean }): string {
+  const per = Object.entries(WORKLOAD_DEFAULTS).flatMap(([w, d]) => {
+    const v = d[key];
+    if (v === undefined) return [];
+    return w === 'dataset' ? [['--dataset lines without max_tokens', v], ...(o.prompt ? [['--prompt', v]] : [])] : [[w, v]];
+  });
+  return new Set(per.map(([, v]) => v)).size === 1 ? `(default: ${per[0][1]})` : `(default: ${per.map(([w, v]) => `${w} ${v}`).join(', ')})`;
+}
+
+/**
+ * What --num-requests defaults to, per source of requests, for --help: a workload's own size
+ * (prefix-repetition, random and decode-heavy are sized by --num-requests itself).
+ */
+export function numRequestsDefaults(o: { prompt: boolean }): string {
+  const size = (w: WorkloadName): number => {
+    const d = WORKLOAD_DEFAULTS[w];
+    if (d.numGroups !== undefined) return (d.numGroups as number) * (d.promptsPerGroup as number);
+    if (d.numConversations !== undefined) return (d.numConversations as number) * (d.turns as number);
+    return RANDOM_NUM_REQUESTS;
+  };
+  return `(default: the workload's size: ${WORKLOADS.map((w) => `${w} ${size(w)}`).join(', ')}; a --dataset's lines; a whole --trace${o.prompt ? '; 20 with --prompt, --serial or --parallel' : ''})`;
+}
+
+/**
+ * Refuses a workload-shape flag given on the command line that the chosen source of requests
+ * does not read (WORKLOAD_DEFAULTS): it would be silently ignored, and the run would measure
+ * another workload than the one asked for. Likewise --time-scale and --trace-window without
+ * --trace. `given(key)`: the user set it on the command line (commander's attribute name).
+ */
+export function refuseUnusedWorkloadFlags(given: (key: string) => boolean, o: { workload: string; dataset?: string; trace?: string; prompt?: string }): void {
+  for (const key of ['timeScale', 'traceWindow']) {
+    if (!o.trace && given(key)) throw new KvgateError(ErrorCode.InvalidConfig, `${flagOf(key)} applies to --trace replays only: drop it, or give --trace FILE`, { param: flagOf(key).slice(2) });
+  }
+  const source: keyof typeof WORKLOAD_DEFAULTS = o.trace ? 'trace' : o.dataset || o.prompt !== undefined ? 'dataset' : (o.workload as WorkloadName);
+  const reads = WORKLOAD_DEFAULTS[source];
+  if (!reads) return; // an unknown --workload: commander's choices() has refused it
+  const unused = SHAPE_KEYS.find((k) => given(k) && reads[k] === undefined);
+  if (!unused) return;
+  const flag = flagOf(unused);
+  const what = o.trace ? '--trace (a trace brings its own requests and lengths)' : o.dataset ? '--dataset (its lines are the requests)' : o.prompt !== undefined ? '--prompt (one prompt, sent every time)' : `--workload ${o.workload}${given('workload') ? '' : ' (the default)'}`;
+  const users = Object.entries(WORKLOAD_DEFAULTS).filter(([w, d]) => w !== 'trace' && d[unused] !== undefined).map(([w]) => (w === 'dataset' ? (o.prompt !== undefined ? '--dataset and --prompt' : '--dataset') : w));
+  const named = users.filter((u) => !u.startsWith('--'));
+  const shapes = [named.length ? `--workload ${named.join(', ')}` : '', ...users.filter((u) => u.startsWith('--'))].filter(Boolean).join(' and ');
+  throw new KvgateError(ErrorCode.InvalidConfig, `${flag} does not apply to ${what}: it shapes ${shapes}; drop it or choose one of those`, { param: flag.slice(2) });
+}
+
 /**
  * The synthetic workloads' shape (as inference-perf names them), shared by `kvgate bench` and
  * `kvgate simulate` so one workload runs the same in real and in virtual time
  * (src/bench/workloads.ts reads them).
  */
-export function addWorkloadShapeOptions(cmd: Command): Command {
+export function addWorkloadShapeOptions(cmd: Command, o: { prompt?: boolean } = {}): Command {
+  const d = (key: ShapeKey) => shapeDefaults(key, { prompt: o.prompt ?? false });
   return cmd
-    .option('--num-groups <n>', 'shared-prefix groups', intArg('--num-groups', 1))
-    .option('--prompts-per-group <n>', 'prompts per group', intArg('--prompts-per-group', 1))
-    .option('--system-prompt-len <tokens>', 'shared system prompt length', intArg('--system-prompt-len', 1))
-    .option('--question-len <tokens>', 'question length', intArg('--question-len', 1))
-    .option('--output-len <tokens>', 'output tokens per request (ignore_eos)', intArg('--output-len', 1))
-    .option('--multi-turn', 'shared-prefix groups become conversations', false)
-    .option('--prefix-len <tokens>', 'prefix-repetition: prefix length', intArg('--prefix-len', 1))
-    .option('--suffix-len <tokens>', 'prefix-repetition: suffix length', intArg('--suffix-len', 1))
-    .option('--num-prefixes <n>', 'prefix-repetition: distinct prefixes', intArg('--num-prefixes', 1))
-    .option('--input-len <tokens>', 'random / decode-heavy: prompt length', intArg('--input-len', 1))
-    .option('--num-conversations <n>', 'multi-turn: conversations', intArg('--num-conversations', 1))
-    .option('--turns <n>', 'multi-turn: turns per conversation', intArg('--turns', 1));
+    .option('--num-groups <n>', `shared-prefix, generated-shared-prefix: groups, each with its own system prompt ${d('numGroups')}`, intArg('--num-groups', 1))
+    .option('--prompts-per-group <n>', `shared-prefix, generated-shared-prefix: prompts per group ${d('promptsPerGroup')}`, intArg('--prompts-per-group', 1))
+    .option('--system-prompt-len <tokens>', `shared system prompt length, tokens ${d('systemPromptLen')}`, intArg('--system-prompt-len', 1))
+    .option('--question-len <tokens>', `question (user message) length, tokens ${d('questionLen')}`, intArg('--question-len', 1))
+    .option('--output-len <tokens>', `output tokens per request (ignore_eos) ${d('outputLen')}`, intArg('--output-len', 1))
+    .option('--multi-turn', 'shared-prefix, generated-shared-prefix: groups become conversations', false)
+    .option('--prefix-len <tokens>', `prefix-repetition: prefix length, tokens ${d('prefixLen')}`, intArg('--prefix-len', 1))
+    .option('--suffix-len <tokens>', `prefix-repetition: suffix length, tokens ${d('suffixLen')}`, intArg('--suffix-len', 1))
+    .option('--num-prefixes <n>', `prefix-repetition: distinct prefixes ${d('numPrefixes')}`, intArg('--num-prefixes', 1))
+    .option('--input-len <tokens>', `random, decode-heavy: prompt length, tokens ${d('inputLen')}`, intArg('--input-len', 1))
+    .option('--num-conversations <n>', `multi-turn: conversations ${d('numConversations')}`, intArg('--num-conversations', 1))
+    .option('--turns <n>', `multi-turn: turns per conversation ${d('turns')}`, intArg('--turns', 1))
+    .addHelpText('after', '\nWorkload flags apply to the workloads they name, with a default per workload; one that the chosen\nworkload (or --dataset, or --trace) does not read is an error.');
 }

@@ -2,6 +2,7 @@ import { summarize, type Summary } from '../bench/stats.js';
 import type { PolicyRun, RequestRecord } from './run-policy.js';
 import type { RequestSlo } from './slo.js';
 import { timePerOutputToken } from '../router/observability/time-per-output-token.js';
+import { countErrorMessages, type ErrorMessageCount } from '../bench/error-messages.js';
 
 /** Figures of one set of requests (a whole policy run or one stage). Times ms, rates per second of virtual time. */
 export interface Figures {
@@ -9,6 +10,8 @@ export interface Figures {
   ok: number;
   errors: number;
   errors_by_status: Record<string, number>;
+  /** Distinct error messages, most common first (at most 10), as `kvgate bench` reports them. */
+  error_messages: ErrorMessageCount[];
   /** First send to last completion, seconds of virtual time. */
   duration_s: number;
   throughput_rps: number;
@@ -104,6 +107,7 @@ export function figures(rs: RequestRecord[], slo: RequestSlo | undefined): Figur
     ok: ok.length,
     errors: rs.length - ok.length,
     errors_by_status: errors,
+    error_messages: countErrorMessages(rs.filter((r) => !r.ok).map((r) => ({ status: String(r.status), message: r.error ?? '' }))),
     duration_s: dur,
     throughput_rps: rate(ok.length),
     input_tokens_per_s: rate(prompt),

@@ -8,8 +8,8 @@ import type { EventLoop } from './event-loop.js';
 export interface AdmitCallbacks {
   /** Send the request upstream to `endpoint` now. */
   dispatch(endpoint: EndpointInfo, request: GatewayRequest): void;
-  /** Answer the client with this error status now (shed 429, no endpoint 503, bad request 400, …). */
-  reject(status: number): void;
+  /** Answer the client with this error status and message now (shed 429, no endpoint 503, bad request 400, …). */
+  reject(status: number, message: string): void;
 }
 
 /** One request inside the modelled gateway: the real lifecycle handle. */
@@ -80,12 +80,13 @@ export class RouterAdapter {
         else {
           const e = h.exhaustedError();
           h.finish({ status: e.status, errorCode: e.code });
-          cb.reject(e.status);
+          cb.reject(e.status, e.message);
         }
       },
       (err: unknown) => {
         this.scheduling--;
-        cb.reject(toOpenAIError(err).status); // the handle has finished itself
+        const e = toOpenAIError(err); // the handle has finished itself
+        cb.reject(e.status, e.body.error.message);
       },
     );
   }

@@ -67,6 +67,8 @@ export interface RequestRecord {
   ok: boolean;
   /** HTTP status the client got (200, or the error's). */
   status: number;
+  /** The error body's message, as a client would read it (failed requests only). */
+  error?: string;
   ttftMs?: number;
   e2eMs: number;
   promptTokens: number;
@@ -161,8 +163,9 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
     };
     const wantText = req.conversation !== undefined;
     const generated: number[] = [];
-    const finishClient = (status: number) => {
+    const finishClient = (status: number, error?: string) => {
       rec.status = status;
+      if (error !== undefined) rec.error = error;
       rec.ok = status === 200;
       rec.e2eMs = clock.now() - t0;
       lastDone = Math.max(lastDone, clock.now());
@@ -171,7 +174,7 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
     };
     const arriveAtGateway = () => {
       gateway.admit(prep.path, prep.body, {
-        reject: (status) => clock.setTimer(() => finishClient(status), net),
+        reject: (status, message) => clock.setTimer(() => finishClient(status, message), net),
         dispatch: (endpoint, h) => {
           const replica = byId.get(endpoint.id)!;
           rec.replica = replica.index;
@@ -184,13 +187,17 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
           const fail = (status: number, message: string) =>
             clock.setTimer(() => {
               gateway.failed(h, status, message);
-              clock.setTimer(() => finishClient(status), net);
+              clock.setTimer(() => finishClient(status, message), net);
             }, net);
           const n = prep.promptTokenIds.length;
           const tokenizeMs = input.path.tokenizeTokensPerMs > 0 ? n / input.path.tokenizeTokensPerMs : 0;
           clock.setTimer(() => {
             // The replica's own checks, as `kvgate sim` / vLLM answer 400 before scheduling.
-            if (n >= replica.maxModelLen || n + prep.maxTokens > replica.maxModelLen) return fail(400, `maximum context length is ${replica.maxModelLen} tokens`);
+            // vLLM's (and `kvgate sim`'s, src/sim/completion-handler.ts) words, so a report reads as a real run's would.
+            if (n >= replica.maxModelLen) return fail(400, `This model's maximum context length is ${replica.maxModelLen} tokens. However, you requested ${n} tokens in the messages, Please reduce the length of the messages.`);
+            if (n + prep.maxTokens > replica.maxModelLen) {
+              return fail(400, `This model's maximum context length is ${replica.maxModelLen} tokens. However, you requested ${n + prep.maxTokens} tokens (${n} in the messages, ${prep.maxTokens} in the completion). Please reduce the length of the messages or completion.`);
+            }
             try {
               replica.engine.submit(
                 { id, promptTokenIds: prep.promptTokenIds, maxTokens: prep.maxTokens, ignoreEos: true },

@@ -34,13 +34,37 @@ test('kvgate simulate prints the human table with the oracle and the speed', asy
   assert.doesNotMatch(r.stdout, /errors by HTTP status/); // only when a request failed
 });
 
-test('the human table says why requests failed (errors by HTTP status), not only ok / total', async () => {
+test('failed requests say why (status in the table, the server\'s message on stderr); none completed is exit 1, as bench', async () => {
   // Prompts of ~840 tokens on replicas with a 300-token context: every replica answers 400, as vLLM.
   const r = await runKvgate(['simulate', '--preset', 'round-robin', '--replicas', '2', '--max-model-len', '300', ...SMALL], { timeoutMs: 120_000 });
-  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.code, 1, r.stderr);
   const total = /requests ok \/ total\s+0 \/ (\d+)/.exec(r.stdout)?.[1];
   assert.ok(total, r.stdout);
   assert.match(r.stdout, new RegExp(`errors by HTTP status\\s+400×${total}\\n`));
+  // One distinct message (every prompt is 840 tokens), with its count, in vLLM's words.
+  assert.match(r.stderr, new RegExp(`^kvgate: no request completed: all ${total} failed:\\n  ${total} × HTTP 400: This model's maximum context length is 300 tokens\\. However, you requested 8\\d\\d tokens in the messages`, 'm'));
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+  // The JSON says it too, per distinct message; --compare names the policy that completed nothing.
+  const j = await runKvgate(['simulate', '--compare', 'random,round-robin', '--workload', 'random', '--input-len', '500', '--max-model-len', '300', '--num-requests', '3', '--json'], { timeoutMs: 120_000 });
+  assert.equal(j.code, 1, j.stderr);
+  for (const p of JSON.parse(j.stdout).policies) {
+    assert.deepEqual(p.summary.error_messages, [{ status: '400', count: 3, message: "This model's maximum context length is 300 tokens. However, you requested 500 tokens in the messages, Please reduce the length of the messages." }]);
+  }
+  assert.match(j.stderr, /^kvgate: no request completed under random: all 3 failed:$/m);
+  assert.match(j.stderr, /^kvgate: no request completed under round-robin: all 3 failed:$/m);
+});
+
+test('the speed line keeps three digits: a sub-second wall time is in ms, not "0.0 s"', async () => {
+  const r = await runKvgate(['simulate', '--profile', 'instant', '--workload', 'random', '--input-len', '20', '--output-len', '2', '--num-requests', '4'], { timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const m = /^wall (\d+(?:\.\d+)?) (ms|s) for (\d+(?:\.\d+)?) (ms|s) simulated \((\d+(?:\.\d+)?(?:e-?\d+)?) simulated s per wall s\)$/m.exec(r.stdout);
+  assert.ok(m, r.stdout);
+  const secs = (v: string, unit: string) => Number(v) / (unit === 'ms' ? 1000 : 1);
+  const wall = secs(m[1], m[2]);
+  const simulated = secs(m[3], m[4]);
+  assert.ok(wall > 0 && simulated > 0, m[0]);
+  // The three numbers agree to their printed precision (3 significant digits each: within 2 %).
+  assert.ok(Math.abs(simulated / wall / Number(m[5]) - 1) < 0.02, m[0]);
 });
 
 test('bad simulate flags get a message naming the flag, never a stack trace', async () => {

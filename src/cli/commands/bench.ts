@@ -1,13 +1,13 @@
 import { Command, Option } from 'commander';
 import { intArg, numberArg, durationOption, formatDuration, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden } from '../parse.js';
 import { WORKLOADS } from '../../bench/workloads.js';
-import { addWorkloadShapeOptions, checkWritableFiles } from '../options.js';
+import { addWorkloadShapeOptions, checkWritableFiles, numRequestsDefaults, refuseUnusedWorkloadFlags } from '../options.js';
 import { parseSlo, parseStages } from '../../bench/specs.js';
 
 /**
  * Flags that decide what others would: a trace brings its own requests and arrival times; --stages,
  * --sweep and --rate are three ways to give the open-loop load (first wins in that order); a
- * dataset is the workload; --serial and --parallel are closed loops.
+ * dataset (or the one --prompt) is the workload; --serial and --parallel are closed loops.
  */
 const BENCH_OVERRIDES = [
   ['trace', ['stages', 'sweep', 'rate', 'dataset', 'workload', 'prompt', 'serial', 'parallel']],
@@ -15,6 +15,7 @@ const BENCH_OVERRIDES = [
   ['sweep', ['rate', 'serial', 'parallel']],
   ['rate', ['serial', 'parallel']],
   ['dataset', ['workload']],
+  ['prompt', ['workload']],
 ] as const;
 
 export function registerBench(program: Command): void {
@@ -28,23 +29,24 @@ export function registerBench(program: Command): void {
     .option('--dataset <file.jsonl>', 'requests from a JSONL file ({"prompt"} or {"messages"} per line)')
     .option('--trace <file.jsonl>', 'replay a Mooncake-format trace (timestamp, input_length, output_length, hash_ids of 512-token blocks); block text synthesised from its id')
     .option('--time-scale <x>', 'trace replay: multiply timestamps by x (0.5 = twice as fast)', numberArg('--time-scale', 1e-6), 1)
-    .addOption(durationOption('--trace-window', 'trace replay: report one stage per window of replay time', 60_000, { positive: true }))
+    .addOption(durationOption('--trace-window', 'trace replay: report one stage per window of replay time', 60_000, { positive: true })),
+    { prompt: true },
   )
-    .option('--num-requests <n>', 'requests in a closed-loop run (default: the workload size)', intArg('--num-requests', 1))
+    .option('--num-requests <n>', `requests of a closed-loop run (cycling through the workload), the size of a prefix-repetition, random or decode-heavy workload, or the first N of a --trace ${numRequestsDefaults({ prompt: true })}`, intArg('--num-requests', 1))
     .option('--requests <n>', "alias of --num-requests (the seed script's name)", intArg('--requests', 1))
     .option('--concurrency <n>', 'closed loop with N concurrent requests (not with --rate, --stages, --sweep or --trace: those are open loop)', intArg('--concurrency', 1), 10)
     .option('--concurrent <n>', "alias of --concurrency (the seed script's name)", intArg('--concurrent', 1))
     .option('--prompt <text>', "send this one prompt every time (the seed script's --prompt; default 20 requests)")
-    .option('--rate <rps>', 'open loop: Poisson arrivals at this rate', numberArg('--rate', 0.001))
+    .option('--rate <rps>', 'open loop: Poisson arrivals at this rate, requests/s (default: none, a closed loop)', numberArg('--rate', 0.001))
     .addOption(durationOption('--duration', 'length of a --rate run or of each --sweep stage', 30_000, { positive: true }))
-    .option('--stages <list>', 'rate:seconds,… stages of Poisson load')
-    .option('--sweep <rates>', 'comma-separated rates, each run for --duration')
+    .option('--stages <list>', 'rate:seconds,… stages of Poisson load (rate in requests/s), e.g. 3:60,10:30')
+    .option('--sweep <rates>', 'comma-separated rates in requests/s, each run for --duration, e.g. 1,2,4')
     .option('--serial', 'the seed\'s serial test: one request at a time, 20 requests', false)
     .option('--parallel', 'the seed\'s parallel test: 20 requests, 10 concurrent', false)
     .option('--slo <spec>', 'goodput SLO, as simulate takes it: ttft, tpot, e2e limits per request, e.g. ttft=500,tpot=50 (a bare number is ms) or ttft=1s; ttft_p90=2s counts as ttft=2s')
     .option('--model <name>', 'model (default: first of /v1/models)')
     .option('--api-key <key>', 'bearer key')
-    .option('--label <text>', 'name of this run in reports')
+    .option('--label <text>', 'name of this run in reports (default: what ran: the workload, trace FILE, dataset FILE or prompt)')
     .option('--seed <n>', 'workload and arrival seed', intArg('--seed'), 1)
     .addOption(durationOption('--timeout', 'per-request timeout (headers, then between body bytes); 0 = none', 300_000))
     .option('--out <report.json>', 'write the JSON report')
@@ -60,6 +62,7 @@ export function registerBench(program: Command): void {
       }
       refuseConcurrencyWithOpenLoop(o, (k) => cmd.getOptionValueSource(k));
       refuseOverridden((k) => cmd.getOptionValueSource(k) === 'cli', BENCH_OVERRIDES);
+      refuseUnusedWorkloadFlags((k) => cmd.getOptionValueSource(k) === 'cli', o);
       if (o.prompt !== undefined && (String(o.prompt).trim() === '' || o.dataset)) throw new KvgateError(ErrorCode.InvalidConfig, o.dataset ? 'give --prompt or --dataset, not both' : '--prompt must not be empty');
       if (!o.url) throw new KvgateError(ErrorCode.InvalidConfig, '--url is required');
       const url = String(o.url).replace(/\/+$/, '');
@@ -93,6 +96,7 @@ export function registerBench(program: Command): void {
         numRequests ??= 20;
       }
       const { runBench, formatTable } = await import('../../bench/run-bench.js');
+      const { formatErrorMessages } = await import('../../bench/error-messages.js');
       const ac = new AbortController();
       const onSig = () => {
         process.stderr.write('\ninterrupted: finishing with a partial report\n');
@@ -163,10 +167,11 @@ export function registerBench(program: Command): void {
               : 'no request was sent: the workload is empty (check --num-requests and the workload flags)',
           );
         }
+        const errorLines = formatErrorMessages(report.summary.error_messages, report.summary.errors);
         if (report.summary.ok === 0 && !report.partial) {
           const why = Object.entries(report.summary.errors_by_status).map(([k, n]) => `${n} × ${/^\d+$/.test(k) ? `HTTP ${k}` : k}`).join(', ');
-          process.stderr.write(`kvgate: no request completed: all ${report.summary.requests} failed (${why})\n`);
-        }
+          process.stderr.write(`kvgate: no request completed: all ${report.summary.requests} failed (${why})${errorLines.length ? ':' : ''}\n${errorLines.map((l) => `${l}\n`).join('')}`);
+        } else if (errorLines.length) process.stderr.write(`bench: ${report.summary.errors} of ${report.summary.requests} requests failed:\n${errorLines.map((l) => `${l}\n`).join('')}`);
         if (o.json) process.stdout.write(`${JSON.stringify({ label: report.label, partial: report.partial, ...report.summary })}\n`);
         else {
           process.stdout.write(`${formatTable([report])}\n`);
@@ -195,6 +200,7 @@ export function registerBench(program: Command): void {
       const { formatTable } = await import('../../bench/report.js');
       const { renderHtml } = await import('../../bench/html-report.js');
       const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
+      await checkWritableFiles({ '--html': o.html }); // as bench --html: before the table, naming the flag
       const reports = files.map((f) => {
         try {
           const r = JSON.parse(readFileSync(f, 'utf8'));

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { intArg, numberArg, durationOption, listArg, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden } from '../parse.js';
-import { addWorkloadShapeOptions, checkWritableFiles } from '../options.js';
+import { addWorkloadShapeOptions, checkWritableFiles, numRequestsDefaults, refuseUnusedWorkloadFlags } from '../options.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 
@@ -16,6 +16,16 @@ const OVERRIDES = [
   ['configFile', ['preset']],
 ] as const;
 
+/** Three significant digits (2 decimals at most): 0.0412, 9.87, 123. */
+function threeDigits(x: number): string {
+  return x >= 100 ? x.toFixed(0) : String(+x.toPrecision(3));
+}
+
+/** Seconds with a unit that keeps three digits, so a sub-second run does not read "0.0 s": 41.2 ms, 1.23 s, 12.3 s. */
+function seconds(s: number): string {
+  return s < 1 ? `${threeDigits(s * 1000)} ms` : `${threeDigits(s)} s`;
+}
+
 /** Flags shared by `kvgate simulate` and `kvgate simulate plan`: fleet, policy, workload, arrivals, data paths. */
 function commonOptions(cmd: Command, o: { plan: boolean }): Command {
   if (!o.plan) {
@@ -23,7 +33,7 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
       .option('--replicas <n>', 'modelled replicas', intArg('--replicas', 1), 3)
       .option('--fleet <spec>', 'mixed fleet: COUNT:PROFILE[:flag=value…],… e.g. 4:qwen3-32b-h100-tp2,2:llama3-8b-h100:kv-cache-size=8000');
   }
-  return addWorkloadShapeOptions(
+  addWorkloadShapeOptions(
     cmd
     .option('--profile <name>', 'engine profile of every replica (instant, qwen2.5-3b-tpu-v6e, qwen3-32b-h100-tp2, llama3-8b-h100)', 'qwen2.5-3b-tpu-v6e')
     .option('--max-num-seqs <n>', 'max running sequences per step (default: profile)', intArg('--max-num-seqs', 1))
@@ -38,14 +48,22 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
     .addOption(new Option('--workload <name>', 'request mix (as kvgate bench)').choices([...WORKLOADS]).default('shared-prefix'))
     .option('--dataset <file.jsonl>', 'requests from a JSONL file ({"prompt"} or {"messages"} per line)')
   )
-    .option('--num-requests <n>', 'requests (closed loop / random workloads) or the first N of a --trace', intArg('--num-requests', 1))
+    .option(
+      '--num-requests <n>',
+      o.plan
+        ? `the size of a prefix-repetition, random or decode-heavy workload (arrivals cycle through it), or the first N of a --trace ${numRequestsDefaults({ prompt: false })}`
+        : `requests of a closed loop (cycling through the workload), the size of a prefix-repetition, random or decode-heavy workload, or the first N of a --trace ${numRequestsDefaults({ prompt: false })}`,
+      intArg('--num-requests', 1),
+    )
     .option('--trace <file.jsonl>', 'replay a Mooncake-format trace (timestamp, input_length, output_length, hash_ids of 512-token blocks)')
     .option('--time-scale <x>', 'trace replay: multiply timestamps by x (0.5 = twice as fast)', numberArg('--time-scale', 1e-6), 1)
     .addOption(durationOption('--trace-window', 'trace replay: one report stage per window of replay time', 60_000, { positive: true }))
-    .option('--stages <list>', 'Poisson stages rate:seconds,… (inference-perf), e.g. 3:60,10:30')
-    .option('--rate <rps>', 'one Poisson stage at this rate for --duration', numberArg('--rate', 0.001))
-    .addOption(durationOption('--duration', 'length of a --rate stage', o.plan ? 120_000 : 30_000, { positive: true }))
-    .option('--concurrency <n>', 'closed loop with N concurrent units (not with --stages, --rate or --trace: those are open loop)', intArg('--concurrency', 1), 10)
+    .option('--stages <list>', 'Poisson stages rate:seconds,… (inference-perf; rate in requests/s), e.g. 3:60,10:30')
+    .option('--rate <rps>', `one Poisson stage at this rate, requests/s, for --duration${o.plan ? ' (plan sizes for a load: --rate, --stages or --trace is required)' : ''}`, numberArg('--rate', 0.001))
+    .addOption(durationOption('--duration', 'length of a --rate stage', o.plan ? 120_000 : 30_000, { positive: true }));
+  // A closed loop adapts its load to the fleet, so there is no load to size a fleet for: plan has no --concurrency.
+  if (!o.plan) cmd.option('--concurrency <n>', 'closed loop with N concurrent units (not with --stages, --rate or --trace: those are open loop)', intArg('--concurrency', 1), 10);
+  return cmd
     .option('--seed <n>', 'workload, arrival, router and engine seed', intArg('--seed'), 1)
     .addOption(durationOption('--metrics-interval', 'metrics scrape period per replica', 50, { positive: true }))
     .addOption(durationOption('--scrape-latency', 'age of a scrape when the router gets it', 1))
@@ -75,6 +93,7 @@ export function registerSimulate(program: Command): void {
     .action(async (o, cmd: Command) => {
       refuseConcurrencyWithOpenLoop(o, (k) => cmd.getOptionValueSource(k));
       refuseOverridden((k) => cmd.getOptionValueSource(k) === 'cli', OVERRIDES);
+      refuseUnusedWorkloadFlags((k) => cmd.getOptionValueSource(k) === 'cli', o);
       if (o.validate) {
         if (o.html) throw new KvgateError(ErrorCode.InvalidConfig, '--html does not apply to --validate (its report is the side-by-side table; --out writes its JSON)', { param: 'html' });
         await checkWritableFiles({ '--out': o.out });
@@ -96,7 +115,7 @@ export function registerSimulate(program: Command): void {
         opts,
         (run) => {
           simulatedS += run.simulatedMs / 1000;
-          process.stderr.write(`simulate: ${run.policy} done — ${run.records.length} requests, ${(run.simulatedMs / 1000).toFixed(1)} simulated s, ${((performance.now() - t0) / 1000).toFixed(1)} s wall so far\n`);
+          process.stderr.write(`simulate: ${run.policy} done — ${run.records.length} requests, ${seconds(run.simulatedMs / 1000)} simulated, ${seconds((performance.now() - t0) / 1000)} wall so far\n`);
         },
         { parallel: o.parallel },
       );
@@ -107,7 +126,7 @@ export function registerSimulate(program: Command): void {
         const { renderSimulateHtml } = await import('../../simulate/html.js');
         writeFileSync(o.html, renderSimulateHtml(report));
       }
-      const speed = `wall ${wallS.toFixed(1)} s for ${simulatedS.toFixed(1)} simulated s (${(simulatedS / Math.max(wallS, 1e-9)).toFixed(1)} simulated s per wall s)`;
+      const speed = `wall ${seconds(wallS)} for ${seconds(simulatedS)} simulated (${threeDigits(simulatedS / Math.max(wallS, 1e-9))} simulated s per wall s)`;
       if (o.json) {
         process.stdout.write(`${json}\n`);
         process.stderr.write(`simulate: ${speed}\n`);
@@ -115,6 +134,20 @@ export function registerSimulate(program: Command): void {
         process.stdout.write(`kvgate simulate — ${report.config.fleet}; seed ${opts.seed}\n\n${formatReport(report)}\n\n${speed}\n`);
         if (o.out) process.stdout.write(`report: ${o.out}\n`);
         if (o.html) process.stdout.write(`html: ${o.html}\n`);
+      }
+      // As `kvgate bench`: failed requests say what the server said; a policy none of whose
+      // requests completed measured nothing, so the run fails.
+      const { formatErrorMessages } = await import('../../bench/error-messages.js');
+      for (const p of report.policies) {
+        const f = p.summary;
+        if (f.errors === 0) continue;
+        const lines = formatErrorMessages(f.error_messages, f.errors).map((l) => `${l}\n`).join('');
+        const under = report.policies.length > 1 ? ` under ${p.policy}` : '';
+        if (f.ok > 0) process.stderr.write(`simulate: ${f.errors} of ${f.requests} requests failed${under}:\n${lines}`);
+        else {
+          process.stderr.write(`kvgate: no request completed${under}: all ${f.requests} failed:\n${lines}`);
+          process.exitCode = 1;
+        }
       }
     });
 
@@ -131,8 +164,8 @@ export function registerSimulate(program: Command): void {
     .option('--hours-per-month <h>', 'hours billed per month', numberArg('--hours-per-month', 1), 720)
     .option('--prices <file>', 'price file (default: data/prices.json)')
     .action(async (o, cmd: Command) => {
-      refuseConcurrencyWithOpenLoop(o, (k) => cmd.getOptionValueSource(k));
       refuseOverridden((k) => cmd.getOptionValueSource(k) === 'cli', OVERRIDES);
+      refuseUnusedWorkloadFlags((k) => cmd.getOptionValueSource(k) === 'cli', o);
       await checkWritableFiles({ '--out': o.out }); // not after minutes of simulation
       const { runPlan, formatPlan, planJson } = await import('../../simulate/plan.js');
       const plan = await runPlan(o, { onStatus: (m: string) => process.stderr.write(`simulate plan: ${m}\n`) });
