@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { contextLengthError } from '../engine/context-length.js';
 import type { SimEngine } from '../engine/index.js';
 import type { RequestListener, RequestOutcome, Tokenizer } from '../engine/types.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
@@ -55,20 +56,8 @@ export interface CompletionCall {
 /** Context-window check of one prompt, with vLLM's messages; returns the tokens it may generate. */
 function tokensAllowed(cr: CompletionRequest, p: PromptInput, maxModelLen: number): number {
   const n = p.tokenIds.length;
-  if (n >= maxModelLen) {
-    throw new KvgateError(
-      ErrorCode.ContextLengthExceeded,
-      `This model's maximum context length is ${maxModelLen} tokens. However, you requested ${n} tokens in the messages, Please reduce the length of the messages.`,
-      { param: cr.kind === 'chat' ? 'messages' : 'prompt' },
-    );
-  }
-  if (cr.maxTokens !== null && n + cr.maxTokens > maxModelLen) {
-    throw new KvgateError(
-      ErrorCode.ContextLengthExceeded,
-      `This model's maximum context length is ${maxModelLen} tokens. However, you requested ${n + cr.maxTokens} tokens (${n} in the messages, ${cr.maxTokens} in the completion). Please reduce the length of the messages or completion.`,
-      { param: cr.maxTokensParam },
-    );
-  }
+  const tooLong = contextLengthError(maxModelLen, n, cr.maxTokens);
+  if (tooLong) throw new KvgateError(ErrorCode.ContextLengthExceeded, tooLong.message, { param: tooLong.field === 'prompt' ? (cr.kind === 'chat' ? 'messages' : 'prompt') : cr.maxTokensParam });
   // Without max_tokens: completions default to 16 (OpenAI); chat "stops" after a natural 128-token answer.
   if (cr.maxTokens === 0) return 1; // echo without generation: vLLM runs one step and shows only the prompt
   return Math.min(cr.maxTokens ?? (cr.kind === 'chat' ? 128 : 16), maxModelLen - n);

@@ -1,4 +1,5 @@
 import type { RequestOutcome } from '../engine/types.js';
+import { contextLengthError } from '../engine/context-length.js';
 import type { EffectiveConfig } from '../router/index.js';
 import type { BenchRequest, ChatMessage } from '../bench/workloads.js';
 import { Conversation, units, type Unit } from '../bench/units.js';
@@ -193,11 +194,8 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
           const tokenizeMs = input.path.tokenizeTokensPerMs > 0 ? n / input.path.tokenizeTokensPerMs : 0;
           clock.setTimer(() => {
             // The replica's own checks, as `kvgate sim` / vLLM answer 400 before scheduling.
-            // vLLM's (and `kvgate sim`'s, src/sim/completion-handler.ts) words, so a report reads as a real run's would.
-            if (n >= replica.maxModelLen) return fail(400, `This model's maximum context length is ${replica.maxModelLen} tokens. However, you requested ${n} tokens in the messages, Please reduce the length of the messages.`);
-            if (n + prep.maxTokens > replica.maxModelLen) {
-              return fail(400, `This model's maximum context length is ${replica.maxModelLen} tokens. However, you requested ${n + prep.maxTokens} tokens (${n} in the messages, ${prep.maxTokens} in the completion). Please reduce the length of the messages or completion.`);
-            }
+            const tooLong = contextLengthError(replica.maxModelLen, n, prep.maxTokens);
+            if (tooLong) return fail(400, tooLong.message);
             try {
               replica.engine.submit(
                 { id, promptTokenIds: prep.promptTokenIds, maxTokens: prep.maxTokens, ignoreEos: true },
