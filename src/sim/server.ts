@@ -16,7 +16,7 @@ import { readBody, sendJson, sendError, parseJsonBody } from '../shared/http.js'
 import { SimMetrics } from './metrics.js';
 import { FakeMetricsRegistry } from './fake-metrics.js';
 import { mergeFakeMetrics } from './fake-metrics-config.js';
-import { KvEventPublisher } from './kv-event-publisher.js';
+import { KvEventPublisher, narrowWildcard } from './kv-event-publisher.js';
 import { parseCompletionRequest, type ParseLimits } from './completion-request.js';
 import { serveCompletion, type CompletionDeps } from './completion-handler.js';
 import { drawFailure, injectedFailure } from './failure-injection.js';
@@ -43,6 +43,8 @@ export interface RunningSim {
   loras: LoraRegistry;
   /** The KV-event topic actually used (placeholders expanded), or undefined without KV events. */
   kvEventsTopic?: string;
+  /** The KV-event endpoints actually opened (a wildcard narrowed to the HTTP address, see kvEventsBindHttpHost). */
+  kvEventsEndpoints?: { endpoint: string; replayEndpoint?: string };
   /** Applies a runtime configuration patch (same as POST /admin/config). */
   setConfig(patch: Record<string, unknown>): void;
   close(): Promise<void>;
@@ -365,19 +367,28 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
     if (e.code === 'EADDRINUSE') throw new KvgateError(ErrorCode.InvalidConfig, `--port: port ${options.port} on ${options.host} is already in use: stop what holds it or give another --port`, { param: 'port', cause: err });
     throw err;
   }
-  const port = (server.address() as AddressInfo).port;
+  const { port, address: httpAddress } = server.address() as AddressInfo;
   portHeader = String(port);
   const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
 
   let topic: string | undefined;
+  let kvEndpoints: RunningSim['kvEventsEndpoints'];
   if (options.kvEventsEndpoint) {
+    // The address HTTP is bound to (a name such as localhost resolved, as Node resolved it to listen).
+    const narrow = (endpoint: string, on: boolean) => (on ? narrowWildcard(endpoint, httpAddress) : { endpoint, ipv6: false });
+    const pubAt = narrow(options.kvEventsEndpoint, options.kvEventsBindHttpHost.endpoint);
+    const replayAt = options.kvEventsReplayEndpoint === undefined ? undefined : narrow(options.kvEventsReplayEndpoint, options.kvEventsBindHttpHost.replay);
+    kvEndpoints = { endpoint: pubAt.endpoint, replayEndpoint: replayAt?.endpoint };
     // llm-d-inference-sim's topic is kv@<POD_IP>:<port>@<model>; placeholders let a fixed option name it before the port is known.
     topic = options.kvEventsTopic.replace(/\{host\}/g, options.podIp ?? options.host).replace(/\{port\}/g, String(port)).replace(/\{model\}/g, options.model);
     publisher = new KvEventPublisher({
-      endpoint: options.kvEventsEndpoint,
+      endpoint: pubAt.endpoint,
       topic,
       format: options.kvEventsFormat,
-      replayEndpoint: options.kvEventsReplayEndpoint,
+      replayEndpoint: replayAt?.endpoint,
+      // A narrowed wildcard names an address but still binds, as the wildcard did.
+      bind: pubAt.endpoint !== options.kvEventsEndpoint,
+      ipv6: pubAt.ipv6 || replayAt?.ipv6,
       logger,
       dataParallelRank: options.dataParallelRank,
       replayBufferSize: options.kvEventsReplayBufferSize,
@@ -387,7 +398,8 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
       await publisher.start();
     } catch (err) {
       server.close();
-      throw new KvgateError(ErrorCode.InvalidConfig, `cannot open --kv-events-endpoint ${options.kvEventsEndpoint}: ${(err as Error).message}`, { param: 'kv-events-endpoint', cause: err });
+      const at = pubAt.endpoint === options.kvEventsEndpoint ? pubAt.endpoint : `${options.kvEventsEndpoint} (on the HTTP host: ${pubAt.endpoint})`;
+      throw new KvgateError(ErrorCode.InvalidConfig, `cannot open --kv-events-endpoint ${at}: ${(err as Error).message}`, { param: 'kv-events-endpoint', cause: err });
     }
     const pub = publisher;
     engine.onKvEvents((b) => pub.publish(b));
@@ -402,6 +414,7 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
     engine,
     loras,
     kvEventsTopic: topic,
+    kvEventsEndpoints: kvEndpoints,
     setConfig,
     close: () =>
       (closing ??= (async () => {
