@@ -50,6 +50,27 @@ export interface RunningSim {
   close(): Promise<void>;
 }
 
+/**
+ * A path or method no route serves, answered as vLLM's FastAPI app answers it. vLLM registers
+ * routes by the model's tasks: a generative model has no /score, /rerank, /v1/rerank,
+ * /v2/rerank, /classify or /pooling (vllm/entrypoints/pooling/factories.py, registered only for
+ * pooling tasks), so those are Starlette's 404 `{"detail":"Not Found"}` as any unknown path —
+ * vLLM's own exception handler takes fastapi.HTTPException, not the Starlette one the router
+ * raises. A known path with another method is 405 `{"detail":"Method Not Allowed"}` with
+ * `Allow` (FastAPI's routes do not add HEAD to GET). Starlette's redirect_slashes answers a path
+ * that matches a route once its trailing slashes are dropped with 307 to that route.
+ */
+function routeMiss(req: IncomingMessage, res: ServerResponse, at: { path: string; query: string; https: boolean }, routes: Record<string, Record<string, unknown>>): void {
+  const { path, query } = at;
+  const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+  if (route) return sendJson(res, 405, { detail: 'Method Not Allowed' }, { allow: Object.keys(route).join(', ') });
+  const bare = path.replace(/\/+$/, '');
+  if (path !== '/' && bare !== path && Object.hasOwn(routes, bare) && req.headers.host) {
+    return void res.writeHead(307, { location: `${at.https ? 'https' : 'http'}://${req.headers.host}${bare}${query}`, 'content-length': 0 }).end();
+  }
+  sendJson(res, 404, { detail: 'Not Found' });
+}
+
 const FILLER = 'The quick brown fox jumps over the lazy dog while the sun sets behind distant hills. ';
 /** Words whose tokens serve as logprob alternatives under real tokenizers. */
 const ALTERNATIVE_WORDS =
@@ -330,8 +351,10 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
     const route = routes[path];
     const handler = route?.[req.method ?? 'GET'];
     try {
-      if (!route) throw new KvgateError(ErrorCode.NotFound, `no route for ${path}`);
-      if (!handler) throw new KvgateError(ErrorCode.MethodNotAllowed, `method ${req.method} is not allowed on ${path}`);
+      if (!route || !handler) {
+        req.resume();
+        return routeMiss(req, res, { path, query: q < 0 ? '' : url.slice(q), https: tls !== undefined }, routes);
+      }
       if (!ready() && path !== '/metrics' && path !== '/version') {
         throw new KvgateError(ErrorCode.NotReady, 'The server is starting up and not ready yet.');
       }

@@ -34,8 +34,6 @@ const cases: [string, string, string, string | undefined, number, RegExp, string
   ['a prompt longer than max_model_len', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'word '.repeat(400) }), 400, /maximum context length is 256 tokens/, 'prompt'],
   ['prompt plus max_tokens over max_model_len', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', max_tokens: 300 }), 400, /you requested 301 tokens/, 'max_tokens'],
   ['a body over the limit', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'x'.repeat(70 * 1024) }), 413, /limit/, null],
-  ['an unknown path', 'GET', '/v2/nothing', undefined, 404, /no route/, null],
-  ['a wrong method', 'GET', '/v1/completions', undefined, 405, /not allowed/, null],
   ['a top_k below -1', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', top_k: -5 }), 400, /top_k must be -1 or 0 \(disable\), or at least 1, got -5/, 'top_k'],
   ['a non-integer top_k', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x' }], top_k: 'x' }), 400, /top_k must be an integer/, 'top_k'],
   ['a negative min_tokens', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', min_tokens: -1 }), 400, /min_tokens must be greater than or equal to 0/, 'min_tokens'],
@@ -64,6 +62,31 @@ for (const [name, method, path, body, status, msg, param] of cases) {
     if (param) assert.equal(r.json.error.param, param);
   });
 }
+
+// vLLM's FastAPI app answers paths and methods it has no route for itself, not with an OpenAI body:
+// a generative model registers no pooling routes (/score, /rerank…), so they are unknown paths.
+test('unknown paths, the pooling routes of a generative model, and wrong methods are answered as vLLM\'s FastAPI app answers them', async () => {
+  for (const path of ['/v2/nothing', '/score', '/v1/score', '/rerank', '/v1/rerank', '/v2/rerank', '/pooling', '/classify']) {
+    const r = await request(`${sim.url}${path}`, { method: 'POST', body: JSON.stringify({ model: MODEL, query: 'q', documents: ['a'] }), headers: { 'content-type': 'application/json' } });
+    assert.equal(r.statusCode, 404, path);
+    assert.equal(r.headers['content-type'], 'application/json');
+    assert.equal(await r.body.text(), '{"detail":"Not Found"}', path);
+  }
+  const get = await request(`${sim.url}/v1/completions`);
+  assert.equal(get.statusCode, 405);
+  assert.equal(get.headers.allow, 'POST');
+  assert.equal(await get.body.text(), '{"detail":"Method Not Allowed"}');
+  // FastAPI (unlike plain Starlette) does not add HEAD to GET routes.
+  const head = await request(`${sim.url}/health`, { method: 'HEAD' });
+  assert.equal(head.statusCode, 405);
+  assert.equal(head.headers.allow, 'GET');
+  await head.body.dump();
+  // Starlette's redirect_slashes: a trailing slash on a known route is a 307 to the route.
+  const slash = await request(`${sim.url}/v1/models/?x=1`);
+  assert.equal(slash.statusCode, 307);
+  assert.equal(slash.headers.location, `${sim.url}/v1/models?x=1`);
+  await slash.body.dump();
+});
 
 test('after every bad request the server still serves and its metrics stay consistent', async () => {
   const ok = await call('POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'still alive', max_tokens: 2 }));
