@@ -30,7 +30,7 @@ const cases: [string, string, string, string | undefined, number, RegExp, string
   ['messages not an array', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: 'hi' }), 400, /messages/, 'messages'],
   ['a message content that is neither text nor content parts', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: { text: 'hi' } }] }), 400, /messages\[0\]\.content/, 'messages'],
   ['a negative max_tokens', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', max_tokens: -1 }), 400, /max_tokens/, 'max_tokens'],
-  ['a non-boolean stream', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', stream: 'yes' }), 400, /stream/, 'stream'],
+  ['a stream pydantic cannot read as a bool', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', stream: 'maybe' }), 400, /stream must be a boolean/, 'stream'],
   ['a prompt longer than max_model_len', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'word '.repeat(400) }), 400, /maximum context length is 256 tokens/, 'prompt'],
   ['prompt plus max_tokens over max_model_len', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', max_tokens: 300 }), 400, /you requested 301 tokens/, 'max_tokens'],
   ['a body over the limit', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'x'.repeat(70 * 1024) }), 413, /limit/, null],
@@ -48,8 +48,8 @@ const cases: [string, string, string, string | undefined, number, RegExp, string
   ['/tokenize naming an unknown model', 'POST', '/tokenize', JSON.stringify({ model: 'nope', prompt: 'hi' }), 404, /The model `nope` does not exist/, 'model'],
   ['/detokenize naming an unknown model', 'POST', '/detokenize', JSON.stringify({ model: 'nope', tokens: [1, 2] }), 404, /The model `nope` does not exist/, 'model'],
   ['/tokenize with a non-string model', 'POST', '/tokenize', JSON.stringify({ model: 5, prompt: 'hi' }), 400, /model must be a string/, 'model'],
-  ['/tokenize with a non-boolean add_special_tokens', 'POST', '/tokenize', JSON.stringify({ model: MODEL, prompt: 'hi', add_special_tokens: 'no' }), 400, /add_special_tokens must be a boolean/, 'add_special_tokens'],
-  ['/tokenize with a non-boolean return_token_strs', 'POST', '/tokenize', JSON.stringify({ model: MODEL, prompt: 'hi', return_token_strs: 1 }), 400, /return_token_strs must be a boolean/, 'return_token_strs'],
+  ['/tokenize with an add_special_tokens pydantic cannot read as a bool', 'POST', '/tokenize', JSON.stringify({ model: MODEL, prompt: 'hi', add_special_tokens: 'nope' }), 400, /add_special_tokens must be a boolean/, 'add_special_tokens'],
+  ['/tokenize with a return_token_strs pydantic cannot read as a bool', 'POST', '/tokenize', JSON.stringify({ model: MODEL, prompt: 'hi', return_token_strs: 2 }), 400, /return_token_strs must be a boolean/, 'return_token_strs'],
   ['a bad admin config', 'POST', '/admin/config', JSON.stringify({ failure_injection_rate: 500 }), 400, /failure_injection_rate/, 'failure_injection_rate'],
 ];
 
