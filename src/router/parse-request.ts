@@ -1,6 +1,7 @@
 import type { RouteRequest } from './api.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { parseJsonBody } from '../shared/http.js';
+import { pydanticBool } from '../shared/pydantic-bool.js';
 import { assertJsonDepth } from '../shared/json-depth.js';
 import type { ChatMessageLike } from '../shared/chat/chat-text.js';
 import { OBJECTIVE_HEADERS, type Objectives } from './objectives.js';
@@ -86,15 +87,16 @@ function promptIds(p: unknown): number[] | undefined {
 /**
  * Whether the client asked for the final usage chunk, read as vLLM reads it: `StreamOptions.include_usage`
  * defaults to True once `stream_options` is there, so `{}` or `{"continuous_usage_stats":true}` ask
- * for it, and only an explicit false or null (None) does not. The lifecycle injects include_usage
- * into the other streams and strips the chunk again, so reading too little here took away a
- * chunk the client asked for. A non-boolean value (which vLLM coerces or rejects) counts as asked:
- * then nothing is injected or stripped and the engine answers as it would directly.
+ * for it, and only a false (pydantic's lax bool: `false`, `0`, `"no"`, `"off"`…) or null (None)
+ * does not. The lifecycle injects include_usage into the other streams and strips the chunk
+ * again, so reading too little here took away a chunk the client asked for, and reading `"no"`
+ * as asked left the client a chunk it had declined. A value pydantic cannot read as a bool
+ * counts as asked: nothing is injected or stripped and the engine refuses it (400), as directly.
  */
 function usageRequested(streamOptions: unknown): boolean {
   if (streamOptions === null || typeof streamOptions !== 'object' || Array.isArray(streamOptions)) return false;
   const v = (streamOptions as { include_usage?: unknown }).include_usage;
-  return v !== false && v !== null;
+  return v !== null && pydanticBool(v) !== false; // absent: undefined, asked
 }
 
 /**
@@ -147,7 +149,9 @@ export function parseOpenAIRequest(path: string, body: Buffer, opts: ParseOption
     promptTokens: ids ? ids.length : Math.ceil(prefixText.length / 4),
     ...(ids ? { promptTokenIds: ids } : {}),
     maxTokens: typeof maxTokens === 'number' ? maxTokens : undefined,
-    stream: obj.stream === true,
+    // As vLLM's pydantic model reads `stream` (lax: "yes", "true", 1… stream): routing, timeouts
+    // and usage then treat the request as the stream the engine will send.
+    stream: pydanticBool(obj.stream) === true,
     includeUsage: usageRequested(obj.stream_options),
     priority,
     sessionId: header(headers, 'x-session-id'),

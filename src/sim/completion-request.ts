@@ -1,3 +1,4 @@
+import { pydanticBool, pythonTruthy } from '../shared/pydantic-bool.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import type { ChatMessage, Tokenizer } from '../engine/types.js';
 import { messageText, renderChatML } from '../engine/index.js';
@@ -99,11 +100,11 @@ function optionalInt(body: Record<string, unknown>, key: string): number | null 
   return v;
 }
 
+/** A bool field read as vLLM's pydantic models read it (lax: "yes", 1… are true; see pydanticBool), or a 400 naming it. */
 function optionalBool(body: Record<string, unknown>, key: string, dflt = false): boolean {
-  const v = body[key];
-  if (v === undefined || v === null) return dflt;
-  if (typeof v !== 'boolean') throw bad(`${key} must be a boolean`, key);
-  return v;
+  const v = pydanticBool(body[key]);
+  if (v === 'invalid') throw bad(`${key} must be a boolean`, key);
+  return v ?? dflt;
 }
 
 /**
@@ -125,14 +126,6 @@ function stopTokenIds(body: Record<string, unknown>): number[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x) && x >= 0)) throw bad('stop_token_ids must be a list of token ids (integers >= 0)', 'stop_token_ids');
   return v as number[];
-}
-
-/** Python truthiness of a JSON value, which vLLM's "before" validators test with `data.get(...)`. */
-function truthy(v: unknown): boolean {
-  if (v === undefined || v === null || v === false || v === 0 || v === '') return false;
-  if (Array.isArray(v)) return v.length > 0;
-  if (typeof v === 'object') return Object.keys(v as object).length > 0;
-  return true;
 }
 
 function checkMessages(messages: unknown): ChatMessage[] {
@@ -292,10 +285,10 @@ export function parseCompletionRequest(
   checkSamplingParams(body);
 
   // Validators vLLM runs before building the request (protocol.py model_validator(mode="before")).
-  if (truthy(body.stream_options) && !stream) throw vllmValidation('Stream options can only be defined when `stream=True`.', 'stream_options');
+  if (pythonTruthy(body.stream_options) && !pythonTruthy(body.stream)) throw vllmValidation('Stream options can only be defined when `stream=True`.', 'stream_options');
   const promptLogprobsRaw = optionalInt(body, 'prompt_logprobs');
   if (promptLogprobsRaw !== null) {
-    if (stream && (promptLogprobsRaw > 0 || promptLogprobsRaw === -1)) throw vllmValidation('`prompt_logprobs` are not available when `stream=True`.', 'prompt_logprobs');
+    if (pythonTruthy(body.stream) && (promptLogprobsRaw > 0 || promptLogprobsRaw === -1)) throw vllmValidation('`prompt_logprobs` are not available when `stream=True`.', 'prompt_logprobs');
     if (promptLogprobsRaw < 0 && promptLogprobsRaw !== -1) throw vllmValidation('`prompt_logprobs` must be a positive value or -1.', 'prompt_logprobs', promptLogprobsRaw);
   }
   let logprobs: number | null;
@@ -318,7 +311,8 @@ export function parseCompletionRequest(
   }
   const addGenerationPrompt = optionalBool(body, 'add_generation_prompt', true);
   const continueFinalMessage = optionalBool(body, 'continue_final_message');
-  if (kind === 'chat' && continueFinalMessage && addGenerationPrompt && body.add_generation_prompt === true) {
+  // A "before" validator: both raw values truthy (an absent add_generation_prompt is None there).
+  if (kind === 'chat' && pythonTruthy(body.continue_final_message) && pythonTruthy(body.add_generation_prompt)) {
     throw bad('Cannot set both `continue_final_message` and `add_generation_prompt` to True.', 'continue_final_message');
   }
   checkResponseFormat(body.response_format);
@@ -353,11 +347,14 @@ export function parseCompletionRequest(
   let maxTokens = mct ?? mt;
   // vLLM lets a completions request echo its prompt without generating (echo with max_tokens 0).
   const echoOnly = kind === 'completions' && echo && maxTokens === 0;
-  if (maxTokens !== null && maxTokens < 1 && !echoOnly) throw bad(`max_tokens must be at least 1, got ${maxTokens}.`, maxTokensParam);
+  // vLLM's SamplingParams wording, naming the field the client sent: vLLM copies
+  // max_completion_tokens into max_tokens first and so says "max_tokens" for either, which sent a
+  // client that never wrote max_tokens looking for it (the error's param already named the right one).
+  if (maxTokens !== null && maxTokens < 1 && !echoOnly) throw bad(`${maxTokensParam} must be at least 1, got ${maxTokens}.`, maxTokensParam);
   if (echoOnly) maxTokens = 0;
   const minTokens = optionalInt(body, 'min_tokens');
   if (minTokens !== null && maxTokens !== null && minTokens > maxTokens && !echoOnly) {
-    throw bad(`min_tokens must be less than or equal to max_tokens=${maxTokens}, got ${minTokens}.`, 'min_tokens');
+    throw bad(`min_tokens must be less than or equal to ${maxTokensParam}=${maxTokens}, got ${minTokens}.`, 'min_tokens');
   }
   // vLLM's completions server refuses `suffix` (serving_completion.py).
   if (kind === 'completions' && body.suffix !== undefined && body.suffix !== null) throw bad('suffix is not currently supported', 'suffix');
@@ -368,11 +365,19 @@ export function parseCompletionRequest(
 
   const so = body.stream_options;
   if (so !== undefined && so !== null && (typeof so !== 'object' || Array.isArray(so))) throw bad('stream_options must be an object', 'stream_options');
-  const streamOptions = (so ?? undefined) as { include_usage?: unknown; continuous_usage_stats?: unknown } | undefined;
-  // vLLM (serving_chat / serving_completion): include_usage defaults to true once stream_options
-  // is present (absent field), an explicit null or false is off; continuous usage needs both.
-  const includeUsage = streamOptions ? streamOptions.include_usage === undefined || streamOptions.include_usage === true : false;
-  const continuousUsage = includeUsage && streamOptions?.continuous_usage_stats === true;
+  const streamOptions = (so ?? undefined) as Record<string, unknown> | undefined;
+  // vLLM's StreamOptions (include_usage: bool | None = True, continuous_usage_stats: bool | None =
+  // False), read leniently as pydantic does (`"include_usage": "yes"` asks for usage): present
+  // stream_options default include_usage to true when the field is absent; null or false is off;
+  // continuous usage needs both. A value pydantic cannot read as a bool is a 400, as in vLLM.
+  const streamOption = (key: 'include_usage' | 'continuous_usage_stats'): boolean | undefined => {
+    if (!streamOptions || !Object.hasOwn(streamOptions, key)) return undefined;
+    const v = pydanticBool(streamOptions[key]);
+    if (v === 'invalid') throw bad(`stream_options.${key} must be a boolean`, 'stream_options');
+    return v ?? false; // an explicit null is None: off
+  };
+  const includeUsage = streamOptions ? streamOption('include_usage') ?? true : false;
+  const continuousUsage = streamOption('continuous_usage_stats') === true && includeUsage;
 
   const seed = optionalInt(body, 'seed') ?? undefined;
   const cht = body.cache_hit_threshold;

@@ -4,7 +4,7 @@ import type { SimOptionsInput } from './options.js';
 import type { Logger } from '../shared/logger.js';
 import { ErrorCode, KvgateError } from '../shared/errors.js';
 
-export interface SimFleetOptions extends Omit<SimOptionsInput, 'port' | 'kvEventsEndpoint' | 'kvEventsTopic' | 'kvEventsReplayEndpoint'> {
+export interface SimFleetOptions extends Omit<SimOptionsInput, 'port' | 'kvEventsEndpoint' | 'kvEventsTopic' | 'kvEventsReplayEndpoint' | 'kvEventsBindHttpHost'> {
   replicas: number;
   /** First replica's port; replica i uses basePort + i. 0 = ephemeral ports for all. */
   basePort: number;
@@ -15,7 +15,7 @@ export interface SimFleetOptions extends Omit<SimOptionsInput, 'port' | 'kvEvent
   kvEventsBasePort?: number;
 }
 
-/** One replica's KV-event ports (vLLM's endpoint tcp://*:port and replay_endpoint tcp://*:replayPort). */
+/** One replica's KV-event ports (vLLM's endpoint and replay_endpoint, bound on the replicas' host). */
 export interface SimKvEventPorts {
   port: number;
   replayPort: number;
@@ -61,9 +61,12 @@ export async function startSimFleet(opts: SimFleetOptions, deps: { logger?: Logg
             ...simOpts,
             port,
             seed: (simOpts.seed ?? 0) + i,
-            // vLLM's convention: a wildcard host binds (the router subscribes by connecting).
+            // vLLM's convention: the engine binds, the router subscribes by connecting. The wildcard
+            // is narrowed to the host HTTP listens on (kvgate up --host, 127.0.0.1 by default):
+            // bound on every interface, the KV events of a loopback fleet were open to the network.
             kvEventsEndpoint: kv ? `tcp://*:${kv.port}` : undefined,
             kvEventsReplayEndpoint: kv ? `tcp://*:${kv.replayPort}` : undefined,
+            kvEventsBindHttpHost: { endpoint: true, replay: true },
             kvEventsTopic: `kv@${host}:${port}@${simOpts.model ?? 'Qwen/Qwen2.5-3B-Instruct'}`,
           },
           deps,

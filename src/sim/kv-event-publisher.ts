@@ -1,4 +1,5 @@
 import * as zmq from 'zeromq';
+import { isIPv6 } from 'node:net';
 import { encode } from '@msgpack/msgpack';
 import type { KvEvent, KvEventBatch } from '../engine/types.js';
 import type { Logger } from '../shared/logger.js';
@@ -9,6 +10,22 @@ const REPLAY_BUFFER = 10_000;
 /** vLLM binds when the host part is a wildcard or the transport is ipc/inproc; otherwise it connects. */
 export function zmqShouldBind(endpoint: string): boolean {
   return /^tcp:\/\/(\*|::|0\.0\.0\.0)[:]/.test(endpoint) || endpoint.startsWith('ipc://') || endpoint.startsWith('inproc://');
+}
+
+/**
+ * A wildcard endpoint (`tcp://*:port`) narrowed to the address an HTTP server listens on, so the
+ * KV-event sockets are reachable exactly where the HTTP API is: `kvgate sim --host 127.0.0.1`
+ * (the default) and `kvgate up` used to serve HTTP on loopback and KV events on every interface.
+ * `0.0.0.0` and `::` stay wildcards (`::` with IPv6 on, dual-stack as Node's `::`); an IPv6
+ * address goes in brackets, which ZeroMQ reads only with its IPv6 option. Anything but a TCP
+ * wildcard (an address, ipc://, inproc://) is returned unchanged.
+ */
+export function narrowWildcard(endpoint: string, httpAddress: string): { endpoint: string; ipv6: boolean } {
+  const m = /^tcp:\/\/\*:(\d+)$/.exec(endpoint);
+  if (!m || httpAddress === '0.0.0.0') return { endpoint, ipv6: false };
+  if (httpAddress === '::') return { endpoint, ipv6: true };
+  if (isIPv6(httpAddress)) return { endpoint: `tcp://[${httpAddress}]:${m[1]}`, ipv6: true };
+  return { endpoint: `tcp://${httpAddress}:${m[1]}`, ipv6: false };
 }
 
 function encodeEvent(e: KvEvent, format: 'array' | 'map'): unknown {
@@ -62,7 +79,7 @@ export function offsetEndpoint(endpoint: string, rank: number): string {
  * one batch per engine step, with an optional ROUTER replay socket over the last 10,000 batches.
  */
 export class KvEventPublisher {
-  private readonly pub = new zmq.Publisher({ sendHighWaterMark: 100_000 });
+  private readonly pub: zmq.Publisher;
   private replay?: zmq.Router;
   private seq = 0n;
   private readonly buffer: { seq: Buffer; payload: Uint8Array }[] = [];
@@ -75,6 +92,13 @@ export class KvEventPublisher {
       topic: string;
       format: 'array' | 'map';
       replayEndpoint?: string;
+      /**
+       * Bind `endpoint` even though it names an address, where vLLM's rule (zmqShouldBind) would
+       * connect: a wildcard narrowed to the HTTP address (narrowWildcard) still binds.
+       */
+      bind?: boolean;
+      /** ZeroMQ's IPv6 option on both sockets (needed to bind an IPv6 address or `::`). */
+      ipv6?: boolean;
       logger: Logger;
       /** Carried in every batch (vLLM's data_parallel_rank). */
       dataParallelRank?: number;
@@ -83,7 +107,9 @@ export class KvEventPublisher {
       /** Split a step's events into batches of at most this many (llm-d-inference-sim's event-batch-size). */
       maxEventsPerBatch?: number;
     },
-  ) {}
+  ) {
+    this.pub = new zmq.Publisher({ sendHighWaterMark: 100_000, ipv6: opts.ipv6 ?? false });
+  }
 
   /** The topic the batches go out on. */
   get topic(): string {
@@ -91,10 +117,10 @@ export class KvEventPublisher {
   }
 
   async start(): Promise<void> {
-    if (zmqShouldBind(this.opts.endpoint)) await this.pub.bind(this.opts.endpoint);
+    if (this.opts.bind || zmqShouldBind(this.opts.endpoint)) await this.pub.bind(this.opts.endpoint);
     else this.pub.connect(this.opts.endpoint);
     if (this.opts.replayEndpoint) {
-      this.replay = new zmq.Router();
+      this.replay = new zmq.Router({ ipv6: this.opts.ipv6 ?? false });
       await this.replay.bind(this.opts.replayEndpoint);
       void this.serveReplay(this.replay);
     }

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { SimEngine } from '../engine/index.js';
 import type { Tokenizer } from '../engine/types.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { pydanticBool } from '../shared/pydantic-bool.js';
 import { sendJson } from '../shared/http.js';
 import { parseCompletionRequest, type ParseLimits } from './completion-request.js';
 import type { LoraRegistry } from './lora.js';
@@ -73,11 +74,10 @@ export function modelEndpoints(ctx: ModelEndpointContext) {
     throw new KvgateError(ErrorCode.ModelNotFound, `The model \`${model}\` does not exist.`, { param: 'model' });
   }
 
-  /** A boolean request field, or 400 naming it (vLLM's request models reject other types). */
+  /** A bool request field read as vLLM's pydantic models read it ("yes", 1… are true; see pydanticBool), or 400 naming it. */
   function optionalBoolField(body: Record<string, unknown>, field: string): boolean | undefined {
-    const v = body[field];
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'boolean') throw new KvgateError(ErrorCode.InvalidRequest, `${field} must be a boolean`, { param: field });
+    const v = pydanticBool(body[field]);
+    if (v === 'invalid') throw new KvgateError(ErrorCode.InvalidRequest, `${field} must be a boolean`, { param: field });
     return v;
   }
 

@@ -47,6 +47,13 @@ export const SimOptionsSchema = z
     kvEventsTopic: z.string().default(''),
     kvEventsFormat: z.enum(['array', 'map']).default('array'),
     kvEventsReplayEndpoint: z.string().optional(),
+    /**
+     * Bind a wildcard (`tcp://*:port`) KV-event endpoint / replay endpoint on the address HTTP
+     * listens on (--host) rather than on every interface. `kvgate up` narrows both, `kvgate sim`
+     * the default endpoint of --kv-events-config (one the user did not write); an endpoint the
+     * user wrote with `*` binds every interface, as vLLM's `tcp://*:5557`.
+     */
+    kvEventsBindHttpHost: z.object({ endpoint: z.boolean().default(false), replay: z.boolean().default(false) }).strict().default({ endpoint: false, replay: false }),
     /** Batches kept for replay (vLLM's buffer_steps; llm-d-inference-sim's kv-events-replay-queue-size). */
     kvEventsReplayBufferSize: z.number().int().positive().default(10_000),
     /** At most this many events per published batch (llm-d-inference-sim's event-batch-size); unset = one batch per engine step, as vLLM. */

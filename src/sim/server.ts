@@ -16,7 +16,7 @@ import { readBody, sendJson, sendError, parseJsonBody } from '../shared/http.js'
 import { SimMetrics } from './metrics.js';
 import { FakeMetricsRegistry } from './fake-metrics.js';
 import { mergeFakeMetrics } from './fake-metrics-config.js';
-import { KvEventPublisher } from './kv-event-publisher.js';
+import { KvEventPublisher, narrowWildcard } from './kv-event-publisher.js';
 import { parseCompletionRequest, type ParseLimits } from './completion-request.js';
 import { serveCompletion, type CompletionDeps } from './completion-handler.js';
 import { drawFailure, injectedFailure } from './failure-injection.js';
@@ -43,9 +43,32 @@ export interface RunningSim {
   loras: LoraRegistry;
   /** The KV-event topic actually used (placeholders expanded), or undefined without KV events. */
   kvEventsTopic?: string;
+  /** The KV-event endpoints actually opened (a wildcard narrowed to the HTTP address, see kvEventsBindHttpHost). */
+  kvEventsEndpoints?: { endpoint: string; replayEndpoint?: string };
   /** Applies a runtime configuration patch (same as POST /admin/config). */
   setConfig(patch: Record<string, unknown>): void;
   close(): Promise<void>;
+}
+
+/**
+ * A path or method no route serves, answered as vLLM's FastAPI app answers it. vLLM registers
+ * routes by the model's tasks: a generative model has no /score, /rerank, /v1/rerank,
+ * /v2/rerank, /classify or /pooling (vllm/entrypoints/pooling/factories.py, registered only for
+ * pooling tasks), so those are Starlette's 404 `{"detail":"Not Found"}` as any unknown path —
+ * vLLM's own exception handler takes fastapi.HTTPException, not the Starlette one the router
+ * raises. A known path with another method is 405 `{"detail":"Method Not Allowed"}` with
+ * `Allow` (FastAPI's routes do not add HEAD to GET). Starlette's redirect_slashes answers a path
+ * that matches a route once its trailing slashes are dropped with 307 to that route.
+ */
+function routeMiss(req: IncomingMessage, res: ServerResponse, at: { path: string; query: string; https: boolean }, routes: Record<string, Record<string, unknown>>): void {
+  const { path, query } = at;
+  const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+  if (route) return sendJson(res, 405, { detail: 'Method Not Allowed' }, { allow: Object.keys(route).join(', ') });
+  const bare = path.replace(/\/+$/, '');
+  if (path !== '/' && bare !== path && Object.hasOwn(routes, bare) && req.headers.host) {
+    return void res.writeHead(307, { location: `${at.https ? 'https' : 'http'}://${req.headers.host}${bare}${query}`, 'content-length': 0 }).end();
+  }
+  sendJson(res, 404, { detail: 'Not Found' });
 }
 
 const FILLER = 'The quick brown fox jumps over the lazy dog while the sun sets behind distant hills. ';
@@ -328,8 +351,10 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
     const route = routes[path];
     const handler = route?.[req.method ?? 'GET'];
     try {
-      if (!route) throw new KvgateError(ErrorCode.NotFound, `no route for ${path}`);
-      if (!handler) throw new KvgateError(ErrorCode.MethodNotAllowed, `method ${req.method} is not allowed on ${path}`);
+      if (!route || !handler) {
+        req.resume();
+        return routeMiss(req, res, { path, query: q < 0 ? '' : url.slice(q), https: tls !== undefined }, routes);
+      }
       if (!ready() && path !== '/metrics' && path !== '/version') {
         throw new KvgateError(ErrorCode.NotReady, 'The server is starting up and not ready yet.');
       }
@@ -365,19 +390,28 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
     if (e.code === 'EADDRINUSE') throw new KvgateError(ErrorCode.InvalidConfig, `--port: port ${options.port} on ${options.host} is already in use: stop what holds it or give another --port`, { param: 'port', cause: err });
     throw err;
   }
-  const port = (server.address() as AddressInfo).port;
+  const { port, address: httpAddress } = server.address() as AddressInfo;
   portHeader = String(port);
   const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
 
   let topic: string | undefined;
+  let kvEndpoints: RunningSim['kvEventsEndpoints'];
   if (options.kvEventsEndpoint) {
+    // The address HTTP is bound to (a name such as localhost resolved, as Node resolved it to listen).
+    const narrow = (endpoint: string, on: boolean) => (on ? narrowWildcard(endpoint, httpAddress) : { endpoint, ipv6: false });
+    const pubAt = narrow(options.kvEventsEndpoint, options.kvEventsBindHttpHost.endpoint);
+    const replayAt = options.kvEventsReplayEndpoint === undefined ? undefined : narrow(options.kvEventsReplayEndpoint, options.kvEventsBindHttpHost.replay);
+    kvEndpoints = { endpoint: pubAt.endpoint, replayEndpoint: replayAt?.endpoint };
     // llm-d-inference-sim's topic is kv@<POD_IP>:<port>@<model>; placeholders let a fixed option name it before the port is known.
     topic = options.kvEventsTopic.replace(/\{host\}/g, options.podIp ?? options.host).replace(/\{port\}/g, String(port)).replace(/\{model\}/g, options.model);
     publisher = new KvEventPublisher({
-      endpoint: options.kvEventsEndpoint,
+      endpoint: pubAt.endpoint,
       topic,
       format: options.kvEventsFormat,
-      replayEndpoint: options.kvEventsReplayEndpoint,
+      replayEndpoint: replayAt?.endpoint,
+      // A narrowed wildcard names an address but still binds, as the wildcard did.
+      bind: pubAt.endpoint !== options.kvEventsEndpoint,
+      ipv6: pubAt.ipv6 || replayAt?.ipv6,
       logger,
       dataParallelRank: options.dataParallelRank,
       replayBufferSize: options.kvEventsReplayBufferSize,
@@ -387,7 +421,8 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
       await publisher.start();
     } catch (err) {
       server.close();
-      throw new KvgateError(ErrorCode.InvalidConfig, `cannot open --kv-events-endpoint ${options.kvEventsEndpoint}: ${(err as Error).message}`, { param: 'kv-events-endpoint', cause: err });
+      const at = pubAt.endpoint === options.kvEventsEndpoint ? pubAt.endpoint : `${options.kvEventsEndpoint} (on the HTTP host: ${pubAt.endpoint})`;
+      throw new KvgateError(ErrorCode.InvalidConfig, `cannot open --kv-events-endpoint ${at}: ${(err as Error).message}`, { param: 'kv-events-endpoint', cause: err });
     }
     const pub = publisher;
     engine.onKvEvents((b) => pub.publish(b));
@@ -402,6 +437,7 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
     engine,
     loras,
     kvEventsTopic: topic,
+    kvEventsEndpoints: kvEndpoints,
     setConfig,
     close: () =>
       (closing ??= (async () => {

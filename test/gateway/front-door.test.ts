@@ -135,3 +135,23 @@ test("vLLM's pooling routes (/v1/rerank, /rerank, /v2/rerank, /score, /v1/score,
     await new Promise((r) => upstream.close(r));
   }
 });
+
+test("the pooling routes reach a generative replica (kvgate sim), which answers them as vLLM does for a generative model: 404 {\"detail\":\"Not Found\"}", async () => {
+  // Real vLLM registers /score, /rerank… only for pooling models; the gateway still routes them
+  // (a pooling replica would serve them) and passes the replica's answer through.
+  const replicas = env.fleet.replicas.map((r) => `${r.host}:${r.port}`);
+  for (const path of ['/v1/rerank', '/rerank', '/v2/rerank', '/score', '/v1/score', '/pooling', '/classify']) {
+    const r = await post(`${env.gateway.url}${path}`, { model: MODEL, query: 'q', documents: ['a'] });
+    assert.equal(r.status, 404, path);
+    assert.equal(r.text, '{"detail":"Not Found"}', path);
+    assert.ok(replicas.includes(r.headers.get('x-gateway-destination-endpoint-served')!), `${path} was answered by a replica`);
+  }
+  // The openai client sees what it sees from vLLM: a NotFoundError with no OpenAI error in the body.
+  const client = new OpenAI({ baseURL: `${env.gateway.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  await assert.rejects(client.post('/rerank', { body: { model: MODEL, query: 'q', documents: ['a'] } }), (e: unknown) => {
+    assert.ok(e instanceof OpenAI.NotFoundError);
+    assert.equal(e.error, undefined, 'no {"error": …} member: the body is FastAPI\'s');
+    assert.ok(replicas.includes(e.headers?.get('x-gateway-destination-endpoint-served') ?? ''));
+    return true;
+  });
+});

@@ -102,6 +102,29 @@ test('include_usage false, and no stream_options, give no usage chunk; the gatew
   }
 });
 
+test('stream and include_usage read as vLLM\'s pydantic bools ("yes", 1, "off"…): the client gets the replica\'s stream, and the gateway counts the tokens', async () => {
+  const outputTokens = async () => {
+    const { samples } = parsePromText(await (await fetch(`${gw.url}/metrics`)).text());
+    return sampleValue(samples, 'inference_objective_output_tokens_sum', { model_name: MODEL, target_model_name: MODEL }) ?? 0;
+  };
+  // Before, the gateway took `"stream": "yes"` for no stream and `"include_usage": "no"` for a
+  // request of usage: it added no include_usage, and those streams' tokens went uncounted.
+  for (const [body, usage] of [
+    [{ ...completion(), stream: 'yes' }, 0],
+    [{ ...chat(), stream: 1 }, 0],
+    [completion({ include_usage: 'no' }), 0],
+    [chat({ include_usage: 'off' }), 0],
+    [chat({ include_usage: 0 }), 0],
+    [completion({ include_usage: 'yes' }), 1],
+  ] as const) {
+    const before = await outputTokens();
+    const { direct, viaGateway } = await bothWays('messages' in body ? '/v1/chat/completions' : '/v1/completions', body);
+    assert.equal(usageChunks(direct).length, usage, JSON.stringify(body));
+    assert.equal(viaGateway, direct, JSON.stringify(body));
+    await waitFor(async () => (await outputTokens()) === before + body.max_tokens);
+  }
+});
+
 test('a stream_options that is not an object reaches the engine as sent and gets its 400, not a stream', async () => {
   for (const so of ['yes', [true]]) {
     const body = JSON.stringify({ ...chat(), stream_options: so });

@@ -30,12 +30,10 @@ const cases: [string, string, string, string | undefined, number, RegExp, string
   ['messages not an array', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: 'hi' }), 400, /messages/, 'messages'],
   ['a message content that is neither text nor content parts', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: { text: 'hi' } }] }), 400, /messages\[0\]\.content/, 'messages'],
   ['a negative max_tokens', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', max_tokens: -1 }), 400, /max_tokens/, 'max_tokens'],
-  ['a non-boolean stream', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', stream: 'yes' }), 400, /stream/, 'stream'],
+  ['a stream pydantic cannot read as a bool', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', stream: 'maybe' }), 400, /stream must be a boolean/, 'stream'],
   ['a prompt longer than max_model_len', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'word '.repeat(400) }), 400, /maximum context length is 256 tokens/, 'prompt'],
   ['prompt plus max_tokens over max_model_len', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', max_tokens: 300 }), 400, /you requested 301 tokens/, 'max_tokens'],
   ['a body over the limit', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'x'.repeat(70 * 1024) }), 413, /limit/, null],
-  ['an unknown path', 'GET', '/v2/nothing', undefined, 404, /no route/, null],
-  ['a wrong method', 'GET', '/v1/completions', undefined, 405, /not allowed/, null],
   ['a top_k below -1', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', top_k: -5 }), 400, /top_k must be -1 or 0 \(disable\), or at least 1, got -5/, 'top_k'],
   ['a non-integer top_k', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x' }], top_k: 'x' }), 400, /top_k must be an integer/, 'top_k'],
   ['a negative min_tokens', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', min_tokens: -1 }), 400, /min_tokens must be greater than or equal to 0/, 'min_tokens'],
@@ -50,8 +48,8 @@ const cases: [string, string, string, string | undefined, number, RegExp, string
   ['/tokenize naming an unknown model', 'POST', '/tokenize', JSON.stringify({ model: 'nope', prompt: 'hi' }), 404, /The model `nope` does not exist/, 'model'],
   ['/detokenize naming an unknown model', 'POST', '/detokenize', JSON.stringify({ model: 'nope', tokens: [1, 2] }), 404, /The model `nope` does not exist/, 'model'],
   ['/tokenize with a non-string model', 'POST', '/tokenize', JSON.stringify({ model: 5, prompt: 'hi' }), 400, /model must be a string/, 'model'],
-  ['/tokenize with a non-boolean add_special_tokens', 'POST', '/tokenize', JSON.stringify({ model: MODEL, prompt: 'hi', add_special_tokens: 'no' }), 400, /add_special_tokens must be a boolean/, 'add_special_tokens'],
-  ['/tokenize with a non-boolean return_token_strs', 'POST', '/tokenize', JSON.stringify({ model: MODEL, prompt: 'hi', return_token_strs: 1 }), 400, /return_token_strs must be a boolean/, 'return_token_strs'],
+  ['/tokenize with an add_special_tokens pydantic cannot read as a bool', 'POST', '/tokenize', JSON.stringify({ model: MODEL, prompt: 'hi', add_special_tokens: 'nope' }), 400, /add_special_tokens must be a boolean/, 'add_special_tokens'],
+  ['/tokenize with a return_token_strs pydantic cannot read as a bool', 'POST', '/tokenize', JSON.stringify({ model: MODEL, prompt: 'hi', return_token_strs: 2 }), 400, /return_token_strs must be a boolean/, 'return_token_strs'],
   ['a bad admin config', 'POST', '/admin/config', JSON.stringify({ failure_injection_rate: 500 }), 400, /failure_injection_rate/, 'failure_injection_rate'],
 ];
 
@@ -64,6 +62,31 @@ for (const [name, method, path, body, status, msg, param] of cases) {
     if (param) assert.equal(r.json.error.param, param);
   });
 }
+
+// vLLM's FastAPI app answers paths and methods it has no route for itself, not with an OpenAI body:
+// a generative model registers no pooling routes (/score, /rerank…), so they are unknown paths.
+test('unknown paths, the pooling routes of a generative model, and wrong methods are answered as vLLM\'s FastAPI app answers them', async () => {
+  for (const path of ['/v2/nothing', '/score', '/v1/score', '/rerank', '/v1/rerank', '/v2/rerank', '/pooling', '/classify']) {
+    const r = await request(`${sim.url}${path}`, { method: 'POST', body: JSON.stringify({ model: MODEL, query: 'q', documents: ['a'] }), headers: { 'content-type': 'application/json' } });
+    assert.equal(r.statusCode, 404, path);
+    assert.equal(r.headers['content-type'], 'application/json');
+    assert.equal(await r.body.text(), '{"detail":"Not Found"}', path);
+  }
+  const get = await request(`${sim.url}/v1/completions`);
+  assert.equal(get.statusCode, 405);
+  assert.equal(get.headers.allow, 'POST');
+  assert.equal(await get.body.text(), '{"detail":"Method Not Allowed"}');
+  // FastAPI (unlike plain Starlette) does not add HEAD to GET routes.
+  const head = await request(`${sim.url}/health`, { method: 'HEAD' });
+  assert.equal(head.statusCode, 405);
+  assert.equal(head.headers.allow, 'GET');
+  await head.body.dump();
+  // Starlette's redirect_slashes: a trailing slash on a known route is a 307 to the route.
+  const slash = await request(`${sim.url}/v1/models/?x=1`);
+  assert.equal(slash.statusCode, 307);
+  assert.equal(slash.headers.location, `${sim.url}/v1/models?x=1`);
+  await slash.body.dump();
+});
 
 test('after every bad request the server still serves and its metrics stay consistent', async () => {
   const ok = await call('POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'still alive', max_tokens: 2 }));

@@ -95,12 +95,12 @@ export function registerSim(program: Command): void {
     .option('--kv-cache-transfer-time-std-dev <duration>', 'P/D: standard deviation of the per-token pull time (ms or a duration)', goDurationArg('--kv-cache-transfer-time-std-dev'))
     .option('--time-factor-under-load <x>', 'slow-down factor at --max-num-seqs running requests (>= 1)', numberArg('--time-factor-under-load', 1), 1)
     // KV events
-    .option('--kv-events-endpoint <zmq>', 'publish KV events, e.g. tcp://*:5557 (binds) or tcp://host:5557 (connects)')
+    .option('--kv-events-endpoint <zmq>', 'publish KV events, e.g. tcp://*:5557 (binds every interface) or tcp://host:5557 (connects)')
     .option('--kv-events-topic <topic>', 'ZMQ topic; {host}, {port}, {model} are filled in (default: "", or kv@{host}:{port}@{model} with --enable-kvcache)')
     .addOption(new Option('--kv-events-format <fmt>', 'event encoding').choices(['array', 'map']).default('array'))
     .option('--kv-events-replay-endpoint <zmq>', 'ROUTER socket replaying buffered KV event batches')
     .option('--kv-events-replay-queue-size <n>', 'batches kept for replay', intArg('--kv-events-replay-queue-size', 1), 10_000)
-    .option('--kv-events-config <json>', 'vLLM\'s KV-events JSON: {"enable_kv_cache_events","endpoint","topic","replay_endpoint","buffer_steps"}', jsonArg('--kv-events-config'))
+    .option('--kv-events-config <json>', 'vLLM\'s KV-events JSON: {"enable_kv_cache_events","endpoint","topic","replay_endpoint","buffer_steps"}; no endpoint = port 5557 on --host', jsonArg('--kv-events-config'))
     .option('--enable-kvcache [bool]', 'llm-d-inference-sim: publish KV events to --zmq-endpoint (the cache itself is always simulated)', boolArg('--enable-kvcache'))
     .option('--zmq-endpoint <zmq>', `llm-d-inference-sim: KV-event endpoint used with --enable-kvcache (default ${LLMD_ZMQ_ENDPOINT})`)
     .option('--event-batch-size <n>', 'at most this many events per published batch (default: one batch per engine step, as vLLM)', intArg('--event-batch-size', 1))
@@ -150,7 +150,12 @@ export function registerSim(program: Command): void {
     let replayEndpoint: string | undefined = o.kvEventsReplayEndpoint;
     let replayBuffer: number = o.kvEventsReplayQueueSize;
     const kvc = o.kvEventsConfig as Record<string, unknown> | undefined;
+    // vLLM's default endpoint binds every interface beside a server that listens on all of them
+    // by default; here HTTP listens on --host (127.0.0.1 by default), and so does this endpoint.
+    // One the user wrote, `tcp://*:5557` included, is taken as written.
+    let defaultEndpoint = false;
     if (kvc && kvc.enable_kv_cache_events === true) {
+      defaultEndpoint = !kvEventsEndpoint && typeof kvc.endpoint !== 'string';
       kvEventsEndpoint ??= typeof kvc.endpoint === 'string' ? kvc.endpoint : 'tcp://*:5557';
       kvEventsTopic ??= typeof kvc.topic === 'string' ? kvc.topic : '';
       replayEndpoint ??= typeof kvc.replay_endpoint === 'string' ? kvc.replay_endpoint : undefined;
@@ -207,6 +212,7 @@ export function registerSim(program: Command): void {
         kvEventsTopic: kvEventsTopic ?? '',
         kvEventsFormat: o.useVllmMapEventFormat === true ? 'map' : o.kvEventsFormat,
         kvEventsReplayEndpoint: replayEndpoint,
+        kvEventsBindHttpHost: { endpoint: defaultEndpoint },
         kvEventsReplayBufferSize: replayBuffer,
         kvEventsBatchSize: o.eventBatchSize,
         hashSeed,

@@ -98,7 +98,7 @@ export function registerUp(program: Command): void {
     .addOption(new Option('--model <name>', 'model name').default('Qwen/Qwen2.5-3B-Instruct'))
     .option('--no-enable-prefix-caching', 'run the replicas without prefix caching (to see what it is worth)')
     .addOption(new Option('--port <n>', 'gateway port (0 = any free port)').argParser(portArg('--port')).default(8080))
-    .addOption(new Option('--host <addr>', 'listen address').default('127.0.0.1'));
+    .addOption(new Option('--host <addr>', "listen address of the gateway, the replicas and the replicas' KV-event sockets").default('127.0.0.1'));
   addRoutingOptions(cmd);
   addObjectiveOptions(cmd);
   addFlowControlOptions(cmd, { maxNumSeqs: false }); // --max-num-seqs above sets the replicas'

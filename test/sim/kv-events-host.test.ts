@@ -1,0 +1,103 @@
+// Where the KV-event sockets listen: on the host HTTP serves on (`kvgate up --host`, `kvgate sim
+// --host`, 127.0.0.1 by default), not on every interface, unless the user wrote a wildcard
+// endpoint. Before, `kvgate up` served HTTP on 127.0.0.1 and its ZeroMQ publish and replay
+// sockets on 0.0.0.0, while its startup table printed tcp://127.0.0.1:….
+//
+// The sockets' local addresses are read from /proc/net/tcp{,6} (Linux; the tests skip elsewhere):
+// a client on loopback cannot tell a 127.0.0.1 bind from a 0.0.0.0 one, and a non-loopback
+// address to try from outside the host may not exist on the machine running the tests.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { endianness } from 'node:os';
+import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { spawnKvgate, waitForOutput } from '../helpers/cli.js';
+import { freePortRange } from '../helpers/ports.js';
+import { narrowWildcard } from '../../src/sim/kv-event-publisher.js';
+
+const PROC = existsSync('/proc/net/tcp');
+const skip = PROC ? false : 'needs /proc/net/tcp (Linux)';
+
+/** A /proc/net/tcp address word: the kernel prints each 32-bit word of the address in host byte order. */
+function procWord(hex: string): Buffer {
+  const b = Buffer.from(hex, 'hex');
+  return endianness() === 'LE' ? b.reverse() : b;
+}
+
+/** The local addresses of the sockets listening on TCP `port` (IPv4 dotted, IPv6 as `[hex]`). */
+function listeningOn(port: number): string[] {
+  const out: string[] = [];
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    if (!existsSync(file)) continue;
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 4 || f[3] !== '0A') continue; // 0A = LISTEN
+      const [addr, portHex] = f[1].split(':');
+      if (parseInt(portHex, 16) !== port) continue;
+      if (addr.length === 8) out.push([...procWord(addr)].join('.'));
+      else out.push(`[${[0, 8, 16, 24].map((i) => procWord(addr.slice(i, i + 8)).toString('hex')).join('')}]`);
+    }
+  }
+  return out.sort();
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exit = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exit;
+}
+
+test('kvgate up: the replicas bind their KV-event and replay sockets on --host (127.0.0.1 by default), where HTTP listens', { skip }, async () => {
+  const child = spawnKvgate(['up', '--port', '0', '--sim-base-port', '0', '--replicas', '2', '--profile', 'instant', '--json']);
+  try {
+    const line = await waitForOutput(child, /\{"gateway_url".*\}\n/, 60_000);
+    const ready = JSON.parse(line) as { replicas: string[]; kv_events: { port: number; replayPort: number }[] | null };
+    assert.equal(ready.kv_events?.length, 2, 'KV events are on by default');
+    for (const [i, kv] of ready.kv_events!.entries()) {
+      assert.deepEqual(listeningOn(Number(new URL(ready.replicas[i]).port)), ['127.0.0.1'], `replica ${i}'s HTTP`);
+      assert.deepEqual(listeningOn(kv.port), ['127.0.0.1'], `replica ${i}'s KV-event socket (port ${kv.port})`);
+      assert.deepEqual(listeningOn(kv.replayPort), ['127.0.0.1'], `replica ${i}'s replay socket (port ${kv.replayPort})`);
+    }
+  } finally {
+    await stop(child);
+  }
+});
+
+test('kvgate sim: an endpoint written with `*` binds every interface, as vLLM; vLLM\'s default endpoint (not written) binds on --host', { skip }, async () => {
+  const base = await freePortRange(2);
+  const explicit = spawnKvgate(['sim', '--port', '0', '--profile', 'instant', '--kv-events-endpoint', `tcp://*:${base}`, '--kv-events-replay-endpoint', `tcp://*:${base + 1}`]);
+  try {
+    await waitForOutput(explicit, /listening on http/, 30_000);
+    assert.deepEqual(listeningOn(base), ['0.0.0.0'], 'the user asked for every interface');
+    assert.deepEqual(listeningOn(base + 1), ['0.0.0.0']);
+  } finally {
+    await stop(explicit);
+  }
+
+  // --kv-events-config without an endpoint takes vLLM's tcp://*:5557: a fixed port, so this part
+  // runs only when 5557 is free (no test in this suite uses it).
+  const free = await new Promise<boolean>((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(5557, '0.0.0.0', () => s.close(() => resolve(true)));
+  });
+  if (!free) return;
+  const dflt = spawnKvgate(['sim', '--port', '0', '--profile', 'instant', '--kv-events-config', '{"enable_kv_cache_events":true}']);
+  try {
+    await waitForOutput(dflt, /listening on http/, 30_000);
+    assert.deepEqual(listeningOn(5557), ['127.0.0.1']);
+  } finally {
+    await stop(dflt);
+  }
+});
+
+test('narrowWildcard: a tcp://*:port takes the HTTP address; 0.0.0.0 and :: stay wildcards; anything else is unchanged', () => {
+  assert.deepEqual(narrowWildcard('tcp://*:5557', '127.0.0.1'), { endpoint: 'tcp://127.0.0.1:5557', ipv6: false });
+  assert.deepEqual(narrowWildcard('tcp://*:5557', '::1'), { endpoint: 'tcp://[::1]:5557', ipv6: true });
+  assert.deepEqual(narrowWildcard('tcp://*:5557', '0.0.0.0'), { endpoint: 'tcp://*:5557', ipv6: false });
+  assert.deepEqual(narrowWildcard('tcp://*:5557', '::'), { endpoint: 'tcp://*:5557', ipv6: true });
+  assert.deepEqual(narrowWildcard('tcp://10.0.0.1:5557', '127.0.0.1'), { endpoint: 'tcp://10.0.0.1:5557', ipv6: false });
+  assert.deepEqual(narrowWildcard('ipc:///tmp/kv', '127.0.0.1'), { endpoint: 'ipc:///tmp/kv', ipv6: false });
+});
