@@ -347,14 +347,11 @@ export function parseCompletionRequest(
   let maxTokens = mct ?? mt;
   // vLLM lets a completions request echo its prompt without generating (echo with max_tokens 0).
   const echoOnly = kind === 'completions' && echo && maxTokens === 0;
-  // vLLM's SamplingParams wording, naming the field the client sent: vLLM copies
-  // max_completion_tokens into max_tokens first and so says "max_tokens" for either, which sent a
-  // client that never wrote max_tokens looking for it (the error's param already named the right one).
-  if (maxTokens !== null && maxTokens < 1 && !echoOnly) throw bad(`${maxTokensParam} must be at least 1, got ${maxTokens}.`, maxTokensParam);
+  if (maxTokens !== null && maxTokens < 1 && !echoOnly) throw bad(`max_tokens must be at least 1, got ${maxTokens}.`, maxTokensParam);
   if (echoOnly) maxTokens = 0;
   const minTokens = optionalInt(body, 'min_tokens');
   if (minTokens !== null && maxTokens !== null && minTokens > maxTokens && !echoOnly) {
-    throw bad(`min_tokens must be less than or equal to ${maxTokensParam}=${maxTokens}, got ${minTokens}.`, 'min_tokens');
+    throw bad(`min_tokens must be less than or equal to max_tokens=${maxTokens}, got ${minTokens}.`, 'min_tokens');
   }
   // vLLM's completions server refuses `suffix` (serving_completion.py).
   if (kind === 'completions' && body.suffix !== undefined && body.suffix !== null) throw bad('suffix is not currently supported', 'suffix');
