@@ -53,8 +53,8 @@ function upstreamKey(v: string, where: string, fail: (message: string) => Error)
 
 /** `--upstream-api-key`: one key, given once (kvgate presents a single key). */
 export function upstreamApiKeyArg(v: string, prev: string | undefined): string {
-  if (prev !== undefined) throw new InvalidArgumentError('--upstream-api-key is given twice: kvgate presents one key to the model servers');
-  return upstreamKey(v, '--upstream-api-key', (m) => new InvalidArgumentError(m));
+  if (prev !== undefined) throw keyError('--upstream-api-key', '--upstream-api-key is given twice: kvgate presents one key to the model servers');
+  return upstreamKey(v, '--upstream-api-key', (m) => keyError('--upstream-api-key', m));
 }
 
 /**
