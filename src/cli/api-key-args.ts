@@ -17,6 +17,26 @@ export function apiKeyArg(v: string, prev: string[] = []): string[] {
   return [...prev, ...keys];
 }
 
+/**
+ * The key a client command presents (`verify --api-key`): one key, checked as serve and sim
+ * check theirs — an empty value is an error, not "no key" (an unset `$KEY` would otherwise send
+ * no Authorization and make every check fail with 401 for a reason the table does not show).
+ */
+export function clientApiKeyArg(v: string, prev: string | undefined): string {
+  // Empty: commander's own "argument '' is invalid" line, as serve and sim print it (nothing to hide).
+  if (!v.trim()) throw new InvalidArgumentError('--api-key is empty (an unset variable in --api-key "$KEY"?): give a key, or leave --api-key out to call the endpoint without one');
+  if (prev !== undefined) throw keyError('--api-key', '--api-key is given twice: give the one key the endpoint requires');
+  return upstreamKey(v, '--api-key', (m) => keyError('--api-key', m));
+}
+
+/**
+ * A refused key that is not empty: a KvgateError, not commander's InvalidArgumentError, whose
+ * "argument 'VALUE' is invalid" would print the key.
+ */
+function keyError(flag: string, message: string): KvgateError {
+  return new KvgateError(ErrorCode.InvalidConfig, message, { param: flag });
+}
+
 /** The environment variable that holds the upstream key (keeps it out of argv, which `ps` shows to every user). */
 export const UPSTREAM_API_KEY_ENV = 'KVGATE_UPSTREAM_API_KEY';
 
@@ -33,8 +53,8 @@ function upstreamKey(v: string, where: string, fail: (message: string) => Error)
 
 /** `--upstream-api-key`: one key, given once (kvgate presents a single key). */
 export function upstreamApiKeyArg(v: string, prev: string | undefined): string {
-  if (prev !== undefined) throw new InvalidArgumentError('--upstream-api-key is given twice: kvgate presents one key to the model servers');
-  return upstreamKey(v, '--upstream-api-key', (m) => new InvalidArgumentError(m));
+  if (prev !== undefined) throw keyError('--upstream-api-key', '--upstream-api-key is given twice: kvgate presents one key to the model servers');
+  return upstreamKey(v, '--upstream-api-key', (m) => keyError('--upstream-api-key', m));
 }
 
 /**

@@ -1,12 +1,13 @@
-import type { PreflightRow } from './preflight-types.js';
+import { clusterVerified, type PreflightRow } from './preflight-types.js';
 
 /** The operator's table: `STATUS  check  detail`, a `fix:` line under each failure. */
 export function formatPreflightTable(rows: PreflightRow[], passed: boolean): string {
   const w = Math.max(...rows.map((r) => r.check.length));
-  const noCluster = rows.some((r) => r.status === 'SKIP' && r.detail.startsWith('no cluster configured'));
+  const verified = clusterVerified(rows);
   let out = '';
   for (const r of rows) out += `${r.status.padEnd(4)}  ${r.check.padEnd(w)}  ${r.detail}${r.status === 'FAIL' && r.hint ? `\n      fix: ${r.hint}` : ''}\n`;
-  out += `\n${noCluster ? 'no cluster configured: only local tools were checked\n' : ''}${passed ? 'preflight passed' : 'preflight FAILED'}\n`;
+  out += `\n${verified ? '' : 'no cluster configured: only local tools were checked\n'}`;
+  out += `${passed ? (verified ? 'preflight passed' : 'preflight passed for the local checks only: the cluster was NOT verified') : 'preflight FAILED'}\n`;
   return out;
 }
 
@@ -35,10 +36,15 @@ export function formatPreflightCustomer(rows: PreflightRow[], passed: boolean): 
     }
   }
   const todo = rows.filter((r) => r.status === 'FAIL' && r.required);
-  if (passed) out += `\n✅ Ready to deploy: every required check passed.\n`;
+  const verified = clusterVerified(rows);
+  // Without a kubeconfig nothing about the cluster was checked: "Ready to deploy" would be a
+  // promise the run cannot make, so the verdict says what is still unknown.
+  if (passed && verified) out += `\n✅ Ready to deploy: every required check passed.\n`;
+  else if (passed) out += `\n➖ Cluster not verified: the local checks passed, but no kubeconfig was found, so the cluster, its CRDs, namespace and secrets were not checked.\n  Before deploying, run kvgate preflight again with the cluster's kubeconfig (--kubeconfig, $KUBECONFIG or ~/.kube/config).\n`;
   else {
     out += `\n❌ Not ready: ${todo.length} thing${todo.length === 1 ? '' : 's'} to fix first.\n`;
     todo.forEach((r, i) => (out += `  ${i + 1}. ${r.check} — ${r.detail}${r.hint ? `\n     What to do: ${r.hint}` : ''}\n`));
+    if (!verified) out += `  The cluster was not verified (no kubeconfig): run kvgate preflight again with it before deploying.\n`;
   }
   return out;
 }

@@ -1,7 +1,7 @@
 import { ApiextensionsV1Api, CoreV1Api, VersionApi } from '@kubernetes/client-node';
 import { describeKubeError, findKubeConfig, type LoadedKubeConfig } from '../datalayer/sources/kube-config.js';
 import { gcpChecks, run, type AcceleratorFamily } from './preflight-gcp.js';
-import type { PreflightRow } from './preflight-types.js';
+import { NO_CLUSTER, type PreflightRow } from './preflight-types.js';
 
 export type { PreflightRow, Status } from './preflight-types.js';
 
@@ -67,7 +67,7 @@ async function clusterRows(o: PreflightOptions): Promise<PreflightRow[]> {
     rows.push(row('kubeconfig', 'FAIL', (err as Error).message, 'point --kubeconfig at a valid file'));
     return rows;
   }
-  if (!cfg) return clusterSkips(o, 'no cluster configured (no kubeconfig): only local checks ran', true);
+  if (!cfg) return clusterSkips(o, NO_CLUSTER, true);
   const kc = cfg.kc;
   try {
     const v = await kc.makeApiClient(VersionApi).getCode();

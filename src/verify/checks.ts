@@ -44,6 +44,41 @@ function explain(err: unknown, url: string): string {
   return `${url}: ${e.message ?? String(err)}`;
 }
 
+/** What a failed answer said: OpenAI's `error.message`, a bare `error` string (vLLM's 401), else the body's start. */
+function errorMessage(r: HttpResult): string {
+  try {
+    const j = JSON.parse(r.text) as { error?: { message?: unknown } | unknown; message?: unknown };
+    const e = j.error;
+    if (e && typeof e === 'object' && typeof (e as { message?: unknown }).message === 'string') return (e as { message: string }).message;
+    if (typeof e === 'string') return e;
+    if (typeof j.message === 'string') return j.message;
+  } catch {
+    /* not JSON */
+  }
+  return r.text.slice(0, 120).replace(/\s+/g, ' ').trim() || '(empty body)';
+}
+
+/**
+ * The non-200 answers of a batch of probes, by status: "HTTP 404 ×6: The model `nope` does not
+ * exist." — so a row says why its requests failed, not only how many did.
+ */
+class Failures {
+  count = 0;
+  private readonly byStatus = new Map<number, { n: number; message: string }>();
+
+  add(r: HttpResult): void {
+    this.count++;
+    const f = this.byStatus.get(r.status);
+    if (f) f.n++;
+    else this.byStatus.set(r.status, { n: 1, message: errorMessage(r) });
+  }
+
+  summary(of: number, what: string): string {
+    const parts = [...this.byStatus].map(([status, f]) => `HTTP ${status}${this.byStatus.size > 1 ? ` ×${f.n}` : ''}: ${f.message}`);
+    return `${this.count === of ? `all ${of}` : `${this.count} of ${of}`} ${what} failed — ${parts.join('; ')}`;
+  }
+}
+
 /** The seed's verification table as code: each check returns a row, never throws. */
 export class Verifier {
   private model?: string;
@@ -123,21 +158,23 @@ export class Verifier {
   async loadDistribution(): Promise<CheckRow> {
     if (!this.model) return { test: 'Load Distribution', status: 'SKIP', result: 'no model known' };
     const served = new Map<string, number>();
-    let failures = 0;
+    const failures = new Failures();
+    const n = Math.max(6, this.o.requests);
     try {
-      const n = Math.max(6, this.o.requests);
       await this.pool(n, this.o.parallel, async (i) => {
         const r = await this.complete(`Distribution probe ${i} ${randomBytes(8).toString('hex')}. `.repeat(20), 1);
-        if (r.status !== 200) failures++;
+        if (r.status !== 200) failures.add(r);
         const h = r.headers['x-gateway-destination-endpoint-served'];
         if (typeof h === 'string') served.set(h, (served.get(h) ?? 0) + 1);
       });
     } catch (err) {
       return { test: 'Load Distribution', status: 'FAIL', result: 'error', diagnosis: explain(err, this.o.url) };
     }
+    // Failed requests first: with none answered, "does not report the serving replica" would blame the header.
+    if (failures.count > 0 && served.size === 0) return { test: 'Load Distribution', status: 'FAIL', result: `${failures.count} of ${n} probe requests failed`, diagnosis: failures.summary(n, 'probe requests') };
     if (served.size === 0) return { test: 'Load Distribution', status: 'SKIP', result: 'the endpoint does not report the serving replica (x-gateway-destination-endpoint-served)' };
     const dist = [...served].map(([k, v]) => `${k}×${v}`).join(', ');
-    if (failures > 0) return { test: 'Load Distribution', status: 'FAIL', result: dist, diagnosis: `${failures} probe requests failed` };
+    if (failures.count > 0) return { test: 'Load Distribution', status: 'FAIL', result: dist, diagnosis: failures.summary(n, 'probe requests') };
     if (served.size < 2) return { test: 'Load Distribution', status: 'FAIL', result: dist, diagnosis: 'every request went to one replica: is only one replica ready, or is the routing pinned?' };
     return { test: 'Load Distribution', status: 'PASS', result: `requests distributed across ${served.size} replicas (${dist})`, data: { served: Object.fromEntries(served) } };
   }
@@ -159,7 +196,7 @@ export class Verifier {
     try {
       for (let i = 0; i < n; i++) {
         const r = await this.complete(prompt);
-        if (r.status !== 200) return { test: name, status: 'FAIL', result: `request ${i + 1} of ${n}: HTTP ${r.status}`, diagnosis: r.text.slice(0, 160) };
+        if (r.status !== 200) return { test: name, status: 'FAIL', result: `request ${i + 1} of ${n}: HTTP ${r.status}`, diagnosis: errorMessage(r) };
         const usage = (JSON.parse(r.text) as { usage?: { prompt_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } | null } }).usage;
         const h = r.headers['x-gateway-destination-endpoint-served'];
         sent.push({ r, served: typeof h === 'string' ? h : undefined, cached: usage?.prompt_tokens_details?.cached_tokens ?? undefined, promptTokens: usage?.prompt_tokens });
@@ -223,13 +260,13 @@ export class Verifier {
     const name = 'Throughput';
     if (!this.model) return { test: name, status: 'SKIP', result: 'no model known' };
     const lat: number[] = [];
-    let failures = 0;
+    const failures = new Failures();
     const t0 = performance.now();
     try {
       await this.pool(this.o.requests, this.o.parallel, async (i) => {
         const r = await this.complete(`Throughput probe ${i}: write one short sentence.`);
         if (r.status === 200) lat.push(r.ms);
-        else failures++;
+        else failures.add(r);
       });
     } catch (err) {
       return { test: name, status: 'FAIL', result: 'error', diagnosis: explain(err, this.o.url) };
@@ -241,9 +278,9 @@ export class Verifier {
     const rps = lat.length / secs;
     // pool() runs at most one worker per request: that is the concurrency that was used.
     const concurrency = Math.min(this.o.parallel, this.o.requests);
-    const data = { requests: this.o.requests, concurrency, throughput_rps: +rps.toFixed(2), p50_ms: p50 === undefined ? null : +p50.toFixed(1), failures };
+    const data = { requests: this.o.requests, concurrency, throughput_rps: +rps.toFixed(2), p50_ms: p50 === undefined ? null : +p50.toFixed(1), failures: failures.count };
     const result = `${rps.toFixed(1)} req/s, ${p50 === undefined ? 'no request succeeded' : `P50 ${p50.toFixed(0)} ms`} (${this.o.requests} requests, ${concurrency} concurrent)`;
-    if (failures > 0) return { test: name, status: 'FAIL', result, diagnosis: `${failures} of ${this.o.requests} requests failed`, data };
+    if (failures.count > 0) return { test: name, status: 'FAIL', result, diagnosis: failures.summary(this.o.requests, 'requests'), data };
     return { test: name, status: 'PASS', result, data };
   }
 

@@ -56,3 +56,23 @@ test('top reads KVGATE_API_KEYS as serve does (its first key), KVGATE_API_KEY st
     await f.close();
   }
 });
+
+test('verify refuses an empty --api-key as serve and sim do, before any request; a refused key is never echoed', async () => {
+  for (const key of ['', ' ']) {
+    const r = await runKvgate(['verify', '--url', 'http://127.0.0.1:9', '--api-key', key], { env: envWith({}) });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /--api-key is empty \(an unset variable in --api-key "\$KEY"\?\)/);
+    assert.equal(r.stdout, '', 'no verification table: it stopped at the flag');
+  }
+  for (const sim of [['sim', '--port', '0', '--api-key', '']]) {
+    const r = await runKvgate(sim, { env: envWith({}) });
+    assert.match(r.stderr, /--api-key is empty \(an unset variable in --api-key "\$KEY"\?\)/, 'the same check as sim');
+  }
+  const twice = await runKvgate(['verify', '--url', 'http://127.0.0.1:9', '--api-key', 'first-secret', '--api-key', 'second-secret'], { env: envWith({}) });
+  assert.equal(twice.code, 1);
+  assert.match(twice.stderr, /^kvgate: --api-key is given twice/m);
+  const odd = await runKvgate(['verify', '--url', 'http://127.0.0.1:9', '--api-key', 'sécret'], { env: envWith({}) });
+  assert.equal(odd.code, 1);
+  assert.match(odd.stderr, /^kvgate: --api-key holds characters an HTTP header cannot carry/m);
+  for (const r of [twice, odd]) assert.doesNotMatch(r.stderr, /secret|sécret/);
+});

@@ -31,3 +31,12 @@ test('config check without a file or --preset prints the preset every command de
   const help = await runKvgate(['config', 'check', '--help']);
   assert.match(help.stdout, /--preset <name>[\s\S]*default: kvgate/);
 });
+
+test('config check FILE --preset NAME is an error naming both, not FILE checked and --preset ignored', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'kvgate-cfg-')), 'mine.yaml');
+  writeFileSync(file, 'this: is not checked\n');
+  const r = await runKvgate(['config', 'check', '--preset', 'kvgate', file]);
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, new RegExp(`^kvgate: --preset kvgate and the file ${file} both name a config to check: give one of them$`, 'm'));
+  assert.equal(r.stdout, '');
+});

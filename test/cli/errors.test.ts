@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runKvgate, spawnKvgate, waitForOutput } from '../helpers/cli.js';
@@ -64,6 +64,24 @@ test('render: required flags marked in --help and reported together; -o naming a
   const r = await runKvgate(['render', '--name', 'a', '--namespace', 'b', '--model', 'm', '-o', file]);
   assertFlagError(r, new RegExp(`^kvgate: --output: ${file} is a file; give a directory`, 'm'));
   assert.doesNotMatch(r.stderr, /EEXIST/);
+});
+
+test('render -o where mkdir answers ENOENT under an existing parent (procfs, a dangling symlink): prompt error, no hang', async () => {
+  // Node 20's recursive mkdirSync loops forever on these; the runner's kill after 20 s turns a
+  // hang into code null, which fails the exit-code assertion.
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-render-'));
+  symlinkSync(join(dir, 'nowhere'), join(dir, 'dangling'));
+  const args = ['render', '--name', 'a', '--namespace', 'b', '--model', 'm', '-o'];
+  const r = await runKvgate([...args, join(dir, 'dangling', 'out')], { timeoutMs: 20_000 });
+  assertFlagError(r, new RegExp(`^kvgate: --output: cannot create ${dir}/dangling/out: ENOTDIR \\(exists and is not a directory, mkdir '${dir}/dangling'\\)$`, 'm'));
+  if (existsSync('/proc/self')) {
+    const proc = await runKvgate([...args, '/proc/nope'], { timeoutMs: 20_000 });
+    assertFlagError(proc, /^kvgate: --output: cannot create \/proc\/nope: ENOENT \(no such file or directory, mkdir '\/proc\/nope'\)$/m);
+  }
+  // A directory that exists is written into; missing levels are created.
+  const ok = await runKvgate([...args, join(dir, 'a', 'b')]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.ok(existsSync(join(dir, 'a', 'b', 'kustomization.yaml')));
 });
 
 test('epp: a --grpc-port in use is one kvgate line, without grpc-js logging its own', async () => {

@@ -116,3 +116,27 @@ test('--hourly is the total: --nodes, --pricing or --cluster-fee beside it is an
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(JSON.parse(ok.stdout).rows[0].hourly_usd, 3);
 });
+
+test('cost --from-bench with --throughput (or with --output-tokens-per-request when the report has tokens) is an error naming both', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-cost-'));
+  const full = join(dir, 'full.json');
+  writeFileSync(full, JSON.stringify({ kvgate_bench: 1, summary: { throughput_rps: 3.2, output_tokens_mean: 100 } }));
+  const rps = await runKvgate(['cost', '--accelerator', 'tpu-v6e', '--throughput', '5', '--from-bench', full]);
+  assert.equal(rps.code, 1, rps.stdout);
+  assert.match(rps.stderr, /^kvgate: --throughput and --from-bench both give the throughput/m);
+  assert.equal(rps.stdout, '');
+  const tokens = await runKvgate(['cost', '--accelerator', 'tpu-v6e', '--output-tokens-per-request', '7', '--from-bench', full]);
+  assert.equal(tokens.code, 1, tokens.stdout);
+  assert.match(tokens.stderr, /^kvgate: --output-tokens-per-request and --from-bench both give the output tokens \(.*full\.json measured 100 a request\)/m);
+  // A report without output tokens takes them from the flag: $10.80/h ÷ (3.2 req/s × 10 tokens × 3600) × 10⁶.
+  const bare = join(dir, 'bare.json');
+  writeFileSync(bare, JSON.stringify({ kvgate_bench: 1, summary: { throughput_rps: 3.2 } }));
+  const ok = await runKvgate(['cost', '--accelerator', 'tpu-v6e', '--output-tokens-per-request', '10', '--from-bench', bare, '--json']);
+  assert.equal(ok.code, 0, ok.stderr);
+  const row = JSON.parse(ok.stdout).rows[0];
+  assert.equal(row.throughput_rps, 3.2);
+  assert.equal(cents(row.per_million_output_tokens_usd), 93.75);
+});

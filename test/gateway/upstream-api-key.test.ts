@@ -136,8 +136,13 @@ test('kvgate serve: an empty --upstream-api-key or KVGATE_UPSTREAM_API_KEY, or t
   const env = await runKvgate(base, { env: envWith({ KVGATE_UPSTREAM_API_KEY: '' }) });
   assert.equal(env.code, 1);
   assert.match(env.stderr, /^kvgate: KVGATE_UPSTREAM_API_KEY is empty/m);
-  const twice = await runKvgate([...base, '--upstream-api-key', 'a', '--upstream-api-key', 'b'], { env: envWith({}) });
+  const twice = await runKvgate([...base, '--upstream-api-key', 'first-secret', '--upstream-api-key', 'second-secret'], { env: envWith({}) });
   assert.equal(twice.code, 1);
   assert.match(twice.stderr, /--upstream-api-key is given twice/);
-  for (const r of [flag, env, twice]) assert.doesNotMatch(r.stdout, /listening/);
+  const odd = await runKvgate([...base, '--upstream-api-key', 'sécret'], { env: envWith({}) });
+  assert.equal(odd.code, 1);
+  assert.match(odd.stderr, /--upstream-api-key holds characters an HTTP header cannot carry/);
+  // commander's "argument 'VALUE' is invalid" would print the key.
+  for (const r of [twice, odd]) assert.doesNotMatch(r.stderr, /secret|sécret/);
+  for (const r of [flag, env, twice, odd]) assert.doesNotMatch(r.stdout, /listening/);
 });

@@ -165,3 +165,63 @@ test('dashboard in headless Chromium: live updates; replica table, cards and cha
     fleet.kill('SIGTERM');
   }
 });
+
+/** The uPlot members the axis test reads (`_values`/`_splits`: what the x axis drew, uPlot 1.6 internals). */
+interface AxisPlot {
+  width: number;
+  bbox: { left: number };
+  valToPos(v: number, scale: string): number;
+  axes: { _values: string[] | null; _splits: number[] | null; font: string | [string, number, number] }[];
+}
+
+test('dashboard charts in headless Chromium: x ticks are one-line clock times that neither overlap nor leave the chart; the date is in the header', async () => {
+  assert.ok(existsSync('/usr/bin/chromium'), 'Chromium is required for this test: apt-get install chromium');
+  const fleet = spawnKvgate(['up', '--port', '0', '--sim-base-port', '0', '--kv-events-base-port', '0', '--profile', 'instant', '--replicas', '1', '--json']);
+  const { chromium } = await import('playwright-core');
+  let browser: Awaited<ReturnType<typeof chromium.launch>> | undefined;
+  try {
+    const { gateway_url: gw } = JSON.parse(await waitForOutput(fleet, /\{"gateway_url".*\}/, 30_000)) as { gateway_url: string };
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+    // Narrow first: the old labels ran into each other there ("12/1/26 6:22:6:23am").
+    for (const width of [390, 1366]) {
+      const page = await browser.newPage({ viewport: { width, height: 900 }, deviceScaleFactor: 1 });
+      await page.goto(`${gw}/dashboard`);
+      // Enough history for two ticks on every chart.
+      await page.waitForFunction(() => {
+        const charts = (globalThis as unknown as { kvgateDashboard: { charts: Record<string, { plot?: AxisPlot }> } }).kvgateDashboard.charts;
+        const ids = Object.keys(charts);
+        return ids.length === 4 && ids.every((id) => (charts[id].plot?.axes[0]._values?.length ?? 0) >= 2);
+      }, null, { timeout: 90_000 });
+      const axes = await page.evaluate(() => {
+        const g = globalThis as unknown as { kvgateDashboard: { charts: Record<string, { plot?: AxisPlot }> }; document: { createElement(t: 'canvas'): { getContext(c: '2d'): { font: string; measureText(t: string): { width: number } } } } };
+        const ctx = g.document.createElement('canvas').getContext('2d');
+        return Object.entries(g.kvgateDashboard.charts).map(([id, { plot }]) => {
+          const u = plot!;
+          const ax = u.axes[0];
+          ctx.font = Array.isArray(ax.font) ? ax.font[0] : ax.font;
+          const labels = ax._values!;
+          const boxes = ax._splits!.map((v, i) => {
+            const x = u.bbox.left + u.valToPos(v, 'x');
+            const w = ctx.measureText(labels[i]).width;
+            return { left: x - w / 2, right: x + w / 2 };
+          });
+          return { id, labels, boxes, width: u.width };
+        });
+      });
+      for (const a of axes) {
+        for (const l of a.labels) assert.match(l, /^\d{2}:\d{2}(:\d{2})?$/, `${a.id} at ${width}px: tick "${l}" is a one-line clock time`);
+        a.boxes.forEach((b, i) => {
+          assert.ok(b.left >= 0 && b.right <= a.width, `${a.id} at ${width}px: "${a.labels[i]}" inside the chart (${b.left.toFixed(1)}–${b.right.toFixed(1)} of ${a.width})`);
+          if (i > 0) assert.ok(b.left > a.boxes[i - 1].right, `${a.id} at ${width}px: "${a.labels[i - 1]}" and "${a.labels[i]}" overlap`);
+        });
+      }
+      assert.match((await page.locator('#live').textContent())!, /^live · \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+      mkdirSync(OUT, { recursive: true });
+      await page.locator('#ch-decisions').screenshot({ path: join(OUT, `dashboard-axis-${width}.png`) });
+      await page.close();
+    }
+  } finally {
+    await browser?.close();
+    fleet.kill('SIGTERM');
+  }
+});

@@ -5,6 +5,10 @@ import { fleetWithGateway, MODEL } from '../gateway/helpers.js';
 import { runKvgate } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
 import { sparkline } from '../../src/observability/top/fleet-view.js';
+import { startSimFleet } from '../../src/sim/fleet.js';
+import { startGateway, type RunningGateway } from '../../src/gateway/server.js';
+import { loadConfig } from '../../src/router/index.js';
+import { parseEndpoint } from '../../src/datalayer/sources/static-endpoints.js';
 import { clockTime } from '../../src/observability/fleet-snapshot.js';
 
 // eslint-disable-next-line no-control-regex
@@ -51,6 +55,47 @@ test('kvgate top: an unreachable URL and a bad --url are clear errors (exit 1)',
   const s = await runKvgate(['top', '--url', 'ftp://x']);
   assert.equal(s.code, 1);
   assert.match(s.stderr, /--url must be http/);
+});
+
+/** Resolves true when a TCP connect to 127.0.0.1:port is refused (nothing listens there). */
+async function refused(port: number): Promise<boolean> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve) => {
+    const sock = connect(port, '127.0.0.1');
+    sock.once('connect', () => (sock.destroy(), resolve(false)));
+    sock.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
+  });
+}
+
+test('kvgate top reaches a gateway on a port of the fetch spec\'s "bad ports" list; a closed one of them is "connection refused", not "bad port"', async () => {
+  // Unprivileged ports on the WHATWG list (fetch refuses them before connecting): the first free
+  // one. Not fleetWithGateway: its readiness wait uses fetch, which cannot reach these ports.
+  const fleet = await startSimFleet({ replicas: 1, basePort: 0, profile: 'instant' });
+  let gateway: RunningGateway | undefined;
+  try {
+    for (const port of [10080, 6665, 6666, 6667, 6668, 6669, 6697, 6000, 5060, 5061, 4190, 4045]) {
+      try {
+        gateway = await startGateway({ port, config: loadConfig({ preset: 'kvgate' }), endpoints: fleet.replicas.map((r) => parseEndpoint(r.url)) });
+        break;
+      } catch {
+        /* in use: the next one */
+      }
+    }
+    if (gateway) {
+      const r = await runKvgate(['top', '--url', gateway.url, '--once'], { timeoutMs: 30_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(plain(r.stdout), /kvgate top — pool kvgate/);
+    }
+  } finally {
+    await gateway?.close();
+    await fleet.close();
+  }
+  if (await refused(1)) {
+    const one = await runKvgate(['top', '--url', 'http://127.0.0.1:1', '--once']);
+    assert.equal(one.code, 1);
+    assert.match(one.stderr, /^kvgate: cannot reach http:\/\/127\.0\.0\.1:1\/dashboard\/events: connection refused$/m);
+  }
+  assert.ok(gateway, 'one of the bad ports was free to listen on');
 });
 
 test('sparkline scales to the window maximum and leaves gaps for missing points', () => {

@@ -181,6 +181,24 @@ test('without a cluster, preflight checks local tools and says so', async () => 
   assert.equal(r.code, 0);
   assert.match(r.stdout, /no cluster configured: only local tools were checked/);
   assert.match(r.stdout, /SKIP\s+cluster reachable/);
+  assert.match(r.stdout, /^preflight passed for the local checks only: the cluster was NOT verified$/m);
+});
+
+test('preflight --customer without a cluster: exit 0 but "Cluster not verified", never "Ready to deploy"', async () => {
+  const tools = stubTools({});
+  const home = mkdtempSync(join(tmpdir(), 'kvgate-home-'));
+  const r = await runKvgate(['preflight', '--customer'], { env: { PATH: tools.path, HOME: home, KUBECONFIG: '' } });
+  // Exit 0 as documented: nothing required failed (the first step of the deployment guide runs
+  // before the cluster exists); the verdict carries the "not verified".
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /➖ not checked \(no cluster configured/);
+  assert.doesNotMatch(r.stdout, /Ready to deploy/);
+  assert.match(r.stdout, /^➖ Cluster not verified: the local checks passed, but no kubeconfig was found/m);
+  assert.match(r.stdout, /run kvgate preflight again with the cluster's kubeconfig/);
+  const j = await runKvgate(['preflight', '--json'], { env: { PATH: tools.path, HOME: home, KUBECONFIG: '' } });
+  assert.equal(j.code, 0);
+  const body = JSON.parse(j.stdout) as { passed: boolean; cluster: boolean };
+  assert.deepEqual([body.passed, body.cluster], [true, false]);
 });
 
 test('an unreachable cluster fails with a hint', async () => {

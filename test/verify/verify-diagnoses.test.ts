@@ -45,3 +45,32 @@ test('verify --url ending in /v1 (an OpenAI base_url) fails Models List with the
     srv.close();
   }
 });
+
+test('verify --model nope: Load Distribution says every probe failed, with the status and message (not "does not report the serving replica")', async () => {
+  const { startSimFleet } = await import('../../src/sim/fleet.js');
+  const fleet = await startSimFleet({ replicas: 1, basePort: 0, profile: 'instant' });
+  try {
+    const r = await runKvgate(['verify', '--url', fleet.replicas[0].url, '--model', 'nope', '--requests', '2', '--cache-requests', '2', '--json']);
+    assert.equal(r.code, 1, r.stderr);
+    const rows = JSON.parse(r.stdout).rows as Row[];
+    const dist = rows.find((x) => x.test === 'Load Distribution')!;
+    assert.equal(dist.status, 'FAIL');
+    assert.equal(dist.result, '6 of 6 probe requests failed');
+    assert.equal(dist.diagnosis, 'all 6 probe requests failed — HTTP 404: The model `nope` does not exist.');
+    const tp = rows.find((x) => x.test === 'Throughput')!;
+    assert.equal(tp.diagnosis, 'all 2 requests failed — HTTP 404: The model `nope` does not exist.');
+    assert.equal(rows.find((x) => x.test === 'Cache Routing')!.diagnosis, 'The model `nope` does not exist.');
+  } finally {
+    await fleet.close();
+  }
+  // The same from a server whose completions all answer 500.
+  const { srv, base } = await brokenCompletions();
+  try {
+    const r = await runKvgate(['verify', '--url', base, '--requests', '2', '--cache-requests', '2', '--json']);
+    const dist = (JSON.parse(r.stdout).rows as Row[]).find((x) => x.test === 'Load Distribution')!;
+    assert.equal(dist.status, 'FAIL');
+    assert.equal(dist.diagnosis, 'all 6 probe requests failed — HTTP 500: boom');
+  } finally {
+    srv.close();
+  }
+});

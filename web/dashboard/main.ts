@@ -88,6 +88,17 @@ function renderRecent(rs: RecentRequest[]): void {
   $('recent').querySelector('tbody')!.innerHTML = rows.join('');
 }
 
+/** An x tick: HH:MM when the ticks are whole minutes apart, else HH:MM:SS (as the request table's times). */
+function tickTime(ms: number, incrSeconds: number): string {
+  return incrSeconds >= 60 && incrSeconds % 60 === 0 ? new Date(ms).toLocaleTimeString([], { hourCycle: 'h23', hour: '2-digit', minute: '2-digit' }) : clockTime(ms);
+}
+
+/** The local date of the charts' times, e.g. 2026-12-01 (the ticks carry the time only). */
+function localDate(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
 function chartWidth(el: HTMLElement): number {
   return Math.max(260, el.clientWidth);
 }
@@ -103,10 +114,15 @@ function drawChart(id: string, labels: string[], colors: string[], data: (number
         width: chartWidth(el),
         height: 220,
         legend: { show: true, live: false },
+        // Room on the right for half of the last HH:MM:SS tick, which is centred on its tick.
+        padding: [null, 30, null, null],
         cursor: { drag: { x: false, y: false } },
         scales: { x: { time: true }, y: opts.yRange ? { range: opts.yRange } : { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
         axes: [
-          { stroke: '#8b97a5', grid: { stroke: '#2a3440' }, ticks: { stroke: '#2a3440' } },
+          // One-line clock times: uPlot's default time ticks put the date under the first tick
+          // ("12/1/26 7:09am" below ":20"), which ran into the next minute's "7:10am" on a narrow
+          // chart. The date is in the header's live line instead; `space` keeps HH:MM:SS apart.
+          { stroke: '#8b97a5', grid: { stroke: '#2a3440' }, ticks: { stroke: '#2a3440' }, space: 72, values: (_u, splits, _i, _space, incr) => splits.map((s) => tickTime(s * 1000, incr)) },
           { stroke: '#8b97a5', grid: { stroke: '#2a3440' }, ticks: { stroke: '#2a3440' }, size: 48 },
         ],
         series: [{}, ...labels.map((label, i) => ({ label, stroke: colors[i], width: 1.5, points: { show: false }, fill: opts.stacked ? `${colors[i]}33` : undefined, spanGaps: false }))],
@@ -159,7 +175,7 @@ function onEvent(e: FleetEvent): void {
   renderRecent(e.snapshot.recent);
   renderCharts();
   state.updates++;
-  $('live').textContent = `live · ${clockTime(e.snapshot.atMs)}`;
+  $('live').textContent = `live · ${localDate(e.snapshot.atMs)} ${clockTime(e.snapshot.atMs)}`;
 }
 
 function connect(): void {

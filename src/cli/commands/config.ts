@@ -7,9 +7,13 @@ export function registerConfig(program: Command): void {
     .command('check')
     .description('Validate a config (or a preset) and print it with the EPP defaults injected; exit 1 on errors')
     .argument('[file]', 'EndpointPickerConfig YAML file')
-    .option('--preset <name>', `check a built-in preset instead of a file (default: ${DEFAULT_PRESET}, the preset every command routes with when given none)`)
+    .option('--preset <name>', `check a built-in preset instead of a file (not with FILE; default: ${DEFAULT_PRESET}, the preset every command routes with when given none)`)
     .option('--json', 'print the effective config as JSON', false)
     .action(async (file: string | undefined, o: { preset?: string; json: boolean }) => {
+      if (file !== undefined && o.preset !== undefined) {
+        const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
+        throw new KvgateError(ErrorCode.InvalidConfig, `--preset ${o.preset} and the file ${file} both name a config to check: give one of them`, { param: '--preset' });
+      }
       const { loadConfig } = await import('../../router/index.js');
       const { stringify } = await import('yaml');
       // Without a file or --preset: the preset serve, epp, up and simulate run by default, not

@@ -15,9 +15,9 @@ export function registerCost(program: Command): void {
     .option('--cluster-fee', 'add the GKE cluster management fee', false)
     .option('--hourly <usd>', 'total $/hour instead of --accelerator', numberArg('--hourly', 0))
     .option('--scenario <name>', 'a priced scenario from the price file (repeat to compare), e.g. seed-pattern1', collect)
-    .option('--throughput <rps>', 'sustained requests per second', numberArg('--throughput', 0))
+    .option('--throughput <rps>', 'sustained requests per second (not with --from-bench)', numberArg('--throughput', 0))
     .option('--from-bench <report.json>', 'take throughput (and output tokens) from a kvgate bench report')
-    .option('--output-tokens-per-request <n>', 'mean output tokens per request', numberArg('--output-tokens-per-request', 0))
+    .option('--output-tokens-per-request <n>', 'mean output tokens per request (with --from-bench only when the report has none)', numberArg('--output-tokens-per-request', 0))
     .option('--hours-per-month <h>', 'hours billed per month', numberArg('--hours-per-month', 1), 720)
     .option('--prices <file>', 'price file (default: data/prices.json)')
     .option('--json', 'print the figures as JSON', false)
@@ -38,6 +38,9 @@ export function registerCost(program: Command): void {
       let throughput: number | undefined = o.throughput;
       let tokens: number | undefined = o.outputTokensPerRequest;
       if (o.fromBench) {
+        // The report's req/s and its output tokens were measured together: mixing one of them
+        // with a figure from the command line prices a run that never happened.
+        if (o.throughput !== undefined) throw new KvgateError(ErrorCode.InvalidConfig, `--throughput and --from-bench both give the throughput: the report's req/s and output tokens belong together; drop one or the other`, { param: '--throughput' });
         let report: { throughput_rps?: unknown; output_tokens_mean?: unknown; summary?: { throughput_rps?: unknown; output_tokens_mean?: unknown } };
         try {
           report = JSON.parse(readFileSync(o.fromBench, 'utf8'));
@@ -46,8 +49,11 @@ export function registerCost(program: Command): void {
         }
         const s = report.summary ?? report;
         if (typeof s.throughput_rps !== 'number') throw new KvgateError(ErrorCode.InvalidConfig, `--from-bench ${o.fromBench}: no numeric throughput_rps`);
-        throughput ??= s.throughput_rps;
-        if (typeof s.output_tokens_mean === 'number') tokens ??= s.output_tokens_mean;
+        throughput = s.throughput_rps;
+        if (typeof s.output_tokens_mean === 'number') {
+          if (tokens !== undefined) throw new KvgateError(ErrorCode.InvalidConfig, `--output-tokens-per-request and --from-bench both give the output tokens (${o.fromBench} measured ${s.output_tokens_mean} a request): drop one or the other`, { param: '--output-tokens-per-request' });
+          tokens = s.output_tokens_mean;
+        }
       }
       const rows = [];
       for (const name of o.scenario ?? []) {

@@ -25,8 +25,8 @@ export function registerPreflight(program: Command): void {
       const { formatPreflightTable, formatPreflightCustomer } = await import('../../deploy/preflight-report.js');
       const rows = await runPreflight({ kubeconfig: o.kubeconfig, namespace: o.namespace, secrets: o.secret ?? [], kserve: o.kserve, accelerator: chosen[0] as 'tpu' | 'gpu' | undefined, zone: o.zone, project: o.project, nodes: o.nodes });
       const ok = preflightPassed(rows);
-      const noCluster = rows.some((r) => r.status === 'SKIP' && r.detail.startsWith('no cluster configured'));
-      if (o.json) process.stdout.write(`${JSON.stringify({ passed: ok, cluster: !noCluster, rows })}\n`);
+      const { clusterVerified } = await import('../../deploy/preflight-types.js');
+      if (o.json) process.stdout.write(`${JSON.stringify({ passed: ok, cluster: clusterVerified(rows), rows })}\n`);
       else process.stdout.write(o.customer ? formatPreflightCustomer(rows, ok) : formatPreflightTable(rows, ok));
       if (!ok) process.exitCode = 1;
     });

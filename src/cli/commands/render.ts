@@ -25,7 +25,7 @@ export function registerRender(program: Command): void {
     .option('--gateway-class <name>', 'GatewayClass of the Gateway (without --kserve)', 'istio')
     .option('-o, --output <dir>', 'output directory, or - for one YAML stream on stdout', 'kvgate-manifests')
     .action(async (o, cmd: Command) => {
-      const { mkdirSync, writeFileSync, readFileSync, statSync } = await import('node:fs');
+      const { writeFileSync, readFileSync, statSync } = await import('node:fs');
       const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
       // Each variant renders its own Gateway: --kserve routes through an existing one (--gateway-name,
       // --gateway-namespace); without it kvgate renders NAME-gateway of --gateway-class in --namespace.
@@ -91,22 +91,35 @@ export function registerRender(program: Command): void {
         process.stdout.write([...files.values()].map(toYaml).join('---\n'));
         return;
       }
+      const { makeDirs } = await import('../../shared/make-dir.js');
+      const why = (err: unknown) => {
+        const e = err as NodeJS.ErrnoException;
+        return e.code ? `${e.code} (${e.message.replace(/^[A-Z]+: /, '')})` : e.message;
+      };
       try {
-        mkdirSync(o.output, { recursive: true });
+        // Not mkdirSync({ recursive: true }): on Node 20 it never returns for /proc/x (see makeDirs).
+        makeDirs(o.output);
       } catch (err) {
-        throw new KvgateError(ErrorCode.InvalidConfig, `--output: cannot create ${o.output}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { param: '--output' });
+        throw new KvgateError(ErrorCode.InvalidConfig, `--output: cannot create ${o.output}: ${why(err)}`, { param: '--output' });
       }
-      for (const [f, objs] of files) writeFileSync(join(o.output, f), toYaml(objs));
-      writeFileSync(join(o.output, 'kustomization.yaml'), kustomization([...files.keys()]));
+      const write = (f: string, text: string) => {
+        try {
+          writeFileSync(join(o.output, f), text);
+        } catch (err) {
+          throw new KvgateError(ErrorCode.InvalidConfig, `--output: cannot write ${join(o.output, f)}: ${why(err)}`, { param: '--output' });
+        }
+      };
+      for (const [f, objs] of files) write(f, toYaml(objs));
+      write('kustomization.yaml', kustomization([...files.keys()]));
       const written = [...files.keys(), 'kustomization.yaml'];
       if (o.monitoring) {
         const { grafanaDashboard } = await import('../../deploy/monitoring.js');
-        writeFileSync(join(o.output, 'grafana-dashboard.json'), `${JSON.stringify(grafanaDashboard(monitoringOptions(opts)), null, 2)}\n`);
+        write('grafana-dashboard.json', `${JSON.stringify(grafanaDashboard(monitoringOptions(opts)), null, 2)}\n`);
         written.push('grafana-dashboard.json');
       }
       if (o.autoscaler === 'hpa' && !o.kserve) {
         const { prometheusAdapterRule } = await import('../../deploy/autoscaling.js');
-        writeFileSync(join(o.output, 'prometheus-adapter-rule.yaml'), prometheusAdapterRule(o.name, o.namespace));
+        write('prometheus-adapter-rule.yaml', prometheusAdapterRule(o.name, o.namespace));
         written.push('prometheus-adapter-rule.yaml');
       }
       process.stdout.write(`wrote ${written.length} files to ${o.output}/:\n${written.map((f) => `  ${f}`).join('\n')}\napply: kubectl apply -k ${o.output}\n`);

@@ -128,7 +128,7 @@ export function registerSim(program: Command): void {
     .option('--log-http [bool]', 'log one line per HTTP request: method, path, status, ms (never bodies)', boolArg('--log-http'))
     .option('-v, --v <level>', 'log verbosity as klog levels: 1 warn, 2 info (default), 4 debug, 5 trace', intArg('--v', 0))
     .option('--legacy-metrics', 'also export the deprecated vllm:gpu_* metric names', false)
-    .option('--json', 'print one JSON line with the URL(s) when ready', false);
+    .option('--json', 'print only one JSON line with the URL(s) when ready (nothing else on stdout: logs go to stderr)', false);
   for (const [flags, why] of ACCEPTED_NO_EFFECT) cmd.option(flags, `accepted for compatibility, no effect: ${why}`);
 
   cmd.action(async (o, self: Command) => {
@@ -143,7 +143,8 @@ export function registerSim(program: Command): void {
     const model: string = (fromCli('model') ? o.model : env.SIM_MODEL || o.model) ?? 'Qwen/Qwen2.5-3B-Instruct';
     const hashSeed: string | undefined = fromCli('hashSeed') ? o.hashSeed : env.PYTHONHASHSEED || o.hashSeed;
     const level: number | undefined = o.v;
-    const logger = createLogger('sim', { level: level === undefined ? undefined : level >= 5 ? 'trace' : level >= 4 ? 'debug' : level >= 2 ? 'info' : 'warn' });
+    // --json promises one line on stdout (a script reads it as JSON): logs go to stderr then, as with up.
+    const logger = createLogger('sim', { stderr: o.json === true, level: level === undefined ? undefined : level >= 5 ? 'trace' : level >= 4 ? 'debug' : level >= 2 ? 'info' : 'warn' });
 
     let kvEventsEndpoint: string | undefined = o.kvEventsEndpoint;
     let kvEventsTopic: string | undefined = o.kvEventsTopic;

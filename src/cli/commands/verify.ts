@@ -1,4 +1,5 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { clientApiKeyArg } from '../api-key-args.js';
 import { intArg, numberArg, durationOption, DURATION_HELP } from '../parse.js';
 
 /** Flags of the seed's test-cache-routing.sh that name a kvgate option differently. */
@@ -16,7 +17,7 @@ export function registerVerify(program: Command): void {
     .option('--operators-only', "only check cert-manager, Istio, KServe and LWS through the Kubernetes API (the seed's verify-deployment.sh --operators-only)", false)
     .option('--kubeconfig <file>', 'kubeconfig for --operators-only (default: $KUBECONFIG, the in-cluster service account, ~/.kube/config)')
     .option('--model <name>', 'model to use (default: the first of /v1/models)')
-    .option('--api-key <key>', 'bearer key for the endpoint')
+    .addOption(new Option('--api-key <key>', 'bearer key for the endpoint; an empty key is an error').argParser(clientApiKeyArg))
     .option('--prompt <text>', "the Cache Routing prompt, sent --cache-requests times (default: a fresh ~3,000-token prompt); the seed script's --prompt")
     .option('--cache-requests <n>', 'how many times Cache Routing sends its prompt (the first is the cold one)', intArg('--cache-requests', 2), 5)
     .option('--cache-speedup-threshold <pct>', 'Cache Routing notes a warm-vs-cold speedup below this (% — information only, never the verdict)', numberArg('--cache-speedup-threshold', 0, 100), 30)

@@ -1,3 +1,4 @@
+import { request, type Dispatcher } from 'undici';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 import type { FleetEvent } from '../fleet-snapshot.js';
 
@@ -15,23 +16,27 @@ export interface FeedOptions {
  */
 export async function* readFleetEvents(o: FeedOptions): AsyncGenerator<FleetEvent> {
   const target = `${o.url.replace(/\/+$/, '')}/dashboard/events`;
-  let res: Response;
+  let res: Dispatcher.ResponseData;
   try {
-    res = await fetch(target, { headers: { accept: 'text/event-stream', ...(o.apiKey ? { authorization: `Bearer ${o.apiKey}` } : {}) }, signal: o.signal });
+    // undici's request, not fetch: fetch refuses the WHATWG "bad ports" (1, 9, 6000, 6667, …)
+    // before connecting, with a bare "bad port", though a gateway may listen on any of them.
+    res = await request(target, { headers: { accept: 'text/event-stream', ...(o.apiKey ? { authorization: `Bearer ${o.apiKey}` } : {}) }, signal: o.signal });
   } catch (err) {
     if (o.signal?.aborted) return;
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new KvgateError(ErrorCode.UpstreamFailed, `cannot reach ${target}: ${cause?.code === 'ECONNREFUSED' ? 'connection refused' : (cause?.message ?? (err as Error).message)}`, { param: 'url' });
+    const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+    const code = e.code ?? e.cause?.code;
+    throw new KvgateError(ErrorCode.UpstreamFailed, `cannot reach ${target}: ${code === 'ECONNREFUSED' ? 'connection refused' : (e.cause?.message ?? e.message)}`, { param: 'url' });
   }
-  if (res.status !== 200 || !res.body) {
+  if (res.statusCode !== 200) {
     let detail = '';
     try {
-      detail = ((await res.json()) as { error?: { message?: string } }).error?.message ?? '';
+      detail = ((await res.body.json()) as { error?: { message?: string } }).error?.message ?? '';
     } catch {
       /* not JSON */
     }
-    const hint = res.status === 401 ? ' (pass --api-key)' : res.status === 404 ? ' (is this a kvgate gateway or EPP metrics port?)' : '';
-    throw new KvgateError(res.status === 401 ? ErrorCode.Unauthorized : ErrorCode.UpstreamFailed, `GET ${target} → ${res.status}${detail ? `: ${detail}` : ''}${hint}`, { param: res.status === 401 ? 'api-key' : 'url' });
+    const status = res.statusCode;
+    const hint = status === 401 ? ' (pass --api-key)' : status === 404 ? ' (is this a kvgate gateway or EPP metrics port?)' : '';
+    throw new KvgateError(status === 401 ? ErrorCode.Unauthorized : ErrorCode.UpstreamFailed, `GET ${target} → ${status}${detail ? `: ${detail}` : ''}${hint}`, { param: status === 401 ? 'api-key' : 'url' });
   }
   const decoder = new TextDecoder();
   let buf = '';
@@ -59,5 +64,8 @@ export async function* readFleetEvents(o: FeedOptions): AsyncGenerator<FleetEven
   } catch (err) {
     if (o.signal?.aborted) return;
     throw err;
+  } finally {
+    // The caller may stop after one event (top --once): close the stream, not just stop reading.
+    res.body.destroy();
   }
 }
