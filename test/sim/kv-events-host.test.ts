@@ -10,11 +10,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { createServer } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
 import { spawnKvgate, waitForOutput } from '../helpers/cli.js';
 import { freePortRange } from '../helpers/ports.js';
 import { narrowWildcard } from '../../src/sim/kv-event-publisher.js';
+import { simKvEventTarget } from '../../src/cli/sim-kv-events.js';
+import { startSimServer } from '../../src/sim/server.js';
 
 const PROC = existsSync('/proc/net/tcp');
 const skip = PROC ? false : 'needs /proc/net/tcp (Linux)';
@@ -65,7 +66,7 @@ test('kvgate up: the replicas bind their KV-event and replay sockets on --host (
   }
 });
 
-test('kvgate sim: an endpoint written with `*` binds every interface, as vLLM; vLLM\'s default endpoint (not written) binds on --host', { skip }, async () => {
+test('kvgate sim: an endpoint written with `*` binds every interface, as vLLM', { skip }, async () => {
   const base = await freePortRange(2);
   const explicit = spawnKvgate(['sim', '--port', '0', '--profile', 'instant', '--kv-events-endpoint', `tcp://*:${base}`, '--kv-events-replay-endpoint', `tcp://*:${base + 1}`]);
   try {
@@ -75,21 +76,24 @@ test('kvgate sim: an endpoint written with `*` binds every interface, as vLLM; v
   } finally {
     await stop(explicit);
   }
+});
 
-  // --kv-events-config without an endpoint takes vLLM's tcp://*:5557: a fixed port, so this part
-  // runs only when 5557 is free (no test in this suite uses it).
-  const free = await new Promise<boolean>((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(5557, '0.0.0.0', () => s.close(() => resolve(true)));
-  });
-  if (!free) return;
-  const dflt = spawnKvgate(['sim', '--port', '0', '--profile', 'instant', '--kv-events-config', '{"enable_kv_cache_events":true}']);
+test("kvgate sim: vLLM's default endpoint (--kv-events-config without one) is bound on the HTTP host; one the user wrote is kept", () => {
+  const base = { kvEventsReplayQueueSize: 1000 };
+  assert.deepEqual(simKvEventTarget({ ...base, kvEventsConfig: { enable_kv_cache_events: true } }), { endpoint: 'tcp://*:5557', topic: '', replayEndpoint: undefined, replayBuffer: 1000, bindHttpHost: true });
+  assert.equal(simKvEventTarget({ ...base, kvEventsConfig: { enable_kv_cache_events: true, endpoint: 'tcp://*:6000' } }).bindHttpHost, false);
+  assert.equal(simKvEventTarget({ ...base, kvEventsEndpoint: 'tcp://*:6000', kvEventsConfig: { enable_kv_cache_events: true } }).bindHttpHost, false);
+  assert.equal(simKvEventTarget({ ...base, kvEventsConfig: { enable_kv_cache_events: false } }).endpoint, undefined);
+  assert.deepEqual(simKvEventTarget({ ...base, enableKvcache: true }), { endpoint: 'tcp://127.0.0.1:5557', topic: 'kv@{host}:{port}@{model}', replayEndpoint: undefined, replayBuffer: 1000, bindHttpHost: false });
+});
+
+test('a sim told to bind its default endpoint on the HTTP host listens there, not on every interface', { skip }, async () => {
+  const port = await freePortRange(1);
+  const sim = await startSimServer({ port: 0, profile: 'instant', kvEventsEndpoint: `tcp://*:${port}`, kvEventsBindHttpHost: { endpoint: true, replay: false } });
   try {
-    await waitForOutput(dflt, /listening on http/, 30_000);
-    assert.deepEqual(listeningOn(5557), ['127.0.0.1']);
+    assert.deepEqual(listeningOn(port), ['127.0.0.1']);
   } finally {
-    await stop(dflt);
+    await sim.close();
   }
 });
 

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { simKvEventTarget, LLMD_ZMQ_ENDPOINT } from '../sim-kv-events.js';
 import { intArg, numberArg, portArg, waitForSignal } from '../parse.js';
 import { boolArg, goDurationArg, jsonArg, listValues, rangeArg, rawValues } from '../../sim/cli-args.js';
 import { apiKeyArg } from '../api-key-args.js';
@@ -52,7 +53,6 @@ const ACCEPTED_NO_EFFECT: [flags: string, why: string][] = [
 ];
 
 /** llm-d-inference-sim's default ZMQ endpoint (it dials it; so does kvgate for a non-wildcard host). */
-const LLMD_ZMQ_ENDPOINT = 'tcp://127.0.0.1:5557';
 
 export function registerSim(program: Command): void {
   const cmd = program
@@ -146,26 +146,8 @@ export function registerSim(program: Command): void {
     // --json promises one line on stdout (a script reads it as JSON): logs go to stderr then, as with up.
     const logger = createLogger('sim', { stderr: o.json === true, level: level === undefined ? undefined : level >= 5 ? 'trace' : level >= 4 ? 'debug' : level >= 2 ? 'info' : 'warn' });
 
-    let kvEventsEndpoint: string | undefined = o.kvEventsEndpoint;
-    let kvEventsTopic: string | undefined = o.kvEventsTopic;
-    let replayEndpoint: string | undefined = o.kvEventsReplayEndpoint;
-    let replayBuffer: number = o.kvEventsReplayQueueSize;
-    const kvc = o.kvEventsConfig as Record<string, unknown> | undefined;
-    // vLLM's default endpoint binds every interface beside a server that listens on all of them
-    // by default; here HTTP listens on --host (127.0.0.1 by default), and so does this endpoint.
-    // One the user wrote, `tcp://*:5557` included, is taken as written.
-    let defaultEndpoint = false;
-    if (kvc && kvc.enable_kv_cache_events === true) {
-      defaultEndpoint = !kvEventsEndpoint && typeof kvc.endpoint !== 'string';
-      kvEventsEndpoint ??= typeof kvc.endpoint === 'string' ? kvc.endpoint : 'tcp://*:5557';
-      kvEventsTopic ??= typeof kvc.topic === 'string' ? kvc.topic : '';
-      replayEndpoint ??= typeof kvc.replay_endpoint === 'string' ? kvc.replay_endpoint : undefined;
-      if (typeof kvc.buffer_steps === 'number') replayBuffer = kvc.buffer_steps;
-    }
-    if (o.enableKvcache === true && !kvEventsEndpoint) {
-      kvEventsEndpoint = o.zmqEndpoint ?? LLMD_ZMQ_ENDPOINT;
-      kvEventsTopic ??= 'kv@{host}:{port}@{model}';
-    }
+    const kv = simKvEventTarget({ ...o, kvEventsConfig: o.kvEventsConfig as Record<string, unknown> | undefined });
+    const { endpoint: kvEventsEndpoint, topic: kvEventsTopic, replayEndpoint, replayBuffer, bindHttpHost: defaultEndpoint } = kv;
     if (!kvEventsEndpoint) {
       // Shaping flags without anything to publish to: say so rather than start silently without events.
       const set = (k: string) => (self.getOptionValueSource(k) ?? 'default') !== 'default';
