@@ -50,6 +50,12 @@ export interface EffectiveConfig {
   saturationDetector: { pluginRef: string };
   /** Where the config came from ("preset kvgate", a file path, "built-in default"). */
   source: string;
+  /**
+   * What loading mapped or left unused (deprecated forms, settings kvgate does not need), each
+   * naming the source and path. Not enumerable, so printing or serialising the effective config
+   * leaves it out; loadConfig also reports each one (see its `onWarning`).
+   */
+  readonly warnings?: readonly string[];
 }
 
 export function listPresets(): string[] {
@@ -68,12 +74,22 @@ export function presetText(name: string): string {
 
 const BUILT_IN_DEFAULT = 'gie-default';
 
+/** Warnings already written to stderr by this process: each is said once, however often its config is loaded. */
+const warned = new Set<string>();
+
+function warnOnStderr(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  process.stderr.write(`kvgate: warning: ${message}\n`);
+}
+
 /**
  * Loads an EndpointPickerConfig from a file, a preset or text, validates it strictly and injects
  * the EPP's defaults. With nothing given, the EPP's built-in default (queue 2, kv 2, prefix 3).
- * Errors name the source and the path inside it.
+ * Errors name the source and the path inside it. Warnings (see EffectiveConfig.warnings) go to
+ * `onWarning`, by default to stderr, once per process.
  */
-export function loadConfig(opts: { file?: string; preset?: string; text?: string } = {}): EffectiveConfig {
+export function loadConfig(opts: { file?: string; preset?: string; text?: string; onWarning?: (message: string) => void } = {}): EffectiveConfig {
   if ([opts.file, opts.preset, opts.text].filter((x) => x !== undefined).length > 1) {
     throw new KvgateError(ErrorCode.InvalidConfig, 'give only one of a config file, a preset or config text');
   }
@@ -100,7 +116,9 @@ export function loadConfig(opts: { file?: string; preset?: string; text?: string
   } catch (err) {
     throw new KvgateError(ErrorCode.InvalidConfig, `${source}: invalid YAML: ${(err as Error).message}`);
   }
-  return validateConfig(raw ?? {}, source);
+  const config = validateConfig(raw ?? {}, source);
+  for (const w of config.warnings ?? []) (opts.onWarning ?? warnOnStderr)(w);
+  return config;
 }
 
 function pathString(path: PropertyKey[]): string {
@@ -109,7 +127,9 @@ function pathString(path: PropertyKey[]): string {
 
 export function validateConfig(raw: unknown, source: string): EffectiveConfig {
   const errors: string[] = [];
+  const warnings: string[] = [];
   const fail = (path: string, msg: string) => errors.push(`${source}: ${path}: ${msg}`);
+  const warn = (path: string, msg: string) => warnings.push(`${source}: ${path}: ${msg}`);
   const parsed = FileSchema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) fail(pathString(issue.path) || '(top level)', issue.message);
@@ -142,6 +162,13 @@ export function validateConfig(raw: unknown, source: string): EffectiveConfig {
     const params = def.parameters.safeParse(p.parameters ?? {});
     if (!params.success) {
       for (const issue of params.error.issues) fail(`plugins[${i}].parameters${issue.path.length ? '.' + pathString(issue.path) : ''}`, issue.message);
+      reported.add(name);
+      continue;
+    }
+    const review = def.review?.(params.data) ?? {};
+    for (const w of review.warnings ?? []) warn(`plugins[${i}].parameters`, `${name}: ${w}`);
+    if (review.errors?.length) {
+      for (const e of review.errors) fail(`plugins[${i}].parameters.${e.path}`, e.message);
       reported.add(name);
       continue;
     }
@@ -197,7 +224,7 @@ export function validateConfig(raw: unknown, source: string): EffectiveConfig {
   else if (kindOf(saturationRef) !== 'saturation-detector' && !(kindOf(saturationRef) === undefined && reported.has(saturationRef))) fail('saturationDetector.pluginRef', `no saturation detector plugin named "${saturationRef}"`);
 
   if (errors.length) throw new KvgateError(ErrorCode.InvalidConfig, errors.join('\n'));
-  return {
+  const config: EffectiveConfig = {
     apiVersion: c.apiVersion,
     kind: 'EndpointPickerConfig',
     featureGates: c.featureGates ?? [],
@@ -206,4 +233,6 @@ export function validateConfig(raw: unknown, source: string): EffectiveConfig {
     saturationDetector: { pluginRef: saturationRef },
     source,
   };
+  return Object.defineProperty(config, 'warnings', { value: Object.freeze(warnings), enumerable: false });
 }
+

@@ -1,0 +1,123 @@
+// EndpointPickerConfigs written for older GIE / llm-d releases load, with one warning each for
+// what kvgate maps or leaves unused, and the errors that remain say what to change.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRouter, kvEventsSettings, loadConfig } from '../../src/router/index.js';
+import { tokenProcessorSettings, PrecisePrefixParams } from '../../src/router/plugins/producers/precise-prefix-params.js';
+import { KvgateError } from '../../src/shared/errors.js';
+
+/** Loads config text, collecting its warnings instead of writing them to stderr. */
+function load(text: string) {
+  const warnings: string[] = [];
+  const config = loadConfig({ text, onWarning: (w) => warnings.push(w) });
+  return { config, warnings };
+}
+
+const errorOf = (text: string): string => {
+  try {
+    load(text);
+  } catch (err) {
+    assert.ok(err instanceof KvgateError, String(err));
+    return err.message;
+  }
+  assert.fail('expected the config to be rejected');
+};
+
+// llm-d-inference-scheduler's e2e kvConfig (test/e2e, 2025-08 to 2026-05): the token processor
+// beside indexerConfig, llm-d-kv-cache's prefix store inside it.
+const LLMD_E2E = `apiVersion: inference.networking.x-k8s.io/v1alpha1
+kind: EndpointPickerConfig
+plugins:
+- type: precise-prefix-cache-scorer
+  parameters:
+    tokenProcessorConfig:
+      blockSize: 16
+      hashSeed: "42"
+    kvEventsConfig:
+      zmqEndpoint: tcp://0.0.0.0:5557
+    indexerConfig:
+      prefixStoreConfig:
+        blockSize: 16
+      tokenizersPoolConfig:
+        modelName: Qwen/Qwen2.5-1.5B-Instruct
+        hf:
+          tokenizersCacheDir: "/cache/tokenizers"
+      kvBlockIndexConfig:
+        enableMetrics: false                  # enable kv-block index metrics (prometheus)
+        metricsLoggingInterval: 6000000000    # log kv-block metrics as well (1m in nanoseconds)
+- type: decode-filter
+- type: max-score-picker
+- type: single-profile-handler
+schedulingProfiles:
+- name: default
+  plugins:
+  - pluginRef: decode-filter
+  - pluginRef: max-score-picker
+  - pluginRef: precise-prefix-cache-scorer
+    weight: 10
+`;
+
+// llm-d-inference-scheduler's deploy/config/sim-epp-kvcache-config.yaml: the token processor
+// inside indexerConfig (llm-d-kv-cache v0.2–v0.4 and v0.7 read it there).
+const LLMD_SIM = `apiVersion: inference.networking.x-k8s.io/v1alpha1
+kind: EndpointPickerConfig
+plugins:
+- type: precise-prefix-cache-scorer
+  parameters:
+    kvEventsConfig:
+      zmqEndpoint: tcp://0.0.0.0:5557
+    indexerConfig:
+      tokenProcessorConfig:
+        blockSize: 16                         # must match vLLM block size if not default (16)
+        hashSeed: "42"                        # must match PYTHONHASHSEED in vLLM pods
+      tokenizersPoolConfig:
+        modelName: TinyLlama/TinyLlama-1.1B-Chat-v1.0
+        hf:
+          tokenizersCacheDir: "/cache/tokenizers"
+      kvBlockIndexConfig:
+        enableMetrics: false
+        metricsLoggingInterval: 6000000000
+- type: decode-filter
+- type: max-score-picker
+- type: single-profile-handler
+schedulingProfiles:
+- name: default
+  plugins:
+  - pluginRef: decode-filter
+  - pluginRef: max-score-picker
+  - pluginRef: precise-prefix-cache-scorer
+    weight: 10
+`;
+
+test("llm-d's precise-prefix-cache-scorer layouts load: the token processor beside or inside indexerConfig, the prefix store inside", () => {
+  for (const text of [LLMD_E2E, LLMD_SIM]) {
+    const { config, warnings } = load(text);
+    assert.deepEqual(kvEventsSettings(config), { bind: 'tcp://0.0.0.0:5557' });
+    createRouter({ config });
+    const spec = config.plugins.find((p) => p.type === 'precise-prefix-cache-scorer')!;
+    // The same settings from either placement.
+    assert.deepEqual(tokenProcessorSettings(PrecisePrefixParams.parse(spec.parameters)).settings, { blockSizeTokens: 16, hashSeed: '42' });
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0], /^config text: plugins\[0\]\.parameters: precise-prefix-cache-scorer: /);
+    assert.match(warnings[0], /not used: the token processor's block size 16, hash seed "42"/);
+    assert.match(warnings[0], /indexerConfig\.tokenizersPoolConfig, indexerConfig\.kvBlockIndexConfig/);
+  }
+  assert.match(load(LLMD_E2E).warnings[0], /indexerConfig\.prefixStoreConfig \(llm-d-kv-cache's tokenization prefix store/);
+  assert.match(load(LLMD_SIM).warnings[0], /indexerConfig\.tokenProcessorConfig is read as tokenProcessorConfig/);
+  // The producer takes the same parameters.
+  load(LLMD_SIM.replace('type: precise-prefix-cache-scorer', 'type: precise-prefix-cache-producer').replace(/- pluginRef: precise-prefix-cache-scorer\n {4}weight: 10\n/, ''));
+});
+
+test('the token processor in both places: equal values load, different ones are an error naming both', () => {
+  const both = (top: string, nested: string) =>
+    `apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n- type: precise-prefix-cache-scorer\n  parameters:\n    tokenProcessorConfig: ${top}\n    indexerConfig:\n      tokenProcessorConfig: ${nested}\n`;
+  const same = load(both('{blockSize: 16, hashSeed: "42"}', '{blockSizeTokens: 16, hashSeed: "42"}'));
+  assert.match(same.warnings[0], /block size 16, hash seed "42"/);
+  const size = errorOf(both('{blockSizeTokens: 64}', '{blockSize: 16}'));
+  assert.match(size, /^config text: plugins\[0\]\.parameters\.indexerConfig\.tokenProcessorConfig\.blockSize: 16 here but 64 in tokenProcessorConfig\.blockSizeTokens: .*keep one/);
+  const seed = errorOf(both('{hashSeed: "1"}', '{hashSeed: "42"}'));
+  assert.match(seed, /indexerConfig\.tokenProcessorConfig\.hashSeed: "42" here but "1" in tokenProcessorConfig\.hashSeed/);
+  assert.doesNotMatch(seed, /no plugin named/);
+  // Keys llm-d never had there are still errors.
+  assert.match(errorOf(both('{}', '{blockSize: 16, bogus: 1}')), /indexerConfig\.tokenProcessorConfig: Unrecognized key: "bogus"/);
+});
