@@ -2,9 +2,13 @@
 // what kvgate maps or leaves unused, and the errors that remain say what to change.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRouter, kvEventsSettings, loadConfig } from '../../src/router/index.js';
 import { tokenProcessorSettings, PrecisePrefixParams } from '../../src/router/plugins/producers/precise-prefix-params.js';
 import { KvgateError } from '../../src/shared/errors.js';
+import { runKvgate } from '../helpers/cli.js';
 
 /** Loads config text, collecting its warnings instead of writing them to stderr. */
 function load(text: string) {
@@ -120,4 +124,18 @@ test('the token processor in both places: equal values load, different ones are 
   assert.doesNotMatch(seed, /no plugin named/);
   // Keys llm-d never had there are still errors.
   assert.match(errorOf(both('{}', '{blockSize: 16, bogus: 1}')), /indexerConfig\.tokenProcessorConfig: Unrecognized key: "bogus"/);
+});
+
+test('an empty or comment-only config says so and what it needs; a list says what was expected', async () => {
+  const need = 'is empty: an EndpointPickerConfig needs at least apiVersion (llm-d.ai/v1alpha1 or inference.networking.x-k8s.io/v1alpha1) and kind: EndpointPickerConfig';
+  assert.equal(errorOf(''), `config text ${need}`);
+  assert.equal(errorOf('# to do\n\n'), `config text ${need}`);
+  assert.equal(errorOf('- type: queue-scorer\n'), 'config text: expected a mapping with apiVersion, kind and plugins, got a list');
+  assert.match(errorOf('apiVersion: v1\n'), /^config text: apiVersion: "v1" is not supported: expected llm-d\.ai\/v1alpha1 or inference\.networking\.x-k8s\.io\/v1alpha1\nconfig text: kind: missing: expected EndpointPickerConfig$/);
+  const file = join(mkdtempSync(join(tmpdir(), 'kvgate-cfg-')), 'epp.yaml');
+  writeFileSync(file, '# EndpointPickerConfig, filled in by the deploy job\n');
+  const r = await runKvgate(['config', 'check', file]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`${file.replace(/[/.]/g, '\\$&')} is empty: an EndpointPickerConfig needs at least apiVersion`));
+  assert.doesNotMatch(r.stderr, /Invalid option/);
 });

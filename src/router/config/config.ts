@@ -116,7 +116,7 @@ export function loadConfig(opts: { file?: string; preset?: string; text?: string
   } catch (err) {
     throw new KvgateError(ErrorCode.InvalidConfig, `${source}: invalid YAML: ${(err as Error).message}`);
   }
-  const config = validateConfig(raw ?? {}, source);
+  const config = validateConfig(raw, source);
   for (const w of config.warnings ?? []) (opts.onWarning ?? warnOnStderr)(w);
   return config;
 }
@@ -125,14 +125,62 @@ function pathString(path: PropertyKey[]): string {
   return path.reduce<string>((s, p) => (typeof p === 'number' ? `${s}[${p}]` : s ? `${s}.${String(p)}` : String(p)), '');
 }
 
+function valueAt(root: unknown, path: PropertyKey[]): unknown {
+  let v = root;
+  for (const p of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[p] : undefined;
+  return v;
+}
+
+/** A value as an error names what it got: "a list", "a mapping", "null", a quoted string, a number. */
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+  return String(v);
+}
+
+const TYPE_NAMES: Record<string, string> = { object: 'a mapping', array: 'a list', string: 'a string', number: 'a number', boolean: 'true or false' };
+
+/**
+ * A zod issue in words for a config error, given the value found at its path: what was missing
+ * or what was there instead of what ("Invalid input: expected string, received undefined" →
+ * "missing: expected a string"). Issues with their own wording (unknown keys, bounds, refinements)
+ * keep it.
+ */
+function issueText(issue: z.core.$ZodIssue, root: unknown): string {
+  const value = valueAt(root, issue.path);
+  const got = value === undefined ? 'missing' : `got ${describeValue(value)}`;
+  if (issue.code === 'invalid_type') return `expected ${TYPE_NAMES[issue.expected] ?? issue.expected}, ${got}`.replace(/^(expected .*), missing$/, 'missing: $1');
+  if (issue.code === 'invalid_value') {
+    const names = issue.values.map((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
+    const options = names.length > 2 ? `one of ${names.join(', ')}` : names.join(' or ');
+    return value === undefined ? `missing: expected ${options}` : `${describeValue(value)} is not supported: expected ${options}`;
+  }
+  if (issue.code === 'invalid_union') {
+    const types = issue.errors.map((branch) => (branch.length === 1 && branch[0].code === 'invalid_type' && branch[0].path.length === 0 ? branch[0].expected : undefined));
+    if (types.every((t) => t !== undefined)) return `expected ${types.map((t) => TYPE_NAMES[t!] ?? t).join(' or ')}, ${got}`;
+  }
+  return issue.message;
+}
+
 export function validateConfig(raw: unknown, source: string): EffectiveConfig {
+  if (raw === null || raw === undefined) {
+    throw new KvgateError(
+      ErrorCode.InvalidConfig,
+      `${source} is empty: an EndpointPickerConfig needs at least apiVersion (${API_VERSIONS.join(' or ')}) and kind: EndpointPickerConfig`,
+    );
+  }
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new KvgateError(ErrorCode.InvalidConfig, `${source}: expected a mapping with apiVersion, kind and plugins, got ${describeValue(raw)}`);
+  }
   const errors: string[] = [];
   const warnings: string[] = [];
   const fail = (path: string, msg: string) => errors.push(`${source}: ${path}: ${msg}`);
   const warn = (path: string, msg: string) => warnings.push(`${source}: ${path}: ${msg}`);
   const parsed = FileSchema.safeParse(raw);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) fail(pathString(issue.path) || '(top level)', issue.message);
+    for (const issue of parsed.error.issues) fail(pathString(issue.path) || '(top level)', issueText(issue, raw));
     throw new KvgateError(ErrorCode.InvalidConfig, errors.join('\n'));
   }
   const c = parsed.data;
@@ -161,7 +209,7 @@ export function validateConfig(raw: unknown, source: string): EffectiveConfig {
     kinds.set(name, def.kind);
     const params = def.parameters.safeParse(p.parameters ?? {});
     if (!params.success) {
-      for (const issue of params.error.issues) fail(`plugins[${i}].parameters${issue.path.length ? '.' + pathString(issue.path) : ''}`, issue.message);
+      for (const issue of params.error.issues) fail(`plugins[${i}].parameters${issue.path.length ? '.' + pathString(issue.path) : ''}`, issueText(issue, p.parameters ?? {}));
       reported.add(name);
       continue;
     }
