@@ -7,8 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRouter, kvEventsSettings, loadConfig } from '../../src/router/index.js';
 import { tokenProcessorSettings, PrecisePrefixParams } from '../../src/router/plugins/producers/precise-prefix-params.js';
+import { detectorThresholds } from '../../src/router/flowcontrol/flow-control.js';
 import { KvgateError } from '../../src/shared/errors.js';
 import { runKvgate } from '../helpers/cli.js';
+import { req, routerWith } from './helpers.js';
 
 /** Loads config text, collecting its warnings instead of writing them to stderr. */
 function load(text: string) {
@@ -126,6 +128,47 @@ test('the token processor in both places: equal values load, different ones are 
   assert.match(errorOf(both('{}', '{blockSize: 16, bogus: 1}')), /indexerConfig\.tokenProcessorConfig: Unrecognized key: "bogus"/);
 });
 
+const HEAD = 'apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n- type: queue-scorer\n';
+
+test("GIE v1.2–v1.4's saturationDetector thresholds become the utilization detector's parameters, with a warning", () => {
+  const { config, warnings } = load(`${HEAD}saturationDetector:\n  queueDepthThreshold: 2\n  kvCacheUtilThreshold: 0.9\n  metricsStalenessThreshold: 1m30s\n`);
+  const det = config.plugins.find((p) => p.name === config.saturationDetector.pluginRef)!;
+  assert.equal(det.type, 'utilization-detector');
+  assert.deepEqual(det.parameters, { queueDepthThreshold: 2, kvCacheUtilThreshold: 0.9, metricsStalenessThreshold: '1m30s' });
+  assert.deepEqual(detectorThresholds(config), { queueDepthThreshold: 2, kvCacheUtilThreshold: 0.9, metricsStalenessMs: 90_000, headroom: 0 });
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /^config text: saturationDetector: thresholds directly under saturationDetector \(queueDepthThreshold, kvCacheUtilThreshold, metricsStalenessThreshold\) are GIE v1\.2–v1\.4's form/);
+  assert.match(warnings[0], /set saturationDetector\.pluginRef/);
+  // The router's admission check uses them: a queue of 3 saturates at threshold 2, not at GIE's default 5.
+  const sheddable = req({ priority: -1 });
+  assert.throws(() => routerWith([{ queue: 3 }], config).pick(sheddable, 10_000), /pool is saturated/);
+  routerWith([{ queue: 3 }], load(HEAD).config).pick(sheddable, 10_000);
+  // Values GIE v1.4 replaced by its default (0 = unset, KV outside (0, 1)) are replaced likewise, and said.
+  const zero = load(`${HEAD}saturationDetector: {queueDepthThreshold: 0, kvCacheUtilThreshold: 1.0}\n`);
+  assert.deepEqual(detectorThresholds(zero.config), { queueDepthThreshold: 5, kvCacheUtilThreshold: 0.8, metricsStalenessMs: 200, headroom: 0 });
+  assert.match(zero.warnings[0], /kvCacheUtilThreshold 1 is out of range, so GIE's default 0\.8 is used/);
+  // A utilization-detector declared for something else keeps its name and parameters.
+  const taken = load(`${HEAD}- type: utilization-detector\n  parameters: {headroom: 0.5}\nsaturationDetector: {queueDepthThreshold: 3}\n`).config;
+  assert.equal(taken.saturationDetector.pluginRef, 'utilization-detector-2');
+  assert.deepEqual(detectorThresholds(taken).queueDepthThreshold, 3);
+});
+
+test('saturationDetector: pluginRef with thresholds is an error naming both; bad thresholds name their path; {} is the default', () => {
+  const mixed = errorOf(`${HEAD}- type: utilization-detector\n  name: det\nsaturationDetector:\n  pluginRef: det\n  queueDepthThreshold: 5\n`);
+  assert.match(mixed, /^config text: saturationDetector: pluginRef and queueDepthThreshold cannot be combined: .*parameters of the plugin "det"/);
+  const bad = errorOf(`${HEAD}saturationDetector: {queueDepthThreshold: lots, metricsStalenessThreshold: soon}\n`);
+  assert.match(bad, /saturationDetector\.queueDepthThreshold: expected a number, got "lots"/);
+  assert.match(bad, /saturationDetector\.metricsStalenessThreshold: expected a duration like 200ms/);
+  assert.doesNotMatch(bad, /Invalid input|received/);
+  assert.match(errorOf(`${HEAD}saturationDetector: {pluginRef: det, bogus: 1}\n`), /saturationDetector: Unrecognized key: "bogus"/);
+  // GIE v1.5: pluginRef may be omitted (utilization-detector).
+  const { config, warnings } = load(`${HEAD}saturationDetector: {}\n`);
+  assert.equal(config.saturationDetector.pluginRef, 'utilization-detector');
+  assert.deepEqual(warnings, []);
+  // A staleness the detector cannot read is a config error, not a failure when the router starts.
+  assert.match(errorOf(`${HEAD}- type: utilization-detector\n  parameters: {metricsStalenessThreshold: 5 minutes}\n`), /plugins\[1\]\.parameters\.metricsStalenessThreshold: expected a duration/);
+});
+
 test('an empty or comment-only config says so and what it needs; a list says what was expected', async () => {
   const need = 'is empty: an EndpointPickerConfig needs at least apiVersion (llm-d.ai/v1alpha1 or inference.networking.x-k8s.io/v1alpha1) and kind: EndpointPickerConfig';
   assert.equal(errorOf(''), `config text ${need}`);
@@ -138,4 +181,28 @@ test('an empty or comment-only config says so and what it needs; a list says wha
   assert.equal(r.code, 1);
   assert.match(r.stderr, new RegExp(`${file.replace(/[/.]/g, '\\$&')} is empty: an EndpointPickerConfig needs at least apiVersion`));
   assert.doesNotMatch(r.stderr, /Invalid option/);
+});
+
+test('config check on a deprecated form: exit 0, the warning once on stderr, the effective config without it', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'kvgate-cfg-')), 'old.yaml');
+  writeFileSync(file, `${HEAD}saturationDetector: {queueDepthThreshold: 7}\n`);
+  const r = await runKvgate(['config', 'check', file, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr.match(/warning:/g)?.length, 1, r.stderr);
+  assert.match(r.stderr, /^kvgate: warning: .*old\.yaml: saturationDetector: thresholds directly under saturationDetector \(queueDepthThreshold\)/);
+  const eff = JSON.parse(r.stdout);
+  assert.equal(eff.warnings, undefined);
+  assert.deepEqual(eff.plugins.find((p: { name: string }) => p.name === eff.saturationDetector.pluginRef).parameters, { queueDepthThreshold: 7 });
+  // Loaded twice in one process: each load carries the warning, stderr has it once.
+  const written: string[] = [];
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => written.push(String(chunk)) > 0) as typeof process.stderr.write;
+  let loads;
+  try {
+    loads = [loadConfig({ file }), loadConfig({ file })];
+  } finally {
+    process.stderr.write = write;
+  }
+  assert.deepEqual(loads.map((c) => c.warnings?.length), [1, 1]);
+  assert.deepEqual(written, [`kvgate: warning: ${loads[0].warnings![0]}\n`]);
 });

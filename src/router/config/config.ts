@@ -4,10 +4,16 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 import { pluginDefinition, pluginTypes } from '../plugins/registry.js';
+import { parseDurationMs } from '../plugins/metrics-view.js';
 
 const PRESET_DIR = fileURLToPath(new URL('../../../presets/', import.meta.url));
 export const API_VERSIONS = ['llm-d.ai/v1alpha1', 'inference.networking.x-k8s.io/v1alpha1'] as const;
 const FEATURE_GATES = ['flowControl', 'dataLayer', 'enableLegacyMetrics', 'haPopulateNonLeaderDatastore'];
+/**
+ * The saturation detector's thresholds as GIE v1.2.0–v1.4.x took them, directly under
+ * `saturationDetector` (GIE v1.5.0 made the detector a plugin named by `pluginRef`).
+ */
+const LEGACY_SATURATION_KEYS = ['queueDepthThreshold', 'kvCacheUtilThreshold', 'metricsStalenessThreshold'] as const;
 
 const FileSchema = z
   .object({
@@ -25,7 +31,17 @@ const FileSchema = z
           .strict(),
       )
       .optional(),
-    saturationDetector: z.object({ pluginRef: z.string().min(1) }).strict().optional(),
+    saturationDetector: z
+      .object({
+        // Optional since GIE v1.5.0 (omitted → utilization-detector).
+        pluginRef: z.string().min(1).optional(),
+        // GIE v1.2–v1.4's thresholds; checked as the utilization detector's parameters.
+        queueDepthThreshold: z.unknown().optional(),
+        kvCacheUtilThreshold: z.unknown().optional(),
+        metricsStalenessThreshold: z.unknown().optional(),
+      })
+      .strict()
+      .optional(),
     // Accepted for compatibility with EPP configs; kvgate's data layer and parsing are built in.
     dataLayer: z.unknown().optional(),
     data: z.unknown().optional(),
@@ -223,16 +239,16 @@ export function validateConfig(raw: unknown, source: string): EffectiveConfig {
     plugins.push({ name, type: def.type, parameters: (p.parameters ?? {}) as Record<string, unknown> });
   }
   const kindOf = (name: string) => kinds.get(name);
-  const addPlugin = (type: string): string => {
-    const existing = plugins.find((p) => p.type === type);
-    if (existing) return existing.name;
+  /** A new plugin of `type` under a name no other plugin has. */
+  const declare = (type: string, parameters: Record<string, unknown>): string => {
     let name = type;
     for (let n = 2; names.has(name); n++) name = `${type}-${n}`;
     names.add(name);
     kinds.set(name, pluginDefinition(type)!.kind);
-    plugins.push({ name, type, parameters: {} });
+    plugins.push({ name, type, parameters });
     return name;
   };
+  const addPlugin = (type: string): string => plugins.find((p) => p.type === type)?.name ?? declare(type, {});
 
   // Profiles: none → one "default" profile with every filter, scorer and picker.
   let profiles = (c.schedulingProfiles ?? []).map((p) => ({ name: p.name, plugins: p.plugins.map((r) => ({ ...r })) }));
@@ -267,7 +283,30 @@ export function validateConfig(raw: unknown, source: string): EffectiveConfig {
   } else if (profiles.length > 1) {
     fail('schedulingProfiles', 'single-profile-handler runs exactly one profile');
   }
-  let saturationRef = c.saturationDetector?.pluginRef;
+  const sd = c.saturationDetector;
+  const legacy = LEGACY_SATURATION_KEYS.filter((k) => sd?.[k] !== undefined);
+  let saturationRef = sd?.pluginRef;
+  if (legacy.length && saturationRef !== undefined) {
+    fail(
+      'saturationDetector',
+      `pluginRef and ${legacy.join(', ')} cannot be combined: the thresholds directly under saturationDetector are GIE v1.2–v1.4's form, pluginRef GIE v1.5's; ` +
+        `give them as parameters of the plugin "${saturationRef}" (a utilization-detector), or drop pluginRef`,
+    );
+  } else if (legacy.length) {
+    const mapped = legacySaturationParameters(sd!);
+    const check = pluginDefinition('utilization-detector')!.parameters.safeParse(mapped.parameters);
+    if (!check.success) {
+      for (const issue of check.error.issues) fail(`saturationDetector.${pathString(issue.path)}`, issueText(issue, mapped.parameters));
+    } else {
+      saturationRef = declare('utilization-detector', mapped.parameters);
+      warn(
+        'saturationDetector',
+        `thresholds directly under saturationDetector (${legacy.join(', ')}) are GIE v1.2–v1.4's form (GIE v1.5 replaced them with a detector plugin named by pluginRef); ` +
+          `read as the parameters of a utilization-detector plugin "${saturationRef}"${mapped.notes.length ? ` (${mapped.notes.join('; ')})` : ''} — ` +
+          `declare that plugin with these parameters and set saturationDetector.pluginRef to its name to silence this`,
+      );
+    }
+  }
   if (saturationRef === undefined) saturationRef = addPlugin('utilization-detector');
   else if (kindOf(saturationRef) !== 'saturation-detector' && !(kindOf(saturationRef) === undefined && reported.has(saturationRef))) fail('saturationDetector.pluginRef', `no saturation detector plugin named "${saturationRef}"`);
 
@@ -284,3 +323,26 @@ export function validateConfig(raw: unknown, source: string): EffectiveConfig {
   return Object.defineProperty(config, 'warnings', { value: Object.freeze(warnings), enumerable: false });
 }
 
+/**
+ * GIE v1.2–v1.4's saturationDetector thresholds as utilization-detector parameters. Those
+ * versions took a threshold only inside its range (queue > 0, 0 < KV < 1, staleness > 0) and
+ * used the default otherwise; so does this, saying so in `notes`. Values of the wrong type are
+ * passed on, for the detector's schema to report.
+ */
+function legacySaturationParameters(sd: Partial<Record<(typeof LEGACY_SATURATION_KEYS)[number], unknown>>): { parameters: Record<string, unknown>; notes: string[] } {
+  const parameters: Record<string, unknown> = {};
+  const notes: string[] = [];
+  const outOfRange: Record<(typeof LEGACY_SATURATION_KEYS)[number], [(v: unknown) => boolean, string]> = {
+    queueDepthThreshold: [(v) => typeof v === 'number' && v <= 0, '5'],
+    kvCacheUtilThreshold: [(v) => typeof v === 'number' && (v <= 0 || v >= 1), '0.8'],
+    metricsStalenessThreshold: [(v) => (typeof v === 'string' ? parseDurationMs(v) === 0 : typeof v === 'number' && v <= 0), '200ms'],
+  };
+  for (const k of LEGACY_SATURATION_KEYS) {
+    const v = sd[k];
+    if (v === undefined) continue;
+    const [out, dflt] = outOfRange[k];
+    if (out(v)) notes.push(`${k} ${describeValue(v)} is out of range, so GIE's default ${dflt} is used, as GIE v1.4 did`);
+    else parameters[k] = v;
+  }
+  return { parameters, notes };
+}
