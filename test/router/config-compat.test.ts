@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRouter, kvEventsSettings, loadConfig } from '../../src/router/index.js';
+import { createRouter, kvEventsSettings, loadConfig, pluginTypes } from '../../src/router/index.js';
 import { tokenProcessorSettings, PrecisePrefixParams } from '../../src/router/plugins/producers/precise-prefix-params.js';
 import { detectorThresholds } from '../../src/router/flowcontrol/flow-control.js';
 import { KvgateError } from '../../src/shared/errors.js';
@@ -167,6 +167,25 @@ test('saturationDetector: pluginRef with thresholds is an error naming both; bad
   assert.deepEqual(warnings, []);
   // A staleness the detector cannot read is a config error, not a failure when the router starts.
   assert.match(errorOf(`${HEAD}- type: utilization-detector\n  parameters: {metricsStalenessThreshold: 5 minutes}\n`), /plugins\[1\]\.parameters\.metricsStalenessThreshold: expected a duration/);
+});
+
+test("GIE v0.5's kv-cache-scorer loads as kv-cache-utilization-scorer, with a warning; GIE's removed filters say what replaced them", () => {
+  const text = `${HEAD}- type: kv-cache-scorer\nschedulingProfiles:\n- name: default\n  plugins:\n  - pluginRef: kv-cache-scorer\n    weight: 1\n  - pluginRef: queue-scorer\n    weight: 1\n`;
+  const { config, warnings } = load(text);
+  assert.deepEqual(
+    config.plugins.filter((p) => p.name === 'kv-cache-scorer'),
+    [{ name: 'kv-cache-scorer', type: 'kv-cache-utilization-scorer', parameters: {} }],
+  );
+  assert.deepEqual(warnings, [
+    'config text: plugins[1].type: "kv-cache-scorer" is GIE v0.5\'s name for kv-cache-utilization-scorer (renamed in GIE v1.0.0); loaded as kv-cache-utilization-scorer — rename it to silence this',
+  ]);
+  // It scores as kv-cache-utilization-scorer: 1 − KV usage.
+  const pick = routerWith([{ kv: 0.9 }, { kv: 0.2 }], config).pick(req(), 10_000);
+  assert.equal(pick.scores.find((s) => s.endpointId === '192.168.1.2:8000')!.byPlugin['kv-cache-scorer'], 0.8);
+  assert.ok(!pluginTypes().includes('kv-cache-scorer'), 'former names are not offered as known types');
+  const removed = errorOf(`${HEAD}- type: low-queue-filter\n`);
+  assert.match(removed, /plugins\[1\]\.type: plugin type "low-queue-filter" is GIE v0\.5's legacy filter, removed in GIE v1\.0\.0; use utilization-filter/);
+  assert.match(errorOf(`${HEAD}- type: lora-affinity-filter\n`), /replaced in GIE v1\.0\.0 by lora-affinity-scorer/);
 });
 
 test('an empty or comment-only config says so and what it needs; a list says what was expected', async () => {

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
-import { pluginDefinition, pluginTypes } from '../plugins/registry.js';
+import { pluginDefinition, pluginTypes, removedPluginType } from '../plugins/registry.js';
 import { parseDurationMs } from '../plugins/metrics-view.js';
 
 const PRESET_DIR = fileURLToPath(new URL('../../../presets/', import.meta.url));
@@ -216,10 +216,13 @@ export function validateConfig(raw: unknown, source: string): EffectiveConfig {
     const name = p.name ?? p.type;
     const def = pluginDefinition(p.type);
     if (!def) {
-      fail(`plugins[${i}].type`, `unknown plugin type "${p.type}" (known: ${pluginTypes().join(', ')})`);
+      const removed = removedPluginType(p.type);
+      fail(`plugins[${i}].type`, removed ? `plugin type "${p.type}" is ${removed}` : `unknown plugin type "${p.type}" (known: ${pluginTypes().join(', ')})`);
       reported.add(name);
       continue;
     }
+    const formerName = def.renamedFrom?.[p.type];
+    if (formerName) warn(`plugins[${i}].type`, `"${p.type}" is ${formerName}; loaded as ${def.type} — rename it to silence this`);
     if (names.has(name)) fail(`plugins[${i}].name`, `duplicate plugin name "${name}"`);
     names.add(name);
     kinds.set(name, def.kind);

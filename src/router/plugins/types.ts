@@ -128,6 +128,8 @@ export interface PluginDefinition<P extends z.ZodType = z.ZodType> {
   type: string;
   /** Other current names of the same plugin (loaded silently). */
   aliases?: string[];
+  /** Former names, each with the note a config using it is warned with (which release renamed it). */
+  renamedFrom?: Record<string, string>;
   kind: PluginKind;
   /** Strict schema of `parameters` (unknown fields are errors). */
   parameters: P;
