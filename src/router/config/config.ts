@@ -101,7 +101,8 @@ function warnOnStderr(message: string): void {
 
 /**
  * Loads an EndpointPickerConfig from a file, a preset or text, validates it strictly and injects
- * the EPP's defaults. With nothing given, the EPP's built-in default (queue 2, kv 2, prefix 3).
+ * the EPP's defaults. With nothing given, the `gie-default` preset (the EPP's built-in default:
+ * queue 2, kv 2, prefix 3); the CLI's commands default to the `kvgate` preset instead.
  * Errors name the source and the path inside it. Warnings (see EffectiveConfig.warnings) go to
  * `onWarning`, by default to stderr, once per process.
  */
