@@ -20,11 +20,29 @@ export function minMaxLowerIsBetter(values: number[]): number[] {
   return values.map((v) => (!Number.isFinite(v) ? 0 : max === min ? 1 : (max - v) / (max - min)));
 }
 
-/** Parses Go-style durations used in EPP configs ("200ms", "2s") into milliseconds. */
+const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A Go duration string as EPP configs carry them ("200ms", "2s", "1m30s", "0.5h", "0") in ms; undefined when it is not one. */
+export function parseDurationMs(v: string): number | undefined {
+  const t = v.trim();
+  if (t === '0') return 0;
+  const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
+  let ms = 0;
+  let at = 0;
+  while (at < t.length) {
+    part.lastIndex = at;
+    const m = part.exec(t);
+    if (!m) return undefined;
+    ms += Number(m[1]) * UNIT_MS[m[2]];
+    at = part.lastIndex;
+  }
+  return at > 0 ? ms : undefined;
+}
+
+/** A duration parameter: a Go duration string or a number of milliseconds. */
 export function durationMs(v: string | number): number {
   if (typeof v === 'number') return v;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(v.trim());
-  if (!m) throw new Error(`invalid duration "${v}" (use e.g. 200ms or 2s)`);
-  const n = Number(m[1]);
-  return m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
+  const ms = parseDurationMs(v);
+  if (ms === undefined) throw new Error(`invalid duration "${v}" (use e.g. 200ms, 2s or 1m30s)`);
+  return ms;
 }

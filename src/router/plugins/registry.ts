@@ -60,16 +60,35 @@ const ALL: PluginDefinition[] = [
 const byType = new Map<string, PluginDefinition>();
 for (const d of ALL) {
   byType.set(d.type, d);
-  for (const a of d.aliases ?? []) byType.set(a, d);
+  for (const a of [...(d.aliases ?? []), ...Object.keys(d.renamedFrom ?? {})]) byType.set(a, d);
 }
 
-/** The plugin definition registered under a type name or alias. */
+/** The plugin definition registered under a type name, alias or former name. */
 export function pluginDefinition(type: string): PluginDefinition | undefined {
   return byType.get(type);
 }
 
+/**
+ * Plugin types GIE released and later removed without a successor of the same kind, each with
+ * what to use instead (said in the "unknown plugin type" error). GIE v0.5.x's legacy filters
+ * went in v1.0.0 (gateway-api-inference-extension #1305).
+ */
+const REMOVED: Record<string, string> = {
+  'low-queue-filter': 'GIE v0.5\'s legacy filter, removed in GIE v1.0.0; use utilization-filter with conditions: [{metric: waiting-queue, maxValue: N}], or queue-scorer to prefer short queues',
+  'least-queue-filter': 'GIE v0.5\'s legacy filter, removed in GIE v1.0.0; use queue-scorer',
+  'least-kv-cache-filter': 'GIE v0.5\'s legacy filter, removed in GIE v1.0.0; use kv-cache-utilization-scorer',
+  'lora-affinity-filter': 'GIE v0.5\'s legacy filter, replaced in GIE v1.0.0 by lora-affinity-scorer (a scorer: give it a weight in the profile)',
+  'decision-tree-filter': 'GIE v0.5\'s legacy filter, removed in GIE v1.0.0; list the filters in the profile instead',
+};
+
+/** What to use instead of a plugin type GIE removed, if `type` is one. */
+export function removedPluginType(type: string): string | undefined {
+  return Object.hasOwn(REMOVED, type) ? REMOVED[type] : undefined;
+}
+
+/** Every type name and alias (former names left out: they load, with a warning, but are not offered). */
 export function pluginTypes(): string[] {
-  return [...byType.keys()].sort();
+  return [...byType.keys()].filter((t) => !Object.hasOwn(byType.get(t)!.renamedFrom ?? {}, t)).sort();
 }
 
 export function pluginsOfKind(kind: PluginDefinition['kind']): PluginDefinition[] {

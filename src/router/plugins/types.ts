@@ -116,11 +116,24 @@ export interface PluginEnv {
   tokenizer?: PromptTokenizer;
 }
 
+/** What a plugin's `review` found in parameters its schema accepted. */
+export interface ParameterReview {
+  /** Conflicts the schema cannot express; `path` is relative to `parameters`. */
+  errors?: { path: string; message: string }[];
+  /** What kvgate maps to another setting or ignores, said once at load. */
+  warnings?: string[];
+}
+
 export interface PluginDefinition<P extends z.ZodType = z.ZodType> {
   type: string;
+  /** Other current names of the same plugin (loaded silently). */
   aliases?: string[];
+  /** Former names, each with the note a config using it is warned with (which release renamed it). */
+  renamedFrom?: Record<string, string>;
   kind: PluginKind;
   /** Strict schema of `parameters` (unknown fields are errors). */
   parameters: P;
+  /** Load-time checks and notes on parameters that passed the schema. */
+  review?(params: z.infer<P>): ParameterReview;
   create(params: z.infer<P>, env: PluginEnv): Plugin;
 }

@@ -3,7 +3,7 @@ import type { CycleContext, DataProducer, PluginDefinition, PluginEnv } from '..
 import type { ApproxPrefixIndex, PrefixHashes } from '../../prefix/approx-prefix-index.js';
 import { ApproxPrefixParams, approxAutoTune, approxIndexFor } from './approx-prefix-cache-producer.js';
 import { UnconfirmedBlocks } from '../../prefix/unconfirmed-blocks.js';
-import { PrecisePrefixParams, tierWeights } from './precise-prefix-params.js';
+import { PrecisePrefixParams, reviewPrecisePrefixParams, tierWeights } from './precise-prefix-params.js';
 import { EXACT_INDEX_MODEL, exactStateKnown, type KvEventsView, type PromptTokenizer } from '../../prefix/kv-events-view.js';
 import type { TierWeights } from '../../prefix/exact-prefix-index.js';
 import { SpeculativeBlocks } from '../../prefix/speculative-blocks.js';
@@ -255,5 +255,6 @@ export const precisePrefixCacheProducer: PluginDefinition<typeof PrecisePrefixPa
   type: 'precise-prefix-cache-producer',
   kind: 'producer',
   parameters: PrecisePrefixParams,
+  review: reviewPrecisePrefixParams,
   create: createPrecisePrefixProducer,
 };

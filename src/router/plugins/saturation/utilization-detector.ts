@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import type { PluginDefinition } from '../types.js';
-import { durationMs, freshMetrics } from '../metrics-view.js';
+import { durationMs, freshMetrics, parseDurationMs } from '../metrics-view.js';
 
 const Params = z
   .object({
     queueDepthThreshold: z.number().positive().default(5),
     kvCacheUtilThreshold: z.number().gt(0).max(1).default(0.8),
-    metricsStalenessThreshold: z.union([z.string(), z.number()]).default('200ms'),
+    metricsStalenessThreshold: z
+      .union([z.string().refine((v) => parseDurationMs(v) !== undefined, 'expected a duration like 200ms, 2s or 1m30s'), z.number().min(0)])
+      .default('200ms'),
     headroom: z.number().min(0).default(0),
   })
   .strict();

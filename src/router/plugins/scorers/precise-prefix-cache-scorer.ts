@@ -1,5 +1,5 @@
 import type { PluginDefinition } from '../types.js';
-import { PrecisePrefixParams } from '../producers/precise-prefix-params.js';
+import { PrecisePrefixParams, reviewPrecisePrefixParams } from '../producers/precise-prefix-params.js';
 
 /**
  * llm-d's precise-prefix-cache-scorer: the device-weighted count of leading prompt blocks each
@@ -13,6 +13,7 @@ export const precisePrefixCacheScorer: PluginDefinition<typeof PrecisePrefixPara
   type: 'precise-prefix-cache-scorer',
   kind: 'scorer',
   parameters: PrecisePrefixParams,
+  review: reviewPrecisePrefixParams,
   create: () => ({
     kind: 'scorer',
     needsPrefix: true,
