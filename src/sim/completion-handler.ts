@@ -126,6 +126,8 @@ class CompletionRun {
   private readonly parentLeft: number[];
   private remaining = 0;
   private closed = false;
+  /** A chat stream's role chunks (and echo) are out. */
+  private opened = false;
 
   constructor(
     private readonly deps: CompletionDeps,
@@ -159,12 +161,8 @@ class CompletionRun {
     res.on('close', () => this.onClose());
     if (cr.stream) {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...call.headers });
-      if (this.chat) {
-        for (const c of this.choices) {
-          this.writeChunk({ index: c.index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }, c, 0);
-          if (cr.chatEchoText) this.writeChunk({ index: c.index, delta: { content: cr.chatEchoText }, logprobs: null, finish_reason: null }, c, 0);
-        }
-      }
+      // vLLM's StreamingResponse sends the headers at once; the first chunk waits for the first token (openChat).
+      if (this.chat) res.flushHeaders();
     }
     // Answered at once, without running: llm-d-inference-sim's cache_threshold finish reason.
     for (const c of this.choices) {
@@ -172,6 +170,7 @@ class CompletionRun {
       c.finishReason = 'cache_threshold';
       deps.metrics.observeCacheThreshold();
       if (cr.stream) {
+        this.openChat();
         this.writeChunk(this.chat ? { index: c.index, delta: {}, logprobs: null, finish_reason: 'cache_threshold' } : { index: c.index, text: '', logprobs: null, finish_reason: 'cache_threshold', stop_reason: null }, c, 0);
       }
       this.done();
@@ -263,6 +262,22 @@ class CompletionRun {
     return pieces.map((text, i) => ({ text, pos: positions[i] }));
   }
 
+  /**
+   * A chat stream's first chunks: a role chunk (`delta: {role: "assistant", content: ""}`) per
+   * choice, then the echoed last message. vLLM's serving_chat.py sends them in the first iteration
+   * over the engine's outputs — when the first output arrives, i.e. with the first token after
+   * prefill, in the same iteration as that token's chunk — not when the request is accepted; sent
+   * earlier, a gateway timing the first byte would read a time to first token of ~0.
+   */
+  private openChat(): void {
+    if (this.opened || !this.chat || !this.cr.stream) return;
+    this.opened = true;
+    for (const c of this.choices) {
+      this.writeChunk({ index: c.index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }, c, 0);
+      if (this.cr.chatEchoText) this.writeChunk({ index: c.index, delta: { content: this.cr.chatEchoText }, logprobs: null, finish_reason: null }, c, 0);
+    }
+  }
+
   private writeChunk(choice: Record<string, unknown>, c: Choice, completionTokens: number): void {
     if (this.closed) return;
     const chunk: Record<string, unknown> = { id: this.call.id, object: this.chunkObject, created: this.created, model: this.call.responseModel, choices: [choice] };
@@ -290,6 +305,7 @@ class CompletionRun {
     if (!cr.stream || this.closed) return result;
     const finishReason = stopped ? 'stop' : finish ? this.finishReasonOf(finish) : null;
     if (this.chat) {
+      this.openChat();
       const logprobs = cr.logprobs !== null ? { content: [chatLogprobContent(tokenStr, this.genLogprobs(c, idx, cr.logprobs), cr.logprobs)] } : null;
       const choice: Record<string, unknown> = { index: c.index, delta: { content: piece }, logprobs, finish_reason: finishReason };
       if (stopped) choice.stop_reason = c.stop?.stopReason ?? null;
@@ -370,6 +386,7 @@ class CompletionRun {
 
   private finishResponse(): void {
     if (this.closed) return;
+    this.openChat(); // a stream whose choices all ended without a token still opens with its role chunks
     this.closed = true;
     const { cr, call, res, chat } = this;
     this.deps.inflight.delete(res);

@@ -25,7 +25,7 @@ export async function bothIngresses(sims: Pick<RunningSim, 'url'>[], opts: { log
     epp,
     /** The EPP's /metrics URL. */
     eppMetricsUrl: `http://127.0.0.1:${epp.metricsPort}/metrics`,
-    envoy: (path: string, body: unknown, headers: Record<string, string> = {}) => throughEnvoy(client, { path, body: JSON.stringify(body), headers }, (id) => urls.get(id)!),
+    envoy: (path: string, body: unknown, headers: Record<string, string> = {}, subset?: string[]) => throughEnvoy(client, { path, body: JSON.stringify(body), headers, subset }, (id) => urls.get(id)!),
     async close() {
       client.close();
       await gw.close();

@@ -23,6 +23,8 @@ export interface EnvoyRequest {
   chunkBytes?: number;
   /** Envoy resends the final body chunk (a behaviour reported for ~1 MB bodies). */
   repeatLastChunk?: boolean;
+  /** The GIE subset hint Envoy passes as `envoy.lb.subset_hint` metadata (endpoint ids or IPs). */
+  subset?: string[];
 }
 
 const MODE = { BUFFERED: 2, FULL_DUPLEX_STREAMED: 4 } as const;
@@ -63,6 +65,9 @@ export async function throughEnvoy(client: EnvoyLikeClient, req: EnvoyRequest, u
     stream.write({
       request_headers: { headers: { headers: [hv(':path', req.path), hv(':method', body ? 'POST' : 'GET'), ...Object.entries(hdrs).map(([k, v]) => hv(k, v))] }, end_of_stream: !body },
       protocol_config: { request_body_mode: MODE[mode], response_body_mode: MODE[mode] },
+      ...(req.subset
+        ? { metadata_context: { filter_metadata: { 'envoy.lb.subset_hint': { fields: { 'x-gateway-destination-endpoint-subset': { listValue: { values: req.subset.map((s) => ({ stringValue: s })) } } } } } } }
+        : {}),
     });
     let headerResp: Resp | undefined;
     if (mode === 'BUFFERED' && body) {

@@ -62,28 +62,39 @@ export class Director implements LifecycleHost {
    * Candidate endpoints for `model`: healthy, inside `subset` when given, and serving the model
    * by their `/v1/models` (base models and LoRA adapters) or vLLM's LoRA metric. Endpoints whose
    * model list is not known yet are used only when no known endpoint serves it.
-   * Throws NoCandidates (503) when nothing is ready, ModelNotFound (404) when nothing serves it.
+   * When none is eligible, see `unavailable`: 503 NoCandidates or 404 ModelNotFound.
    */
   candidates(model: string, subset?: string[]): EndpointState[] {
     // One pass, no intermediate arrays: this runs for every request.
     const allowed = subset !== undefined ? new Set(subset) : undefined;
-    let ready = 0;
     const serving: EndpointState[] = [];
     let unknown: EndpointState[] | undefined;
     for (const e of this.router.datastore.list()) {
       if (!e.healthy || (allowed && !allowed.has(e.info.id) && !allowed.has(e.info.host))) continue;
-      ready++;
       if (servesModel(e, model)) serving.push(e);
       else if (serving.length === 0 && e.models === undefined) (unknown ??= []).push(e);
     }
-    if (ready === 0) {
-      throw new KvgateError(ErrorCode.NoCandidates, 'failed to find endpoint candidates: no ready endpoint serves this request', {
-        headers: { 'x-llm-d-request-dropped-reason': 'rejected-no-endpoints' },
-      });
-    }
     if (serving.length > 0) return serving;
     if (unknown) return unknown;
-    throw modelNotFound(model);
+    throw this.unavailable(model);
+  }
+
+  /**
+   * Why no endpoint is eligible for `model`, one rule for both ingresses and any subset hint.
+   * 503 NoCandidates (`rejected-no-endpoints`, Retry-After) when some endpoint of the pool — ready
+   * or not, inside the subset or not — is known to serve the model (its last `/v1/models` answer,
+   * kept while it is ejected, or its LoRA metric), or when that cannot be ruled out (an endpoint
+   * whose list is not known yet, or no endpoint at all): the model exists and comes back with its
+   * replica, so clients should retry (OpenAI SDKs retry 503, never 404), and GIE answers an empty
+   * subset 503 too. 404 ModelNotFound only when every endpoint's list is known and none serves it;
+   * a model an endpoint answered 404 for is already gone from that endpoint's list (modelMissing).
+   */
+  private unavailable(model: string): KvgateError {
+    const all = this.router.datastore.list();
+    if (all.length > 0 && all.every((e) => e.models !== undefined && !servesModel(e, model))) return modelNotFound(model);
+    return new KvgateError(ErrorCode.NoCandidates, 'failed to find endpoint candidates: no ready endpoint serves this request', {
+      headers: { 'retry-after': '1', 'x-llm-d-request-dropped-reason': 'rejected-no-endpoints' },
+    });
   }
 
   /**
@@ -102,16 +113,22 @@ export class Director implements LifecycleHost {
   }
 
   /**
-   * The union of the models healthy endpoints serve, as vLLM lists them (`id`, `object`, `root`,
-   * `parent`, `max_model_len`, …), first endpoint's entry winning; sorted by id.
+   * The union of the models of the pool's endpoints, as vLLM lists them (`id`, `object`, `root`,
+   * `parent`, `max_model_len`, …), sorted by id; a healthy endpoint's entry wins, else the first.
+   * An ejected endpoint's last known models stay listed: while it is down their requests get 503
+   * with Retry-After (see `unavailable`), which says the model exists, and clients that discover
+   * models through /v1/models (vLLM's benchmark scripts, chat front ends) would otherwise forget a
+   * model over a brief outage. A model an endpoint answered 404 for has left its list, so it goes.
    */
   servedModels(): Record<string, unknown>[] {
     const byId = new Map<string, Record<string, unknown>>();
-    for (const e of this.router.datastore.list()) {
-      if (!e.healthy) continue;
-      for (const m of e.models ?? []) if (!byId.has(m.id)) byId.set(m.id, m.raw);
+    const all = this.router.datastore.list();
+    for (const healthy of [true, false]) {
+      for (const e of all) {
+        if (e.healthy !== healthy) continue;
+        for (const m of e.models ?? []) if (!byId.has(m.id)) byId.set(m.id, m.raw);
+      }
     }
     return [...byId.keys()].sort().map((id) => byId.get(id)!);
   }
 }
-
