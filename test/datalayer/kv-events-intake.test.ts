@@ -11,7 +11,7 @@ import { KV_EVENTS_PORT_LABEL, KV_EVENTS_REPLAY_PORT_LABEL, RANK_LABEL } from '.
 import { readEndpointsFile } from '../../src/datalayer/sources/endpoints-file.js';
 import { parseEndpoint } from '../../src/datalayer/sources/static-endpoints.js';
 import { KvgateError } from '../../src/shared/errors.js';
-import { freePort } from '../helpers/ports.js';
+import { freePort, freePortRange } from '../helpers/ports.js';
 
 async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
@@ -77,8 +77,10 @@ test('the intake follows the endpoint set: metadata ports, the pool-wide port, n
 });
 
 test("a data-parallel rank's events are on the base port + rank (vLLM's offset), its replay port likewise", async () => {
-  const base = await freePort();
-  const replayBase = await freePort();
+  // Rank 1 uses base+1 and replayBase+1: both pairs checked free, below the ephemeral range other
+  // tests' sockets take ports from, and apart (two single free ports could be neighbours).
+  const base = await freePortRange(4);
+  const replayBase = base + 2;
   let rank1: Awaited<ReturnType<typeof publisher>> | undefined;
   const replay = new zmq.Router();
   try {
