@@ -188,7 +188,8 @@ export interface Datastore {
 
 /** What components that keep per-endpoint state (prefix indexes, health) hear from the datastore. */
 export interface DatastoreListener {
-  endpointRemoved?(id: string): void;
+  /** The endpoint left the pool; `last` is its state as it left (models, metrics). */
+  endpointRemoved?(id: string, last?: EndpointState): void;
   metricsUpdated?(id: string, metrics: EndpointMetrics): void;
   /** Active or passive health changed the endpoint's state (ejected: false; readmitted: true). */
   healthChanged?(id: string, healthy: boolean): void;

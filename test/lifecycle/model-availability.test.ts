@@ -4,6 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startSimServer } from '../../src/sim/server.js';
 import { startGateway } from '../../src/gateway/server.js';
 import { loadConfig } from '../../src/router/index.js';
@@ -113,5 +116,30 @@ test('a model an endpoint answered 404 for is dropped from it: once that endpoin
   } finally {
     await gw.close();
     await sim.close().catch(() => undefined);
+  }
+});
+
+test('every replica of a model left the pool (an InferencePool lists ready pods only): still 503 for a while, not 404; a model never served stays 404', async () => {
+  const a = await startSimServer({ port: 0, profile: 'instant', model: 'modelA' });
+  const b = await startSimServer({ port: 0, profile: 'instant', model: 'modelB' });
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-left-'));
+  const file = join(dir, 'endpoints.txt');
+  writeFileSync(file, `127.0.0.1:${a.port}\n127.0.0.1:${b.port}\n`);
+  const gw = await startGateway({ port: 0, config: loadConfig({ preset: 'kvgate' }), endpointsFile: file, healthIntervalMs: 100 });
+  try {
+    await waitFor(() => gw.router.datastore.list().length === 2 && gw.router.datastore.list().every((e) => e.models !== undefined));
+    assert.equal((await post(`${gw.url}/v1/chat/completions`, chat('modelB'))).status, 200);
+    // modelB's only pod becomes unready: the pool's source stops listing it.
+    writeFileSync(file, `127.0.0.1:${a.port}\n`);
+    await waitFor(() => gw.router.datastore.list().length === 1);
+    const r = await post(`${gw.url}/v1/chat/completions`, chat('modelB'));
+    assert.equal(r.status, 503, r.text);
+    assert.equal(r.json.error.code, 'no_ready_endpoints');
+    assert.equal(r.headers.get('retry-after'), '1');
+    assert.equal((await post(`${gw.url}/v1/chat/completions`, chat('modelC'))).status, 404);
+  } finally {
+    await gw.close();
+    await a.close();
+    await b.close();
   }
 });

@@ -41,7 +41,8 @@ export class MemoryDatastore implements Datastore {
 
   removeEndpoint(id: string): void {
     this.scrapes.delete(id);
-    if (this.endpoints.delete(id)) for (const l of this.listeners) l.endpointRemoved?.(id);
+    const last = this.endpoints.get(id);
+    if (last && this.endpoints.delete(id)) for (const l of this.listeners) l.endpointRemoved?.(id, last);
   }
 
   list(): EndpointState[] {

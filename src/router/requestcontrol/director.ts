@@ -1,4 +1,5 @@
 import type { EndpointInfo, EndpointState } from '../api.js';
+import { RecentlyServedModels } from './recently-served.js';
 import type { EndpointPicker } from '../router.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
@@ -27,6 +28,7 @@ export class Director implements LifecycleHost {
   /** The gateway queue and the dispatch gate (with flow control off, the gate still sizes per-endpoint caps). */
   readonly flow: FlowControl;
   private counter = 0;
+  private readonly recentlyServed = new RecentlyServedModels();
   private open = 0;
 
   constructor(opts: DirectorOptions) {
@@ -42,7 +44,10 @@ export class Director implements LifecycleHost {
         flow.queue.pump();
       },
       healthChanged: () => flow.queue.pump(),
-      endpointRemoved: (id) => flow.gate.forget(id),
+      endpointRemoved: (id, last) => {
+        flow.gate.forget(id);
+        if (last) this.recentlyServed.endpointLeft(last, this.now());
+      },
     });
     opts.metrics?.attachFlowControl(flow, this.router.datastore, this.now);
   }
@@ -88,10 +93,13 @@ export class Director implements LifecycleHost {
    * replica, so clients should retry (OpenAI SDKs retry 503, never 404), and GIE answers an empty
    * subset 503 too. 404 ModelNotFound only when every endpoint's list is known and none serves it;
    * a model an endpoint answered 404 for is already gone from that endpoint's list (modelMissing).
+   * A model whose endpoints all left the pool in the last minutes (an InferencePool lists ready
+   * pods only: a rollout or a crash loop) is still 503 (recently-served.ts).
    */
   private unavailable(model: string): KvgateError {
     const all = this.router.datastore.list();
-    if (all.length > 0 && all.every((e) => e.models !== undefined && !servesModel(e, model))) return modelNotFound(model);
+    const unknown = all.length > 0 && all.every((e) => e.models !== undefined && !servesModel(e, model));
+    if (unknown && !this.recentlyServed.has(model, this.now())) return modelNotFound(model);
     return new KvgateError(ErrorCode.NoCandidates, 'failed to find endpoint candidates: no ready endpoint serves this request', {
       headers: { 'retry-after': '1', 'x-llm-d-request-dropped-reason': 'rejected-no-endpoints' },
     });
