@@ -48,8 +48,10 @@ export interface CompletionInput {
   /** Set when the request failed, also after a 200 went out (a stream cut short): an error like a status ≥ 400. */
   errorCode?: string;
   /**
-   * false for a non-streamed response: its first byte is the whole answer, so it gives no TTFT and
-   * no TPOT (they are not recorded). Default true.
+   * false for a non-streamed response: it arrives whole, so its time after the first byte says
+   * nothing about decoding and it gives no TPOT (as `inference_objective_request_tpot_seconds`).
+   * Its TTFT (arrival to first byte) is recorded as any other, as
+   * `inference_objective_request_ttft_seconds` records it. Default true.
    */
   stream?: boolean;
   /** Time to first response byte, from request arrival (ms). */
@@ -177,9 +179,18 @@ export class FleetRecorder {
     let tpot = c.tpotMs;
     if (tpot === undefined && c.e2eMs !== undefined && c.ttftMs !== undefined && c.completionTokens !== undefined) tpot = timePerOutputToken(c.e2eMs, c.ttftMs, c.completionTokens);
     if (c.stream === false) tpot = undefined;
-    if (!error && c.stream !== false) {
+    if (!error) {
       if (c.ttftMs !== undefined) this.ttft.observe(c.ttftMs, at);
       if (tpot !== undefined) this.tpot.observe(tpot, at);
+    }
+    const e = this.entry(ticket);
+    if (e) {
+      e.endpoint = c.endpointId;
+      e.status = c.status;
+      e.ttftMs = c.ttftMs ?? null;
+      e.tpotMs = tpot ?? null;
+      e.promptTokens = c.promptTokens ?? null;
+      e.cachedTokens = c.cachedTokens ?? null;
     }
     let s = this.endpoints.get(c.endpointId);
     if (!s) {
@@ -198,15 +209,6 @@ export class FleetRecorder {
       s.decayedPrompt = s.decayedPrompt * f + c.promptTokens;
       s.decayedCached = s.decayedCached * f + cached;
       s.lastMs = at;
-    }
-    const e = this.entry(ticket);
-    if (e) {
-      e.endpoint = c.endpointId;
-      e.status = c.status;
-      e.ttftMs = c.stream === false ? null : (c.ttftMs ?? null);
-      e.tpotMs = tpot ?? null;
-      e.promptTokens = c.promptTokens ?? null;
-      e.cachedTokens = c.cachedTokens ?? null;
     }
   }
 

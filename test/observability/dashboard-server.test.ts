@@ -6,6 +6,13 @@ import { fleetWithGateway, MODEL, waitFor } from '../gateway/helpers.js';
 import type { FleetEvent } from '../../src/observability/fleet-snapshot.js';
 import { startEppServer } from '../../src/extproc/server.js';
 import { loadConfig } from '../../src/router/index.js';
+import { parsePromText, type Sample } from '../helpers/prom-text.js';
+
+/** Σ of a family's samples on the gateway's /metrics (all label sets). */
+async function metricSum(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const { samples } = parsePromText(await (await fetch(`${url}/metrics`)).text());
+  return samples.filter((x: Sample) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v)).reduce((a, x) => a + x.value, 0);
+}
 
 /** Reads SSE `fleet` events from `url` until `until` returns true (or the deadline). */
 function readEvents(url: string, headers: Record<string, string>, until: (events: FleetEvent[]) => boolean, ms = 15_000): Promise<{ status: number; contentType: string; events: FleetEvent[] }> {
@@ -72,14 +79,34 @@ test('gateway /dashboard: page, SSE with history then one point per second, deci
     assert.equal(s.replicas.reduce((a, r) => a + r.requests, 0), 6);
     assert.equal(s.recent.length, 6);
     assert.ok(s.recent.every((r) => r.status === 200 && r.scores.length === 3 && r.endpoint));
-    assert.ok(s.latency.ttftMs.count === 3 && s.latency.ttftMs.p50! > 0, 'TTFT from the 3 streamed responses only');
-    assert.equal(s.recent.filter((r) => r.ttftMs !== null).length, 3);
+    assert.ok(s.latency.ttftMs.count === 6 && s.latency.ttftMs.p50! > 0, 'TTFT from all 6 responses, streamed or not');
+    assert.equal(s.latency.tpotMs.count, 3, 'TPOT from the 3 streamed responses only');
+    assert.equal(s.recent.filter((r) => r.ttftMs !== null).length, 6);
     const snap = (await (await fetch(`${f.gateway.url}/dashboard/snapshot`)).json()) as FleetEvent;
     assert.equal(snap.snapshot.completions.total, 6);
     assert.equal((await fetch(`${f.gateway.url}/dashboard/nope`)).status, 404);
     const post = await fetch(`${f.gateway.url}/dashboard`, { method: 'POST' });
     assert.equal(post.status, 405);
     assert.equal(((await post.json()) as { error: { code: string } }).error.code, 'method_not_allowed');
+  } finally {
+    await f.close();
+  }
+});
+
+test('non-streamed requests: the dashboard\'s TTFT counts them as inference_objective_request_ttft_seconds does (arrival to first byte); no TPOT', async () => {
+  const f = await fleetWithGateway(2);
+  try {
+    const client = new OpenAI({ baseURL: `${f.gateway.url}/v1`, apiKey: 'unused' });
+    for (let i = 0; i < 18; i++) await client.completions.create({ model: MODEL, prompt: `Question ${i}?`, max_tokens: 3 });
+    const { snapshot: s } = (await (await fetch(`${f.gateway.url}/dashboard/snapshot`)).json()) as FleetEvent;
+    const metric = await metricSum(f.gateway.url, 'inference_objective_request_ttft_seconds_count');
+    assert.equal(metric, 18);
+    assert.equal(s.latency.ttftMs.count, metric, 'dashboard TTFT samples = the metric\'s');
+    assert.ok(s.latency.ttftMs.p50! > 0);
+    assert.equal(s.recent.length, 18);
+    assert.ok(s.recent.every((r) => r.ttftMs !== null && r.ttftMs > 0 && r.tpotMs === null), 'each request shows its TTFT, none a TPOT');
+    assert.equal(s.latency.tpotMs.count, await metricSum(f.gateway.url, 'inference_objective_request_tpot_seconds_count'));
+    assert.equal(s.latency.tpotMs.count, 0);
   } finally {
     await f.close();
   }

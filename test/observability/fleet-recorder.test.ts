@@ -71,12 +71,13 @@ test('completion: per-replica totals, hit rate, latency; TPOT derived as (e2e âˆ
   assert.ok(Math.abs(s.latency.ttftMs.p50! - 100) / 100 < 0.1, `ttft p50 ${s.latency.ttftMs.p50}`);
   assert.ok(Math.abs(s.latency.tpotMs.p50! - 10) / 10 < 0.1, `tpot p50 ${s.latency.tpotMs.p50}`);
   assert.deepEqual(s.completions, { total: 2, errors: 1, promptTokens: 1000, cachedTokens: 750 });
-  // A non-streamed response's first byte is its last: no TTFT, no TPOT.
+  // A non-streamed response has a TTFT (arrival to first byte, as inference_objective_request_ttft_seconds
+  // counts it) but no TPOT: it arrives whole.
   rec.recordCompletion(rec.recordDecision({ requestId: 'c', endpointId: '10.0.0.1:8000' }), { endpointId: '10.0.0.1:8000', status: 200, stream: false, ttftMs: 900, e2eMs: 900, completionTokens: 10 });
   const s2 = rec.snapshot();
-  assert.equal(s2.latency.ttftMs.count, 1);
+  assert.equal(s2.latency.ttftMs.count, 2);
   assert.equal(s2.latency.tpotMs.count, 1);
-  assert.equal(s2.recent[0].ttftMs, null);
+  assert.equal(s2.recent[0].ttftMs, 900);
   assert.equal(s2.recent[0].tpotMs, null);
   const recent = s.recent.find((x) => x.requestId === 'a')!;
   assert.equal(recent.status, 200);
