@@ -41,8 +41,13 @@ export interface DecisionInput {
 
 /** How one request ended, as the lifecycle reports it when the response is done (any outcome). */
 export interface CompletionInput {
-  /** The endpoint that served the last attempt. */
-  endpointId: string;
+  /**
+   * The endpoint that served the last attempt; absent for a request answered before reaching any
+   * (refused before its pick: unknown model, invalid body, shed, shutting down). Such a request
+   * counts in the totals and the per-second completions and errors — every request the ingress
+   * answered, as `inference_objective_request_total` counts them — and in no replica's row.
+   */
+  endpointId?: string;
   /** HTTP status sent to the client (499 when the client went away). */
   status: number;
   /** Set when the request failed, also after a 200 went out (a stream cut short): an error like a status ≥ 400. */
@@ -166,7 +171,10 @@ export class FleetRecorder {
     e.status = status;
   }
 
-  /** The request finished (any outcome). `ticket` from `recordDecision`; a stale ticket still counts. */
+  /**
+   * The request finished (any outcome). `ticket` from `recordDecision`, or -1 for a request that
+   * had no decision (answered before its pick); a stale ticket still counts.
+   */
   recordCompletion(ticket: number, c: CompletionInput): void {
     const at = this.now();
     const error = c.status >= 400 || c.errorCode !== undefined;
@@ -185,13 +193,14 @@ export class FleetRecorder {
     }
     const e = this.entry(ticket);
     if (e) {
-      e.endpoint = c.endpointId;
+      if (c.endpointId !== undefined) e.endpoint = c.endpointId;
       e.status = c.status;
       e.ttftMs = c.ttftMs ?? null;
       e.tpotMs = tpot ?? null;
       e.promptTokens = c.promptTokens ?? null;
       e.cachedTokens = c.cachedTokens ?? null;
     }
+    if (c.endpointId === undefined) return;
     let s = this.endpoints.get(c.endpointId);
     if (!s) {
       s = { requests: 0, errors: 0, promptTokens: 0, cachedTokens: 0, decayedPrompt: 0, decayedCached: 0, lastMs: at };
@@ -344,6 +353,7 @@ export class FleetRecorder {
   }
 
   private entry(ticket: number): RecentEntry | undefined {
+    if (ticket < 0) return undefined;
     const e = this.ring[ticket % this.ring.length];
     return e && e.seq === ticket ? e : undefined;
   }

@@ -107,6 +107,21 @@ test('memory is bounded: the recent ring keeps N, a stale ticket still counts bu
   assert.equal(s.decisionsTotal.fallback, 1);
 });
 
+test('a request answered before any pick (ticket -1, no endpoint) counts in the totals and the second\'s errors, in no replica row or recent entry', () => {
+  const { rec, advance } = setup();
+  const t = rec.recordDecision({ requestId: 'a', endpointId: '10.0.0.1:8000' });
+  rec.recordCompletion(t, { endpointId: '10.0.0.1:8000', status: 200, ttftMs: 5 });
+  rec.recordCompletion(-1, { status: 404, errorCode: 'model_not_found' });
+  rec.recordCompletion(-1, { status: 400, errorCode: 'invalid_json' });
+  advance(1000);
+  const { snapshot: s, point } = rec.tick();
+  assert.deepEqual(s.completions, { total: 3, errors: 2, promptTokens: 0, cachedTokens: 0 });
+  assert.equal(point.completions, 3);
+  assert.equal(point.errors, 2);
+  assert.deepEqual(s.replicas.map((r) => [r.id, r.requests, r.errors]), [['10.0.0.1:8000', 1, 0], ['10.0.0.2:8000', 0, 0]]);
+  assert.deepEqual(s.recent.map((r) => [r.requestId, r.status, r.endpoint]), [['a', 200, '10.0.0.1:8000']]);
+});
+
 test('scores: built lazily, once, best first, capped', () => {
   const { rec } = setup();
   let calls = 0;
