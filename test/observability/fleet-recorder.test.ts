@@ -116,8 +116,8 @@ test('a request answered before any pick (ticket -1, no endpoint) counts in the 
   advance(1000);
   const { snapshot: s, point } = rec.tick();
   assert.deepEqual(s.completions, { total: 3, errors: 2, promptTokens: 0, cachedTokens: 0 });
-  assert.equal(point.completions, 3);
-  assert.equal(point.errors, 2);
+  assert.equal(point!.completions, 3);
+  assert.equal(point!.errors, 2);
   assert.deepEqual(s.replicas.map((r) => [r.id, r.requests, r.errors]), [['10.0.0.1:8000', 1, 0], ['10.0.0.2:8000', 0, 0]]);
   assert.deepEqual(s.recent.map((r) => [r.requestId, r.status, r.endpoint]), [['a', 200, '10.0.0.1:8000']]);
 });
