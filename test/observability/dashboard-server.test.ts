@@ -147,11 +147,11 @@ test('gateway /dashboard with API keys: login form, ?api_key= sets a cookie and 
     assert.equal(login.status, 303);
     assert.equal(login.headers.get('location'), '/dashboard');
     const cookie = login.headers.get('set-cookie')!;
-    assert.match(cookie, /^kvgate_dashboard_key=sekret; Path=\/dashboard; HttpOnly; SameSite=Strict/);
+    assert.match(cookie, /^kvgate_dashboard_key=[A-Za-z0-9_-]{43}; Path=\/dashboard; HttpOnly; SameSite=Strict/);
     const withCookie = await fetch(`${f.gateway.url}/dashboard`, { headers: { cookie: cookie.split(';')[0] } });
     assert.equal(withCookie.status, 200);
     await withCookie.text();
-    const byCookie = await readEvents(`${f.gateway.url}/dashboard/events`, { cookie: 'other=1; kvgate_dashboard_key=sekret' }, (e) => e.length >= 1);
+    const byCookie = await readEvents(`${f.gateway.url}/dashboard/events`, { cookie: `other=1; ${cookie.split(';')[0]}` }, (e) => e.length >= 1);
     assert.equal(byCookie.status, 200);
     const byBearer = await readEvents(`${f.gateway.url}/dashboard/events`, { authorization: 'Bearer sekret' }, (e) => e.length >= 1);
     assert.equal(byBearer.status, 200);
@@ -160,6 +160,39 @@ test('gateway /dashboard with API keys: login form, ?api_key= sets a cookie and 
     assert.equal(badCookie.status, 401);
   } finally {
     await f.close();
+  }
+});
+
+test('the dashboard cookie is a token derived from the key, not the key: it authenticates where it was issued; a forged one, the raw key, or one from another gateway is refused', async () => {
+  const key = 'sekret-Key_0123';
+  const a = await fleetWithGateway(1, { apiKeys: [key, 'other-key'] });
+  const b = await fleetWithGateway(1, { apiKeys: [key] });
+  try {
+    const login = await fetch(`${a.gateway.url}/dashboard?api_key=${key}`, { redirect: 'manual' });
+    assert.equal(login.status, 303);
+    const setCookie = login.headers.get('set-cookie')!;
+    const value = /^kvgate_dashboard_key=([^;]*);/.exec(setCookie)![1];
+    assert.ok(!setCookie.includes(key) && !setCookie.includes(encodeURIComponent(key)), `the key is nowhere in: ${setCookie}`);
+    assert.ok(!decodeURIComponent(value).includes(key) && !Buffer.from(value, 'base64url').toString('latin1').includes(key), 'nor encoded in the value');
+    const snapshot = (url: string, cookie: string) => fetch(`${url}/dashboard/snapshot`, { headers: { cookie } }).then(async (r) => (await r.arrayBuffer(), r.status));
+    assert.equal(await snapshot(a.gateway.url, `kvgate_dashboard_key=${value}`), 200, 'the issued cookie authenticates');
+    const again = /^kvgate_dashboard_key=([^;]*);/.exec((await fetch(`${a.gateway.url}/dashboard?api_key=${key}`, { redirect: 'manual' })).headers.get('set-cookie')!)![1];
+    assert.equal(again, value, 'one token per key');
+    const other = /^kvgate_dashboard_key=([^;]*);/.exec((await fetch(`${a.gateway.url}/dashboard?api_key=other-key`, { redirect: 'manual' })).headers.get('set-cookie')!)![1];
+    assert.notEqual(other, value, 'another key, another token');
+    assert.equal(await snapshot(a.gateway.url, `kvgate_dashboard_key=${other}`), 200);
+    const forged = [...value].map((c, i) => (i === 5 ? (c === 'A' ? 'B' : 'A') : c)).join('');
+    for (const cookie of [`kvgate_dashboard_key=${forged}`, `kvgate_dashboard_key=${key}`, `kvgate_dashboard_key=${encodeURIComponent(key)}`, 'kvgate_dashboard_key=', `kvgate_dashboard=${value}`]) {
+      assert.equal(await snapshot(a.gateway.url, cookie), 401, cookie);
+    }
+    assert.equal((await fetch(`${a.gateway.url}/dashboard`, { headers: { cookie: `kvgate_dashboard_key=${forged}` } })).status, 401, 'the page asks for a key again');
+    // Another gateway with the same key (as after a restart) issued no such token: refused until one logs in there.
+    assert.equal(await snapshot(b.gateway.url, `kvgate_dashboard_key=${value}`), 401);
+    // The cookie is no bypass of the inference API's key check.
+    assert.equal((await fetch(`${a.gateway.url}/v1/models`, { headers: { cookie: `kvgate_dashboard_key=${value}` } })).status, 401);
+  } finally {
+    await a.close();
+    await b.close();
   }
 });
 
