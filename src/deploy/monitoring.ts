@@ -23,6 +23,18 @@ export interface MonitoringOptions {
    * KServe's scheduler pods declare no such name, so the KServe render gives the port number.
    */
   eppMetricsEndpoint?: { port: string } | { targetPort: number };
+  /**
+   * Absolute http(s) URL of the page holding the runbooks (docs/monitoring.md where your team
+   * reads it, e.g. https://github.com/ORG/kvgate/blob/v0.1.0/docs/monitoring.md): each alert's
+   * `runbook_url` is this plus `#alertname-lower-cased`. Without it, `docs/monitoring.md#…`,
+   * relative to the kvgate repository, which Alertmanager and Grafana cannot open.
+   */
+  runbookBaseUrl?: string;
+}
+
+/** Where an alert's runbook is: its section of docs/monitoring.md, at `runbookBaseUrl` when given. */
+export function runbookUrl(o: MonitoringOptions, alert: string): string {
+  return `${o.runbookBaseUrl ?? 'docs/monitoring.md'}#${alert.toLowerCase()}`;
 }
 
 const poolOf = (o: MonitoringOptions): string => o.pool ?? o.name;
@@ -211,7 +223,7 @@ export function ruleGroup(o: MonitoringOptions): { name: string; rules: Record<s
       expr: a.expr,
       for: a.for,
       labels: { severity: a.severity, pool: poolOf(o) },
-      annotations: { summary: a.summary, runbook_url: `docs/monitoring.md#${a.alert.toLowerCase()}` },
+      annotations: { summary: a.summary, runbook_url: runbookUrl(o, a.alert) },
     })),
   };
 }

@@ -1,5 +1,6 @@
 import { ApiextensionsV1Api, CoreV1Api, VersionApi } from '@kubernetes/client-node';
 import { describeKubeError, findKubeConfig, type LoadedKubeConfig } from '../datalayer/sources/kube-config.js';
+import { kubeConfigOf } from '../datalayer/sources/kube-client.js';
 import { gcpChecks, run, type AcceleratorFamily } from './preflight-gcp.js';
 import { NO_CLUSTER, type PreflightRow } from './preflight-types.js';
 
@@ -68,7 +69,7 @@ async function clusterRows(o: PreflightOptions): Promise<PreflightRow[]> {
     return rows;
   }
   if (!cfg) return clusterSkips(o, NO_CLUSTER, true);
-  const kc = cfg.kc;
+  const kc = kubeConfigOf(cfg);
   try {
     const v = await kc.makeApiClient(VersionApi).getCode();
     rows.push(row('cluster reachable', 'PASS', `${cfg.server} (context ${cfg.context}, Kubernetes ${v.gitVersion}, credentials: ${cfg.source})`));

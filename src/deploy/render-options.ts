@@ -27,6 +27,8 @@ export interface RenderOptions {
   autoscaler?: 'hpa' | 'keda' | 'none';
   /** Prometheus the KEDA scaler queries. */
   prometheusUrl?: string;
+  /** With `monitoring`: absolute http(s) URL of the runbook page; alerts' runbook_url = it + `#alert` (MonitoringOptions.runbookBaseUrl). */
+  runbookBaseUrl?: string;
 }
 
 /** A Kubernetes object as rendered: apiVersion, kind, metadata with name, the rest free. */
@@ -103,6 +105,10 @@ export function validateRenderOptions(o: RenderOptions): void {
   // GatewayClass names are DNS-1123 subdomains; an empty or odd one renders a Gateway no controller takes.
   if (!o.kserve && (!DNS1123_SUBDOMAIN.test(o.gatewayClassName) || o.gatewayClassName.length > 253)) throw new KvgateError(ErrorCode.InvalidConfig, `--gateway-class "${o.gatewayClassName}" must be a DNS-1123 subdomain (lower-case letters, digits, '-', '.')`, { param: 'gateway-class' });
   if (o.prometheusUrl !== undefined && !isHttpUrl(o.prometheusUrl)) throw new KvgateError(ErrorCode.InvalidConfig, `--prometheus-url "${o.prometheusUrl}" must be an http:// or https:// URL`, { param: 'prometheus-url' });
+  if (o.runbookBaseUrl !== undefined) {
+    if (!o.monitoring) throw new KvgateError(ErrorCode.InvalidConfig, '--runbook-base-url applies with --monitoring only (the alerts\' runbook_url); without it no alert is rendered', { param: 'runbook-base-url' });
+    if (!isHttpUrl(o.runbookBaseUrl) || o.runbookBaseUrl.includes('#')) throw new KvgateError(ErrorCode.InvalidConfig, `--runbook-base-url "${o.runbookBaseUrl}" must be an absolute http:// or https:// URL without a #fragment (the page holding the runbooks, e.g. https://github.com/ORG/kvgate/blob/v0.1.0/docs/monitoring.md; each alert adds #its-name)`, { param: 'runbook-base-url' });
+  }
   if (!o.eppImage || /\s/.test(o.eppImage)) throw new KvgateError(ErrorCode.InvalidConfig, `--image "${o.eppImage}" is not an image reference`, { param: 'image' });
 }
 

@@ -17,7 +17,7 @@ export { validateRenderOptions, type K8sObject, type ManifestFiles, type RenderO
  */
 export function monitoringOptions(o: RenderOptions): MonitoringOptions {
   const c = renderContext(o);
-  return { name: o.name, namespace: o.namespace, pool: c.poolName, eppSelector: c.eppLabels, eppMetricsEndpoint: o.kserve ? { targetPort: EPP_PORTS.metrics } : { port: 'metrics' } };
+  return { name: o.name, namespace: o.namespace, pool: c.poolName, eppSelector: c.eppLabels, eppMetricsEndpoint: o.kserve ? { targetPort: EPP_PORTS.metrics } : { port: 'metrics' }, runbookBaseUrl: o.runbookBaseUrl };
 }
 
 /** `--monitoring`: Grafana dashboard ConfigMap, PrometheusRule, EPP PodMonitor (monitoring.ts). */

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
@@ -10,7 +11,8 @@ export interface DashboardOptions {
   /**
    * The ingress's API-key check, given an `Authorization` header value ("Bearer KEY") or undefined;
    * returns true when allowed (always, when no keys are set). The dashboard builds that value from the
-   * request's Authorization header, its `kvgate_dashboard_key` cookie, or `?api_key=` on /dashboard.
+   * request's Authorization header or `?api_key=` on /dashboard; its `kvgate_dashboard_key` cookie
+   * is a token it issued itself (see serveDashboard), never the key.
    */
   authorize?: (authorization: string | undefined) => boolean;
   /** Most concurrent SSE viewers; more get 503. Default 32. */
@@ -64,21 +66,46 @@ class Feed {
 
 const feeds = new WeakMap<FleetRecorder, Feed>();
 
-function bearerOf(req: IncomingMessage, url: URL): { authorization: string | undefined; fromQuery: boolean } {
-  if (req.headers.authorization) return { authorization: req.headers.authorization, fromQuery: false };
-  const q = url.searchParams.get('api_key');
-  if (q) return { authorization: `Bearer ${q}`, fromQuery: true };
+/**
+ * The login cookie's value is a token derived from the key, HMAC-SHA256 under a secret drawn at
+ * process start: the browser never stores the key, and a restart (the only way the gateway's keys
+ * change) invalidates every cookie. A token counts only where it was issued — the tokens one
+ * dashboard (one recorder: one gateway) handed out after its own key check. The same key gives
+ * the same token, so each dashboard keeps at most one per key that logged in (capped, oldest out).
+ */
+const TOKEN_SECRET = randomBytes(32);
+const MAX_TOKENS = 1024;
+const issued = new WeakMap<FleetRecorder, Set<string>>();
+
+function tokenOf(key: string): string {
+  return createHmac('sha256', TOKEN_SECRET).update(key).digest('base64url');
+}
+
+function issueToken(recorder: FleetRecorder, key: string): string {
+  let tokens = issued.get(recorder);
+  if (!tokens) issued.set(recorder, (tokens = new Set()));
+  const token = tokenOf(key);
+  tokens.delete(token);
+  tokens.add(token);
+  if (tokens.size > MAX_TOKENS) tokens.delete(tokens.values().next().value!);
+  return token;
+}
+
+function cookieOf(req: IncomingMessage): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === COOKIE) {
-      try {
-        return { authorization: `Bearer ${decodeURIComponent(part.slice(eq + 1).trim())}`, fromQuery: false };
-      } catch {
-        break;
-      }
-    }
+    if (eq > 0 && part.slice(0, eq).trim() === COOKIE) return part.slice(eq + 1).trim();
   }
-  return { authorization: undefined, fromQuery: false };
+  return undefined;
+}
+
+/** The request's credentials: an Authorization header, `?api_key=` (to log in), or a token cookie this dashboard issued. */
+function credentialsOf(req: IncomingMessage, url: URL, recorder: FleetRecorder): { authorization: string | undefined; fromQuery: boolean; cookie: boolean } {
+  if (req.headers.authorization) return { authorization: req.headers.authorization, fromQuery: false, cookie: false };
+  const q = url.searchParams.get('api_key');
+  if (q) return { authorization: `Bearer ${q}`, fromQuery: true, cookie: false };
+  const token = cookieOf(req);
+  return { authorization: undefined, fromQuery: false, cookie: token !== undefined && issued.get(recorder)?.has(token) === true };
 }
 
 const LOGIN = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>kvgate dashboard — API key</title>
@@ -93,7 +120,8 @@ const LOGIN = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta 
  * - `GET /dashboard/snapshot` — one `FleetEvent` with history, as JSON.
  * With API keys set, each needs a key: `Authorization: Bearer KEY`, or the `kvgate_dashboard_key`
  * cookie that `GET /dashboard?api_key=KEY` sets (HttpOnly, SameSite=Strict) before redirecting to
- * /dashboard, since a browser's EventSource cannot send headers. Without a key the page answers
+ * /dashboard, since a browser's EventSource cannot send headers. The cookie holds a token derived
+ * from the key (HMAC-SHA256 under a per-process secret), not the key; see TOKEN_SECRET. Without a key the page answers
  * 401 with a form asking for one, the other paths 401 with an OpenAI-style error.
  *
  * Returns false when the path is not the dashboard's (the caller routes it elsewhere).
@@ -105,8 +133,8 @@ export function serveDashboard(req: IncomingMessage, res: ServerResponse, record
   try {
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new KvgateError(ErrorCode.MethodNotAllowed, `method ${req.method} is not allowed on ${path}`);
     if (path !== '/dashboard' && path !== '/dashboard/events' && path !== '/dashboard/snapshot') throw new KvgateError(ErrorCode.NotFound, `no route for ${path}`);
-    const { authorization, fromQuery } = bearerOf(req, url);
-    const allowed = !opts.authorize || opts.authorize(authorization);
+    const { authorization, fromQuery, cookie } = credentialsOf(req, url, recorder);
+    const allowed = cookie || !opts.authorize || opts.authorize(authorization);
     if (!allowed) {
       if (path === '/dashboard') {
         res.writeHead(401, { 'content-type': 'text/html; charset=utf-8', 'www-authenticate': 'Bearer', 'cache-control': 'no-store' }).end(LOGIN);
@@ -116,9 +144,9 @@ export function serveDashboard(req: IncomingMessage, res: ServerResponse, record
     }
     if (path === '/dashboard') {
       if (fromQuery) {
-        // Move the key out of the URL (history, logs) into a cookie scoped to the dashboard.
+        // Move the key out of the URL (history, logs); the cookie, scoped to the dashboard, holds a token derived from it.
         const secure = (req.socket as { encrypted?: boolean }).encrypted ? '; Secure' : '';
-        res.writeHead(303, { location: '/dashboard', 'set-cookie': `${COOKIE}=${encodeURIComponent(authorization!.slice(7))}; Path=/dashboard; HttpOnly; SameSite=Strict${secure}`, 'cache-control': 'no-store' }).end();
+        res.writeHead(303, { location: '/dashboard', 'set-cookie': `${COOKIE}=${issueToken(recorder, authorization!.slice(7))}; Path=/dashboard; HttpOnly; SameSite=Strict${secure}`, 'cache-control': 'no-store' }).end();
         return true;
       }
       const body = dashboardPage();

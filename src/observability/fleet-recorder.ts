@@ -41,15 +41,22 @@ export interface DecisionInput {
 
 /** How one request ended, as the lifecycle reports it when the response is done (any outcome). */
 export interface CompletionInput {
-  /** The endpoint that served the last attempt. */
-  endpointId: string;
+  /**
+   * The endpoint that served the last attempt; absent for a request answered before reaching any
+   * (refused before its pick: unknown model, invalid body, shed, shutting down). Such a request
+   * counts in the totals and the per-second completions and errors — every request the ingress
+   * answered, as `inference_objective_request_total` counts them — and in no replica's row.
+   */
+  endpointId?: string;
   /** HTTP status sent to the client (499 when the client went away). */
   status: number;
   /** Set when the request failed, also after a 200 went out (a stream cut short): an error like a status ≥ 400. */
   errorCode?: string;
   /**
-   * false for a non-streamed response: its first byte is the whole answer, so it gives no TTFT and
-   * no TPOT (they are not recorded). Default true.
+   * false for a non-streamed response: it arrives whole, so its time after the first byte says
+   * nothing about decoding and it gives no TPOT (as `inference_objective_request_tpot_seconds`).
+   * Its TTFT (arrival to first byte) is recorded as any other, as
+   * `inference_objective_request_ttft_seconds` records it. Default true.
    */
   stream?: boolean;
   /** Time to first response byte, from request arrival (ms). */
@@ -164,7 +171,10 @@ export class FleetRecorder {
     e.status = status;
   }
 
-  /** The request finished (any outcome). `ticket` from `recordDecision`; a stale ticket still counts. */
+  /**
+   * The request finished (any outcome). `ticket` from `recordDecision`, or -1 for a request that
+   * had no decision (answered before its pick); a stale ticket still counts.
+   */
   recordCompletion(ticket: number, c: CompletionInput): void {
     const at = this.now();
     const error = c.status >= 400 || c.errorCode !== undefined;
@@ -177,10 +187,20 @@ export class FleetRecorder {
     let tpot = c.tpotMs;
     if (tpot === undefined && c.e2eMs !== undefined && c.ttftMs !== undefined && c.completionTokens !== undefined) tpot = timePerOutputToken(c.e2eMs, c.ttftMs, c.completionTokens);
     if (c.stream === false) tpot = undefined;
-    if (!error && c.stream !== false) {
+    if (!error) {
       if (c.ttftMs !== undefined) this.ttft.observe(c.ttftMs, at);
       if (tpot !== undefined) this.tpot.observe(tpot, at);
     }
+    const e = this.entry(ticket);
+    if (e) {
+      if (c.endpointId !== undefined) e.endpoint = c.endpointId;
+      e.status = c.status;
+      e.ttftMs = c.ttftMs ?? null;
+      e.tpotMs = tpot ?? null;
+      e.promptTokens = c.promptTokens ?? null;
+      e.cachedTokens = c.cachedTokens ?? null;
+    }
+    if (c.endpointId === undefined) return;
     let s = this.endpoints.get(c.endpointId);
     if (!s) {
       s = { requests: 0, errors: 0, promptTokens: 0, cachedTokens: 0, decayedPrompt: 0, decayedCached: 0, lastMs: at };
@@ -198,15 +218,6 @@ export class FleetRecorder {
       s.decayedPrompt = s.decayedPrompt * f + c.promptTokens;
       s.decayedCached = s.decayedCached * f + cached;
       s.lastMs = at;
-    }
-    const e = this.entry(ticket);
-    if (e) {
-      e.endpoint = c.endpointId;
-      e.status = c.status;
-      e.ttftMs = c.stream === false ? null : (c.ttftMs ?? null);
-      e.tpotMs = tpot ?? null;
-      e.promptTokens = c.promptTokens ?? null;
-      e.cachedTokens = c.cachedTokens ?? null;
     }
   }
 
@@ -342,6 +353,7 @@ export class FleetRecorder {
   }
 
   private entry(ticket: number): RecentEntry | undefined {
+    if (ticket < 0) return undefined;
     const e = this.ring[ticket % this.ring.length];
     return e && e.seq === ticket ? e : undefined;
   }

@@ -1,5 +1,6 @@
 import { AppsV1Api, CoreV1Api, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { describeKubeError, loadKubeConfig, type LoadedKubeConfig } from '../datalayer/sources/kube-config.js';
+import { kubeConfigOf } from '../datalayer/sources/kube-client.js';
 import type { CheckRow } from './checks.js';
 
 /**
@@ -43,8 +44,9 @@ export async function verifyOperators(o: { kubeconfig?: string; config?: LoadedK
   } catch (err) {
     return [{ test: 'Cluster', status: 'FAIL', result: 'no credentials', diagnosis: (err as Error).message }];
   }
-  const apps = cfg.kc.makeApiClient(AppsV1Api);
-  const core = cfg.kc.makeApiClient(CoreV1Api);
+  const kc = kubeConfigOf(cfg);
+  const apps = kc.makeApiClient(AppsV1Api);
+  const core = kc.makeApiClient(CoreV1Api);
   const namespaces = [...new Set(OPERATORS.flatMap((op) => op.namespaces))];
   const deployments = new Map<string, V1Deployment[]>();
   const pods = new Map<string, V1Pod[]>();

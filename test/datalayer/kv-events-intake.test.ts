@@ -133,6 +133,8 @@ test("bind layout: topics name endpoints by id, or by a pod IP (one endpoint, or
     assert.equal(intake.index.blocks(r1.id), 0);
     const text = await reg.metrics();
     assert.match(text, /^kvgate_kv_events_dropped_total\{reason="unknown_topic"\} [1-9]\d*$/m);
+    // Production reasons only: the tests' drop hook (SubscriberOptions.dropLive) is no label here.
+    assert.deepEqual([...text.matchAll(/^kvgate_kv_events_dropped_total\{reason="([^"]+)"\}/gm)].map((m) => m[1]), ['held_overflow', 'unknown_topic']);
     assert.match(text, /^kvgate_kv_index_blocks\{endpoint="127\.0\.0\.1:9201"\} [1-9]\d*$/m);
   } finally {
     await intake.close();

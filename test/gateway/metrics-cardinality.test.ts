@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { fleetWithGateway, MODEL, post } from './helpers.js';
 import { parsePromText, sampleValue, type Sample } from '../helpers/prom-text.js';
 import { DEFAULT_MAX_SERIES } from '../../src/router/observability/labeled-metrics.js';
+import { readFileSync } from 'node:fs';
 
 async function scrape(url: string): Promise<Sample[]> {
   return parsePromText(await (await fetch(`${url}/metrics`)).text()).samples;
@@ -40,6 +41,26 @@ test('unknown model names are counted under model_name="" and do not add series,
     // A served model keeps its own label.
     assert.equal((await post(`${env.gateway.url}/v1/completions`, { model: MODEL, prompt: 'hi', max_tokens: 1 })).status, 200);
     assert.equal(sampleValue(await scrape(env.gateway.url), 'inference_objective_request_total', { model_name: MODEL, target_model_name: MODEL, priority: '0' }), 1);
+  } finally {
+    await env.close();
+  }
+});
+
+test('a fresh gateway exposes kvgate_metric_series_overflow_total at 0 for its labelled metrics, and every family docs/gateway.md lists for GET /metrics', async () => {
+  const env = await fleetWithGateway(1);
+  try {
+    const text = await (await fetch(`${env.gateway.url}/metrics`)).text();
+    const { samples, types } = parsePromText(text);
+    const overflow = samples.filter((s) => s.name === 'kvgate_metric_series_overflow_total');
+    for (const metric of ['inference_objective_request_total', 'inference_objective_request_error_total', 'kvgate_endpoint_picks_total', 'inference_extension_flow_control_request_queue_duration_seconds']) {
+      assert.equal(sampleValue(overflow, 'kvgate_metric_series_overflow_total', { metric }), 0, `${metric}: its overflow count starts at 0`);
+    }
+    assert.ok(overflow.every((s) => s.value === 0 && types.has(s.labels.metric)), 'one series per registered metric, all 0');
+    // The names the doc's GET /metrics row spells out in full (the "…_" abbreviations aside).
+    const row = readFileSync(new URL('../../docs/gateway.md', import.meta.url), 'utf8').split('\n').find((l) => l.startsWith('| `GET /metrics` |'))!;
+    const documented = [...row.matchAll(/`((?:inference|kvgate)_[a-z_]+)(?:\{[^}]*\})?`/g)].map((m) => m[1]);
+    assert.ok(documented.includes('kvgate_metric_series_overflow_total'));
+    assert.deepEqual(documented.filter((n) => !types.has(n)), [], 'documented families on /metrics from the start');
   } finally {
     await env.close();
   }

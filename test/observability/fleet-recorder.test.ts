@@ -71,12 +71,13 @@ test('completion: per-replica totals, hit rate, latency; TPOT derived as (e2e âˆ
   assert.ok(Math.abs(s.latency.ttftMs.p50! - 100) / 100 < 0.1, `ttft p50 ${s.latency.ttftMs.p50}`);
   assert.ok(Math.abs(s.latency.tpotMs.p50! - 10) / 10 < 0.1, `tpot p50 ${s.latency.tpotMs.p50}`);
   assert.deepEqual(s.completions, { total: 2, errors: 1, promptTokens: 1000, cachedTokens: 750 });
-  // A non-streamed response's first byte is its last: no TTFT, no TPOT.
+  // A non-streamed response has a TTFT (arrival to first byte, as inference_objective_request_ttft_seconds
+  // counts it) but no TPOT: it arrives whole.
   rec.recordCompletion(rec.recordDecision({ requestId: 'c', endpointId: '10.0.0.1:8000' }), { endpointId: '10.0.0.1:8000', status: 200, stream: false, ttftMs: 900, e2eMs: 900, completionTokens: 10 });
   const s2 = rec.snapshot();
-  assert.equal(s2.latency.ttftMs.count, 1);
+  assert.equal(s2.latency.ttftMs.count, 2);
   assert.equal(s2.latency.tpotMs.count, 1);
-  assert.equal(s2.recent[0].ttftMs, null);
+  assert.equal(s2.recent[0].ttftMs, 900);
   assert.equal(s2.recent[0].tpotMs, null);
   const recent = s.recent.find((x) => x.requestId === 'a')!;
   assert.equal(recent.status, 200);
@@ -104,6 +105,21 @@ test('memory is bounded: the recent ring keeps N, a stale ticket still counts bu
   assert.ok(s.recent.every((r) => r.status === null && r.endpoint === '10.0.0.1:8000'));
   assert.equal(s.completions.total, 1);
   assert.equal(s.decisionsTotal.fallback, 1);
+});
+
+test('a request answered before any pick (ticket -1, no endpoint) counts in the totals and the second\'s errors, in no replica row or recent entry', () => {
+  const { rec, advance } = setup();
+  const t = rec.recordDecision({ requestId: 'a', endpointId: '10.0.0.1:8000' });
+  rec.recordCompletion(t, { endpointId: '10.0.0.1:8000', status: 200, ttftMs: 5 });
+  rec.recordCompletion(-1, { status: 404, errorCode: 'model_not_found' });
+  rec.recordCompletion(-1, { status: 400, errorCode: 'invalid_json' });
+  advance(1000);
+  const { snapshot: s, point } = rec.tick();
+  assert.deepEqual(s.completions, { total: 3, errors: 2, promptTokens: 0, cachedTokens: 0 });
+  assert.equal(point!.completions, 3);
+  assert.equal(point!.errors, 2);
+  assert.deepEqual(s.replicas.map((r) => [r.id, r.requests, r.errors]), [['10.0.0.1:8000', 1, 0], ['10.0.0.2:8000', 0, 0]]);
+  assert.deepEqual(s.recent.map((r) => [r.requestId, r.status, r.endpoint]), [['a', 200, '10.0.0.1:8000']]);
 });
 
 test('scores: built lazily, once, best first, capped', () => {

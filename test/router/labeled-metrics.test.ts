@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { DEFAULT_MAX_SERIES, LabeledCounter, LabeledHistogram, observe } from '../../src/router/observability/labeled-metrics.js';
+import { DEFAULT_MAX_SERIES, LabeledCounter, LabeledHistogram, observe, registerOverflowCounter } from '../../src/router/observability/labeled-metrics.js';
 import { parsePromText, sampleValue } from '../helpers/prom-text.js';
 
 const BOUNDS = [0.5, 1, 8, 100];
@@ -57,6 +57,24 @@ test('past its series limit a metric folds new label sets into one overflow seri
   assert.deepEqual(warned, [['c_total', 3], ['h_seconds', 3]], 'one warning per metric');
   assert.ok(c.series('new', '1').overflow, 'the overflow series says so');
   assert.equal(c.series('m1', '0').overflow, undefined);
+});
+
+test('registerOverflowCounter first: each labelled metric made after it has its overflow count at 0; a fold adds to it', async () => {
+  const r = new Registry();
+  registerOverflowCounter(r);
+  const c = new LabeledCounter('c_total', 'help c', ['model_name'], r, { maxSeries: 1 });
+  new LabeledHistogram('h_seconds', 'help h', ['model_name'], BOUNDS, r);
+  new LabeledHistogram('bare', 'help bare', [], BOUNDS, r).series(); // no labels: it cannot fold
+  let { samples } = parsePromText(await r.metrics());
+  assert.deepEqual(
+    samples.filter((x) => x.name === 'kvgate_metric_series_overflow_total').map((x) => [x.labels.metric, x.value]),
+    [['c_total', 0], ['h_seconds', 0]],
+  );
+  c.series('a').value++;
+  c.series('b').value++;
+  ({ samples } = parsePromText(await r.metrics()));
+  assert.equal(sampleValue(samples, 'kvgate_metric_series_overflow_total', { metric: 'c_total' }), 1);
+  assert.equal(registerOverflowCounter(r), r.getSingleMetric('kvgate_metric_series_overflow_total'), 'one counter per registry');
 });
 
 test('the default series limit applies without options', () => {

@@ -20,6 +20,7 @@ export function registerRender(program: Command): void {
     .option('--monitoring', 'also a Grafana dashboard (grafana-dashboard.json and a ConfigMap for the Grafana sidecar), a PrometheusRule with alerts and an EPP PodMonitor (docs/monitoring.md)', false)
     .addOption(new Option('--autoscaler <kind>', 'autoscaler of the model servers, on engine + gateway queue per replica: an HPA (needs the Prometheus adapter rule written beside the manifests), a KEDA ScaledObject, or none; without --kserve (KServe scales its own workload)').choices(['hpa', 'keda', 'none']).default('hpa'))
     .option('--prometheus-url <url>', 'with --autoscaler keda: the Prometheus (http or https URL) the KEDA scaler queries', 'http://prometheus-operated.monitoring.svc:9090')
+    .option('--runbook-base-url <url>', "with --monitoring: absolute http(s) URL of the runbook page (docs/monitoring.md as your team reads it); each alert's runbook_url is it plus #alert-name (default: the relative docs/monitoring.md#alert-name)")
     .option('--image <image>', 'kvgate image for the EPP (npm run image builds kvgate:VERSION)', 'kvgate:0.1.0')
     .option('--model-server-image <image>', 'vLLM image (default per accelerator); without --kserve (KServe picks its own)')
     .option('--gateway-class <name>', 'GatewayClass of the Gateway (without --kserve)', 'istio')
@@ -85,6 +86,7 @@ export function registerRender(program: Command): void {
         monitoring: o.monitoring,
         autoscaler: o.autoscaler,
         prometheusUrl: o.prometheusUrl,
+        runbookBaseUrl: o.runbookBaseUrl,
       };
       const files = renderManifests(opts);
       if (o.output === '-') {

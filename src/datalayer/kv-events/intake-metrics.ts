@@ -37,7 +37,8 @@ function collected(registry: Registry, name: string, help: string, type: 'counte
  * - `kvgate_kv_events_received_total` — ZeroMQ messages received from engines (one batch each);
  * - `kvgate_kv_events_batches_total` / `kvgate_kv_events_decoded_total` — batches and events decoded and applied;
  * - `kvgate_kv_events_decode_errors_total{kind}` — malformed input by kind (frame_count, msgpack, …);
- * - `kvgate_kv_events_dropped_total{reason}` — held_overflow (queue bound during a replay), unknown_topic, test_hook;
+ * - `kvgate_kv_events_dropped_total{reason}` — held_overflow (queue bound during a replay), unknown_topic
+ *   (the tests' drop hook, `dropLive`, is counted in `stats().dropped.testHook` only, not exposed);
  * - `kvgate_kv_events_sequence_gaps_total`, `kvgate_kv_events_unrecoverable_gaps_total`, `kvgate_kv_events_restarts_total`;
  * - `kvgate_kv_events_replays_total{outcome}` (requested, completed, failed), `kvgate_kv_events_replayed_batches_total`;
  * - `kvgate_kv_events_lag_seconds` — engine timestamp of a batch to its arrival;
@@ -60,7 +61,6 @@ export function registerIntakeMetrics(registry: Registry, intake: KvEventIntake)
     return [
       { labels: { reason: 'held_overflow' }, value: d.heldOverflow },
       { labels: { reason: 'unknown_topic' }, value: d.unknownTopic },
-      { labels: { reason: 'test_hook' }, value: d.testHook },
     ];
   });
   collected(registry, 'kvgate_kv_events_sequence_gaps_total', 'KV-event sequence gaps detected.', 'counter', () => one(st().gaps));

@@ -2,6 +2,7 @@ import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { Logger } from '../../shared/logger.js';
 import { isPriority } from '../../router/priority.js';
 import { describeKubeError, loadKubeConfig, type LoadedKubeConfig } from './kube-config.js';
+import { kubeConfigOf } from './kube-client.js';
 import { Informer, type KubeList, type KubeObject } from './kube-informer.js';
 
 /**
@@ -55,7 +56,7 @@ export class InferenceObjectiveWatcher {
 
   constructor(private readonly o: ObjectiveWatcherOptions) {
     this.config = o.config ?? loadKubeConfig({ kubeconfig: o.kubeconfig });
-    this.custom = this.config.kc.makeApiClient(CustomObjectsApi);
+    this.custom = kubeConfigOf(this.config).makeApiClient(CustomObjectsApi);
     this.apply(new Map());
   }
 

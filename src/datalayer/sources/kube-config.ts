@@ -25,7 +25,12 @@ export interface KubeConfigOptions {
 }
 
 export interface LoadedKubeConfig {
-  kc: KubeConfig;
+  /**
+   * client-node's KubeConfig, typed `object` so that kvgate's public declarations do not import
+   * client-node's (a consumer's tsc would need @types/ws); kvgate's code reads it with
+   * `kubeConfigOf()` (kube-client.ts).
+   */
+  kc: object;
   /** How the credentials were found, for logs and preflight: "in-cluster service account" or "kubeconfig FILE". */
   source: string;
   server: string;

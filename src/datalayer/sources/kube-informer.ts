@@ -1,6 +1,7 @@
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import { Watch } from '@kubernetes/client-node';
 import type { Logger } from '../../shared/logger.js';
 import { describeKubeError, type LoadedKubeConfig } from './kube-config.js';
+import { kubeConfigOf } from './kube-client.js';
 
 /** The fields of any Kubernetes object the informer relies on. */
 export interface KubeObject {
@@ -212,7 +213,7 @@ export class Informer<T extends KubeObject> {
           finish();
         } else finish(err ?? undefined);
       };
-      new Watch(this.o.config.kc as KubeConfig)
+      new Watch(kubeConfigOf(this.o.config))
         .watch(this.o.watchPath(), query, onEvent as (type: string, obj: unknown) => void, onDone)
         .then((c) => {
           controller = c;

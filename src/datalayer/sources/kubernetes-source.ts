@@ -3,6 +3,7 @@ import type { EndpointInfo } from '../../router/api.js';
 import type { Logger } from '../../shared/logger.js';
 import type { EndpointSource } from './endpoint-source.js';
 import { loadKubeConfig, type LoadedKubeConfig } from './kube-config.js';
+import { kubeConfigOf } from './kube-client.js';
 import { Informer, type KubeList, type KubeObject } from './kube-informer.js';
 import { labelSelector, parseInferencePool, POOL_GROUPS, type PoolGroup, type PoolSpec } from './inference-pool.js';
 import { podEndpoints, type PodLike } from './pod-endpoints.js';
@@ -58,8 +59,8 @@ export class KubernetesEndpointSource implements EndpointSource {
 
   constructor(private readonly o: KubernetesSourceOptions) {
     this.config = o.config ?? loadKubeConfig({ kubeconfig: o.kubeconfig });
-    this.core = this.config.kc.makeApiClient(CoreV1Api);
-    this.custom = this.config.kc.makeApiClient(CustomObjectsApi);
+    this.core = kubeConfigOf(this.config).makeApiClient(CoreV1Api);
+    this.custom = kubeConfigOf(this.config).makeApiClient(CustomObjectsApi);
     this.group = o.poolGroup ?? 'inference.networking.k8s.io';
     const fieldSelector = `metadata.name=${o.poolName}`;
     this.poolInformer = new Informer<PoolObject>({

@@ -1,5 +1,5 @@
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { LabeledCounter, LabeledHistogram, observe, type CounterSeries, type HistogramSeries, type SeriesLimit } from './labeled-metrics.js';
+import { LabeledCounter, LabeledHistogram, observe, registerOverflowCounter, type CounterSeries, type HistogramSeries, type SeriesLimit } from './labeled-metrics.js';
 import type { Datastore, EndpointInfo } from '../api.js';
 import type { FlowControl } from '../flowcontrol/index.js';
 import { registerFlowControlMetrics } from './flow-control-metrics.js';
@@ -131,6 +131,9 @@ export class EppMetrics {
       maxSeries: opts.maxSeriesPerMetric,
       onOverflow: (metric, max) => opts.logger?.warn({ metric, maxSeries: max }, 'metric reached its series limit: observations with new label values now go to its "__overflow__" series (kvgate_metric_series_overflow_total counts them)'),
     });
+    // First, so every labelled metric below (and the flow-control ones registered later) has its
+    // kvgate_metric_series_overflow_total series at 0 from the start.
+    registerOverflowCounter(r);
     this.requests = new LabeledCounter('inference_objective_request_total', 'Counter of inference objective requests.', [...objective, 'priority'], r, limit);
     this.errors = new LabeledCounter('inference_objective_request_error_total', 'Counter of inference objective request errors.', [...objective, 'error_code'], r, limit);
     this.duration = new LabeledHistogram('inference_objective_request_duration_seconds', 'Inference objective response latency distribution in seconds.', objective, LATENCY_BUCKETS, r, limit);

@@ -22,7 +22,11 @@ export const DEFAULT_MAX_SERIES = 1000;
 /** Every label of a metric's overflow series has this value. */
 export const OVERFLOW_LABEL_VALUE = '__overflow__';
 
-/** The counter of folded label sets, one series per metric name (created with the first fold). */
+/**
+ * The counter of folded label sets, one series per metric name: created with the first fold, or
+ * at 0 for every labelled metric registered after `registerOverflowCounter` (what EppMetrics does,
+ * so the family is on /metrics from the start, as Prometheus advises for known label values).
+ */
 export const OVERFLOW_METRIC = 'kvgate_metric_series_overflow_total';
 
 export interface SeriesLimit {
@@ -61,6 +65,11 @@ abstract class LabeledMetric<S extends Series> {
   ) {
     this.maxSeries = limit.maxSeries ?? DEFAULT_MAX_SERIES;
     registry.registerMetric(this as never);
+    // Only a metric with labels can fold; its OVERFLOW_METRIC series starts at 0 when the registry has that counter.
+    if (labelNames.length > 0 && name !== OVERFLOW_METRIC) {
+      const counter = registry.getSingleMetric(OVERFLOW_METRIC);
+      if (counter instanceof LabeledCounter) this.folds = counter.series(name);
+    }
   }
 
   /**
@@ -88,7 +97,7 @@ abstract class LabeledMetric<S extends Series> {
     if (!this.overflow) {
       this.overflow = this.create(this.labelsOf(this.labelNames.map(() => OVERFLOW_LABEL_VALUE)));
       this.overflow.overflow = true;
-      this.folds = overflowCounter(this.registry).series(this.name);
+      this.folds ??= registerOverflowCounter(this.registry).series(this.name);
       this.limit.onOverflow?.(this.name, this.maxSeries);
     }
     this.folds!.value++;
@@ -113,8 +122,11 @@ abstract class LabeledMetric<S extends Series> {
   }
 }
 
-/** OVERFLOW_METRIC in `registry`: the one already there, else a new one. */
-function overflowCounter(registry: Registry): LabeledCounter {
+/**
+ * OVERFLOW_METRIC in `registry`: the one already there, else a new one. Called before the
+ * registry's labelled metrics are made, it gives each of them a series at 0.
+ */
+export function registerOverflowCounter(registry: Registry): LabeledCounter {
   const existing = registry.getSingleMetric(OVERFLOW_METRIC);
   if (existing instanceof LabeledCounter) return existing;
   return new LabeledCounter(OVERFLOW_METRIC, 'Observations whose label set got no series of its own because the metric had reached its series limit; they went to its overflow series (every label "__overflow__").', ['metric'], registry);
