@@ -112,9 +112,7 @@ test('non-streamed requests: the dashboard\'s TTFT counts them as inference_obje
   }
 });
 
-// TODO: passes once RequestHandle.finish() calls observer.recordCompletion for every request (ticket -1,
-// endpointId undefined before a pick), as it calls metrics.observeRequest; FleetRecorder already takes those.
-test('requests answered before a pick (unknown model, invalid JSON) are in the dashboard\'s completions and errors, as in inference_objective_request_total / _error_total', { todo: 'needs the src/router/requestcontrol/request-handle.ts change (finish() → recordCompletion for every request)' }, async () => {
+test('requests answered before a pick (unknown model, invalid JSON) are in the dashboard\'s completions and errors, as in inference_objective_request_total / _error_total', async () => {
   const f = await fleetWithGateway(2);
   try {
     for (let i = 0; i < 3; i++) assert.equal((await post(`${f.gateway.url}/v1/completions`, { model: MODEL, prompt: `Question ${i}?`, max_tokens: 3 })).status, 200);

@@ -477,19 +477,19 @@ export class RequestHandle implements Evictable {
       requestBytes: this.input.body.length,
       responseBytes: this.pick ? this.responseBytes : undefined,
     });
-    if (this.ticket >= 0 && this.endpoint) {
-      d.opts.observer?.recordCompletion(this.ticket, {
-        endpointId: this.endpoint.id,
-        status: outcome.status,
-        errorCode,
-        stream: route?.stream,
-        ttftMs: this.ttftMs,
-        e2eMs: now - this.t0,
-        promptTokens: usage?.promptTokens,
-        completionTokens: usage?.completionTokens,
-        cachedTokens: usage?.cachedTokens,
-      });
-    }
+    // Every request, as observeRequest above: one refused before its pick (no ticket, no endpoint)
+    // counts in the dashboard's completions and errors too.
+    d.opts.observer?.recordCompletion(this.ticket, {
+      endpointId: this.endpoint?.id,
+      status: outcome.status,
+      errorCode,
+      stream: route?.stream,
+      ttftMs: this.ttftMs,
+      e2eMs: now - this.t0,
+      promptTokens: usage?.promptTokens,
+      completionTokens: usage?.completionTokens,
+      cachedTokens: usage?.cachedTokens,
+    });
     // The record is built only when it will be written (the EPP often runs at warn).
     if (d.opts.accessLog !== false && d.logger.isLevelEnabled('info')) {
       d.logger.info(

@@ -57,9 +57,10 @@ export interface LifecycleObserver {
   recordRetry(ticket: number, endpointId: string): void;
   /** A request shed before any endpoint (429 / 503 from admission). */
   recordShed(requestId: string, status?: number): void;
+  /** Every request's outcome; ticket -1 and no endpointId for one answered before its pick. */
   recordCompletion(
     ticket: number,
-    c: { endpointId: string; status: number; errorCode?: string; stream?: boolean; ttftMs?: number; e2eMs?: number; promptTokens?: number; completionTokens?: number; cachedTokens?: number },
+    c: { endpointId?: string; status: number; errorCode?: string; stream?: boolean; ttftMs?: number; e2eMs?: number; promptTokens?: number; completionTokens?: number; cachedTokens?: number },
   ): void;
 }
 
