@@ -11,6 +11,7 @@ import { PrefixCachingTokenizer } from '../shared/tokenizer/prefix-cache.js';
 import { MemoryDatastore } from './datastore/datastore.js';
 import { ScoredPick } from './scored-pick.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { noReadyEndpoints } from './requestcontrol/candidates.js';
 
 export interface RouterOptions {
   config: EffectiveConfig;
@@ -160,9 +161,7 @@ export class EndpointPicker implements Router {
    */
   pick(req: RouteRequest, nowMs: number, candidates: EndpointState[] = this.datastore.list().filter((e) => e.healthy), opts: PickOptions = {}): PickResult {
     if (candidates.length === 0) {
-      throw new KvgateError(ErrorCode.NoCandidates, 'failed to find endpoint candidates: no ready endpoint serves this request', {
-        headers: { 'x-llm-d-request-dropped-reason': 'rejected-no-endpoints' },
-      });
+      throw noReadyEndpoints();
     }
     const ctx: CycleContext = { request: req, nowMs, random: this.random, staleAfterMs: this.staleAfterMs, allEndpoints: candidates };
     if (opts.admission !== false && req.priority < 0 && this.saturation.saturation(ctx, candidates) >= 1) {

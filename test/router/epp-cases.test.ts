@@ -58,7 +58,8 @@ test('a sheddable request (priority < 0) on a saturated pool gets 429 with Retry
 
 test('no pods → 503', () => {
   const r = routerWith([]);
-  assert.throws(() => r.pick(req(), 10_000), (e: unknown) => e instanceof KvgateError && e.status === 503);
+  // With Retry-After, as every no-endpoint answer of the lifecycle: the pods come back.
+  assert.throws(() => r.pick(req(), 10_000), (e: unknown) => e instanceof KvgateError && e.status === 503 && e.headers?.['retry-after'] === '1');
 });
 
 test('subset hints: best of the subset; a single pod despite its queue; none eligible → 503', () => {

@@ -4,7 +4,7 @@ import type { EndpointPicker } from '../router.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import { RequestHandle } from './request-handle.js';
-import { modelNotFound, servesModel } from './candidates.js';
+import { modelNotFound, noReadyEndpoints, servesModel } from './candidates.js';
 import type { DirectorOptions, InferenceInput, LifecycleHost } from './types.js';
 import { FlowControl } from '../flowcontrol/index.js';
 
@@ -100,9 +100,7 @@ export class Director implements LifecycleHost {
     const all = this.router.datastore.list();
     const unknown = all.length > 0 && all.every((e) => e.models !== undefined && !servesModel(e, model));
     if (unknown && !this.recentlyServed.has(model, this.now())) return modelNotFound(model);
-    return new KvgateError(ErrorCode.NoCandidates, 'failed to find endpoint candidates: no ready endpoint serves this request', {
-      headers: { 'retry-after': '1', 'x-llm-d-request-dropped-reason': 'rejected-no-endpoints' },
-    });
+    return noReadyEndpoints();
   }
 
   /**
@@ -115,7 +113,7 @@ export class Director implements LifecycleHost {
     let eps = all.filter((e) => e.healthy);
     if (subset !== undefined) eps = eps.filter((e) => subset.includes(e.info.id) || subset.includes(e.info.host));
     if (eps.length === 0) {
-      throw new KvgateError(ErrorCode.NoCandidates, 'failed to find endpoint candidates', { headers: { 'x-llm-d-request-dropped-reason': 'rejected-no-endpoints' } });
+      throw noReadyEndpoints('failed to find endpoint candidates');
     }
     return eps[Math.floor(random() * eps.length)].info;
   }
