@@ -207,7 +207,9 @@ export class FleetRecorder {
       this.endpoints.set(c.endpointId, s);
     }
     s.requests++;
-    if (error) s.errors++;
+    // A client that went away (499, no error of its own) is counted in the totals, as the metric
+    // counts it (error_code Unknown), but is not the replica's fault.
+    if (error && !(c.status === 499 && c.errorCode === undefined)) s.errors++;
     if (c.promptTokens !== undefined && c.promptTokens > 0) {
       const cached = Math.min(c.cachedTokens ?? 0, c.promptTokens);
       s.promptTokens += c.promptTokens;

@@ -204,3 +204,15 @@ test('WindowedHistogram: percentiles within one bucket (±10 %) of the exact one
   h.observe(-1, 0);
   assert.equal(h.quantiles([0.5], 60_000, 20_000).count, 10_000);
 });
+
+test("a client that went away (499) is in the totals' errors, as in the metric, but not its replica's errors; a stream the replica cut is", () => {
+  const { rec, advance } = setup();
+  const a = rec.recordDecision({ requestId: 'a', endpointId: '10.0.0.1:8000' });
+  rec.recordCompletion(a, { endpointId: '10.0.0.1:8000', status: 499 });
+  const b = rec.recordDecision({ requestId: 'b', endpointId: '10.0.0.1:8000' });
+  rec.recordCompletion(b, { endpointId: '10.0.0.1:8000', status: 200, errorCode: 'upstream_failed' });
+  advance(1000);
+  const { snapshot: s } = rec.tick();
+  assert.deepEqual(s.completions, { total: 2, errors: 2, promptTokens: 0, cachedTokens: 0 });
+  assert.deepEqual(s.replicas.map((r) => [r.id, r.requests, r.errors]), [['10.0.0.1:8000', 2, 1], ['10.0.0.2:8000', 0, 0]]);
+});
