@@ -54,3 +54,10 @@ test('SSE responses: the usage chunk is read across chunk boundaries', () => {
   for (let i = 0; i < events.length; i += 7) tap.push(Buffer.from(events.slice(i, i + 7)));
   assert.deepEqual(tap.finish(), { promptTokens: 5, completionTokens: 2, cachedTokens: 0 });
 });
+
+test("an upstream's impossible counts are left unknown, not counted: negative, fractional, non-numeric, absurd; cached never above the prompt", () => {
+  const tap = (usage: unknown) => tapJson(JSON.stringify({ id: 'x', choices: [], usage }));
+  assert.deepEqual(tap({ prompt_tokens: 999_999_999, completion_tokens: -5 }), { promptTokens: undefined, completionTokens: undefined, cachedTokens: undefined });
+  assert.deepEqual(tap({ prompt_tokens: 10.5, completion_tokens: '7', prompt_tokens_details: { cached_tokens: -1 } }), { promptTokens: undefined, completionTokens: undefined, cachedTokens: undefined });
+  assert.deepEqual(tap({ prompt_tokens: 10, completion_tokens: 0, prompt_tokens_details: { cached_tokens: 64 } }), { promptTokens: 10, completionTokens: 0, cachedTokens: 10 });
+});

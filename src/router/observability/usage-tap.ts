@@ -103,8 +103,28 @@ function skipSpace(b: Buffer, i: number): number {
   return i;
 }
 
+/**
+ * Most tokens one request can count: far above any model's context (the longest served today are
+ * ~10M tokens), so only a broken or hostile upstream's numbers are refused.
+ */
+const MAX_TOKENS_PER_REQUEST = 100_000_000;
+
+/** A token count from an upstream: a non-negative integer within reason, else unknown. */
+function count(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= MAX_TOKENS_PER_REQUEST ? v : undefined;
+}
+
+/**
+ * The usage object of an OpenAI response, as kvgate counts it. The model server's numbers are
+ * not trusted blindly: a negative, fractional or absurd count is left unknown (a negative one
+ * would make a histogram's `_sum` fall and break `rate()`), and cached tokens never exceed the
+ * prompt's.
+ */
 export function toUsage(u: unknown): RequestUsage | undefined {
   if (!u || typeof u !== 'object') return undefined;
-  const o = u as { prompt_tokens?: number; completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } | null };
-  return { promptTokens: o.prompt_tokens, completionTokens: o.completion_tokens, cachedTokens: o.prompt_tokens_details?.cached_tokens };
+  const o = u as { prompt_tokens?: unknown; completion_tokens?: unknown; prompt_tokens_details?: { cached_tokens?: unknown } | null };
+  const promptTokens = count(o.prompt_tokens);
+  let cachedTokens = count(o.prompt_tokens_details?.cached_tokens);
+  if (cachedTokens !== undefined && promptTokens !== undefined) cachedTokens = Math.min(cachedTokens, promptTokens);
+  return { promptTokens, completionTokens: count(o.completion_tokens), cachedTokens };
 }
