@@ -473,7 +473,7 @@ export class RequestHandle implements Evictable {
     this.forwarded(rest);
     const status = this.lastStatus ?? 200;
     if (this.streamed && status >= 200 && status < 300 && !DONE.test(this.sseTail)) {
-      this.truncatedReason = `upstream ${this.endpoint?.id ?? ''} ended the stream without data: [DONE]`;
+      this.truncatedReason = `upstream ${this.endpoint?.id ?? ''} ended the stream before its final DONE event (cut short)`;
       this.responseFailed(this.truncatedReason);
     } else {
       const id = this.pendingHealth ?? this.endpoint?.id;
