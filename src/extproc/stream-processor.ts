@@ -265,7 +265,11 @@ export class StreamProcessor {
     let out = h ? h.responseChunk(chunk) : chunk;
     if (eos && h) {
       const rest = h.responseEnd();
-      if (rest.length) out = Buffer.concat([out, rest]);
+      // A stream that ended without data: [DONE] was cut short: the client gets the error event
+      // the gateway sends (and finish() records upstream_failed).
+      const cut = h.truncated;
+      const tail = cut === undefined ? rest : Buffer.concat([rest, Buffer.from(h.streamError(cut, ErrorCode.UpstreamFailed))]);
+      if (tail.length) out = Buffer.concat([out, tail]);
     }
     if (this.responseMode === 'FULL_DUPLEX_STREAMED') {
       this.call.write({ response_body: { response: { body_mutation: { streamed_response: { body: out, end_of_stream: eos } } } } });

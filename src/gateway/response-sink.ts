@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import type { ServerResponse } from 'node:http';
 import type { RequestHandle } from '../router/requestcontrol/index.js';
+import { ErrorCode } from '../shared/errors.js';
 
 /**
  * Told when a sink takes a chunk (`waiting` false) and when it holds the next one back until the
@@ -52,7 +53,13 @@ export class ResponseSink extends Writable {
       this.commit();
     }
     const rest = this.handle.responseEnd();
-    this.res.end(rest.length ? rest : undefined);
+    const cut = this.handle.truncated;
+    if (cut === undefined) this.res.end(rest.length ? rest : undefined);
+    else {
+      // A stream without data: [DONE] was cut short: ended as a reset mid-stream is.
+      if (rest.length) this.res.write(rest);
+      this.res.end(this.handle.streamError(cut, ErrorCode.UpstreamFailed));
+    }
     cb();
   }
 }

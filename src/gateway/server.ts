@@ -297,7 +297,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           attemptTimers.remove(watch);
           pools.attemptSettled(ep.id, signal);
           if (px.attempt === signal) px.attempt = undefined;
-          if (!err) return resolve(retry ? { kind: 'retry' } : { kind: 'done', status });
+          // A stream that ended without data: [DONE] was ended with an error event (ResponseSink).
+          if (!err) return resolve(retry ? { kind: 'retry' } : { kind: 'done', status, errorCode: h.truncated ? ErrorCode.UpstreamFailed : undefined });
           const why = signal.reason;
           if (why === 'client') return resolve({ kind: 'aborted', reason: 'client' });
           if (why === 'evicted' && !committed) return resolve({ kind: 'aborted', reason: 'evicted' });
@@ -315,7 +316,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
             );
             return resolve({ kind: 'retry', timedOut: why === 'first-byte-timeout' || why === 'idle-timeout' || TIMEOUT_CODES.has(code) });
           }
-          if (why !== 'deadline' && why !== 'evicted') director.opts.feedback?.failed(ep.id, err.message);
+          if (why !== 'deadline' && why !== 'evicted') h.responseFailed(why === 'idle-timeout' ? `idle-timeout mid-body: ${ep.id}` : `mid-body: ${err.message}`);
           // Bytes already flowed: end the stream with an error event (SSE) or cut the body.
           const errorCode = why === 'deadline' ? ErrorCode.Timeout : why === 'evicted' ? ErrorCode.Shed : ErrorCode.UpstreamFailed;
           const message =
@@ -328,7 +329,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
                 : `upstream ${ep.id} failed mid-stream: ${err.message}`;
           // A client that does not read would never receive the event: cut its connection instead.
           if (sse && !res.destroyed && !res.writableNeedDrain) {
-            res.end(`data: ${JSON.stringify({ error: { message, type: 'server_error', param: null, code: errorCode } })}\n\n`);
+            res.end(h.streamError(message, errorCode));
           } else res.destroy();
           // The client got this status, but not the whole response: recorded as the failure it is.
           resolve({ kind: 'done', status, errorCode });

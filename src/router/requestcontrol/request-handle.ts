@@ -12,6 +12,18 @@ import { bodyWithIncludeUsage, UsageStrippingStream } from './stream-usage.js';
 import { isRetryableStatus, retryDelayMs } from './retry-policy.js';
 
 const NOTHING = Buffer.alloc(0);
+/** How vLLM ends every successful stream (see responseEnd). */
+const DONE = /data: ?\[DONE\]\s*$/;
+/** Bytes of the upstream stream kept to look for DONE at its end. */
+const TAIL = 32;
+
+/**
+ * The SSE event that ends a stream which failed after bytes flowed (reset, idle timeout, deadline,
+ * eviction, or an end without `data: [DONE]`): OpenAI's error object, code `code`.
+ */
+export function streamErrorEvent(message: string, code: string): string {
+  return `data: ${JSON.stringify({ error: { message, type: 'server_error', param: null, code } })}\n\n`;
+}
 
 /** How a request ended, as the ingress saw it. */
 export interface Outcome {
@@ -58,6 +70,14 @@ export class RequestHandle implements Evictable {
   private lastReason?: string;
   private ticket = -1;
   private responseBytes = 0;
+  /** The last bytes of the committed SSE stream as the upstream sent them (DONE check). */
+  private sseTail = '';
+  /** The last two bytes forwarded to the client (does an event end there?). */
+  private outTail = '';
+  /** Set at responseEnd when a 2xx stream ended without `data: [DONE]`: why it is incomplete. */
+  private truncatedReason?: string;
+  /** The committed attempt's endpoint, until its response is known complete or failed (passive health). */
+  private pendingHealth?: string;
   /** Set while the request waits in the gateway queue. */
   private queueTicket?: QueueTicket;
   /** Endpoints to try, in order: the pick's, then candidates the dispatch gate held back. */
@@ -321,16 +341,50 @@ export class RequestHandle implements Evictable {
   upstreamStatus(status: number): StatusDecision {
     const ep = this.endpoint!;
     this.lastStatus = status;
-    this.d.opts.feedback?.succeeded(ep.id);
     if (status === 404) this.modelMissing(ep.id);
     const retry = (status === 404 || isRetryableStatus(status)) && this.canRetry;
-    if (retry) {
-      this.lastReason = `status ${status}`;
-      this.d.router.onFailure(this.id, ep.id, this.d.now());
-      this.d.logger.warn({ requestId: this.id, endpoint: ep.id, status }, 'upstream attempt failed; trying the next endpoint');
-      return 'retry';
+    // The endpoint answered; whether its attempt succeeded is known only at the end of a committed
+    // body (responseEnd / responseFailed): a replica that resets every stream mid-body must reach
+    // the consecutive failures that eject it, not have them reset by each 200.
+    if (!retry) {
+      this.pendingHealth = ep.id;
+      return 'commit';
     }
-    return 'commit';
+    this.d.opts.feedback?.succeeded(ep.id);
+    this.lastReason = `status ${status}`;
+    this.d.router.onFailure(this.id, ep.id, this.d.now());
+    this.d.logger.warn({ requestId: this.id, endpoint: ep.id, status }, 'upstream attempt failed; trying the next endpoint');
+    return 'retry';
+  }
+
+  /**
+   * The committed response failed after bytes flowed (reset, abort, idle timeout mid-body): a
+   * failure of its endpoint for passive health, as one before the first byte is.
+   */
+  responseFailed(reason: string): void {
+    const id = this.pendingHealth ?? this.endpoint?.id;
+    this.pendingHealth = undefined;
+    if (id) this.d.opts.feedback?.failed(id, reason);
+  }
+
+  /**
+   * The event to end the client's stream with after a mid-stream failure: the error event, after
+   * a blank line when the bytes forwarded so far stop inside an event (so it parses on its own).
+   */
+  streamError(message: string, code: string): string {
+    const t = this.outTail;
+    const sep = t === '' || t.endsWith('\n\n') ? '' : t.endsWith('\n') ? '\n' : '\n\n';
+    return sep + streamErrorEvent(message, code);
+  }
+
+  /**
+   * Set once the committed body ended (responseEnd) when it is a 2xx SSE stream that did not end
+   * with `data: [DONE]`, which vLLM always sends last: cut short (mid-event, or between events),
+   * it is the mid-stream failure it is. The ingress ends the client's stream with
+   * streamError(truncated, 'upstream_failed'); finish() records upstream_failed.
+   */
+  get truncated(): string | undefined {
+    return this.truncatedReason;
   }
 
   /** The current attempt failed before any response byte (connect error, reset, timeout). */
@@ -338,6 +392,7 @@ export class RequestHandle implements Evictable {
     const ep = this.endpoint!;
     this.lastReason = reason;
     this.lastStatus = undefined;
+    this.pendingHealth = undefined;
     this.d.opts.feedback?.failed(ep.id, reason);
     this.d.router.onFailure(this.id, ep.id, this.d.now());
     this.d.logger.warn({ requestId: this.id, endpoint: ep.id, reason }, 'upstream attempt failed; trying the next endpoint');
@@ -399,21 +454,32 @@ export class RequestHandle implements Evictable {
         this.d.router.onFirstToken(this.id, this.d.now());
       }
     }
-    if (this.strip) {
-      const out = this.strip.push(chunk);
-      this.responseBytes += out.length;
-      return out;
-    }
-    this.tap?.push(chunk);
-    this.responseBytes += chunk.length;
-    return chunk;
+    if (this.streamed && chunk.length > 0) this.sseTail = (this.sseTail + chunk.toString('latin1', Math.max(0, chunk.length - TAIL))).slice(-TAIL);
+    let out = chunk;
+    if (this.strip) out = this.strip.push(chunk);
+    else this.tap?.push(chunk);
+    this.forwarded(out);
+    return out;
+  }
+
+  private forwarded(out: Buffer): void {
+    this.responseBytes += out.length;
+    if (this.streamed && out.length > 0) this.outTail = (this.outTail + out.toString('latin1', Math.max(0, out.length - 2))).slice(-2);
   }
 
   /** The response body ended: any bytes still held back, to forward before closing. */
   responseEnd(): Buffer {
-    if (!this.strip) return NOTHING;
-    const rest = this.strip.end();
-    this.responseBytes += rest.length;
+    const rest = this.strip ? this.strip.end() : NOTHING;
+    this.forwarded(rest);
+    const status = this.lastStatus ?? 200;
+    if (this.streamed && status >= 200 && status < 300 && !DONE.test(this.sseTail)) {
+      this.truncatedReason = `upstream ${this.endpoint?.id ?? ''} ended the stream before its final DONE event (cut short)`;
+      this.responseFailed(this.truncatedReason);
+    } else {
+      const id = this.pendingHealth ?? this.endpoint?.id;
+      this.pendingHealth = undefined;
+      if (id) this.d.opts.feedback?.succeeded(id);
+    }
     return rest;
   }
 
@@ -457,7 +523,8 @@ export class RequestHandle implements Evictable {
     }
     const route = this.route;
     const durationS = (now - this.t0) / 1000;
-    const errorCode = outcome.errorCode ?? (outcome.status >= 400 && outcome.status !== 499 ? upstreamErrorCode(outcome.status) : undefined);
+    const errorCode =
+      outcome.errorCode ?? (this.truncatedReason && outcome.status < 400 ? ErrorCode.UpstreamFailed : undefined) ?? (outcome.status >= 400 && outcome.status !== 499 ? upstreamErrorCode(outcome.status) : undefined);
     // Every request is counted, those refused before their body named a model (invalid JSON, no
     // model, a bad priority header, shutting down) under the unserved model's "" label, so error
     // rates include them.
