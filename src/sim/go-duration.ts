@@ -1,28 +1,16 @@
+import { parseGoDurationMs as parseGoDuration } from '../shared/go-duration.js';
+
 /**
  * Durations as llm-d-inference-sim takes them: Go's time.ParseDuration syntax ("250ms", "1.5s",
  * "750us", "1m30s", "2h"), plus a bare number meaning milliseconds (its deprecated integer form,
- * and kvgate's own flags' form since the first release).
+ * and kvgate's own flags' form since the first release). Milliseconds, or null when `text` is
+ * not a duration; negative durations are refused (no simulator latency is negative).
  */
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
-
-/** Milliseconds, or null when `text` is not a duration. Negative durations are refused (no simulator latency is negative). */
 export function parseGoDurationMs(text: string): number | null {
   const t = text.trim();
   if (t === '') return null;
   if (/^\d+(\.\d+)?$/.test(t)) return Number(t);
-  if (t === '0') return 0;
-  PART.lastIndex = 0;
-  let total = 0;
-  let pos = 0;
-  while (pos < t.length) {
-    PART.lastIndex = pos;
-    const m = PART.exec(t);
-    if (!m) return null;
-    total += Number(m[1]) * UNIT_MS[m[2]];
-    pos = PART.lastIndex;
-  }
-  return total;
+  return parseGoDuration(t) ?? null;
 }
 
 /** Renders milliseconds the way Go prints a time.Duration ("1.5s", "250ms", "0s"), for /admin/config. */

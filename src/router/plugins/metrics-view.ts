@@ -1,5 +1,6 @@
 import type { EndpointMetrics, EndpointState } from '../api.js';
 import type { CycleContext } from './types.js';
+import { parseGoDurationMs } from '../../shared/go-duration.js';
 
 /** The endpoint's metrics if fresh enough to trust, else undefined (stale counts as unknown). */
 export function freshMetrics(ep: EndpointState, ctx: CycleContext, maxAgeMs = ctx.staleAfterMs): EndpointMetrics | undefined {
@@ -20,24 +21,8 @@ export function minMaxLowerIsBetter(values: number[]): number[] {
   return values.map((v) => (!Number.isFinite(v) ? 0 : max === min ? 1 : (max - v) / (max - min)));
 }
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** A Go duration string as EPP configs carry them ("200ms", "2s", "1m30s", "0.5h", "0") in ms; undefined when it is not one. */
-export function parseDurationMs(v: string): number | undefined {
-  const t = v.trim();
-  if (t === '0') return 0;
-  const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
-  let ms = 0;
-  let at = 0;
-  while (at < t.length) {
-    part.lastIndex = at;
-    const m = part.exec(t);
-    if (!m) return undefined;
-    ms += Number(m[1]) * UNIT_MS[m[2]];
-    at = part.lastIndex;
-  }
-  return at > 0 ? ms : undefined;
-}
+/** A Go duration string as EPP configs carry them, in ms (shared/go-duration.ts); undefined when it is not one. */
+export const parseDurationMs = parseGoDurationMs;
 
 /** A duration parameter: a Go duration string or a number of milliseconds. */
 export function durationMs(v: string | number): number {
