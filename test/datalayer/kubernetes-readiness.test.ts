@@ -48,3 +48,32 @@ test("gRPC health: 'inference-extension' (the GIE probes' name), '', readiness a
     await api.close();
   }
 });
+
+test('editing the pool selector keeps the EPP ready and the old endpoints until the new Pods are listed', async () => {
+  const api = await FakeKubeApi.start({ tokens: ['t'] });
+  api.put(POOLS_V1('ns'), poolV1('pool', { app: 'qwen' }, [8000]));
+  api.put(PODS('ns'), pod('a', { ip: '10.3.0.1' }));
+  api.put(PODS('ns'), pod('b', { ip: '10.3.0.2', labels: { app: 'llama' } }));
+  const epp = await startEpp(api);
+  const ids = () => epp.router.datastore.list().map((e) => e.info.id);
+  try {
+    await until(() => ids().join() === '10.3.0.1:8000', 'first pod discovered');
+    assert.equal(await readyStatus(epp), 200);
+    // The new selector's Pod list fails (a slow or restarting API server): the window in which the
+    // new endpoint set is being computed stays open for as long as the test needs.
+    api.fail(/\/pods$/, 500, 'etcdserver: request timed out', Infinity, { watch: false });
+    api.put(POOLS_V1('ns'), poolV1('pool', { app: 'llama' }, [8000]));
+    await until(() => api.requests.some((r) => r.path === PODS('ns') && !r.watch && r.query.labelSelector === 'app=llama' && r.auth !== 'rejected'), 'new selector listed (and failing)');
+    await until(() => api.requests.filter((r) => r.query.labelSelector === 'app=llama').length >= 2, 'a retry of the failing list');
+    assert.equal(await readyStatus(epp), 200, '/ready stays 200 across the selector edit');
+    for (const svc of READINESS_NAMES) assert.equal(await healthAnswer(epp.grpcHealthPort, svc), SERVING, `gRPC health "${svc}" stays SERVING`);
+    assert.deepEqual(ids(), ['10.3.0.1:8000'], 'the old endpoint set is kept until the new one is known');
+    api.clearFailures();
+    await until(() => ids().join() === '10.3.0.2:8000', 'the new selector’s pod');
+    assert.equal(await readyStatus(epp), 200);
+    assert.equal(await healthAnswer(epp.grpcHealthPort, 'inference-extension'), SERVING);
+  } finally {
+    await epp.close();
+    await api.close();
+  }
+});
