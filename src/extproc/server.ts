@@ -71,7 +71,14 @@ export interface RunningEpp {
   close(): Promise<void>;
 }
 
-const HEALTH_SERVICES = new Set(['', 'liveness', 'readiness', 'envoy.service.ext_proc.v3.ExternalProcessor']);
+/**
+ * gRPC health service names that mean "ready" (endpoint set known, as /ready): `readiness`, the
+ * ext_proc service Envoy's cluster health check names, `""`, and `inference-extension`, the name
+ * the GIE's EPP Deployments probe (`grpc: {port: 9003, service: inference-extension}`).
+ * `liveness` is SERVING whenever the process answers; any other name is NOT_FOUND (the gRPC
+ * health protocol's answer to Check for an unknown service).
+ */
+const READINESS_SERVICES = new Set(['', 'readiness', 'envoy.service.ext_proc.v3.ExternalProcessor', 'inference-extension']);
 
 function bind(server: grpc.Server, addr: string, creds: grpc.ServerCredentials, flag: string): Promise<number> {
   return new Promise((resolve, reject) =>
@@ -109,10 +116,9 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
     healthServer.addService(health, {
       Check: (call: grpc.ServerUnaryCall<{ service?: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
         const svc = call.request.service ?? '';
-        if (!HEALTH_SERVICES.has(svc)) return cb(null, { status: 'SERVICE_UNKNOWN' });
-        // liveness: the process answers; readiness (and ext_proc, and ""): endpoints synced.
-        const ok = svc === 'liveness' || synced();
-        cb(null, { status: ok ? 'SERVING' : 'NOT_SERVING' });
+        if (svc === 'liveness') return cb(null, { status: 'SERVING' });
+        if (!READINESS_SERVICES.has(svc)) return cb({ code: grpc.status.NOT_FOUND, details: `unknown health service "${svc}" (known: liveness, ${[...READINESS_SERVICES].map((n) => JSON.stringify(n)).join(', ')})` });
+        cb(null, { status: synced() ? 'SERVING' : 'NOT_SERVING' });
       },
     });
     grpcHealthPort = await bind(healthServer, `${host}:${o.grpcHealthPort ?? 9003}`, grpc.ServerCredentials.createInsecure(), '--grpc-health-port');

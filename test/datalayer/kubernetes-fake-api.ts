@@ -81,7 +81,7 @@ export class FakeKubeApi {
     private readonly server: Server,
     readonly port: number,
     readonly pki: ReturnType<typeof makeTestPki>,
-    private readonly opts: FakeKubeApiOptions,
+    private opts: FakeKubeApiOptions,
   ) {}
 
   get url(): string {
@@ -152,6 +152,11 @@ export class FakeKubeApi {
   /** Advances the resourceVersion without an event any of our watches sees (another object changed). */
   bumpUnrelated(n = 1): void {
     this.rv += n;
+  }
+
+  /** Replaces the accepted bearer tokens (a rotation: the old ones now get 401). */
+  setTokens(tokens: string[]): void {
+    this.opts.tokens = tokens;
   }
 
   /** Answers requests whose path matches with a Status error (`times` times, default forever). */

@@ -194,6 +194,28 @@ test('missing RBAC: not synced, the error names the permission; granting it late
   }
 });
 
+test('a watch error clears from lastError as soon as a watch is open again (no sticky error until that watch ends)', async () => {
+  const api = await FakeKubeApi.start({ tokens: [TOKEN] });
+  api.put(POOLS_V1('ns'), poolV1('pool', { app: 'qwen' }, [8000]));
+  api.put(PODS('ns'), pod('a', { ip: '10.8.0.1' }));
+  const { src, last } = await startSource(api);
+  try {
+    await until(() => src.synced && api.openWatches(PODS('ns')) === 1, 'watching');
+    const before = api.watches(PODS('ns')).length;
+    api.fail(/\/pods$/, 500, 'etcdserver: leader changed', 2, { watch: true });
+    api.dropWatches();
+    // Two failed watches (lastError set), then one that the server keeps open.
+    await until(() => api.watches(PODS('ns')).length === before + 3 && api.openWatches(PODS('ns')) === 1, 'watch reopened after two failures');
+    api.put(PODS('ns'), pod('b', { ip: '10.8.0.2' }));
+    await until(() => last().length === 2, 'event through the reopened watch');
+    assert.equal(src.lastError, undefined, 'the open watch cleared the error');
+    assert.equal(api.lists(PODS('ns')), 1, 'resumed by watch, without relisting');
+  } finally {
+    await src.stop();
+    await api.close();
+  }
+});
+
 test('no InferencePool CRD, or no such pool: not synced with a sentence saying which', async () => {
   const api = await FakeKubeApi.start({ tokens: [TOKEN] });
   const { src } = await startSource(api);

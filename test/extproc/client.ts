@@ -68,6 +68,15 @@ export class EnvoyLikeClient {
   }
 }
 
+/** Health/Check's answer: the ServingStatus number, or `grpc:CODE` when the call failed (5 = NOT_FOUND). */
+export async function healthAnswer(port: number, service: string): Promise<number | string> {
+  try {
+    return await healthCheck(port, service);
+  } catch (err) {
+    return `grpc:${(err as { code?: number }).code}`;
+  }
+}
+
 export function healthCheck(port: number, service: string): Promise<number> {
   const c = new hp.grpc.health.v1.Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   return new Promise((resolve, reject) =>

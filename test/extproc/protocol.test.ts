@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { startEppServer, type RunningEpp } from '../../src/extproc/server.js';
 import { loadConfig } from '../../src/router/index.js';
 import type { EndpointMetrics } from '../../src/router/api.js';
-import { EnvoyLikeClient, hv, headerOf, healthCheck, type Resp } from './client.js';
+import { EnvoyLikeClient, hv, headerOf, healthAnswer, healthCheck, type Resp } from './client.js';
 import { seeded } from '../router/helpers.js';
 
 const NOW = () => performance.now();
@@ -161,8 +161,8 @@ test('out-of-order messages end the stream with a gRPC error, and a client that 
 });
 
 test('gRPC health answers per service', async () => {
-  for (const svc of ['', 'liveness', 'readiness', 'envoy.service.ext_proc.v3.ExternalProcessor']) assert.equal(await healthCheck(epp.grpcHealthPort, svc), 1, svc);
-  assert.equal(await healthCheck(epp.grpcHealthPort, 'nope'), 3);
+  for (const svc of ['', 'liveness', 'readiness', 'envoy.service.ext_proc.v3.ExternalProcessor', 'inference-extension']) assert.equal(await healthCheck(epp.grpcHealthPort, svc), 1, svc);
+  assert.equal(await healthAnswer(epp.grpcHealthPort, 'nope'), 'grpc:5', 'an unknown service is NOT_FOUND, as the gRPC health protocol says');
 });
 
 test('TLS is on by default: a TLS client with the served certificate works, a plaintext client fails', async () => {

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
+import { useTokenFile } from './token-file-auth.js';
 
 /**
  * Where @kubernetes/client-node's `loadFromCluster(pathPrefix)` reads a pod's service account:
@@ -79,7 +80,8 @@ function fromFiles(files: string[], label: string): LoadedKubeConfig {
 /**
  * Finds Kubernetes credentials the way controller-runtime (and so the GIE EPP) does:
  * `--kubeconfig`, then `$KUBECONFIG` (a path list, merged), then the in-cluster service account
- * (KUBERNETES_SERVICE_HOST/PORT plus the token and CA under SERVICE_ACCOUNT_DIR), then
+ * (KUBERNETES_SERVICE_HOST/PORT plus the token and CA under SERVICE_ACCOUNT_DIR; the token read
+ * per request, see token-file-auth.ts), then
  * `~/.kube/config`. Token, client-certificate and `exec`-plugin users all work, since requests
  * go through client-node. Returns undefined when there is nothing to load.
  * Throws KvgateError(InvalidConfig) naming the file when one exists but is unusable.
@@ -109,6 +111,8 @@ export function findKubeConfig(o: KubeConfigOptions = {}): LoadedKubeConfig | un
       restoreEnv('KUBERNETES_SERVICE_HOST', saved.host);
       restoreEnv('KUBERNETES_SERVICE_PORT', saved.port);
     }
+    // Not client-node's tokenFile provider: it caches the token for 60 s and does not trim it.
+    useTokenFile(kc, `${root}${SERVICE_ACCOUNT_DIR}/token`);
     if (!readable(`${root}${SERVICE_ACCOUNT_DIR}/ca.crt`)) throw new KvgateError(ErrorCode.InvalidConfig, `in-cluster service account: ${root}${SERVICE_ACCOUNT_DIR}/ca.crt is missing`, { param: 'kubeconfig' });
     const loaded = finish(kc, 'in-cluster service account');
     if (loaded.namespace) loaded.namespace = loaded.namespace.trim();

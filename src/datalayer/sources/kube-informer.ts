@@ -57,6 +57,7 @@ class WatchGone extends Error {}
 export class Informer<T extends KubeObject> {
   /** True once a list succeeded; stays true through later errors (the cache is then stale, see lastError). */
   synced = false;
+  /** The last list/watch failure; cleared by the next successful list or the next watch the server opens. */
   lastError?: string;
   resourceVersion = '';
   readonly objects = new Map<string, T>();
@@ -218,6 +219,9 @@ export class Informer<T extends KubeObject> {
         .then((c) => {
           controller = c;
           if (settled) c.abort();
+          // The server answered 200 and streams: the earlier list/watch error is over. (Waiting for
+          // this watch to end — up to timeoutSeconds — would report a healed connection as failing.)
+          else this.lastError = undefined;
         })
         .catch((err: unknown) => finish(err));
     });

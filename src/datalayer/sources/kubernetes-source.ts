@@ -39,7 +39,8 @@ const RBAC_HINT = 'grant get/list/watch on pods and inferencepools to the EPP\'s
  *
  * Synced once the pool was found and its Pods listed; a missing or deleted pool, or a pool
  * without a usable spec, leaves it not synced with `lastError` saying why. Errors after the first
- * sync keep the last endpoint set (stale beats empty) and set `lastError`.
+ * sync keep the last endpoint set (stale beats empty) and set `lastError`. A selector edit keeps
+ * the old endpoint set, and the source synced, until the new selector's Pods are listed.
  *
  * Throws KvgateError(InvalidConfig) at construction when no credentials can be loaded.
  */
@@ -55,6 +56,12 @@ export class KubernetesEndpointSource implements EndpointSource {
   private onChange?: (endpoints: EndpointInfo[]) => void;
   private lastReported?: string;
   private podSwitch: Promise<void> = Promise.resolve();
+  /**
+   * A selector edit replaced a synced Pod informer and the new one has not listed yet: the old
+   * endpoint set is still reported and the source stays synced (readiness must not blink
+   * NOT_SERVING while the new set is computed).
+   */
+  private keepServing = false;
   private stopped = false;
 
   constructor(private readonly o: KubernetesSourceOptions) {
@@ -82,7 +89,7 @@ export class KubernetesEndpointSource implements EndpointSource {
   }
 
   get synced(): boolean {
-    return this.poolInformer.synced && this.pool !== undefined && this.poolProblem === undefined && (this.podInformer?.synced ?? false);
+    return this.poolInformer.synced && this.pool !== undefined && this.poolProblem === undefined && ((this.podInformer?.synced ?? false) || this.keepServing);
   }
 
   get lastError(): string | undefined {
@@ -174,9 +181,14 @@ export class KubernetesEndpointSource implements EndpointSource {
     } else this.report();
   }
 
-  /** Replaces the Pod informer (a new selector, or none when the pool is gone). */
+  /**
+   * Replaces the Pod informer (a new selector, or none when the pool is gone). Until the new one
+   * has listed, the last endpoint set stays (report() waits for the list) and, if the old informer
+   * had synced, so does readiness (keepServing).
+   */
   private switchPods(spec: PoolSpec | undefined): void {
     const old = this.podInformer;
+    this.keepServing = spec !== undefined && ((old?.synced ?? false) || this.keepServing);
     this.podInformer = undefined;
     let next: Informer<Pod> | undefined;
     if (spec) {
@@ -188,7 +200,9 @@ export class KubernetesEndpointSource implements EndpointSource {
         watchPath: () => `/api/v1/namespaces/${this.o.namespace}/pods`,
         selectors: { labelSelector: selector },
         onChange: () => {
-          if (this.podInformer === next) this.report();
+          if (this.podInformer !== next) return;
+          this.keepServing = false;
+          this.report();
         },
         logger: this.o.logger,
         backoffMs: this.o.backoffMs,
