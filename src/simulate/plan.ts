@@ -53,10 +53,20 @@ export interface Plan {
   policies: PolicyPlan[];
 }
 
+/** The price book of --prices (or the shipped one); a file that cannot be read or parsed is an error naming --prices. */
+function pricesOf(file: string | undefined): ReturnType<typeof loadPrices> {
+  try {
+    return loadPrices(file);
+  } catch (err) {
+    if (file === undefined || !(err instanceof KvgateError)) throw err;
+    throw new KvgateError(ErrorCode.InvalidConfig, `--prices ${err.message}`, { param: 'prices' });
+  }
+}
+
 /** $/hour of one replica: --replica-hourly, or the price book's accelerator price × accelerators per replica. */
 export function replicaHourly(f: PlanFlags, profile: string): { hourly: number; detail: string } {
   if (f.replicaHourly !== undefined) return { hourly: f.replicaHourly, detail: `given --replica-hourly $${f.replicaHourly}` };
-  const book = loadPrices(f.prices);
+  const book = pricesOf(f.prices);
   let item: string;
   let units = f.acceleratorsPerReplica;
   if (f.accelerator) {
@@ -72,7 +82,7 @@ export function replicaHourly(f: PlanFlags, profile: string): { hourly: number; 
   }
   const it = book.items.find((i) => i.id === item)!;
   const unit = it.pricing[f.pricing];
-  if (unit === undefined) throw new KvgateError(ErrorCode.InvalidConfig, `no "${f.pricing}" price for ${item} (known: ${Object.keys(it.pricing).join(', ')})`, { param: 'pricing' });
+  if (unit === undefined) throw new KvgateError(ErrorCode.InvalidConfig, `--pricing ${f.pricing}: the price book has no "${f.pricing}" price for ${item} (known: ${Object.keys(it.pricing).join(', ')})`, { param: 'pricing' });
   return { hourly: unit * units, detail: `${units} × ${item} at $${unit}/${it.unit} (${f.pricing}, ${it.region}, ${it.date})` };
 }
 

@@ -16,6 +16,9 @@ const OVERRIDES = [
   ['configFile', ['preset']],
 ] as const;
 
+/** plan: --replica-hourly is the price, so the price book's flags would be ignored. */
+const PLAN_OVERRIDES = [['replicaHourly', ['pricing', 'prices', 'accelerator', 'acceleratorsPerReplica']]] as const;
+
 /** Three significant digits (2 decimals at most): 0.0412, 9.87, 123. */
 function threeDigits(x: number): string {
   return x >= 100 ? x.toFixed(0) : String(+x.toPrecision(3));
@@ -164,7 +167,7 @@ export function registerSimulate(program: Command): void {
     .option('--hours-per-month <h>', 'hours billed per month', numberArg('--hours-per-month', 1), 720)
     .option('--prices <file>', 'price file (default: data/prices.json)')
     .action(async (o, cmd: Command) => {
-      refuseOverridden((k) => cmd.getOptionValueSource(k) === 'cli', OVERRIDES);
+      refuseOverridden((k) => cmd.getOptionValueSource(k) === 'cli', [...OVERRIDES, ...PLAN_OVERRIDES]);
       refuseUnusedWorkloadFlags((k) => cmd.getOptionValueSource(k) === 'cli', o);
       await checkWritableFiles({ '--out': o.out }); // not after minutes of simulation
       const { runPlan, formatPlan, planJson } = await import('../../simulate/plan.js');
