@@ -39,3 +39,31 @@ test('simulate plan: an empty --slo, an unknown --profile, a bad --pricing or --
     assert.match(r.stderr, new RegExp(re.source, 'm'), args.join(' '));
   }
 });
+
+test('simulate plan counts failed requests: a size whose requests fail does not meet the SLO; no answer for any policy is exit 1, saying why', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-plan-failed-'));
+  const data = join(dir, 'mix.jsonl');
+  // One short prompt, one far over a 300-token context: the second is refused with 400 at every fleet size.
+  writeFileSync(data, `${JSON.stringify({ prompt: 'Where is the station?' })}\n${JSON.stringify({ prompt: 'many words here '.repeat(200) })}\n`);
+  const args = ['simulate', 'plan', '--profile', 'instant', '--dataset', data, '--output-len', '4', '--max-model-len', '300', '--rate', '4', '--duration', '3s', '--max-replicas', '2', '--replica-hourly', '1', '--slo', 'ttft_p90=5s', '--compare', 'random,round-robin'];
+  const j = await runKvgate([...args, '--json'], { timeoutMs: 120_000 });
+  assert.equal(j.code, 1, j.stderr);
+  const plan = JSON.parse(j.stdout);
+  for (const p of plan.policies) {
+    assert.equal(p.replicas, null, JSON.stringify(p));
+    assert.ok(p.failed > 0 && p.errors_by_status['400'] === p.failed, JSON.stringify(p));
+    for (const t of p.tries) {
+      // The successes alone meet the TTFT target; the failures make the size miss.
+      assert.equal(t.met, false);
+      assert.ok(t.values[0].value_ms !== null && t.values[0].value_ms <= 5000, JSON.stringify(t));
+      assert.ok(t.failed > 0 && t.failed < t.requests && t.errors_by_status['400'] === t.failed, JSON.stringify(t));
+    }
+    assert.match(j.stderr, new RegExp(`^kvgate: no fleet of 1 to 2 replicas meets the SLO ttft_p90=5s under ${p.policy}: ${p.failed} of \\d+ requests failed at 2 \\(400×${p.failed}\\)`, 'm'));
+  }
+  assert.match(j.stderr, /^ {2}\d+ × HTTP 400: This model's maximum context length is 300 tokens/m);
+  // The human table has the failed column.
+  const h = await runKvgate(args, { timeoutMs: 120_000 });
+  assert.equal(h.code, 1, h.stderr);
+  assert.match(h.stdout, /^policy\s+replicas\s+failed\s+ttft_p90 ms/m);
+  assert.match(h.stdout, /^random\s+> 2\s+\d+ of \d+ \(400×\d+\)/m);
+});

@@ -170,10 +170,15 @@ export function registerSimulate(program: Command): void {
       refuseOverridden((k) => cmd.getOptionValueSource(k) === 'cli', [...OVERRIDES, ...PLAN_OVERRIDES]);
       refuseUnusedWorkloadFlags((k) => cmd.getOptionValueSource(k) === 'cli', o);
       await checkWritableFiles({ '--out': o.out }); // not after minutes of simulation
-      const { runPlan, formatPlan, planJson } = await import('../../simulate/plan.js');
+      const { runPlan, formatPlan, planJson, planMisses } = await import('../../simulate/plan.js');
       const plan = await runPlan(o, { onStatus: (m: string) => process.stderr.write(`simulate plan: ${m}\n`) });
       if (o.out) (await import('node:fs')).writeFileSync(o.out, `${planJson(plan)}\n`);
       process.stdout.write(o.json ? `${planJson(plan)}\n` : `${formatPlan(plan)}\n`);
-      if (plan.policies.some((p) => p.replicas === null)) process.exitCode = 1;
+      // A policy without an answer fails the plan, and says why (failed requests, or the targets missed).
+      const misses = planMisses(plan);
+      if (misses.length) {
+        process.stderr.write(misses.map((l) => `${l.startsWith(' ') ? '' : 'kvgate: '}${l}\n`).join(''));
+        process.exitCode = 1;
+      }
     });
 }
