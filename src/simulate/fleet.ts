@@ -2,6 +2,7 @@ import { createEngine, loadProfile, BLOCK_SIZES, type SimEngine } from '../engin
 import type { Clock } from '../engine/types.js';
 import type { EndpointInfo } from '../router/api.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { pydanticBool } from '../shared/pydantic-bool.js';
 
 /** Engine settings of one group of identical replicas; unset fields come from the profile (as `kvgate sim`). */
 export interface ReplicaGroup {
@@ -37,7 +38,8 @@ const ENGINE_KEYS: Record<string, keyof ReplicaGroup> = {
 /**
  * Parses `--fleet`: comma-separated groups `COUNT:PROFILE[:flag=value…]`, where flags are the engine
  * flags of `kvgate sim` without dashes in front (`max-num-seqs`, `max-num-batched-tokens`,
- * `block-size`, `kv-cache-size`, `max-model-len`, `enable-prefix-caching=false`). `defaults` (the
+ * `block-size`, `kv-cache-size`, `max-model-len`, `enable-prefix-caching=false` — a bool read strictly:
+ * true/false, 1/0, yes/no, on/off — or bare `enable-prefix-caching` / `no-enable-prefix-caching`). `defaults` (the
  * global engine flags) apply to every group unless the group sets its own.
  * Example: `4:qwen3-32b-h100-tp2,2:qwen3-32b-h100-tp2:kv-cache-size=8000`.
  */
@@ -50,10 +52,11 @@ export function parseFleetSpec(spec: string, defaults: Omit<ReplicaGroup, 'count
     if (!profile) throw bad(`"${part}": name a profile after the count`);
     const g: ReplicaGroup = { ...defaults, count, profile };
     for (const f of flags) {
-      const [k, v] = f.split('=');
+      const eq = f.indexOf('=');
+      const k = eq < 0 ? f : f.slice(0, eq);
+      const v = eq < 0 ? undefined : f.slice(eq + 1);
       if (k === 'enable-prefix-caching' || k === 'no-enable-prefix-caching') {
-        const on = k === 'enable-prefix-caching' ? v !== 'false' : false;
-        g.enablePrefixCaching = on;
+        g.enablePrefixCaching = prefixCaching(k, v, bad);
         continue;
       }
       const key = ENGINE_KEYS[k];
@@ -65,6 +68,23 @@ export function parseFleetSpec(spec: string, defaults: Omit<ReplicaGroup, 'count
     return g;
   });
   return groups;
+}
+
+/**
+ * `enable-prefix-caching[=BOOL]` / `no-enable-prefix-caching` of a --fleet group. A bare flag reads
+ * as vLLM's --enable-prefix-caching / --no-enable-prefix-caching; a value is read strictly, as
+ * vLLM's config models read a bool (true/false, 1/0, yes/no, on/off, t/f, y/n, any case), since
+ * "enable-prefix-caching=flase" used to mean on. The negative form takes no value (as vLLM's).
+ */
+function prefixCaching(k: string, v: string | undefined, bad: (msg: string) => KvgateError): boolean {
+  if (k === 'no-enable-prefix-caching') {
+    if (v !== undefined) throw bad(`no-enable-prefix-caching takes no value (got "${v}"): write enable-prefix-caching=false`);
+    return false;
+  }
+  if (v === undefined) return true;
+  const on = pydanticBool(v);
+  if (typeof on !== 'boolean') throw bad(`enable-prefix-caching must be true or false (or 1/0, yes/no, on/off; got "${v}")`);
+  return on;
 }
 
 /**

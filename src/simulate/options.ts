@@ -2,7 +2,8 @@ import { KvgateError, ErrorCode } from '../shared/errors.js';
 import type { WorkloadOptions } from '../bench/workloads.js';
 import { parseFleetSpec, type ReplicaGroup } from './fleet.js';
 import { resolvePolicies, DEFAULT_PATH, type SimulateOptions } from './simulate.js';
-import { parseSlo } from './slo.js';
+import { parseSlo, type Slo } from './slo.js';
+import { listProfiles } from '../engine/index.js';
 import { parseStages } from '../bench/specs.js';
 
 export { parseStages }; // kvgate bench parses --stages with it too
@@ -77,7 +78,25 @@ export function fleetOf(f: SimulateFlags): ReplicaGroup[] {
     enablePrefixCaching: f.enablePrefixCaching === false ? false : undefined,
   };
   const defined = Object.fromEntries(Object.entries(engine).filter(([, v]) => v !== undefined));
-  return f.fleet ? parseFleetSpec(f.fleet, defined) : [{ count: f.replicas, profile: f.profile, ...defined }];
+  const groups = f.fleet ? parseFleetSpec(f.fleet, defined) : [{ count: f.replicas, profile: f.profile, ...defined }];
+  // An unknown profile is a bad flag: name it (the engine's own message names only the profile).
+  const known = listProfiles();
+  for (const g of groups) {
+    if (!known.includes(g.profile)) {
+      throw new KvgateError(ErrorCode.InvalidConfig, `${f.fleet ? '--fleet' : '--profile'}: unknown profile "${g.profile}" (available: ${known.join(', ')})`, { param: f.fleet ? 'fleet' : 'profile' });
+    }
+  }
+  return groups;
+}
+
+/** `--slo`, parsed; an empty one is an error rather than no SLO (it was taken for none, or crashed plan). */
+export function sloOf(text: string | undefined): Slo | undefined {
+  if (text === undefined) return undefined;
+  const slo = parseSlo(text);
+  if (slo.percentiles.length === 0 && Object.keys(slo.request).length === 0) {
+    throw new KvgateError(ErrorCode.InvalidConfig, `--slo is empty (got "${text}"): give targets such as ttft_p90=2s,tpot_p90=50ms or ttft=500,tpot=50`, { param: 'slo' });
+  }
+  return slo;
 }
 
 export function workloadOptionsOf(f: SimulateFlags): WorkloadOptions {
@@ -126,6 +145,6 @@ export function simulateOptionsOf(f: SimulateFlags): SimulateOptions {
       kvEventLatencyMs: f.kvEventLatency ?? DEFAULT_PATH.kvEventLatencyMs,
       flowControl: f.flowControl ?? DEFAULT_PATH.flowControl,
     },
-    slo: f.slo ? parseSlo(f.slo) : undefined,
+    slo: sloOf(f.slo),
   };
 }

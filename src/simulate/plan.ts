@@ -8,6 +8,7 @@ import { RequestPreparer } from './requests.js';
 import { figures, reportJson } from './report.js';
 import { percentileValues, type Slo } from './slo.js';
 import { loadProfile } from '../engine/index.js';
+import { formatErrorMessages, type ErrorMessageCount } from '../bench/error-messages.js';
 
 export interface PlanFlags extends SimulateFlags {
   maxReplicas: number;
@@ -28,7 +29,15 @@ const PROFILE_HARDWARE: Record<string, { item: string; units: number }> = {
 
 export interface PlanTry {
   replicas: number;
+  /** Every request succeeded and every percentile target held (percentiles are over successes only, so a failure is never a pass). */
   met: boolean;
+  requests: number;
+  /** Requests that got no 2xx answer (e.g. 400: prompt over max-model-len; 503: dropped from the gateway queue). */
+  failed: number;
+  /** Failed requests by HTTP status, e.g. {"400": 3}. */
+  errors_by_status: Record<string, number>;
+  /** Distinct error messages, most common first (as `kvgate bench` reports them). */
+  error_messages: ErrorMessageCount[];
   values: { metric: string; value_ms: number | null; max_ms: number }[];
 }
 
@@ -36,6 +45,9 @@ export interface PolicyPlan {
   policy: string;
   /** Fewest replicas meeting the SLO, or null when even --max-replicas did not. */
   replicas: number | null;
+  /** Failed requests at `replicas` (0 by definition), or at the largest size tried when none met the SLO. */
+  failed: number;
+  errors_by_status: Record<string, number>;
   tries: PlanTry[];
   throughput_rps: number | null;
   output_tokens_mean: number | null;
@@ -53,10 +65,20 @@ export interface Plan {
   policies: PolicyPlan[];
 }
 
+/** The price book of --prices (or the shipped one); a file that cannot be read or parsed is an error naming --prices. */
+function pricesOf(file: string | undefined): ReturnType<typeof loadPrices> {
+  try {
+    return loadPrices(file);
+  } catch (err) {
+    if (file === undefined || !(err instanceof KvgateError)) throw err;
+    throw new KvgateError(ErrorCode.InvalidConfig, `--prices ${err.message}`, { param: 'prices' });
+  }
+}
+
 /** $/hour of one replica: --replica-hourly, or the price book's accelerator price × accelerators per replica. */
 export function replicaHourly(f: PlanFlags, profile: string): { hourly: number; detail: string } {
   if (f.replicaHourly !== undefined) return { hourly: f.replicaHourly, detail: `given --replica-hourly $${f.replicaHourly}` };
-  const book = loadPrices(f.prices);
+  const book = pricesOf(f.prices);
   let item: string;
   let units = f.acceleratorsPerReplica;
   if (f.accelerator) {
@@ -72,7 +94,7 @@ export function replicaHourly(f: PlanFlags, profile: string): { hourly: number; 
   }
   const it = book.items.find((i) => i.id === item)!;
   const unit = it.pricing[f.pricing];
-  if (unit === undefined) throw new KvgateError(ErrorCode.InvalidConfig, `no "${f.pricing}" price for ${item} (known: ${Object.keys(it.pricing).join(', ')})`, { param: 'pricing' });
+  if (unit === undefined) throw new KvgateError(ErrorCode.InvalidConfig, `--pricing ${f.pricing}: the price book has no "${f.pricing}" price for ${item} (known: ${Object.keys(it.pricing).join(', ')})`, { param: 'pricing' });
   return { hourly: unit * units, detail: `${units} × ${item} at $${unit}/${it.unit} (${f.pricing}, ${it.region}, ${it.date})` };
 }
 
@@ -104,14 +126,19 @@ export async function runPlan(f: PlanFlags, o: { onStatus?: (m: string) => void 
       const vals = percentileValues(run.records, slo.percentiles);
       t = {
         replicas: n,
-        met: fig.ok > 0 && vals.every((v) => v.met),
+        met: fig.ok > 0 && fig.errors === 0 && vals.every((v) => v.met),
+        requests: fig.requests,
+        failed: fig.errors,
+        errors_by_status: fig.errors_by_status,
+        error_messages: fig.error_messages,
         values: vals.map((v) => ({ metric: `${v.target.metric}_p${v.target.percentile}`, value_ms: Number.isFinite(v.valueMs) ? v.valueMs : null, max_ms: v.target.maxMs })),
         thr: fig.throughput_rps,
         outMean: fig.ok ? fig.output_tokens / fig.ok : 0,
       };
       tries.set(n, t);
       const verb = t.met ? (n > 1 ? 'meet' : 'meets') : n > 1 ? 'miss' : 'misses';
-      o.onStatus?.(`${p.name}: ${n} replica${n > 1 ? 's' : ''} ${verb} the SLO (${t.values.map((v) => `${v.metric} ${v.value_ms === null ? '—' : Math.round(v.value_ms)} ms`).join(', ')})`);
+      const failed = t.failed ? `; ${t.failed} of ${t.requests} requests failed: ${statusCounts(t.errors_by_status)}` : '';
+      o.onStatus?.(`${p.name}: ${n} replica${n > 1 ? 's' : ''} ${verb} the SLO (${t.values.map((v) => `${v.metric} ${v.value_ms === null ? '—' : Math.round(v.value_ms)} ms`).join(', ')}${failed})`);
       return t;
     };
     let lo = 0; // largest known failing size
@@ -132,10 +159,13 @@ export async function runPlan(f: PlanFlags, o: { onStatus?: (m: string) => void 
       }
     }
     const best = hi ? tries.get(hi)! : undefined;
+    const shown = best ?? tries.get(lo)!;
     return {
       policy: p.name,
       replicas: hi || null,
-      tries: [...tries.values()].sort((a, b) => a.replicas - b.replicas).map(({ replicas, met, values }) => ({ replicas, met, values })),
+      failed: shown.failed,
+      errors_by_status: shown.errors_by_status,
+      tries: [...tries.values()].sort((a, b) => a.replicas - b.replicas).map(({ thr: _thr, outMean: _outMean, ...t }) => t),
       throughput_rps: best ? best.thr : null,
       output_tokens_mean: best ? best.outMean : null,
       cost: best ? computeCost({ name: p.name, hourly: price.hourly * hi, hoursPerMonth: f.hoursPerMonth, throughputRps: best.thr, outputTokensPerRequest: best.outMean }) : null,
@@ -160,15 +190,45 @@ export function planJson(p: Plan): string {
   return reportJson(p);
 }
 
+/** "400×3 · 503×1" (most first). */
+function statusCounts(byStatus: Record<string, number>): string {
+  return Object.entries(byStatus)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([status, n]) => `${status}×${n}`)
+    .join(' · ');
+}
+
+/**
+ * The policies no fleet size served within the SLO, each with why at the largest size tried (its
+ * failed requests by status and message): what `kvgate simulate plan` prints on stderr before it
+ * exits 1. Empty when every policy has an answer.
+ */
+export function planMisses(p: Plan): string[] {
+  const lines: string[] = [];
+  for (const x of p.policies) {
+    if (x.replicas !== null) continue;
+    const largest = x.tries[x.tries.length - 1];
+    const under = p.policies.length > 1 ? ` under ${x.policy}` : '';
+    const why = largest.failed
+      ? `${largest.failed} of ${largest.requests} requests failed at ${largest.replicas} (${statusCounts(largest.errors_by_status)}), and a plan with failed requests does not meet an SLO:`
+      : `${largest.values.filter((v) => v.value_ms === null || v.value_ms > v.max_ms).map((v) => `${v.metric} ${v.value_ms === null ? '—' : +v.value_ms.toPrecision(3)} ms > ${v.max_ms} ms`).join(', ')} at ${largest.replicas}`;
+    lines.push(`no fleet of 1 to ${largest.replicas} replicas meets the SLO ${p.slo}${under}: ${why}`);
+    if (largest.failed) lines.push(...formatErrorMessages(largest.error_messages, largest.failed));
+  }
+  return lines;
+}
+
 export function formatPlan(p: Plan): string {
   const rows = [
-    ['policy', 'replicas', ...p.policies[0].tries[0].values.map((v) => `${v.metric} ms (≤ ${v.max_ms})`), '$/hour', '$/month', '$/1M requests', 'req/s served'],
+    ['policy', 'replicas', 'failed', ...p.policies[0].tries[0].values.map((v) => `${v.metric} ms (≤ ${v.max_ms})`), '$/hour', '$/month', '$/1M requests', 'req/s served'],
     ...p.policies.map((x) => {
       const best = x.tries.find((t) => t.replicas === x.replicas);
+      const shown = best ?? x.tries[x.tries.length - 1];
       return [
         x.policy,
         x.replicas === null ? `> ${Math.max(...x.tries.map((t) => t.replicas))}` : String(x.replicas),
-        ...(best ?? x.tries[x.tries.length - 1]).values.map((v) => (v.value_ms === null ? '—' : v.value_ms.toFixed(0))),
+        shown.failed ? `${shown.failed} of ${shown.requests} (${statusCounts(shown.errors_by_status)})` : '0',
+        ...shown.values.map((v) => (v.value_ms === null ? '—' : v.value_ms.toFixed(0))),
         formatUsd(x.cost?.hourly),
         formatUsd(x.cost?.monthly),
         formatUsd(x.cost?.perMillionRequests),

@@ -132,8 +132,10 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
   const kv = withEvents ? { kvEvents: new SimulatedKvEvents(clock, replicas, input.path.kvEventLatencyMs).view, tokenizer: await createRouterTokenizer('estimate') } : {};
   const gateway = new RouterAdapter(input.config, seededRandom(input.seed ^ 0x2545f491), replicas.map((r) => r.info), clock, kv, input.path.flowControl);
   const byId = new Map(replicas.map((r) => [r.info.id, r]));
-  const oracle = new PrefixOracle(replicas[0].engine.blockSize);
-  const traceOracle = new TraceBlockOracle(replicas[0].engine.blockSize, TRACE_BLOCK_TOKENS);
+  // The oracle is an upper bound: in a mixed fleet it counts at the finest block size any replica caches at.
+  const oracleBlockSize = Math.min(...replicas.map((r) => r.engine.blockSize));
+  const oracle = new PrefixOracle(oracleBlockSize);
+  const traceOracle = new TraceBlockOracle(oracleBlockSize, TRACE_BLOCK_TOKENS);
   const net = input.path.networkLatencyMs;
   const scrape = new ScrapeModel(clock, replicas, (id, m) => gateway.updateMetrics(id, m), {
     intervalMs: input.path.metricsIntervalMs,

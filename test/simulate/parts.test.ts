@@ -141,3 +141,19 @@ test('SLO and stage flags parse, and name the bad part', () => {
   assert.equal(ttft.met, true);
   assert.equal(tpot.valueMs, 10);
 });
+
+test('--fleet reads enable-prefix-caching strictly: vLLM\'s bool forms, bare flags, and an error naming the field otherwise', () => {
+  const on = (spec: string) => parseFleetSpec(`1:instant:${spec}`)[0].enablePrefixCaching;
+  for (const v of ['true', 'True', '1', 'yes', 'on', 't', 'y']) assert.equal(on(`enable-prefix-caching=${v}`), true, v);
+  for (const v of ['false', 'FALSE', '0', 'no', 'off', 'f', 'n']) assert.equal(on(`enable-prefix-caching=${v}`), false, v);
+  assert.equal(on('enable-prefix-caching'), true);
+  assert.equal(on('no-enable-prefix-caching'), false);
+  for (const [spec, re] of [
+    ['enable-prefix-caching=flase', /^--fleet: enable-prefix-caching must be true or false .*got "flase"/],
+    ['enable-prefix-caching=', /^--fleet: enable-prefix-caching must be true or false .*got ""/],
+    ['enable-prefix-caching=2', /^--fleet: enable-prefix-caching must be true or false .*got "2"/],
+    ['no-enable-prefix-caching=true', /^--fleet: no-enable-prefix-caching takes no value \(got "true"\)/],
+  ] as const) {
+    assert.throws(() => parseFleetSpec(`1:instant:${spec}`), (e: unknown) => e instanceof KvgateError && re.test(e.message), spec);
+  }
+});

@@ -16,6 +16,9 @@ const OVERRIDES = [
   ['configFile', ['preset']],
 ] as const;
 
+/** plan: --replica-hourly is the price, so the price book's flags would be ignored. */
+const PLAN_OVERRIDES = [['replicaHourly', ['pricing', 'prices', 'accelerator', 'acceleratorsPerReplica']]] as const;
+
 /** Three significant digits (2 decimals at most): 0.0412, 9.87, 123. */
 function threeDigits(x: number): string {
   return x >= 100 ? x.toFixed(0) : String(+x.toPrecision(3));
@@ -164,13 +167,18 @@ export function registerSimulate(program: Command): void {
     .option('--hours-per-month <h>', 'hours billed per month', numberArg('--hours-per-month', 1), 720)
     .option('--prices <file>', 'price file (default: data/prices.json)')
     .action(async (o, cmd: Command) => {
-      refuseOverridden((k) => cmd.getOptionValueSource(k) === 'cli', OVERRIDES);
+      refuseOverridden((k) => cmd.getOptionValueSource(k) === 'cli', [...OVERRIDES, ...PLAN_OVERRIDES]);
       refuseUnusedWorkloadFlags((k) => cmd.getOptionValueSource(k) === 'cli', o);
       await checkWritableFiles({ '--out': o.out }); // not after minutes of simulation
-      const { runPlan, formatPlan, planJson } = await import('../../simulate/plan.js');
+      const { runPlan, formatPlan, planJson, planMisses } = await import('../../simulate/plan.js');
       const plan = await runPlan(o, { onStatus: (m: string) => process.stderr.write(`simulate plan: ${m}\n`) });
       if (o.out) (await import('node:fs')).writeFileSync(o.out, `${planJson(plan)}\n`);
       process.stdout.write(o.json ? `${planJson(plan)}\n` : `${formatPlan(plan)}\n`);
-      if (plan.policies.some((p) => p.replicas === null)) process.exitCode = 1;
+      // A policy without an answer fails the plan, and says why (failed requests, or the targets missed).
+      const misses = planMisses(plan);
+      if (misses.length) {
+        process.stderr.write(misses.map((l) => `${l.startsWith(' ') ? '' : 'kvgate: '}${l}\n`).join(''));
+        process.exitCode = 1;
+      }
     });
 }
