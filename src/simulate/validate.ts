@@ -4,7 +4,7 @@ import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { runBench } from '../bench/run-bench.js';
 import type { BenchReport } from '../bench/report.js';
 import { simulateOptionsOf, type SimulateFlags } from './options.js';
-import { simulate } from './simulate.js';
+import { isPolicyFile, simulate } from './simulate.js';
 import { reportJson, type PolicyReport } from './report.js';
 
 /** The figures compared between virtual and real time (times ms, rates per second). */
@@ -79,7 +79,7 @@ function kvgateCommand(): { cmd: string; args: string[] } {
 }
 
 /** Starts `kvgate up --json --port 0 --sim-base-port 0 …` (KV events then on free ports too) and waits for its JSON line. */
-async function startFleet(args: string[], timeoutMs: number): Promise<{ child: ChildProcess; gatewayUrl: string; replicas: string[]; kvEvents: boolean }> {
+async function startFleet(args: string[], timeoutMs: number): Promise<{ child: ChildProcess; gatewayUrl: string; replicas: string[]; kvEvents: boolean; preset: string | null }> {
   const { cmd, args: base } = kvgateCommand();
   const child = spawn(cmd, [...base, 'up', '--json', '--port', '0', '--sim-base-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let seen = '';
@@ -101,7 +101,7 @@ async function startFleet(args: string[], timeoutMs: number): Promise<{ child: C
         reject(new Error(`kvgate up exited (${code}) before it was ready:\n${seen}`));
       });
     });
-    const j = JSON.parse(line) as { gateway_url: string; replicas: string[]; kv_events: unknown };
+    const j = JSON.parse(line) as { gateway_url: string; replicas: string[]; kv_events: unknown; preset: string | null };
     // The gateway lists models once its health probes have seen the replicas.
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -110,7 +110,7 @@ async function startFleet(args: string[], timeoutMs: number): Promise<{ child: C
       if (Date.now() > deadline) throw new Error(`the gateway at ${j.gateway_url} listed no models within ${timeoutMs} ms`);
       await new Promise((res) => setTimeout(res, 100));
     }
-    return { child, gatewayUrl: j.gateway_url, replicas: j.replicas, kvEvents: j.kv_events !== null && j.kv_events !== undefined };
+    return { child, gatewayUrl: j.gateway_url, replicas: j.replicas, kvEvents: j.kv_events !== null && j.kv_events !== undefined, preset: j.preset };
   } catch (err) {
     child.kill('SIGKILL');
     throw new KvgateError(ErrorCode.Internal, (err as Error).message);
@@ -144,7 +144,10 @@ export async function runValidation(f: SimulateFlags, o: { onStatus?: (m: string
   const virtual = (await simulate(opts)).policies[0];
 
   o.onStatus?.('real time: starting kvgate up');
-  const upArgs = ['--replicas', String(opts.fleet[0].count), '--profile', opts.fleet[0].profile, ...(f.configFile ? ['--config-file', f.configFile] : ['--preset', policy.name])];
+  // The entry the virtual side resolved (resolvePolicies), read the same way: a YAML path is
+  // `up`'s --config-file, a preset name its --preset (a YAML's policy name is only its file name).
+  const entry = f.compare?.[0] ?? f.configFile ?? f.preset;
+  const upArgs = ['--replicas', String(opts.fleet[0].count), '--profile', opts.fleet[0].profile, ...(isPolicyFile(entry) ? ['--config-file', entry] : ['--preset', entry])];
   if (f.enablePrefixCaching === false) upArgs.push('--no-enable-prefix-caching');
   // The engine flags `kvgate up` passes to its replicas, so both sides run the same engines.
   for (const [flag, v] of [['--kv-cache-size', f.kvCacheSize], ['--block-size', f.blockSize], ['--max-num-seqs', f.maxNumSeqs], ['--max-num-batched-tokens', f.maxNumBatchedTokens]] as const) {
@@ -188,8 +191,9 @@ export async function runValidation(f: SimulateFlags, o: { onStatus?: (m: string
       load: opts.load,
       seed: opts.seed,
       path: opts.path,
-      // What the real side ran: `kvgate up`'s arguments and whether its replicas published KV events.
-      real_fleet: { up_args: upArgs, kv_events: fleet.kvEvents },
+      // What the real side ran, as `kvgate up` reported it when ready: its preset (null: a
+      // --config-file) and whether its replicas published KV events; and its arguments.
+      real_fleet: { up_args: upArgs, preset: fleet.preset, kv_events: fleet.kvEvents },
     },
     virtual: v,
     real: r,

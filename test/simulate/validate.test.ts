@@ -54,3 +54,18 @@ test('simulate --validate runs the same engines on both sides: engine flags reac
   assert.equal(w.config.path.kvEvents, false);
   assert.equal(w.config.real_fleet.kv_events, false);
 });
+
+test('simulate --validate --compare FILE.yaml: the real side runs the same EndpointPickerConfig (kvgate up --config-file), not a preset named after the file', async () => {
+  const r = await runKvgate(
+    ['simulate', '--validate', '--compare', 'bench/fixtures/load-scheduling.yaml', '--num-groups', '2', '--prompts-per-group', '2', '--system-prompt-len', '200', '--question-len', '20', '--output-len', '5', '--concurrency', '2', '--json'],
+    { timeoutMs: 120_000 },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const v = JSON.parse(r.stdout);
+  assert.equal(v.config.policy, 'load-scheduling');
+  const args: string[] = v.config.real_fleet.up_args;
+  assert.equal(args[args.indexOf('--config-file') + 1], 'bench/fixtures/load-scheduling.yaml', args.join(' '));
+  assert.ok(!args.includes('--preset'), args.join(' '));
+  assert.equal(v.config.real_fleet.preset, null, 'kvgate up reported no preset: it ran the config file');
+  assert.equal(v.real.requests_ok, 4);
+});
