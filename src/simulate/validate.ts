@@ -4,7 +4,7 @@ import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { runBench } from '../bench/run-bench.js';
 import type { BenchReport } from '../bench/report.js';
 import { simulateOptionsOf, type SimulateFlags } from './options.js';
-import { isPolicyFile, simulate } from './simulate.js';
+import { isPolicyFile, simulate, type SimulateOptions } from './simulate.js';
 import { reportJson, type PolicyReport } from './report.js';
 
 /** The figures compared between virtual and real time (times ms, rates per second). */
@@ -127,11 +127,52 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 /**
+ * Flags of `kvgate simulate` that mean nothing in --validate (commander attribute → why), refused
+ * rather than ignored: the comparison would not be the run the user asked for.
+ */
+const NOT_WITH_VALIDATE: Record<string, string> = {
+  slo: '--slo does not apply to --validate: it compares the two runs figure by figure, with no goodput (run without --validate for --slo)',
+  html: '--html does not apply to --validate (its report is the side-by-side table; --out writes its JSON)',
+  parallel: '--parallel does not apply to --validate: it simulates one policy, on no worker thread',
+  traceWindow: '--trace-window does not apply to --validate: it compares whole-run figures, not windows of the replay',
+};
+
+/** Refuses a flag --validate has no use for; `given(key)`: the user set it (commander's attribute name). Throws InvalidConfig naming the flag. */
+export function refuseNotWithValidate(given: (key: string) => boolean): void {
+  for (const [key, why] of Object.entries(NOT_WITH_VALIDATE)) {
+    if (given(key)) throw new KvgateError(ErrorCode.InvalidConfig, why, { param: key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) });
+  }
+}
+
+/**
+ * `kvgate up`'s arguments for the real side: the fleet, policy, gateway and engine flags that
+ * shaped the virtual run, so both halves run the same configuration. The policy entry is read as
+ * resolvePolicies read it (a YAML path is `up`'s --config-file, a preset name its --preset; a
+ * YAML's policy name is only its file name). The gateway's scrape period and flow control are
+ * given explicitly (`up` --metrics-interval, --no-flow-control); the data-path latencies
+ * (--network-latency, --scrape-latency, …) model the real path and have no flag there.
+ */
+export function upArgsOf(f: SimulateFlags, opts: SimulateOptions): string[] {
+  const entry = f.compare?.[0] ?? f.configFile ?? f.preset;
+  const args = ['--replicas', String(opts.fleet[0].count), '--profile', opts.fleet[0].profile, ...(isPolicyFile(entry) ? ['--config-file', entry] : ['--preset', entry])];
+  args.push('--metrics-interval', `${opts.path.metricsIntervalMs}ms`);
+  if (!opts.path.flowControl) args.push('--no-flow-control');
+  if (f.enablePrefixCaching === false) args.push('--no-enable-prefix-caching');
+  // The engine flags `kvgate up` passes to its replicas, so both sides run the same engines.
+  for (const [flag, v] of [['--kv-cache-size', f.kvCacheSize], ['--block-size', f.blockSize], ['--max-num-seqs', f.maxNumSeqs], ['--max-num-batched-tokens', f.maxNumBatchedTokens]] as const) {
+    if (v !== undefined) args.push(flag, String(v));
+  }
+  // KV events as on the virtual side: `up` publishes them on free ports beside --sim-base-port 0.
+  if (opts.path.kvEvents === false) args.push('--kv-events-base-port', '0');
+  return args;
+}
+
+/**
  * The fidelity check: the same workload, profile, policy and seed in virtual time and in real time
  * against a local fleet as `kvgate up` builds it (a subprocess; replicas and gateway on free ports),
- * driven by `kvgate bench`'s load driver. The engine flags `kvgate up` takes (--kv-cache-size,
- * --block-size, --max-num-seqs, --max-num-batched-tokens) go to both sides, and KV events are on
- * in both unless --no-kv-events; a mixed --fleet and --max-model-len have no `up` equivalent.
+ * driven by `kvgate bench`'s load driver, with the same configuration (upArgsOf: policy, gateway
+ * and engine flags; KV events on in both unless --no-kv-events); a mixed --fleet and
+ * --max-model-len have no `up` equivalent.
  */
 export async function runValidation(f: SimulateFlags, o: { onStatus?: (m: string) => void; readyTimeoutMs?: number } = {}): Promise<Validation> {
   if (f.fleet || f.maxModelLen) {
@@ -144,17 +185,7 @@ export async function runValidation(f: SimulateFlags, o: { onStatus?: (m: string
   const virtual = (await simulate(opts)).policies[0];
 
   o.onStatus?.('real time: starting kvgate up');
-  // The entry the virtual side resolved (resolvePolicies), read the same way: a YAML path is
-  // `up`'s --config-file, a preset name its --preset (a YAML's policy name is only its file name).
-  const entry = f.compare?.[0] ?? f.configFile ?? f.preset;
-  const upArgs = ['--replicas', String(opts.fleet[0].count), '--profile', opts.fleet[0].profile, ...(isPolicyFile(entry) ? ['--config-file', entry] : ['--preset', entry])];
-  if (f.enablePrefixCaching === false) upArgs.push('--no-enable-prefix-caching');
-  // The engine flags `kvgate up` passes to its replicas, so both sides run the same engines.
-  for (const [flag, v] of [['--kv-cache-size', f.kvCacheSize], ['--block-size', f.blockSize], ['--max-num-seqs', f.maxNumSeqs], ['--max-num-batched-tokens', f.maxNumBatchedTokens]] as const) {
-    if (v !== undefined) upArgs.push(flag, String(v));
-  }
-  // KV events as on the virtual side: `up` publishes them on free ports beside --sim-base-port 0.
-  if (opts.path.kvEvents === false) upArgs.push('--kv-events-base-port', '0');
+  const upArgs = upArgsOf(f, opts);
   const fleet = await startFleet(upArgs, o.readyTimeoutMs ?? 60_000);
   let real: BenchReport;
   try {
