@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { runBench } from '../bench/run-bench.js';
+import { formatErrorMessages } from '../bench/error-messages.js';
 import type { BenchReport } from '../bench/report.js';
 import { simulateOptionsOf, type SimulateFlags } from './options.js';
 import { isPolicyFile, simulate, type SimulateOptions } from './simulate.js';
@@ -168,6 +169,31 @@ export function upArgsOf(f: SimulateFlags, opts: SimulateOptions): string[] {
 }
 
 /**
+ * Parses `kvgate up`'s arguments with `up`'s own flag definitions, before anything runs: a value
+ * the virtual side takes but `up` refuses (e.g. --metrics-interval under 1 ms, a timer period
+ * Node cannot keep) is reported at once, naming the flag, not as "kvgate up exited" after the
+ * whole virtual run. Throws InvalidConfig.
+ */
+export async function checkUpArgs(args: string[]): Promise<void> {
+  const { Command, CommanderError } = await import('commander');
+  const { registerUp } = await import('../cli/commands/up.js');
+  const program = new Command();
+  registerUp(program);
+  const up = program.commands.find((c) => c.name() === 'up')!;
+  up.exitOverride().configureOutput({ writeOut: () => {}, writeErr: () => {} });
+  let unknown: string[];
+  try {
+    unknown = up.parseOptions(args).unknown;
+  } catch (err) {
+    if (!(err instanceof CommanderError)) throw err;
+    const flag = /--[a-z][a-z-]*/.exec(err.message)?.[0];
+    throw new KvgateError(ErrorCode.InvalidConfig, `kvgate up, the real side of --validate, refuses ${flag ?? 'its arguments'}: ${err.message.replace(/^error: /, '')}`, { param: flag?.slice(2) });
+  }
+  // upArgsOf gives only flags `up` has: an unknown one is this module's bug, not the user's.
+  if (unknown.length) throw new KvgateError(ErrorCode.Internal, `kvgate up does not take ${unknown[0]} (from simulate --validate)`);
+}
+
+/**
  * The fidelity check: the same workload, profile, policy and seed in virtual time and in real time
  * against a local fleet as `kvgate up` builds it (a subprocess; replicas and gateway on free ports),
  * driven by `kvgate bench`'s load driver, with the same configuration (upArgsOf: policy, gateway
@@ -181,11 +207,19 @@ export async function runValidation(f: SimulateFlags, o: { onStatus?: (m: string
   if (f.compare && f.compare.length > 1) throw new KvgateError(ErrorCode.InvalidConfig, '--validate checks one policy: give --preset or --config-file, not --compare', { param: 'compare' });
   const opts = simulateOptionsOf(f);
   const policy = opts.policies[0];
+  const upArgs = upArgsOf(f, opts);
+  await checkUpArgs(upArgs);
   o.onStatus?.(`virtual time: ${policy.name} on ${opts.fleet[0].count} × ${opts.fleet[0].profile}`);
   const virtual = (await simulate(opts)).policies[0];
+  // Inputs under which no request can complete (a prompt longer than the context, a KV cache
+  // smaller than one prompt) fail alike in real time: say so now, with what the engines said,
+  // rather than start a fleet to print a table of zeros.
+  if (virtual.summary.ok === 0) {
+    const lines = formatErrorMessages(virtual.summary.error_messages, virtual.summary.errors).map((l) => `\n${l}`).join('');
+    throw new KvgateError(ErrorCode.InvalidConfig, `no request completed in virtual time (all ${virtual.summary.requests} failed), so the real run would measure nothing; kvgate up was not started:${lines}`);
+  }
 
   o.onStatus?.('real time: starting kvgate up');
-  const upArgs = upArgsOf(f, opts);
   const fleet = await startFleet(upArgs, o.readyTimeoutMs ?? 60_000);
   let real: BenchReport;
   try {

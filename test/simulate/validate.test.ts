@@ -91,3 +91,18 @@ test('simulate --validate --compare FILE.yaml: the real side runs the same Endpo
   assert.equal(v.config.real_fleet.preset, null, 'kvgate up reported no preset: it ran the config file');
   assert.equal(v.real.requests_ok, 4);
 });
+
+test('simulate --validate reports bad input before it starts anything: a value kvgate up refuses, or inputs under which no request completes', async () => {
+  const small = ['--num-groups', '2', '--prompts-per-group', '2', '--system-prompt-len', '200', '--question-len', '20', '--output-len', '5', '--concurrency', '2'];
+  // The virtual side scrapes every 0.5 ms happily; kvgate up's timers cannot (at least 1 ms).
+  const period = await runKvgate(['simulate', '--validate', '--metrics-interval', '0.5ms', ...small], { timeoutMs: 60_000 });
+  assert.equal(period.code, 1, period.stderr);
+  assert.match(period.stderr, /kvgate up, the real side of --validate, refuses --metrics-interval: .*at least 1ms/);
+  assert.doesNotMatch(period.stderr, /virtual time:|starting kvgate up/, 'refused before the virtual run');
+  // A KV cache smaller than any prompt: every request fails in virtual time, and would in real time.
+  const tiny = await runKvgate(['simulate', '--validate', '--kv-cache-size', '3', ...small], { timeoutMs: 60_000 });
+  assert.equal(tiny.code, 1, tiny.stderr);
+  assert.match(tiny.stderr, /no request completed in virtual time \(all 4 failed\).*kvgate up was not started/);
+  assert.match(tiny.stderr, /4 × HTTP 400: request needs \d+ tokens of KV cache/, 'what the engines said');
+  assert.doesNotMatch(tiny.stderr, /starting kvgate up/);
+});
