@@ -35,14 +35,19 @@ export interface SimulateOptions {
  */
 export const DEFAULT_PATH: PathModel = { networkLatencyMs: 0.2, gatewayOverheadMs: 0.15, tokenizeTokensPerMs: 2000, metricsIntervalMs: 50, scrapeLatencyMs: 1, kvEvents: true, kvEventLatencyMs: 1, flowControl: true };
 
+/** A `--compare` / `--preset` / `--config-file` entry that names an EndpointPickerConfig YAML (a slash or a .yaml/.yml ending), not a preset. */
+export function isPolicyFile(entry: string): boolean {
+  return entry.includes('/') || /\.ya?ml$/.test(entry);
+}
+
 /**
  * Resolves `--compare` / `--preset` / `--config-file` entries: a preset name, or a path to an
- * EndpointPickerConfig YAML (anything with a slash or a .yaml/.yml ending) named by its file name.
+ * EndpointPickerConfig YAML (isPolicyFile) named by its file name.
  */
 export function resolvePolicies(entries: string[]): Policy[] {
   const seen = new Set<string>();
   return entries.map((e) => {
-    const isFile = e.includes('/') || /\.ya?ml$/.test(e);
+    const isFile = isPolicyFile(e);
     if (!isFile && !listPresets().includes(e)) {
       throw new KvgateError(ErrorCode.InvalidConfig, `unknown policy "${e}": not a preset (${listPresets().join(', ')}) or a .yaml file`, { param: 'compare' });
     }

@@ -2,9 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { runBench } from '../bench/run-bench.js';
+import { formatErrorMessages } from '../bench/error-messages.js';
 import type { BenchReport } from '../bench/report.js';
 import { simulateOptionsOf, type SimulateFlags } from './options.js';
-import { simulate } from './simulate.js';
+import { isPolicyFile, simulate, type SimulateOptions } from './simulate.js';
 import { reportJson, type PolicyReport } from './report.js';
 
 /** The figures compared between virtual and real time (times ms, rates per second). */
@@ -79,7 +80,7 @@ function kvgateCommand(): { cmd: string; args: string[] } {
 }
 
 /** Starts `kvgate up --json --port 0 --sim-base-port 0 …` (KV events then on free ports too) and waits for its JSON line. */
-async function startFleet(args: string[], timeoutMs: number): Promise<{ child: ChildProcess; gatewayUrl: string; replicas: string[]; kvEvents: boolean }> {
+async function startFleet(args: string[], timeoutMs: number): Promise<{ child: ChildProcess; gatewayUrl: string; replicas: string[]; kvEvents: boolean; preset: string | null }> {
   const { cmd, args: base } = kvgateCommand();
   const child = spawn(cmd, [...base, 'up', '--json', '--port', '0', '--sim-base-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let seen = '';
@@ -101,7 +102,7 @@ async function startFleet(args: string[], timeoutMs: number): Promise<{ child: C
         reject(new Error(`kvgate up exited (${code}) before it was ready:\n${seen}`));
       });
     });
-    const j = JSON.parse(line) as { gateway_url: string; replicas: string[]; kv_events: unknown };
+    const j = JSON.parse(line) as { gateway_url: string; replicas: string[]; kv_events: unknown; preset: string | null };
     // The gateway lists models once its health probes have seen the replicas.
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -110,7 +111,7 @@ async function startFleet(args: string[], timeoutMs: number): Promise<{ child: C
       if (Date.now() > deadline) throw new Error(`the gateway at ${j.gateway_url} listed no models within ${timeoutMs} ms`);
       await new Promise((res) => setTimeout(res, 100));
     }
-    return { child, gatewayUrl: j.gateway_url, replicas: j.replicas, kvEvents: j.kv_events !== null && j.kv_events !== undefined };
+    return { child, gatewayUrl: j.gateway_url, replicas: j.replicas, kvEvents: j.kv_events !== null && j.kv_events !== undefined, preset: j.preset };
   } catch (err) {
     child.kill('SIGKILL');
     throw new KvgateError(ErrorCode.Internal, (err as Error).message);
@@ -127,11 +128,77 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 /**
+ * Flags of `kvgate simulate` that mean nothing in --validate (commander attribute → why), refused
+ * rather than ignored: the comparison would not be the run the user asked for.
+ */
+const NOT_WITH_VALIDATE: Record<string, string> = {
+  slo: '--slo does not apply to --validate: it compares the two runs figure by figure, with no goodput (run without --validate for --slo)',
+  html: '--html does not apply to --validate (its report is the side-by-side table; --out writes its JSON)',
+  parallel: '--parallel does not apply to --validate: it simulates one policy, on no worker thread',
+  traceWindow: '--trace-window does not apply to --validate: it compares whole-run figures, not windows of the replay',
+};
+
+/** Refuses a flag --validate has no use for; `given(key)`: the user set it (commander's attribute name). Throws InvalidConfig naming the flag. */
+export function refuseNotWithValidate(given: (key: string) => boolean): void {
+  for (const [key, why] of Object.entries(NOT_WITH_VALIDATE)) {
+    if (given(key)) throw new KvgateError(ErrorCode.InvalidConfig, why, { param: key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) });
+  }
+}
+
+/**
+ * `kvgate up`'s arguments for the real side: the fleet, policy, gateway and engine flags that
+ * shaped the virtual run, so both halves run the same configuration. The policy entry is read as
+ * resolvePolicies read it (a YAML path is `up`'s --config-file, a preset name its --preset; a
+ * YAML's policy name is only its file name). The gateway's scrape period and flow control are
+ * given explicitly (`up` --metrics-interval, --no-flow-control); the data-path latencies
+ * (--network-latency, --scrape-latency, …) model the real path and have no flag there.
+ */
+export function upArgsOf(f: SimulateFlags, opts: SimulateOptions): string[] {
+  const entry = f.compare?.[0] ?? f.configFile ?? f.preset;
+  const args = ['--replicas', String(opts.fleet[0].count), '--profile', opts.fleet[0].profile, ...(isPolicyFile(entry) ? ['--config-file', entry] : ['--preset', entry])];
+  args.push('--metrics-interval', `${opts.path.metricsIntervalMs}ms`);
+  if (!opts.path.flowControl) args.push('--no-flow-control');
+  if (f.enablePrefixCaching === false) args.push('--no-enable-prefix-caching');
+  // The engine flags `kvgate up` passes to its replicas, so both sides run the same engines.
+  for (const [flag, v] of [['--kv-cache-size', f.kvCacheSize], ['--block-size', f.blockSize], ['--max-num-seqs', f.maxNumSeqs], ['--max-num-batched-tokens', f.maxNumBatchedTokens]] as const) {
+    if (v !== undefined) args.push(flag, String(v));
+  }
+  // KV events as on the virtual side: `up` publishes them on free ports beside --sim-base-port 0.
+  if (opts.path.kvEvents === false) args.push('--kv-events-base-port', '0');
+  return args;
+}
+
+/**
+ * Parses `kvgate up`'s arguments with `up`'s own flag definitions, before anything runs: a value
+ * the virtual side takes but `up` refuses (e.g. --metrics-interval under 1 ms, a timer period
+ * Node cannot keep) is reported at once, naming the flag, not as "kvgate up exited" after the
+ * whole virtual run. Throws InvalidConfig.
+ */
+export async function checkUpArgs(args: string[]): Promise<void> {
+  const { Command, CommanderError } = await import('commander');
+  const { registerUp } = await import('../cli/commands/up.js');
+  const program = new Command();
+  registerUp(program);
+  const up = program.commands.find((c) => c.name() === 'up')!;
+  up.exitOverride().configureOutput({ writeOut: () => {}, writeErr: () => {} });
+  let unknown: string[];
+  try {
+    unknown = up.parseOptions(args).unknown;
+  } catch (err) {
+    if (!(err instanceof CommanderError)) throw err;
+    const flag = /--[a-z][a-z-]*/.exec(err.message)?.[0];
+    throw new KvgateError(ErrorCode.InvalidConfig, `kvgate up, the real side of --validate, refuses ${flag ?? 'its arguments'}: ${err.message.replace(/^error: /, '')}`, { param: flag?.slice(2) });
+  }
+  // upArgsOf gives only flags `up` has: an unknown one is this module's bug, not the user's.
+  if (unknown.length) throw new KvgateError(ErrorCode.Internal, `kvgate up does not take ${unknown[0]} (from simulate --validate)`);
+}
+
+/**
  * The fidelity check: the same workload, profile, policy and seed in virtual time and in real time
  * against a local fleet as `kvgate up` builds it (a subprocess; replicas and gateway on free ports),
- * driven by `kvgate bench`'s load driver. The engine flags `kvgate up` takes (--kv-cache-size,
- * --block-size, --max-num-seqs, --max-num-batched-tokens) go to both sides, and KV events are on
- * in both unless --no-kv-events; a mixed --fleet and --max-model-len have no `up` equivalent.
+ * driven by `kvgate bench`'s load driver, with the same configuration (upArgsOf: policy, gateway
+ * and engine flags; KV events on in both unless --no-kv-events); a mixed --fleet and
+ * --max-model-len have no `up` equivalent.
  */
 export async function runValidation(f: SimulateFlags, o: { onStatus?: (m: string) => void; readyTimeoutMs?: number } = {}): Promise<Validation> {
   if (f.fleet || f.maxModelLen) {
@@ -140,18 +207,19 @@ export async function runValidation(f: SimulateFlags, o: { onStatus?: (m: string
   if (f.compare && f.compare.length > 1) throw new KvgateError(ErrorCode.InvalidConfig, '--validate checks one policy: give --preset or --config-file, not --compare', { param: 'compare' });
   const opts = simulateOptionsOf(f);
   const policy = opts.policies[0];
+  const upArgs = upArgsOf(f, opts);
+  await checkUpArgs(upArgs);
   o.onStatus?.(`virtual time: ${policy.name} on ${opts.fleet[0].count} × ${opts.fleet[0].profile}`);
   const virtual = (await simulate(opts)).policies[0];
+  // Inputs under which no request can complete (a prompt longer than the context, a KV cache
+  // smaller than one prompt) fail alike in real time: say so now, with what the engines said,
+  // rather than start a fleet to print a table of zeros.
+  if (virtual.summary.ok === 0) {
+    const lines = formatErrorMessages(virtual.summary.error_messages, virtual.summary.errors).map((l) => `\n${l}`).join('');
+    throw new KvgateError(ErrorCode.InvalidConfig, `no request completed in virtual time (all ${virtual.summary.requests} failed), so the real run would measure nothing; kvgate up was not started:${lines}`);
+  }
 
   o.onStatus?.('real time: starting kvgate up');
-  const upArgs = ['--replicas', String(opts.fleet[0].count), '--profile', opts.fleet[0].profile, ...(f.configFile ? ['--config-file', f.configFile] : ['--preset', policy.name])];
-  if (f.enablePrefixCaching === false) upArgs.push('--no-enable-prefix-caching');
-  // The engine flags `kvgate up` passes to its replicas, so both sides run the same engines.
-  for (const [flag, v] of [['--kv-cache-size', f.kvCacheSize], ['--block-size', f.blockSize], ['--max-num-seqs', f.maxNumSeqs], ['--max-num-batched-tokens', f.maxNumBatchedTokens]] as const) {
-    if (v !== undefined) upArgs.push(flag, String(v));
-  }
-  // KV events as on the virtual side: `up` publishes them on free ports beside --sim-base-port 0.
-  if (opts.path.kvEvents === false) upArgs.push('--kv-events-base-port', '0');
   const fleet = await startFleet(upArgs, o.readyTimeoutMs ?? 60_000);
   let real: BenchReport;
   try {
@@ -188,8 +256,9 @@ export async function runValidation(f: SimulateFlags, o: { onStatus?: (m: string
       load: opts.load,
       seed: opts.seed,
       path: opts.path,
-      // What the real side ran: `kvgate up`'s arguments and whether its replicas published KV events.
-      real_fleet: { up_args: upArgs, kv_events: fleet.kvEvents },
+      // What the real side ran, as `kvgate up` reported it when ready: its preset (null: a
+      // --config-file) and whether its replicas published KV events; and its arguments.
+      real_fleet: { up_args: upArgs, preset: fleet.preset, kv_events: fleet.kvEvents },
     },
     virtual: v,
     real: r,

@@ -3,7 +3,6 @@ import { Command, Option } from 'commander';
 import { intArg, numberArg, durationOption, listArg, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden } from '../parse.js';
 import { addWorkloadShapeOptions, checkWritableFiles, numRequestsDefaults, refuseUnusedWorkloadFlags } from '../options.js';
 import { WORKLOADS } from '../../bench/workloads.js';
-import { KvgateError, ErrorCode } from '../../shared/errors.js';
 
 /** Flags that decide what others would: --fleet sets every replica's count and profile, --compare and --config-file the policy, a trace the load. */
 const OVERRIDES = [
@@ -98,9 +97,9 @@ export function registerSimulate(program: Command): void {
       refuseOverridden((k) => cmd.getOptionValueSource(k) === 'cli', OVERRIDES);
       refuseUnusedWorkloadFlags((k) => cmd.getOptionValueSource(k) === 'cli', o);
       if (o.validate) {
-        if (o.html) throw new KvgateError(ErrorCode.InvalidConfig, '--html does not apply to --validate (its report is the side-by-side table; --out writes its JSON)', { param: 'html' });
+        const { runValidation, formatValidation, validationJson, refuseNotWithValidate } = await import('../../simulate/validate.js');
+        refuseNotWithValidate((k) => cmd.getOptionValueSource(k) === 'cli');
         await checkWritableFiles({ '--out': o.out });
-        const { runValidation, formatValidation, validationJson } = await import('../../simulate/validate.js');
         const v = await runValidation(o, { onStatus: (m: string) => process.stderr.write(`simulate --validate: ${m}\n`) });
         if (o.out) (await import('node:fs')).writeFileSync(o.out, `${validationJson(v)}\n`);
         process.stdout.write(o.json ? `${validationJson(v)}\n` : `${formatValidation(v)}\n`);
