@@ -3,6 +3,7 @@ import { startSimServer, type RunningSim } from './server.js';
 import type { SimOptionsInput } from './options.js';
 import type { Logger } from '../shared/logger.js';
 import { ErrorCode, KvgateError } from '../shared/errors.js';
+import { formatHostPort } from '../shared/host-port.js';
 
 export interface SimFleetOptions extends Omit<SimOptionsInput, 'port' | 'kvEventsEndpoint' | 'kvEventsTopic' | 'kvEventsReplayEndpoint' | 'kvEventsBindHttpHost'> {
   replicas: number;
@@ -67,7 +68,7 @@ export async function startSimFleet(opts: SimFleetOptions, deps: { logger?: Logg
             kvEventsEndpoint: kv ? `tcp://*:${kv.port}` : undefined,
             kvEventsReplayEndpoint: kv ? `tcp://*:${kv.replayPort}` : undefined,
             kvEventsBindHttpHost: { endpoint: true, replay: true },
-            kvEventsTopic: `kv@${host}:${port}@${simOpts.model ?? 'Qwen/Qwen2.5-3B-Instruct'}`,
+            kvEventsTopic: `kv@${formatHostPort(host, port)}@${simOpts.model ?? 'Qwen/Qwen2.5-3B-Instruct'}`,
           },
           deps,
         ),

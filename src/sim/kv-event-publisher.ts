@@ -1,31 +1,34 @@
 import * as zmq from 'zeromq';
-import { isIPv6 } from 'node:net';
 import { encode } from '@msgpack/msgpack';
 import type { KvEvent, KvEventBatch } from '../engine/types.js';
 import type { Logger } from '../shared/logger.js';
+import { hostUrl } from '../shared/host-port.js';
+import { zmqIPv6 } from '../shared/zmq-ipv6.js';
 
 const END_SEQ = Buffer.alloc(8, 0xff);
 const REPLAY_BUFFER = 10_000;
 
-/** vLLM binds when the host part is a wildcard or the transport is ipc/inproc; otherwise it connects. */
+/**
+ * vLLM's rule (vllm/distributed/kv_events.py): bind when the endpoint contains `*`, `::` or
+ * `0.0.0.0` (so `tcp://[::]:5557` and `tcp://[::1]:5557` bind) or the transport is ipc/inproc;
+ * otherwise connect.
+ */
 export function zmqShouldBind(endpoint: string): boolean {
-  return /^tcp:\/\/(\*|::|0\.0\.0\.0)[:]/.test(endpoint) || endpoint.startsWith('ipc://') || endpoint.startsWith('inproc://');
+  return endpoint.includes('*') || endpoint.includes('::') || endpoint.includes('0.0.0.0') || endpoint.startsWith('ipc://') || endpoint.startsWith('inproc://');
 }
 
 /**
  * A wildcard endpoint (`tcp://*:port`) narrowed to the address an HTTP server listens on, so the
  * KV-event sockets are reachable exactly where the HTTP API is: `kvgate sim --host 127.0.0.1`
  * (the default) and `kvgate up` used to serve HTTP on loopback and KV events on every interface.
- * `0.0.0.0` and `::` stay wildcards (`::` with IPv6 on, dual-stack as Node's `::`); an IPv6
- * address goes in brackets, which ZeroMQ reads only with its IPv6 option. Anything but a TCP
- * wildcard (an address, ipc://, inproc://) is returned unchanged.
+ * `0.0.0.0` gives `tcp://0.0.0.0:port` (every IPv4 interface, as HTTP); `::` keeps `tcp://*:port`
+ * (every interface, IPv4 and IPv6, as Node's `::`); an IPv6 address goes in brackets. Anything
+ * but a TCP wildcard (an address, ipc://, inproc://) is returned unchanged.
  */
-export function narrowWildcard(endpoint: string, httpAddress: string): { endpoint: string; ipv6: boolean } {
+export function narrowWildcard(endpoint: string, httpAddress: string): string {
   const m = /^tcp:\/\/\*:(\d+)$/.exec(endpoint);
-  if (!m || httpAddress === '0.0.0.0') return { endpoint, ipv6: false };
-  if (httpAddress === '::') return { endpoint, ipv6: true };
-  if (isIPv6(httpAddress)) return { endpoint: `tcp://[${httpAddress}]:${m[1]}`, ipv6: true };
-  return { endpoint: `tcp://${httpAddress}:${m[1]}`, ipv6: false };
+  if (!m || httpAddress === '::') return endpoint;
+  return hostUrl('tcp', httpAddress, m[1]);
 }
 
 function encodeEvent(e: KvEvent, format: 'array' | 'map'): unknown {
@@ -97,8 +100,6 @@ export class KvEventPublisher {
        * connect: a wildcard narrowed to the HTTP address (narrowWildcard) still binds.
        */
       bind?: boolean;
-      /** ZeroMQ's IPv6 option on both sockets (needed to bind an IPv6 address or `::`). */
-      ipv6?: boolean;
       logger: Logger;
       /** Carried in every batch (vLLM's data_parallel_rank). */
       dataParallelRank?: number;
@@ -108,7 +109,8 @@ export class KvEventPublisher {
       maxEventsPerBatch?: number;
     },
   ) {
-    this.pub = new zmq.Publisher({ sendHighWaterMark: 100_000, ipv6: opts.ipv6 ?? false });
+    // IPv6 endpoints need ZeroMQ's IPv6 option (see zmqIPv6); `tcp://*:port` becomes dual-stack.
+    this.pub = new zmq.Publisher({ sendHighWaterMark: 100_000, ipv6: zmqIPv6(opts.endpoint) });
   }
 
   /** The topic the batches go out on. */
@@ -120,7 +122,7 @@ export class KvEventPublisher {
     if (this.opts.bind || zmqShouldBind(this.opts.endpoint)) await this.pub.bind(this.opts.endpoint);
     else this.pub.connect(this.opts.endpoint);
     if (this.opts.replayEndpoint) {
-      this.replay = new zmq.Router({ ipv6: this.opts.ipv6 ?? false });
+      this.replay = new zmq.Router({ ipv6: zmqIPv6(this.opts.replayEndpoint) });
       await this.replay.bind(this.opts.replayEndpoint);
       void this.serveReplay(this.replay);
     }

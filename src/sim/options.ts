@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { FakeMetricsSchema } from './fake-metrics-config.js';
 import { BLOCK_SIZES } from '../engine/profiles.js';
+import { unbracketHost } from '../shared/host-port.js';
 
 export const FAILURE_TYPES = ['rate_limit', 'invalid_api_key', 'context_length', 'server_error', 'invalid_request', 'model_not_found'] as const;
 export type FailureType = (typeof FAILURE_TYPES)[number];
@@ -14,7 +15,8 @@ const ms = z.number().min(0);
  */
 export const SimOptionsSchema = z
   .object({
-    host: z.string().default('127.0.0.1'),
+    /** Listen address; an IPv6 one bare or bracketed (`::1`, `[::1]`), kept bare. */
+    host: z.string().default('127.0.0.1').transform(unbracketHost),
     port: z.number().int().min(0).max(65535).default(8000),
     model: z.string().min(1).default('Qwen/Qwen2.5-3B-Instruct'),
     servedModelNames: z.array(z.string().min(1)).default([]),

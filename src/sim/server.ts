@@ -17,6 +17,7 @@ import { SimMetrics } from './metrics.js';
 import { FakeMetricsRegistry } from './fake-metrics.js';
 import { mergeFakeMetrics } from './fake-metrics-config.js';
 import { KvEventPublisher, narrowWildcard } from './kv-event-publisher.js';
+import { bracketHost, hostUrl } from '../shared/host-port.js';
 import { parseCompletionRequest, type ParseLimits } from './completion-request.js';
 import { serveCompletion, type CompletionDeps } from './completion-handler.js';
 import { drawFailure, injectedFailure } from './failure-injection.js';
@@ -392,26 +393,25 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
   }
   const { port, address: httpAddress } = server.address() as AddressInfo;
   portHeader = String(port);
-  const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
 
   let topic: string | undefined;
   let kvEndpoints: RunningSim['kvEventsEndpoints'];
   if (options.kvEventsEndpoint) {
     // The address HTTP is bound to (a name such as localhost resolved, as Node resolved it to listen).
-    const narrow = (endpoint: string, on: boolean) => (on ? narrowWildcard(endpoint, httpAddress) : { endpoint, ipv6: false });
+    const narrow = (endpoint: string, on: boolean) => (on ? narrowWildcard(endpoint, httpAddress) : endpoint);
     const pubAt = narrow(options.kvEventsEndpoint, options.kvEventsBindHttpHost.endpoint);
     const replayAt = options.kvEventsReplayEndpoint === undefined ? undefined : narrow(options.kvEventsReplayEndpoint, options.kvEventsBindHttpHost.replay);
-    kvEndpoints = { endpoint: pubAt.endpoint, replayEndpoint: replayAt?.endpoint };
+    kvEndpoints = { endpoint: pubAt, replayEndpoint: replayAt };
     // llm-d-inference-sim's topic is kv@<POD_IP>:<port>@<model>; placeholders let a fixed option name it before the port is known.
-    topic = options.kvEventsTopic.replace(/\{host\}/g, options.podIp ?? options.host).replace(/\{port\}/g, String(port)).replace(/\{model\}/g, options.model);
+    // An IPv6 {host} is bracketed (kv@[fd00::5]:8000@m): bare, its port would be a guess for the router.
+    topic = options.kvEventsTopic.replace(/\{host\}/g, bracketHost(options.podIp ?? options.host)).replace(/\{port\}/g, String(port)).replace(/\{model\}/g, options.model);
     publisher = new KvEventPublisher({
-      endpoint: pubAt.endpoint,
+      endpoint: pubAt,
       topic,
       format: options.kvEventsFormat,
-      replayEndpoint: replayAt?.endpoint,
+      replayEndpoint: replayAt,
       // A narrowed wildcard names an address but still binds, as the wildcard did.
-      bind: pubAt.endpoint !== options.kvEventsEndpoint,
-      ipv6: pubAt.ipv6 || replayAt?.ipv6,
+      bind: pubAt !== options.kvEventsEndpoint,
       logger,
       dataParallelRank: options.dataParallelRank,
       replayBufferSize: options.kvEventsReplayBufferSize,
@@ -421,7 +421,7 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
       await publisher.start();
     } catch (err) {
       server.close();
-      const at = pubAt.endpoint === options.kvEventsEndpoint ? pubAt.endpoint : `${options.kvEventsEndpoint} (on the HTTP host: ${pubAt.endpoint})`;
+      const at = pubAt === options.kvEventsEndpoint ? pubAt : `${options.kvEventsEndpoint} (on the HTTP host: ${pubAt})`;
       throw new KvgateError(ErrorCode.InvalidConfig, `cannot open --kv-events-endpoint ${at}: ${(err as Error).message}`, { param: 'kv-events-endpoint', cause: err });
     }
     const pub = publisher;
@@ -430,7 +430,7 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
 
   let closing: Promise<void> | undefined;
   return {
-    url: `${tls ? 'https' : 'http'}://${hostForUrl}:${port}`,
+    url: hostUrl(tls ? 'https' : 'http', options.host, port),
     host: options.host,
     port,
     options,

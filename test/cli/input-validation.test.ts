@@ -37,6 +37,11 @@ test('--endpoints: an upper-case scheme is still http, and another scheme is an 
   assertFlagError(r, /^kvgate: --endpoints: invalid endpoint "ftp:\/\/x:1": scheme ftp:\/\/ is not http:\/\/ or https:\/\/$/m);
 });
 
+test('--endpoints: an IPv6 address with a port but no brackets is an error naming the flag and showing the bracketed form', async () => {
+  const r = await runKvgate(['serve', '--port', '0', '--endpoints', '[::1]:20000,::1:20001']);
+  assertFlagError(r, /^kvgate: --endpoints: invalid endpoint "::1:20001": an IPv6 address needs brackets, or its port is ambiguous: write \[::1\]:20001$/m);
+});
+
 test('bench: a bad --stages entry names --stages (as simulate does), a bad --sweep rate names --sweep', async () => {
   const stages = await runKvgate(['bench', '--url', 'http://127.0.0.1:1', '--stages', '2:1,0:1']);
   assertFlagError(stages, /^kvgate: --stages entries look like rate:seconds with both positive, e.g\. 3:60,10:30 \(got "0:1"\)$/m);

@@ -61,6 +61,29 @@ test('endpoints file: llm-d file-discovery YAML, a list, or one per line', () =>
   assert.throws(() => readEndpointsFile(labelled), /d\.yaml: endpoints\[0\]\.labels\.gpu: expected a string/);
 });
 
+test('IPv6 endpoints: bracketed in --endpoints and files, bare in a structured address field; unbracketed with a port is an error showing the bracketed form', () => {
+  const eps = parseEndpointList('[::1]:8000,[fd00:10:244::5]:8001');
+  assert.deepEqual(eps.map((e) => [e.id, e.host, e.port, e.url]), [
+    ['[::1]:8000', '::1', 8000, 'http://[::1]:8000'],
+    ['[fd00:10:244::5]:8001', 'fd00:10:244::5', 8001, 'http://[fd00:10:244::5]:8001'],
+  ]);
+  assert.throws(() => parseEndpointList('[::1]:8000,::1:8001'), /invalid endpoint "::1:8001": an IPv6 address needs brackets, or its port is ambiguous: write \[::1\]:8001/);
+  assert.throws(() => parseEndpointList('http://fd00::5/v1'), /invalid endpoint "http:\/\/fd00::5\/v1": .*write \[fd00::5\]:<port>/);
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-eps-v6-'));
+  const yaml = join(dir, 'v6.yaml');
+  writeFileSync(yaml, 'endpoints:\n- {address: "fd00:10:244::5", port: 8000, kvEventsPort: 5557}\n- {address: "[fd00:10:244::6]", port: "8000"}\n- "[::1]:9000"\n- url: http://[::1]:9001\n');
+  const f = readEndpointsFile(yaml);
+  assert.deepEqual(f.map((e) => [e.id, e.host]), [
+    ['[fd00:10:244::5]:8000', 'fd00:10:244::5'],
+    ['[fd00:10:244::6]:8000', 'fd00:10:244::6'],
+    ['[::1]:9000', '::1'],
+    ['[::1]:9001', '::1'],
+  ]);
+  const lines = join(dir, 'v6.txt');
+  writeFileSync(lines, '[::1]:9000\n::1:9001\n');
+  assert.throws(() => readEndpointsFile(lines), /v6\.txt: endpoints\[1\]: invalid endpoint "::1:9001": .*write \[::1\]:9001/);
+});
+
 test('endpoints file watch: an edit (also an atomic rename) reloads; a bad edit keeps the last good set', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kvgate-watch-'));
   const file = join(dir, 'eps.txt');

@@ -18,6 +18,7 @@ import { simKvEventTarget } from '../../src/cli/sim-kv-events.js';
 import { startSimServer } from '../../src/sim/server.js';
 
 const PROC = existsSync('/proc/net/tcp');
+const ANY6 = `[${'0'.repeat(32)}]`;
 const skip = PROC ? false : 'needs /proc/net/tcp (Linux)';
 
 /** A /proc/net/tcp address word: the kernel prints each 32-bit word of the address in host byte order. */
@@ -66,13 +67,14 @@ test('kvgate up: the replicas bind their KV-event and replay sockets on --host (
   }
 });
 
-test('kvgate sim: an endpoint written with `*` binds every interface, as vLLM', { skip }, async () => {
+test('kvgate sim: an endpoint written with `*` binds every interface, as vLLM (IPv4 and IPv6: one dual-stack socket)', { skip }, async () => {
   const base = await freePortRange(2);
   const explicit = spawnKvgate(['sim', '--port', '0', '--profile', 'instant', '--kv-events-endpoint', `tcp://*:${base}`, '--kv-events-replay-endpoint', `tcp://*:${base + 1}`]);
   try {
     await waitForOutput(explicit, /listening on http/, 30_000);
-    assert.deepEqual(listeningOn(base), ['0.0.0.0'], 'the user asked for every interface');
-    assert.deepEqual(listeningOn(base + 1), ['0.0.0.0']);
+    // ZeroMQ's IPv6 option makes `*` the IPv6 any-address, which also takes IPv4 (IPV6_V6ONLY off).
+    assert.deepEqual(listeningOn(base), [ANY6], 'the user asked for every interface');
+    assert.deepEqual(listeningOn(base + 1), [ANY6]);
   } finally {
     await stop(explicit);
   }
@@ -97,11 +99,11 @@ test('a sim told to bind its default endpoint on the HTTP host listens there, no
   }
 });
 
-test('narrowWildcard: a tcp://*:port takes the HTTP address; 0.0.0.0 and :: stay wildcards; anything else is unchanged', () => {
-  assert.deepEqual(narrowWildcard('tcp://*:5557', '127.0.0.1'), { endpoint: 'tcp://127.0.0.1:5557', ipv6: false });
-  assert.deepEqual(narrowWildcard('tcp://*:5557', '::1'), { endpoint: 'tcp://[::1]:5557', ipv6: true });
-  assert.deepEqual(narrowWildcard('tcp://*:5557', '0.0.0.0'), { endpoint: 'tcp://*:5557', ipv6: false });
-  assert.deepEqual(narrowWildcard('tcp://*:5557', '::'), { endpoint: 'tcp://*:5557', ipv6: true });
-  assert.deepEqual(narrowWildcard('tcp://10.0.0.1:5557', '127.0.0.1'), { endpoint: 'tcp://10.0.0.1:5557', ipv6: false });
-  assert.deepEqual(narrowWildcard('ipc:///tmp/kv', '127.0.0.1'), { endpoint: 'ipc:///tmp/kv', ipv6: false });
+test('narrowWildcard: a tcp://*:port takes the HTTP address (0.0.0.0 too: IPv4 as HTTP); :: stays the wildcard; anything else is unchanged', () => {
+  assert.equal(narrowWildcard('tcp://*:5557', '127.0.0.1'), 'tcp://127.0.0.1:5557');
+  assert.equal(narrowWildcard('tcp://*:5557', '::1'), 'tcp://[::1]:5557');
+  assert.equal(narrowWildcard('tcp://*:5557', '0.0.0.0'), 'tcp://0.0.0.0:5557');
+  assert.equal(narrowWildcard('tcp://*:5557', '::'), 'tcp://*:5557');
+  assert.equal(narrowWildcard('tcp://10.0.0.1:5557', '127.0.0.1'), 'tcp://10.0.0.1:5557');
+  assert.equal(narrowWildcard('ipc:///tmp/kv', '127.0.0.1'), 'ipc:///tmp/kv');
 });

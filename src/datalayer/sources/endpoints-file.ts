@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import type { EndpointInfo } from '../../router/api.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 import { parseEndpoint } from './static-endpoints.js';
+import { formatHostPort } from '../../shared/host-port.js';
 import { KV_EVENTS_PORT_LABEL, KV_EVENTS_REPLAY_PORT_LABEL } from '../kv-events/labels.js';
 
 /**
@@ -44,7 +45,8 @@ function parseEndpointsText(text: string, path: string): EndpointInfo[] {
       if (o.kvEventsReplayPort !== undefined) labels[KV_EVENTS_REPLAY_PORT_LABEL] = String(portOf(o.kvEventsReplayPort, `${where(i)}.kvEventsReplayPort`));
       if (typeof o.url === 'string') return withPath(() => parseEndpoint(o.url as string, labels), where(i));
       if (typeof o.address === 'string' && (typeof o.port === 'number' || typeof o.port === 'string')) {
-        return withPath(() => parseEndpoint(`${o.address}:${o.port}`, labels), where(i));
+        // address and port are separate fields: a bare IPv6 address is unambiguous here.
+        return withPath(() => parseEndpoint(formatHostPort(o.address as string, o.port as number | string), labels), where(i));
       }
     }
     throw new KvgateError(ErrorCode.InvalidConfig, `${where(i)}: expected "ip:port", a URL or {address, port, labels}`);

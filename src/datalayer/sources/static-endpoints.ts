@@ -1,9 +1,12 @@
 import type { EndpointInfo } from '../../router/api.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
+import { bracketHost, unbracketHost, unbracketedIPv6Problem } from '../../shared/host-port.js';
 
 /**
- * Parses one endpoint: "ip:port", "host:port" or an http(s) URL. The id is "host:port", as the
- * endpoint-picker protocol names destinations. The scheme is case-insensitive (as URLs are:
+ * Parses one endpoint: "ip:port", "host:port", "[ipv6]:port" or an http(s) URL. The id is
+ * "host:port" (an IPv6 host bracketed, `[fd00::5]:8000`), as the endpoint-picker protocol names
+ * destinations; `host` is the bare address. An IPv6 address with a port but without brackets
+ * (`::1:8000`) is an error showing the bracketed form: its port would be a guess. The scheme is case-insensitive (as URLs are:
  * "HTTP://h:1" is http://h:1); any other scheme is an error, not a host named after it.
  */
 export function parseEndpoint(spec: string, labels: Record<string, string> = {}): EndpointInfo {
@@ -12,6 +15,9 @@ export function parseEndpoint(spec: string, labels: Record<string, string> = {})
   if (scheme !== undefined && !/^https?$/i.test(scheme)) {
     throw new KvgateError(ErrorCode.InvalidConfig, `invalid endpoint "${spec}": scheme ${scheme}:// is not http:// or https://`, { param: 'endpoints' });
   }
+  const authority = scheme !== undefined ? s.slice(scheme.length + 3).split(/[/?#]/)[0] : s;
+  const v6 = unbracketedIPv6Problem(authority);
+  if (v6) throw new KvgateError(ErrorCode.InvalidConfig, `invalid endpoint "${spec}": ${v6}`, { param: 'endpoints' });
   let url: URL;
   try {
     url = new URL(scheme !== undefined ? s : `http://${s}`);
@@ -23,8 +29,8 @@ export function parseEndpoint(spec: string, labels: Record<string, string> = {})
   }
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   if (port === 0) throw new KvgateError(ErrorCode.InvalidConfig, `invalid endpoint "${spec}": port 0 is not a destination`, { param: 'endpoints' });
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const hostForId = host.includes(':') ? `[${host}]` : host;
+  const host = unbracketHost(url.hostname);
+  const hostForId = bracketHost(host);
   return { id: `${hostForId}:${port}`, host, port, url: `${url.protocol}//${hostForId}:${port}`, labels };
 }
 
