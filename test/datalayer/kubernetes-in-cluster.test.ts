@@ -72,3 +72,16 @@ test('a missing token file fails the request with a message naming the file', as
     await src.stop();
   }
 });
+
+test('an IPv6 KUBERNETES_SERVICE_HOST gives a bracketed API server URL (guard: client-node 1.4 brackets it)', () => {
+  const sa = api.serviceAccount('tok-1', 'ns');
+  for (const [host, port, url] of [
+    ['fd00::1', '443', 'https://[fd00::1]:443'],
+    ['2001:db8::10', '6443', 'https://[2001:db8::10]:6443'],
+    ['10.96.0.1', '443', 'https://10.96.0.1:443'],
+  ]) {
+    const cfg = findKubeConfig({ env: { ...sa.env, KUBERNETES_SERVICE_HOST: host, KUBERNETES_SERVICE_PORT: port } })!;
+    assert.equal(cfg.server, url, host);
+    assert.equal(new URL(cfg.server).hostname, host.includes(':') ? `[${host}]` : host);
+  }
+});
