@@ -194,9 +194,10 @@ export class FakeKubeApi {
   }
 
   /** A kubeconfig for this server: with a token, the CA-signed client certificate, or an exec plugin. */
-  kubeconfig(user: { token?: string; clientCert?: boolean; exec?: { command: string; args?: string[]; env?: { name: string; value: string }[] } }, dir = mkdtempSync(join(tmpdir(), 'kvgate-kc-'))): string {
+  kubeconfig(user: { token?: string; tokenFile?: string; clientCert?: boolean; exec?: { command: string; args?: string[]; env?: { name: string; value: string }[] } }, dir = mkdtempSync(join(tmpdir(), 'kvgate-kc-'))): string {
     const u: Record<string, unknown> = {};
     if (user.token) u.token = user.token;
+    if (user.tokenFile) u['token-file'] = user.tokenFile;
     if (user.clientCert) {
       u['client-certificate'] = this.pki.clientCert;
       u['client-key'] = this.pki.clientKey;

@@ -85,3 +85,24 @@ test('an IPv6 KUBERNETES_SERVICE_HOST gives a bracketed API server URL (guard: c
     assert.equal(new URL(cfg.server).hostname, host.includes(':') ? `[${host}]` : host);
   }
 });
+
+test("a kubeconfig user's token-file is read per request and trimmed too", async () => {
+  api.setTokens(['tok-1']);
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const tokenFile = join(mkdtempSync(join(tmpdir(), 'kvgate-tokfile-')), 'token');
+  writeFileSync(tokenFile, 'tok-1\n');
+  const { src, seen } = startSource(findKubeConfig({ kubeconfig: api.kubeconfig({ tokenFile }), env: {} })!);
+  try {
+    await until(() => (src.synced && seen.length > 0 && api.openWatches(PODS('ns')) === 1) || src.lastError !== undefined, 'watching or failed');
+    assert.equal(src.lastError, undefined);
+    writeFileSync(tokenFile, 'tok-2\n');
+    api.setTokens(['tok-2']);
+    const from = api.requests.length;
+    api.dropWatches();
+    await until(() => api.requests.slice(from).some((r) => r.path === PODS('ns') && r.watch), 'pod watch resumed');
+    assert.deepEqual([...new Set(api.requests.slice(from).map((r) => r.auth))], ['token:tok-2']);
+  } finally {
+    await src.stop();
+  }
+});

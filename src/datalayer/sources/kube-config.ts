@@ -1,7 +1,8 @@
-import { accessSync } from 'node:fs';
+import { accessSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { parse as parseYaml } from 'yaml';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 import { useTokenFile } from './token-file-auth.js';
 
@@ -74,7 +75,34 @@ function fromFiles(files: string[], label: string): LoadedKubeConfig {
   } catch (err) {
     throw new KvgateError(ErrorCode.InvalidConfig, `${label}: invalid kubeconfig: ${(err as Error).message}`, { param: 'kubeconfig' });
   }
+  const tokenFile = userTokenFile(files, kc.getCurrentUser()?.name);
+  if (tokenFile) useTokenFile(kc, tokenFile);
   return finish(kc, `kubeconfig ${files.join(delimiter)}`);
+}
+
+/**
+ * The current user's `token-file` in the kubeconfig files (user names are unique across merged
+ * files), when it has no inline `token`. client-node reads such a file once, at load, untrimmed;
+ * kvgate reads it per request instead (token-file-auth.ts), as for the in-cluster token. The path
+ * is the one client-node could read at load (relative paths: to the working directory).
+ */
+function userTokenFile(files: string[], user: string | undefined): string | undefined {
+  if (!user) return undefined;
+  for (const f of files) {
+    let doc: unknown;
+    try {
+      doc = parseYaml(readFileSync(f, 'utf8'));
+    } catch {
+      continue; // client-node read it; a second parser's quirk must not break loading
+    }
+    const users = (doc as { users?: unknown } | null)?.users;
+    if (!Array.isArray(users)) continue;
+    const entry = (users as { name?: unknown; user?: { token?: unknown; 'token-file'?: unknown } }[]).find((u) => u?.name === user);
+    if (!entry) continue;
+    const file = entry.user?.['token-file'];
+    return !entry.user?.token && typeof file === 'string' && file ? file : undefined;
+  }
+  return undefined;
 }
 
 /**
