@@ -77,6 +77,7 @@ export class FakeKubeApi {
   private readonly history: HistoryEntry[] = [];
   private readonly watchers = new Set<Watcher>();
   private readonly failures: { path: RegExp; status: number; message: string; times: number; watch?: boolean }[] = [];
+  private readonly hangs: RegExp[] = [];
   private constructor(
     private readonly server: Server,
     readonly port: number,
@@ -166,6 +167,12 @@ export class FakeKubeApi {
 
   clearFailures(): void {
     this.failures.length = 0;
+    this.hangs.length = 0;
+  }
+
+  /** Never answers requests (lists and watches alike) whose path matches, until clearFailures(): a hung API server. */
+  hang(path: RegExp): void {
+    this.hangs.push(path);
   }
 
   lists(key: string): number {
@@ -187,9 +194,10 @@ export class FakeKubeApi {
   }
 
   /** A kubeconfig for this server: with a token, the CA-signed client certificate, or an exec plugin. */
-  kubeconfig(user: { token?: string; clientCert?: boolean; exec?: { command: string; args?: string[]; env?: { name: string; value: string }[] } }, dir = mkdtempSync(join(tmpdir(), 'kvgate-kc-'))): string {
+  kubeconfig(user: { token?: string; tokenFile?: string; clientCert?: boolean; exec?: { command: string; args?: string[]; env?: { name: string; value: string }[] } }, dir = mkdtempSync(join(tmpdir(), 'kvgate-kc-'))): string {
     const u: Record<string, unknown> = {};
     if (user.token) u.token = user.token;
+    if (user.tokenFile) u['token-file'] = user.tokenFile;
     if (user.clientCert) {
       u['client-certificate'] = this.pki.clientCert;
       u['client-key'] = this.pki.clientKey;
@@ -267,6 +275,7 @@ export class FakeKubeApi {
     const auth = this.authorized(req);
     this.requests.push({ method: req.method!, path: u.pathname, query, auth: auth ?? 'rejected', watch: isWatch });
     if (!auth) return this.status(res, 401, 'Unauthorized', 'Unauthorized');
+    if (this.hangs.some((h) => h.test(u.pathname))) return; // closed by close()'s closeAllConnections
     const failure = this.failures.find((f) => f.times > 0 && f.path.test(u.pathname) && (f.watch === undefined || f.watch === isWatch));
     if (failure) {
       failure.times--;

@@ -72,3 +72,37 @@ test('a missing token file fails the request with a message naming the file', as
     await src.stop();
   }
 });
+
+test('an IPv6 KUBERNETES_SERVICE_HOST gives a bracketed API server URL (guard: client-node 1.4 brackets it)', () => {
+  const sa = api.serviceAccount('tok-1', 'ns');
+  for (const [host, port, url] of [
+    ['fd00::1', '443', 'https://[fd00::1]:443'],
+    ['2001:db8::10', '6443', 'https://[2001:db8::10]:6443'],
+    ['10.96.0.1', '443', 'https://10.96.0.1:443'],
+  ]) {
+    const cfg = findKubeConfig({ env: { ...sa.env, KUBERNETES_SERVICE_HOST: host, KUBERNETES_SERVICE_PORT: port } })!;
+    assert.equal(cfg.server, url, host);
+    assert.equal(new URL(cfg.server).hostname, host.includes(':') ? `[${host}]` : host);
+  }
+});
+
+test("a kubeconfig user's token-file is read per request and trimmed too", async () => {
+  api.setTokens(['tok-1']);
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const tokenFile = join(mkdtempSync(join(tmpdir(), 'kvgate-tokfile-')), 'token');
+  writeFileSync(tokenFile, 'tok-1\n');
+  const { src, seen } = startSource(findKubeConfig({ kubeconfig: api.kubeconfig({ tokenFile }), env: {} })!);
+  try {
+    await until(() => (src.synced && seen.length > 0 && api.openWatches(PODS('ns')) === 1) || src.lastError !== undefined, 'watching or failed');
+    assert.equal(src.lastError, undefined);
+    writeFileSync(tokenFile, 'tok-2\n');
+    api.setTokens(['tok-2']);
+    const from = api.requests.length;
+    api.dropWatches();
+    await until(() => api.requests.slice(from).some((r) => r.path === PODS('ns') && r.watch), 'pod watch resumed');
+    assert.deepEqual([...new Set(api.requests.slice(from).map((r) => r.auth))], ['token:tok-2']);
+  } finally {
+    await src.stop();
+  }
+});

@@ -3,12 +3,13 @@ import assert from 'node:assert/strict';
 import { InferenceObjectiveWatcher } from '../../src/datalayer/sources/inference-objectives.js';
 import { findKubeConfig } from '../../src/datalayer/sources/kube-config.js';
 import { parseOpenAIRequest } from '../../src/router/parse-request.js';
-import { silentLogger } from '../../src/shared/logger.js';
+import { silentLogger, type Logger } from '../../src/shared/logger.js';
+import { capturingLogger } from '../helpers/log-capture.js';
 import { FakeKubeApi, OBJECTIVES, objective, until } from './kubernetes-fake-api.js';
 
-function watcher(api: FakeKubeApi, base?: Map<string, number>) {
+function watcher(api: FakeKubeApi, base?: Map<string, number>, extra: { logger?: Logger; listTimeoutMs?: number } = {}) {
   const config = findKubeConfig({ kubeconfig: api.kubeconfig({ token: 't' }), env: {} })!;
-  return new InferenceObjectiveWatcher({ poolName: 'pool', namespace: 'ns', config, base, logger: silentLogger(), backoffMs: 20, crdPollMs: 50 });
+  return new InferenceObjectiveWatcher({ poolName: 'pool', namespace: 'ns', config, base, logger: silentLogger(), backoffMs: 20, crdPollMs: 50, ...extra });
 }
 
 const priorityOf = (objectives: ReadonlyMap<string, number>, name: string) =>
@@ -77,10 +78,53 @@ test('llm-d.ai InferenceObjectives are used when the GIE group is absent; a 403 
   denied.start();
   try {
     await until(() => denied.lastError !== undefined, '403');
-    assert.match(denied.lastError!, /list inferenceobjectives in ns: 403 Forbidden: inferenceobjectives\.llm-d\.ai is forbidden/);
+    assert.match(denied.lastError!, /list inferenceobjectives in ns: 403 Forbidden: inferenceobjectives\.llm-d\.ai is forbidden — the service account needs "list" on inferenceobjectives/);
     assert.equal(denied.synced, false);
   } finally {
     await denied.stop();
+    await api.close();
+  }
+});
+
+test('listing InferenceObjectives forbidden: warned once with the RBAC rule, retried with backoff, recovery said once', async () => {
+  const api = await FakeKubeApi.start({ tokens: ['t'] });
+  api.put(OBJECTIVES('ns'), objective('gold', 3, 'pool'));
+  api.fail(/inferenceobjectives$/, 403, 'inferenceobjectives.inference.networking.x-k8s.io is forbidden');
+  const { logger, lines } = capturingLogger('debug');
+  const w = watcher(api, undefined, { logger });
+  w.start();
+  try {
+    await until(() => api.requests.filter((r) => /inferenceobjectives$/.test(r.path)).length >= 5, 'several retries');
+    const failures = lines.filter((l) => l.what === 'list inferenceobjectives in ns' && typeof l.retryMs === 'number');
+    const warned = failures.filter((l) => l.level === 40);
+    assert.equal(warned.length, 1, `one warning for ${failures.length} failed attempts`);
+    assert.match(warned[0].err!, /^list inferenceobjectives in ns: 403 Forbidden: inferenceobjectives\.inference\.networking\.x-k8s\.io is forbidden — the service account needs "list" on inferenceobjectives \(API group "inference\.networking\.x-k8s\.io"\) in namespace ns: apply the Role `kvgate render` writes/);
+    const delays = failures.map((l) => l.retryMs as number);
+    assert.ok(delays.at(-1)! > delays[0] * 2, `retries back off: ${delays.join(', ')} ms`);
+    assert.equal(w.synced, false);
+    api.clearFailures();
+    await until(() => w.objectives.get('gold') === 3, 'allowed again');
+    assert.equal(w.lastError, undefined);
+    assert.equal(lines.filter((l) => l.msg === 'kubernetes: request succeeded again' && l.what === 'list inferenceobjectives in ns').length, 1);
+  } finally {
+    await w.stop();
+    await api.close();
+  }
+});
+
+test('an InferenceObjective list the API server never answers times out naming the API server URL', async () => {
+  const api = await FakeKubeApi.start({ tokens: ['t'] });
+  api.hang(/inferenceobjectives$/);
+  const w = watcher(api, undefined, { listTimeoutMs: 100 });
+  w.start();
+  try {
+    await until(() => w.lastError !== undefined, 'timed out');
+    assert.equal(w.lastError, `list inferenceobjectives in ns: no answer from the API server ${api.url} in 100 ms`);
+    api.clearFailures();
+    await until(() => w.synced, 'no CRD: synced');
+    assert.equal(w.lastError, undefined);
+  } finally {
+    await w.stop();
     await api.close();
   }
 });

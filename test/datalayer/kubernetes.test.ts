@@ -4,6 +4,7 @@ import { KubernetesEndpointSource } from '../../src/datalayer/sources/kubernetes
 import { findKubeConfig } from '../../src/datalayer/sources/kube-config.js';
 import type { EndpointInfo } from '../../src/router/api.js';
 import { silentLogger } from '../../src/shared/logger.js';
+import { capturingLogger } from '../helpers/log-capture.js';
 import { FakeKubeApi, PODS, POOLS_V1, POOLS_V1ALPHA2, pod, poolV1, poolV1alpha2, until } from './kubernetes-fake-api.js';
 
 const TOKEN = 'test-token';
@@ -172,22 +173,30 @@ test('InferencePool v1alpha2 is found when v1 has no such pool (selector map, ta
   }
 });
 
-test('missing RBAC: not synced, the error names the permission; granting it later recovers without a restart', async () => {
+test('missing RBAC: not synced, the error names verb, resource, namespace and the Role to apply, warned once; granting it later recovers without a restart', async () => {
   const api = await FakeKubeApi.start({ tokens: [TOKEN] });
   api.put(POOLS_V1('ns'), poolV1('pool', { app: 'qwen' }, [8000]));
   api.put(PODS('ns'), pod('a', { ip: '10.7.0.1' }));
   api.fail(/\/pods$/, 403, 'pods is forbidden: User "system:serviceaccount:ns:pool-epp" cannot list resource "pods" in API group "" in the namespace "ns"');
-  const { src, seen } = await startSource(api);
+  const { logger, lines } = capturingLogger('debug');
+  const { src, seen } = await startSource(api, { logger });
   try {
-    await until(() => src.lastError !== undefined && /pods/.test(src.lastError), 'pod list error');
+    await until(() => api.lists(PODS('ns')) >= 5, 'several retries of the pod list');
     assert.equal(src.synced, false);
-    assert.match(src.lastError!, /list pods app=qwen in ns: 403 Forbidden: pods is forbidden: User "system:serviceaccount:ns:pool-epp" cannot list/);
-    assert.match(src.lastError!, /grant get\/list\/watch on pods and inferencepools/);
+    assert.match(src.lastError!, /^list pods app=qwen in ns: 403 Forbidden: pods is forbidden: User "system:serviceaccount:ns:pool-epp" cannot list/);
+    assert.match(src.lastError!, / — the service account needs "list" on pods \(API group ""\) in namespace ns: apply the Role `kvgate render` writes to epp-rbac\.yaml/);
+    const failures = lines.filter((l) => l.what === 'pods app=qwen in ns' && typeof l.retryMs === 'number');
+    const warned = failures.filter((l) => l.level === 40);
+    assert.equal(warned.length, 1, 'the same 403 is warned once, not at every retry');
+    assert.match(warned[0].err!, /needs "list" on pods/, 'the warning carries the RBAC hint');
+    const delays = failures.map((l) => l.retryMs as number);
+    assert.ok(delays.length >= 4 && delays.at(-1)! > delays[0], `retries back off: ${delays.join(', ')} ms`);
     assert.equal(seen.length, 0);
     api.clearFailures();
     await until(() => src.synced && seen.length === 1, 'recovered');
     assert.deepEqual(seen[0].map((e) => e.id), ['10.7.0.1:8000']);
     assert.equal(src.lastError, undefined);
+    assert.equal(lines.filter((l) => l.msg === 'kubernetes: request succeeded again' && l.what === 'pods app=qwen in ns').length, 1);
   } finally {
     await src.stop();
     await api.close();
@@ -210,6 +219,25 @@ test('a watch error clears from lastError as soon as a watch is open again (no s
     await until(() => last().length === 2, 'event through the reopened watch');
     assert.equal(src.lastError, undefined, 'the open watch cleared the error');
     assert.equal(api.lists(PODS('ns')), 1, 'resumed by watch, without relisting');
+  } finally {
+    await src.stop();
+    await api.close();
+  }
+});
+
+test('a list the API server never answers times out with an error naming the API server URL', async () => {
+  const api = await FakeKubeApi.start({ tokens: [TOKEN] });
+  api.put(POOLS_V1('ns'), poolV1('pool', { app: 'qwen' }, [8000]));
+  api.put(PODS('ns'), pod('a', { ip: '10.6.0.1' }));
+  api.hang(/inferencepools$/);
+  const { src, last } = await startSource(api, { listTimeoutMs: 100 });
+  try {
+    await until(() => src.lastError !== undefined, 'list timed out');
+    assert.equal(src.lastError, `list InferencePool ns/pool: no answer from the API server ${api.url} in 100 ms`);
+    assert.equal(src.synced, false);
+    api.clearFailures();
+    await until(() => src.synced && last().length === 1, 'answered again');
+    assert.equal(src.lastError, undefined);
   } finally {
     await src.stop();
     await api.close();

@@ -3,7 +3,9 @@ import type { Logger } from '../../shared/logger.js';
 import { isPriority } from '../../router/priority.js';
 import { describeKubeError, loadKubeConfig, type LoadedKubeConfig } from './kube-config.js';
 import { kubeConfigOf } from './kube-client.js';
+import { LIST_TIMEOUT_MS, withinDeadline } from './kube-deadline.js';
 import { Informer, type KubeList, type KubeObject } from './kube-informer.js';
+import { RetryLog } from './retry-log.js';
 
 /**
  * API versions an InferenceObjective may be served under, tried in this order: the GIE's
@@ -23,11 +25,18 @@ export interface ObjectiveWatcherOptions {
   /** Objectives from `--objective` / `--objectives-file`; they win over a CR of the same name. */
   base?: ReadonlyMap<string, number>;
   logger: Logger;
+  /** First retry delay after a failed list (doubles, ±20 % jitter, up to maxBackoffMs). Default 500 ms. */
   backoffMs?: number;
+  /** Default 30 s. */
+  maxBackoffMs?: number;
   resyncMs?: number;
   watchTimeoutS?: number;
+  /** Bound on one list request (its error names the API server URL). Default 30 s. */
+  listTimeoutMs?: number;
   /** How often to look again for the CRD when none is installed. Default 60 s. */
   crdPollMs?: number;
+  /** A failure that keeps repeating is warned again at most this often. Default 10 min. */
+  repeatWarnMs?: number;
 }
 
 type ObjectiveObject = KubeObject & { spec?: { priority?: unknown; poolRef?: { name?: unknown; kind?: unknown } } };
@@ -38,7 +47,9 @@ type ObjectiveObject = KubeObject & { spec?: { priority?: unknown; poolRef?: { n
  * the objectives whose `spec.poolRef.name` is this pool (`spec.priority`, unset ⇒ 0; negative
  * ⇒ sheddable, as the GIE defines it), overlaid with `base`. The map is updated in place, so the
  * router sees changes without a restart. No CRD installed is not an error: only `base` applies,
- * and the watcher looks for the CRD again every `crdPollMs`.
+ * and the watcher looks for the CRD again every `crdPollMs`. A list that fails otherwise (403, a
+ * timeout) is retried with exponential backoff and warned once per distinct error (RetryLog), a
+ * 403 naming the RBAC rule it lacks.
  */
 export class InferenceObjectiveWatcher {
   /** The live map (pass it to the router as its Objectives). */
@@ -81,35 +92,50 @@ export class InferenceObjectiveWatcher {
   }
 
   private async discover(): Promise<void> {
+    const what = `list inferenceobjectives in ${this.o.namespace}`;
+    const retryLog = new RetryLog(this.o.logger, what, this.o.repeatWarnMs);
+    const base = this.o.backoffMs ?? 500;
+    let backoff = base;
     let logged = false;
     while (!this.stopped) {
       let found: (typeof OBJECTIVE_APIS)[number] | undefined;
       let failed = false;
       for (const api of OBJECTIVE_APIS) {
         try {
-          await this.custom.listNamespacedCustomObject({ ...api, namespace: this.o.namespace, plural: 'inferenceobjectives', limit: 1 });
+          const list = this.custom.listNamespacedCustomObject({ ...api, namespace: this.o.namespace, plural: 'inferenceobjectives', limit: 1 });
+          await withinDeadline(list, this.o.listTimeoutMs ?? LIST_TIMEOUT_MS, this.config.server);
           found = api;
           break;
         } catch (err) {
           if ((err as { code?: unknown }).code === 404) continue;
-          this.discoveryError = describeKubeError(err, `list inferenceobjectives in ${this.o.namespace}`, this.config);
+          this.discoveryError = describeKubeError(err, what, this.config, { verb: 'list', resource: 'inferenceobjectives', group: api.group, namespace: this.o.namespace });
           failed = true;
           break;
         }
       }
       if (found) {
+        retryLog.succeeded();
         this.discoveryError = undefined;
         this.crdAbsent = false;
         this.startInformer(found);
         return;
       }
-      if (!failed) {
+      let delay = this.o.crdPollMs ?? 60_000;
+      if (failed) {
+        delay = Math.round(backoff * (0.8 + Math.random() * 0.4));
+        backoff = Math.min(this.o.maxBackoffMs ?? 30_000, backoff * 2);
+        retryLog.failed(this.discoveryError!, delay);
+      } else {
+        // A 404 from every group: no CRD. Said once; the CRD is looked for again every crdPollMs.
+        retryLog.succeeded();
+        backoff = base;
+        this.discoveryError = undefined;
         this.crdAbsent = true;
         if (!logged) this.o.logger.info({ namespace: this.o.namespace }, 'no InferenceObjective CRD installed; only --objective / --objectives-file priorities apply');
         logged = true;
-      } else this.o.logger.warn({ err: this.discoveryError }, 'InferenceObjectives: cannot list; retrying');
+      }
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, failed ? (this.o.backoffMs ?? 500) * 4 : (this.o.crdPollMs ?? 60_000));
+        const t = setTimeout(resolve, delay);
         this.wake = () => {
           clearTimeout(t);
           resolve();
@@ -127,10 +153,14 @@ export class InferenceObjectiveWatcher {
       list: () => this.custom.listNamespacedCustomObject({ ...api, namespace: this.o.namespace, plural: 'inferenceobjectives' }) as Promise<KubeList<ObjectiveObject>>,
       watchPath: () => `/apis/${api.group}/${api.version}/namespaces/${this.o.namespace}/inferenceobjectives`,
       onChange: (objects) => this.apply(objects),
+      rbac: () => ({ resource: 'inferenceobjectives', group: api.group, namespace: this.o.namespace }),
       logger: this.o.logger,
       backoffMs: this.o.backoffMs,
+      maxBackoffMs: this.o.maxBackoffMs,
       resyncMs: this.o.resyncMs,
       watchTimeoutS: this.o.watchTimeoutS,
+      listTimeoutMs: this.o.listTimeoutMs,
+      repeatWarnMs: this.o.repeatWarnMs,
     });
     this.informer.start();
   }

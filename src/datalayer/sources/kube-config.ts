@@ -1,7 +1,8 @@
-import { accessSync } from 'node:fs';
+import { accessSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { parse as parseYaml } from 'yaml';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 import { useTokenFile } from './token-file-auth.js';
 
@@ -74,7 +75,34 @@ function fromFiles(files: string[], label: string): LoadedKubeConfig {
   } catch (err) {
     throw new KvgateError(ErrorCode.InvalidConfig, `${label}: invalid kubeconfig: ${(err as Error).message}`, { param: 'kubeconfig' });
   }
+  const tokenFile = userTokenFile(files, kc.getCurrentUser()?.name);
+  if (tokenFile) useTokenFile(kc, tokenFile);
   return finish(kc, `kubeconfig ${files.join(delimiter)}`);
+}
+
+/**
+ * The current user's `token-file` in the kubeconfig files (user names are unique across merged
+ * files), when it has no inline `token`. client-node reads such a file once, at load, untrimmed;
+ * kvgate reads it per request instead (token-file-auth.ts), as for the in-cluster token. The path
+ * is the one client-node could read at load (relative paths: to the working directory).
+ */
+function userTokenFile(files: string[], user: string | undefined): string | undefined {
+  if (!user) return undefined;
+  for (const f of files) {
+    let doc: unknown;
+    try {
+      doc = parseYaml(readFileSync(f, 'utf8'));
+    } catch {
+      continue; // client-node read it; a second parser's quirk must not break loading
+    }
+    const users = (doc as { users?: unknown } | null)?.users;
+    if (!Array.isArray(users)) continue;
+    const entry = (users as { name?: unknown; user?: { token?: unknown; 'token-file'?: unknown } }[]).find((u) => u?.name === user);
+    if (!entry) continue;
+    const file = entry.user?.['token-file'];
+    return !entry.user?.token && typeof file === 'string' && file ? file : undefined;
+  }
+  return undefined;
 }
 
 /**
@@ -138,12 +166,30 @@ export function loadKubeConfig(o: KubeConfigOptions = {}): LoadedKubeConfig {
   throw new KvgateError(ErrorCode.InvalidConfig, `no Kubernetes credentials: ${why}, and no kubeconfig (--kubeconfig, $KUBECONFIG, ~/.kube/config)`, { param: 'kubeconfig' });
 }
 
+/** The permission a request needs: what a 403's hint names. `group` "" is the core group (pods). */
+export interface RbacNeed {
+  verb: string;
+  /** Plural resource name, as RBAC rules spell it: "pods", "inferencepools". */
+  resource: string;
+  group: string;
+  namespace: string;
+}
+
+/**
+ * The RBAC rule a 403 is missing, and where kvgate's own Role comes from (`kvgate render`'s
+ * epp-rbac.yaml grants exactly what discovery reads).
+ */
+export function rbacHint(n: RbacNeed): string {
+  return `the service account needs "${n.verb}" on ${n.resource} (API group "${n.group}") in namespace ${n.namespace}: apply the Role \`kvgate render\` writes to epp-rbac.yaml (get, list, watch on pods, inferencepools and inferenceobjectives) and its RoleBinding`;
+}
+
 /**
  * A readable sentence for a failed Kubernetes API call from client-node: HTTP status with the
  * API server's Status message, a connection error, or an exec-plugin failure.
- * `what` names the request ("list pods in ns").
+ * `what` names the request ("list pods in ns"); `rbac`, when given, is the permission it needs,
+ * named with the Role to apply when the answer is 403.
  */
-export function describeKubeError(err: unknown, what: string, cfg?: LoadedKubeConfig): string {
+export function describeKubeError(err: unknown, what: string, cfg?: LoadedKubeConfig, rbac?: RbacNeed): string {
   const e = err as { code?: unknown; statusCode?: number; body?: unknown; message?: string; errno?: string; cause?: { code?: string } };
   const status = typeof e.code === 'number' ? e.code : e.statusCode;
   if (typeof status === 'number') {
@@ -151,13 +197,14 @@ export function describeKubeError(err: unknown, what: string, cfg?: LoadedKubeCo
     const body = typeof e.body === 'string' ? safeJson(e.body) : e.body;
     if (body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string') msg = `: ${(body as { message: string }).message}`;
     if (status === 401) return `${what}: 401 Unauthorized${msg} (credentials from ${cfg?.source ?? 'the kubeconfig'} were rejected)`;
-    if (status === 403) return `${what}: 403 Forbidden${msg}`;
+    if (status === 403) return `${what}: 403 Forbidden${msg}${rbac ? ` — ${rbacHint(rbac)}` : ''}`;
     return `${what}: HTTP ${status}${msg}`;
   }
   const code = typeof e.code === 'string' ? e.code : (e.errno ?? e.cause?.code);
   if (code === 'ENOENT' && cfg?.execCommand) return `${what}: the kubeconfig's exec credential plugin "${cfg.execCommand}" was not found (install it, e.g. gke-gcloud-auth-plugin)`;
   if (code === 'ECONNREFUSED') return `${what}: connection refused by ${cfg?.server ?? 'the API server'}`;
   if (code === 'ENOTFOUND') return `${what}: host of ${cfg?.server ?? 'the API server'} not found`;
+  if (code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return `${what}: connection to ${cfg?.server ?? 'the API server'} timed out`;
   if (code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) return `${what}: TLS verification of ${cfg?.server ?? 'the API server'} failed (${code}): check the cluster CA`;
   // client-node passes an exec plugin's failure on as a bare Error carrying the plugin's stderr.
   if (cfg?.execCommand && !code) return `${what}: exec credential plugin "${cfg.execCommand}" failed: ${(e.message ?? '').trim() || 'no output'}`;

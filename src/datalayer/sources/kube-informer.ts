@@ -1,7 +1,9 @@
 import { Watch } from '@kubernetes/client-node';
 import type { Logger } from '../../shared/logger.js';
-import { describeKubeError, type LoadedKubeConfig } from './kube-config.js';
+import { describeKubeError, type LoadedKubeConfig, type RbacNeed } from './kube-config.js';
 import { kubeConfigOf } from './kube-client.js';
+import { LIST_TIMEOUT_MS, withinDeadline } from './kube-deadline.js';
+import { RetryLog } from './retry-log.js';
 
 /** The fields of any Kubernetes object the informer relies on. */
 export interface KubeObject {
@@ -27,6 +29,8 @@ export interface InformerOptions<T extends KubeObject> {
   onChange(objects: ReadonlyMap<string, T>): void;
   /** Called when list or watch fails (after lastError is set). */
   onError?(message: string, err: unknown): void;
+  /** The resource read (read again at each failure): a 403's message then names the RBAC rule it lacks. */
+  rbac?(): Omit<RbacNeed, 'verb'>;
   logger: Logger;
   /** First retry delay after an error; doubles (with ±20 % jitter) up to maxBackoffMs. Default 500 ms. */
   backoffMs?: number;
@@ -37,8 +41,10 @@ export interface InformerOptions<T extends KubeObject> {
   watchTimeoutS?: number;
   /** No bytes for this long (bookmarks and events both count) means the connection is dead. Default watchTimeout + 60 s. */
   idleTimeoutMs?: number;
-  /** Bound on one list request. Default 30 s. */
+  /** Bound on one list request; its error names the API server. Default 30 s. */
   listTimeoutMs?: number;
+  /** A failure that keeps repeating is warned again at most this often (RetryLog). Default 10 min. */
+  repeatWarnMs?: number;
 }
 
 class WatchGone extends Error {}
@@ -49,7 +55,8 @@ class WatchGone extends Error {}
  *   dropped or timed-out watch from the last resourceVersion it saw (an event's or a bookmark's);
  * - on 410 Gone (an ERROR event or the HTTP status) relists, replacing the cache wholesale so
  *   objects deleted while disconnected disappear;
- * - relists every `resyncMs`; retries errors with jittered exponential backoff;
+ * - relists every `resyncMs`; retries errors with jittered exponential backoff, warning once per
+ *   distinct failure (RetryLog) rather than at every retry;
  * - treats a connection silent for `idleTimeoutMs` as dead.
  * Built on client-node's `Watch` (streaming, line framing, authentication) because its own
  * `ListWatch` neither restarts after an error, nor asks for bookmarks, nor says when it synced.
@@ -65,8 +72,11 @@ export class Informer<T extends KubeObject> {
   private abortWatch?: () => void;
   private wake?: () => void;
   private loopDone?: Promise<void>;
+  private readonly retryLog: RetryLog;
 
-  constructor(private readonly o: InformerOptions<T>) {}
+  constructor(private readonly o: InformerOptions<T>) {
+    this.retryLog = new RetryLog(o.logger, o.what, o.repeatWarnMs);
+  }
 
   start(): void {
     if (!this.stopped) return;
@@ -110,11 +120,13 @@ export class Informer<T extends KubeObject> {
           needList = true;
           continue;
         }
-        const message = describeKubeError(err, this.describeOp(needList), this.o.config);
+        const verb = needList ? 'list' : 'watch';
+        const rbac = this.o.rbac?.();
+        const message = describeKubeError(err, this.describeOp(needList), this.o.config, rbac && { verb, ...rbac });
         this.lastError = message;
         this.o.onError?.(message, err);
         const delay = Math.round(backoff * (0.8 + Math.random() * 0.4));
-        this.o.logger.warn({ err: message, retryMs: delay }, 'kubernetes: request failed; retrying');
+        this.retryLog.failed(message, delay);
         await this.sleep(delay);
         backoff = Math.min(this.o.maxBackoffMs ?? 30_000, backoff * 2);
       }
@@ -126,14 +138,7 @@ export class Informer<T extends KubeObject> {
   }
 
   private async relist(): Promise<void> {
-    const timeoutMs = this.o.listTimeoutMs ?? 30_000;
-    let timer: NodeJS.Timeout | undefined;
-    const list = await Promise.race([
-      this.o.list(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    const list = await withinDeadline(this.o.list(), this.o.listTimeoutMs ?? LIST_TIMEOUT_MS, this.o.config.server);
     if (this.stopped) return;
     this.objects.clear();
     for (const item of list.items ?? []) {
@@ -143,6 +148,7 @@ export class Informer<T extends KubeObject> {
     this.resourceVersion = list.metadata?.resourceVersion ?? '';
     this.synced = true;
     this.lastError = undefined;
+    this.retryLog.succeeded();
     this.o.onChange(this.objects);
   }
 
@@ -175,7 +181,7 @@ export class Informer<T extends KubeObject> {
       };
       const kick = () => {
         clearTimeout(idle);
-        idle = setTimeout(() => finish(new Error(`watch silent for ${idleMs} ms (connection lost?)`)), idleMs);
+        idle = setTimeout(() => finish(new Error(`watch silent for ${idleMs} ms (connection to ${this.o.config.server} lost?)`)), idleMs);
       };
       // Ending the watch for a resync is a normal end, not an error.
       const budget = setTimeout(() => finish(), Math.max(0, budgetMs));
@@ -221,7 +227,10 @@ export class Informer<T extends KubeObject> {
           if (settled) c.abort();
           // The server answered 200 and streams: the earlier list/watch error is over. (Waiting for
           // this watch to end — up to timeoutSeconds — would report a healed connection as failing.)
-          else this.lastError = undefined;
+          else {
+            this.lastError = undefined;
+            this.retryLog.succeeded();
+          }
         })
         .catch((err: unknown) => finish(err));
     });

@@ -24,12 +24,12 @@ export interface KubernetesSourceOptions {
   resyncMs?: number;
   /** Server-side watch timeout in seconds. Default 300. */
   watchTimeoutS?: number;
+  /** Bound on one list request (its error names the API server URL). Default 30 s. */
+  listTimeoutMs?: number;
 }
 
 type Pod = PodLike & KubeObject;
 type PoolObject = KubeObject & { spec?: unknown };
-
-const RBAC_HINT = 'grant get/list/watch on pods and inferencepools to the EPP\'s service account (kvgate render emits this Role)';
 
 /**
  * Endpoints of an InferencePool: the pool object and the Pods its selector matches, each kept by
@@ -77,10 +77,12 @@ export class KubernetesEndpointSource implements EndpointSource {
       watchPath: () => `/apis/${this.group}/${POOL_GROUPS[this.group]}/namespaces/${o.namespace}/inferencepools`,
       selectors: { fieldSelector },
       onChange: (objects) => this.poolChanged(objects.get(o.poolName)),
+      rbac: () => ({ resource: 'inferencepools', group: this.group, namespace: o.namespace }),
       logger: o.logger,
       backoffMs: o.backoffMs,
       resyncMs: o.resyncMs,
       watchTimeoutS: o.watchTimeoutS,
+      listTimeoutMs: o.listTimeoutMs,
     });
   }
 
@@ -92,9 +94,9 @@ export class KubernetesEndpointSource implements EndpointSource {
     return this.poolInformer.synced && this.pool !== undefined && this.poolProblem === undefined && ((this.podInformer?.synced ?? false) || this.keepServing);
   }
 
+  /** Why the endpoint set is missing or stale (a 403 names the RBAC rule it lacks), else undefined. */
   get lastError(): string | undefined {
-    const e = this.poolInformer.lastError ?? this.poolProblem ?? this.podInformer?.lastError;
-    return e && /403 Forbidden/.test(e) ? `${e} — ${RBAC_HINT}` : e;
+    return this.poolInformer.lastError ?? this.poolProblem ?? this.podInformer?.lastError;
   }
 
   /** The pool's spec as last read (API version, selector, target ports). */
@@ -204,10 +206,12 @@ export class KubernetesEndpointSource implements EndpointSource {
           this.keepServing = false;
           this.report();
         },
+        rbac: () => ({ resource: 'pods', group: '', namespace: this.o.namespace }),
         logger: this.o.logger,
         backoffMs: this.o.backoffMs,
         resyncMs: this.o.resyncMs,
         watchTimeoutS: this.o.watchTimeoutS,
+        listTimeoutMs: this.o.listTimeoutMs,
       });
       this.podInformer = next;
     }
