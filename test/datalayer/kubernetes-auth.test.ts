@@ -1,4 +1,4 @@
-import { test, before, after } from 'node:test';
+import { test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,13 +10,16 @@ import { silentLogger } from '../../src/shared/logger.js';
 import { runKvgate } from '../helpers/cli.js';
 import { FakeKubeApi, PODS, POOLS_V1, pod, poolV1, until } from './kubernetes-fake-api.js';
 
+// A fresh API server per test: a request the previous test's stopped source had already sent
+// (its watch, not yet answered when stop() returned) would otherwise reach the next test's server
+// and show the previous test's identity there.
 let api: FakeKubeApi;
-before(async () => {
+beforeEach(async () => {
   api = await FakeKubeApi.start({ tokens: ['sa-token', 'kc-token', 'exec-token'] });
   api.put(POOLS_V1('ns'), poolV1('pool', { app: 'qwen' }, [8000]));
   api.put(PODS('ns'), pod('a', { ip: '10.9.0.1' }));
 });
-after(() => api.close());
+afterEach(() => api.close());
 
 /** Discovers the pool with `config` and returns the endpoint ids and the identity the server saw. */
 async function discover(config: LoadedKubeConfig): Promise<{ ids: string[]; auth: string[] }> {
