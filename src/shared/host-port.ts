@@ -18,6 +18,15 @@ export function unbracketHost(host: string): string {
   return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 }
 
+/**
+ * One spelling per address, for comparing hosts written by different parties: an IPv6 address
+ * in its canonical form, bare (`[FD00:10:244:0::5]` → `fd00:10:244::5`); anything else lower-cased.
+ */
+export function canonicalHost(host: string): string {
+  const bare = unbracketHost(host);
+  return isIPv6(bare) ? new URL(`http://[${bare}]/`).hostname.slice(1, -1) : bare.toLowerCase();
+}
+
 /** `host:port`, the host bracketed when it is IPv6: (`::1`, 8000) → `[::1]:8000`. */
 export function formatHostPort(host: string, port: number | string): string {
   return `${bracketHost(host)}:${port}`;

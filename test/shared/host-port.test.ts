@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { zmqIPv6 } from '../../src/shared/zmq-ipv6.js';
-import { bracketHost, formatHostPort, hostUrl, parseListenHost, unbracketHost, unbracketedIPv6Problem } from '../../src/shared/host-port.js';
+import { bracketHost, canonicalHost, formatHostPort, hostUrl, parseListenHost, unbracketHost, unbracketedIPv6Problem } from '../../src/shared/host-port.js';
 
 test('host-port: IPv6 hosts are bracketed next to a port, bare for sockets; IPv4 and names unchanged', () => {
   assert.equal(bracketHost('::1'), '[::1]');
@@ -33,4 +33,11 @@ test('host-port: listen addresses take IPv6 bracketed or bare; brackets around a
 test("zmqIPv6: ZeroMQ's IPv6 option for IPv6 literals, * (dual-stack) and names (may resolve to IPv6 only); off for IPv4 literals and non-TCP", () => {
   for (const e of ['tcp://[::1]:5557', 'tcp://[fd00:10:244::5]:5557', 'tcp://*:5557', 'tcp://router.ns.svc:5557', 'tcp://eth0;[::1]:5557']) assert.equal(zmqIPv6(e), true, e);
   for (const e of ['tcp://127.0.0.1:5557', 'tcp://0.0.0.0:5557', 'tcp://10.0.0.5:5557', 'ipc:///tmp/kv', 'inproc://kv']) assert.equal(zmqIPv6(e), false, e);
+});
+
+test('canonicalHost: one spelling per IPv6 address, bare; names lower-cased', () => {
+  assert.equal(canonicalHost('[FD00:10:244:0:0:0:0:5]'), 'fd00:10:244::5');
+  assert.equal(canonicalHost('fd00:10:244::5'), 'fd00:10:244::5');
+  assert.equal(canonicalHost('10.0.0.5'), '10.0.0.5');
+  assert.equal(canonicalHost('Router.NS'), 'router.ns');
 });
