@@ -11,6 +11,7 @@ import { startRoutingStack } from '../runtime/routing-stack.js';
 import type { KvEventIntake, KvEventIntakeOptions } from '../datalayer/kv-events/kv-event-intake.js';
 import { sendJson } from '../shared/http.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { formatHostPort, unbracketHost } from '../shared/host-port.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { services, type ProcessingRequest } from './proto.js';
 import { StreamProcessor } from './stream-processor.js';
@@ -82,7 +83,8 @@ function bind(server: grpc.Server, addr: string, creds: grpc.ServerCredentials, 
 /** Starts the Envoy ext_proc endpoint picker, its gRPC health service and Prometheus metrics. */
 export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
   const logger = o.logger ?? silentLogger();
-  const host = o.host ?? '0.0.0.0';
+  // Bare for listen(), bracketed next to a port for gRPC (`[::1]:9002`; `::1:9002` is read as host `:`).
+  const host = unbracketHost(o.host ?? '0.0.0.0');
   const stack = await startRoutingStack({ ...o, logger, accessLog: o.accessLog ?? false });
   const { router, pool, metrics, fleet, director } = stack;
   const ds = router.datastore;
@@ -104,7 +106,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
   const secure = o.secureServing ?? true;
   const tls = secure ? (o.tls ?? selfSignedCertificate()) : undefined;
   try {
-    grpcPort = await bind(grpcServer, `${host}:${o.grpcPort ?? 9002}`, tls ? grpc.ServerCredentials.createSsl(null, [{ private_key: tls.key, cert_chain: tls.cert }], false) : grpc.ServerCredentials.createInsecure(), '--grpc-port');
+    grpcPort = await bind(grpcServer, formatHostPort(host, o.grpcPort ?? 9002), tls ? grpc.ServerCredentials.createSsl(null, [{ private_key: tls.key, cert_chain: tls.cert }], false) : grpc.ServerCredentials.createInsecure(), '--grpc-port');
 
     healthServer.addService(health, {
       Check: (call: grpc.ServerUnaryCall<{ service?: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
@@ -115,7 +117,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
         cb(null, { status: ok ? 'SERVING' : 'NOT_SERVING' });
       },
     });
-    grpcHealthPort = await bind(healthServer, `${host}:${o.grpcHealthPort ?? 9003}`, grpc.ServerCredentials.createInsecure(), '--grpc-health-port');
+    grpcHealthPort = await bind(healthServer, formatHostPort(host, o.grpcHealthPort ?? 9003), grpc.ServerCredentials.createInsecure(), '--grpc-health-port');
 
     http = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
@@ -131,7 +133,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
     });
     const listening = http;
     await new Promise<void>((resolve, reject) => {
-      listening.once('error', (err: NodeJS.ErrnoException) => reject(new KvgateError(ErrorCode.InvalidConfig, `cannot listen on ${host}:${o.metricsPort ?? 9090} (--metrics-port): ${err.code === 'EADDRINUSE' ? 'the port is already in use' : err.message}`, { param: '--metrics-port' })));
+      listening.once('error', (err: NodeJS.ErrnoException) => reject(new KvgateError(ErrorCode.InvalidConfig, `cannot listen on ${formatHostPort(host, o.metricsPort ?? 9090)} (--metrics-port): ${err.code === 'EADDRINUSE' ? 'the port is already in use' : err.message}`, { param: '--metrics-port' })));
       listening.listen(o.metricsPort ?? 9090, host, () => resolve());
     });
   } catch (err) {
