@@ -12,6 +12,7 @@ import type { KvEventIntake, KvEventIntakeOptions } from '../datalayer/kv-events
 import { sendJson } from '../shared/http.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { formatHostPort, unbracketHost } from '../shared/host-port.js';
+import { anyAddress } from '../shared/any-address.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { services, type ProcessingRequest } from './proto.js';
 import { StreamProcessor } from './stream-processor.js';
@@ -20,6 +21,7 @@ import { serveDashboard } from '../observability/index.js';
 import type { FlowControlSettings } from '../router/index.js';
 
 export interface EppOptions {
+  /** Listen address of ext_proc, health and metrics; IPv6 bare or bracketed. Default: every interface, IPv6 and IPv4 (anyAddress). */
   host?: string;
   grpcPort?: number;
   grpcHealthPort?: number;
@@ -60,6 +62,8 @@ export interface EppOptions {
 }
 
 export interface RunningEpp {
+  /** The address listened on (bare; `::` = every interface, IPv6 and IPv4). */
+  host: string;
   grpcPort: number;
   grpcHealthPort: number;
   metricsPort: number;
@@ -84,7 +88,8 @@ function bind(server: grpc.Server, addr: string, creds: grpc.ServerCredentials, 
 export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
   const logger = o.logger ?? silentLogger();
   // Bare for listen(), bracketed next to a port for gRPC (`[::1]:9002`; `::1:9002` is read as host `:`).
-  const host = unbracketHost(o.host ?? '0.0.0.0');
+  // The default is every interface, IPv6 included: 0.0.0.0 left the EPP unreachable in an IPv6-only cluster.
+  const host = o.host !== undefined ? unbracketHost(o.host) : await anyAddress();
   const stack = await startRoutingStack({ ...o, logger, accessLog: o.accessLog ?? false });
   const { router, pool, metrics, fleet, director } = stack;
   const ds = router.datastore;
@@ -148,6 +153,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
   const metricsPort = (httpServer.address() as AddressInfo).port;
 
   return {
+    host,
     grpcPort,
     grpcHealthPort,
     metricsPort,

@@ -64,3 +64,19 @@ test('--host: brackets around anything but an IPv6 address are an error naming t
   assert.match(r.stderr, /--host: "\[127\.0\.0\.1\]" is not a bracketed IPv6 address \(e\.g\. \[::1\]\)/);
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
 });
+
+test('kvgate epp without --host listens on every interface, IPv6 and IPv4 (0.0.0.0 left it unreachable in an IPv6-only cluster)', async () => {
+  const child = spawnKvgate(['epp', '--endpoints', '127.0.0.1:9', '--grpc-port', '0', '--grpc-health-port', '0', '--metrics-port', '0', '--secure-serving', 'false', '--health-interval', '1s']);
+  try {
+    const line = await waitForOutput(child, /kvgate epp ready: .*\n/, 60_000);
+    const m = /ext_proc \[::\]:(\d+) \(plaintext\), health (\d+), metrics (\d+)/.exec(line);
+    assert.ok(m, line);
+    const [healthPort, metricsPort] = [Number(m[2]), Number(m[3])];
+    for (const host of ['::1', '127.0.0.1']) {
+      assert.equal(await healthCheck(healthPort, 'liveness', host), 1, `gRPC health on ${host}`);
+      assert.equal((await fetch(`http://${host === '::1' ? '[::1]' : host}:${metricsPort}/health`)).status, 200, `metrics on ${host}`);
+    }
+  } finally {
+    await stop(child);
+  }
+});
