@@ -38,6 +38,19 @@ export function hostUrl(scheme: string, host: string, port: number | string): st
 }
 
 /**
+ * `host:port` split at its last colon: `[::1]:8000` → (`::1`, 8000), `10.0.0.5:8000`,
+ * `name:8000`; the host comes back bare. A bare IPv6 address with a port (`fd00::5:8000`, as
+ * llm-d-inference-sim writes its topics) splits the same way, so callers that can also read the
+ * whole text as an address try that first. Undefined without a numeric port in 0–65535.
+ */
+export function splitHostPort(text: string): { host: string; port: number } | undefined {
+  const cut = text.lastIndexOf(':');
+  const port = text.slice(cut + 1);
+  if (cut <= 0 || !/^\d{1,5}$/.test(port) || Number(port) > 65535) return undefined;
+  return { host: unbracketHost(text.slice(0, cut)), port: Number(port) };
+}
+
+/**
  * Why `spec` (meant as `host:port`) is refused when it is an unbracketed IPv6 address with a
  * port, or undefined when it is not one: `::1:8000` could be the address `::1:8000` or `::1`
  * port 8000, so the message shows the bracketed form to write instead (`[::1]:8000`). Callers

@@ -4,7 +4,7 @@ import { ExactPrefixIndex } from '../../router/prefix/exact-prefix-index.js';
 import { EXACT_INDEX_MODEL, type KvEventsView, type KvStreamStatus } from '../../router/prefix/kv-events-view.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
-import { canonicalHost, hostUrl, unbracketHost } from '../../shared/host-port.js';
+import { canonicalHost, hostUrl, splitHostPort } from '../../shared/host-port.js';
 import { KvEventSubscriber, type KvEventSubscriberOptions } from './subscriber.js';
 import type { KvEventBatch } from './events.js';
 import { exactIndexSink } from './index-sink.js';
@@ -208,10 +208,9 @@ export class KvEventIntake {
     if (same.length === 1) return same[0];
     if (same.length > 1) return same.find((x) => Number(x.labels[RANK_LABEL] ?? 0) === (rank ?? 0)) ?? same.sort((a, b) => (a.id < b.id ? -1 : 1))[0];
     // host:port in another spelling: `[FD00::5]:8000`, or bare IPv6 and a port (`fd00::5:8000`).
-    const cut = address.lastIndexOf(':');
-    if (cut <= 0 || !/^\d+$/.test(address.slice(cut + 1))) return undefined;
-    const h = canonicalHost(unbracketHost(address.slice(0, cut)));
-    const port = Number(address.slice(cut + 1));
-    return [...this.endpoints.values()].find((x) => x.port === port && canonicalHost(x.host) === h);
+    const hp = splitHostPort(address);
+    if (!hp) return undefined;
+    const h = canonicalHost(hp.host);
+    return [...this.endpoints.values()].find((x) => x.port === hp.port && canonicalHost(x.host) === h);
   }
 }
