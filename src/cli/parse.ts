@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { parseListenHost } from '../shared/host-port.js';
 
 /** commander argument parsers that name the bad value. */
 export function intArg(name: string, min = 0) {
@@ -27,6 +28,18 @@ export function bytesArg(name: string, min = 0) {
       throw new InvalidArgumentError(`${name} must be a whole number of bytes >= ${min}, bare or with a unit such as 512KiB, 16MiB or 1GB (got "${v}")`);
     }
     return n;
+  };
+}
+
+/**
+ * A listen address (`--host`): IPv4, a name, or IPv6 bare or bracketed (`::1`, `[::1]`), given
+ * back bare as `listen()` takes it. Empty, or brackets around anything but IPv6, is refused.
+ */
+export function hostArg(name: string) {
+  return (v: string): string => {
+    const r = parseListenHost(v, name);
+    if ('error' in r) throw new InvalidArgumentError(r.error);
+    return r.host;
   };
 }
 

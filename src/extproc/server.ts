@@ -11,6 +11,8 @@ import { startRoutingStack } from '../runtime/routing-stack.js';
 import type { KvEventIntake, KvEventIntakeOptions } from '../datalayer/kv-events/kv-event-intake.js';
 import { sendJson } from '../shared/http.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { formatHostPort, unbracketHost } from '../shared/host-port.js';
+import { anyAddress } from '../shared/any-address.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { services, type ProcessingRequest } from './proto.js';
 import { StreamProcessor } from './stream-processor.js';
@@ -19,6 +21,7 @@ import { serveDashboard } from '../observability/index.js';
 import type { FlowControlSettings } from '../router/index.js';
 
 export interface EppOptions {
+  /** Listen address of ext_proc, health and metrics; IPv6 bare or bracketed. Default: every interface, IPv6 and IPv4 (anyAddress). */
   host?: string;
   grpcPort?: number;
   grpcHealthPort?: number;
@@ -59,6 +62,8 @@ export interface EppOptions {
 }
 
 export interface RunningEpp {
+  /** The address listened on (bare; `::` = every interface, IPv6 and IPv4). */
+  host: string;
   grpcPort: number;
   grpcHealthPort: number;
   metricsPort: number;
@@ -89,7 +94,9 @@ function bind(server: grpc.Server, addr: string, creds: grpc.ServerCredentials, 
 /** Starts the Envoy ext_proc endpoint picker, its gRPC health service and Prometheus metrics. */
 export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
   const logger = o.logger ?? silentLogger();
-  const host = o.host ?? '0.0.0.0';
+  // Bare for listen(), bracketed next to a port for gRPC (`[::1]:9002`; `::1:9002` is read as host `:`).
+  // The default is every interface, IPv6 included: 0.0.0.0 left the EPP unreachable in an IPv6-only cluster.
+  const host = o.host !== undefined ? unbracketHost(o.host) : await anyAddress();
   const stack = await startRoutingStack({ ...o, logger, accessLog: o.accessLog ?? false });
   const { router, pool, metrics, fleet, director } = stack;
   const ds = router.datastore;
@@ -111,7 +118,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
   const secure = o.secureServing ?? true;
   const tls = secure ? (o.tls ?? selfSignedCertificate()) : undefined;
   try {
-    grpcPort = await bind(grpcServer, `${host}:${o.grpcPort ?? 9002}`, tls ? grpc.ServerCredentials.createSsl(null, [{ private_key: tls.key, cert_chain: tls.cert }], false) : grpc.ServerCredentials.createInsecure(), '--grpc-port');
+    grpcPort = await bind(grpcServer, formatHostPort(host, o.grpcPort ?? 9002), tls ? grpc.ServerCredentials.createSsl(null, [{ private_key: tls.key, cert_chain: tls.cert }], false) : grpc.ServerCredentials.createInsecure(), '--grpc-port');
 
     healthServer.addService(health, {
       Check: (call: grpc.ServerUnaryCall<{ service?: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
@@ -121,7 +128,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
         cb(null, { status: synced() ? 'SERVING' : 'NOT_SERVING' });
       },
     });
-    grpcHealthPort = await bind(healthServer, `${host}:${o.grpcHealthPort ?? 9003}`, grpc.ServerCredentials.createInsecure(), '--grpc-health-port');
+    grpcHealthPort = await bind(healthServer, formatHostPort(host, o.grpcHealthPort ?? 9003), grpc.ServerCredentials.createInsecure(), '--grpc-health-port');
 
     http = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
@@ -137,7 +144,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
     });
     const listening = http;
     await new Promise<void>((resolve, reject) => {
-      listening.once('error', (err: NodeJS.ErrnoException) => reject(new KvgateError(ErrorCode.InvalidConfig, `cannot listen on ${host}:${o.metricsPort ?? 9090} (--metrics-port): ${err.code === 'EADDRINUSE' ? 'the port is already in use' : err.message}`, { param: '--metrics-port' })));
+      listening.once('error', (err: NodeJS.ErrnoException) => reject(new KvgateError(ErrorCode.InvalidConfig, `cannot listen on ${formatHostPort(host, o.metricsPort ?? 9090)} (--metrics-port): ${err.code === 'EADDRINUSE' ? 'the port is already in use' : err.message}`, { param: '--metrics-port' })));
       listening.listen(o.metricsPort ?? 9090, host, () => resolve());
     });
   } catch (err) {
@@ -152,6 +159,7 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
   const metricsPort = (httpServer.address() as AddressInfo).port;
 
   return {
+    host,
     grpcPort,
     grpcHealthPort,
     metricsPort,

@@ -25,6 +25,7 @@ import { MemoryRelief } from './memory-relief.js';
 import { firstUtilityAnswer } from './utility-attempts.js';
 import { DeadlineSweeper, type Expiring } from '../shared/deadline-sweeper.js';
 import { Cors } from '../shared/cors.js';
+import { hostUrl, unbracketHost } from '../shared/host-port.js';
 import type { FlowControlSettings } from '../router/index.js';
 import { serveDashboard } from '../observability/index.js';
 
@@ -552,12 +553,14 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   server.requestTimeout = t.requestBodyMs ? t.requestHeadersMs + t.requestBodyMs + 5_000 : 0;
   server.keepAliveTimeout = t.keepAliveMs;
   server.on('clientError', answerClientError);
+  // Node's listen() takes an IPv6 address bare: [::1] (a library caller's, or a URL's spelling) would be looked up as a name.
+  const listenHost = unbracketHost(opts.host ?? '127.0.0.1');
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       // A deep accept queue (the kernel caps it at net.core.somaxconn): a burst of connections waits
       // there for the event loop instead of being reset (Node's default is 511).
-      server.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1', backlog: LISTEN_BACKLOG }, () => resolve());
+      server.listen({ port: opts.port ?? 8080, host: listenHost, backlog: LISTEN_BACKLOG }, () => resolve());
     });
   } catch (err) {
     await stack.stop();
@@ -571,8 +574,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     throw err;
   }
   const port = (server.address() as AddressInfo).port;
-  const host = opts.host ?? '127.0.0.1';
-  const url = `${opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = hostUrl(opts.tls ? 'https' : 'http', listenHost, port);
 
   let closed: Promise<void> | undefined;
   const close = () =>

@@ -18,6 +18,15 @@ export function unbracketHost(host: string): string {
   return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 }
 
+/**
+ * One spelling per address, for comparing hosts written by different parties: an IPv6 address
+ * in its canonical form, bare (`[FD00:10:244:0::5]` → `fd00:10:244::5`); anything else lower-cased.
+ */
+export function canonicalHost(host: string): string {
+  const bare = unbracketHost(host);
+  return isIPv6(bare) ? new URL(`http://[${bare}]/`).hostname.slice(1, -1) : bare.toLowerCase();
+}
+
 /** `host:port`, the host bracketed when it is IPv6: (`::1`, 8000) → `[::1]:8000`. */
 export function formatHostPort(host: string, port: number | string): string {
   return `${bracketHost(host)}:${port}`;
@@ -26,6 +35,19 @@ export function formatHostPort(host: string, port: number | string): string {
 /** `scheme://host:port` with an IPv6 host bracketed, e.g. `http://[::1]:8000`, `tcp://[fd00::5]:5557`. */
 export function hostUrl(scheme: string, host: string, port: number | string): string {
   return `${scheme}://${formatHostPort(host, port)}`;
+}
+
+/**
+ * `host:port` split at its last colon: `[::1]:8000` → (`::1`, 8000), `10.0.0.5:8000`,
+ * `name:8000`; the host comes back bare. A bare IPv6 address with a port (`fd00::5:8000`, as
+ * llm-d-inference-sim writes its topics) splits the same way, so callers that can also read the
+ * whole text as an address try that first. Undefined without a numeric port in 0–65535.
+ */
+export function splitHostPort(text: string): { host: string; port: number } | undefined {
+  const cut = text.lastIndexOf(':');
+  const port = text.slice(cut + 1);
+  if (cut <= 0 || !/^\d{1,5}$/.test(port) || Number(port) > 65535) return undefined;
+  return { host: unbracketHost(text.slice(0, cut)), port: Number(port) };
 }
 
 /**

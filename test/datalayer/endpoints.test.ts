@@ -68,6 +68,7 @@ test('IPv6 endpoints: bracketed in --endpoints and files, bare in a structured a
     ['[fd00:10:244::5]:8001', 'fd00:10:244::5', 8001, 'http://[fd00:10:244::5]:8001'],
   ]);
   assert.throws(() => parseEndpointList('[::1]:8000,::1:8001'), /invalid endpoint "::1:8001": an IPv6 address needs brackets, or its port is ambiguous: write \[::1\]:8001/);
+  assert.equal(parseEndpointList('http://user:pw@10.0.0.1:8000')[0].id, '10.0.0.1:8000', 'the colons of user:password are not an IPv6 address');
   assert.throws(() => parseEndpointList('http://fd00::5/v1'), /invalid endpoint "http:\/\/fd00::5\/v1": .*write \[fd00::5\]:<port>/);
   const dir = mkdtempSync(join(tmpdir(), 'kvgate-eps-v6-'));
   const yaml = join(dir, 'v6.yaml');

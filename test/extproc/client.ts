@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
+import { formatHostPort } from '../../src/shared/host-port.js';
 
 const DIR = fileURLToPath(new URL('../fixtures/extproc-client/', import.meta.url));
 const OPTS = { keepCase: true, longs: Number, enums: Number, defaults: false, oneofs: true, includeDirs: [DIR] };
@@ -32,9 +33,9 @@ export function headerOf(list: { header: { key: string; value?: string; raw_valu
 /** An Envoy-like ext_proc client: open a stream, send messages, collect responses. */
 export class EnvoyLikeClient {
   readonly client: grpc.Client & Record<string, (...a: unknown[]) => unknown>;
-  constructor(port: number, tlsCa?: Buffer) {
+  constructor(port: number, tlsCa?: Buffer, host = '127.0.0.1') {
     const creds = tlsCa ? grpc.credentials.createSsl(tlsCa) : grpc.credentials.createInsecure();
-    this.client = new ep.envoy.service.ext_proc.v3.ExternalProcessor(`127.0.0.1:${port}`, creds);
+    this.client = new ep.envoy.service.ext_proc.v3.ExternalProcessor(formatHostPort(host, port), creds);
   }
 
   /** Sends `messages` on one stream and resolves with every response once `until` says done (or the stream ends). */
@@ -77,8 +78,8 @@ export async function healthAnswer(port: number, service: string): Promise<numbe
   }
 }
 
-export function healthCheck(port: number, service: string): Promise<number> {
-  const c = new hp.grpc.health.v1.Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+export function healthCheck(port: number, service: string, host = '127.0.0.1'): Promise<number> {
+  const c = new hp.grpc.health.v1.Health(formatHostPort(host, port), grpc.credentials.createInsecure());
   return new Promise((resolve, reject) =>
     (c.Check as (r: unknown, cb: (e: Error | null, r: { status?: number }) => void) => void)({ service }, (err, r) => {
       c.close();

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
-import { DURATION_HELP, countOf, portArg, waitForSignal } from '../parse.js';
+import { DURATION_HELP, countOf, hostArg, portArg, waitForSignal } from '../parse.js';
+import { formatHostPort } from '../../shared/host-port.js';
 import { addUpstreamApiKeyOption, resolveUpstreamApiKey } from '../api-key-args.js';
 import { addFlowControlOptions, checkReadableFiles, addKvEventOptions, addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
 
@@ -18,7 +19,7 @@ export function registerEpp(program: Command): void {
     .addOption(new Option('--grpc-port <n>', 'ext_proc gRPC port').argParser(portArg('--grpc-port')).default(9002))
     .addOption(new Option('--grpc-health-port <n>', 'gRPC health port (liveness, readiness, ext_proc)').argParser(portArg('--grpc-health-port')).default(9003))
     .addOption(new Option('--metrics-port <n>', 'HTTP port of /metrics, /health and /ready').argParser(portArg('--metrics-port')).default(9090))
-    .addOption(new Option('--host <addr>', 'listen address').default('0.0.0.0'))
+    .addOption(new Option('--host <addr>', 'listen address of ext_proc, health and metrics: IPv4, IPv6 (::1 or [::1]) or a name (default: every interface, IPv6 and IPv4 — ::, or 0.0.0.0 on a machine without IPv6)').argParser(hostArg('--host')))
     .addOption(new Option('--secure-serving <bool>', 'TLS on the ext_proc port (self-signed unless --cert-path)').argParser(bool('--secure-serving')).default(true))
     .addOption(new Option('--cert-path <dir>', 'directory with tls.crt and tls.key'));
   addPoolOptions(cmd);
@@ -83,7 +84,7 @@ export function registerEpp(program: Command): void {
     // Signal handlers before the ready line: a supervisor may signal as soon as it reads it (as
     // PID 1 in a container, a signal that comes before its handler is dropped).
     const signal = waitForSignal();
-    process.stdout.write(`kvgate epp ready: ext_proc ${o.host}:${epp.grpcPort} (${o.secureServing ? 'TLS' : 'plaintext'}), health ${epp.grpcHealthPort}, metrics ${epp.metricsPort}, ${countOf(epp.router.datastore.list().length, 'endpoint')}\n`);
+    process.stdout.write(`kvgate epp ready: ext_proc ${formatHostPort(epp.host, epp.grpcPort)} (${o.secureServing ? 'TLS' : 'plaintext'}), health ${epp.grpcHealthPort}, metrics ${epp.metricsPort}, ${countOf(epp.router.datastore.list().length, 'endpoint')}\n`);
     await signal;
     await objectiveWatcher?.stop();
     await epp.close();

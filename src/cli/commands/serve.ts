@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { DURATION_HELP, countOf, durationOption, intArg, portArg, waitForSignal } from '../parse.js';
+import { DURATION_HELP, countOf, durationOption, hostArg, intArg, portArg, waitForSignal } from '../parse.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 import {
   addFlowControlOptions,
@@ -38,7 +38,7 @@ export function registerServe(program: Command): void {
     .command('serve')
     .description('Run the OpenAI-compatible cache-aware gateway in front of vLLM (or compatible) endpoints')
     .addOption(new Option('--port <n>', 'listen port (0 = any free port)').argParser(portArg('--port')).default(8080))
-    .addOption(new Option('--host <addr>', 'listen address').default('127.0.0.1'));
+    .addOption(new Option('--host <addr>', 'listen address: IPv4, IPv6 (::1 or [::1]; :: = every interface, IPv4 too) or a name').argParser(hostArg('--host')).default('127.0.0.1'));
   addPoolOptions(cmd);
   addRoutingOptions(cmd);
   addKvEventOptions(cmd);

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { simKvEventTarget, LLMD_ZMQ_ENDPOINT } from '../sim-kv-events.js';
-import { intArg, numberArg, portArg, waitForSignal } from '../parse.js';
+import { hostArg, intArg, numberArg, portArg, waitForSignal } from '../parse.js';
 import { boolArg, goDurationArg, jsonArg, listValues, rangeArg, rawValues } from '../../sim/cli-args.js';
 import { apiKeyArg } from '../api-key-args.js';
 
@@ -60,7 +60,7 @@ export function registerSim(program: Command): void {
     .description('Run one vLLM-compatible simulated model server (OpenAI API, /metrics, KV events); takes vLLM\'s and llm-d-inference-sim\'s flags')
     .option('--config <file>', 'YAML file of these flags (llm-d-inference-sim keys); command-line flags win, then SIM_MODEL/PYTHONHASHSEED, then the file')
     .option('--port <n>', 'HTTP port (0 = any free port); rank i of --data-parallel-size listens on port+i', portArg('--port'), 8000)
-    .option('--host <addr>', 'listen address', '127.0.0.1')
+    .option('--host <addr>', 'listen address: IPv4, IPv6 (::1 or [::1]) or a name', hostArg('--host'), '127.0.0.1')
     .option('--model <name>', 'model name (default: $SIM_MODEL, else Qwen/Qwen2.5-3B-Instruct)')
     .option('--served-model-name <names...>', 'names clients may request (space- or comma-separated, repeatable)', listValues)
     .option('--profile <name>', 'latency/engine profile (see docs/sim.md)', 'qwen2.5-3b-tpu-v6e')

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
-import { DURATION_HELP, countOf, intArg, portArg, waitForSignal } from '../parse.js';
+import { DURATION_HELP, countOf, hostArg, intArg, portArg, waitForSignal } from '../parse.js';
+import { hostUrl } from '../../shared/host-port.js';
 import { addCorsOptions, resolveCors, addFlowControlOptions, addObjectiveOptions, addProbeOptions, addRequestLimitOptions, addRoutingOptions, addTimeoutOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolveRouting, resolveTimeouts } from '../options.js';
 
 /** A run of ports one `kvgate up` flag claims, and how the message names it. */
@@ -98,7 +99,7 @@ export function registerUp(program: Command): void {
     .addOption(new Option('--model <name>', 'model name').default('Qwen/Qwen2.5-3B-Instruct'))
     .option('--no-enable-prefix-caching', 'run the replicas without prefix caching (to see what it is worth)')
     .addOption(new Option('--port <n>', 'gateway port (0 = any free port)').argParser(portArg('--port')).default(8080))
-    .addOption(new Option('--host <addr>', "listen address of the gateway, the replicas and the replicas' KV-event sockets").default('127.0.0.1'));
+    .addOption(new Option('--host <addr>', "listen address of the gateway, the replicas and the replicas' KV-event sockets: IPv4, IPv6 (::1 or [::1]) or a name").argParser(hostArg('--host')).default('127.0.0.1'));
   addRoutingOptions(cmd);
   addObjectiveOptions(cmd);
   addFlowControlOptions(cmd, { maxNumSeqs: false }); // --max-num-seqs above sets the replicas'
@@ -180,7 +181,7 @@ export function registerUp(program: Command): void {
       if (o.json) {
         process.stdout.write(`${JSON.stringify({ gateway_url: gw.url, replicas: urls, preset: o.configFile ? null : o.preset, profile: o.profile, model: o.model, kv_events: fleet.kvEvents ?? null })}\n`);
       } else {
-        const rows = [['role', 'url'], ['gateway', gw.url], ...urls.map((u, i) => [`replica ${i}`, fleet.kvEvents ? `${u}  (KV events tcp://${o.host}:${fleet.kvEvents[i].port}, replay ${fleet.kvEvents[i].replayPort})` : u])];
+        const rows = [['role', 'url'], ['gateway', gw.url], ...urls.map((u, i) => [`replica ${i}`, fleet.kvEvents ? `${u}  (KV events ${hostUrl('tcp', o.host, fleet.kvEvents[i].port)}, replay ${fleet.kvEvents[i].replayPort})` : u])];
         const w = Math.max(...rows.map((r) => r[0].length));
         process.stdout.write(`kvgate fleet — ${countOf(urls.length, 'simulated replica')} (profile ${o.profile}, model ${o.model}), routing ${routing.config.source}\n\n`);
         for (const r of rows) process.stdout.write(`  ${r[0].padEnd(w)}  ${r[1]}\n`);

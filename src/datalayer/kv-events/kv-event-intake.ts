@@ -4,6 +4,7 @@ import { ExactPrefixIndex } from '../../router/prefix/exact-prefix-index.js';
 import { EXACT_INDEX_MODEL, type KvEventsView, type KvStreamStatus } from '../../router/prefix/kv-events-view.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
+import { canonicalHost, hostUrl, splitHostPort } from '../../shared/host-port.js';
 import { KvEventSubscriber, type KvEventSubscriberOptions } from './subscriber.js';
 import type { KvEventBatch } from './events.js';
 import { exactIndexSink } from './index-sink.js';
@@ -33,8 +34,6 @@ function portLabel(e: EndpointInfo, label: string): number | undefined {
   return Number.isInteger(n) && n >= 1 && n <= 65535 ? n : undefined;
 }
 
-const zmqHost = (host: string) => (host.includes(':') ? `[${host}]` : host);
-
 /**
  * The pool's KV-event intake (issue 12): one ZeroMQ subscriber (`subscriber.ts`) feeding one
  * exact prefix index, following the pool's endpoint set. For every endpoint with a KV-event port —
@@ -44,7 +43,10 @@ const zmqHost = (host: string) => (host.includes(':') ? `[${host}]` : host);
  * ports), with the replay socket when one is known; endpoints that leave are unsubscribed and
  * their blocks dropped. With `bind`, engines publish to the router instead (llm-d's layout) and
  * each stream's topic `kv@<address>@<model>` names its endpoint: an endpoint id (`host:port`), or
- * a host that one endpoint has (several: the data-parallel rank of the batch picks).
+ * a host that one endpoint has (several: the data-parallel rank of the batch picks). IPv6 hosts
+ * may be bare or bracketed (`kv@fd00::5@m`, `kv@[fd00::5]:8000@m`), in any spelling of the
+ * address; llm-d-inference-sim's unbracketed `kv@fd00::5:8000@m` is taken as host and port when
+ * no endpoint has the whole text as its host.
  *
  * The router reads it through `view` (index + per-endpoint stream status). Nothing here runs on
  * the request path: intake is bounded and yields (see subscriber.ts), and the index is read-only
@@ -187,20 +189,28 @@ export class KvEventIntake {
     if (base === undefined) return undefined;
     const rank = Number(e.labels[RANK_LABEL] ?? 0) || 0;
     const replayBase = portLabel(e, KV_EVENTS_REPLAY_PORT_LABEL) ?? this.o.replayPort;
-    const host = zmqHost(e.host);
-    return `tcp://${host}:${base + rank}|${replayBase !== undefined ? `tcp://${host}:${replayBase + rank}` : ''}`;
+    return `${hostUrl('tcp', e.host, base + rank)}|${replayBase !== undefined ? hostUrl('tcp', e.host, replayBase + rank) : ''}`;
   }
 
   private resolveTopic(address: string, rank: number | null): { endpointId: string; model: string; replayEndpoint?: string } | null {
-    let e = this.endpoints.get(address);
-    if (!e) {
-      const host = address.replace(/^\[|\]$/g, '');
-      const same = [...this.endpoints.values()].filter((x) => x.host === host);
-      if (same.length === 1) e = same[0];
-      else if (same.length > 1) e = same.find((x) => Number(x.labels[RANK_LABEL] ?? 0) === (rank ?? 0)) ?? same.sort((a, b) => (a.id < b.id ? -1 : 1))[0];
-    }
+    const e = this.endpointAt(address, rank);
     if (!e) return null;
     const replayBase = portLabel(e, KV_EVENTS_REPLAY_PORT_LABEL) ?? this.o.replayPort;
-    return { endpointId: e.id, model: EXACT_INDEX_MODEL, replayEndpoint: replayBase !== undefined ? `tcp://${zmqHost(e.host)}:${replayBase + (rank ?? 0)}` : undefined };
+    return { endpointId: e.id, model: EXACT_INDEX_MODEL, replayEndpoint: replayBase !== undefined ? hostUrl('tcp', e.host, replayBase + (rank ?? 0)) : undefined };
+  }
+
+  /** The endpoint a topic's address names: its id, a host (the rank picks among several), or host:port. */
+  private endpointAt(address: string, rank: number | null): EndpointInfo | undefined {
+    const exact = this.endpoints.get(address);
+    if (exact) return exact;
+    const host = canonicalHost(address);
+    const same = [...this.endpoints.values()].filter((x) => canonicalHost(x.host) === host);
+    if (same.length === 1) return same[0];
+    if (same.length > 1) return same.find((x) => Number(x.labels[RANK_LABEL] ?? 0) === (rank ?? 0)) ?? same.sort((a, b) => (a.id < b.id ? -1 : 1))[0];
+    // host:port in another spelling: `[FD00::5]:8000`, or bare IPv6 and a port (`fd00::5:8000`).
+    const hp = splitHostPort(address);
+    if (!hp) return undefined;
+    const h = canonicalHost(hp.host);
+    return [...this.endpoints.values()].find((x) => x.port === hp.port && canonicalHost(x.host) === h);
   }
 }

@@ -4,6 +4,7 @@ import { decodeBatch, decodeMessage, DecodeErrorCounts, isEndSeq, readSeq, type 
 import type { KvEventBatch } from './events.js';
 import { LogOncePerKind } from './log-once.js';
 import { parseKvTopic } from './topic.js';
+import { zmqIPv6 } from '../../shared/zmq-ipv6.js';
 
 /**
  * Intake of vLLM KV-event streams over ZeroMQ, in both layouts:
@@ -172,7 +173,7 @@ export class KvEventSubscriber {
   addEndpoint(src: KvEventEndpoint): void {
     if (this.closed) return;
     if (this.sockets.has(src.endpointId)) this.removeEndpoint(src.endpointId);
-    const sock = this.newSubscriber();
+    const sock = this.newSubscriber(src.endpoint);
     sock.connect(src.endpoint);
     sock.subscribe(src.topic ?? '');
     const key = `connect\u0000${src.endpointId}`;
@@ -239,7 +240,7 @@ export class KvEventSubscriber {
    * endpoint; by default the endpoint id is the topic's address and the model its model.
    */
   async bind(address: string, opts: { topicFilter?: string; resolve?: TopicResolver } = {}): Promise<void> {
-    const sock = this.newSubscriber();
+    const sock = this.newSubscriber(address);
     await sock.bind(address);
     sock.subscribe(opts.topicFilter ?? 'kv@');
     this.sockets.set(`bind\u0000${address}`, sock);
@@ -297,8 +298,9 @@ export class KvEventSubscriber {
 
   // ---------------------------------------------------------------------------------------------
 
-  private newSubscriber(): zmq.Subscriber {
-    return new zmq.Subscriber({ receiveHighWaterMark: this.opts.receiveHighWaterMark, maxMessageSize: this.opts.maxMessageBytes, linger: 0 });
+  /** A SUB socket for `endpoint`: with ZeroMQ's IPv6 option unless it is an IPv4 literal (zmqIPv6), so `tcp://*:5557` is dual-stack. */
+  private newSubscriber(endpoint: string): zmq.Subscriber {
+    return new zmq.Subscriber({ receiveHighWaterMark: this.opts.receiveHighWaterMark, maxMessageSize: this.opts.maxMessageBytes, linger: 0, ipv6: zmqIPv6(endpoint) });
   }
 
   private newStream(key: string, endpointId: string, model: string, replayEndpoint: string | undefined): Stream {
@@ -459,7 +461,7 @@ export class KvEventSubscriber {
 
   private async replay(st: Stream, from: bigint): Promise<void> {
     const t = this.opts.replayTimeoutMs;
-    const dealer = new zmq.Dealer({ linger: 0, sendTimeout: t, receiveTimeout: t, maxMessageSize: this.opts.maxMessageBytes });
+    const dealer = new zmq.Dealer({ linger: 0, sendTimeout: t, receiveTimeout: t, maxMessageSize: this.opts.maxMessageBytes, ipv6: zmqIPv6(st.replayEndpoint!) });
     this.replaySockets.add(dealer);
     try {
       dealer.connect(st.replayEndpoint!);

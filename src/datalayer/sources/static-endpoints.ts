@@ -15,7 +15,8 @@ export function parseEndpoint(spec: string, labels: Record<string, string> = {})
   if (scheme !== undefined && !/^https?$/i.test(scheme)) {
     throw new KvgateError(ErrorCode.InvalidConfig, `invalid endpoint "${spec}": scheme ${scheme}:// is not http:// or https://`, { param: 'endpoints' });
   }
-  const authority = scheme !== undefined ? s.slice(scheme.length + 3).split(/[/?#]/)[0] : s;
+  // host[:port] of a URL, after any user:password@ (whose colons are not an address's).
+  const authority = (scheme !== undefined ? s.slice(scheme.length + 3).split(/[/?#]/)[0] : s).replace(/^.*@/, '');
   const v6 = unbracketedIPv6Problem(authority);
   if (v6) throw new KvgateError(ErrorCode.InvalidConfig, `invalid endpoint "${spec}": ${v6}`, { param: 'endpoints' });
   let url: URL;

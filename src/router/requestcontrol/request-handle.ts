@@ -10,6 +10,7 @@ import { modelNotFound, servesModel } from './candidates.js';
 import type { InferenceInput, LifecycleHost } from './types.js';
 import { bodyWithIncludeUsage, UsageStrippingStream } from './stream-usage.js';
 import { isRetryableStatus, retryDelayMs } from './retry-policy.js';
+import { splitHostPort } from '../../shared/host-port.js';
 
 const NOTHING = Buffer.alloc(0);
 /** How vLLM ends every successful stream (see responseEnd). */
@@ -412,7 +413,8 @@ export class RequestHandle implements Evictable {
   servedBy(endpointId: string): void {
     if (this.endpoint?.id === endpointId) return;
     this.d.router.onRetry(this.id, endpointId, this.d.now());
-    this.endpoint = this.pick?.endpoints.find((e) => e.id === endpointId) ?? { id: endpointId, host: endpointId.split(':')[0], port: Number(endpointId.split(':')[1]), url: '', labels: {} };
+    const hp = splitHostPort(endpointId); // `[fd00::5]:8000` as well as `10.0.0.5:8000`
+    this.endpoint = this.pick?.endpoints.find((e) => e.id === endpointId) ?? { id: endpointId, host: hp?.host ?? endpointId, port: hp?.port ?? 0, url: '', labels: {} };
   }
 
   /** Headers kvgate adds to the client's response. */
