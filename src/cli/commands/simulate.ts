@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
-import { intArg, numberArg, durationOption, listArg, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden } from '../parse.js';
+import { intArg, kvBlocksArg, replicasArg, numberArg, durationOption, listArg, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden } from '../parse.js';
 import { addWorkloadShapeOptions, checkWritableFiles, numRequestsDefaults, refuseUnusedWorkloadFlags } from '../options.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
@@ -33,7 +33,7 @@ function seconds(s: number): string {
 function commonOptions(cmd: Command, o: { plan: boolean }): Command {
   if (!o.plan) {
     cmd
-      .option('--replicas <n>', 'modelled replicas', intArg('--replicas', 1), 3)
+      .option('--replicas <n>', 'modelled replicas', replicasArg('--replicas'), 3)
       .option('--fleet <spec>', 'mixed fleet: COUNT:PROFILE[:flag=value…],… e.g. 4:qwen3-32b-h100-tp2,2:llama3-8b-h100:kv-cache-size=8000');
   }
   addWorkloadShapeOptions(
@@ -42,7 +42,7 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
     .option('--max-num-seqs <n>', 'max running sequences per step (default: profile)', intArg('--max-num-seqs', 1))
     .option('--max-num-batched-tokens <n>', 'token budget per step (default: profile)', intArg('--max-num-batched-tokens', 1))
     .option('--block-size <n>', 'KV block size in tokens: 8, 16, 32, 64 or 128 (default: profile)', intArg('--block-size', 1))
-    .option('--kv-cache-size <blocks>', 'KV cache capacity per replica in blocks (default: profile)', intArg('--kv-cache-size', 1))
+    .option('--kv-cache-size <blocks>', 'KV cache capacity per replica in blocks (default: profile)', kvBlocksArg('--kv-cache-size'))
     .option('--max-model-len <n>', 'context length in tokens (default: profile)', intArg('--max-model-len', 1))
     .option('--no-enable-prefix-caching', 'replicas without prefix caching')
     .option('--preset <name>', 'routing preset', 'kvgate')
@@ -159,7 +159,7 @@ export function registerSimulate(program: Command): void {
     { plan: true },
   )
     .requiredOption('--slo <spec>', 'targets to meet, e.g. ttft_p90=2s,tpot_p90=50ms')
-    .option('--max-replicas <n>', 'largest fleet to try', intArg('--max-replicas', 1), 64)
+    .option('--max-replicas <n>', 'largest fleet to try', replicasArg('--max-replicas'), 64)
     .option('--accelerator <name>', 'price replicas as this accelerator (default: from the profile)')
     .option('--accelerators-per-replica <n>', 'accelerators one replica uses (default: from the profile)', intArg('--accelerators-per-replica', 1))
     .option('--replica-hourly <usd>', 'price of one replica per hour instead of the price book', numberArg('--replica-hourly', 0))
