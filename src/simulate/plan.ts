@@ -105,7 +105,7 @@ export function replicaHourly(f: PlanFlags, profile: string): { hourly: number; 
  * never hurt). Prices the answer with the price book (src/cost/): $/hour, $/month, $/1M requests at
  * the throughput the run served.
  */
-export async function runPlan(f: PlanFlags, o: { onStatus?: (m: string) => void } = {}): Promise<Plan> {
+export async function runPlan(f: PlanFlags, o: { onStatus?: (m: string) => void; onProgress?: (run: string, simulatedMs: number) => void } = {}): Promise<Plan> {
   if (f.fleet) throw new KvgateError(ErrorCode.InvalidConfig, 'plan sizes a fleet of one profile: use --profile and engine flags, not --fleet', { param: 'fleet' });
   const base = simulateOptionsOf({ ...f, replicas: 1 });
   const slo: Slo = base.slo!;
@@ -123,7 +123,8 @@ export async function runPlan(f: PlanFlags, o: { onStatus?: (m: string) => void 
     const attempt = async (n: number) => {
       let t = tries.get(n);
       if (t) return t;
-      const run = await runPolicy({ policy: p.name, config: p.config, fleet: [{ ...group, count: n }], reqs, load, seed: base.seed, path: base.path, preparer });
+      const label = `${p.name} at ${n} replica${n > 1 ? 's' : ''}`;
+      const run = await runPolicy({ policy: p.name, config: p.config, fleet: [{ ...group, count: n }], reqs, load, seed: base.seed, path: base.path, preparer, onProgress: o.onProgress && ((ms) => o.onProgress!(label, ms)) });
       const fig = figures(run.records, slo.request);
       const vals = percentileValues(run.records, slo.percentiles);
       t = {

@@ -4,6 +4,7 @@ import { intArg, kvBlocksArg, replicasArg, numberArg, durationOption, listArg, D
 import { addWorkloadShapeOptions, checkWritableFiles, numRequestsDefaults, refuseUnusedWorkloadFlags } from '../options.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
+import { ProgressLines, PROGRESS_INTERVAL_MS, seconds, threeDigits } from '../progress-lines.js';
 
 /** Flags that decide what others would: --fleet sets every replica's count and profile, --compare and --config-file the policy, a trace the load. */
 const OVERRIDES = [
@@ -18,16 +19,6 @@ const OVERRIDES = [
 
 /** plan: --replica-hourly is the price, so the price book's flags would be ignored. */
 const PLAN_OVERRIDES = [['replicaHourly', ['pricing', 'prices', 'accelerator', 'acceleratorsPerReplica']]] as const;
-
-/** Three significant digits (2 decimals at most): 0.0412, 9.87, 123. */
-function threeDigits(x: number): string {
-  return x >= 100 ? x.toFixed(0) : String(+x.toPrecision(3));
-}
-
-/** Seconds with a unit that keeps three digits, so a sub-second run does not read "0.0 s": 41.2 ms, 1.23 s, 12.3 s. */
-function seconds(s: number): string {
-  return s < 1 ? `${threeDigits(s * 1000)} ms` : `${threeDigits(s)} s`;
-}
 
 /** Flags shared by `kvgate simulate` and `kvgate simulate plan`: fleet, policy, workload, arrivals, data paths. */
 function commonOptions(cmd: Command, o: { plan: boolean }): Command {
@@ -76,6 +67,7 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
     .option('--no-kv-events', 'engines publish no KV events (default: they do and the gateway subscribes, as `kvgate up`; precise matching then falls back to the approximate index)')
     .addOption(durationOption('--kv-event-latency', "end of an engine step to its KV-event batch applied in the router's index", 1))
     .option('--no-flow-control', "gateway without its queue and dispatch gate (as `kvgate serve --no-flow-control`; default: on, as the gateway runs)")
+    .addOption(durationOption('--progress-interval', 'wall time between progress lines on stderr, per policy (simulated and wall time so far; none when --json goes to a pipe; 0 = as often as the run checks)', PROGRESS_INTERVAL_MS))
     .option('--json', 'print the report as JSON (byte-identical for the same inputs and seed)', false)
     .option('--out <report.json>', 'write the JSON report')
     .addHelpText('after', DURATION_HELP);
@@ -113,6 +105,7 @@ export function registerSimulate(program: Command): void {
       const opts = simulateOptionsOf(o);
       await checkWritableFiles({ '--out': o.out, '--html': o.html }); // not after minutes of simulation
       const t0 = performance.now();
+      const progress = ProgressLines.wanted(o.json, process.stdout.isTTY) ? new ProgressLines({ prefix: 'simulate', intervalMs: o.progressInterval, write: (l) => process.stderr.write(l) }) : undefined;
       let simulatedS = 0;
       const report = await simulate(
         opts,
@@ -120,7 +113,7 @@ export function registerSimulate(program: Command): void {
           simulatedS += run.simulatedMs / 1000;
           process.stderr.write(`simulate: ${run.policy} done — ${run.records.length} requests, ${seconds(run.simulatedMs / 1000)} simulated, ${seconds((performance.now() - t0) / 1000)} wall so far\n`);
         },
-        { parallel: o.parallel },
+        { parallel: o.parallel, onProgress: progress && ((policy, ms) => progress.tick(policy, ms)) },
       );
       const wallS = (performance.now() - t0) / 1000;
       const json = reportJson(report);
@@ -171,7 +164,8 @@ export function registerSimulate(program: Command): void {
       refuseUnusedWorkloadFlags((k) => cmd.getOptionValueSource(k) === 'cli', o);
       await checkWritableFiles({ '--out': o.out }); // not after minutes of simulation
       const { runPlan, formatPlan, planJson, planMisses } = await import('../../simulate/plan.js');
-      const plan = await runPlan(o, { onStatus: (m: string) => process.stderr.write(`simulate plan: ${m}\n`) });
+      const progress = ProgressLines.wanted(o.json, process.stdout.isTTY) ? new ProgressLines({ prefix: 'simulate plan', intervalMs: o.progressInterval, write: (l) => process.stderr.write(l) }) : undefined;
+      const plan = await runPlan(o, { onStatus: (m: string) => process.stderr.write(`simulate plan: ${m}\n`), onProgress: progress && ((label, ms) => progress.tick(label, ms)) });
       if (o.out) (await import('node:fs')).writeFileSync(o.out, `${planJson(plan)}\n`);
       process.stdout.write(o.json ? `${planJson(plan)}\n` : `${formatPlan(plan)}\n`);
       // A policy without an answer fails the plan, and says why (failed requests, or the targets missed).
