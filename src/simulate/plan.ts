@@ -6,7 +6,7 @@ import { workloadOf, type Policy } from './simulate.js';
 import { runPolicy } from './run-policy.js';
 import { checkFleetSize } from './fleet.js';
 import { RequestPreparer } from './requests.js';
-import { figures, reportJson } from './report.js';
+import { errorsByStatus, figures, reportJson } from './report.js';
 import { percentileValues, type Slo } from './slo.js';
 import { loadProfile } from '../engine/index.js';
 import { formatErrorMessages, type ErrorMessageCount } from '../bench/error-messages.js';
@@ -140,7 +140,7 @@ export async function runPlan(f: PlanFlags, o: { onStatus?: (m: string) => void;
       };
       tries.set(n, t);
       const verb = t.met ? (n > 1 ? 'meet' : 'meets') : n > 1 ? 'miss' : 'misses';
-      const failed = t.failed ? `; ${t.failed} of ${t.requests} requests failed: ${statusCounts(t.errors_by_status)}` : '';
+      const failed = t.failed ? `; ${t.failed} of ${t.requests} requests failed: ${errorsByStatus(t.errors_by_status)}` : '';
       o.onStatus?.(`${p.name}: ${n} replica${n > 1 ? 's' : ''} ${verb} the SLO (${t.values.map((v) => `${v.metric} ${v.value_ms === null ? '—' : Math.round(v.value_ms)} ms`).join(', ')}${failed})`);
       return t;
     };
@@ -193,14 +193,6 @@ export function planJson(p: Plan): string {
   return reportJson(p);
 }
 
-/** "400×3 · 503×1" (most first). */
-function statusCounts(byStatus: Record<string, number>): string {
-  return Object.entries(byStatus)
-    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
-    .map(([status, n]) => `${status}×${n}`)
-    .join(' · ');
-}
-
 /**
  * The policies no fleet size served within the SLO, each with why at the largest size tried (its
  * failed requests by status and message): what `kvgate simulate plan` prints on stderr before it
@@ -213,9 +205,9 @@ export function planMisses(p: Plan): string[] {
     const largest = x.tries[x.tries.length - 1];
     const under = p.policies.length > 1 ? ` under ${x.policy}` : '';
     const why = largest.failed
-      ? `${largest.failed} of ${largest.requests} requests failed at ${largest.replicas} (${statusCounts(largest.errors_by_status)}), and a plan with failed requests does not meet an SLO:`
+      ? `${largest.failed} of ${largest.requests} requests failed at ${largest.replicas} (${errorsByStatus(largest.errors_by_status)}), and a plan with failed requests does not meet an SLO:`
       : `${largest.values.filter((v) => v.value_ms === null || v.value_ms > v.max_ms).map((v) => `${v.metric} ${v.value_ms === null ? '—' : +v.value_ms.toPrecision(3)} ms > ${v.max_ms} ms`).join(', ')} at ${largest.replicas}`;
-    lines.push(`no fleet of 1 to ${largest.replicas} replicas meets the SLO ${p.slo}${under}: ${why}`);
+    lines.push(`no fleet of ${largest.replicas === 1 ? '1 replica' : `1 to ${largest.replicas} replicas`} meets the SLO ${p.slo}${under}: ${why}`);
     if (largest.failed) lines.push(...formatErrorMessages(largest.error_messages, largest.failed));
   }
   return lines;
@@ -230,7 +222,7 @@ export function formatPlan(p: Plan): string {
       return [
         x.policy,
         x.replicas === null ? `> ${Math.max(...x.tries.map((t) => t.replicas))}` : String(x.replicas),
-        shown.failed ? `${shown.failed} of ${shown.requests} (${statusCounts(shown.errors_by_status)})` : '0',
+        shown.failed ? `${shown.failed} of ${shown.requests} (${errorsByStatus(shown.errors_by_status)})` : '0',
         ...shown.values.map((v) => (v.value_ms === null ? '—' : v.value_ms.toFixed(0))),
         formatUsd(x.cost?.hourly),
         formatUsd(x.cost?.monthly),
