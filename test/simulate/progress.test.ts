@@ -33,12 +33,15 @@ test('kvgate simulate and simulate plan print progress on stderr per policy; nev
     const r = await runKvgate(['simulate', ...RUN, '--parallel', parallel], { timeoutMs: 120_000 });
     assert.equal(r.code, 0, r.stderr);
     for (const policy of ['random', 'kvgate']) assert.match(r.stderr, LINE('simulate', policy), `--parallel ${parallel}: ${r.stderr}`);
+    for (const policy of ['random', 'kvgate']) assert.match(r.stderr, new RegExp(`^simulate: ${policy} done — 1\\d\\d requests`, 'm'));
     assert.doesNotMatch(r.stdout, / simulated, .* wall$/m);
   }
   // The test's stdout is a pipe: --json keeps stderr free of progress lines, and stdout is only the JSON.
   const j = await runKvgate(['simulate', ...RUN, '--json'], { timeoutMs: 120_000 });
   assert.equal(j.code, 0, j.stderr);
   assert.doesNotMatch(j.stderr, / — \d+(\.\d+)? (ms|s) simulated, /);
+  assert.doesNotMatch(j.stderr, / done — /);
+  assert.match(j.stderr, /^simulate: wall .* simulated s per wall s\)$/m); // the final speed line stays
   assert.equal(JSON.parse(j.stdout).policies.length, 2);
   const plan = ['simulate', 'plan', ...RUN, '--slo', 'ttft_p90=10s', '--replica-hourly', '1', '--max-replicas', '2'];
   const p = await runKvgate(plan, { timeoutMs: 120_000 });

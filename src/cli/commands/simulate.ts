@@ -111,7 +111,7 @@ export function registerSimulate(program: Command): void {
         opts,
         (run) => {
           simulatedS += run.simulatedMs / 1000;
-          process.stderr.write(`simulate: ${run.policy} done — ${run.records.length} requests, ${seconds(run.simulatedMs / 1000)} simulated, ${seconds((performance.now() - t0) / 1000)} wall so far\n`);
+          if (progress) process.stderr.write(`simulate: ${run.policy} done — ${run.records.length} requests, ${seconds(run.simulatedMs / 1000)} simulated, ${seconds((performance.now() - t0) / 1000)} wall so far\n`);
         },
         { parallel: o.parallel, onProgress: progress && ((policy, ms) => progress.tick(policy, ms)) },
       );
