@@ -1,6 +1,6 @@
 import type { BenchReport } from './report.js';
 import { formatTable } from './report.js';
-import { COLORS, W, H, PAD, esc, niceMax, axes, legend, svg, lineChart, barChart, htmlPage } from './svg-chart.js';
+import { COLORS, W, H, PAD, esc, niceMax, axes, svg, lineChart, barChart, htmlPage } from './svg-chart.js';
 
 /** Empirical CDF per report of one latency (ms). */
 function cdfChart(reports: BenchReport[], field: 'ttft_ms' | 'e2e_ms', title: string): string {
@@ -12,7 +12,7 @@ function cdfChart(reports: BenchReport[], field: 'ttft_ms' | 'e2e_ms', title: st
     const pts = s.map((v, j) => `${(PAD.l + (v / xMax) * (W - PAD.l - PAD.r)).toFixed(1)},${(H - PAD.b - ((j + 1) / s.length) * (H - PAD.t - PAD.b)).toFixed(1)}`);
     body += `<polyline class="series" fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="2" points="${pts.join(' ')}"/>`;
   });
-  return svg(title, body + legend(reports.map((r) => r.label)));
+  return svg(title, body, reports.map((r, i) => ({ label: r.label, color: COLORS[i % COLORS.length] })));
 }
 
 /** p50 and p90 TTFT against the offered rate (or the stage number when closed loop). */

@@ -1,12 +1,37 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { parseListenHost } from '../shared/host-port.js';
+import { MAX_KV_BLOCKS, MAX_REPLICAS, describeBlockLimit } from '../engine/limits.js';
 
 /** commander argument parsers that name the bad value. */
 export function intArg(name: string, min = 0) {
   return (v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min} (got "${v}")`);
+    return n;
+  };
+}
+
+/**
+ * A KV cache size in blocks (`--kv-cache-size` of sim, up and simulate): an integer from 1 to
+ * MAX_KV_BLOCKS, what the engine model can allocate (src/engine/limits.ts); "1e10" was taken and
+ * crashed in a typed-array RangeError.
+ */
+export function kvBlocksArg(name: string) {
+  const int = intArg(name, 1);
+  return (v: string): number => {
+    const n = int(v);
+    if (n > MAX_KV_BLOCKS) throw new InvalidArgumentError(`${name} must be at most ${describeBlockLimit(MAX_KV_BLOCKS)}, what the engine model can allocate for one replica (got "${v}")`);
+    return n;
+  };
+}
+
+/** A replica count of `kvgate simulate` (`--replicas`, plan's `--max-replicas`): 1 to MAX_REPLICAS. */
+export function replicasArg(name: string) {
+  const int = intArg(name, 1);
+  return (v: string): number => {
+    const n = int(v);
+    if (n > MAX_REPLICAS) throw new InvalidArgumentError(`${name} must be at most ${MAX_REPLICAS} replicas, the largest fleet kvgate simulate models (got "${v}")`);
     return n;
   };
 }

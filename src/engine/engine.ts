@@ -20,6 +20,7 @@ import { createRng } from '../shared/rng.js';
 import { loadFactor, stepDurationMs, type LatencyModel, type LatencyProfile } from './profiles.js';
 import { gaussianClamped } from './jitter.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { MAX_KV_BLOCKS, describeBlockLimit } from './limits.js';
 
 export interface EngineOptions {
   profile: LatencyProfile;
@@ -151,7 +152,6 @@ export class SimEngine implements Engine {
     this.enablePrefixCaching = opts.enablePrefixCaching ?? true;
     this.modelName = opts.modelName ?? opts.profile.model;
     this.hashSeed = opts.hashSeed ?? this.modelName;
-    this.pool = new BlockPool(this.numGpuBlocks, opts.kvEvents ?? true);
     this.wallClock = opts.clock instanceof RealClock;
     this.noise = createRng((this.seed ^ 0x6a09e667) >>> 0);
     this.maxLoras = opts.maxLoras;
@@ -161,6 +161,9 @@ export class SimEngine implements Engine {
     for (const [k, v] of Object.entries({ blockSize: this.blockSize, kvCacheSize: this.numGpuBlocks, maxNumSeqs: this.maxNumSeqs, maxNumBatchedTokens: this.maxNumBatchedTokens })) {
       if (!Number.isInteger(v) || v <= 0) throw new KvgateError(ErrorCode.InvalidConfig, `${k} must be a positive integer (got ${v})`, { param: k });
     }
+    // Checked before the pool is built: its tables are allocated up front (limits.ts).
+    if (this.numGpuBlocks > MAX_KV_BLOCKS) throw new KvgateError(ErrorCode.InvalidConfig, `kvCacheSize must be at most ${describeBlockLimit(MAX_KV_BLOCKS)} (got ${this.numGpuBlocks})`, { param: 'kvCacheSize' });
+    this.pool = new BlockPool(this.numGpuBlocks, opts.kvEvents ?? true);
   }
 
   submit(req: EngineRequest, listener: RequestListener): void {

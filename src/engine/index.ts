@@ -5,3 +5,4 @@ export { createTokenizer, EstimateTokenizer, ESTIMATE_OUTPUT_VOCAB, renderChatML
 export { RealClock, VirtualClock } from './clock.js';
 export { hashBlocks, rootHash, hashBlock, type BlockHashContext } from '../shared/hashing/block-hash.js';
 export { BlockPool } from './block-pool.js';
+export { MAX_KV_BLOCKS, MAX_REPLICAS, MAX_FLEET_KV_BLOCKS, KV_BLOCK_BYTES, describeBlockLimit } from './limits.js';

@@ -9,12 +9,20 @@ import { TimerQueue, type VirtualTimer } from '../engine/timer-queue.js';
  * same virtual instant, before it fires the next timer. Nothing here reads a wall clock, and
  * continuations run in a fixed order, so a run is reproducible.
  */
+/** Events between progress calls (a power of two): cheap to test, and a few ms of work apart. */
+const PROGRESS_EVERY = 1024;
+
 export class EventLoop implements Clock {
   private t = 0;
   private readonly timers = new TimerQueue();
   private settle = false;
   /** Timers fired so far. */
   events = 0;
+  /**
+   * Told the virtual time every PROGRESS_EVERY events (progress reports; it must not touch the
+   * simulation — reading a wall clock there is fine, it changes no result).
+   */
+  onProgress?: (nowMs: number) => void;
 
   now(): number {
     return this.t;
@@ -47,6 +55,7 @@ export class EventLoop implements Clock {
       if (top.cancelled) continue;
       this.t = top.due;
       this.events++;
+      if ((this.events & (PROGRESS_EVERY - 1)) === 0) this.onProgress?.(this.t);
       top.fn();
     }
   }

@@ -1,4 +1,4 @@
-import { createEngine, loadProfile, BLOCK_SIZES, type SimEngine } from '../engine/index.js';
+import { createEngine, loadProfile, BLOCK_SIZES, MAX_KV_BLOCKS, MAX_REPLICAS, MAX_FLEET_KV_BLOCKS, describeBlockLimit, type SimEngine } from '../engine/index.js';
 import type { Clock } from '../engine/types.js';
 import type { EndpointInfo } from '../router/api.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
@@ -49,6 +49,7 @@ export function parseFleetSpec(spec: string, defaults: Omit<ReplicaGroup, 'count
     const [countText, profile, ...flags] = part.trim().split(':');
     const count = Number(countText);
     if (!Number.isInteger(count) || count < 1) throw bad(`"${part}": a group starts with a replica count >= 1 (COUNT:PROFILE[:flag=value…])`);
+    if (count > MAX_REPLICAS) throw bad(`"${part}": at most ${MAX_REPLICAS} replicas, the largest fleet kvgate simulate models (got ${count})`);
     if (!profile) throw bad(`"${part}": name a profile after the count`);
     const g: ReplicaGroup = { ...defaults, count, profile };
     for (const f of flags) {
@@ -63,6 +64,7 @@ export function parseFleetSpec(spec: string, defaults: Omit<ReplicaGroup, 'count
       const n = Number(v);
       if (!key) throw bad(`unknown engine flag "${k}" (known: ${[...Object.keys(ENGINE_KEYS), 'enable-prefix-caching'].join(', ')})`);
       if (!Number.isInteger(n) || n < 1) throw bad(`${k} must be a positive integer (got "${v}")`);
+      if (key === 'kvCacheSize' && n > MAX_KV_BLOCKS) throw bad(`kv-cache-size must be at most ${describeBlockLimit(MAX_KV_BLOCKS)}, what the engine model can allocate for one replica (got "${v}")`);
       (g as unknown as Record<string, number>)[key] = n;
     }
     return g;
@@ -88,11 +90,36 @@ function prefixCaching(k: string, v: string | undefined, bad: (msg: string) => K
 }
 
 /**
+ * Refuses a fleet bigger than the engine model can build (src/engine/limits.ts): more than
+ * MAX_REPLICAS replicas, or more than MAX_FLEET_KV_BLOCKS KV blocks over all replicas (a profile's
+ * default cache counts). `countFlag` is the flag that set the counts (--replicas, --fleet, plan's
+ * --max-replicas), named in the message with --kv-cache-size; unknown profiles are left to the caller.
+ */
+export function checkFleetSize(groups: ReplicaGroup[], countFlag = '--replicas'): void {
+  const replicas = groups.reduce((a, g) => a + g.count, 0);
+  if (replicas > MAX_REPLICAS) {
+    throw new KvgateError(ErrorCode.InvalidConfig, `${countFlag}: ${replicas} replicas, more than the ${MAX_REPLICAS} kvgate simulate models`, { param: countFlag.slice(2) });
+  }
+  const blocks = groups.map((g) => g.count * (g.kvCacheSize ?? loadProfile(g.profile).engine.numGpuBlocks));
+  const total = blocks.reduce((a, b) => a + b, 0);
+  if (total > MAX_FLEET_KV_BLOCKS) {
+    const parts = groups.map((g, i) => `${g.count} × ${(blocks[i] / g.count).toLocaleString('en-US')}${g.kvCacheSize === undefined ? ` (${g.profile}'s)` : ''}`).join(' + ');
+    throw new KvgateError(
+      ErrorCode.InvalidConfig,
+      `${countFlag} and --kv-cache-size: ${parts} = ${total.toLocaleString('en-US')} KV blocks over the fleet, more than kvgate simulate models: at most ${describeBlockLimit(MAX_FLEET_KV_BLOCKS)}; lower ${countFlag} or --kv-cache-size`,
+      { param: countFlag.slice(2) },
+    );
+  }
+}
+
+/**
  * Builds the modelled replicas on `clock`. Throws InvalidConfig for a block size `kvgate sim` refuses. Replica i is seeded `seed + i` as `kvgate up` seeds its
  * simulators; ids are "sim-<i>:8000" (host:port, as the router keys endpoints). `kvEvents`: the
  * engines emit KV events (a little work per block; only when someone reads them).
  */
 export function buildFleet(groups: ReplicaGroup[], clock: Clock, seed: number, kvEvents = false): ModelledReplica[] {
+  for (const g of groups) loadProfile(g.profile); // an unknown profile says so before any size check
+  checkFleetSize(groups);
   const replicas: ModelledReplica[] = [];
   for (const g of groups) {
     const profile = loadProfile(g.profile);

@@ -1,6 +1,6 @@
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import type { WorkloadOptions } from '../bench/workloads.js';
-import { parseFleetSpec, type ReplicaGroup } from './fleet.js';
+import { checkFleetSize, parseFleetSpec, type ReplicaGroup } from './fleet.js';
 import { resolvePolicies, DEFAULT_PATH, type SimulateOptions } from './simulate.js';
 import { parseSlo, type Slo } from './slo.js';
 import { listProfiles } from '../engine/index.js';
@@ -86,6 +86,7 @@ export function fleetOf(f: SimulateFlags): ReplicaGroup[] {
       throw new KvgateError(ErrorCode.InvalidConfig, `${f.fleet ? '--fleet' : '--profile'}: unknown profile "${g.profile}" (available: ${known.join(', ')})`, { param: f.fleet ? 'fleet' : 'profile' });
     }
   }
+  checkFleetSize(groups, f.fleet ? '--fleet' : '--replicas');
   return groups;
 }
 

@@ -4,8 +4,9 @@ import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { fleetOf, simulateOptionsOf, type SimulateFlags } from './options.js';
 import { workloadOf, type Policy } from './simulate.js';
 import { runPolicy } from './run-policy.js';
+import { checkFleetSize } from './fleet.js';
 import { RequestPreparer } from './requests.js';
-import { figures, reportJson } from './report.js';
+import { errorsByStatus, figures, reportJson } from './report.js';
 import { percentileValues, type Slo } from './slo.js';
 import { loadProfile } from '../engine/index.js';
 import { formatErrorMessages, type ErrorMessageCount } from '../bench/error-messages.js';
@@ -104,13 +105,14 @@ export function replicaHourly(f: PlanFlags, profile: string): { hourly: number; 
  * never hurt). Prices the answer with the price book (src/cost/): $/hour, $/month, $/1M requests at
  * the throughput the run served.
  */
-export async function runPlan(f: PlanFlags, o: { onStatus?: (m: string) => void } = {}): Promise<Plan> {
+export async function runPlan(f: PlanFlags, o: { onStatus?: (m: string) => void; onProgress?: (run: string, simulatedMs: number) => void } = {}): Promise<Plan> {
   if (f.fleet) throw new KvgateError(ErrorCode.InvalidConfig, 'plan sizes a fleet of one profile: use --profile and engine flags, not --fleet', { param: 'fleet' });
   const base = simulateOptionsOf({ ...f, replicas: 1 });
   const slo: Slo = base.slo!;
   if (slo.percentiles.length === 0) throw new KvgateError(ErrorCode.InvalidConfig, '--slo needs percentile targets for plan, e.g. ttft_p90=2s,tpot_p90=50ms', { param: 'slo' });
   if (!f.trace && f.rate === undefined && !f.stages) throw new KvgateError(ErrorCode.InvalidConfig, 'plan needs the load to size for: --rate R (with --duration), --stages or --trace', { param: 'rate' });
   const group = fleetOf({ ...f, replicas: 1 })[0];
+  checkFleetSize([{ ...group, count: f.maxReplicas }], '--max-replicas'); // the largest size plan may try, before minutes of simulation
   const price = replicaHourly(f, group.profile);
   const { reqs, load } = workloadOf(base);
   const model = loadProfile(group.profile).model;
@@ -121,7 +123,8 @@ export async function runPlan(f: PlanFlags, o: { onStatus?: (m: string) => void 
     const attempt = async (n: number) => {
       let t = tries.get(n);
       if (t) return t;
-      const run = await runPolicy({ policy: p.name, config: p.config, fleet: [{ ...group, count: n }], reqs, load, seed: base.seed, path: base.path, preparer });
+      const label = `${p.name} at ${n} replica${n > 1 ? 's' : ''}`;
+      const run = await runPolicy({ policy: p.name, config: p.config, fleet: [{ ...group, count: n }], reqs, load, seed: base.seed, path: base.path, preparer, onProgress: o.onProgress && ((ms) => o.onProgress!(label, ms)) });
       const fig = figures(run.records, slo.request);
       const vals = percentileValues(run.records, slo.percentiles);
       t = {
@@ -137,7 +140,7 @@ export async function runPlan(f: PlanFlags, o: { onStatus?: (m: string) => void 
       };
       tries.set(n, t);
       const verb = t.met ? (n > 1 ? 'meet' : 'meets') : n > 1 ? 'miss' : 'misses';
-      const failed = t.failed ? `; ${t.failed} of ${t.requests} requests failed: ${statusCounts(t.errors_by_status)}` : '';
+      const failed = t.failed ? `; ${t.failed} of ${t.requests} requests failed: ${errorsByStatus(t.errors_by_status)}` : '';
       o.onStatus?.(`${p.name}: ${n} replica${n > 1 ? 's' : ''} ${verb} the SLO (${t.values.map((v) => `${v.metric} ${v.value_ms === null ? '—' : Math.round(v.value_ms)} ms`).join(', ')}${failed})`);
       return t;
     };
@@ -190,14 +193,6 @@ export function planJson(p: Plan): string {
   return reportJson(p);
 }
 
-/** "400×3 · 503×1" (most first). */
-function statusCounts(byStatus: Record<string, number>): string {
-  return Object.entries(byStatus)
-    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
-    .map(([status, n]) => `${status}×${n}`)
-    .join(' · ');
-}
-
 /**
  * The policies no fleet size served within the SLO, each with why at the largest size tried (its
  * failed requests by status and message): what `kvgate simulate plan` prints on stderr before it
@@ -210,9 +205,9 @@ export function planMisses(p: Plan): string[] {
     const largest = x.tries[x.tries.length - 1];
     const under = p.policies.length > 1 ? ` under ${x.policy}` : '';
     const why = largest.failed
-      ? `${largest.failed} of ${largest.requests} requests failed at ${largest.replicas} (${statusCounts(largest.errors_by_status)}), and a plan with failed requests does not meet an SLO:`
+      ? `${largest.failed} of ${largest.requests} requests failed at ${largest.replicas} (${errorsByStatus(largest.errors_by_status)}), and a plan with failed requests does not meet an SLO:`
       : `${largest.values.filter((v) => v.value_ms === null || v.value_ms > v.max_ms).map((v) => `${v.metric} ${v.value_ms === null ? '—' : +v.value_ms.toPrecision(3)} ms > ${v.max_ms} ms`).join(', ')} at ${largest.replicas}`;
-    lines.push(`no fleet of 1 to ${largest.replicas} replicas meets the SLO ${p.slo}${under}: ${why}`);
+    lines.push(`no fleet of ${largest.replicas === 1 ? '1 replica' : `1 to ${largest.replicas} replicas`} meets the SLO ${p.slo}${under}: ${why}`);
     if (largest.failed) lines.push(...formatErrorMessages(largest.error_messages, largest.failed));
   }
   return lines;
@@ -227,7 +222,7 @@ export function formatPlan(p: Plan): string {
       return [
         x.policy,
         x.replicas === null ? `> ${Math.max(...x.tries.map((t) => t.replicas))}` : String(x.replicas),
-        shown.failed ? `${shown.failed} of ${shown.requests} (${statusCounts(shown.errors_by_status)})` : '0',
+        shown.failed ? `${shown.failed} of ${shown.requests} (${errorsByStatus(shown.errors_by_status)})` : '0',
         ...shown.values.map((v) => (v.value_ms === null ? '—' : v.value_ms.toFixed(0))),
         formatUsd(x.cost?.hourly),
         formatUsd(x.cost?.monthly),

@@ -29,29 +29,38 @@ export function workloadOf(o: Pick<PolicyJob, 'workload' | 'trace' | 'load'>): {
   return { reqs: buildWorkload(o.workload), load: o.load };
 }
 
+/** Told, during job `index`'s run, the virtual time it has reached (ms). */
+export type OnJobProgress = (index: number, simulatedMs: number) => void;
+
 /** Runs jobs in this thread, sharing the workload (and its tokenization) between them. */
-export async function runJobsHere(jobs: PolicyJob[], onRun?: (run: PolicyRun, index: number) => void): Promise<PolicyRun[]> {
+export async function runJobsHere(jobs: PolicyJob[], onRun?: (run: PolicyRun, index: number) => void, onProgress?: OnJobProgress): Promise<PolicyRun[]> {
   if (jobs.length === 0) return [];
   const { reqs, load } = workloadOf(jobs[0]);
   const preparer = new RequestPreparer(loadProfile(jobs[0].fleet[0].profile).model);
   const runs: PolicyRun[] = [];
   for (const [i, j] of jobs.entries()) {
-    const run = await runPolicy({ policy: j.policy, config: j.config, fleet: j.fleet, reqs, load, seed: j.seed, path: j.path, preparer });
+    const run = await runPolicy({ policy: j.policy, config: j.config, fleet: j.fleet, reqs, load, seed: j.seed, path: j.path, preparer, onProgress: onProgress && ((ms) => onProgress(i, ms)) });
     onRun?.(run, i);
     runs.push(run);
   }
   return runs;
 }
 
-export async function runPolicyJob(job: PolicyJob): Promise<PolicyRun> {
-  return (await runJobsHere([job]))[0];
+export async function runPolicyJob(job: PolicyJob, onProgress?: (simulatedMs: number) => void): Promise<PolicyRun> {
+  return (await runJobsHere([job], undefined, onProgress && ((_i, ms) => onProgress(ms))))[0];
 }
+
+/** What a policy worker posts: progress while it runs (at most every WORKER_PROGRESS_MS of wall time), then its run. */
+export type WorkerMessage = { kind: 'progress'; simulatedMs: number } | { kind: 'done'; run: PolicyRun };
+
+/** Wall ms between a worker's progress messages (the parent throttles its lines further). */
+export const WORKER_PROGRESS_MS = 250;
 
 /**
  * Runs jobs on up to `parallel` worker threads (each builds the workload itself; results are the
  * same as in one thread, since every run is seeded and independent). Results in job order.
  */
-export async function runJobsInWorkers(jobs: PolicyJob[], parallel: number, onRun?: (run: PolicyRun, index: number) => void): Promise<PolicyRun[]> {
+export async function runJobsInWorkers(jobs: PolicyJob[], parallel: number, onRun?: (run: PolicyRun, index: number) => void, onProgress?: OnJobProgress): Promise<PolicyRun[]> {
   const fromSource = import.meta.url.endsWith('.ts');
   const entry = new URL(`./policy-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url);
   const runs: PolicyRun[] = new Array(jobs.length);
@@ -61,7 +70,7 @@ export async function runJobsInWorkers(jobs: PolicyJob[], parallel: number, onRu
       const i = next++;
       runs[i] = await new Promise<PolicyRun>((resolve, reject) => {
         const w = fromSource ? sourceWorker(entry, jobs[i]) : new Worker(entry, { workerData: jobs[i] });
-        w.once('message', (run: PolicyRun) => resolve(run));
+        w.on('message', (m: WorkerMessage) => (m.kind === 'done' ? resolve(m.run) : onProgress?.(i, m.simulatedMs)));
         w.once('error', (err) => reject(new KvgateError(ErrorCode.Internal, `simulating ${jobs[i].policy}: ${err.message}`)));
         w.once('exit', (code) => code !== 0 && reject(new KvgateError(ErrorCode.Internal, `simulating ${jobs[i].policy}: worker exited ${code}`)));
       });

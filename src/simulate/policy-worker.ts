@@ -1,6 +1,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { runPolicyJob, type PolicyJob } from './policy-job.js';
+import { runPolicyJob, WORKER_PROGRESS_MS, type PolicyJob, type WorkerMessage } from './policy-job.js';
 
-/** Worker-thread entry: runs one policy job (see policy-job.ts) and posts its PolicyRun back. */
-const run = await runPolicyJob(workerData as PolicyJob);
-parentPort!.postMessage(run);
+/** Worker-thread entry: runs one policy job (see policy-job.ts), posting progress now and then and its PolicyRun at the end. */
+let last = performance.now();
+const post = (m: WorkerMessage) => parentPort!.postMessage(m);
+const run = await runPolicyJob(workerData as PolicyJob, (simulatedMs) => {
+  const now = performance.now();
+  if (now - last < WORKER_PROGRESS_MS) return;
+  last = now;
+  post({ kind: 'progress', simulatedMs });
+});
+post({ kind: 'done', run });

@@ -183,7 +183,7 @@ function table(rows: string[][]): string {
 }
 
 /** "503×26 · 400×2" (largest first), or "—" when there were none. */
-function errorsByStatus(byStatus: Record<string, number>): string {
+export function errorsByStatus(byStatus: Record<string, number>): string {
   const parts = Object.entries(byStatus).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   return parts.length === 0 ? '—' : parts.map(([status, n]) => `${status}×${n}`).join(' · ');
 }

@@ -59,6 +59,8 @@ export interface PolicyRunInput {
   path: PathModel;
   /** Prepares workload requests (bodies with the served model name, engine token ids); shared across policies. */
   preparer: RequestPreparer;
+  /** Told the virtual time reached (ms from the start) every few thousand events, for progress lines; changes nothing. */
+  onProgress?: (simulatedMs: number) => void;
 }
 
 /** What the client saw of one request (times in ms; startMs from the run's start). */
@@ -126,6 +128,7 @@ export interface PolicyRun {
  */
 export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
   const clock = new EventLoop();
+  clock.onProgress = input.onProgress;
   const withEvents = input.path.kvEvents && readsKvEvents(input.config);
   const replicas = buildFleet(input.fleet, clock, input.seed, withEvents);
   // The gateway's KV-event intake and router-side tokenizer (`--tokenizer estimate`, the engines' own), for policies that read them.

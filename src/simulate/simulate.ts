@@ -84,18 +84,20 @@ function noRequests(o: SimulateOptions): KvgateError {
 /**
  * Runs every policy over the same fleet, workload and seed and reports them side by side, on up to
  * `parallel` worker threads (1: in this thread, one after another). The report does not depend on
- * `parallel`. `onPolicy` is told as each policy finishes (for progress output).
+ * `parallel`. `onPolicy` is told as each policy finishes, `opts.onProgress` now and then while one
+ * runs (the virtual time it reached; for progress output, it changes nothing).
  */
-export async function simulate(o: SimulateOptions, onPolicy?: (run: PolicyRun) => void, opts: { parallel?: number } = {}): Promise<SimulateReport> {
+export async function simulate(o: SimulateOptions, onPolicy?: (run: PolicyRun) => void, opts: { parallel?: number; onProgress?: (policy: string, simulatedMs: number) => void } = {}): Promise<SimulateReport> {
   if (o.policies.length === 0) throw new KvgateError(ErrorCode.InvalidConfig, 'no policy to simulate', { param: 'compare' });
   for (const g of o.fleet) loadProfile(g.profile); // unknown profiles fail here, not in a worker
   const jobs: PolicyJob[] = o.policies.map((p) => ({ policy: p.name, config: p.config, fleet: o.fleet, workload: o.workload, trace: o.trace, load: o.load, seed: o.seed, path: o.path }));
   const parallel = Math.min(opts.parallel ?? 1, jobs.length);
+  const progress = opts.onProgress && ((i: number, ms: number) => opts.onProgress!(jobs[i].policy, ms));
   let runs: PolicyRun[];
   if (parallel > 1) {
     workloadOf(o); // bad workloads and traces fail here, with their own message
-    runs = await runJobsInWorkers(jobs, parallel, (run) => onPolicy?.(run));
-  } else runs = await runJobsHere(jobs, (run) => onPolicy?.(run));
+    runs = await runJobsInWorkers(jobs, parallel, (run) => onPolicy?.(run), progress);
+  } else runs = await runJobsHere(jobs, (run) => onPolicy?.(run), progress);
   if (runs.every((r) => r.records.length === 0)) throw noRequests(o);
   return { kvgate_simulate: 1, config: reportConfig(o), policies: runs.map((run) => policyReport(run, o.slo?.request)) };
 }

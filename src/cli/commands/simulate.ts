@@ -1,8 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
-import { intArg, numberArg, durationOption, listArg, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden } from '../parse.js';
+import { intArg, kvBlocksArg, replicasArg, numberArg, durationOption, listArg, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden } from '../parse.js';
 import { addWorkloadShapeOptions, checkWritableFiles, numRequestsDefaults, refuseUnusedWorkloadFlags } from '../options.js';
 import { WORKLOADS } from '../../bench/workloads.js';
+import { ProgressLines, PROGRESS_INTERVAL_MS, seconds, threeDigits } from '../progress-lines.js';
 
 /** Flags that decide what others would: --fleet sets every replica's count and profile, --compare and --config-file the policy, a trace the load. */
 const OVERRIDES = [
@@ -18,37 +19,27 @@ const OVERRIDES = [
 /** plan: --replica-hourly is the price, so the price book's flags would be ignored. */
 const PLAN_OVERRIDES = [['replicaHourly', ['pricing', 'prices', 'accelerator', 'acceleratorsPerReplica']]] as const;
 
-/** Three significant digits (2 decimals at most): 0.0412, 9.87, 123. */
-function threeDigits(x: number): string {
-  return x >= 100 ? x.toFixed(0) : String(+x.toPrecision(3));
-}
-
-/** Seconds with a unit that keeps three digits, so a sub-second run does not read "0.0 s": 41.2 ms, 1.23 s, 12.3 s. */
-function seconds(s: number): string {
-  return s < 1 ? `${threeDigits(s * 1000)} ms` : `${threeDigits(s)} s`;
-}
-
 /** Flags shared by `kvgate simulate` and `kvgate simulate plan`: fleet, policy, workload, arrivals, data paths. */
 function commonOptions(cmd: Command, o: { plan: boolean }): Command {
   if (!o.plan) {
     cmd
-      .option('--replicas <n>', 'modelled replicas', intArg('--replicas', 1), 3)
-      .option('--fleet <spec>', 'mixed fleet: COUNT:PROFILE[:flag=value…],… e.g. 4:qwen3-32b-h100-tp2,2:llama3-8b-h100:kv-cache-size=8000');
+      .option('--replicas <n>', 'modelled replicas, all of --profile; at most 4096', replicasArg('--replicas'), 3)
+      .option('--fleet <spec>', 'mixed fleet instead of --replicas and --profile: COUNT:PROFILE[:flag=value…],… (flags: the engine flags below without dashes; counts sum to at most 4096), e.g. 4:qwen3-32b-h100-tp2,2:llama3-8b-h100:kv-cache-size=8000 (default: none, --replicas × --profile)');
   }
   addWorkloadShapeOptions(
     cmd
     .option('--profile <name>', 'engine profile of every replica (instant, qwen2.5-3b-tpu-v6e, qwen3-32b-h100-tp2, llama3-8b-h100)', 'qwen2.5-3b-tpu-v6e')
-    .option('--max-num-seqs <n>', 'max running sequences per step (default: profile)', intArg('--max-num-seqs', 1))
-    .option('--max-num-batched-tokens <n>', 'token budget per step (default: profile)', intArg('--max-num-batched-tokens', 1))
-    .option('--block-size <n>', 'KV block size in tokens: 8, 16, 32, 64 or 128 (default: profile)', intArg('--block-size', 1))
-    .option('--kv-cache-size <blocks>', 'KV cache capacity per replica in blocks (default: profile)', intArg('--kv-cache-size', 1))
-    .option('--max-model-len <n>', 'context length in tokens (default: profile)', intArg('--max-model-len', 1))
-    .option('--no-enable-prefix-caching', 'replicas without prefix caching')
+    .option('--max-num-seqs <n>', 'max running sequences per engine step (default: the profile\'s)', intArg('--max-num-seqs', 1))
+    .option('--max-num-batched-tokens <n>', 'token budget per engine step, tokens (default: the profile\'s)', intArg('--max-num-batched-tokens', 1))
+    .option('--block-size <n>', 'KV block size, tokens: 8, 16, 32, 64 or 128 (default: the profile\'s)', intArg('--block-size', 1))
+    .option('--kv-cache-size <blocks>', 'KV cache capacity per replica, blocks: at most 67108864 (2^26), and 2^27 over the fleet (default: the profile\'s)', kvBlocksArg('--kv-cache-size'))
+    .option('--max-model-len <n>', 'context length, tokens; longer prompts are refused with 400 (default: the profile\'s)', intArg('--max-model-len', 1))
+    .option('--no-enable-prefix-caching', 'replicas without prefix caching (default: prefix caching on)')
     .option('--preset <name>', 'routing preset', 'kvgate')
-    .option('--config-file <file>', 'EndpointPickerConfig YAML (instead of --preset)')
-    .option('--compare <policies>', 'several policies side by side: presets or YAML files, e.g. random,gie-default,kvgate', listArg)
+    .option('--config-file <file>', 'EndpointPickerConfig YAML instead of --preset (default: none)')
+    .option('--compare <policies>', 'several policies side by side: presets or YAML files, e.g. random,gie-default,kvgate (default: none, the one policy of --preset or --config-file)', listArg)
     .addOption(new Option('--workload <name>', 'request mix (as kvgate bench)').choices([...WORKLOADS]).default('shared-prefix'))
-    .option('--dataset <file.jsonl>', 'requests from a JSONL file ({"prompt"} or {"messages"} per line)')
+    .option('--dataset <file.jsonl>', 'requests from a JSONL file ({"prompt"} or {"messages"} per line) instead of --workload (default: none)')
   )
     .option(
       '--num-requests <n>',
@@ -57,16 +48,16 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
         : `requests of a closed loop (cycling through the workload), the size of a prefix-repetition, random or decode-heavy workload, or the first N of a --trace ${numRequestsDefaults({ prompt: false })}`,
       intArg('--num-requests', 1),
     )
-    .option('--trace <file.jsonl>', 'replay a Mooncake-format trace (timestamp, input_length, output_length, hash_ids of 512-token blocks)')
-    .option('--time-scale <x>', 'trace replay: multiply timestamps by x (0.5 = twice as fast)', numberArg('--time-scale', 1e-6), 1)
+    .option('--trace <file.jsonl>', 'replay a Mooncake-format trace (timestamp ms, input_length and output_length tokens, hash_ids of 512-token blocks) instead of --workload and its arrivals (default: none)')
+    .option('--time-scale <x>', 'trace replay: multiply timestamps by x, a factor (0.5 = twice as fast)', numberArg('--time-scale', 1e-6), 1)
     .addOption(durationOption('--trace-window', 'trace replay: one report stage per window of replay time', 60_000, { positive: true }))
-    .option('--stages <list>', 'Poisson stages rate:seconds,… (inference-perf; rate in requests/s), e.g. 3:60,10:30')
-    .option('--rate <rps>', `one Poisson stage at this rate, requests/s, for --duration${o.plan ? ' (plan sizes for a load: --rate, --stages or --trace is required)' : ''}`, numberArg('--rate', 0.001))
+    .option('--stages <list>', `Poisson stages rate:seconds,… (inference-perf; rate in requests/s, length in s), e.g. 3:60,10:30 (default: none, ${o.plan ? 'one --rate stage' : 'a --rate stage, or the closed loop of --concurrency'})`)
+    .option('--rate <rps>', `one Poisson stage at this rate, requests/s, for --duration${o.plan ? ' (default: none, but plan sizes for a load: --rate, --stages or --trace is required)' : ' (default: none, the closed loop of --concurrency)'}`, numberArg('--rate', 0.001))
     .addOption(durationOption('--duration', 'length of a --rate stage', o.plan ? 120_000 : 30_000, { positive: true }));
   // A closed loop adapts its load to the fleet, so there is no load to size a fleet for: plan has no --concurrency.
   if (!o.plan) cmd.option('--concurrency <n>', 'closed loop with N concurrent units (not with --stages, --rate or --trace: those are open loop)', intArg('--concurrency', 1), 10);
   return cmd
-    .option('--seed <n>', 'workload, arrival, router and engine seed', intArg('--seed'), 1)
+    .option('--seed <n>', 'workload, arrival, router and engine seed, an integer', intArg('--seed'), 1)
     .addOption(durationOption('--metrics-interval', 'metrics scrape period per replica', 50, { positive: true }))
     .addOption(durationOption('--scrape-latency', 'age of a scrape when the router gets it', 1))
     .addOption(durationOption('--network-latency', 'one-way latency per hop, client↔gateway↔replica', 0.2))
@@ -75,8 +66,9 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
     .option('--no-kv-events', 'engines publish no KV events (default: they do and the gateway subscribes, as `kvgate up`; precise matching then falls back to the approximate index)')
     .addOption(durationOption('--kv-event-latency', "end of an engine step to its KV-event batch applied in the router's index", 1))
     .option('--no-flow-control', "gateway without its queue and dispatch gate (as `kvgate serve --no-flow-control`; default: on, as the gateway runs)")
-    .option('--json', 'print the report as JSON (byte-identical for the same inputs and seed)', false)
-    .option('--out <report.json>', 'write the JSON report')
+    .addOption(durationOption('--progress-interval', 'wall time between progress lines on stderr, per policy (simulated and wall time so far; none when --json goes to a pipe; 0 = as often as the run checks)', PROGRESS_INTERVAL_MS))
+    .option('--json', 'print the report as JSON on stdout (byte-identical for the same inputs and seed)', false)
+    .option('--out <report.json>', 'write the JSON report to this file too (default: none)')
     .addHelpText('after', DURATION_HELP);
 }
 
@@ -88,8 +80,8 @@ export function registerSimulate(program: Command): void {
       .description('The real router over modelled vLLM replicas in virtual time: compare policies on your workload in seconds, deterministically'),
     { plan: false },
   )
-    .option('--slo <spec>', 'goodput SLO: ttft, tpot, e2e limits per request, e.g. ttft=500,tpot=50 (a bare number is ms) or ttft=1s, or percentile targets such as ttft_p90=2s')
-    .option('--html <report.html>', 'write an HTML report (TTFT and hit rate against load per policy)')
+    .option('--slo <spec>', 'goodput SLO: ttft, tpot, e2e limits per request, e.g. ttft=500,tpot=50 (a bare number is ms) or ttft=1s, or percentile targets such as ttft_p90=2s (default: none, no goodput)')
+    .option('--html <report.html>', 'write an HTML report: TTFT, hit rate and throughput against load per policy, requests per replica (default: none)')
     .option('--validate', 'run the (small) workload in virtual time and in real time against `kvgate up`, and print both side by side', false)
     .addOption(new Option('--parallel <n>', 'policies simulated at once, on worker threads (the report does not depend on it)').argParser(intArg('--parallel', 1)).default(availableParallelism(), `CPU count, ${availableParallelism()} here`))
     .action(async (o, cmd: Command) => {
@@ -112,14 +104,15 @@ export function registerSimulate(program: Command): void {
       const opts = simulateOptionsOf(o);
       await checkWritableFiles({ '--out': o.out, '--html': o.html }); // not after minutes of simulation
       const t0 = performance.now();
+      const progress = ProgressLines.wanted(o.json, process.stdout.isTTY) ? new ProgressLines({ prefix: 'simulate', intervalMs: o.progressInterval, write: (l) => process.stderr.write(l) }) : undefined;
       let simulatedS = 0;
       const report = await simulate(
         opts,
         (run) => {
           simulatedS += run.simulatedMs / 1000;
-          process.stderr.write(`simulate: ${run.policy} done — ${run.records.length} requests, ${seconds(run.simulatedMs / 1000)} simulated, ${seconds((performance.now() - t0) / 1000)} wall so far\n`);
+          if (progress) process.stderr.write(`simulate: ${run.policy} done — ${run.records.length} requests, ${seconds(run.simulatedMs / 1000)} simulated, ${seconds((performance.now() - t0) / 1000)} wall so far\n`);
         },
-        { parallel: o.parallel },
+        { parallel: o.parallel, onProgress: progress && ((policy, ms) => progress.tick(policy, ms)) },
       );
       const wallS = (performance.now() - t0) / 1000;
       const json = reportJson(report);
@@ -157,20 +150,21 @@ export function registerSimulate(program: Command): void {
     sim.command('plan').description('Fewest replicas per policy that meet an SLO at a rate (or for a trace), with $/hour, $/month and $/1M requests'),
     { plan: true },
   )
-    .requiredOption('--slo <spec>', 'targets to meet, e.g. ttft_p90=2s,tpot_p90=50ms')
-    .option('--max-replicas <n>', 'largest fleet to try', intArg('--max-replicas', 1), 64)
-    .option('--accelerator <name>', 'price replicas as this accelerator (default: from the profile)')
-    .option('--accelerators-per-replica <n>', 'accelerators one replica uses (default: from the profile)', intArg('--accelerators-per-replica', 1))
-    .option('--replica-hourly <usd>', 'price of one replica per hour instead of the price book', numberArg('--replica-hourly', 0))
-    .option('--pricing <tier>', 'on-demand | 1y | 3y', 'on-demand')
-    .option('--hours-per-month <h>', 'hours billed per month', numberArg('--hours-per-month', 1), 720)
-    .option('--prices <file>', 'price file (default: data/prices.json)')
+    .requiredOption('--slo <spec>', 'targets to meet: percentiles of ttft, tpot, e2e, e.g. ttft_p90=2s,tpot_p90=50ms (a bare number is ms; required)')
+    .option('--max-replicas <n>', 'largest fleet to try, replicas; at most 4096', replicasArg('--max-replicas'), 64)
+    .option('--accelerator <name>', 'price replicas as this accelerator of the price book, e.g. nvidia-h100 (default: the profile\'s hardware)')
+    .option('--accelerators-per-replica <n>', 'accelerators one replica uses, a count (default: the profile\'s, else 1)', intArg('--accelerators-per-replica', 1))
+    .option('--replica-hourly <usd>', 'price of one replica, USD per hour, instead of the price book (default: none, from --prices)', numberArg('--replica-hourly', 0))
+    .option('--pricing <tier>', 'price tier of the price book: on-demand | 1y | 3y', 'on-demand')
+    .option('--hours-per-month <h>', 'hours billed per month, h', numberArg('--hours-per-month', 1), 720)
+    .option('--prices <file>', 'price book, a JSON file (default: data/prices.json)')
     .action(async (o, cmd: Command) => {
       refuseOverridden((k) => cmd.getOptionValueSource(k) === 'cli', [...OVERRIDES, ...PLAN_OVERRIDES]);
       refuseUnusedWorkloadFlags((k) => cmd.getOptionValueSource(k) === 'cli', o);
       await checkWritableFiles({ '--out': o.out }); // not after minutes of simulation
       const { runPlan, formatPlan, planJson, planMisses } = await import('../../simulate/plan.js');
-      const plan = await runPlan(o, { onStatus: (m: string) => process.stderr.write(`simulate plan: ${m}\n`) });
+      const progress = ProgressLines.wanted(o.json, process.stdout.isTTY) ? new ProgressLines({ prefix: 'simulate plan', intervalMs: o.progressInterval, write: (l) => process.stderr.write(l) }) : undefined;
+      const plan = await runPlan(o, { onStatus: (m: string) => process.stderr.write(`simulate plan: ${m}\n`), onProgress: progress && ((label, ms) => progress.tick(label, ms)) });
       if (o.out) (await import('node:fs')).writeFileSync(o.out, `${planJson(plan)}\n`);
       process.stdout.write(o.json ? `${planJson(plan)}\n` : `${formatPlan(plan)}\n`);
       // A policy without an answer fails the plan, and says why (failed requests, or the targets missed).
