@@ -1,5 +1,5 @@
 import type { RequestOutcome } from '../engine/types.js';
-import { contextLengthError } from '../engine/context-length.js';
+import { contextLengthError } from '../shared/context-length.js';
 import type { EffectiveConfig } from '../router/index.js';
 import type { BenchRequest, ChatMessage } from '../bench/workloads.js';
 import { Conversation, units, type Unit } from '../bench/units.js';

@@ -7,6 +7,7 @@ import { UNSERVED_MODEL } from '../observability/epp-metrics.js';
 import { upstreamErrorCode } from '../observability/gie-error-code.js';
 import { KvgateError, ErrorCode, toOpenAIError } from '../../shared/errors.js';
 import { modelNotFound, servesModel } from './candidates.js';
+import { fittingCandidates } from './context-fit.js';
 import type { InferenceInput, LifecycleHost } from './types.js';
 import { bodyWithIncludeUsage, UsageStrippingStream } from './stream-usage.js';
 import { isRetryableStatus, retryDelayMs } from './retry-policy.js';
@@ -143,7 +144,7 @@ export class RequestHandle implements Evictable {
       });
       this.route = route;
       if (this.input.subset !== undefined) route.subset = this.input.subset;
-      const candidates = d.candidates(route.model, route.subset);
+      const candidates = this.candidates();
       this.modelFound = true;
       // A stream_options that is not an object is left for the engine to refuse (400), not replaced.
       const so = json.stream_options;
@@ -160,6 +161,15 @@ export class RequestHandle implements Evictable {
       this.finish({ status: e.status, errorCode: e.body.error.code ?? undefined });
       throw err;
     }
+  }
+
+  /**
+   * The endpoints that may take the request: the Director's candidates for its model (throws 503 /
+   * 404 as they do), narrowed to those whose max_model_len it fits (context-fit.ts).
+   */
+  private candidates(): EndpointState[] {
+    const route = this.route!;
+    return fittingCandidates(this.d.candidates(route.model, route.subset), route.model, route.promptTokens, route.maxTokens);
   }
 
   /**
@@ -202,7 +212,7 @@ export class RequestHandle implements Evictable {
         tryDispatch: () => {
           try {
             // Endpoints come and go while a request waits: read them again on later attempts.
-            const all = fresh ?? d.candidates(route.model, route.subset);
+            const all = fresh ?? this.candidates();
             fresh = undefined;
             const { targets } = flow.gate.assess(all, d.now(), predict, route.priority < 0);
             if (targets.length === 0) {
