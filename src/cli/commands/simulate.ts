@@ -30,7 +30,7 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
   if (!o.plan) {
     cmd
       .option('--replicas <n>', 'modelled replicas', intArg('--replicas', 1), 3)
-      .option('--fleet <spec>', 'mixed fleet: COUNT:PROFILE[:flag=value…],… e.g. 4:qwen3-32b-h100-tp2,2:llama3-8b-h100:kv-cache-size=8000');
+      .option('--fleet <spec>', 'mixed fleet: COUNT:PROFILE[:flag=value…],… e.g. 4:qwen3-32b-h100-tp2,2:llama3-8b-h100:kv-cache-size=8000 (default: --replicas × --profile)');
   }
   addWorkloadShapeOptions(
     cmd
@@ -40,12 +40,12 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
     .option('--block-size <n>', 'KV block size in tokens: 8, 16, 32, 64 or 128 (default: profile)', intArg('--block-size', 1))
     .option('--kv-cache-size <blocks>', 'KV cache capacity per replica in blocks (default: profile)', intArg('--kv-cache-size', 1))
     .option('--max-model-len <n>', 'context length in tokens (default: profile)', intArg('--max-model-len', 1))
-    .option('--no-enable-prefix-caching', 'replicas without prefix caching')
+    .option('--no-enable-prefix-caching', 'replicas without prefix caching (default: on)')
     .option('--preset <name>', 'routing preset', 'kvgate')
-    .option('--config-file <file>', 'EndpointPickerConfig YAML (instead of --preset)')
-    .option('--compare <policies>', 'several policies side by side: presets or YAML files, e.g. random,gie-default,kvgate', listArg)
+    .option('--config-file <file>', 'EndpointPickerConfig YAML, instead of --preset (default: none)')
+    .option('--compare <policies>', 'several policies side by side: presets or YAML files, e.g. random,gie-default,kvgate (default: the one of --preset or --config-file)', listArg)
     .addOption(new Option('--workload <name>', 'request mix (as kvgate bench)').choices([...WORKLOADS]).default('shared-prefix'))
-    .option('--dataset <file.jsonl>', 'requests from a JSONL file ({"prompt"} or {"messages"} per line)')
+    .option('--dataset <file.jsonl>', 'requests from a JSONL file ({"prompt"} or {"messages"} per line) (default: none, --workload)')
   )
     .option(
       '--num-requests <n>',
@@ -54,11 +54,11 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
         : `requests of a closed loop (cycling through the workload), the size of a prefix-repetition, random or decode-heavy workload, or the first N of a --trace ${numRequestsDefaults({ prompt: false })}`,
       intArg('--num-requests', 1),
     )
-    .option('--trace <file.jsonl>', 'replay a Mooncake-format trace (timestamp, input_length, output_length, hash_ids of 512-token blocks)')
+    .option('--trace <file.jsonl>', 'replay a Mooncake-format trace (timestamp in ms, input_length and output_length in tokens, hash_ids of 512-token blocks) (default: none)')
     .option('--time-scale <x>', 'trace replay: multiply timestamps by x (0.5 = twice as fast)', numberArg('--time-scale', 1e-6), 1)
     .addOption(durationOption('--trace-window', 'trace replay: one report stage per window of replay time', 60_000, { positive: true }))
-    .option('--stages <list>', 'Poisson stages rate:seconds,… (inference-perf; rate in requests/s), e.g. 3:60,10:30')
-    .option('--rate <rps>', `one Poisson stage at this rate, requests/s, for --duration${o.plan ? ' (plan sizes for a load: --rate, --stages or --trace is required)' : ''}`, numberArg('--rate', 0.001))
+    .option('--stages <list>', 'Poisson stages rate:seconds,… (inference-perf; rate in requests/s), e.g. 3:60,10:30 (default: none)')
+    .option('--rate <rps>', `one Poisson stage at this rate, requests/s, for --duration (default: none${o.plan ? '; plan sizes for a load: --rate, --stages or --trace is required' : ', a closed loop of --concurrency'})`, numberArg('--rate', 0.001))
     .addOption(durationOption('--duration', 'length of a --rate stage', o.plan ? 120_000 : 30_000, { positive: true }));
   // A closed loop adapts its load to the fleet, so there is no load to size a fleet for: plan has no --concurrency.
   if (!o.plan) cmd.option('--concurrency <n>', 'closed loop with N concurrent units (not with --stages, --rate or --trace: those are open loop)', intArg('--concurrency', 1), 10);
@@ -73,7 +73,7 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
     .addOption(durationOption('--kv-event-latency', "end of an engine step to its KV-event batch applied in the router's index", 1))
     .option('--no-flow-control', "gateway without its queue and dispatch gate (as `kvgate serve --no-flow-control`; default: on, as the gateway runs)")
     .option('--json', 'print the report as JSON (byte-identical for the same inputs and seed)', false)
-    .option('--out <report.json>', 'write the JSON report')
+    .option('--out <report.json>', 'write the JSON report (default: none)')
     .addHelpText('after', DURATION_HELP);
 }
 
@@ -85,8 +85,8 @@ export function registerSimulate(program: Command): void {
       .description('The real router over modelled vLLM replicas in virtual time: compare policies on your workload in seconds, deterministically'),
     { plan: false },
   )
-    .option('--slo <spec>', 'goodput SLO: ttft, tpot, e2e limits per request, e.g. ttft=500,tpot=50 (a bare number is ms) or ttft=1s, or percentile targets such as ttft_p90=2s')
-    .option('--html <report.html>', 'write an HTML report (TTFT and hit rate against load per policy)')
+    .option('--slo <spec>', 'goodput SLO: ttft, tpot, e2e limits per request, e.g. ttft=500,tpot=50 (a bare number is ms) or ttft=1s, or percentile targets such as ttft_p90=2s (default: none, no goodput)')
+    .option('--html <report.html>', 'write an HTML report (TTFT and hit rate against load per policy) (default: none)')
     .option('--validate', 'run the (small) workload in virtual time and in real time against `kvgate up`, and print both side by side', false)
     .addOption(new Option('--parallel <n>', 'policies simulated at once, on worker threads (the report does not depend on it)').argParser(intArg('--parallel', 1)).default(availableParallelism(), `CPU count, ${availableParallelism()} here`))
     .action(async (o, cmd: Command) => {
@@ -154,11 +154,11 @@ export function registerSimulate(program: Command): void {
     sim.command('plan').description('Fewest replicas per policy that meet an SLO at a rate (or for a trace), with $/hour, $/month and $/1M requests'),
     { plan: true },
   )
-    .requiredOption('--slo <spec>', 'targets to meet, e.g. ttft_p90=2s,tpot_p90=50ms')
+    .requiredOption('--slo <spec>', 'targets to meet, e.g. ttft_p90=2s,tpot_p90=50ms (a bare number is ms; required, no default)')
     .option('--max-replicas <n>', 'largest fleet to try', intArg('--max-replicas', 1), 64)
     .option('--accelerator <name>', 'price replicas as this accelerator (default: from the profile)')
     .option('--accelerators-per-replica <n>', 'accelerators one replica uses (default: from the profile)', intArg('--accelerators-per-replica', 1))
-    .option('--replica-hourly <usd>', 'price of one replica per hour instead of the price book', numberArg('--replica-hourly', 0))
+    .option('--replica-hourly <usd>', 'price of one replica per hour, USD, instead of the price book (default: the price book\'s)', numberArg('--replica-hourly', 0))
     .option('--pricing <tier>', 'on-demand | 1y | 3y', 'on-demand')
     .option('--hours-per-month <h>', 'hours billed per month', numberArg('--hours-per-month', 1), 720)
     .option('--prices <file>', 'price file (default: data/prices.json)')
