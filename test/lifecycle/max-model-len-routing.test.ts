@@ -9,6 +9,7 @@ import OpenAI from 'openai';
 import { startSimServer, type RunningSim } from '../../src/sim/server.js';
 import { bothIngresses } from '../helpers/both-ingresses.js';
 import { parseModelList } from '../../src/datalayer/endpoint-health.js';
+import { capturingLogger, type LogLine } from '../helpers/log-capture.js';
 
 const MODEL = 'org/a';
 const SMALL = 4096;
@@ -19,12 +20,16 @@ let env: Awaited<ReturnType<typeof bothIngresses>>;
 let client: OpenAI;
 /** Endpoint id (host:port) of the one replica with the large window. */
 let large: string;
+/** The gateway's log lines (the failover warnings). */
+let gwLog: LogLine[];
 
 before(async () => {
   // Two small replicas and one large: a router blind to the windows sends most long prompts to a small one.
   sims = await Promise.all([SMALL, LARGE, SMALL].map((maxModelLen, seed) => startSimServer({ port: 0, profile: 'instant', model: MODEL, maxModelLen, seed })));
   large = new URL(sims[1].url).host;
-  env = await bothIngresses(sims);
+  const cap = capturingLogger('warn');
+  gwLog = cap.lines;
+  env = await bothIngresses(sims, { logger: cap.logger });
   client = new OpenAI({ baseURL: `${env.gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
 });
 after(async () => {
@@ -105,4 +110,21 @@ test('EPP: the same choice — long prompts to the replica they fit, one that fi
   assert.equal(over.status, 400);
   assert.equal(over.destination, large);
   assert.match(JSON.parse(over.body.toString()).error.message, new RegExp(`maximum context length is ${LARGE} tokens`));
+});
+
+test('gateway: a prompt the router\'s estimate undercounts (newline-heavy: one token a character) is refused by a small replica and retried on the large one, where it fits', async () => {
+  const retries = () => gwLog.filter((l) => l.msg === 'upstream attempt failed; trying the next endpoint' && l.status === 400).length;
+  for (let i = 0; i < 6; i++) {
+    // 12,000 newlines: the sim counts 12,000 tokens, the router's estimate ~3,000 (fits 4,096).
+    const { data, response } = await client.completions.create({ model: MODEL, prompt: `u${i}${'\n'.repeat(12_000)}`, max_tokens: 4 }).withResponse();
+    assert.ok(data.usage!.prompt_tokens >= 12_000, 'the engine\'s count is far above the estimate');
+    assert.equal(response.headers.get('x-gateway-destination-endpoint-served'), large, `newline prompt ${i}`);
+  }
+  // A 400 for a short request is other bad input: answered as it is, never retried.
+  const before = retries();
+  for (let i = 0; i < 6; i++) {
+    const err = await client.completions.create({ model: MODEL, prompt: `short ${i}`, max_tokens: 4, temperature: -1 }).catch((e: unknown) => e);
+    assert.ok(err instanceof OpenAI.BadRequestError, String(err));
+  }
+  assert.equal(retries(), before, 'no short request was retried after its 400');
 });

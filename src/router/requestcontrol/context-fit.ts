@@ -45,3 +45,15 @@ export function fittingCandidates(candidates: EndpointState[], model: string, pr
   for (const e of candidates) largest = Math.max(largest, maxModelLenOf(e, model) ?? 0);
   return candidates.filter((e) => maxModelLenOf(e, model) === largest);
 }
+
+/**
+ * The window of `e` when a 400 from it may be vLLM's context-length refusal of a request the
+ * router's estimate put inside that window, else undefined. The estimate (~4 characters a token)
+ * undercounts text that tokenizes near one token a character (newline-heavy, CJK) by up to 4×, so
+ * a request whose estimated need (prompt + max_tokens) is at least a quarter of the window may not
+ * fit after all; a 400 for a shorter request is some other bad input, answered as it is.
+ */
+export function mayHaveOutgrown(e: EndpointState | undefined, model: string, promptTokens: number, maxTokens: number | undefined): number | undefined {
+  const len = e && maxModelLenOf(e, model);
+  return len !== undefined && (promptTokens + (maxTokens ?? 0)) * 4 >= len ? len : undefined;
+}
