@@ -131,6 +131,7 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
   // The gateway's KV-event intake and router-side tokenizer (`--tokenizer estimate`, the engines' own), for policies that read them.
   const kv = withEvents ? { kvEvents: new SimulatedKvEvents(clock, replicas, input.path.kvEventLatencyMs).view, tokenizer: await createRouterTokenizer('estimate') } : {};
   const gateway = new RouterAdapter(input.config, seededRandom(input.seed ^ 0x2545f491), replicas.map((r) => r.info), clock, kv, input.path.flowControl);
+  for (const r of replicas) gateway.setServedModel(r.info.id, input.preparer.model, r.maxModelLen);
   const byId = new Map(replicas.map((r) => [r.info.id, r]));
   const oracle = new PrefixOracle(replicas[0].engine.blockSize);
   const traceOracle = new TraceBlockOracle(replicas[0].engine.blockSize, TRACE_BLOCK_TOKENS);
@@ -176,7 +177,7 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
     const arriveAtGateway = () => {
       gateway.admit(prep.path, prep.body, {
         reject: (status, message) => clock.setTimer(() => finishClient(status, message), net),
-        dispatch: (endpoint, h) => {
+        dispatch: function dispatch(endpoint, h) {
           const replica = byId.get(endpoint.id)!;
           rec.replica = replica.index;
           const pm = h.pick?.prefixMatch;
@@ -184,11 +185,13 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
             rec.routerMatchedTokens = pm.matchedBlocks * (pm.blockTokens ?? 0);
             rec.matchSource = pm.source ?? 'approx';
           }
-          // An error answer: back through the gateway (which finishes the lifecycle) to the client.
+          // An error answer: back through the gateway (which finishes the lifecycle) to the client,
+          // or on to the next replica when the lifecycle moves on (a window the request outgrew).
           const fail = (status: number, message: string) =>
             clock.setTimer(() => {
-              gateway.failed(h, status, message);
-              clock.setTimer(() => finishClient(status, message), net);
+              const next = gateway.failed(h, status, message);
+              if (next) dispatch(next, h);
+              else clock.setTimer(() => finishClient(status, message), net);
             }, net);
           const n = prep.promptTokenIds.length;
           const tokenizeMs = input.path.tokenizeTokensPerMs > 0 ? n / input.path.tokenizeTokensPerMs : 0;
