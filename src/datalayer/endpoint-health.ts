@@ -44,7 +44,9 @@ export function parseModelList(body: unknown): ServedModel[] {
       id: raw.id,
       root: typeof raw.root === 'string' ? raw.root : undefined,
       parent: typeof raw.parent === 'string' ? raw.parent : raw.parent === null ? null : undefined,
-      maxModelLen: typeof raw.max_model_len === 'number' ? raw.max_model_len : undefined,
+      // The router keeps requests off replicas they do not fit (context-fit.ts): a window that is
+      // not a positive integer is no window, not one that fits nothing.
+      maxModelLen: Number.isSafeInteger(raw.max_model_len) && (raw.max_model_len as number) > 0 ? (raw.max_model_len as number) : undefined,
       raw,
     });
   }

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { contextLengthError } from '../engine/context-length.js';
+import { contextLengthError } from '../shared/context-length.js';
 import type { SimEngine } from '../engine/index.js';
 import type { RequestListener, RequestOutcome, Tokenizer } from '../engine/types.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';

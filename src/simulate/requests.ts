@@ -26,7 +26,8 @@ const tokenizer = new EstimateTokenizer();
 export class RequestPreparer {
   private readonly cache = new WeakMap<BenchRequest, PreparedRequest>();
 
-  constructor(private readonly model: string) {}
+  /** `model`: the served model name the request bodies carry (and the replicas list). */
+  constructor(readonly model: string) {}
 
   prepare(req: BenchRequest, messages: ChatMessage[] | undefined): PreparedRequest {
     const cached = this.cache.get(req);

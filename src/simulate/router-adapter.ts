@@ -61,6 +61,16 @@ export class RouterAdapter {
     this.director = new Director({ router, now: () => loop.now(), accessLog: false, flowControl: { enabled: flowControl, timers } });
   }
 
+  /**
+   * What a replica's `/v1/models` lists, as the gateway's probes learn it: `model` with vLLM's
+   * `max_model_len`, so the lifecycle keeps requests off replicas whose window they do not fit
+   * (router/requestcontrol/context-fit.ts) as it does in front of real replicas.
+   */
+  setServedModel(endpointId: string, model: string, maxModelLen: number): void {
+    const raw = { id: model, object: 'model', owned_by: 'vllm', root: model, parent: null, max_model_len: maxModelLen };
+    this.director.router.datastore.setModels(endpointId, [{ id: model, root: model, parent: null, maxModelLen, raw }]);
+  }
+
   updateMetrics(endpointId: string, metrics: EndpointMetrics): void {
     this.director.router.datastore.updateMetrics(endpointId, metrics);
     // New metrics run the gateway queue's dispatch cycle: queued requests may go now.
@@ -107,13 +117,22 @@ export class RouterAdapter {
     this.loop.settleAfterThisEvent();
   }
 
-  /** The replica answered an error status (a 400 for a prompt over max_model_len) without streaming. */
-  failed(h: GatewayRequest, status: number, message: string): void {
-    h.upstreamStatus(status);
+  /**
+   * The replica answered an error status (a 400 for a prompt over max_model_len) without
+   * streaming. Returns the endpoint to try next when the lifecycle moves on (a 400 from a window
+   * the request may have outgrown, with a larger one untried: the caller sends it there), else
+   * answers the client with it and returns undefined.
+   */
+  failed(h: GatewayRequest, status: number, message: string): EndpointInfo | undefined {
+    if (h.upstreamStatus(status) === 'retry') {
+      const next = h.nextEndpoint();
+      if (next) return next;
+    }
     h.responseStarted(status, 'application/json');
     h.responseChunk(Buffer.from(JSON.stringify({ error: { message, type: 'invalid_request_error', param: null, code: null } })));
     h.responseEnd();
     h.finish({ status });
     this.loop.settleAfterThisEvent();
+    return undefined;
   }
 }

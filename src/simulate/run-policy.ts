@@ -1,5 +1,5 @@
 import type { RequestOutcome } from '../engine/types.js';
-import { contextLengthError } from '../engine/context-length.js';
+import { contextLengthError } from '../shared/context-length.js';
 import type { EffectiveConfig } from '../router/index.js';
 import type { BenchRequest, ChatMessage } from '../bench/workloads.js';
 import { Conversation, units, type Unit } from '../bench/units.js';
@@ -134,6 +134,7 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
   // The gateway's KV-event intake and router-side tokenizer (`--tokenizer estimate`, the engines' own), for policies that read them.
   const kv = withEvents ? { kvEvents: new SimulatedKvEvents(clock, replicas, input.path.kvEventLatencyMs).view, tokenizer: await createRouterTokenizer('estimate') } : {};
   const gateway = new RouterAdapter(input.config, seededRandom(input.seed ^ 0x2545f491), replicas.map((r) => r.info), clock, kv, input.path.flowControl);
+  for (const r of replicas) gateway.setServedModel(r.info.id, input.preparer.model, r.maxModelLen);
   const byId = new Map(replicas.map((r) => [r.info.id, r]));
   // The oracle is an upper bound: in a mixed fleet it counts at the finest block size any replica caches at.
   const oracleBlockSize = Math.min(...replicas.map((r) => r.engine.blockSize));
@@ -181,7 +182,7 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
     const arriveAtGateway = () => {
       gateway.admit(prep.path, prep.body, {
         reject: (status, message) => clock.setTimer(() => finishClient(status, message), net),
-        dispatch: (endpoint, h) => {
+        dispatch: function dispatch(endpoint, h) {
           const replica = byId.get(endpoint.id)!;
           rec.replica = replica.index;
           const pm = h.pick?.prefixMatch;
@@ -189,11 +190,13 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
             rec.routerMatchedTokens = pm.matchedBlocks * (pm.blockTokens ?? 0);
             rec.matchSource = pm.source ?? 'approx';
           }
-          // An error answer: back through the gateway (which finishes the lifecycle) to the client.
+          // An error answer: back through the gateway (which finishes the lifecycle) to the client,
+          // or on to the next replica when the lifecycle moves on (a window the request outgrew).
           const fail = (status: number, message: string) =>
             clock.setTimer(() => {
-              gateway.failed(h, status, message);
-              clock.setTimer(() => finishClient(status, message), net);
+              const next = gateway.failed(h, status, message);
+              if (next) dispatch(next, h);
+              else clock.setTimer(() => finishClient(status, message), net);
             }, net);
           const n = prep.promptTokenIds.length;
           const tokenizeMs = input.path.tokenizeTokensPerMs > 0 ? n / input.path.tokenizeTokensPerMs : 0;

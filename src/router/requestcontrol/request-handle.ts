@@ -7,6 +7,7 @@ import { UNSERVED_MODEL } from '../observability/epp-metrics.js';
 import { upstreamErrorCode } from '../observability/gie-error-code.js';
 import { KvgateError, ErrorCode, toOpenAIError } from '../../shared/errors.js';
 import { modelNotFound, servesModel } from './candidates.js';
+import { fittingCandidates, maxModelLenOf, mayHaveOutgrown } from './context-fit.js';
 import type { InferenceInput, LifecycleHost } from './types.js';
 import { bodyWithIncludeUsage, UsageStrippingStream } from './stream-usage.js';
 import { isRetryableStatus, retryDelayMs } from './retry-policy.js';
@@ -79,6 +80,11 @@ export class RequestHandle implements Evictable {
   private truncatedReason?: string;
   /** The committed attempt's endpoint, until its response is known complete or failed (passive health). */
   private pendingHealth?: string;
+  /**
+   * Set by a 400 that may be a context-length refusal (upstreamStatus): the refusing endpoint's
+   * window, which later attempts must exceed.
+   */
+  private outgrew?: number;
   /** Set while the request waits in the gateway queue. */
   private queueTicket?: QueueTicket;
   /** Endpoints to try, in order: the pick's, then candidates the dispatch gate held back. */
@@ -144,7 +150,7 @@ export class RequestHandle implements Evictable {
       });
       this.route = route;
       if (this.input.subset !== undefined) route.subset = this.input.subset;
-      const candidates = d.candidates(route.model, route.subset);
+      const candidates = this.candidates();
       this.modelFound = true;
       // A stream_options that is not an object is left for the engine to refuse (400), not replaced.
       const so = json.stream_options;
@@ -161,6 +167,15 @@ export class RequestHandle implements Evictable {
       this.finish({ status: e.status, errorCode: e.body.error.code ?? undefined });
       throw err;
     }
+  }
+
+  /**
+   * The endpoints that may take the request: the Director's candidates for its model (throws 503 /
+   * 404 as they do), narrowed to those whose max_model_len it fits (context-fit.ts).
+   */
+  private candidates(): EndpointState[] {
+    const route = this.route!;
+    return fittingCandidates(this.d.candidates(route.model, route.subset), route.model, route.promptTokens, route.maxTokens);
   }
 
   /**
@@ -203,7 +218,7 @@ export class RequestHandle implements Evictable {
         tryDispatch: () => {
           try {
             // Endpoints come and go while a request waits: read them again on later attempts.
-            const all = fresh ?? d.candidates(route.model, route.subset);
+            const all = fresh ?? this.candidates();
             fresh = undefined;
             const { targets } = flow.gate.assess(all, d.now(), predict, route.priority < 0);
             if (targets.length === 0) {
@@ -328,22 +343,41 @@ export class RequestHandle implements Evictable {
       if (this.tried.includes(e.id)) continue;
       const st = this.d.router.datastore.get(e.id);
       if (st && st.models !== undefined && !servesModel(st, model)) continue; // learned it lacks the model
+      if (this.outgrew !== undefined && st && (maxModelLenOf(st, model) ?? Infinity) <= this.outgrew) continue; // no larger window
       return e;
     }
     return undefined;
   }
 
   /**
+   * A 400 from `ep` for a request that may have outgrown its window (context-fit.ts
+   * mayHaveOutgrown: the router's token estimate undercounts some text) moves on when an untried
+   * candidate has a larger window: the request goes where it may fit instead of failing on an
+   * estimate. Only larger windows are tried after it; the last 400 is the client's answer.
+   */
+  private outgrownOn(ep: EndpointInfo): boolean {
+    const route = this.route!;
+    const len = mayHaveOutgrown(this.d.router.datastore.get(ep.id), route.model, route.promptTokens, route.maxTokens);
+    if (len === undefined) return false;
+    const before = this.outgrew;
+    this.outgrew = Math.max(len, before ?? 0);
+    if (this.canRetry) return true;
+    this.outgrew = before;
+    return false;
+  }
+
+  /**
    * The upstream answered `status` on the current attempt. A retryable status (408, 429, 5xx
-   * gateway errors) or a 404 for the model — which also marks the endpoint as not serving it and
-   * asks for a fresh model list — moves on when another endpoint can be tried; otherwise the
+   * gateway errors), a 404 for the model — which also marks the endpoint as not serving it and
+   * asks for a fresh model list — or a 400 that may be a context-length refusal with a larger
+   * window untried (outgrownOn) moves on when another endpoint can be tried; otherwise the
    * response is committed to the client.
    */
   upstreamStatus(status: number): StatusDecision {
     const ep = this.endpoint!;
     this.lastStatus = status;
     if (status === 404) this.modelMissing(ep.id);
-    const retry = (status === 404 || isRetryableStatus(status)) && this.canRetry;
+    const retry = status === 400 ? this.outgrownOn(ep) : (status === 404 || isRetryableStatus(status)) && this.canRetry;
     // The endpoint answered; whether its attempt succeeded is known only at the end of a committed
     // body (responseEnd / responseFailed): a replica that resets every stream mid-body must reach
     // the consecutive failures that eject it, not have them reset by each 200.

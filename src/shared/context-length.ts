@@ -3,7 +3,8 @@
  * `_validate_input`): a prompt of `promptTokens` must leave room for at least one token, and with
  * `maxTokens` given, prompt + max_tokens must fit in `maxModelLen`. Returns the 400 message when
  * the request does not fit, with which field is at fault, else undefined. Shared by `kvgate sim`
- * and `kvgate simulate`'s replicas, so a simulated report reads as a real run's would.
+ * and `kvgate simulate`'s replicas, so a simulated report reads as a real run's would, and by the
+ * router, which sends a request only to replicas whose max_model_len it fits.
  */
 export function contextLengthError(maxModelLen: number, promptTokens: number, maxTokens: number | null): { message: string; field: 'prompt' | 'max_tokens' } | undefined {
   if (promptTokens >= maxModelLen) {
