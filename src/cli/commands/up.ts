@@ -3,7 +3,7 @@ import { KvgateError, ErrorCode } from '../../shared/errors.js';
 import { DURATION_HELP, countOf, hostArg, intArg, kvBlocksArg, portArg, waitForSignal } from '../parse.js';
 import { profileArg, tokenizerArg } from '../engine-args.js';
 import { listProfiles } from '../../engine/profiles.js';
-import { hostUrl } from '../../shared/host-port.js';
+import { hostUrl, listenHostSuggestion } from '../../shared/host-port.js';
 import { addCorsOptions, resolveCors, addFlowControlOptions, addObjectiveOptions, addProbeOptions, addRequestLimitOptions, addRoutingOptions, addTimeoutOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolveRouting, resolveTimeouts } from '../options.js';
 
 /** A run of ports one `kvgate up` flag claims, and how the message names it. */
@@ -144,7 +144,7 @@ export function registerUp(program: Command): void {
         maxRequestBodyBytes: o.maxBodyBytes,
       }).catch((err: NodeJS.ErrnoException) => {
         // The replicas listen first on --host: an address this machine lacks fails there.
-        if (err.code === 'EADDRNOTAVAIL') throw new KvgateError(ErrorCode.InvalidConfig, `--host ${o.host}: not an address of this machine (EADDRNOTAVAIL); give one of its addresses, 127.0.0.1 or 0.0.0.0`, { param: 'host' });
+        if (err.code === 'EADDRNOTAVAIL') throw new KvgateError(ErrorCode.InvalidConfig, `--host ${o.host}: not an address of this machine (EADDRNOTAVAIL); give one of its addresses, ${listenHostSuggestion(o.host)}`, { param: 'host' });
         throw err;
       });
       // Each replica's KV-event ports travel with its endpoint, as an endpoints file's kvEventsPort would.
