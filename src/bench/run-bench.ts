@@ -7,6 +7,7 @@ import { BenchRunner, type Stage, type Sample } from './runner.js';
 import { buildReport, formatTable, type BenchReport, type Slo } from './report.js';
 import { renderHtml } from './html-report.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { v1SuffixHint } from '../shared/v1-url-hint.js';
 
 export interface BenchOptions {
   url: string;
@@ -70,7 +71,7 @@ async function resolveModel(url: string, apiKey: string | undefined, model: stri
   } catch {
     /* not JSON */
   }
-  if (status !== 200 || ids.length === 0) throw new KvgateError(ErrorCode.UpstreamFailed, `not an OpenAI server: ${url}/v1/models returned ${status}`);
+  if (status !== 200 || ids.length === 0) throw new KvgateError(ErrorCode.UpstreamFailed, `not an OpenAI server: ${url}/v1/models returned ${status}${v1SuffixHint(url, status, 'bench')}`);
   if (model && !ids.includes(model)) throw new KvgateError(ErrorCode.ModelNotFound, `model "${model}" is not served at ${url} (served: ${ids.join(', ')})`);
   return model ?? ids[0];
 }

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { tokenizerArg } from './engine-args.js';
 import { bytesArg, durationOption, intArg, listArg, numberArg, portArg } from './parse.js';
 import { LOG_LEVELS } from '../shared/logger.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
@@ -153,7 +154,7 @@ export function addKvEventOptions(cmd: Command, opts: { tokenizer?: boolean } = 
     .addOption(new Option('--kv-events-port <port>', "engines' KV-event ZMQ PUB port (vLLM --kv-events-config endpoint tcp://*:PORT): subscribe to tcp://<endpoint-host>:PORT on every endpoint whose metadata (endpoints-file kvEventsPort, Pod annotation kvgate.io/kv-events-port) names none; default none").argParser(portArg('--kv-events-port', 1)))
     .addOption(new Option('--kv-events-replay-port <port>', "engines' KV-event replay (ROUTER) port (vLLM replay_endpoint), to refill sequence gaps; default none").argParser(portArg('--kv-events-replay-port', 1)))
     .addOption(new Option('--kv-events-bind <zmq>', "bind a ZMQ socket engines publish KV events to (llm-d's layout, e.g. tcp://*:5557; topic kv@<pod-ip>@<model>); default none"));
-  if (opts.tokenizer !== false) cmd.addOption(new Option('--tokenizer <spec>', 'router-side tokenizer for precise prefix matching: estimate (kvgate sim\'s), qwen, or a path to tokenizer.json').default('estimate'));
+  if (opts.tokenizer !== false) cmd.addOption(new Option('--tokenizer <spec>', 'router-side tokenizer for precise prefix matching: estimate (kvgate sim\'s), qwen, or a path to tokenizer.json').argParser(tokenizerArg('--tokenizer')).default('estimate'));
   return cmd;
 }
 

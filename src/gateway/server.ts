@@ -25,7 +25,7 @@ import { MemoryRelief } from './memory-relief.js';
 import { firstUtilityAnswer } from './utility-attempts.js';
 import { DeadlineSweeper, type Expiring } from '../shared/deadline-sweeper.js';
 import { Cors } from '../shared/cors.js';
-import { hostUrl, unbracketHost } from '../shared/host-port.js';
+import { hostUrl, listenHostSuggestion, unbracketHost } from '../shared/host-port.js';
 import type { FlowControlSettings } from '../router/index.js';
 import { serveDashboard } from '../observability/index.js';
 
@@ -568,7 +568,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     if (e.code === 'EADDRINUSE') throw new KvgateError(ErrorCode.InvalidConfig, `port ${opts.port} on ${opts.host ?? '127.0.0.1'} is already in use: stop what holds it or give another --port`, { param: 'port' });
     // An address this machine does not have, or a name that does not resolve: say which flag.
     if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') {
-      throw new KvgateError(ErrorCode.InvalidConfig, `--host ${opts.host}: ${e.code === 'EADDRNOTAVAIL' ? 'not an address of this machine' : 'the name does not resolve'} (${e.code}); give one of its addresses, 127.0.0.1 or 0.0.0.0`, { param: 'host' });
+      throw new KvgateError(ErrorCode.InvalidConfig, `--host ${opts.host}: ${e.code === 'EADDRNOTAVAIL' ? 'not an address of this machine' : 'the name does not resolve'} (${e.code}); give one of its addresses, ${listenHostSuggestion(opts.host ?? '127.0.0.1')}`, { param: 'host' });
     }
     if (e.code === 'EACCES') throw new KvgateError(ErrorCode.InvalidConfig, `--port ${opts.port}: permission denied (ports below 1024 need privileges): give a port from 1024`, { param: 'port' });
     throw err;

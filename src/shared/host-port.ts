@@ -81,3 +81,12 @@ export function parseListenHost(value: string, flag: string): { host: string } |
   }
   return { host: v };
 }
+
+/**
+ * The addresses to suggest when `--host` is not one of this machine's: the loopback and the
+ * every-interface address of the family the user wrote (an IPv6 user told "127.0.0.1 or 0.0.0.0"
+ * would change families to fix a typo), e.g. "127.0.0.1 or 0.0.0.0", "::1 or :: (every interface)".
+ */
+export function listenHostSuggestion(host: string): string {
+  return isIPv6(unbracketHost(host)) ? '::1 or :: (every interface)' : '127.0.0.1 or 0.0.0.0';
+}

@@ -124,7 +124,8 @@ export function workloadOptionsOf(f: SimulateFlags): WorkloadOptions {
 /** Turns the flags into a simulation: fleet, policies, workload, arrivals, data-path model, SLO. */
 export function simulateOptionsOf(f: SimulateFlags): SimulateOptions {
   if (!(f.metricsInterval > 0)) throw new KvgateError(ErrorCode.InvalidConfig, '--metrics-interval must be more than 0 ms', { param: 'metrics-interval' });
-  const policies = resolvePolicies(f.compare?.length ? f.compare : [f.configFile ?? f.preset]);
+  const policyFlag = f.compare?.length ? '--compare' : f.configFile !== undefined ? '--config-file' : '--preset';
+  const policies = resolvePolicies(f.compare?.length ? f.compare : [f.configFile ?? f.preset], policyFlag);
   let load: SimulateOptions['load'];
   if (f.stages) load = { kind: 'stages', stages: parseStages(f.stages) };
   else if (f.rate !== undefined) load = { kind: 'stages', stages: [{ rate: f.rate, durationS: f.duration / 1000 }] };

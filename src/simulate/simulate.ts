@@ -42,16 +42,24 @@ export function isPolicyFile(entry: string): boolean {
 
 /**
  * Resolves `--compare` / `--preset` / `--config-file` entries: a preset name, or a path to an
- * EndpointPickerConfig YAML (isPolicyFile) named by its file name.
+ * EndpointPickerConfig YAML (isPolicyFile) named by its file name. A file that cannot be read or
+ * is not a valid config is a KvgateError naming `flag` (the one the entries came from) and the file.
  */
-export function resolvePolicies(entries: string[]): Policy[] {
+export function resolvePolicies(entries: string[], flag = '--compare'): Policy[] {
   const seen = new Set<string>();
   return entries.map((e) => {
     const isFile = isPolicyFile(e);
     if (!isFile && !listPresets().includes(e)) {
       throw new KvgateError(ErrorCode.InvalidConfig, `unknown policy "${e}": not a preset (${listPresets().join(', ')}) or a .yaml file`, { param: 'compare' });
     }
-    const config = loadConfig(isFile ? { file: e } : { preset: e });
+    let config: EffectiveConfig;
+    try {
+      config = loadConfig(isFile ? { file: e } : { preset: e });
+    } catch (err) {
+      // loadConfig's message names the file ("x.yaml: cannot read: ENOENT"), not the flag it came from.
+      if (!(err instanceof KvgateError) || !isFile) throw err;
+      throw new KvgateError(err.code, `${flag}: ${err.message}`, { param: flag.slice(2), cause: err });
+    }
     let name = isFile ? basename(e, extname(e)) : e;
     while (seen.has(name)) name += "'";
     seen.add(name);

@@ -1,5 +1,6 @@
 import { request } from 'undici';
 import { randomBytes } from 'node:crypto';
+import { v1SuffixHint } from '../shared/v1-url-hint.js';
 
 export type Status = 'PASS' | 'FAIL' | 'SKIP';
 
@@ -128,8 +129,7 @@ export class Verifier {
       }
       if (r.status === 401) return { test: 'Models List', status: 'FAIL', result: 'HTTP 401', diagnosis: 'the server wants an API key: pass --api-key' };
       if (r.status !== 200 || ids.length === 0) {
-        // An OpenAI client's base_url ends in /v1; verify's --url is the server's root (it adds /v1/...).
-        const v1Hint = r.status === 404 && /\/v1$/.test(this.o.url) ? ` — --url ends in /v1 and verify adds /v1/models itself: give ${this.o.url.slice(0, -3)}` : '';
+        const v1Hint = v1SuffixHint(this.o.url, r.status, 'verify');
         return { test: 'Models List', status: 'FAIL', result: `HTTP ${r.status}`, diagnosis: `not an OpenAI server: /v1/models returned ${r.status} ${r.text.slice(0, 80).replace(/\s+/g, ' ')}${v1Hint}` };
       }
       if (this.model && !ids.includes(this.model)) {

@@ -145,5 +145,13 @@ test('serve, up: a --host this machine does not have is one line naming --host',
   const r = await runKvgate(['serve', '--endpoints', '127.0.0.1:9', '--port', '0', '--host', '192.0.2.1']);
   assertFlagError(r, /^kvgate: --host 192\.0\.2\.1: not an address of this machine \(EADDRNOTAVAIL\)/m);
   const up = await runKvgate(['up', '--port', '0', '--sim-base-port', '0', '--host', '192.0.2.1']);
-  assertFlagError(up, /^kvgate: --host 192\.0\.2\.1: not an address of this machine \(EADDRNOTAVAIL\)/m);
+  assertFlagError(up, /^kvgate: --host 192\.0\.2\.1: not an address of this machine \(EADDRNOTAVAIL\); give one of its addresses, 127\.0\.0\.1 or 0\.0\.0\.0$/m);
+});
+
+test('serve, up: an IPv6 --host this machine does not have suggests the IPv6 loopback, not IPv4 addresses', async () => {
+  // 2001:db8::/32 is the IPv6 documentation prefix, never assigned to a host.
+  const r = await runKvgate(['serve', '--endpoints', '127.0.0.1:9', '--port', '0', '--host', '2001:db8::1']);
+  assertFlagError(r, /^kvgate: --host 2001:db8::1: not an address of this machine \(EADDRNOTAVAIL\); give one of its addresses, ::1 or :: \(every interface\)$/m);
+  const up = await runKvgate(['up', '--port', '0', '--sim-base-port', '0', '--host', '[2001:db8::1]']);
+  assertFlagError(up, /^kvgate: --host 2001:db8::1: not an address of this machine \(EADDRNOTAVAIL\); give one of its addresses, ::1 or :: \(every interface\)$/m);
 });

@@ -23,7 +23,7 @@ for (const args of [['simulate'], ['simulate', 'plan'], ['sim']]) {
     assert.equal(r.code, 0, r.stderr);
     const entries = optionEntries(r.stdout);
     assert.ok(entries.length > 20, `${entries.length} option entries read`);
-    const missing = entries.filter((e) => !/^-h, --help/.test(e) && !/accepted for compatibility/.test(e) && !/default/i.test(e));
+    const missing = entries.filter((e) => !/^-h, --help/.test(e) && !/accepted for compatibility/.test(e) && !/\brequired\)/.test(e) && !/default/i.test(e)); // a required flag has no default
     assert.deepEqual(missing, [], 'flags whose help says nothing of their default');
     const bare = entries.filter((e) => /<duration>/.test(e) && /\(default: [1-9][\d.]*\)/.test(e));
     assert.deepEqual(bare, [], 'duration defaults without a unit');

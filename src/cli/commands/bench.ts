@@ -24,7 +24,7 @@ export function registerBench(program: Command): void {
     .command('bench')
     .enablePositionalOptions() // `bench compare … --html` belongs to compare
     .description('Benchmark any OpenAI endpoint: TTFT, TPOT, ITL, E2E, throughput, goodput, cache hits, per-endpoint load')
-    .option('--url <base>', 'base URL of the OpenAI endpoint')
+    .option('--url <base>', 'base URL of the OpenAI server, e.g. http://127.0.0.1:8080 (its root: bench adds /v1/...)')
     .addOption(new Option('--workload <name>', 'request mix').choices([...WORKLOADS]).default('shared-prefix'))
     .option('--dataset <file.jsonl>', 'requests from a JSONL file ({"prompt"} or {"messages"} per line)')
     .option('--trace <file.jsonl>', 'replay a Mooncake-format trace (timestamp, input_length, output_length, hash_ids of 512-token blocks); block text synthesised from its id')

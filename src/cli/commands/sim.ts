@@ -2,6 +2,8 @@ import { Command, Option } from 'commander';
 import { simKvEventTarget, LLMD_ZMQ_ENDPOINT } from '../sim-kv-events.js';
 import { hostArg, intArg, kvBlocksArg, numberArg, portArg, waitForSignal } from '../parse.js';
 import { boolArg, goDurationArg, jsonArg, listValues, rangeArg, rawValues } from '../../sim/cli-args.js';
+import { checkTokenizerSpec, profileArg } from '../engine-args.js';
+import { listProfiles } from '../../engine/profiles.js';
 import { apiKeyArg } from '../api-key-args.js';
 
 /** llm-d-inference-sim flags kvgate accepts without acting on them, and why (docs/sim.md lists them too). */
@@ -63,7 +65,7 @@ export function registerSim(program: Command): void {
     .option('--host <addr>', 'listen address: IPv4, IPv6 (::1 or [::1]) or a name', hostArg('--host'), '127.0.0.1')
     .option('--model <name>', 'model name (default: $SIM_MODEL, else Qwen/Qwen2.5-3B-Instruct)')
     .option('--served-model-name <names...>', 'names clients may request (space- or comma-separated, repeatable) (default: --model)', listValues)
-    .option('--profile <name>', 'latency/engine profile (see docs/sim.md)', 'qwen2.5-3b-tpu-v6e')
+    .option('--profile <name>', `latency/engine profile: ${listProfiles().join(', ')} (docs/sim.md)`, profileArg(), 'qwen2.5-3b-tpu-v6e')
     .addOption(new Option('--mode <mode>', 'response text').choices(['random', 'echo']).default('random'))
     .option('--tokenizer <spec>', 'estimate | qwen | path to tokenizer.json', 'estimate')
     .option('--force-dummy-tokenizer [bool]', 'use the fast estimate tokenizer whatever --tokenizer says (default: false)', boolArg('--force-dummy-tokenizer'))
@@ -157,6 +159,9 @@ export function registerSim(program: Command): void {
         logger.warn({ flags: shaping }, `${flags} given, but no KV events are published: add --kv-events-endpoint (or --enable-kvcache, or --kv-events-config with enable_kv_cache_events)`);
       }
     }
+    // vLLM's --tokenizer takes a Hugging Face name that --force-dummy-tokenizer then ignores, so the
+    // path is checked only when it is used (and, naming the flag, before anything starts).
+    if (o.forceDummyTokenizer !== true) checkTokenizerSpec('--tokenizer', o.tokenizer);
     const sims = await startSimRanks(
       {
         host: o.host,

@@ -1,7 +1,9 @@
 import { Command, Option } from 'commander';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 import { DURATION_HELP, countOf, hostArg, intArg, kvBlocksArg, portArg, waitForSignal } from '../parse.js';
-import { hostUrl } from '../../shared/host-port.js';
+import { profileArg, tokenizerArg } from '../engine-args.js';
+import { listProfiles } from '../../engine/profiles.js';
+import { hostUrl, listenHostSuggestion } from '../../shared/host-port.js';
 import { addCorsOptions, resolveCors, addFlowControlOptions, addObjectiveOptions, addProbeOptions, addRequestLimitOptions, addRoutingOptions, addTimeoutOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolveRouting, resolveTimeouts } from '../options.js';
 
 /** A run of ports one `kvgate up` flag claims, and how the message names it. */
@@ -94,8 +96,8 @@ export function registerUp(program: Command): void {
     .addOption(new Option('--block-size <tokens>', 'KV block size in tokens: 8, 16, 32, 64 or 128 (default: the profile\'s)').argParser(intArg('--block-size', 1)))
     .addOption(new Option('--max-num-seqs <n>', 'max running sequences per engine step of each replica, which reports it to the gateway\'s flow control (default: the profile\'s)').argParser(intArg('--max-num-seqs', 1)))
     .addOption(new Option('--max-num-batched-tokens <tokens>', 'token budget per engine step (default: the profile\'s)').argParser(intArg('--max-num-batched-tokens', 1)))
-    .addOption(new Option('--tokenizer <spec>', 'tokenizer of the replicas and of the gateway\'s precise prefix matching: estimate, qwen, or a path to tokenizer.json').default('estimate'))
-    .addOption(new Option('--profile <name>', 'simulator profile').default('qwen2.5-3b-tpu-v6e'))
+    .addOption(new Option('--tokenizer <spec>', 'tokenizer of the replicas and of the gateway\'s precise prefix matching: estimate, qwen, or a path to tokenizer.json').argParser(tokenizerArg('--tokenizer')).default('estimate'))
+    .addOption(new Option('--profile <name>', `simulator profile: ${listProfiles().join(', ')}`).argParser(profileArg()).default('qwen2.5-3b-tpu-v6e'))
     .addOption(new Option('--model <name>', 'model name').default('Qwen/Qwen2.5-3B-Instruct'))
     .option('--no-enable-prefix-caching', 'run the replicas without prefix caching (to see what it is worth)')
     .addOption(new Option('--port <n>', 'gateway port (0 = any free port)').argParser(portArg('--port')).default(8080))
@@ -142,7 +144,7 @@ export function registerUp(program: Command): void {
         maxRequestBodyBytes: o.maxBodyBytes,
       }).catch((err: NodeJS.ErrnoException) => {
         // The replicas listen first on --host: an address this machine lacks fails there.
-        if (err.code === 'EADDRNOTAVAIL') throw new KvgateError(ErrorCode.InvalidConfig, `--host ${o.host}: not an address of this machine (EADDRNOTAVAIL); give one of its addresses, 127.0.0.1 or 0.0.0.0`, { param: 'host' });
+        if (err.code === 'EADDRNOTAVAIL') throw new KvgateError(ErrorCode.InvalidConfig, `--host ${o.host}: not an address of this machine (EADDRNOTAVAIL); give one of its addresses, ${listenHostSuggestion(o.host)}`, { param: 'host' });
         throw err;
       });
       // Each replica's KV-event ports travel with its endpoint, as an endpoints file's kvEventsPort would.

@@ -23,7 +23,7 @@ export function registerVerify(program: Command): void {
     .option('--cache-speedup-threshold <pct>', 'Cache Routing notes a warm-vs-cold speedup below this (% — information only, never the verdict)', numberArg('--cache-speedup-threshold', 0, 100), 30)
     .option('--parallel <n>', 'concurrent requests in the load-distribution and throughput tests', intArg('--parallel', 1), 10)
     .option('--concurrent <n>', "alias of --parallel (the seed script's name)", intArg('--concurrent', 1))
-    .option('--requests <n>', 'requests in the throughput test', intArg('--requests', 1), 20)
+    .option('--requests <n>', 'requests in the throughput and load-distribution tests (the latter sends at least 6)', intArg('--requests', 1), 20)
     .option('--max-tokens <n>', 'max_tokens of test completions', intArg('--max-tokens', 1), 10)
     .addOption(durationOption('--timeout', 'per-request timeout (headers, then between body bytes); 0 = none', 60_000))
     .option('--json', 'print the rows as JSON', false)
