@@ -150,7 +150,7 @@ export function registerSimulate(program: Command): void {
     sim.command('plan').description('Fewest replicas per policy that meet an SLO at a rate (or for a trace), with $/hour, $/month and $/1M requests'),
     { plan: true },
   )
-    .requiredOption('--slo <spec>', 'targets to meet: percentiles of ttft, tpot, e2e, e.g. ttft_p90=2s,tpot_p90=50ms (a bare number is ms; required, no default)')
+    .requiredOption('--slo <spec>', 'targets to meet: percentiles of ttft, tpot, e2e, e.g. ttft_p90=2s,tpot_p90=50ms (a bare number is ms; required)')
     .option('--max-replicas <n>', 'largest fleet to try, replicas; at most 4096', replicasArg('--max-replicas'), 64)
     .option('--accelerator <name>', 'price replicas as this accelerator of the price book, e.g. nvidia-h100 (default: the profile\'s hardware)')
     .option('--accelerators-per-replica <n>', 'accelerators one replica uses, a count (default: the profile\'s, else 1)', intArg('--accelerators-per-replica', 1))
