@@ -26,12 +26,15 @@ export function kvBlocksArg(name: string) {
   };
 }
 
-/** A replica count of `kvgate simulate` (`--replicas`, plan's `--max-replicas`): 1 to MAX_REPLICAS. */
-export function replicasArg(name: string) {
+/**
+ * A replica count from 1 to `max`: `kvgate simulate`'s (`--replicas`, plan's `--max-replicas`)
+ * up to MAX_REPLICAS by default; `kvgate up` passes MAX_UP_REPLICAS and what it is (`why`).
+ */
+export function replicasArg(name: string, max = MAX_REPLICAS, why = 'the largest fleet kvgate simulate models') {
   const int = intArg(name, 1);
   return (v: string): number => {
     const n = int(v);
-    if (n > MAX_REPLICAS) throw new InvalidArgumentError(`${name} must be at most ${MAX_REPLICAS} replicas, the largest fleet kvgate simulate models (got "${v}")`);
+    if (n > max) throw new InvalidArgumentError(`${name} must be at most ${max} replicas, ${why} (got "${v}")`);
     return n;
   };
 }
