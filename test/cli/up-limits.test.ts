@@ -13,3 +13,12 @@ test('up --replicas past 128 (the in-process fleet limit) is a CLI error naming 
   const help = await runKvgate(['up', '--help']);
   assert.match(help.stdout, /--replicas <n>\s+number of simulated replicas; at most 128/);
 });
+
+test('sim --help and up --help state the --kv-cache-size limit (2^26 blocks) as simulate --help does', async () => {
+  for (const cmd of ['sim', 'up', 'simulate']) {
+    const help = await runKvgate([cmd, '--help']);
+    assert.equal(help.code, 0, help.stderr);
+    const line = help.stdout.replace(/\n\s{20,}/g, ' ').split('\n').find((l) => l.includes('--kv-cache-size <blocks>'));
+    assert.match(line ?? '', /at most 67108864 \(2\^26\)/, `${cmd}: ${line}`);
+  }
+});
