@@ -69,6 +69,30 @@ export const WORKLOAD_DEFAULTS: Record<WorkloadName | 'dataset' | 'trace', Parti
 /** Requests a workload builds when --num-requests does not size it (closed loops send that many). */
 export const RANDOM_NUM_REQUESTS = 100;
 
+/**
+ * Most requests one bench or simulate run takes (--num-requests): 1,000,000. A workload is built
+ * up front (its text and a result per request are held), and 10,000,000 random requests ran out
+ * of heap building their prompts. A million is hours of a real bench and well past where
+ * percentiles settle; larger runs are several runs.
+ */
+export const MAX_NUM_REQUESTS = 1_000_000;
+
+/**
+ * Most prompt tokens a synthetic workload sized by --num-requests builds: 2^28 (268,435,456
+ * tokens, ~1 GiB of text at the estimate tokenizer's 4 characters a token), under Node's default
+ * heap, so --num-requests within its limit times a long --input-len is still a clear error.
+ */
+export const MAX_WORKLOAD_PROMPT_TOKENS = 2 ** 28;
+
+function refuseHugeWorkload(tokens: number, flags: string): void {
+  if (tokens <= MAX_WORKLOAD_PROMPT_TOKENS) return;
+  throw new KvgateError(
+    ErrorCode.InvalidConfig,
+    `${flags}: ${tokens.toLocaleString('en-US')} prompt tokens to build, more than the ${MAX_WORKLOAD_PROMPT_TOKENS.toLocaleString('en-US')} (2^28, ~1 GiB of text) a workload holds: lower --num-requests or the prompt length`,
+    { param: 'num-requests' },
+  );
+}
+
 export interface WorkloadOptions {
   workload: string;
   seed: number;
@@ -143,6 +167,7 @@ export function buildWorkload(o: WorkloadOptions): BenchRequest[] {
     case 'generated-shared-prefix':
       return sharedPrefix(o, d);
     case 'prefix-repetition': {
+      refuseHugeWorkload(n('numPrefixes') * n('prefixLen') + (o.numRequests ?? RANDOM_NUM_REQUESTS) * n('suffixLen'), '--num-requests × --suffix-len + --num-prefixes × --prefix-len');
       const prefixes = Array.from({ length: n('numPrefixes') }, () => textOfTokens(n('prefixLen'), r));
       return Array.from({ length: o.numRequests ?? RANDOM_NUM_REQUESTS }, (_, i) => ({
         kind: 'completions' as const,
@@ -163,6 +188,7 @@ export function buildWorkload(o: WorkloadOptions): BenchRequest[] {
     }
     case 'random':
     case 'decode-heavy': // decode-heavy: short unrelated prompts, long answers (its defaults): decode-bound, as llm-d's "reasoning" mix
+      refuseHugeWorkload((o.numRequests ?? RANDOM_NUM_REQUESTS) * n('inputLen'), '--num-requests × --input-len');
       return Array.from({ length: o.numRequests ?? RANDOM_NUM_REQUESTS }, () => ({ kind: 'completions' as const, prompt: textOfTokens(n('inputLen'), r), maxTokens: n('outputLen') }));
     case 'dataset':
       return readDataset(o.dataset!, n('outputLen'));

@@ -2,6 +2,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { parseListenHost } from '../shared/host-port.js';
 import { MAX_KV_BLOCKS, MAX_REPLICAS, describeBlockLimit } from '../engine/limits.js';
+import { MAX_NUM_REQUESTS } from '../bench/workloads.js';
 
 /** commander argument parsers that name the bad value. */
 export function intArg(name: string, min = 0) {
@@ -26,12 +27,25 @@ export function kvBlocksArg(name: string) {
   };
 }
 
-/** A replica count of `kvgate simulate` (`--replicas`, plan's `--max-replicas`): 1 to MAX_REPLICAS. */
-export function replicasArg(name: string) {
+/**
+ * A replica count from 1 to `max`: `kvgate simulate`'s (`--replicas`, plan's `--max-replicas`)
+ * up to MAX_REPLICAS by default; `kvgate up` passes MAX_UP_REPLICAS and what it is (`why`).
+ */
+export function replicasArg(name: string, max = MAX_REPLICAS, why = 'the largest fleet kvgate simulate models') {
   const int = intArg(name, 1);
   return (v: string): number => {
     const n = int(v);
-    if (n > MAX_REPLICAS) throw new InvalidArgumentError(`${name} must be at most ${MAX_REPLICAS} replicas, the largest fleet kvgate simulate models (got "${v}")`);
+    if (n > max) throw new InvalidArgumentError(`${name} must be at most ${max} replicas, ${why} (got "${v}")`);
+    return n;
+  };
+}
+
+/** A request count (`--num-requests` of bench and simulate, bench's `--requests`): 1 to MAX_NUM_REQUESTS. */
+export function numRequestsArg(name: string) {
+  const int = intArg(name, 1);
+  return (v: string): number => {
+    const n = int(v);
+    if (n > MAX_NUM_REQUESTS) throw new InvalidArgumentError(`${name} must be at most ${MAX_NUM_REQUESTS.toLocaleString('en-US')} requests, what one run holds in memory (got "${v}")`);
     return n;
   };
 }

@@ -16,6 +16,16 @@ export const MAX_KV_BLOCKS = 2 ** 26;
 /** Most replicas one `kvgate simulate` fleet (or `simulate plan --max-replicas`) models. */
 export const MAX_REPLICAS = 4096;
 
+/**
+ * Most replicas one `kvgate up` starts: 128. Unlike `simulate`'s modelled replicas these are real
+ * servers in the one process, each with an HTTP listener, a KV-event publisher and replay socket,
+ * and the gateway's subscriber and replay dealer for it: 4 ZeroMQ sockets against ZeroMQ's default
+ * of 1,023 a context, so 255 is the ceiling (256 ended in "Too many open file descriptors") and
+ * 128 leaves room for replay retries. 128 replicas hold ~1,800 file descriptors (~14 each),
+ * under a 4,096 hard limit, and start in seconds.
+ */
+export const MAX_UP_REPLICAS = 128;
+
 /** Most KV blocks over a whole simulated fleet: 2^27 (134,217,728 blocks, ~3.9 GB of block tables). */
 export const MAX_FLEET_KV_BLOCKS = 2 ** 27;
 

@@ -132,3 +132,45 @@ test('kvgate epp --pool-name without any credentials exits 1 with the reason', a
   assert.equal(r.code, 1);
   assert.match(r.stderr, /kvgate: no Kubernetes credentials: not in a pod/);
 });
+
+test('kubeconfig paths relative to the kubeconfig\'s folder, as kubectl: token-file (kvgate\'s, read per request), certificate-authority, client-certificate, client-key (client-node\'s)', async () => {
+  // Two kubeconfigs in folders other than the working directory, each naming its files relatively.
+  const dirs = ['kvgate-kc-rel-a-', 'kvgate-kc-rel-b-'].map((p) => mkdtempSync(join(tmpdir(), p)));
+  const write = (dir: string, user: string, u: Record<string, unknown>): string => {
+    mkdirSync(join(dir, 'creds'));
+    copyFileSync(api.pki.ca, join(dir, 'creds', 'ca.crt'));
+    const file = join(dir, 'config');
+    const kc = {
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': user,
+      contexts: [{ name: user, context: { cluster: `c-${user}`, user } }],
+      clusters: [{ name: `c-${user}`, cluster: { server: api.url, 'certificate-authority': 'creds/ca.crt' } }],
+      users: [{ name: user, user: u }],
+    };
+    writeFileSync(file, JSON.stringify(kc));
+    return file;
+  };
+  writeFileSync(join(dirs[0], 'token'), 'kc-token\n');
+  const tokenKc = write(dirs[0], 'tok', { 'token-file': 'token' });
+  const certKc = write(dirs[1], 'cert', { 'client-certificate': 'creds/client.crt', 'client-key': 'creds/client.key' });
+  copyFileSync(api.pki.clientCert, join(dirs[1], 'creds', 'client.crt'));
+  copyFileSync(api.pki.clientKey, join(dirs[1], 'creds', 'client.key'));
+  assert.notEqual(process.cwd(), dirs[0]);
+
+  const cfg = findKubeConfig({ kubeconfig: tokenKc, env: {} })!;
+  // Identities seen by the one API server: the source stopped just before may still land a request
+  // there (see beforeEach), so each check looks for its own identity among them.
+  const sees = async (c: LoadedKubeConfig, who: string, why: string) => {
+    const r = await discover(c);
+    assert.deepEqual(r.ids, ['10.9.0.1:8000']);
+    assert.ok(r.auth.includes(who), `${why}: ${r.auth.join(', ')}`);
+  };
+  await sees(cfg, 'token:kc-token', 'the token file beside the kubeconfig, over TLS verified with the CA beside it');
+  // $KUBECONFIG merged: the first file's current-context; each file's paths against its own folder.
+  await sees(findKubeConfig({ env: { KUBECONFIG: `${certKc}:${tokenKc}` } })!, 'cert:client', 'client certificate and key beside the first file');
+  await sees(findKubeConfig({ env: { KUBECONFIG: `${tokenKc}:${certKc}` } })!, 'token:kc-token', 'token file beside the first file');
+  // Still read per request from the resolved path: a rotated token is sent by the same config.
+  writeFileSync(join(dirs[0], 'token'), 'sa-token\n');
+  await sees(cfg, 'token:sa-token', 'the rotated token');
+});

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { intArg, numberArg, durationOption, formatDuration, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden } from '../parse.js';
+import { intArg, numRequestsArg, numberArg, durationOption, formatDuration, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden } from '../parse.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 import { addWorkloadShapeOptions, checkWritableFiles, numRequestsDefaults, refuseUnusedWorkloadFlags } from '../options.js';
 import { parseSlo, parseStages } from '../../bench/specs.js';
@@ -32,8 +32,8 @@ export function registerBench(program: Command): void {
     .addOption(durationOption('--trace-window', 'trace replay: report one stage per window of replay time', 60_000, { positive: true })),
     { prompt: true },
   )
-    .option('--num-requests <n>', `requests of a closed-loop run (cycling through the workload), the size of a prefix-repetition, random or decode-heavy workload, or the first N of a --trace ${numRequestsDefaults({ prompt: true })}`, intArg('--num-requests', 1))
-    .option('--requests <n>', "alias of --num-requests (the seed script's name)", intArg('--requests', 1))
+    .option('--num-requests <n>', `requests of a closed-loop run (cycling through the workload), the size of a prefix-repetition, random or decode-heavy workload, or the first N of a --trace; at most 1,000,000 ${numRequestsDefaults({ prompt: true })}`, numRequestsArg('--num-requests'))
+    .option('--requests <n>', "alias of --num-requests (the seed script's name)", numRequestsArg('--requests'))
     .option('--concurrency <n>', 'closed loop with N concurrent requests (not with --rate, --stages, --sweep or --trace: those are open loop)', intArg('--concurrency', 1), 10)
     .option('--concurrent <n>', "alias of --concurrency (the seed script's name)", intArg('--concurrent', 1))
     .option('--prompt <text>', "send this one prompt every time (the seed script's --prompt; default 20 requests)")

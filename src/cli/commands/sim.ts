@@ -74,7 +74,7 @@ export function registerSim(program: Command): void {
     .option('--max-num-batched-tokens <n>', 'token budget per step (default: profile)', intArg('--max-num-batched-tokens', 1))
     .option('--max-waiting-queue-length <n>', 'answer 429 once this many requests wait (default: no limit, as vLLM)', intArg('--max-waiting-queue-length', 0))
     .option('--block-size <n>', 'KV block size in tokens: 8, 16, 32, 64 or 128 (default: profile)', intArg('--block-size', 1))
-    .option('--kv-cache-size <blocks>', 'KV cache capacity in blocks (default: profile)', kvBlocksArg('--kv-cache-size'))
+    .option('--kv-cache-size <blocks>', 'KV cache capacity in blocks: at most 67108864 (2^26) (default: profile)', kvBlocksArg('--kv-cache-size'))
     .option('--enable-prefix-caching', 'accepted for vLLM compatibility (on by default)')
     .option('--no-enable-prefix-caching', 'disable prefix caching (as vLLM; default: on)')
     .option('--seed <n>', 'random seed', intArg('--seed', Number.MIN_SAFE_INTEGER), 0)

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
-import { intArg, kvBlocksArg, replicasArg, numberArg, durationOption, listArg, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden } from '../parse.js';
+import { intArg, kvBlocksArg, numRequestsArg, replicasArg, numberArg, durationOption, listArg, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden } from '../parse.js';
 import { addWorkloadShapeOptions, checkWritableFiles, numRequestsDefaults, refuseUnusedWorkloadFlags } from '../options.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 import { ProgressLines, PROGRESS_INTERVAL_MS, seconds, threeDigits } from '../progress-lines.js';
@@ -45,8 +45,8 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
       '--num-requests <n>',
       o.plan
         ? `the size of a prefix-repetition, random or decode-heavy workload (arrivals cycle through it), or the first N of a --trace ${numRequestsDefaults({ prompt: false })}`
-        : `requests of a closed loop (cycling through the workload), the size of a prefix-repetition, random or decode-heavy workload, or the first N of a --trace ${numRequestsDefaults({ prompt: false })}`,
-      intArg('--num-requests', 1),
+        : `requests of a closed loop (cycling through the workload), the size of a prefix-repetition, random or decode-heavy workload, or the first N of a --trace; at most 1,000,000 ${numRequestsDefaults({ prompt: false })}`,
+      numRequestsArg('--num-requests'),
     )
     .option('--trace <file.jsonl>', 'replay a Mooncake-format trace (timestamp ms, input_length and output_length tokens, hash_ids of 512-token blocks) instead of --workload and its arrivals (default: none)')
     .option('--time-scale <x>', 'trace replay: multiply timestamps by x, a factor (0.5 = twice as fast)', numberArg('--time-scale', 1e-6), 1)

@@ -1,8 +1,9 @@
 import { Command, Option } from 'commander';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
-import { DURATION_HELP, countOf, hostArg, intArg, kvBlocksArg, portArg, waitForSignal } from '../parse.js';
+import { DURATION_HELP, countOf, hostArg, intArg, kvBlocksArg, portArg, replicasArg, waitForSignal } from '../parse.js';
 import { profileArg, tokenizerArg } from '../engine-args.js';
 import { listProfiles } from '../../engine/profiles.js';
+import { MAX_UP_REPLICAS } from '../../engine/limits.js';
 import { hostUrl, listenHostSuggestion } from '../../shared/host-port.js';
 import { addCorsOptions, resolveCors, addFlowControlOptions, addObjectiveOptions, addProbeOptions, addRequestLimitOptions, addRoutingOptions, addTimeoutOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolveRouting, resolveTimeouts } from '../options.js';
 
@@ -89,10 +90,10 @@ export function registerUp(program: Command): void {
   const cmd = program
     .command('up')
     .description('Start a local fleet: simulated vLLM replicas behind the cache-aware gateway, ready to curl')
-    .addOption(new Option('--replicas <n>', 'number of simulated replicas').argParser(intArg('--replicas', 1)).default(3))
+    .addOption(new Option('--replicas <n>', `number of simulated replicas; at most ${MAX_UP_REPLICAS}`).argParser(replicasArg('--replicas', MAX_UP_REPLICAS, 'the largest fleet kvgate up starts in one process (use kvgate simulate for larger fleets)')).default(3))
     .addOption(new Option('--sim-base-port <port>', 'port of the first replica (+1 per replica; 0 = any free ports)').argParser(portArg('--sim-base-port')).default(8000))
     .addOption(new Option('--kv-events-base-port <port>', 'first KV-events ZMQ port: replica i publishes on base+i and replays on base+replicas+i, and the gateway subscribes to each (precise prefix routing); 0 = off; with --sim-base-port 0 and no --kv-events-base-port, free ports').argParser(portArg('--kv-events-base-port')).default(5557))
-    .addOption(new Option('--kv-cache-size <blocks>', "each replica's KV cache capacity in blocks (default: the profile's)").argParser(kvBlocksArg('--kv-cache-size')))
+    .addOption(new Option('--kv-cache-size <blocks>', "each replica's KV cache capacity in blocks: at most 67108864 (2^26) (default: the profile's)").argParser(kvBlocksArg('--kv-cache-size')))
     .addOption(new Option('--block-size <tokens>', 'KV block size in tokens: 8, 16, 32, 64 or 128 (default: the profile\'s)').argParser(intArg('--block-size', 1)))
     .addOption(new Option('--max-num-seqs <n>', 'max running sequences per engine step of each replica, which reports it to the gateway\'s flow control (default: the profile\'s)').argParser(intArg('--max-num-seqs', 1)))
     .addOption(new Option('--max-num-batched-tokens <tokens>', 'token budget per engine step (default: the profile\'s)').argParser(intArg('--max-num-batched-tokens', 1)))

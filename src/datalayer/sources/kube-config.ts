@@ -1,6 +1,6 @@
 import { accessSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
@@ -66,10 +66,10 @@ function finish(kc: KubeConfig, source: string): LoadedKubeConfig {
 function fromFiles(files: string[], label: string): LoadedKubeConfig {
   const kc = new KubeConfig();
   try {
-    kc.loadFromFile(files[0]);
+    loadKubeconfigFile(kc, files[0]);
     for (const f of files.slice(1)) {
       const more = new KubeConfig();
-      more.loadFromFile(f);
+      loadKubeconfigFile(more, f);
       kc.mergeConfig(more, true);
     }
   } catch (err) {
@@ -81,26 +81,55 @@ function fromFiles(files: string[], label: string): LoadedKubeConfig {
 }
 
 /**
+ * client-node's `loadFromFile`, with a relative `token-file` resolved against the kubeconfig's
+ * folder, as kubectl (client-go's ResolvePaths) does for every path in a kubeconfig. client-node
+ * already does so for `certificate-authority`, `client-certificate` and `client-key`, but reads
+ * `token-file` at load relative to the working directory: kvgate started elsewhere failed with
+ * ENOENT, or read another file of the same name. Files without a relative token-file load as before.
+ */
+function loadKubeconfigFile(kc: KubeConfig, file: string): void {
+  const doc = parseKubeconfig(file);
+  const users = (doc as { users?: unknown } | undefined)?.users;
+  let rewritten = false;
+  if (Array.isArray(users)) {
+    for (const u of users as { user?: Record<string, unknown> }[]) {
+      const tf = u?.user?.['token-file'];
+      if (typeof tf === 'string' && tf && !isAbsolute(tf)) {
+        u.user!['token-file'] = resolve(dirname(file), tf);
+        rewritten = true;
+      }
+    }
+  }
+  if (!rewritten) return kc.loadFromFile(file);
+  kc.loadFromString(JSON.stringify(doc));
+  kc.makePathsAbsolute(dirname(file));
+}
+
+/** A kubeconfig file as YAML, or undefined when this parser cannot read it (client-node's may still). */
+function parseKubeconfig(file: string): unknown {
+  try {
+    return parseYaml(readFileSync(file, 'utf8'), { merge: true });
+  } catch {
+    return undefined; // client-node reads it; a second parser's quirk must not break loading
+  }
+}
+
+/**
  * The current user's `token-file` in the kubeconfig files (user names are unique across merged
  * files), when it has no inline `token`. client-node reads such a file once, at load, untrimmed;
- * kvgate reads it per request instead (token-file-auth.ts), as for the in-cluster token. The path
- * is the one client-node could read at load (relative paths: to the working directory).
+ * kvgate reads it per request instead (token-file-auth.ts), as for the in-cluster token. A
+ * relative path is resolved against the folder of the kubeconfig that names it, as kubectl does.
  */
 function userTokenFile(files: string[], user: string | undefined): string | undefined {
   if (!user) return undefined;
   for (const f of files) {
-    let doc: unknown;
-    try {
-      doc = parseYaml(readFileSync(f, 'utf8'));
-    } catch {
-      continue; // client-node read it; a second parser's quirk must not break loading
-    }
+    const doc = parseKubeconfig(f);
     const users = (doc as { users?: unknown } | null)?.users;
     if (!Array.isArray(users)) continue;
     const entry = (users as { name?: unknown; user?: { token?: unknown; 'token-file'?: unknown } }[]).find((u) => u?.name === user);
     if (!entry) continue;
     const file = entry.user?.['token-file'];
-    return !entry.user?.token && typeof file === 'string' && file ? file : undefined;
+    return !entry.user?.token && typeof file === 'string' && file ? resolve(dirname(f), file) : undefined;
   }
   return undefined;
 }

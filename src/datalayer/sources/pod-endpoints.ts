@@ -1,4 +1,4 @@
-import { isIPv6 } from 'node:net';
+import { formatHostPort, hostUrl } from '../../shared/host-port.js';
 import type { EndpointInfo } from '../../router/api.js';
 
 /**
@@ -57,14 +57,13 @@ export function podEndpoints(pods: Iterable<PodLike>, targetPorts: readonly numb
   for (const p of pods) {
     if (!podServes(p)) continue;
     const ip = p.status!.podIP!;
-    const host = isIPv6(ip) ? `[${ip}]` : ip;
     const labels: Record<string, string> = { ...(p.metadata?.labels ?? {}) };
     labels[POD_ENDPOINT_LABELS.podName] = p.metadata?.name ?? '';
     labels[POD_ENDPOINT_LABELS.podNamespace] = p.metadata?.namespace ?? '';
     const kvPort = validPort(p.metadata?.annotations?.[KV_EVENTS_PORT_ANNOTATION]);
     if (kvPort) labels[POD_ENDPOINT_LABELS.kvEventsPort] = kvPort;
     targetPorts.forEach((port, rank) => {
-      out.push({ id: `${host}:${port}`, host: ip, port, url: `http://${host}:${port}`, labels: { ...labels, [POD_ENDPOINT_LABELS.rank]: String(rank) } });
+      out.push({ id: formatHostPort(ip, port), host: ip, port, url: hostUrl('http', ip, port), labels: { ...labels, [POD_ENDPOINT_LABELS.rank]: String(rank) } });
     });
   }
   return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
