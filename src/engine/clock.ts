@@ -22,8 +22,8 @@ export class RealClock implements Clock {
  * next due timer, so a simulation runs as fast as the CPU allows.
  */
 export class VirtualClock implements Clock {
-  private t: number;
-  private readonly timers = new TimerQueue();
+  protected t: number;
+  protected readonly timers = new TimerQueue();
 
   constructor(startMs = 0) {
     this.t = startMs;

@@ -1,20 +1,17 @@
-import type { Clock } from '../engine/types.js';
-import { TimerQueue, type VirtualTimer } from '../engine/timer-queue.js';
+import { VirtualClock } from '../engine/clock.js';
+
+/** Events between progress calls (a power of two): cheap to test, and a few ms of work apart. */
+const PROGRESS_EVERY = 1024;
 
 /**
- * The simulation's one clock: discrete-event virtual time (timers fire in due-time then insertion
- * order; time jumps to the next timer), as the engine's VirtualClock, plus what driving the real
+ * The simulation's one clock: the engine's VirtualClock (timers fire in due-time then insertion
+ * order; time jumps to the next timer), plus what driving the real
  * request lifecycle needs — its API is promise-based, so after an event that started or advanced
  * promise work (`settleAfterThisEvent()`) the loop lets every pending continuation run, at the
  * same virtual instant, before it fires the next timer. Nothing here reads a wall clock, and
  * continuations run in a fixed order, so a run is reproducible.
  */
-/** Events between progress calls (a power of two): cheap to test, and a few ms of work apart. */
-const PROGRESS_EVERY = 1024;
-
-export class EventLoop implements Clock {
-  private t = 0;
-  private readonly timers = new TimerQueue();
+export class EventLoop extends VirtualClock {
   private settle = false;
   /** Timers fired so far. */
   events = 0;
@@ -24,25 +21,13 @@ export class EventLoop implements Clock {
    */
   onProgress?: (nowMs: number) => void;
 
-  now(): number {
-    return this.t;
-  }
-
-  setTimer(fn: () => void, delayMs: number): unknown {
-    return this.timers.add(fn, this.t + Math.max(0, delayMs));
-  }
-
-  clearTimer(handle: unknown): void {
-    if (handle) (handle as VirtualTimer).cancelled = true;
-  }
-
   /** The current event handed work to promises: let their continuations run before time moves on. */
   settleAfterThisEvent(): void {
     this.settle = true;
   }
 
   /** Runs until no timer is left and no continuation is pending. */
-  async run(): Promise<void> {
+  async runAll(): Promise<void> {
     for (;;) {
       if (this.settle) {
         this.settle = false;

@@ -322,7 +322,7 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
 
   scrape.start();
   clock.setTimer(startLoad, input.path.metricsIntervalMs);
-  await clock.run();
+  await clock.runAll();
   return {
     policy: input.policy,
     source: input.config.source,
