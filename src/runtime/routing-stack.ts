@@ -113,6 +113,7 @@ export async function startRoutingStack(o: RoutingStackOptions): Promise<Routing
   }
   pool.start();
   pool.kvEvents?.registerMetrics(metrics.registry);
+  pool.source.registerMetrics?.(metrics.registry);
   for (const m of o.metricSources ?? []) m.registerMetrics(metrics.registry);
   warnWithoutEventSource(o, logger);
   const fleet = new FleetRecorder(ds, { pool: poolName }).start();

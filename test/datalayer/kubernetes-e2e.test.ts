@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import OpenAI from 'openai';
 import { runKvgate, spawnKvgate, waitForOutput } from '../helpers/cli.js';
-import { EnvoyLikeClient, headerOf, healthCheck, hv, type Resp } from '../extproc/client.js';
+import { EnvoyLikeClient, healthCheck, routeCompletion } from '../extproc/client.js';
 import { FakeKubeApi, OBJECTIVES, PODS, POOLS_V1, objective, pod, poolV1 } from './kubernetes-fake-api.js';
 
 const NS = 'rhaii-inference';
@@ -42,18 +42,7 @@ async function startSim(host: string, port: number): Promise<{ child: ChildProce
 }
 
 function routeVia(client: EnvoyLikeClient, prompt: string): Promise<string> {
-  const body = JSON.stringify({ model: MODEL, prompt, max_tokens: 4 });
-  const msgs = [
-    { request_headers: { headers: { headers: [hv(':path', '/v1/completions'), hv(':method', 'POST'), hv('content-type', 'application/json'), hv('x-request-id', `e2e-${Math.random()}`)] } } },
-    { request_body: { body: Buffer.from(body), end_of_stream: true } },
-  ];
-  const routed = (got: Resp[]) => got.some((r) => r.immediate_response) || got.some((r) => r.request_body?.response?.body_mutation?.streamed_response?.end_of_stream);
-  return client.exchange(msgs, routed).then(({ responses, error }) => {
-    assert.equal(error, undefined);
-    const ir = responses.find((r) => r.immediate_response)?.immediate_response;
-    if (ir) return `immediate ${ir.status?.code}`;
-    return headerOf(responses[0].request_headers?.response?.header_mutation?.set_headers, 'x-gateway-destination-endpoint') ?? 'none';
-  });
+  return routeCompletion(client, MODEL, prompt);
 }
 
 test('end to end: rendered EPP + temporary service-account dir + fake API server → kvgate epp → ext_proc client → kvgate sim on the discovered pod', async () => {
