@@ -114,7 +114,7 @@ test('an invalid InferencePool edit: the last valid spec stays in force — read
     assert.deepEqual(await observed(epp, client), { ready: true, error: undefined, health: SERVING, valid: 1, invalidEdits: 0, routedTo: '10.3.0.1:8000' });
 
     // An empty selector (the CRD requires 1..64 labels) would match every Pod of the namespace.
-    api.put(POOLS_V1('ns'), { ...poolV1('pool', {}, [8000]) });
+    api.put(POOLS_V1('ns'), poolV1('pool', {}, [8000]));
     let seen = await observeUntil(epp, client, (o) => o.valid === 0 && o.error !== undefined);
     assert.deepEqual(seen, {
       ready: true,
@@ -128,7 +128,7 @@ test('an invalid InferencePool edit: the last valid spec stays in force — read
     api.put(PODS('ns'), pod('b', { ip: '10.3.0.2' }));
     await until(() => ids() === '10.3.0.1:8000,10.3.0.2:8000', 'a new pod under the last valid selector');
     // Another invalid version counts again; relists of the same one do not.
-    api.put(POOLS_V1('ns'), { ...poolV1('pool', { app: 'qwen' }, []) });
+    api.put(POOLS_V1('ns'), poolV1('pool', { app: 'qwen' }, []));
     seen = await observeUntil(epp, client, (o) => o.invalidEdits === 2 && /targetPorts/.test(o.error ?? ''));
     assert.equal(seen.invalidEdits, 2);
     assert.match(seen.error!, /spec\.targetPorts must list 1 to 8 ports; the last valid spec stays in force$/);
