@@ -7,7 +7,7 @@ import type { Director } from '../router/requestcontrol/index.js';
 import type { ChatTemplates } from '../router/prompt/chat-templates.js';
 import type { Objectives } from '../router/objectives.js';
 import type { SourceSpec } from '../datalayer/pool-runtime.js';
-import { startRoutingStack } from '../runtime/routing-stack.js';
+import { startRoutingStack, type MetricSource } from '../runtime/routing-stack.js';
 import type { KvEventIntake, KvEventIntakeOptions } from '../datalayer/kv-events/kv-event-intake.js';
 import { sendJson } from '../shared/http.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
@@ -59,6 +59,8 @@ export interface EppOptions {
   random?: () => number;
   /** The queue the ext_proc stream waits in, and the dispatch gate (router/flowcontrol). */
   flowControl?: FlowControlSettings;
+  /** Further series on the metrics port's /metrics (the InferenceObjective watcher's). */
+  metricSources?: MetricSource[];
 }
 
 export interface RunningEpp {

@@ -11,6 +11,12 @@ import { FleetRecorder } from '../observability/index.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { VERSION } from '../shared/version.js';
 import type { FlowControlSettings } from '../router/index.js';
+import type { Registry } from 'prom-client';
+
+/** Something with its own series on the process's /metrics (the EPP's InferenceObjective watcher). */
+export interface MetricSource {
+  registerMetrics(registry: Registry): void;
+}
 
 /** Everything one routing process needs besides its protocol (HTTP gateway or ext_proc). */
 export interface RoutingStackOptions {
@@ -49,6 +55,8 @@ export interface RoutingStackOptions {
   chatTemplates?: ChatTemplates;
   /** The gateway queue and dispatch gate (router/flowcontrol); on by default. */
   flowControl?: FlowControlSettings;
+  /** Further series on /metrics, registered once the registry exists. */
+  metricSources?: MetricSource[];
 }
 
 export interface RoutingStack {
@@ -105,6 +113,8 @@ export async function startRoutingStack(o: RoutingStackOptions): Promise<Routing
   }
   pool.start();
   pool.kvEvents?.registerMetrics(metrics.registry);
+  pool.source.registerMetrics?.(metrics.registry);
+  for (const m of o.metricSources ?? []) m.registerMetrics(metrics.registry);
   warnWithoutEventSource(o, logger);
   const fleet = new FleetRecorder(ds, { pool: poolName }).start();
   const director = new Director({

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import OpenAI from 'openai';
 import { runKvgate, spawnKvgate, waitForOutput } from '../helpers/cli.js';
-import { EnvoyLikeClient, headerOf, healthCheck, hv, type Resp } from '../extproc/client.js';
-import { FakeKubeApi, PODS, POOLS_V1, pod, poolV1 } from './kubernetes-fake-api.js';
+import { EnvoyLikeClient, healthCheck, routeCompletion } from '../extproc/client.js';
+import { FakeKubeApi, OBJECTIVES, PODS, POOLS_V1, objective, pod, poolV1 } from './kubernetes-fake-api.js';
 
 const NS = 'rhaii-inference';
 const NAME = 'qwen2-3b';
@@ -42,18 +42,7 @@ async function startSim(host: string, port: number): Promise<{ child: ChildProce
 }
 
 function routeVia(client: EnvoyLikeClient, prompt: string): Promise<string> {
-  const body = JSON.stringify({ model: MODEL, prompt, max_tokens: 4 });
-  const msgs = [
-    { request_headers: { headers: { headers: [hv(':path', '/v1/completions'), hv(':method', 'POST'), hv('content-type', 'application/json'), hv('x-request-id', `e2e-${Math.random()}`)] } } },
-    { request_body: { body: Buffer.from(body), end_of_stream: true } },
-  ];
-  const routed = (got: Resp[]) => got.some((r) => r.immediate_response) || got.some((r) => r.request_body?.response?.body_mutation?.streamed_response?.end_of_stream);
-  return client.exchange(msgs, routed).then(({ responses, error }) => {
-    assert.equal(error, undefined);
-    const ir = responses.find((r) => r.immediate_response)?.immediate_response;
-    if (ir) return `immediate ${ir.status?.code}`;
-    return headerOf(responses[0].request_headers?.response?.header_mutation?.set_headers, 'x-gateway-destination-endpoint') ?? 'none';
-  });
+  return routeCompletion(client, MODEL, prompt);
 }
 
 test('end to end: rendered EPP + temporary service-account dir + fake API server → kvgate epp → ext_proc client → kvgate sim on the discovered pod', async () => {
@@ -66,6 +55,8 @@ test('end to end: rendered EPP + temporary service-account dir + fake API server
     api.put(POOLS_V1(NS), poolV1(NAME, { app: NAME }, [simA.port], NS));
     api.put(PODS(NS), pod(`${NAME}-a`, { ns: NS, ip: '127.0.0.1', labels: { app: NAME } }));
     api.put(PODS(NS), pod(`${NAME}-b`, { ns: NS, ip: '127.0.0.2', labels: { app: NAME }, ready: false }));
+    // An InferenceObjective the CRD schema would have refused: counted on the EPP's /metrics.
+    api.put(OBJECTIVES(NS), { ...objective('urgent', undefined, NAME, NS), spec: { priority: 'urgent', poolRef: { name: NAME } } });
     const sa = api.serviceAccount('e2e-sa-token', NS);
     const home = mkdtempSync(join(tmpdir(), 'kvgate-e2e-home-'));
     epp = spawnKvgate(await renderedEppArgs(), { env: { ...sa.env, HOME: home, KUBECONFIG: '', NAMESPACE: NS } });
@@ -101,6 +92,13 @@ test('end to end: rendered EPP + temporary service-account dir + fake API server
     assert.equal(b.usage?.completion_tokens, 2);
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     assert.match(metrics, new RegExp(`inference_pool_ready_pods\\{name="${NAME}"\\} 1`));
+    // The objective watcher lists on its own schedule: poll until it has.
+    const counted = /kvgate_inference_objective_invalid_total\{reason="invalid_priority"\} 1\n/;
+    let scraped = metrics;
+    for (const deadline = Date.now() + 30_000; !counted.test(scraped) && Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+      scraped = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    }
+    assert.match(scraped, counted);
 
     // Everything went to the API server with the mounted service-account token.
     assert.deepEqual([...new Set(api.requests.map((r) => r.auth))], ['token:e2e-sa-token']);

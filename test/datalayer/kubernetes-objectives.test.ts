@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Registry } from 'prom-client';
 import { InferenceObjectiveWatcher } from '../../src/datalayer/sources/inference-objectives.js';
 import { findKubeConfig } from '../../src/datalayer/sources/kube-config.js';
 import { parseOpenAIRequest } from '../../src/router/parse-request.js';
@@ -7,7 +8,7 @@ import { silentLogger, type Logger } from '../../src/shared/logger.js';
 import { capturingLogger } from '../helpers/log-capture.js';
 import { FakeKubeApi, OBJECTIVES, objective, until } from './kubernetes-fake-api.js';
 
-function watcher(api: FakeKubeApi, base?: Map<string, number>, extra: { logger?: Logger; listTimeoutMs?: number } = {}) {
+function watcher(api: FakeKubeApi, base?: Map<string, number>, extra: { logger?: Logger; listTimeoutMs?: number; resyncMs?: number } = {}) {
   const config = findKubeConfig({ kubeconfig: api.kubeconfig({ token: 't' }), env: {} })!;
   return new InferenceObjectiveWatcher({ poolName: 'pool', namespace: 'ns', config, base, logger: silentLogger(), backoffMs: 20, crdPollMs: 50, ...extra });
 }
@@ -123,6 +124,48 @@ test('an InferenceObjective list the API server never answers times out naming t
     api.clearFailures();
     await until(() => w.synced, 'no CRD: synced');
     assert.equal(w.lastError, undefined);
+  } finally {
+    await w.stop();
+    await api.close();
+  }
+});
+
+/** `kvgate_inference_objective_invalid_total` per reason, as /metrics shows it. */
+async function invalidCounts(registry: Registry): Promise<Record<string, number>> {
+  const m = (await registry.getSingleMetric('kvgate_inference_objective_invalid_total')!.get()).values;
+  return Object.fromEntries(m.map((v) => [String(v.labels.reason), v.value]));
+}
+
+test('invalid InferenceObjectives are left out of the map, warned and counted once per version by reason; fixing one brings it in', async () => {
+  const api = await FakeKubeApi.start({ tokens: ['t'] });
+  api.put(OBJECTIVES('ns'), objective('good', 4, 'pool'));
+  api.put(OBJECTIVES('ns'), { ...objective('words', undefined, 'pool'), spec: { priority: 'high', poolRef: { name: 'pool' } } });
+  api.put(OBJECTIVES('ns'), { ...objective('orphan', 2, 'pool'), spec: { priority: 2 } });
+  api.put(OBJECTIVES('ns'), { ...objective('service', 2, 'pool'), spec: { priority: 2, poolRef: { name: 'pool', kind: 'Service' } } });
+  api.put(OBJECTIVES('ns'), { ...objective('theirs', undefined, 'other-pool'), spec: { priority: 1.5, poolRef: { name: 'other-pool' } } });
+  const { logger, lines } = capturingLogger('debug');
+  const w = watcher(api, undefined, { logger, resyncMs: 50 });
+  const registry = new Registry();
+  w.registerMetrics(registry);
+  assert.deepEqual(await invalidCounts(registry), { missing_pool_ref: 0, invalid_pool_kind: 0, invalid_priority: 0 }, 'every reason from 0');
+  w.start();
+  try {
+    await until(() => w.synced && w.objectives.has('good'), 'listed');
+    assert.deepEqual(Object.fromEntries(w.objectives), { good: 4 });
+    assert.equal(priorityOf(w.objectives, 'words'), 0, 'an invalid objective is as unknown: the default priority');
+    // Resyncs re-apply the same versions: no recount, no new warning.
+    const lists = api.lists(OBJECTIVES('ns'));
+    await until(() => api.lists(OBJECTIVES('ns')) >= lists + 2, 'two resyncs');
+    assert.deepEqual(await invalidCounts(registry), { missing_pool_ref: 1, invalid_pool_kind: 1, invalid_priority: 1 }, "another pool's bad priority is not ours to count");
+    const warned = lines.filter((l) => l.msg.startsWith('InferenceObjective cannot be used'));
+    assert.deepEqual(warned.map((l) => `${l.objective} ${l.reason}`).sort(), ['ns/orphan missing_pool_ref', 'ns/service invalid_pool_kind', 'ns/words invalid_priority']);
+    // A new invalid version counts again; a fix brings the objective into the map.
+    api.put(OBJECTIVES('ns'), { ...objective('words', undefined, 'pool'), spec: { priority: 2 ** 31, poolRef: { name: 'pool' } } });
+    await until(() => lines.filter((l) => l.msg.startsWith('InferenceObjective cannot be used')).length === 4, 'edit warned');
+    assert.equal((await invalidCounts(registry)).invalid_priority, 2);
+    api.put(OBJECTIVES('ns'), objective('words', 7, 'pool'));
+    await until(() => w.objectives.get('words') === 7, 'fixed');
+    assert.equal((await invalidCounts(registry)).invalid_priority, 2);
   } finally {
     await w.stop();
     await api.close();

@@ -69,6 +69,25 @@ export class EnvoyLikeClient {
   }
 }
 
+/**
+ * Sends one completions request (headers, then the whole body) through the EPP and returns where
+ * it would go: the `x-gateway-destination-endpoint` value, `immediate <status>` for an
+ * ImmediateResponse, or `none`. Throws on a stream error.
+ */
+export async function routeCompletion(client: EnvoyLikeClient, model: string, prompt: string): Promise<string> {
+  const body = JSON.stringify({ model, prompt, max_tokens: 4 });
+  const msgs = [
+    { request_headers: { headers: { headers: [hv(':path', '/v1/completions'), hv(':method', 'POST'), hv('content-type', 'application/json'), hv('x-request-id', `route-${Math.random()}`)] } } },
+    { request_body: { body: Buffer.from(body), end_of_stream: true } },
+  ];
+  const routed = (got: Resp[]) => got.some((r) => r.immediate_response) || got.some((r) => r.request_body?.response?.body_mutation?.streamed_response?.end_of_stream);
+  const { responses, error } = await client.exchange(msgs, routed);
+  if (error) throw error;
+  const ir = responses.find((r) => r.immediate_response)?.immediate_response;
+  if (ir) return `immediate ${ir.status?.code}`;
+  return headerOf(responses[0].request_headers?.response?.header_mutation?.set_headers, 'x-gateway-destination-endpoint') ?? 'none';
+}
+
 /** Health/Check's answer: the ServingStatus number, or `grpc:CODE` when the call failed (5 = NOT_FOUND). */
 export async function healthAnswer(port: number, service: string): Promise<number | string> {
   try {

@@ -76,6 +76,7 @@ export function registerEpp(program: Command): void {
       maxBodyBytes: o.maxBodyBytes,
       accessLog: o.accessLog,
       upstreamApiKey,
+      metricSources: objectiveWatcher ? [objectiveWatcher] : [],
       logger,
     }).catch(async (err: unknown) => {
       await objectiveWatcher?.stop();

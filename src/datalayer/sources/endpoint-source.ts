@@ -1,4 +1,5 @@
 import type { EndpointInfo } from '../../router/api.js';
+import type { Registry } from 'prom-client';
 
 /**
  * Where a pool's endpoints come from: a static list, a watched file, or the Pods of a Kubernetes
@@ -15,4 +16,6 @@ export interface EndpointSource {
   /** Starts reporting endpoint sets; the first call of `onChange` may happen before this returns. */
   start(onChange: (endpoints: EndpointInfo[]) => void): void;
   stop(): Promise<void>;
+  /** Exposes the source's own series, if it has any, on the process's /metrics registry. */
+  registerMetrics?(registry: Registry): void;
 }

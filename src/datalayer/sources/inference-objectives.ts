@@ -1,4 +1,5 @@
 import { CustomObjectsApi } from '@kubernetes/client-node';
+import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../../shared/logger.js';
 import { isPriority } from '../../router/priority.js';
 import { describeKubeError, loadKubeConfig, type LoadedKubeConfig } from './kube-config.js';
@@ -42,6 +43,32 @@ export interface ObjectiveWatcherOptions {
 type ObjectiveObject = KubeObject & { spec?: { priority?: unknown; poolRef?: { name?: unknown; kind?: unknown } } };
 
 /**
+ * Why an InferenceObjective cannot be used (the `reason` label of
+ * `kvgate_inference_objective_invalid_total`):
+ * - `missing_pool_ref`: no `spec.poolRef.name` (required by the GIE's CRD), so no pool can claim it;
+ * - `invalid_pool_kind`: `spec.poolRef` names this pool with a `kind` other than `InferencePool`;
+ * - `invalid_priority`: `spec.priority` is set but not an int32 (GIE types it `*int32`).
+ * The CRD's schema rejects all three at admission; they reach kvgate only through a loose or
+ * missing schema (hand-installed CRDs, the llm-d group's older versions).
+ */
+export const OBJECTIVE_INVALID_REASONS = ['missing_pool_ref', 'invalid_pool_kind', 'invalid_priority'] as const;
+export type ObjectiveInvalidReason = (typeof OBJECTIVE_INVALID_REASONS)[number];
+
+/**
+ * What one InferenceObjective means to the pool `poolName`: its priority, `undefined` when it
+ * belongs to another pool (not an error), or the reason it cannot be used.
+ */
+export function objectiveFor(obj: ObjectiveObject, poolName: string): { priority: number } | { invalid: ObjectiveInvalidReason } | undefined {
+  const ref = obj.spec?.poolRef;
+  if (!ref || typeof ref.name !== 'string' || ref.name === '') return { invalid: 'missing_pool_ref' };
+  if (ref.name !== poolName) return undefined;
+  if (ref.kind !== undefined && ref.kind !== 'InferencePool') return { invalid: 'invalid_pool_kind' };
+  const p = obj.spec?.priority;
+  if (p === undefined || p === null) return { priority: 0 };
+  return isPriority(p) ? { priority: p } : { invalid: 'invalid_priority' };
+}
+
+/**
  * Watches the InferenceObjectives of one namespace and keeps `objectives` — the
  * objective-name → priority map the router reads for `x-gateway-inference-objective` — equal to
  * the objectives whose `spec.poolRef.name` is this pool (`spec.priority`, unset ⇒ 0; negative
@@ -50,10 +77,23 @@ type ObjectiveObject = KubeObject & { spec?: { priority?: unknown; poolRef?: { n
  * and the watcher looks for the CRD again every `crdPollMs`. A list that fails otherwise (403, a
  * timeout) is retried with exponential backoff and warned once per distinct error (RetryLog), a
  * 403 naming the RBAC rule it lacks.
+ *
+ * An objective that cannot be used (see OBJECTIVE_INVALID_REASONS) is left out of the map, so a
+ * request naming it gets the default priority as for an unknown name; each invalid version
+ * (name + resourceVersion) is warned once and counted once in
+ * `kvgate_inference_objective_invalid_total{reason}` (registerMetrics).
  */
 export class InferenceObjectiveWatcher {
   /** The live map (pass it to the router as its Objectives). */
   readonly objectives = new Map<string, number>();
+  /** Objectives found invalid, name → resourceVersion: each invalid version counts once, not at every relist. */
+  private readonly invalidSeen = new Map<string, string>();
+  private readonly invalidTotal = new Counter({
+    name: 'kvgate_inference_objective_invalid_total',
+    help: 'InferenceObjective versions (created or edited) that could not be used, by reason: missing_pool_ref, invalid_pool_kind, invalid_priority.',
+    labelNames: ['reason'],
+    registers: [],
+  });
   /** The API version in use, once a CRD was found. */
   apiVersion?: string;
   private readonly config: LoadedKubeConfig;
@@ -68,7 +108,14 @@ export class InferenceObjectiveWatcher {
   constructor(private readonly o: ObjectiveWatcherOptions) {
     this.config = o.config ?? loadKubeConfig({ kubeconfig: o.kubeconfig });
     this.custom = kubeConfigOf(this.config).makeApiClient(CustomObjectsApi);
+    // Every reason from 0, so an alert on increase() sees the first invalid objective.
+    for (const reason of OBJECTIVE_INVALID_REASONS) this.invalidTotal.labels(reason).inc(0);
     this.apply(new Map());
+  }
+
+  /** Exposes `kvgate_inference_objective_invalid_total` on a Prometheus registry (the EPP's /metrics). */
+  registerMetrics(registry: Registry): void {
+    registry.registerMetric(this.invalidTotal);
   }
 
   /** True once the objectives were listed, or no InferenceObjective CRD exists. */
@@ -168,12 +215,22 @@ export class InferenceObjectiveWatcher {
   /** Recomputes the map from the CRs (this pool's only) and `base`, in place. */
   private apply(objects: ReadonlyMap<string, ObjectiveObject>): void {
     const next = new Map<string, number>();
+    const invalidNow = new Set<string>();
     for (const [name, obj] of objects) {
-      const ref = obj.spec?.poolRef;
-      if (!ref || ref.name !== this.o.poolName || (ref.kind !== undefined && ref.kind !== 'InferencePool')) continue;
-      const p = obj.spec?.priority;
-      next.set(name, isPriority(p) ? p : 0);
+      const r = objectiveFor(obj, this.o.poolName);
+      if (r === undefined) continue;
+      if ('priority' in r) {
+        next.set(name, r.priority);
+        continue;
+      }
+      invalidNow.add(name);
+      const version = obj.metadata?.resourceVersion ?? '';
+      if (this.invalidSeen.get(name) === version) continue;
+      this.invalidSeen.set(name, version);
+      this.invalidTotal.labels(r.invalid).inc();
+      this.o.logger.warn({ objective: `${this.o.namespace}/${name}`, reason: r.invalid }, 'InferenceObjective cannot be used; requests naming it get the default priority');
     }
+    for (const name of this.invalidSeen.keys()) if (!invalidNow.has(name)) this.invalidSeen.delete(name);
     for (const [name, p] of this.o.base ?? []) next.set(name, p);
     for (const name of this.objectives.keys()) if (!next.has(name)) this.objectives.delete(name);
     for (const [name, p] of next) this.objectives.set(name, p);

@@ -1,4 +1,5 @@
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { EndpointInfo } from '../../router/api.js';
 import type { Logger } from '../../shared/logger.js';
 import type { EndpointSource } from './endpoint-source.js';
@@ -38,9 +39,16 @@ type PoolObject = KubeObject & { spec?: unknown };
  * selector re-watches the Pods; a change of its target ports re-derives the endpoints.
  *
  * Synced once the pool was found and its Pods listed; a missing or deleted pool, or a pool
- * without a usable spec, leaves it not synced with `lastError` saying why. Errors after the first
- * sync keep the last endpoint set (stale beats empty) and set `lastError`. A selector edit keeps
- * the old endpoint set, and the source synced, until the new selector's Pods are listed.
+ * that never had a usable spec, leaves it not synced with `lastError` saying why. Errors after the
+ * first sync keep the last endpoint set (stale beats empty) and set `lastError`. A selector edit
+ * keeps the old endpoint set, and the source synced, until the new selector's Pods are listed.
+ *
+ * An invalid edit (parseInferencePool refuses it) is treated as the API server treats one its CRD
+ * schema refuses, which is what the GIE's EPP meets: the last valid spec stays in force. Its
+ * selector's Pods keep being followed, the source stays synced (readiness and routing agree: both
+ * go on), `lastError` names the bad field, the gauge `kvgate_inference_pool_spec_valid{name}` is 0
+ * and `kvgate_inference_pool_invalid_spec_total{name}` counts each invalid version once
+ * (registerMetrics). A pool whose first version read is invalid has no endpoints and is not synced.
  *
  * Throws KvgateError(InvalidConfig) at construction when no credentials can be loaded.
  */
@@ -63,6 +71,10 @@ export class KubernetesEndpointSource implements EndpointSource {
    */
   private keepServing = false;
   private stopped = false;
+  /** resourceVersion of the invalid pool version last warned and counted (relists re-deliver it). */
+  private invalidVersion?: string;
+  private readonly specValid: Gauge;
+  private readonly invalidSpecTotal: Counter;
 
   constructor(private readonly o: KubernetesSourceOptions) {
     this.config = o.config ?? loadKubeConfig({ kubeconfig: o.kubeconfig });
@@ -70,6 +82,19 @@ export class KubernetesEndpointSource implements EndpointSource {
     this.custom = kubeConfigOf(this.config).makeApiClient(CustomObjectsApi);
     this.group = o.poolGroup ?? 'inference.networking.k8s.io';
     const fieldSelector = `metadata.name=${o.poolName}`;
+    // Created unregistered: registerMetrics adds them to the process's /metrics registry.
+    const invalid = () => this.invalidVersion !== undefined;
+    this.specValid = new Gauge({
+      name: 'kvgate_inference_pool_spec_valid',
+      help: "1 while the InferencePool's latest version is valid (or not read yet), 0 while it is invalid and its last valid spec, if any, stays in force.",
+      labelNames: ['name'],
+      registers: [],
+      collect() {
+        this.set({ name: o.poolName }, invalid() ? 0 : 1);
+      },
+    });
+    this.invalidSpecTotal = new Counter({ name: 'kvgate_inference_pool_invalid_spec_total', help: 'InferencePool versions (edits) found invalid, each counted once.', labelNames: ['name'], registers: [] });
+    this.invalidSpecTotal.labels(o.poolName).inc(0);
     this.poolInformer = new Informer<PoolObject>({
       what: `InferencePool ${o.namespace}/${o.poolName}`,
       config: this.config,
@@ -91,7 +116,8 @@ export class KubernetesEndpointSource implements EndpointSource {
   }
 
   get synced(): boolean {
-    return this.poolInformer.synced && this.pool !== undefined && this.poolProblem === undefined && ((this.podInformer?.synced ?? false) || this.keepServing);
+    // `pool` is the last valid spec: an invalid edit leaves it (and readiness) in place, see above.
+    return this.poolInformer.synced && this.pool !== undefined && ((this.podInformer?.synced ?? false) || this.keepServing);
   }
 
   /** Why the endpoint set is missing or stale (a 403 names the RBAC rule it lacks), else undefined. */
@@ -99,7 +125,13 @@ export class KubernetesEndpointSource implements EndpointSource {
     return this.poolInformer.lastError ?? this.poolProblem ?? this.podInformer?.lastError;
   }
 
-  /** The pool's spec as last read (API version, selector, target ports). */
+  /** Exposes `kvgate_inference_pool_spec_valid` and `kvgate_inference_pool_invalid_spec_total`. */
+  registerMetrics(registry: Registry): void {
+    registry.registerMetric(this.specValid);
+    registry.registerMetric(this.invalidSpecTotal);
+  }
+
+  /** The pool's spec in force: the last valid version read (API version, selector, target ports). */
   get poolSpec(): PoolSpec | undefined {
     return this.pool;
   }
@@ -163,17 +195,25 @@ export class KubernetesEndpointSource implements EndpointSource {
       else if (this.poolProblem !== problem) this.o.logger.warn({ pool: this.description, err: problem }, 'InferencePool not found: no endpoints until it is created');
       this.poolProblem = problem;
       this.pool = undefined;
+      this.invalidVersion = undefined;
       this.switchPods(undefined);
       this.report(true);
       return;
     }
     const parsed = parseInferencePool(this.group, obj);
     if (typeof parsed === 'string') {
-      // Keep routing to the last good set: a bad edit should not empty the pool.
-      this.poolProblem = `InferencePool ${this.o.namespace}/${this.o.poolName} is invalid: ${parsed}`;
-      this.o.logger.error({ err: this.poolProblem }, 'kubernetes discovery');
+      // The last valid spec stays in force (see the class comment); said and counted once per version.
+      const version = obj.metadata?.resourceVersion ?? '';
+      this.poolProblem = `InferencePool ${this.o.namespace}/${this.o.poolName} is invalid: ${parsed}${this.pool ? '; the last valid spec stays in force' : ''}`;
+      if (this.invalidVersion !== version) {
+        this.invalidVersion = version;
+        this.invalidSpecTotal.labels(this.o.poolName).inc();
+        this.o.logger.error({ err: this.poolProblem }, 'kubernetes discovery');
+      }
       return;
     }
+    if (this.invalidVersion !== undefined) this.o.logger.info({ pool: this.description }, 'InferencePool valid again');
+    this.invalidVersion = undefined;
     this.poolProblem = undefined;
     const before = this.pool;
     this.pool = parsed;

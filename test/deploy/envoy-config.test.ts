@@ -1,0 +1,23 @@
+// deploy/envoy/envoy.yaml: the shipped plain-Envoy config. No Envoy binary runs here, so the file is
+// parsed and its listener checked: one dual-stack socket (`::` with ipv4_compat, Envoy's
+// SocketAddress rule) so IPv4 and IPv6 clients both connect; 0.0.0.0 refused IPv6 clients.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+
+type SocketAddress = { address: string; port_value: number; ipv4_compat?: boolean };
+type Listener = { name: string; address: { socket_address: SocketAddress } };
+
+const config = parse(readFileSync(new URL('../../deploy/envoy/envoy.yaml', import.meta.url), 'utf8')) as {
+  static_resources: { listeners: Listener[] };
+};
+
+test('deploy/envoy/envoy.yaml: every listener binds :: with ipv4_compat (IPv4 and IPv6 clients on one socket)', () => {
+  const listeners = config.static_resources.listeners;
+  assert.ok(listeners.length >= 1);
+  for (const l of listeners) {
+    assert.deepEqual(l.address.socket_address, { address: '::', port_value: l.address.socket_address.port_value, ipv4_compat: true }, l.name);
+  }
+  assert.equal(listeners.find((l) => l.name === 'inference')?.address.socket_address.port_value, 8081);
+});
