@@ -30,21 +30,20 @@ export function hashBlock(tokens: ArrayLike<number>, start: number, blockSize: n
   const n = blockSize * 4 + 8;
   if (buf.length < n) buf = new Uint8Array(n);
   let p = 0;
-  for (let i = start; i < start + blockSize; i++) {
-    const t = tokens[i] >>> 0;
-    buf[p++] = t & 0xff;
-    buf[p++] = (t >>> 8) & 0xff;
-    buf[p++] = (t >>> 16) & 0xff;
-    buf[p++] = t >>> 24;
-  }
-  for (const w of [parentLo, parentHi]) {
-    buf[p++] = w & 0xff;
-    buf[p++] = (w >>> 8) & 0xff;
-    buf[p++] = (w >>> 16) & 0xff;
-    buf[p++] = w >>> 24;
-  }
+  for (let i = start; i < start + blockSize; i++) p = writeU32(buf, p, tokens[i]);
+  p = writeU32(buf, p, parentLo);
+  writeU32(buf, p, parentHi);
   xxh64Into(buf, 0, n, 0, 0, out);
   return [out[0], out[1]];
+}
+
+/** Writes `w` little-endian at b[p..p+4); returns p + 4. */
+function writeU32(b: Uint8Array, p: number, w: number): number {
+  b[p] = w;
+  b[p + 1] = w >>> 8;
+  b[p + 2] = w >>> 16;
+  b[p + 3] = w >>> 24;
+  return p + 4;
 }
 
 /** Hashes of every full block of `tokens`, as unsigned 64-bit BigInts. */
