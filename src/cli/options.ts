@@ -310,7 +310,8 @@ export function resolveTimeouts(o: TimeoutValues) {
 
 /**
  * Each given file flag names a readable file, else a KvgateError naming the flag and why
- * ("--tls-cert: cannot read /x.pem: no such file"), before anything starts.
+ * ("--tls-cert: cannot read /x.pem: no such file"), before anything starts. A command's file
+ * argument is keyed by the command instead ("config check: cannot read /x.yaml: no such file").
  */
 export async function checkReadableFiles(files: Record<string, string | undefined>): Promise<void> {
   const { accessSync, statSync, constants } = await import('node:fs');
