@@ -5,13 +5,28 @@ import { KvgateError, ErrorCode } from '../shared/errors.js';
  * spelling means the same in real and in virtual time.
  */
 
-/** inference-perf's `rate:duration` stages ("3:60,10:30"), seconds; both must be positive. */
+/**
+ * Highest open-loop rate (--rate, --stages and --sweep rates): 1,000,000 requests/s, the most
+ * requests one run holds (workloads.ts's MAX_NUM_REQUESTS) in its first second; far past any
+ * serving fleet. `kvgate simulate --rate 1e9` crawled through its arrivals for hours.
+ */
+export const MAX_RATE_RPS = 1_000_000;
+
+/** A rate of `flag` above MAX_RATE_RPS: the InvalidConfig naming the flag and the limit, else undefined. */
+export function rateOverLimit(rate: number, flag: string): KvgateError | undefined {
+  if (rate <= MAX_RATE_RPS) return undefined;
+  return new KvgateError(ErrorCode.InvalidConfig, `${flag}: a rate of ${rate} requests/s is more than the ${MAX_RATE_RPS.toLocaleString('en-US')} requests/s a run takes`, { param: flag.slice(2) });
+}
+
+/** inference-perf's `rate:duration` stages ("3:60,10:30"), seconds; both must be positive, rates at most MAX_RATE_RPS. */
 export function parseStages(v: string): { rate: number; durationS: number }[] {
   return v.split(',').map((part) => {
     const m = /^(\d+(?:\.\d+)?):(\d+(?:\.\d+)?)s?$/.exec(part.trim());
     if (!m || !(Number(m[1]) > 0) || !(Number(m[2]) > 0)) {
       throw new KvgateError(ErrorCode.InvalidConfig, `--stages entries look like rate:seconds with both positive, e.g. 3:60,10:30 (got "${part}")`, { param: 'stages' });
     }
+    const tooHigh = rateOverLimit(Number(m[1]), '--stages');
+    if (tooHigh) throw tooHigh;
     return { rate: Number(m[1]), durationS: Number(m[2]) };
   });
 }

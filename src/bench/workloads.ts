@@ -78,18 +78,35 @@ export const RANDOM_NUM_REQUESTS = 100;
 export const MAX_NUM_REQUESTS = 1_000_000;
 
 /**
+ * Longest length one workload shape flag takes (--system-prompt-len, --question-len, --prefix-len,
+ * --suffix-len, --input-len, --output-len): 2^24 = 16,777,216 tokens, above the largest context
+ * window any served model has (Llama 4 Scout's 10M), so no request of a real run needs more, while
+ * a --system-prompt-len of 1e9 spent minutes building text before the run began.
+ */
+export const MAX_SHAPE_TOKENS = 2 ** 24;
+
+/**
+ * Largest count one workload shape flag takes (--num-groups, --prompts-per-group, --num-prefixes,
+ * --num-conversations, --turns): MAX_NUM_REQUESTS, as a workload never holds more requests than a
+ * run does; groups × prompts and conversations × turns are held to it too (buildWorkload).
+ * `--num-groups 1e8` otherwise built groups until the heap ran out.
+ */
+export const MAX_SHAPE_COUNT = MAX_NUM_REQUESTS;
+
+/**
  * Most prompt tokens a synthetic workload sized by --num-requests builds: 2^28 (268,435,456
  * tokens, ~1 GiB of text at the estimate tokenizer's 4 characters a token), under Node's default
  * heap, so --num-requests within its limit times a long --input-len is still a clear error.
  */
 export const MAX_WORKLOAD_PROMPT_TOKENS = 2 ** 28;
 
-function refuseHugeWorkload(tokens: number, flags: string): void {
+/** `tokens` within MAX_WORKLOAD_PROMPT_TOKENS, else InvalidConfig naming `flags` (the formula) and what to lower (`param`: the first count flag). */
+function refuseHugeWorkload(tokens: number, flags: string, param = 'num-requests'): void {
   if (tokens <= MAX_WORKLOAD_PROMPT_TOKENS) return;
   throw new KvgateError(
     ErrorCode.InvalidConfig,
-    `${flags}: ${tokens.toLocaleString('en-US')} prompt tokens to build, more than the ${MAX_WORKLOAD_PROMPT_TOKENS.toLocaleString('en-US')} (2^28, ~1 GiB of text) a workload holds: lower --num-requests or the prompt length`,
-    { param: 'num-requests' },
+    `${flags}: ${tokens.toLocaleString('en-US')} prompt tokens to build, more than the ${MAX_WORKLOAD_PROMPT_TOKENS.toLocaleString('en-US')} (2^28, ~1 GiB of text) a workload holds: lower --${param} or the prompt length`,
+    { param },
   );
 }
 
@@ -139,6 +156,12 @@ function shuffle<T>(xs: T[], random: () => number): T[] {
   return xs;
 }
 
+/** A workload's requests, `count` (a product of two count flags, named in `flags`), within MAX_SHAPE_COUNT, else InvalidConfig naming them. */
+function refuseTooManyRequests(count: number, flags: string, param: string): void {
+  if (count <= MAX_SHAPE_COUNT) return;
+  throw new KvgateError(ErrorCode.InvalidConfig, `${flags}: ${count.toLocaleString('en-US')} requests, more than the ${MAX_SHAPE_COUNT.toLocaleString('en-US')} a run holds: lower one of them`, { param });
+}
+
 function sharedPrefix(o: WorkloadOptions, d: Partial<Record<ShapeKey, number | boolean>>): BenchRequest[] {
   const r = seededRandom(o.seed);
   const groups = o.numGroups ?? (d.numGroups as number);
@@ -146,6 +169,8 @@ function sharedPrefix(o: WorkloadOptions, d: Partial<Record<ShapeKey, number | b
   const sysLen = o.systemPromptLen ?? (d.systemPromptLen as number);
   const qLen = o.questionLen ?? (d.questionLen as number);
   const out = o.outputLen ?? (d.outputLen as number);
+  refuseTooManyRequests(groups * per, '--num-groups × --prompts-per-group', 'num-groups');
+  refuseHugeWorkload(groups * sysLen + groups * per * qLen, '--num-groups × --system-prompt-len + --num-groups × --prompts-per-group × --question-len', 'num-groups');
   const reqs: BenchRequest[] = [];
   for (let g = 0; g < groups; g++) {
     const system = textOfTokens(sysLen, r);
@@ -179,6 +204,8 @@ export function buildWorkload(o: WorkloadOptions): BenchRequest[] {
       }));
     }
     case 'multi-turn': {
+      refuseTooManyRequests(n('numConversations') * n('turns'), '--num-conversations × --turns', 'num-conversations');
+      refuseHugeWorkload(n('numConversations') * (n('systemPromptLen') + n('turns') * n('questionLen')), '--num-conversations × (--system-prompt-len + --turns × --question-len)', 'num-conversations');
       const reqs: BenchRequest[] = [];
       for (let c = 0; c < n('numConversations'); c++) {
         const system = textOfTokens(n('systemPromptLen'), r);

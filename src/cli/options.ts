@@ -1,10 +1,10 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { tokenizerArg } from './engine-args.js';
-import { bytesArg, durationOption, intArg, listArg, numberArg, portArg } from './parse.js';
+import { bytesArg, durationOption, intArg, listArg, numberArg, portArg, shapeArg } from './parse.js';
 import { LOG_LEVELS } from '../shared/logger.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { PRIORITY_RULE, parsePriority } from '../router/priority.js';
-import { RANDOM_NUM_REQUESTS, SHAPE_KEYS, WORKLOAD_DEFAULTS, WORKLOADS, type ShapeKey, type WorkloadName } from '../bench/workloads.js';
+import { MAX_SHAPE_COUNT, MAX_SHAPE_TOKENS, RANDOM_NUM_REQUESTS, SHAPE_KEYS, WORKLOAD_DEFAULTS, WORKLOADS, type ShapeKey, type WorkloadName } from '../bench/workloads.js';
 
 /**
  * Option groups that several commands take, defined once so names, defaults, units and conflict
@@ -310,7 +310,8 @@ export function resolveTimeouts(o: TimeoutValues) {
 
 /**
  * Each given file flag names a readable file, else a KvgateError naming the flag and why
- * ("--tls-cert: cannot read /x.pem: no such file"), before anything starts.
+ * ("--tls-cert: cannot read /x.pem: no such file"), before anything starts. A command's file
+ * argument is keyed by the command instead ("config check: cannot read /x.yaml: no such file").
  */
 export async function checkReadableFiles(files: Record<string, string | undefined>): Promise<void> {
   const { accessSync, statSync, constants } = await import('node:fs');
@@ -423,18 +424,21 @@ export function refuseUnusedWorkloadFlags(given: (key: string) => boolean, o: { 
  */
 export function addWorkloadShapeOptions(cmd: Command, o: { prompt?: boolean } = {}): Command {
   const d = (key: ShapeKey) => shapeDefaults(key, { prompt: o.prompt ?? false });
+  // Each flag's limit (MAX_SHAPE_TOKENS for lengths, MAX_SHAPE_COUNT for counts) in its help, as --num-requests states its own.
+  const tokens = `at most ${MAX_SHAPE_TOKENS.toLocaleString('en-US')} tokens`;
+  const count = `at most ${MAX_SHAPE_COUNT.toLocaleString('en-US')}`;
   return cmd
-    .option('--num-groups <n>', `shared-prefix, generated-shared-prefix: groups, each with its own system prompt ${d('numGroups')}`, intArg('--num-groups', 1))
-    .option('--prompts-per-group <n>', `shared-prefix, generated-shared-prefix: prompts per group ${d('promptsPerGroup')}`, intArg('--prompts-per-group', 1))
-    .option('--system-prompt-len <tokens>', `shared system prompt length, tokens ${d('systemPromptLen')}`, intArg('--system-prompt-len', 1))
-    .option('--question-len <tokens>', `question (user message) length, tokens ${d('questionLen')}`, intArg('--question-len', 1))
-    .option('--output-len <tokens>', `output tokens per request (ignore_eos) ${d('outputLen')}`, intArg('--output-len', 1))
+    .option('--num-groups <n>', `shared-prefix, generated-shared-prefix: groups, each with its own system prompt; ${count} ${d('numGroups')}`, shapeArg('--num-groups', 'count'))
+    .option('--prompts-per-group <n>', `shared-prefix, generated-shared-prefix: prompts per group; ${count} ${d('promptsPerGroup')}`, shapeArg('--prompts-per-group', 'count'))
+    .option('--system-prompt-len <tokens>', `shared system prompt length, ${tokens} ${d('systemPromptLen')}`, shapeArg('--system-prompt-len', 'tokens'))
+    .option('--question-len <tokens>', `question (user message) length, ${tokens} ${d('questionLen')}`, shapeArg('--question-len', 'tokens'))
+    .option('--output-len <tokens>', `output tokens per request (ignore_eos); ${tokens} ${d('outputLen')}`, shapeArg('--output-len', 'tokens'))
     .option('--multi-turn', 'shared-prefix, generated-shared-prefix: groups become conversations', false)
-    .option('--prefix-len <tokens>', `prefix-repetition: prefix length, tokens ${d('prefixLen')}`, intArg('--prefix-len', 1))
-    .option('--suffix-len <tokens>', `prefix-repetition: suffix length, tokens ${d('suffixLen')}`, intArg('--suffix-len', 1))
-    .option('--num-prefixes <n>', `prefix-repetition: distinct prefixes ${d('numPrefixes')}`, intArg('--num-prefixes', 1))
-    .option('--input-len <tokens>', `random, decode-heavy: prompt length, tokens ${d('inputLen')}`, intArg('--input-len', 1))
-    .option('--num-conversations <n>', `multi-turn: conversations ${d('numConversations')}`, intArg('--num-conversations', 1))
-    .option('--turns <n>', `multi-turn: turns per conversation ${d('turns')}`, intArg('--turns', 1))
+    .option('--prefix-len <tokens>', `prefix-repetition: prefix length, ${tokens} ${d('prefixLen')}`, shapeArg('--prefix-len', 'tokens'))
+    .option('--suffix-len <tokens>', `prefix-repetition: suffix length, ${tokens} ${d('suffixLen')}`, shapeArg('--suffix-len', 'tokens'))
+    .option('--num-prefixes <n>', `prefix-repetition: distinct prefixes; ${count} ${d('numPrefixes')}`, shapeArg('--num-prefixes', 'count'))
+    .option('--input-len <tokens>', `random, decode-heavy: prompt length, ${tokens} ${d('inputLen')}`, shapeArg('--input-len', 'tokens'))
+    .option('--num-conversations <n>', `multi-turn: conversations; ${count} ${d('numConversations')}`, shapeArg('--num-conversations', 'count'))
+    .option('--turns <n>', `multi-turn: turns per conversation; ${count} ${d('turns')}`, shapeArg('--turns', 'count'))
     .addHelpText('after', '\nWorkload flags apply to the workloads they name, with a default per workload; one that the chosen\nworkload (or --dataset, or --trace) does not read is an error.');
 }

@@ -2,7 +2,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { parseListenHost } from '../shared/host-port.js';
 import { MAX_KV_BLOCKS, MAX_REPLICAS, describeBlockLimit } from '../engine/limits.js';
-import { MAX_NUM_REQUESTS } from '../bench/workloads.js';
+import { MAX_NUM_REQUESTS, MAX_SHAPE_COUNT, MAX_SHAPE_TOKENS } from '../bench/workloads.js';
 
 /** commander argument parsers that name the bad value. */
 export function intArg(name: string, min = 0) {
@@ -46,6 +46,20 @@ export function numRequestsArg(name: string) {
   return (v: string): number => {
     const n = int(v);
     if (n > MAX_NUM_REQUESTS) throw new InvalidArgumentError(`${name} must be at most ${MAX_NUM_REQUESTS.toLocaleString('en-US')} requests, what one run holds in memory (got "${v}")`);
+    return n;
+  };
+}
+
+/**
+ * A workload shape flag (addWorkloadShapeOptions): an integer from 1 to MAX_SHAPE_TOKENS for a
+ * length in tokens, or to MAX_SHAPE_COUNT for a count (src/bench/workloads.ts says why each).
+ */
+export function shapeArg(name: string, kind: 'tokens' | 'count') {
+  const int = intArg(name, 1);
+  const [max, what] = kind === 'tokens' ? [MAX_SHAPE_TOKENS, "tokens (2^24), above any served model's context window"] : [MAX_SHAPE_COUNT, ', the most requests one run holds'];
+  return (v: string): number => {
+    const n = int(v);
+    if (n > max) throw new InvalidArgumentError(`${name} must be at most ${max.toLocaleString('en-US')}${kind === 'tokens' ? ' ' : ''}${what} (got "${v}")`);
     return n;
   };
 }

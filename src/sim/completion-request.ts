@@ -1,4 +1,5 @@
 import { pydanticBool, pythonTruthy } from '../shared/pydantic-bool.js';
+import { pydanticInt } from '../shared/pydantic-int.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import type { ChatMessage, Tokenizer } from '../engine/types.js';
 import { messageText, renderChatML } from '../engine/index.js';
@@ -93,11 +94,11 @@ function vllmValidation(message: string, param: string, value?: unknown): Kvgate
   return bad(`${message} ${suffix}`, param);
 }
 
+/** An int field read as vLLM's pydantic models read it (lax: `"10"` is 10; see pydanticInt), or a 400 naming it. */
 function optionalInt(body: Record<string, unknown>, key: string): number | null {
-  const v = body[key];
-  if (v === undefined || v === null) return null;
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw bad(`${key} must be an integer`, key);
-  return v;
+  const v = pydanticInt(body[key]);
+  if (v === 'invalid') throw bad(`${key} must be an integer`, key);
+  return v ?? null;
 }
 
 /** A bool field read as vLLM's pydantic models read it (lax: "yes", 1… are true; see pydanticBool), or a 400 naming it. */
@@ -120,12 +121,13 @@ function stopStrings(body: Record<string, unknown>): string[] {
   return list as string[];
 }
 
-/** vLLM's `stop_token_ids`: a list of non-negative integer token ids, or a 400 naming the field. */
+/** vLLM's `stop_token_ids` (list[int], each read as pydanticInt reads one): non-negative token ids, or a 400 naming the field. */
 function stopTokenIds(body: Record<string, unknown>): number[] {
   const v = body.stop_token_ids;
   if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x) && x >= 0)) throw bad('stop_token_ids must be a list of token ids (integers >= 0)', 'stop_token_ids');
-  return v as number[];
+  const ids = Array.isArray(v) ? v.map(pydanticInt) : null;
+  if (!ids || !ids.every((x): x is number => typeof x === 'number' && x >= 0)) throw bad('stop_token_ids must be a list of token ids (integers >= 0)', 'stop_token_ids');
+  return ids;
 }
 
 function checkMessages(messages: unknown): ChatMessage[] {

@@ -1,5 +1,6 @@
 import type { Tokenizer } from '../engine/types.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { pydanticInt } from '../shared/pydantic-int.js';
 
 /**
  * POST /v1/embeddings as llm-d-inference-sim answers it: one synthetic unit vector per input
@@ -18,8 +19,8 @@ export function embeddingsResponse(body: Record<string, unknown>, model: string,
   else if (Array.isArray(input) && input.length > 0 && input.every(isIds)) inputs = input as number[][];
   else throw bad('input must be a string, a list of strings, a list of token ids or a list of token-id lists', 'input');
   if (inputs.some((ids) => ids.length === 0)) throw bad('input must not be empty', 'input');
-  const dims = body.dimensions ?? defaultDimensions;
-  if (typeof dims !== 'number' || !Number.isInteger(dims) || dims < 1 || dims > 65_536) throw bad('dimensions must be an integer between 1 and 65536', 'dimensions');
+  const dims = pydanticInt(body.dimensions) ?? defaultDimensions; // `"dimensions": "64"` is 64, as pydantic reads it
+  if (dims === 'invalid' || dims < 1 || dims > 65_536) throw bad('dimensions must be an integer between 1 and 65536', 'dimensions');
   const format = body.encoding_format ?? 'float';
   if (format !== 'float' && format !== 'base64') throw bad("encoding_format must be 'float' or 'base64'", 'encoding_format');
   let tokens = 0;

@@ -4,6 +4,7 @@ import type { SimOptionsInput } from './options.js';
 import type { Logger } from '../shared/logger.js';
 import { ErrorCode, KvgateError } from '../shared/errors.js';
 import { formatHostPort } from '../shared/host-port.js';
+import { MAX_UP_REPLICAS } from '../engine/limits.js';
 
 export interface SimFleetOptions extends Omit<SimOptionsInput, 'port' | 'kvEventsEndpoint' | 'kvEventsTopic' | 'kvEventsReplayEndpoint' | 'kvEventsBindHttpHost'> {
   replicas: number;
@@ -43,9 +44,17 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Starts N simulated replicas in this process (what `kvgate up` runs behind the gateway). */
+/**
+ * Starts N simulated replicas in this process (what `kvgate up` runs behind the gateway). N is an
+ * integer from 1 to MAX_UP_REPLICAS (engine/limits.ts: what one process's ZeroMQ sockets hold),
+ * checked here for every caller, not only `up`'s flag parser: else an InvalidConfig error
+ * (param `replicas`) before any replica starts.
+ */
 export async function startSimFleet(opts: SimFleetOptions, deps: { logger?: Logger } = {}): Promise<RunningSimFleet> {
   const { replicas: n, basePort, kvEventsBasePort, ...simOpts } = opts;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_UP_REPLICAS) {
+    throw new KvgateError(ErrorCode.InvalidConfig, `replicas must be an integer from 1 to ${MAX_UP_REPLICAS}, the largest fleet kvgate up starts in one process (got ${n})`, { param: 'replicas' });
+  }
   const replicas: RunningSim[] = [];
   const kvEvents: SimKvEventPorts[] | undefined = kvEventsBasePort === undefined ? undefined : [];
   let trying: { port: number; kv?: SimKvEventPorts } = { port: basePort };

@@ -146,7 +146,7 @@ export function refuseNotWithValidate(given: (key: string) => boolean): void {
 }
 
 /**
- * `kvgate up`'s arguments for the real side: the fleet, policy, gateway and engine flags that
+ * `kvgate up`'s arguments for the real side: the fleet, policy, seed, gateway and engine flags that
  * shaped the virtual run, so both halves run the same configuration. The policy entry is read as
  * resolvePolicies read it (a YAML path is `up`'s --config-file, a preset name its --preset; a
  * YAML's policy name is only its file name). The gateway's scrape period and flow control are
@@ -156,6 +156,8 @@ export function refuseNotWithValidate(given: (key: string) => boolean): void {
 export function upArgsOf(f: SimulateFlags, opts: SimulateOptions): string[] {
   const entry = f.compare?.[0] ?? f.configFile ?? f.preset;
   const args = ['--replicas', String(opts.fleet[0].count), '--profile', opts.fleet[0].profile, ...(isPolicyFile(entry) ? ['--config-file', entry] : ['--preset', entry])];
+  // The engine seed: replica i runs seed + i on both sides (buildFleet, startSimFleet); bench seeds the workload and arrivals.
+  args.push('--seed', String(opts.seed));
   args.push('--metrics-interval', `${opts.path.metricsIntervalMs}ms`);
   if (!opts.path.flowControl) args.push('--no-flow-control');
   if (f.enablePrefixCaching === false) args.push('--no-enable-prefix-caching');

@@ -16,7 +16,12 @@ test('byte sizes: bare bytes, or a number with B, KB/MB/GB (1000^n) or KiB/MiB/G
   assert.equal(p('1.5GB'), 1.5e9);
   assert.equal(p('2KB'), 2000);
   assert.equal(p('0.5KiB'), 512);
-  for (const bad of ['16 MiBs', '0', '-1', '1.5', '1.0001KiB', 'lots', '', '1e3']) {
+  // The one-letter units are decimal, as README says: 16M is 16,000,000 bytes, not 16 MiB.
+  assert.equal(p('16M'), 16_000_000);
+  assert.equal(p('2k'), 2000);
+  assert.equal(p('1G'), 1e9);
+  assert.equal(p('16b'), 16);
+  for (const bad of ['16 MiBs', '0', '-1', '1.5', '1.0001KiB', 'lots', '', '1e3', '16Mi', '1T']) {
     assert.throws(() => p(bad), (e: Error) => e.message.includes(`--max-body-bytes must be a whole number of bytes >= 1`) && e.message.includes(`(got "${bad}")`), bad);
   }
 });

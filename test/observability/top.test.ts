@@ -39,6 +39,16 @@ test('kvgate top prints one frame when stdout is not a terminal: replicas, reque
     const bad = await runKvgate(['top', '--url', f.gateway.url, '--api-key', 'nope', '--once']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /kvgate: GET .*\/dashboard\/events → 401: Incorrect API key provided\. \(pass --api-key\)/);
+
+    // An OpenAI client's base URL (…/v1, or …/v1/) gets the hint verify and bench give (shared/v1-url-hint.ts).
+    for (const url of [`${f.gateway.url}/v1`, `${f.gateway.url}/v1/`]) {
+      const v1 = await runKvgate(['top', '--url', url, '--api-key', 'k1', '--once']);
+      assert.equal(v1.code, 1);
+      assert.ok(v1.stderr.includes(`kvgate: GET ${f.gateway.url}/v1/dashboard/events → 404: no route for /v1/dashboard/events — --url ends in /v1 and top adds /dashboard/events itself: give ${f.gateway.url}\n`), v1.stderr);
+    }
+    const other = await runKvgate(['top', '--url', `${f.gateway.url}/nope`, '--api-key', 'k1', '--once']);
+    assert.equal(other.code, 1);
+    assert.match(other.stderr, /→ 404: no route for \/nope\/dashboard\/events \(is this a kvgate gateway or EPP metrics port\?\)/);
   } finally {
     await f.close();
   }

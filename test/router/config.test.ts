@@ -114,5 +114,8 @@ test('kvgate config check: 0 and the effective config for a good file; 1 and the
   assert.match(preset.stdout, /load-aware-scorer/);
   const missing = await runKvgate(['config', 'check', join(dir, 'missing.yaml')]);
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /missing\.yaml: cannot read: ENOENT/);
+  assert.equal(missing.stderr, `kvgate: config check: cannot read ${join(dir, 'missing.yaml')}: no such file\n`);
+  const directory = await runKvgate(['config', 'check', dir]);
+  assert.equal(directory.code, 1);
+  assert.equal(directory.stderr, `kvgate: config check: cannot read ${dir}: it is a directory\n`);
 });

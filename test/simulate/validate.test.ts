@@ -48,8 +48,9 @@ test('simulate --validate runs the same configuration on both sides: engine and 
   const upArg = (a: string[], flag: string) => (a.includes(flag) ? a[a.indexOf(flag) + 1] : undefined);
   assert.equal(upArg(v.config.real_fleet.up_args, '--metrics-interval'), '50ms', 'the scrape period the virtual side modelled');
   assert.ok(!v.config.real_fleet.up_args.includes('--no-flow-control'));
-  // The gateway flags: the virtual gateway without flow control, scraping every 20 ms, and the real one too.
-  const off = await runKvgate([...args, '--no-kv-events', '--no-flow-control', '--metrics-interval', '20ms'], { timeoutMs: 120_000 });
+  assert.equal(upArg(v.config.real_fleet.up_args, '--seed'), '1', 'the default seed, the engines\' as well as the workload\'s');
+  // The gateway flags: the virtual gateway without flow control, scraping every 20 ms, and the real one too; and --seed.
+  const off = await runKvgate([...args, '--no-kv-events', '--no-flow-control', '--metrics-interval', '20ms', '--seed', '7'], { timeoutMs: 120_000 });
   assert.equal(off.code, 0, off.stderr);
   const w = JSON.parse(off.stdout);
   assert.equal(w.config.path.kvEvents, false);
@@ -58,6 +59,8 @@ test('simulate --validate runs the same configuration on both sides: engine and 
   assert.equal(w.config.path.metricsIntervalMs, 20);
   assert.ok(w.config.real_fleet.up_args.includes('--no-flow-control'), w.config.real_fleet.up_args.join(' '));
   assert.equal(upArg(w.config.real_fleet.up_args, '--metrics-interval'), '20ms');
+  assert.equal(w.config.seed, 7);
+  assert.equal(upArg(w.config.real_fleet.up_args, '--seed'), '7', 'kvgate up seeds its replicas as the virtual side seeded its engines');
   assert.equal(w.real.requests_ok, 6);
 });
 

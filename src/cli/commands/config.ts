@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { DEFAULT_PRESET } from '../options.js';
+import { DEFAULT_PRESET, checkReadableFiles } from '../options.js';
 
 export function registerConfig(program: Command): void {
   const config = program.command('config').description('Inspect and validate EndpointPickerConfig files and presets');
@@ -14,6 +14,8 @@ export function registerConfig(program: Command): void {
         const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
         throw new KvgateError(ErrorCode.InvalidConfig, `--preset ${o.preset} and the file ${file} both name a config to check: give one of them`, { param: '--preset' });
       }
+      // A missing or unreadable FILE names the command and the path, as file flags do.
+      if (file !== undefined) await checkReadableFiles({ 'config check': file });
       const { loadConfig } = await import('../../router/index.js');
       const { stringify } = await import('yaml');
       // Without a file or --preset: the preset serve, epp, up and simulate run by default, not

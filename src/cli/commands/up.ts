@@ -100,6 +100,8 @@ export function registerUp(program: Command): void {
     .addOption(new Option('--tokenizer <spec>', 'tokenizer of the replicas and of the gateway\'s precise prefix matching: estimate, qwen, or a path to tokenizer.json').argParser(tokenizerArg('--tokenizer')).default('estimate'))
     .addOption(new Option('--profile <name>', `simulator profile: ${listProfiles().join(', ')}`).argParser(profileArg()).default('qwen2.5-3b-tpu-v6e'))
     .addOption(new Option('--model <name>', 'model name').default('Qwen/Qwen2.5-3B-Instruct'))
+    // kvgate sim's (and vLLM's) --seed, per replica as `kvgate simulate` seeds its modelled ones.
+    .addOption(new Option('--seed <n>', 'random seed of the replicas (sampled tokens, latency noise): replica i runs with seed + i').argParser(intArg('--seed', Number.MIN_SAFE_INTEGER)).default(0))
     .option('--no-enable-prefix-caching', 'run the replicas without prefix caching (to see what it is worth)')
     .addOption(new Option('--port <n>', 'gateway port (0 = any free port)').argParser(portArg('--port')).default(8080))
     .addOption(new Option('--host <addr>', "listen address of the gateway, the replicas and the replicas' KV-event sockets: IPv4, IPv6 (::1 or [::1]) or a name").argParser(hostArg('--host')).default('127.0.0.1'));
@@ -133,6 +135,7 @@ export function registerUp(program: Command): void {
         kvEventsBasePort: upKvEventsBase(ports),
         profile: o.profile,
         model: o.model,
+        seed: o.seed,
         host: o.host,
         tokenizer: o.tokenizer,
         kvCacheSize: o.kvCacheSize,

@@ -1,5 +1,6 @@
 import { request, type Dispatcher } from 'undici';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
+import { v1SuffixHint } from '../../shared/v1-url-hint.js';
 import type { FleetEvent } from '../fleet-snapshot.js';
 
 export interface FeedOptions {
@@ -15,7 +16,8 @@ export interface FeedOptions {
  * error message) or a malformed event; ends when the server closes the stream or `signal` aborts.
  */
 export async function* readFleetEvents(o: FeedOptions): AsyncGenerator<FleetEvent> {
-  const target = `${o.url.replace(/\/+$/, '')}/dashboard/events`;
+  const base = o.url.replace(/\/+$/, '');
+  const target = `${base}/dashboard/events`;
   let res: Dispatcher.ResponseData;
   try {
     // undici's request, not fetch: fetch refuses the WHATWG "bad ports" (1, 9, 6000, 6667, …)
@@ -35,7 +37,8 @@ export async function* readFleetEvents(o: FeedOptions): AsyncGenerator<FleetEven
       /* not JSON */
     }
     const status = res.statusCode;
-    const hint = status === 401 ? ' (pass --api-key)' : status === 404 ? ' (is this a kvgate gateway or EPP metrics port?)' : '';
+    // A base URL copied from an OpenAI client (…/v1) asks for /v1/dashboard/events: say so, as verify and bench do.
+    const hint = status === 401 ? ' (pass --api-key)' : status === 404 ? v1SuffixHint(base, status, 'top', '/dashboard/events') || ' (is this a kvgate gateway or EPP metrics port?)' : '';
     throw new KvgateError(status === 401 ? ErrorCode.Unauthorized : ErrorCode.UpstreamFailed, `GET ${target} → ${status}${detail ? `: ${detail}` : ''}${hint}`, { param: status === 401 ? 'api-key' : 'url' });
   }
   const decoder = new TextDecoder();

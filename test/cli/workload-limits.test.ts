@@ -1,0 +1,37 @@
+// Workload shape and load flags are bounded as the engine flags are (src/engine/limits.ts): a named
+// maximum (MAX_SHAPE_TOKENS, MAX_SHAPE_COUNT in bench/workloads.ts, MAX_RATE_RPS in bench/specs.ts),
+// an error naming the flag and the limit, and the limit in --help. Unbounded, --num-groups 1e8 or
+// --system-prompt-len 1e9 built text until the heap ran out, and --rate 1e9 crawled for hours.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runKvgate } from '../helpers/cli.js';
+
+test('a shape flag or rate past its limit is a CLI error naming the flag and the limit, before anything runs', async () => {
+  const cases: [string[], RegExp][] = [
+    [['simulate', '--system-prompt-len', '1000000000'], /--system-prompt-len must be at most 16,777,216 tokens \(2\^24\)/],
+    [['simulate', '--num-groups', '100000000'], /--num-groups must be at most 1,000,000, the most requests one run holds/],
+    [['simulate', '--workload', 'multi-turn', '--turns', '1000001'], /--turns must be at most 1,000,000/],
+    [['simulate', '--rate', '1e9'], /--rate must be a number in \[0\.001, 1000000\] \(got "1e9"\)/],
+    [['simulate', '--stages', '5:10,2000000:1'], /^kvgate: --stages: a rate of 2000000 requests\/s is more than the 1,000,000 requests\/s a run takes$/m],
+    [['bench', '--url', 'http://127.0.0.1:9', '--output-len', '16777217'], /--output-len must be at most 16,777,216 tokens/],
+    [['bench', '--url', 'http://127.0.0.1:9', '--sweep', '1,3000000'], /^kvgate: --sweep: a rate of 3000000 requests\/s is more than the 1,000,000 requests\/s a run takes$/m],
+    // Two counts within their limits whose product is not.
+    [['simulate', '--num-groups', '100000', '--prompts-per-group', '100'], /^kvgate: --num-groups × --prompts-per-group: 10,000,000 requests, more than the 1,000,000 a run holds/m],
+  ];
+  for (const [args, named] of cases) {
+    const r = await runKvgate(args, { timeoutMs: 60_000 });
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, named, args.join(' '));
+    assert.equal(r.stdout, '', `${args.join(' ')}: nothing ran`);
+  }
+});
+
+test('--help states the limits of the shape flags and of --rate', async () => {
+  for (const cmd of ['bench', 'simulate']) {
+    const help = (await runKvgate([cmd, '--help'])).stdout.replace(/\n\s{20,}/g, ' ');
+    const line = (flag: string) => help.split('\n').find((l) => l.trimStart().startsWith(flag)) ?? '';
+    for (const flag of ['--system-prompt-len', '--question-len', '--output-len', '--input-len', '--prefix-len', '--suffix-len']) assert.match(line(flag), /at most 16,777,216/, `${cmd} ${flag}`);
+    for (const flag of ['--num-groups', '--prompts-per-group', '--num-prefixes', '--num-conversations', '--turns']) assert.match(line(flag), /at most 1,000,000/, `${cmd} ${flag}`);
+    assert.match(line('--rate'), /at most 1,000,000/, `${cmd} --rate`);
+  }
+});
