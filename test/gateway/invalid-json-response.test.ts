@@ -3,44 +3,30 @@
 // log's invalidResponse) and no token counts are recorded for it, through both ingresses.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import type { RunningSim } from '../../src/sim/server.js';
 import { bothIngresses } from '../helpers/both-ingresses.js';
 import { waitFor } from './helpers.js';
+import { scriptedReplica } from '../helpers/scripted-replica.js';
+import { capturingLogger } from '../helpers/log-capture.js';
 
 const GOOD = JSON.stringify({ id: 'c1', object: 'text_completion', choices: [{ index: 0, text: 'ok', finish_reason: 'stop' }], usage: { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 } });
 /** Not JSON, though it holds a usage member the fast path could cut out: zero tokens, were it believed. */
 const GARBAGE = '{"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0}} <html>proxy error</html>';
 
 /** A replica that answers each POST with 200, JSON or not as the prompt says. */
-async function upstream() {
-  const server = createServer(async (req: IncomingMessage, res) => {
-    if (req.method === 'GET') {
-      const b = req.url === '/v1/models' ? JSON.stringify({ object: 'list', data: [{ id: 'm', object: 'model', root: 'm' }] }) : '';
-      return void res.writeHead(200, { 'content-type': 'application/json' }).end(b);
-    }
-    let body = '';
-    for await (const c of req) body += c;
+const upstream = () =>
+  scriptedReplica((body, res) => {
     const garbage = (JSON.parse(body) as { prompt: string }).prompt === 'garbage';
     res.writeHead(200, { 'content-type': garbage ? 'text/html' : 'application/json' }).end(garbage ? GARBAGE : GOOD);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
 
 const sample = (metrics: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
 
 test('a 200 whose body is not JSON is counted as invalid_json, logged, and records no token counts (gateway and EPP)', async () => {
   const up = await upstream();
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(c.toString())), cb()) });
-  const eppLines: Record<string, unknown>[] = [];
-  const eppSink = new Writable({ write: (c, _e, cb) => (eppLines.push(JSON.parse(c.toString())), cb()) });
-  const env = await bothIngresses([{ url: up.url } as RunningSim], { logger: pino(sink), eppLogger: pino(eppSink) });
+  const { logger, lines } = capturingLogger();
+  const { logger: eppLogger, lines: eppLines } = capturingLogger();
+  const env = await bothIngresses([{ url: up.url } as RunningSim], { logger, eppLogger });
   try {
     const invalid = 'kvgate_upstream_invalid_responses_total{reason="invalid_json"}';
     const input = 'inference_objective_input_tokens_count{model_name="m",target_model_name="m"}';
