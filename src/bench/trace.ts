@@ -13,6 +13,7 @@ import { EstimateTokenizer } from '../shared/tokenizer/estimate.js';
  * text (and equal token ids), different ids give different text. A block of n tokens is n pieces of
  * three lower-case letters and a space — exactly n tokens for the project's estimate tokenizer
  * (4 characters a token), aligned with its 16-token KV blocks and the router's 64-character blocks.
+ * Ids are any integers from 0 to Number.MAX_SAFE_INTEGER (2^53 − 1), each its own text (see block).
  */
 export const TRACE_BLOCK_TOKENS = 512;
 
@@ -53,6 +54,10 @@ export function readTrace(path: string): TraceRecord[] {
     if (!Number.isInteger(inLen) || (inLen as number) < 1) throw bad('"input_length" must be a positive integer');
     if (!Number.isInteger(outLen) || (outLen as number) < 0) throw bad('"output_length" must be an integer >= 0');
     if (!Array.isArray(ids) || !ids.every((h) => Number.isInteger(h) && h >= 0)) throw bad('"hash_ids" must be an array of non-negative integers');
+    // JSON.parse rounds an integer past 2^53 − 1 to a neighbour, so two different ids could read
+    // as one (and share text they should not): refused, not silently merged.
+    const unsafe = ids.findIndex((h) => !Number.isSafeInteger(h));
+    if (unsafe >= 0) throw bad(`"hash_ids"[${unsafe}] is beyond Number.MAX_SAFE_INTEGER (${Number.MAX_SAFE_INTEGER}): ids that large lose precision as JSON numbers and could merge; renumber the trace's ids below 2^53`);
     const need = Math.ceil((inLen as number) / TRACE_BLOCK_TOKENS);
     if (ids.length !== need) throw bad(`"hash_ids" has ${ids.length} ids but input_length ${inLen} needs ${need} blocks of ${TRACE_BLOCK_TOKENS} tokens`);
     out.push({ timestampMs: ts, inputLength: inLen as number, outputLength: outLen as number, hashIds: ids as number[] });
@@ -93,7 +98,17 @@ interface Block {
 const cache = new Map<number, Block>();
 const CACHE_LIMIT = 16_384;
 const bytes = Buffer.alloc(TRACE_BLOCK_TOKENS * 4);
+const TWO_32 = 2 ** 32;
+/** Leading pieces of a block whose id is 2^32 or more that spell the id in base 26³ (26¹² > 2^53). */
+const ID_PIECES = 4;
 
+/**
+ * The block of `hashId` (a safe integer ≥ 0). The PRNG seed is 32 bits: the id's low word hashed as
+ * it always was (ids below 2^32, which every published trace uses, keep their text), xor its high
+ * word hashed. An id of 2^32 or more also spells itself in its first four pieces, so no two such
+ * ids share text however their seeds fall (a seed from the low word alone gave id and id + 2^32
+ * the same text), and its seed differs from the same low word's below 2^32.
+ */
 function block(hashId: number): Block {
   let b = cache.get(hashId);
   if (b) {
@@ -103,10 +118,17 @@ function block(hashId: number): Block {
   }
   // One PRNG stream per block id (a multiplicative hash spreads neighbouring ids); one draw per
   // piece, written as bytes and decoded once (cheaper than joining 512 strings).
-  const r = createRng((Math.imul(hashId, 0x9e3779b1) ^ 0x5bd1e995) >>> 0);
+  const hi = Math.floor(hashId / TWO_32);
+  const r = createRng((Math.imul(hashId >>> 0, 0x9e3779b1) ^ 0x5bd1e995 ^ Math.imul(hi, 0x85ebca6b)) >>> 0);
   const pieces = new Uint16Array(TRACE_BLOCK_TOKENS);
+  const head = hi > 0 ? ID_PIECES : 0;
+  // Base-26³ digits, most significant first; % and an exact division keep every step an integer.
+  for (let i = head - 1, rest = hashId; i >= 0; i--) {
+    pieces[i] = rest % LETTERS;
+    rest = (rest - pieces[i]) / LETTERS;
+  }
   for (let i = 0, o = 0; i < TRACE_BLOCK_TOKENS; i++, o += 4) {
-    const p = Math.floor(r() * LETTERS);
+    const p = i < head ? pieces[i] : Math.floor(r() * LETTERS);
     pieces[i] = p;
     bytes[o] = 97 + Math.floor(p / 676);
     bytes[o + 1] = 97 + (Math.floor(p / 26) % 26);

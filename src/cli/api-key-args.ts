@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { upstreamKeyProblem } from '../shared/upstream-api-key.js';
 
 /**
  * Bearer keys on kvgate's command lines: the keys a server requires (`serve --api-key`,
@@ -40,14 +41,11 @@ function keyError(flag: string, message: string): KvgateError {
 /** The environment variable that holds the upstream key (keeps it out of argv, which `ps` shows to every user). */
 export const UPSTREAM_API_KEY_ENV = 'KVGATE_UPSTREAM_API_KEY';
 
-// What an HTTP header value can carry without being refused by undici (every request would fail).
-const HEADER_SAFE = /^[\x20-\x7e]+$/;
-
-/** Checks one upstream key from `where` (a flag or a variable): trimmed, not empty, printable ASCII. */
+/** Checks one upstream key from `where` (a flag or a variable): trimmed, not empty, printable ASCII (shared/upstream-api-key.ts). */
 function upstreamKey(v: string, where: string, fail: (message: string) => Error): string {
   const key = v.trim();
-  if (!key) throw fail(`${where} is empty (an unset variable in "$KEY"?): give the key the model servers were started with (vLLM --api-key), or leave ${where} out`);
-  if (!HEADER_SAFE.test(key)) throw fail(`${where} holds characters an HTTP header cannot carry (printable ASCII only)`);
+  const problem = upstreamKeyProblem(key, where);
+  if (problem) throw fail(problem);
   return key;
 }
 
@@ -68,12 +66,14 @@ export function addUpstreamApiKeyOption(cmd: Command, sends: string): Command {
 }
 
 /**
- * The upstream key: `--upstream-api-key`, else $KVGATE_UPSTREAM_API_KEY, else none. The variable
- * set but empty is an error (an unset `$KEY` would otherwise drop the key unnoticed).
+ * The upstream key: `--upstream-api-key`, else $KVGATE_UPSTREAM_API_KEY, else the routing config's
+ * `upstreamApiKey` (checked when the config loaded), else none — the flag overrides, and the
+ * variable, as the flag's default, overrides the file as well. The variable set but empty is an
+ * error (an unset `$KEY` would otherwise drop the key unnoticed).
  */
-export function resolveUpstreamApiKey(o: { upstreamApiKey?: string }, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function resolveUpstreamApiKey(o: { upstreamApiKey?: string }, env: NodeJS.ProcessEnv = process.env, config?: { upstreamApiKey?: string }): string | undefined {
   if (o.upstreamApiKey !== undefined) return o.upstreamApiKey;
   const v = env[UPSTREAM_API_KEY_ENV];
-  if (v === undefined) return undefined;
+  if (v === undefined) return config?.upstreamApiKey;
   return upstreamKey(v, UPSTREAM_API_KEY_ENV, (m) => new KvgateError(ErrorCode.InvalidConfig, m, { param: UPSTREAM_API_KEY_ENV }));
 }

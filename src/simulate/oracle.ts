@@ -62,6 +62,14 @@ export class TraceBlockOracle {
       const id = hashIds[i];
       a = Math.imul(a ^ (id & 0xffff), 0x01000193) ^ (id >>> 16);
       b = Math.imul(b ^ (id + 0x9e37), 0x85ebca6b) ^ (b >>> 13);
+      // The bit operations above see the id's low 32 bits only: an id of 2^32 or more (trace ids
+      // go to 2^53 − 1) folds its high word in too, or id and id + 2^32 would be one block. Ids
+      // below 2^32 keep the keys they always had.
+      const hi = id > 0xffffffff ? Math.floor(id / 0x100000000) : 0;
+      if (hi > 0) {
+        a = Math.imul(a ^ hi, 0x01000193);
+        b = Math.imul(b ^ (hi + 0x7f4a7c15), 0x85ebca6b) ^ (b >>> 13);
+      }
       const key = (a >>> 0) * 0x200000 + ((b >>> 0) >>> 11);
       const len = Math.min(this.traceBlockTokens, inputLength - i * this.traceBlockTokens);
       const had = this.seen.get(key);

@@ -7,6 +7,8 @@ import { readTrace, tracePromptText, tracePromptTokenIds, TRACE_BLOCK_TOKENS } f
 import { traceWorkload } from '../../src/bench/workloads.js';
 import { EstimateTokenizer } from '../../src/engine/index.js';
 import { spawnKvgate, runKvgate, waitForOutput } from '../helpers/cli.js';
+import { createHash } from 'node:crypto';
+import { TraceBlockOracle } from '../../src/simulate/oracle.js';
 
 function writeTrace(lines: unknown[]): string {
   const file = join(mkdtempSync(join(tmpdir(), 'kvgate-trace-')), 't.jsonl');
@@ -33,6 +35,38 @@ test('trace blocks: equal ids are equal text and tokens, different ids differ, l
   // Exactly the estimate tokenizer's ids of the text (what kvgate sim and a router's --tokenizer estimate make of it).
   assert.deepEqual(ia, tok.encode(ta));
   assert.deepEqual(ib, tok.encode(tb));
+});
+
+test('hash ids up to Number.MAX_SAFE_INTEGER stay distinct: id and id + 2^32 differ in text, tokens and the oracle; ids below 2^32 keep their text', () => {
+  const tok = new EstimateTokenizer();
+  const one = (id: number) => ({ timestampMs: 0, inputLength: TRACE_BLOCK_TOKENS, outputLength: 1, hashIds: [id] });
+  const big = [5 + 2 ** 32, 2 ** 32, 2 ** 40 + 5, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER - 1, Number.MAX_SAFE_INTEGER - 2 ** 32];
+  const texts = [5, 0, ...big].map((id) => tracePromptText(one(id)));
+  assert.equal(new Set(texts).size, texts.length, 'every id its own text');
+  // And no two share even their first 16-token KV block (a prefix match where none should be).
+  assert.equal(new Set(texts.map((t) => t.slice(0, 64))).size, texts.length);
+  for (const id of big) {
+    assert.equal(tracePromptText(one(id)), tracePromptText(one(id)), 'the same id, the same text');
+    assert.deepEqual(tracePromptTokenIds(one(id)), tok.encode(tracePromptText(one(id))));
+  }
+  // Ids below 2^32 (every published trace) synthesise exactly the text they did before.
+  const pinned = tracePromptText({ timestampMs: 0, inputLength: 3 * TRACE_BLOCK_TOKENS, outputLength: 1, hashIds: [0, 7, 2 ** 32 - 1] });
+  assert.equal(createHash('sha256').update(pinned).digest('hex'), '3dd1b77e139275c98724d10adea2fb7d5ca2df8fbefbb97556379d4fe6401676');
+  // The simulator's oracle keys blocks by id: id + 2^32 is not a hit on id.
+  const oracle = new TraceBlockOracle(16, TRACE_BLOCK_TOKENS);
+  assert.equal(oracle.lookupAndAdd([5, 6], 1024), 0);
+  assert.equal(oracle.lookupAndAdd([5 + 2 ** 32, 6], 1024), 0);
+  assert.equal(oracle.lookupAndAdd([Number.MAX_SAFE_INTEGER, 6], 1024), 0);
+  assert.equal(oracle.lookupAndAdd([5, 6], 1024), 1008, 'the same ids hit');
+});
+
+test('readTrace: ids up to Number.MAX_SAFE_INTEGER load; past it (where JSON numbers round) an error names the line and the field', () => {
+  const ok = readTrace(writeTrace([`{"timestamp":0,"input_length":513,"output_length":1,"hash_ids":[4294967301,${Number.MAX_SAFE_INTEGER}]}`]));
+  assert.deepEqual(ok[0].hashIds, [4_294_967_301, Number.MAX_SAFE_INTEGER]);
+  for (const id of ['9007199254740992', '9007199254740993', '1e300']) {
+    const file = writeTrace([{ timestamp: 0, input_length: 5, output_length: 1, hash_ids: [1] }, `{"timestamp":1,"input_length":600,"output_length":1,"hash_ids":[2,${id}]}`]);
+    assert.throws(() => readTrace(file), (err: unknown) => err instanceof Error && /t\.jsonl:2: "hash_ids"\[1\] is beyond Number\.MAX_SAFE_INTEGER \(9007199254740991\)/.test(err.message), id);
+  }
 });
 
 test('readTrace validates every line and names it', () => {

@@ -13,6 +13,10 @@ import { capturingLogger, type LogLine } from '../helpers/log-capture.js';
 import { runKvgate, spawnKvgate, waitForOutput } from '../helpers/cli.js';
 import { simProcess, stop } from '../faults/processes.js';
 import { MODEL, post, waitFor } from './helpers.js';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveUpstreamApiKey } from '../../src/cli/api-key-args.js';
 
 const UPSTREAM_KEY = 'sk-upstream-5f1c';
 const GATEWAY_KEY = 'sk-gateway-9d2e';
@@ -145,4 +149,42 @@ test('kvgate serve: an empty --upstream-api-key or KVGATE_UPSTREAM_API_KEY, or t
   // commander's "argument 'VALUE' is invalid" would print the key.
   for (const r of [twice, odd]) assert.doesNotMatch(r.stderr, /secret|sécret/);
   for (const r of [flag, env, twice, odd]) assert.doesNotMatch(r.stdout, /listening/);
+});
+
+test('the upstream key: --upstream-api-key overrides KVGATE_UPSTREAM_API_KEY, which overrides the config file\'s upstreamApiKey', () => {
+  const config = { upstreamApiKey: 'from-file' };
+  assert.equal(resolveUpstreamApiKey({ upstreamApiKey: 'from-flag' }, { KVGATE_UPSTREAM_API_KEY: 'from-env' }, config), 'from-flag');
+  assert.equal(resolveUpstreamApiKey({}, { KVGATE_UPSTREAM_API_KEY: ' from-env ' }, config), 'from-env');
+  assert.equal(resolveUpstreamApiKey({}, {}, config), 'from-file');
+  assert.equal(resolveUpstreamApiKey({}, {}, {}), undefined);
+  assert.throws(() => resolveUpstreamApiKey({}, { KVGATE_UPSTREAM_API_KEY: '' }, config), /KVGATE_UPSTREAM_API_KEY is empty/);
+});
+
+test('kvgate up with upstreamApiKey in --config-file: its replicas require the key, the gateway sends it; --upstream-api-key overrides the file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-up-key-'));
+  const file = join(dir, 'epp.yaml');
+  writeFileSync(file, `apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\nupstreamApiKey: ${UPSTREAM_KEY}\nplugins:\n- type: queue-scorer\n`);
+  const base = ['up', '--port', '0', '--sim-base-port', '0', '--kv-events-base-port', '0', '--profile', 'instant', '--replicas', '2', '--config-file', file, '--json'];
+  for (const [extra, key, other] of [[[], UPSTREAM_KEY, 'sk-flag-3c4d'], [['--upstream-api-key', 'sk-flag-3c4d'], 'sk-flag-3c4d', UPSTREAM_KEY]] as const) {
+    const child = spawnKvgate([...base, ...extra], { env: envWith({}) });
+    let output = '';
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    try {
+      const line = await waitForOutput(child, /\{"gateway_url".*\}\n/, 60_000);
+      const { gateway_url: url, replicas } = JSON.parse(line.slice(line.indexOf('{'))) as { gateway_url: string; replicas: string[] };
+      const models = (k?: string) => fetch(`${replicas[0]}/v1/models`, { headers: k ? { authorization: `Bearer ${k}` } : {} }).then((r) => r.status);
+      assert.deepEqual([await models(), await models(other), await models(key)], [401, 401, 200], 'each replica requires the key in force, and only it');
+      // The client sends no key (the gateway requires none); the replicas' 200 means the gateway sent the key.
+      const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
+      await waitFor(async () => (await client.models.list()).data.some((m) => m.id === MODEL));
+      for (let i = 0; i < 4; i++) {
+        const r = await client.completions.create({ model: MODEL, prompt: `keyed ${i}`, max_tokens: 2 });
+        assert.equal(r.usage!.completion_tokens, 2);
+      }
+      assert.ok(!output.includes(key), 'the key is not in kvgate up\'s output');
+    } finally {
+      await stop(child);
+    }
+  }
 });

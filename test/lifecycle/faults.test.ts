@@ -2,8 +2,6 @@
 // ingresses where it applies (issue: "one request lifecycle for every ingress").
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { startSimServer, type RunningSim } from '../../src/sim/server.js';
@@ -11,6 +9,7 @@ import { EnvoyLikeClient } from '../extproc/client.js';
 import { throughEnvoy } from '../helpers/envoy-harness.js';
 import { post, waitFor } from '../gateway/helpers.js';
 import { bothIngresses as both } from '../helpers/both-ingresses.js';
+import { scriptedReplica } from '../helpers/scripted-replica.js';
 
 test('two replicas serving different models: every request reaches a replica that serves its model (gateway and EPP)', async () => {
   const a = await startSimServer({ port: 0, profile: 'instant', model: 'org/a' });
@@ -118,13 +117,7 @@ async function fixedStreamUpstream() {
   const chunks = ['data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n', 'data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hel"}}]}\n\ndata: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}]}\n\n'];
   const usage = 'data: {"id":"c1","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":11,"total_tokens":13,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":4}}}\n\n';
   const seen: string[] = [];
-  const server = createServer(async (req: IncomingMessage, res) => {
-    if (req.method === 'GET') {
-      const b = req.url === '/v1/models' ? JSON.stringify({ object: 'list', data: [{ id: 'm', object: 'model', root: 'm' }] }) : '';
-      return void res.writeHead(200, { 'content-type': 'application/json' }).end(b);
-    }
-    let body = '';
-    for await (const c of req) body += c;
+  const replica = await scriptedReplica(async (body, res) => {
     seen.push(body);
     const wantsUsage = (JSON.parse(body) as { stream_options?: { include_usage?: boolean } }).stream_options?.include_usage === true;
     res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -136,9 +129,7 @@ async function fixedStreamUpstream() {
     }
     res.end();
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, seen, plain: chunks.join('') + 'data: [DONE]\n\n', close: () => new Promise<void>((r) => server.close(() => r())) };
+  return { ...replica, seen, plain: chunks.join('') + 'data: [DONE]\n\n' };
 }
 
 test('a stream without include_usage is counted with its tokens; the client gets the stream byte for byte as without the flag (gateway and EPP)', async () => {

@@ -119,3 +119,40 @@ test('kvgate config check: 0 and the effective config for a good file; 1 and the
   assert.equal(directory.code, 1);
   assert.equal(directory.stderr, `kvgate: config check: cannot read ${dir}: it is a directory\n`);
 });
+
+test('upstreamApiKey: read from the file (trimmed), never printed or serialised; a bad value is an error that does not show it', async () => {
+  const head = 'apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\n';
+  const c = loadConfig({ text: `${head}upstreamApiKey: "  sk-file-7a1b  "\n` });
+  assert.equal(c.upstreamApiKey, 'sk-file-7a1b');
+  assert.ok(!JSON.stringify(c).includes('sk-file'), 'not in the serialised config');
+  assert.equal(structuredClone(c).upstreamApiKey, undefined, 'not carried to worker threads');
+  assert.equal(loadConfig({ text: head }).upstreamApiKey, undefined);
+  const refused = (value: string) => {
+    try {
+      loadConfig({ text: `${head}upstreamApiKey: ${value}\n` });
+    } catch (err) {
+      return (err as Error).message;
+    }
+    assert.fail(`upstreamApiKey: ${value} was accepted`);
+  };
+  assert.match(refused('"  "'), /^config text: upstreamApiKey: upstreamApiKey is empty/);
+  assert.match(refused('"s\u00e9cret-9"'), /^config text: upstreamApiKey: upstreamApiKey holds characters an HTTP header cannot carry/);
+  const numeric = refused('12345678901');
+  assert.match(numeric, /^config text: upstreamApiKey: expected a string.*quoted/);
+  assert.doesNotMatch(numeric, /12345678901/);
+  assert.doesNotMatch(refused('"s\u00e9cret-9"'), /cret-9/);
+  // kvgate config check validates it and leaves it out of what it prints.
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-key-'));
+  const file = join(dir, 'epp.yaml');
+  writeFileSync(file, `${head}upstreamApiKey: sk-file-7a1b\n`);
+  for (const args of [[], ['--json']]) {
+    const r = await runKvgate(['config', 'check', file, ...args]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout + r.stderr, /sk-file/);
+  }
+  // kvgate render ships the file as written, in a ConfigMap: a key there is refused.
+  const render = await runKvgate(['render', '--name', 'a', '--namespace', 'ns', '--model', 'm', '--config-file', file, '--output', '-']);
+  assert.equal(render.code, 1);
+  assert.match(render.stderr, /--config-file: .* sets upstreamApiKey, which would be written into the EPP's ConfigMap in clear: .*KVGATE_UPSTREAM_API_KEY from a Secret/);
+  assert.doesNotMatch(render.stdout + render.stderr, /sk-file/);
+});

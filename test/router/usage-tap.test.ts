@@ -48,6 +48,23 @@ test('JSON responses: null or missing usage, a non-JSON body and a truncated bod
   assert.equal(tapJson('{"id":"x","usage":{"prompt_tokens":1'), undefined);
 });
 
+test('JSON responses: a body that does not parse is marked invalid_json and gives no usage, even with a usage member inside', () => {
+  const judge = (text: string, cap?: number) => {
+    const tap = new UsageTap(false, cap);
+    tap.push(Buffer.from(text));
+    return [tap.finish(), tap.invalid];
+  };
+  const zeros = '{"usage":{"prompt_tokens":0,"completion_tokens":0}}';
+  assert.deepEqual(judge(`${zeros} <html>`), [undefined, 'invalid_json']);
+  assert.deepEqual(judge(`<html>${zeros}`), [undefined, 'invalid_json']);
+  assert.deepEqual(judge('{"id":"x","usage":{"prompt_tokens":1'), [undefined, 'invalid_json']);
+  assert.deepEqual(judge(''), [undefined, 'invalid_json']);
+  assert.deepEqual(judge(` ${zeros}\n`), [{ promptTokens: 0, completionTokens: 0, cachedTokens: undefined }, undefined], 'valid JSON with zero counts is counted');
+  assert.deepEqual(judge('{"id":"x"}'), [undefined, undefined]);
+  assert.deepEqual(judge('null'), [undefined, undefined]);
+  assert.deepEqual(judge('not json at all', 4), [undefined, undefined], 'a body over the cap is not judged');
+});
+
 test('SSE responses: the usage chunk is read across chunk boundaries', () => {
   const tap = new UsageTap(true);
   const events = 'data: {"choices":[{"delta":{"content":"hi"}}]}\n\ndata: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":0}}}\n\ndata: [DONE]\n\n';

@@ -36,9 +36,9 @@ export function registerEpp(program: Command): void {
     const { certificateFromDir } = await import('../../extproc/self-signed.js');
     const { createLogger } = await import('../../shared/logger.js');
     for (const f of o.certPath ? ['tls.crt', 'tls.key'] : []) await checkReadableFiles({ '--cert-path': `${o.certPath}/${f}` });
-    const upstreamApiKey = resolveUpstreamApiKey(o);
     const objectives = await resolveObjectives(o);
     const routing = await resolveRouting(command, o);
+    const upstreamApiKey = resolveUpstreamApiKey(o, process.env, routing.config);
     const pool = await resolvePool(o);
     const kv = await resolveKvEvents(o, routing.config);
     const logger = createLogger('epp', { level: o.logLevel });

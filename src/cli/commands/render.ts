@@ -65,8 +65,11 @@ export function registerRender(program: Command): void {
       const { loadConfig, presetText } = await import('../../router/index.js');
       const { renderManifests, kustomization, toYaml, monitoringOptions } = await import('../../deploy/render.js');
       // Validate the routing config before writing anything; ship it as written.
-      if (o.configFile) loadConfig({ file: o.configFile });
-      else loadConfig({ preset: o.preset });
+      const checked = o.configFile ? loadConfig({ file: o.configFile }) : loadConfig({ preset: o.preset });
+      // The file is shipped as written, in a ConfigMap: not the place for a key.
+      if (checked.upstreamApiKey !== undefined) {
+        throw new KvgateError(ErrorCode.InvalidConfig, `--config-file: ${o.configFile} sets upstreamApiKey, which would be written into the EPP's ConfigMap in clear: remove it and give the EPP the key through $KVGATE_UPSTREAM_API_KEY from a Secret`, { param: '--config-file' });
+      }
       const eppConfig = o.configFile ? readFileSync(o.configFile, 'utf8') : presetText(o.preset);
       const opts = {
         name: o.name,

@@ -66,9 +66,9 @@ export function registerServe(program: Command): void {
       const { startGateway } = await import('../../gateway/server.js');
       const { createLogger } = await import('../../shared/logger.js');
       const envKeys = apiKeysFromEnv(); // before anything starts
-      const upstreamApiKey = resolveUpstreamApiKey(o);
       const objectives = await resolveObjectives(o);
       const routing = await resolveRouting(command, o);
+      const upstreamApiKey = resolveUpstreamApiKey(o, process.env, routing.config);
       const pool = await resolvePool(o);
       const kv = await resolveKvEvents(o, routing.config);
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new KvgateError(ErrorCode.InvalidConfig, '--tls-cert and --tls-key go together');

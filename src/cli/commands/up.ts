@@ -5,6 +5,7 @@ import { profileArg, tokenizerArg } from '../engine-args.js';
 import { listProfiles } from '../../engine/profiles.js';
 import { MAX_UP_REPLICAS } from '../../engine/limits.js';
 import { hostUrl, listenHostSuggestion } from '../../shared/host-port.js';
+import { addUpstreamApiKeyOption, resolveUpstreamApiKey } from '../api-key-args.js';
 import { addCorsOptions, resolveCors, addFlowControlOptions, addObjectiveOptions, addProbeOptions, addRequestLimitOptions, addRoutingOptions, addTimeoutOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolveRouting, resolveTimeouts } from '../options.js';
 
 /** A run of ports one `kvgate up` flag claims, and how the message names it. */
@@ -112,6 +113,7 @@ export function registerUp(program: Command): void {
   addCorsOptions(cmd);
   addProbeOptions(cmd);
   addRequestLimitOptions(cmd, '413');
+  addUpstreamApiKeyOption(cmd, 'every forwarded request and the /v1/models probes; the simulated replicas are started requiring it (as vLLM --api-key), so the keyed path runs end to end; also upstreamApiKey in --config-file');
   cmd.addHelpText('after', DURATION_HELP);
   cmd
     .option('--access-log', 'log one JSON line per request (never includes prompt or completion text)', false)
@@ -127,6 +129,7 @@ export function registerUp(program: Command): void {
       checkUpPorts({ ...ports, port: o.port });
       const objectives = await resolveObjectives(o);
       const routing = await resolveRouting(command, o);
+      const upstreamApiKey = resolveUpstreamApiKey(o, process.env, routing.config);
       const { KV_EVENTS_PORT_LABEL, KV_EVENTS_REPLAY_PORT_LABEL } = await import('../../datalayer/kv-events/labels.js');
       const kv = await resolveKvEvents({ tokenizer: o.tokenizer }, routing.config);
       const fleet = await startSimFleet({
@@ -146,6 +149,7 @@ export function registerUp(program: Command): void {
         // The replicas take any body the gateway lets through (the sim's own default is 4 MiB, as
         // llm-d-inference-sim's; vLLM sets none), or a 4–16 MiB prompt would be a replica's 413.
         maxRequestBodyBytes: o.maxBodyBytes,
+        apiKeys: upstreamApiKey === undefined ? [] : [upstreamApiKey],
       }).catch((err: NodeJS.ErrnoException) => {
         // The replicas listen first on --host: an address this machine lacks fails there.
         if (err.code === 'EADDRNOTAVAIL') throw new KvgateError(ErrorCode.InvalidConfig, `--host ${o.host}: not an address of this machine (EADDRNOTAVAIL); give one of its addresses, ${listenHostSuggestion(o.host)}`, { param: 'host' });
@@ -171,6 +175,7 @@ export function registerUp(program: Command): void {
           metricsIntervalMs: o.metricsInterval,
           healthIntervalMs: o.healthInterval,
           maxBodyBytes: o.maxBodyBytes,
+          upstreamApiKey,
           accessLog: o.accessLog,
           // Without --log-level, KVGATE_LOG_LEVEL (the benches' quiet switch) still applies.
           logger: createLogger('gateway', { stderr: true, level: logLevel }),
@@ -189,7 +194,8 @@ export function registerUp(program: Command): void {
       } else {
         const rows = [['role', 'url'], ['gateway', gw.url], ...urls.map((u, i) => [`replica ${i}`, fleet.kvEvents ? `${u}  (KV events ${hostUrl('tcp', o.host, fleet.kvEvents[i].port)}, replay ${fleet.kvEvents[i].replayPort})` : u])];
         const w = Math.max(...rows.map((r) => r[0].length));
-        process.stdout.write(`kvgate fleet — ${countOf(urls.length, 'simulated replica')} (profile ${o.profile}, model ${o.model}), routing ${routing.config.source}\n\n`);
+        const keyed = upstreamApiKey === undefined ? '' : '; the replicas require the upstream API key, the gateway does not';
+        process.stdout.write(`kvgate fleet — ${countOf(urls.length, 'simulated replica')} (profile ${o.profile}, model ${o.model}), routing ${routing.config.source}${keyed}\n\n`);
         for (const r of rows) process.stdout.write(`  ${r[0].padEnd(w)}  ${r[1]}\n`);
         process.stdout.write(
           `\ntry:\n  curl -s ${gw.url}/v1/completions -H 'content-type: application/json' \\\n    -d '{"model":"${o.model}","prompt":"The capital of France is","max_tokens":10}'\n\nCtrl-C stops everything.\n`,

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 import { pluginDefinition, pluginTypes, removedPluginType } from '../plugins/registry.js';
 import { parseDurationMs } from '../plugins/metrics-view.js';
+import { upstreamKeyProblem } from '../../shared/upstream-api-key.js';
 
 const PRESET_DIR = fileURLToPath(new URL('../../../presets/', import.meta.url));
 export const API_VERSIONS = ['llm-d.ai/v1alpha1', 'inference.networking.x-k8s.io/v1alpha1'] as const;
@@ -48,6 +49,16 @@ const FileSchema = z
     parser: z.unknown().optional(),
     requestHandler: z.unknown().optional(),
     flowControl: z.unknown().optional(),
+    // kvgate's own (GIE's config has no such field): the key model servers started with vLLM's
+    // --api-key require. Its messages never show the value (see validateConfig).
+    upstreamApiKey: z
+      .string({ error: 'expected a string: the key the model servers were started with (vLLM --api-key), quoted if YAML would read it as a number (the value is not shown)' })
+      .trim()
+      .superRefine((key, ctx) => {
+        const problem = upstreamKeyProblem(key, 'upstreamApiKey');
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
   })
   .strict();
 
@@ -66,6 +77,14 @@ export interface EffectiveConfig {
   saturationDetector: { pluginRef: string };
   /** Where the config came from ("preset kvgate", a file path, "built-in default"). */
   source: string;
+  /**
+   * The file's `upstreamApiKey` (trimmed, printable ASCII): the key sent to the model servers as
+   * `Authorization: Bearer <key>` when neither `--upstream-api-key` nor $KVGATE_UPSTREAM_API_KEY
+   * is given (cli/api-key-args.ts resolveUpstreamApiKey). Not enumerable, so printing or
+   * serialising the effective config (`kvgate config check`, simulate's reports, worker threads)
+   * never carries the key.
+   */
+  readonly upstreamApiKey?: string;
   /**
    * What loading mapped or left unused (deprecated forms, settings kvgate does not need), each
    * naming the source and path. Not enumerable, so printing or serialising the effective config
@@ -197,7 +216,8 @@ export function validateConfig(raw: unknown, source: string): EffectiveConfig {
   const warn = (path: string, msg: string) => warnings.push(`${source}: ${path}: ${msg}`);
   const parsed = FileSchema.safeParse(raw);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) fail(pathString(issue.path) || '(top level)', issueText(issue, raw));
+    // upstreamApiKey's issues keep their own wording: issueText would quote the value, a secret.
+    for (const issue of parsed.error.issues) fail(pathString(issue.path) || '(top level)', issue.path[0] === 'upstreamApiKey' ? issue.message : issueText(issue, raw));
     throw new KvgateError(ErrorCode.InvalidConfig, errors.join('\n'));
   }
   const c = parsed.data;
@@ -324,7 +344,9 @@ export function validateConfig(raw: unknown, source: string): EffectiveConfig {
     saturationDetector: { pluginRef: saturationRef },
     source,
   };
-  return Object.defineProperty(config, 'warnings', { value: Object.freeze(warnings), enumerable: false });
+  Object.defineProperty(config, 'warnings', { value: Object.freeze(warnings), enumerable: false });
+  if (c.upstreamApiKey !== undefined) Object.defineProperty(config, 'upstreamApiKey', { value: c.upstreamApiKey, enumerable: false });
+  return config;
 }
 
 /**

@@ -5,6 +5,7 @@ import type { FlowControl } from '../flowcontrol/index.js';
 import { registerFlowControlMetrics } from './flow-control-metrics.js';
 import { gieErrorCode } from './gie-error-code.js';
 import { timePerOutputToken } from './time-per-output-token.js';
+import type { InvalidResponseReason } from './usage-tap.js';
 import type { Logger } from '../../shared/logger.js';
 
 // The EPP's latency buckets (5 ms … 3600 s).
@@ -55,6 +56,8 @@ export interface RequestRecord {
   inputTokens?: number;
   outputTokens?: number;
   cachedTokens?: number;
+  /** A 2xx response body that should have been JSON and did not parse (usage-tap.ts); its token counts are unset. */
+  invalidResponse?: InvalidResponseReason;
   /** Request body bytes as received. */
   requestBytes?: number;
   /** Response body bytes sent to the client. */
@@ -111,6 +114,7 @@ export class EppMetrics {
   private readonly ttft: LabeledHistogram;
   private readonly tpot: LabeledHistogram;
   private readonly attempts: LabeledCounter;
+  private readonly invalidResponses: Record<InvalidResponseReason, CounterSeries>;
   /** Successful attempts' series per model, then per endpoint (the label values never change for an EndpointInfo). */
   private readonly attemptSeries = new Map<string, WeakMap<EndpointInfo, CounterSeries>>();
   private readonly pluginDuration: LabeledHistogram;
@@ -150,6 +154,10 @@ export class EppMetrics {
     this.cached = new LabeledHistogram('inference_objective_prompt_cached_tokens', 'Inference objective prompt cached token count distribution.', objective, TOKEN_BUCKETS, r, limit);
     this.scheduler = new LabeledHistogram('inference_extension_scheduler_e2e_duration_seconds', 'End-to-end scheduling latency distribution in seconds.', [], SCHEDULER_BUCKETS, r, limit).series();
     this.hitRatio = new LabeledHistogram('inference_extension_prefix_indexer_hit_ratio', 'Ratio of prefix blocks found in the index per request.', [], RATIO_BUCKETS, r, limit).series();
+    // Envoy's and vLLM's names have no counter of unreadable 2xx bodies; kvgate's own, with a
+    // reason label so other kinds can join it. The series starts at 0 (a known label value).
+    const invalid = new LabeledCounter('kvgate_upstream_invalid_responses_total', 'Model-server responses with a 2xx status whose body could not be read, by reason (invalid_json: a non-streamed body that is not JSON); no token counts are recorded for them.', ['reason'], r, limit);
+    this.invalidResponses = { invalid_json: invalid.series('invalid_json') };
     this.picks = new LabeledCounter('kvgate_endpoint_picks_total', 'Requests sent to each endpoint (after failover).', ['endpoint'], r, limit);
     const source = new LabeledCounter('kvgate_prefix_match_source_total', "Routing decisions by where the chosen endpoint's prefix match came from: exact (the engine's KV events) or approx (the router's own record).", ['source'], r, limit);
     this.prefixSource = { exact: source.series('exact'), approx: source.series('approx') };
@@ -271,6 +279,7 @@ export class EppMetrics {
       const tpot = r.streamed && r.outputTokens !== undefined ? timePerOutputToken(r.durationS, r.ttftS, r.outputTokens) : undefined;
       if (tpot !== undefined) observe(o.tpot, tpot);
     }
+    if (r.invalidResponse) this.invalidResponses[r.invalidResponse].value++;
     if (r.endpoint) this.picks.series(r.endpoint).value++;
   }
 

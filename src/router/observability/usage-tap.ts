@@ -1,6 +1,13 @@
 import type { RequestUsage } from '../api.js';
 
 /**
+ * Why a response body that should be JSON was not usable: `invalid_json`, a body that does not
+ * parse (an HTML page from a proxy, plain text, bytes cut or padded). The `reason` label of
+ * kvgate_upstream_invalid_responses_total and the access log's `invalidResponse`.
+ */
+export type InvalidResponseReason = 'invalid_json';
+
+/**
  * Watches response bytes on their way to the client and finds the usage object, without
  * holding the stream: for SSE it keeps only the text since the last event boundary; for JSON
  * it keeps the body up to a cap (usage sits at the end of a completion object).
@@ -9,7 +16,14 @@ export class UsageTap {
   private tail = '';
   private body: Buffer[] = [];
   private bodyBytes = 0;
+  private done = false;
   usage?: RequestUsage;
+  /**
+   * Set by finish() when the JSON body (at most the cap; a longer one is not judged) does not
+   * parse: `usage` is then left unset, whatever usage-like bytes it held, so no token counts
+   * (zeros included) are recorded for a body nobody could read.
+   */
+  invalid?: InvalidResponseReason;
 
   constructor(private readonly sse: boolean, private readonly maxJsonBytes = 4 * 1024 * 1024) {}
 
@@ -25,12 +39,18 @@ export class UsageTap {
     for (const ev of parts) this.readEvent(ev);
   }
 
+  /** The usage found (idempotent: the body is read once). */
   finish(): RequestUsage | undefined {
+    if (this.done) return this.usage;
+    this.done = true;
     if (this.sse) {
       if (this.tail) this.readEvent(this.tail);
-    } else if (this.bodyBytes <= this.maxJsonBytes && this.body.length) {
+    } else if (this.bodyBytes <= this.maxJsonBytes) {
       const body = this.body.length === 1 ? this.body[0] : Buffer.concat(this.body);
-      this.usage = usageOfJson(body) ?? this.usage;
+      this.body = [];
+      const read = usageOfJson(body);
+      if (read === INVALID) this.invalid = 'invalid_json';
+      else this.usage = read ?? this.usage;
     }
     return this.usage;
   }
@@ -49,14 +69,19 @@ export class UsageTap {
   }
 }
 
+/** usageOfJson's answer for a body that is not JSON. */
+const INVALID = Symbol('invalid JSON');
+
 /**
- * The usage object of a JSON completion. Parses only the `"usage": {…}` member when it can be
- * cut out cleanly (a quote inside a JSON string is escaped, so a bare `"usage"` is a key), which
- * spares parsing the whole completion on every response; otherwise parses the body.
+ * The usage object of a JSON completion, or INVALID when the body does not parse. Parses only the
+ * `"usage": {…}` member when it can be cut out cleanly (a quote inside a JSON string is escaped,
+ * so a bare `"usage"` is a key) from a body that starts with `{` and ends with `}`, which spares
+ * parsing the whole completion on every response; otherwise parses the body (so a body without
+ * usage, or with bytes around its object, is judged by JSON.parse).
  */
-function usageOfJson(body: Buffer): RequestUsage | undefined {
-  const key = lastUsageKey(body);
-  if (key < 0) return undefined;
+function usageOfJson(body: Buffer): RequestUsage | undefined | typeof INVALID {
+  const key = wrappedInBraces(body) ? lastUsageKey(body) : -1;
+  if (key < 0) return parsedUsage(body);
   const colon = skipSpace(body, key + 7);
   const open = body[colon] === 0x3a /* : */ ? skipSpace(body, colon + 1) : -1;
   if (open >= 0 && body[open] === 0x7b /* { */) {
@@ -76,11 +101,23 @@ function usageOfJson(body: Buffer): RequestUsage | undefined {
       }
     }
   }
+  return parsedUsage(body);
+}
+
+function parsedUsage(body: Buffer): RequestUsage | undefined | typeof INVALID {
   try {
-    return toUsage((JSON.parse(body.toString('utf8')) as { usage?: unknown }).usage);
+    const o: unknown = JSON.parse(body.toString('utf8'));
+    return toUsage((o as { usage?: unknown } | null)?.usage);
   } catch {
-    return undefined; // not JSON: no usage
+    return INVALID;
   }
+}
+
+/** The body's first and last non-space bytes are `{` and `}` (a JSON object's, or not JSON). */
+function wrappedInBraces(b: Buffer): boolean {
+  let end = b.length - 1;
+  while (end >= 0 && (b[end] === 0x20 || b[end] === 0x0a || b[end] === 0x0d || b[end] === 0x09)) end--;
+  return end > 0 && b[end] === 0x7d && b[skipSpace(b, 0)] === 0x7b;
 }
 
 /**

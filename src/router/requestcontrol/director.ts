@@ -1,5 +1,6 @@
 import type { EndpointInfo, EndpointState } from '../api.js';
 import { RecentlyServedModels } from './recently-served.js';
+import { recentlyServedWindowMs } from '../plugins/data-plugins.js';
 import type { EndpointPicker } from '../router.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
@@ -28,7 +29,8 @@ export class Director implements LifecycleHost {
   /** The gateway queue and the dispatch gate (with flow control off, the gate still sizes per-endpoint caps). */
   readonly flow: FlowControl;
   private counter = 0;
-  private readonly recentlyServed = new RecentlyServedModels();
+  /** Window from the config (models-data-source's recentlyServedWindowSeconds, default 5 min). */
+  private readonly recentlyServed: RecentlyServedModels;
   private open = 0;
 
   constructor(opts: DirectorOptions) {
@@ -36,6 +38,7 @@ export class Director implements LifecycleHost {
     this.router = opts.router;
     this.logger = opts.logger ?? silentLogger();
     this.now = opts.now ?? (() => performance.now());
+    this.recentlyServed = new RecentlyServedModels(recentlyServedWindowMs(this.router.config));
     const flow = (this.flow = new FlowControl(opts.flowControl ?? {}, this.router.config, this.now));
     // Capacity may free whenever metrics arrive or an endpoint comes back: run the dispatch cycle.
     this.router.datastore.subscribe({

@@ -1,4 +1,5 @@
 import type { EndpointState } from '../api.js';
+import { DEFAULT_RECENTLY_SERVED_WINDOW_SECONDS } from '../plugins/data-plugins.js';
 
 /**
  * Models the pool served through endpoints that have since left it, for `windowMs` after the last
@@ -6,12 +7,14 @@ import type { EndpointState } from '../api.js';
  * restarting (a rollout, a crash loop) the model would otherwise look unknown and get 404 — which
  * OpenAI SDKs never retry — instead of 503 with Retry-After. At most `maxModels` are kept (the
  * oldest go first). A model dropped from the pool on purpose is 503 for the window, then 404.
+ * The Director takes the window from the config (models-data-source's
+ * `recentlyServedWindowSeconds`, plugins/data-plugins.ts).
  */
 export class RecentlyServedModels {
   private readonly leftAt = new Map<string, number>();
 
   constructor(
-    private readonly windowMs = 5 * 60_000,
+    private readonly windowMs = DEFAULT_RECENTLY_SERVED_WINDOW_SECONDS * 1000,
     private readonly maxModels = 1_000,
   ) {}
 

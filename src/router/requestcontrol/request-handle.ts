@@ -2,7 +2,7 @@ import type { EndpointInfo, EndpointState, PickResult, RequestUsage, RouteReques
 import { dropError, flowIdOf, type QueueTicket } from '../flowcontrol/index.js';
 import type { Evictable } from '../flowcontrol/sheddable-evictor.js';
 import { assertJsonContentType, parseOpenAIRequest } from '../parse-request.js';
-import { UsageTap } from '../observability/usage-tap.js';
+import { UsageTap, type InvalidResponseReason } from '../observability/usage-tap.js';
 import { UNSERVED_MODEL } from '../observability/epp-metrics.js';
 import { upstreamErrorCode } from '../observability/gie-error-code.js';
 import { KvgateError, ErrorCode, toOpenAIError } from '../../shared/errors.js';
@@ -78,6 +78,8 @@ export class RequestHandle implements Evictable {
   private outTail = '';
   /** Set at responseEnd when a 2xx stream ended without `data: [DONE]`: why it is incomplete. */
   private truncatedReason?: string;
+  /** Set at responseEnd when a whole 2xx JSON body did not parse (metrics and access log mark it). */
+  private invalidResponse?: InvalidResponseReason;
   /** The committed attempt's endpoint, until its response is known complete or failed (passive health). */
   private pendingHealth?: string;
   /**
@@ -516,6 +518,12 @@ export class RequestHandle implements Evictable {
       this.pendingHealth = undefined;
       if (id) this.d.opts.feedback?.succeeded(id);
     }
+    // Judged only here, once the whole body went through: a body cut short by a failure, or one
+    // the ingress never sees (ext_proc without response body), is not "invalid JSON".
+    if (!this.streamed && status >= 200 && status < 300 && this.tap) {
+      this.tap.finish();
+      this.invalidResponse = this.tap.invalid;
+    }
     return rest;
   }
 
@@ -577,6 +585,7 @@ export class RequestHandle implements Evictable {
       inputTokens: usage?.promptTokens,
       outputTokens: usage?.completionTokens,
       cachedTokens: usage?.cachedTokens,
+      invalidResponse: this.invalidResponse,
       requestBytes: this.input.body.length,
       responseBytes: this.pick ? this.responseBytes : undefined,
     });
@@ -610,6 +619,7 @@ export class RequestHandle implements Evictable {
           promptTokens: usage?.promptTokens,
           completionTokens: usage?.completionTokens,
           cachedTokens: usage?.cachedTokens,
+          invalidResponse: this.invalidResponse,
           ttftMs: this.ttftMs !== undefined ? +this.ttftMs.toFixed(2) : undefined,
           latencyMs: +(durationS * 1000).toFixed(2),
         },
