@@ -6,9 +6,9 @@
  * @node-rs/xxhash, see ARCHITECTURE.md). This implementation allocates nothing per call:
  * the result is written into a caller-owned Uint32Array as [hi, lo]. Internally every 32-bit half
  * is kept as a signed int32 (`| 0`, an Int32Array scratch): V8 passes an int32 to a function it did
- * not inline as a small integer, but an unsigned value ≥ 2^31 as a freshly allocated heap number —
- * with unsigned halves, hashing one 16-token block allocated ~2.7 KB.
- * Verified against @node-rs/xxhash in test/engine/xxhash64.test.ts.
+ * not inline as a small integer, but an unsigned value ≥ 2^31 as a freshly allocated heap number
+ * (409,600 hashes of 16-token blocks ran 140 scavenges with unsigned halves, 15 with signed).
+ * Verified against @node-rs/xxhash in test/shared/xxhash64.test.ts.
  */
 
 // Primes as [hi, lo] 32-bit halves (signed int32, see above).
