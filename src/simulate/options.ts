@@ -1,5 +1,5 @@
 import { KvgateError, ErrorCode } from '../shared/errors.js';
-import type { WorkloadOptions } from '../bench/workloads.js';
+import { MAX_NUM_REQUESTS, type WorkloadOptions } from '../bench/workloads.js';
 import { checkFleetSize, parseFleetSpec, type ReplicaGroup } from './fleet.js';
 import { resolvePolicies, DEFAULT_PATH, type SimulateOptions } from './simulate.js';
 import { parseSlo, type Slo } from './slo.js';
@@ -121,6 +121,21 @@ export function workloadOptionsOf(f: SimulateFlags): WorkloadOptions {
   };
 }
 
+/**
+ * An open loop sends about Σ rate × seconds requests, each held with its result until the run
+ * ends: past MAX_NUM_REQUESTS (what --num-requests and the shape flags also stop at) memory grew
+ * for minutes before anything was printed (`--rate 500000 --duration 10s`). Refused up front.
+ */
+function refuseOverlongLoad(stages: { rate: number; durationS: number }[], flags: string): void {
+  const expected = stages.reduce((sum, st) => sum + st.rate * st.durationS, 0);
+  if (expected <= MAX_NUM_REQUESTS) return;
+  throw new KvgateError(
+    ErrorCode.InvalidConfig,
+    `${flags}: about ${Math.round(expected).toLocaleString('en-US')} requests, more than the ${MAX_NUM_REQUESTS.toLocaleString('en-US')} a run holds: lower the rate or the duration`,
+    { param: flags === '--stages' ? 'stages' : 'rate' },
+  );
+}
+
 /** Turns the flags into a simulation: fleet, policies, workload, arrivals, data-path model, SLO. */
 export function simulateOptionsOf(f: SimulateFlags): SimulateOptions {
   if (!(f.metricsInterval > 0)) throw new KvgateError(ErrorCode.InvalidConfig, '--metrics-interval must be more than 0 ms', { param: 'metrics-interval' });
@@ -130,6 +145,7 @@ export function simulateOptionsOf(f: SimulateFlags): SimulateOptions {
   if (f.stages) load = { kind: 'stages', stages: parseStages(f.stages) };
   else if (f.rate !== undefined) load = { kind: 'stages', stages: [{ rate: f.rate, durationS: f.duration / 1000 }] };
   else load = { kind: 'closed', concurrency: f.concurrency, numRequests: f.numRequests };
+  if (load.kind === 'stages') refuseOverlongLoad(load.stages, f.stages ? '--stages' : '--rate × --duration');
   return {
     fleet: fleetOf(f),
     policies,

@@ -15,6 +15,9 @@ test('a shape flag or rate past its limit is a CLI error naming the flag and the
     [['simulate', '--stages', '5:10,2000000:1'], /^kvgate: --stages: a rate of 2000000 requests\/s is more than the 1,000,000 requests\/s a run takes$/m],
     [['bench', '--url', 'http://127.0.0.1:9', '--output-len', '16777217'], /--output-len must be at most 16,777,216 tokens/],
     [['bench', '--url', 'http://127.0.0.1:9', '--sweep', '1,3000000'], /^kvgate: --sweep: a rate of 3000000 requests\/s is more than the 1,000,000 requests\/s a run takes$/m],
+    // An open loop whose rate × duration is past what a run holds (memory grew for minutes before).
+    [['simulate', '--profile', 'instant', '--rate', '500000', '--duration', '10s'], /^kvgate: --rate × --duration: about 5,000,000 requests, more than the 1,000,000 a run holds/m],
+    [['simulate', '--profile', 'instant', '--stages', '900000:1,200000:1'], /^kvgate: --stages: about 1,100,000 requests, more than the 1,000,000 a run holds/m],
     // Two counts within their limits whose product is not.
     [['simulate', '--num-groups', '100000', '--prompts-per-group', '100'], /^kvgate: --num-groups × --prompts-per-group: 10,000,000 requests, more than the 1,000,000 a run holds/m],
   ];
