@@ -45,7 +45,8 @@ test('kvgate serve --pool-name: an invalid InferencePool edit shows on the gatew
     gw = spawnKvgate(['serve', '--port', '0', '--pool-name', 'pool', '--pool-namespace', 'ns', '--kubeconfig', api.kubeconfig({ token: 't' }), '--health-interval', '50ms'], { env: cleanEnv() });
     const url = /http:\/\/\S+/.exec(await waitForOutput(gw, /kvgate serve listening on http:\/\/\S+/))![0];
     let seen = await observed(url);
-    await waitFor(async () => (seen = await observed(url)).status === 200);
+    // /ready is read first: it turns 200 once the pool is listed and a replica passed its health probe.
+    await waitFor(async () => (seen = await observed(url)).status === 200 && seen.ready);
     assert.deepEqual(seen, { ready: true, error: undefined, valid: 1, invalidEdits: 0, status: 200, servedBy: `127.0.0.1:${portA}` });
 
     // Names replica B's port, and a port no Pod can listen on: the CRD schema would refuse it, so
@@ -69,7 +70,7 @@ test('kvgate serve --pool-name: an invalid InferencePool edit shows on the gatew
 
     // The fix applies: replica B's port, the gauge back to 1, the count of rejected versions kept.
     api.put(POOLS_V1('ns'), poolV1('pool', { app: 'qwen' }, [portB]));
-    await waitFor(async () => (seen = await observed(url)).servedBy === `127.0.0.1:${portB}` && seen.valid === 1 && seen.error === undefined);
+    await waitFor(async () => (seen = await observed(url)).servedBy === `127.0.0.1:${portB}` && seen.valid === 1 && seen.error === undefined && seen.ready);
     assert.deepEqual(seen, { ready: true, error: undefined, valid: 1, invalidEdits: 1, status: 200, servedBy: `127.0.0.1:${portB}` });
   } finally {
     if (gw) await stop(gw);
