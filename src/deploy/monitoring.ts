@@ -4,7 +4,8 @@ import type { K8sObject } from './render.js';
  * `kvgate render --monitoring`: a Grafana dashboard (JSON, and a ConfigMap the Grafana sidecar
  * loads: label `grafana_dashboard: "1"`), a PrometheusRule with the fleet's alerts, and a
  * PodMonitor for the EPP's metrics port. Queries use only GIE EPP and vLLM metric names (plus
- * kvgate_endpoint_picks_total); runbooks are in docs/monitoring.md, one section per alert.
+ * kvgate_endpoint_picks_total and kvgate_inference_pool_spec_valid); runbooks are in
+ * docs/monitoring.md, one section per alert.
  */
 export interface MonitoringOptions {
   /** Deployment name: the EPP `NAME-epp` (its PodMonitor, hence the scrape job `NAMESPACE/NAME-epp`). */
@@ -200,6 +201,10 @@ export function alertRules(o: MonitoringOptions): AlertSpec[] {
     { alert: 'KvgateQueueGrowing', expr: `${waitingPerReplica} > 5 and delta(${waitingPerReplica}[10m:1m]) > 0`, for: '10m', severity: 'warning', summary: `Requests queue in front of the model servers of ${o.name} (engine + gateway queue per replica > 5 and still rising): the pool is under-provisioned.` },
     { alert: 'KvgateKvCacheSaturated', expr: `max(inference_pool_average_kv_cache_utilization{${pool}}) > 0.9`, for: '10m', severity: 'warning', summary: `KV cache of ${o.name} above 90 % on average: preemptions and evictions will cut hit rate and throughput.` },
     { alert: 'KvgateHighErrorRatio', expr: `(sum(rate(inference_objective_request_error_total[5m])) or vector(0)) / sum(rate(inference_objective_request_total[5m])) > 0.05`, for: '5m', severity: 'critical', summary: 'More than 5 % of requests end in an error.' },
+    // kvgate_inference_pool_spec_valid (datalayer/sources/kubernetes-source.ts): an invalid pool edit
+    // keeps the last valid spec in force and the picker ready, so no other alert sees it. min(): one
+    // picker replica that read the invalid version is enough. Warning: traffic still flows.
+    { alert: 'KvgatePoolSpecInvalid', expr: `min(kvgate_inference_pool_spec_valid{${pool}}) == 0`, for: '5m', severity: 'warning', summary: `The latest version of InferencePool ${poolOf(o)} is invalid and not applied: the picker routes on the last valid spec.` },
     { alert: 'KvgateEventStreamStale', expr: `sum(rate(inference_objective_request_total[5m])) > 0 and (sum(rate(vllm:prefix_cache_queries_total{${ms}}[5m])) or vector(0)) == 0`, for: '5m', severity: 'warning', summary: 'Requests are routed but the model servers\' cache counters stopped moving: the state the picker routes on is stale.' },
   ];
 }

@@ -2,6 +2,7 @@ import type { RouteRequest } from './api.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { parseJsonBody } from '../shared/http.js';
 import { pydanticBool } from '../shared/pydantic-bool.js';
+import { pydanticInt } from '../shared/pydantic-int.js';
 import { assertJsonDepth } from '../shared/json-depth.js';
 import type { ChatMessageLike } from '../shared/chat/chat-text.js';
 import { OBJECTIVE_HEADERS, type Objectives } from './objectives.js';
@@ -100,6 +101,19 @@ function usageRequested(streamOptions: unknown): boolean {
 }
 
 /**
+ * The output-length hint (tokens) for context-window fit: `max_completion_tokens`, else
+ * `max_tokens`, each read as vLLM's pydantic models read an int field (lax: `"10"`, `"1_000"`,
+ * `"10.0"`, `true`; shared/pydantic-int.ts), so a string the engine accepts is the same hint as the
+ * number. null or absent falls to the other field. A value pydantic refuses (`"1.5"`, `"abc"`) is
+ * no hint: the body goes upstream unchanged and the engine answers it 400, as it would directly.
+ */
+function maxTokensHint(obj: Record<string, unknown>): number | undefined {
+  const completion = pydanticInt(obj.max_completion_tokens);
+  const n = completion === undefined ? pydanticInt(obj.max_tokens) : completion;
+  return typeof n === 'number' ? n : undefined;
+}
+
+/**
  * The trusted priority header's value. A value that is not a priority is the client's mistake and
  * gets a 400 naming the header, rather than a guess (0, or a fraction no InferenceObjective can have).
  */
@@ -128,7 +142,6 @@ export function parseOpenAIRequest(path: string, body: Buffer, opts: ParseOption
   }
   const api: RouteRequest['api'] = path.endsWith('/chat/completions') ? 'chat' : path.endsWith('/completions') ? 'completions' : 'other';
   const prefixText = promptText(api, obj, opts.chatTemplates ?? DEFAULT_TEMPLATES, model);
-  const maxTokens = obj.max_completion_tokens ?? obj.max_tokens;
   const headers = opts.headers;
   let priority = opts.defaultPriority ?? 0;
   if (opts.trustRoutingHeaders) {
@@ -148,7 +161,7 @@ export function parseOpenAIRequest(path: string, body: Buffer, opts: ParseOption
     prefixText,
     promptTokens: ids ? ids.length : Math.ceil(prefixText.length / 4),
     ...(ids ? { promptTokenIds: ids } : {}),
-    maxTokens: typeof maxTokens === 'number' ? maxTokens : undefined,
+    maxTokens: maxTokensHint(obj),
     // As vLLM's pydantic model reads `stream` (lax: "yes", "true", 1… stream): routing, timeouts
     // and usage then treat the request as the stream the engine will send.
     stream: pydanticBool(obj.stream) === true,

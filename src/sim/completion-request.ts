@@ -1,5 +1,6 @@
 import { pydanticBool, pythonTruthy } from '../shared/pydantic-bool.js';
 import { pydanticInt } from '../shared/pydantic-int.js';
+import { pydanticFloat } from '../shared/pydantic-float.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import type { ChatMessage, Tokenizer } from '../engine/types.js';
 import { messageText, renderChatML } from '../engine/index.js';
@@ -225,10 +226,18 @@ function checkLogprobCount(n: number, kind: 'sample' | 'prompt', param: string, 
   }
 }
 
+/**
+ * A float field read as vLLM's pydantic models read it (lax: `"0.5"`, `" 1e-3 "`, `true`; see
+ * pydanticFloat), or a 400 naming it. Infinity and NaN (`"inf"`, `"nan"`, `1e400`), which pydantic
+ * lets through, are refused here too: vLLM's own range checks (SamplingParams._verify_args) refuse
+ * them for top_p, min_p and the presence / frequency penalties, and a NaN or infinite temperature or
+ * repetition penalty, which they let through, has no meaning for sampling.
+ */
 function optionalNumber(body: Record<string, unknown>, key: string): number | null {
-  const v = body[key];
-  if (v === undefined || v === null) return null;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(`${key} must be a number`, key);
+  const v = pydanticFloat(body[key]);
+  if (v === undefined) return null;
+  if (v === 'invalid') throw bad(`${key} must be a number`, key);
+  if (!Number.isFinite(v)) throw bad(`${key} must be a finite number`, key);
   return v;
 }
 
@@ -266,7 +275,8 @@ function checkLogitBias(v: unknown): void {
   if (typeof v !== 'object' || Array.isArray(v)) throw bad('logit_bias must be an object from token ids to numbers', 'logit_bias');
   for (const [k, bias] of Object.entries(v)) {
     if (!/^\d+$/.test(k)) throw bad(`logit_bias: token id "${k}" must be an integer`, 'logit_bias');
-    if (typeof bias !== 'number' || !Number.isFinite(bias)) throw bad(`logit_bias["${k}"] must be a number`, 'logit_bias');
+    const n = pydanticFloat(bias); // dict[str, float]: values as lax as any float field
+    if (typeof n !== 'number' || !Number.isFinite(n)) throw bad(`logit_bias["${k}"] must be a number`, 'logit_bias');
   }
 }
 

@@ -64,6 +64,19 @@ const CASES: Record<string, { at: string; fire: Series; ok: Series }> = {
       { series: 'inference_objective_request_error_total{model_name="m",target_model_name="m",error_code="ModelServerError"}', values: '0+1x20' },
     ],
   },
+  KvgatePoolSpecInvalid: {
+    at: '10m',
+    // Two picker replicas; one read the invalid edit two minutes in.
+    fire: [
+      { series: 'kvgate_inference_pool_spec_valid{name="llm",pod="epp-a"}', values: '1 1 0x18' },
+      { series: 'kvgate_inference_pool_spec_valid{name="llm",pod="epp-b"}', values: '1x20' },
+    ],
+    // An invalid edit fixed within three minutes, and another pool's invalid spec.
+    ok: [
+      { series: 'kvgate_inference_pool_spec_valid{name="llm",pod="epp-a"}', values: '1 1 1 1 1 1 0 0 0 1x11' },
+      { series: 'kvgate_inference_pool_spec_valid{name="other",pod="epp-c"}', values: '0x20' },
+    ],
+  },
   KvgateEventStreamStale: {
     at: '15m',
     fire: [
