@@ -50,7 +50,9 @@ if (files.some((f) => f.startsWith('test/image/'))) spawnSync(process.execPath, 
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 // TAP when not on a terminal, whatever the Node version: CI reads its "# tests / # pass / # fail"
 // summary lines, and Node 23+ would print the spec reporter instead.
-const reporter = process.stdout.isTTY ? [] : ['--test-reporter=tap'];
+const reporter = process.stdout.isTTY ? ['--test-reporter=spec', '--test-reporter-destination=stdout'] : ['--test-reporter=tap', '--test-reporter-destination=stdout'];
+// Beside it, on stderr, the files that took longest (scripts/test-file-times.mjs).
+reporter.push(`--test-reporter=${join(root, 'scripts', 'test-file-times.mjs')}`, '--test-reporter-destination=stderr');
 // The image test runs containers (buildah): it runs after the rest, alone, with a longer per-file
 // limit, so it neither slows the other tests nor times out behind them on a busy machine.
 const heavy = files.filter((f) => f.startsWith('test/image/'));
