@@ -42,6 +42,30 @@ if (!existsSync(CHROMIUM) && files.some((f) => readFileSync(join(root, f), 'utf8
   }
 }
 
+// Tests start the CLI as users run it, compiled (test/helpers/cli.ts): rebuild dist/ first when a
+// source is newer than it (a fresh clone's `npm ci` has just built it; an edited checkout has not).
+const newest = (dir) => {
+  let t = 0;
+  if (!existsSync(dir)) return t;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const st = statSync(p);
+    t = Math.max(t, st.isDirectory() ? newest(p) : st.mtimeMs);
+  }
+  return t;
+};
+const builtAt = ['dist/cli/run.js', 'dist/dashboard/index.html'].reduce((t, f) => Math.min(t, existsSync(join(root, f)) ? statSync(join(root, f)).mtimeMs : 0), Infinity);
+const sourcesAt = Math.max(newest(join(root, 'src')), newest(join(root, 'web')), statSync(join(root, 'tsconfig.json')).mtimeMs);
+if (sourcesAt > builtAt) {
+  console.error('run-tests: dist/ is older than the sources; building (npm run build)…');
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  const built = spawnSync(npm, ['run', 'build', '--silent'], { cwd: root, stdio: ['ignore', 2, 2] });
+  if (built.status !== 0) {
+    console.error('run-tests: npm run build failed; fix the errors above and run the tests again');
+    process.exit(1);
+  }
+}
+
 // The container-image test builds an image: minutes when nothing is cached. Build it first, alone
 // (scripts/prepare-image-test.mjs), so the test meets cached layers and does not load the machine
 // under the other tests.
