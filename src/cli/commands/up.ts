@@ -1,3 +1,4 @@
+import { resolve as resolvePath } from 'node:path';
 import { Command, Option } from 'commander';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 import { DURATION_HELP, countOf, hostArg, intArg, kvBlocksArg, portArg, replicasArg, waitForSignal } from '../parse.js';
@@ -117,7 +118,7 @@ export function registerUp(program: Command): void {
   cmd.addHelpText('after', DURATION_HELP);
   cmd
     .option('--access-log', 'log one JSON line per request (never includes prompt or completion text)', false)
-    .option('--json', 'print only one JSON line with the URLs when ready (nothing else on stdout)', false)
+    .option('--json', 'print only one JSON line when ready (nothing else on stdout): gateway_url, replicas, preset (null with --config-file), config_file (its absolute path, else null), profile, model, kv_events', false)
     .action(async (o, command: Command) => {
       (await import('../../shared/v8-tuning.js')).tuneV8ForRequestPath();
       const { startSimFleet } = await import('../../sim/fleet.js');
@@ -190,7 +191,7 @@ export function registerUp(program: Command): void {
       // Signal handlers before the ready line: a supervisor may signal as soon as it reads it.
       const signal = waitForSignal();
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ gateway_url: gw.url, replicas: urls, preset: o.configFile ? null : o.preset, profile: o.profile, model: o.model, kv_events: fleet.kvEvents ?? null })}\n`);
+        process.stdout.write(`${JSON.stringify({ gateway_url: gw.url, replicas: urls, preset: o.configFile ? null : o.preset, config_file: o.configFile ? resolvePath(o.configFile) : null, profile: o.profile, model: o.model, kv_events: fleet.kvEvents ?? null })}\n`);
       } else {
         const rows = [['role', 'url'], ['gateway', gw.url], ...urls.map((u, i) => [`replica ${i}`, fleet.kvEvents ? `${u}  (KV events ${hostUrl('tcp', o.host, fleet.kvEvents[i].port)}, replay ${fleet.kvEvents[i].replayPort})` : u])];
         const w = Math.max(...rows.map((r) => r[0].length));
