@@ -5,6 +5,7 @@ import { resolvePolicies, DEFAULT_PATH, type SimulateOptions } from './simulate.
 import { parseSlo, type Slo } from './slo.js';
 import { listProfiles } from '../engine/index.js';
 import { parseStages } from '../bench/specs.js';
+import { refuseSeedSpan } from '../shared/seed.js';
 
 export { parseStages }; // kvgate bench parses --stages with it too
 
@@ -87,6 +88,8 @@ export function fleetOf(f: SimulateFlags): ReplicaGroup[] {
     }
   }
   checkFleetSize(groups, f.fleet ? '--fleet' : '--replicas');
+  // buildFleet seeds replica i with seed + i.
+  refuseSeedSpan(f.seed, groups.reduce((n, g) => n + g.count, 0), f.fleet ? '--fleet' : '--replicas');
   return groups;
 }
 

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
-import { intArg, numRequestsArg, numberArg, durationOption, formatDuration, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden } from '../parse.js';
+import { intArg, numRequestsArg, numberArg, durationOption, formatDuration, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden, seedArg } from '../parse.js';
+import { SEED_RANGE } from '../../shared/seed.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 import { addWorkloadShapeOptions, checkWritableFiles, numRequestsDefaults, refuseUnusedWorkloadFlags } from '../options.js';
 import { MAX_RATE_RPS, parseSlo, parseStages, rateOverLimit } from '../../bench/specs.js';
@@ -47,7 +48,7 @@ export function registerBench(program: Command): void {
     .option('--model <name>', 'model (default: first of /v1/models)')
     .option('--api-key <key>', 'bearer key')
     .option('--label <text>', 'name of this run in reports (default: what ran: the workload, trace FILE, dataset FILE or prompt)')
-    .option('--seed <n>', 'workload and arrival seed', intArg('--seed'), 1)
+    .option('--seed <n>', `workload and arrival seed, ${SEED_RANGE}`, seedArg('--seed'), 1)
     .addOption(durationOption('--timeout', 'per-request timeout (headers, then between body bytes); 0 = none', 300_000))
     .option('--out <report.json>', 'write the JSON report')
     .option('--html <report.html>', 'write a self-contained HTML report')
