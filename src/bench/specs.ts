@@ -1,4 +1,5 @@
 import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { MAX_NUM_REQUESTS } from './workloads.js';
 
 /**
  * The load and goal specs `kvgate bench` and `kvgate simulate` both take, parsed once so one
@@ -68,6 +69,23 @@ export function parseStages(v: string): { rate: number; durationS: number }[] {
 export function stagesArg(v: string): string {
   parseStages(v);
   return v;
+}
+
+/**
+ * An open loop sends about Σ rate × seconds requests, each held with its result until the run
+ * ends: past MAX_NUM_REQUESTS (what --num-requests and the shape flags also stop at) memory grew
+ * for minutes before anything was printed (`simulate --rate 500000 --duration 10s`). `kvgate
+ * simulate` and `kvgate bench` refuse it up front: InvalidConfig naming `flags` (e.g. "--stages",
+ * "--rate × --duration"); its param is the first flag's name.
+ */
+export function refuseOverlongLoad(stages: { rate: number; durationS: number }[], flags: string): void {
+  const expected = stages.reduce((sum, st) => sum + st.rate * st.durationS, 0);
+  if (expected <= MAX_NUM_REQUESTS) return;
+  throw new KvgateError(
+    ErrorCode.InvalidConfig,
+    `${flags}: about ${Math.round(expected).toLocaleString('en-US')} requests, more than the ${MAX_NUM_REQUESTS.toLocaleString('en-US')} a run holds: lower the rate or the duration`,
+    { param: flags.split(' ')[0].slice(2) },
+  );
 }
 
 /** Per-request limits (ms): a request meets the SLO when it is within all of them (goodput). */

@@ -1,10 +1,10 @@
 import { KvgateError, ErrorCode } from '../shared/errors.js';
-import { MAX_NUM_REQUESTS, type WorkloadOptions } from '../bench/workloads.js';
+import { type WorkloadOptions } from '../bench/workloads.js';
 import { checkFleetSize, parseFleetSpec, type ReplicaGroup } from './fleet.js';
 import { resolvePolicies, DEFAULT_PATH, type SimulateOptions } from './simulate.js';
 import { parseSlo, type Slo } from './slo.js';
 import { listProfiles } from '../engine/index.js';
-import { parseStages } from '../bench/specs.js';
+import { parseStages, refuseOverlongLoad } from '../bench/specs.js';
 import { refuseSeedSpan } from '../shared/seed.js';
 
 export { parseStages }; // kvgate bench parses --stages with it too
@@ -122,21 +122,6 @@ export function workloadOptionsOf(f: SimulateFlags): WorkloadOptions {
     numConversations: f.numConversations,
     turns: f.turns,
   };
-}
-
-/**
- * An open loop sends about Σ rate × seconds requests, each held with its result until the run
- * ends: past MAX_NUM_REQUESTS (what --num-requests and the shape flags also stop at) memory grew
- * for minutes before anything was printed (`--rate 500000 --duration 10s`). Refused up front.
- */
-function refuseOverlongLoad(stages: { rate: number; durationS: number }[], flags: string): void {
-  const expected = stages.reduce((sum, st) => sum + st.rate * st.durationS, 0);
-  if (expected <= MAX_NUM_REQUESTS) return;
-  throw new KvgateError(
-    ErrorCode.InvalidConfig,
-    `${flags}: about ${Math.round(expected).toLocaleString('en-US')} requests, more than the ${MAX_NUM_REQUESTS.toLocaleString('en-US')} a run holds: lower the rate or the duration`,
-    { param: flags === '--stages' ? 'stages' : 'rate' },
-  );
 }
 
 /** Turns the flags into a simulation: fleet, policies, workload, arrivals, data-path model, SLO. */

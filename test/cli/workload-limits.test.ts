@@ -64,3 +64,18 @@ test('--help of bench and simulate states the bounds of --rate and of each --sta
     assert.match(line('--stages'), /rate in requests\/s, 0\.001 to 1,000,000; seconds more than 0, at most 596h/, `${cmd.join(' ')} --stages`);
   }
 });
+
+test('bench refuses an open loop past 1,000,000 requests (Σ rate × duration) as simulate does, before it sends anything', async () => {
+  const cases: [string[], RegExp][] = [
+    [['--rate', '500000', '--duration', '10s'], /^kvgate: --rate × --duration: about 5,000,000 requests, more than the 1,000,000 a run holds: lower the rate or the duration$/m],
+    [['--stages', '900000:1,200000:1'], /^kvgate: --stages: about 1,100,000 requests, more than the 1,000,000 a run holds/m],
+    [['--sweep', '400000,400000', '--duration', '2s'], /^kvgate: --sweep × --duration: about 1,600,000 requests, more than the 1,000,000 a run holds/m],
+  ];
+  for (const [args, named] of cases) {
+    // Port 9 (discard) is never listened on here: a bench that started would report connection errors.
+    const r = await runKvgate(['bench', '--url', 'http://127.0.0.1:9', ...args], { timeoutMs: 60_000 });
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, named, args.join(' '));
+    assert.equal(r.stdout, '', `${args.join(' ')}: nothing ran`);
+  }
+});

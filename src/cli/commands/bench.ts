@@ -3,7 +3,7 @@ import { intArg, numRequestsArg, numberArg, durationOption, formatDuration, DURA
 import { SEED_RANGE } from '../../shared/seed.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 import { addWorkloadShapeOptions, checkWritableFiles, numRequestsDefaults, refuseUnusedWorkloadFlags } from '../options.js';
-import { MAX_RATE_RPS, MIN_RATE_RPS, STAGE_BOUNDS, parseSlo, parseStages, rateOverLimit, stagesArg } from '../../bench/specs.js';
+import { MAX_RATE_RPS, MIN_RATE_RPS, STAGE_BOUNDS, parseSlo, parseStages, rateOverLimit, refuseOverlongLoad, stagesArg } from '../../bench/specs.js';
 
 /**
  * Flags that decide what others would: a trace brings its own requests and arrival times; --stages,
@@ -83,6 +83,8 @@ export function registerBench(program: Command): void {
         });
       } else if (o.rate) stages = [{ rate: o.rate, durationS: o.duration / 1000 }];
       else stages = [{}];
+      // As kvgate simulate: an open loop past the requests one run holds is refused before it starts.
+      if (stages[0].rate !== undefined) refuseOverlongLoad(stages as { rate: number; durationS: number }[], o.stages ? '--stages' : o.sweep ? '--sweep × --duration' : '--rate × --duration');
       if (o.serial && o.parallel) throw new KvgateError(ErrorCode.InvalidConfig, 'give --serial or --parallel, not both (the seed\'s two tests are two runs)');
       if (o.serial) [concurrency, numRequests] = [1, numRequests ?? 20];
       if (o.parallel) [concurrency, numRequests] = [10, numRequests ?? 20];
