@@ -1,9 +1,10 @@
 import { KvgateError, ErrorCode } from '../shared/errors.js';
-import { type WorkloadOptions } from '../bench/workloads.js';
+import { shortestPrompt, type WorkloadOptions } from '../bench/workloads.js';
+import { contextLengthError } from '../shared/context-length.js';
 import { checkFleetSize, parseFleetSpec, type ReplicaGroup } from './fleet.js';
 import { resolvePolicies, DEFAULT_PATH, type SimulateOptions } from './simulate.js';
 import { parseSlo, type Slo } from './slo.js';
-import { listProfiles } from '../engine/index.js';
+import { listProfiles, loadProfile } from '../engine/index.js';
 import { parseStages, refuseOverlongLoad } from '../bench/specs.js';
 import { refuseSeedSpan } from '../shared/seed.js';
 
@@ -124,6 +125,32 @@ export function workloadOptionsOf(f: SimulateFlags): WorkloadOptions {
   };
 }
 
+/**
+ * A synthetic workload whose shortest prompt (shortestPrompt) fits no replica is refused before
+ * the run: every request would be answered 400 after the run had started. The rule is the
+ * replicas' own (vLLM's, src/shared/context-length.ts): prompt < max_model_len and prompt +
+ * max_tokens ≤ max_model_len, against the largest max_model_len of the fleet (the router sends a
+ * request where it fits). Datasets and traces keep their per-request 400s: their prompts vary.
+ */
+function refusePromptsPastContext(groups: ReplicaGroup[], workload: WorkloadOptions, fleetFlag: boolean): void {
+  const shortest = shortestPrompt(workload);
+  if (!shortest) return;
+  const windows = groups.map((g) => ({ g, len: g.maxModelLen ?? loadProfile(g.profile).engine.maxModelLen }));
+  const widest = windows.reduce((a, b) => (b.len > a.len ? b : a));
+  const tooLong = contextLengthError(widest.len, shortest.promptTokens, shortest.maxTokens);
+  if (!tooLong) return;
+  const source = widest.g.maxModelLen !== undefined ? (fleetFlag ? "--fleet's max-model-len" : '--max-model-len') : `profile ${widest.g.profile}'s, --max-model-len to change it`;
+  const prompt = `prompts of ${shortest.promptTokens.toLocaleString('en-US')} tokens${shortest.parts.includes('+') ? ` (${shortest.parts})` : ''}`;
+  const what = tooLong.field === 'prompt'
+    ? `${shortest.flags}: ${prompt} are not shorter than`
+    : `${shortest.flags} + --output-len: ${prompt} + ${shortest.maxTokens.toLocaleString('en-US')} output tokens = ${(shortest.promptTokens + shortest.maxTokens).toLocaleString('en-US')}, more than`;
+  throw new KvgateError(
+    ErrorCode.InvalidConfig,
+    `${what} the max_model_len of ${widest.len.toLocaleString('en-US')} tokens (${source}${groups.length > 1 ? '; the largest in the fleet' : ''}); replicas answer 400 unless prompt < max_model_len and prompt + max_tokens <= max_model_len, as vLLM: shorten the prompt or the output, or raise --max-model-len`,
+    { param: shortest.flags.split(' ')[0].slice(2) },
+  );
+}
+
 /** Turns the flags into a simulation: fleet, policies, workload, arrivals, data-path model, SLO. */
 export function simulateOptionsOf(f: SimulateFlags): SimulateOptions {
   if (!(f.metricsInterval > 0)) throw new KvgateError(ErrorCode.InvalidConfig, '--metrics-interval must be more than 0 ms', { param: 'metrics-interval' });
@@ -134,8 +161,10 @@ export function simulateOptionsOf(f: SimulateFlags): SimulateOptions {
   else if (f.rate !== undefined) load = { kind: 'stages', stages: [{ rate: f.rate, durationS: f.duration / 1000 }] };
   else load = { kind: 'closed', concurrency: f.concurrency, numRequests: f.numRequests };
   if (load.kind === 'stages') refuseOverlongLoad(load.stages, f.stages ? '--stages' : '--rate × --duration');
+  const fleet = fleetOf(f);
+  if (!f.trace) refusePromptsPastContext(fleet, workloadOptionsOf(f), f.fleet !== undefined);
   return {
-    fleet: fleetOf(f),
+    fleet,
     policies,
     workload: workloadOptionsOf(f),
     trace: f.trace ? { path: f.trace, timeScale: f.timeScale, windowS: f.traceWindow / 1000, numRequests: f.numRequests } : undefined,

@@ -35,7 +35,7 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
     .option('--max-num-batched-tokens <n>', 'token budget per engine step, tokens (default: the profile\'s)', intArg('--max-num-batched-tokens', 1))
     .option('--block-size <n>', 'KV block size, tokens: 8, 16, 32, 64 or 128 (default: the profile\'s)', intArg('--block-size', 1))
     .option('--kv-cache-size <blocks>', 'KV cache capacity per replica, blocks: at most 67108864 (2^26), and 2^27 over the fleet (default: the profile\'s)', kvBlocksArg('--kv-cache-size'))
-    .option('--max-model-len <n>', 'context length, tokens; longer prompts are refused with 400 (default: the profile\'s)', intArg('--max-model-len', 1))
+    .option('--max-model-len <n>', 'context length, tokens; longer prompts are refused with 400, and a synthetic workload whose prompt + --output-len fits no replica is refused before the run (default: the profile\'s)', intArg('--max-model-len', 1))
     .option('--no-enable-prefix-caching', 'replicas without prefix caching (default: prefix caching on)')
     .option('--preset <name>', 'routing preset', 'kvgate')
     .option('--config-file <file>', 'EndpointPickerConfig YAML instead of --preset (default: none)')
