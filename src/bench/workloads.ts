@@ -183,6 +183,33 @@ function sharedPrefix(o: WorkloadOptions, d: Partial<Record<ShapeKey, number | b
   return o.multiTurn ? reqs : shuffle(reqs, r);
 }
 
+/**
+ * The shortest prompt a synthetic workload sends, in tokens of the estimate tokenizer (its text is
+ * built to exact lengths: textOfTokens), with the flags it comes from and the max_tokens every request
+ * asks for: shared-prefix and multi-turn send system prompt + question (chat requests add their
+ * template's tokens, and later turns their history, so this is a lower bound), prefix-repetition
+ * prefix + suffix, random and decode-heavy the input. Undefined for a dataset (or trace): their
+ * prompts vary.
+ */
+export function shortestPrompt(o: WorkloadOptions): { promptTokens: number; parts: string; flags: string; maxTokens: number } | undefined {
+  const d = WORKLOAD_DEFAULTS[o.workload as WorkloadName];
+  if (!d || o.workload === 'dataset') return undefined;
+  const n = (k: ShapeKey): number => (o[k] as number | undefined) ?? (d[k] as number);
+  const [keys, flags] = ((): [ShapeKey[], string] => {
+    switch (o.workload as WorkloadName) {
+      case 'prefix-repetition':
+        return [['prefixLen', 'suffixLen'], '--prefix-len + --suffix-len'];
+      case 'random':
+      case 'decode-heavy':
+        return [['inputLen'], '--input-len'];
+      default:
+        return [['systemPromptLen', 'questionLen'], '--system-prompt-len + --question-len'];
+    }
+  })();
+  const lens = keys.map(n);
+  return { promptTokens: lens.reduce((a, b) => a + b, 0), parts: lens.join(' + '), flags, maxTokens: n('outputLen') };
+}
+
 /** Builds the request list of a named workload (deterministic for a seed). */
 export function buildWorkload(o: WorkloadOptions): BenchRequest[] {
   const r = seededRandom(o.seed);

@@ -3,6 +3,7 @@ import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { parseListenHost } from '../shared/host-port.js';
 import { MAX_KV_BLOCKS, MAX_REPLICAS, describeBlockLimit } from '../engine/limits.js';
 import { MAX_NUM_REQUESTS, MAX_SHAPE_COUNT, MAX_SHAPE_TOKENS } from '../bench/workloads.js';
+import { SEED_RANGE } from '../shared/seed.js';
 
 /** commander argument parsers that name the bad value. */
 export function intArg(name: string, min = 0) {
@@ -10,6 +11,21 @@ export function intArg(name: string, min = 0) {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min} (got "${v}")`);
     return n;
+  };
+}
+
+/**
+ * `--seed` of bench, simulate, sim and up: an integer from 0 to MAX_SEED. Negative seeds are
+ * refused as vLLM refuses them: its `--seed` seeds numpy (`np.random.seed`), which takes only
+ * seeds ≥ 0, so a fleet started with `--seed -1` would not start. One rule for every command
+ * (`simulate` refused -1 while `sim` and `up` took it).
+ */
+export function seedArg(name: string) {
+  return (v: string): number => {
+    // Number() as intArg reads integers; past 2^53-1 it rounds, and isSafeInteger sees that.
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be ${SEED_RANGE} (got "${v}")`);
+    return n + 0; // "-0" → 0
   };
 }
 

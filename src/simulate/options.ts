@@ -1,10 +1,12 @@
 import { KvgateError, ErrorCode } from '../shared/errors.js';
-import { MAX_NUM_REQUESTS, type WorkloadOptions } from '../bench/workloads.js';
+import { shortestPrompt, type WorkloadOptions } from '../bench/workloads.js';
+import { contextLengthError } from '../shared/context-length.js';
 import { checkFleetSize, parseFleetSpec, type ReplicaGroup } from './fleet.js';
 import { resolvePolicies, DEFAULT_PATH, type SimulateOptions } from './simulate.js';
 import { parseSlo, type Slo } from './slo.js';
-import { listProfiles } from '../engine/index.js';
-import { parseStages } from '../bench/specs.js';
+import { listProfiles, loadProfile } from '../engine/index.js';
+import { parseStages, refuseOverlongLoad } from '../bench/specs.js';
+import { refuseSeedSpan } from '../shared/seed.js';
 
 export { parseStages }; // kvgate bench parses --stages with it too
 
@@ -87,6 +89,8 @@ export function fleetOf(f: SimulateFlags): ReplicaGroup[] {
     }
   }
   checkFleetSize(groups, f.fleet ? '--fleet' : '--replicas');
+  // buildFleet seeds replica i with seed + i.
+  refuseSeedSpan(f.seed, groups.reduce((n, g) => n + g.count, 0), f.fleet ? '--fleet' : '--replicas');
   return groups;
 }
 
@@ -122,17 +126,28 @@ export function workloadOptionsOf(f: SimulateFlags): WorkloadOptions {
 }
 
 /**
- * An open loop sends about Σ rate × seconds requests, each held with its result until the run
- * ends: past MAX_NUM_REQUESTS (what --num-requests and the shape flags also stop at) memory grew
- * for minutes before anything was printed (`--rate 500000 --duration 10s`). Refused up front.
+ * A synthetic workload whose shortest prompt (shortestPrompt) fits no replica is refused before
+ * the run: every request would be answered 400 after the run had started. The rule is the
+ * replicas' own (vLLM's, src/shared/context-length.ts): prompt < max_model_len and prompt +
+ * max_tokens ≤ max_model_len, against the largest max_model_len of the fleet (the router sends a
+ * request where it fits). Datasets and traces keep their per-request 400s: their prompts vary.
  */
-function refuseOverlongLoad(stages: { rate: number; durationS: number }[], flags: string): void {
-  const expected = stages.reduce((sum, st) => sum + st.rate * st.durationS, 0);
-  if (expected <= MAX_NUM_REQUESTS) return;
+function refusePromptsPastContext(groups: ReplicaGroup[], workload: WorkloadOptions, fleetFlag: boolean): void {
+  const shortest = shortestPrompt(workload);
+  if (!shortest) return;
+  const windows = groups.map((g) => ({ g, len: g.maxModelLen ?? loadProfile(g.profile).engine.maxModelLen }));
+  const widest = windows.reduce((a, b) => (b.len > a.len ? b : a));
+  const tooLong = contextLengthError(widest.len, shortest.promptTokens, shortest.maxTokens);
+  if (!tooLong) return;
+  const source = widest.g.maxModelLen !== undefined ? (fleetFlag ? "--fleet's max-model-len" : '--max-model-len') : `profile ${widest.g.profile}'s, --max-model-len to change it`;
+  const prompt = `prompts of ${shortest.promptTokens.toLocaleString('en-US')} tokens${shortest.parts.includes('+') ? ` (${shortest.parts})` : ''}`;
+  const what = tooLong.field === 'prompt'
+    ? `${shortest.flags}: ${prompt} are not shorter than`
+    : `${shortest.flags} + --output-len: ${prompt} + ${shortest.maxTokens.toLocaleString('en-US')} output tokens = ${(shortest.promptTokens + shortest.maxTokens).toLocaleString('en-US')}, more than`;
   throw new KvgateError(
     ErrorCode.InvalidConfig,
-    `${flags}: about ${Math.round(expected).toLocaleString('en-US')} requests, more than the ${MAX_NUM_REQUESTS.toLocaleString('en-US')} a run holds: lower the rate or the duration`,
-    { param: flags === '--stages' ? 'stages' : 'rate' },
+    `${what} the max_model_len of ${widest.len.toLocaleString('en-US')} tokens (${source}${groups.length > 1 ? '; the largest in the fleet' : ''}); replicas answer 400 unless prompt < max_model_len and prompt + max_tokens <= max_model_len, as vLLM: shorten the prompt or the output, or raise --max-model-len`,
+    { param: shortest.flags.split(' ')[0].slice(2) },
   );
 }
 
@@ -146,8 +161,10 @@ export function simulateOptionsOf(f: SimulateFlags): SimulateOptions {
   else if (f.rate !== undefined) load = { kind: 'stages', stages: [{ rate: f.rate, durationS: f.duration / 1000 }] };
   else load = { kind: 'closed', concurrency: f.concurrency, numRequests: f.numRequests };
   if (load.kind === 'stages') refuseOverlongLoad(load.stages, f.stages ? '--stages' : '--rate × --duration');
+  const fleet = fleetOf(f);
+  if (!f.trace) refusePromptsPastContext(fleet, workloadOptionsOf(f), f.fleet !== undefined);
   return {
-    fleet: fleetOf(f),
+    fleet,
     policies,
     workload: workloadOptionsOf(f),
     trace: f.trace ? { path: f.trace, timeScale: f.timeScale, windowS: f.traceWindow / 1000, numRequests: f.numRequests } : undefined,

@@ -40,3 +40,20 @@ test('config check FILE --preset NAME is an error naming both, not FILE checked 
   assert.match(r.stderr, new RegExp(`^kvgate: --preset kvgate and the file ${file} both name a config to check: give one of them$`, 'm'));
   assert.equal(r.stdout, '');
 });
+
+test('config check FILE with an upstreamApiKey says it is set, never its value (text and --json)', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'kvgate-cfg-')), 'keyed.yaml');
+  const secret = 'sk-config-check-secret-1234';
+  writeFileSync(file, `${HEAD}upstreamApiKey: ${secret}\nplugins:\n- type: queue-scorer\nschedulingProfiles:\n- name: default\n  plugins:\n  - pluginRef: queue-scorer\n`);
+  const text = await runKvgate(['config', 'check', file]);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /^# upstreamApiKey: set \(value not shown/m);
+  const json = await runKvgate(['config', 'check', file, '--json']);
+  assert.equal(json.code, 0, json.stderr);
+  assert.equal((JSON.parse(json.stdout) as Record<string, unknown>).upstreamApiKey, undefined, 'stdout stays the effective config');
+  assert.match(json.stderr, /^config check: upstreamApiKey: set \(value not shown/m);
+  for (const out of [text.stdout, text.stderr, json.stdout, json.stderr]) assert.ok(!out.includes(secret), 'the key is never printed');
+  // Without the field, nothing is said about it.
+  const plain = await runKvgate(['config', 'check']);
+  assert.doesNotMatch(plain.stdout + plain.stderr, /upstreamApiKey/);
+});

@@ -38,3 +38,44 @@ test('--help states the limits of the shape flags and of --rate', async () => {
     assert.match(line('--rate'), /at most 1,000,000/, `${cmd} --rate`);
   }
 });
+
+test('every --stages stage is checked at option parsing: a rate under 0.001 req/s or a stage past 596h is an error naming --stages and the stage', async () => {
+  const cases: [string[], RegExp][] = [
+    [['simulate', '--profile', 'instant', '--stages', '0.0001:10'], /^kvgate: --stages: stage 1 \("0\.0001:10"\): a rate of 0\.0001 requests\/s is less than the 0\.001 requests\/s a stage takes/m],
+    [['simulate', 'plan', '--profile', 'instant', '--slo', 'ttft_p90=2s', '--stages', '1:10,0.0005:10'], /^kvgate: --stages: stage 2 \("0\.0005:10"\): a rate of 0\.0005 requests\/s/m],
+    [['simulate', '--profile', 'instant', '--stages', '1:10,1:3000000'], /^kvgate: --stages: stage 2 \("1:3000000"\): 3000000 s is longer than the 596h \(2,147,483\.647 s\) a stage takes/m],
+    // No --url: the stage is refused while the options are parsed, before the action checks anything.
+    [['bench', '--stages', '5:10,0.0001:10'], /^kvgate: --stages: stage 2 \("0\.0001:10"\): a rate of 0\.0001 requests\/s is less than the 0\.001/m],
+    [['bench', '--url', 'http://127.0.0.1:9', '--sweep', '1,0.0001'], /^kvgate: --sweep: a rate of 0\.0001 requests\/s is less than the 0\.001 requests\/s a stage takes/m],
+  ];
+  for (const [args, named] of cases) {
+    const r = await runKvgate(args, { timeoutMs: 60_000 });
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, named, args.join(' '));
+    assert.equal(r.stdout, '', `${args.join(' ')}: nothing ran`);
+  }
+});
+
+test('--help of bench and simulate states the bounds of --rate and of each --stages stage', async () => {
+  for (const cmd of [['bench'], ['simulate'], ['simulate', 'plan']]) {
+    const help = (await runKvgate([...cmd, '--help'])).stdout.replace(/\n\s{20,}/g, ' ');
+    const line = (flag: string) => help.split('\n').find((l) => l.trimStart().startsWith(flag)) ?? '';
+    assert.match(line('--rate'), /at least 0\.001, at most 1,000,000/, `${cmd.join(' ')} --rate`);
+    assert.match(line('--stages'), /rate in requests\/s, 0\.001 to 1,000,000; seconds more than 0, at most 596h/, `${cmd.join(' ')} --stages`);
+  }
+});
+
+test('bench refuses an open loop past 1,000,000 requests (Σ rate × duration) as simulate does, before it sends anything', async () => {
+  const cases: [string[], RegExp][] = [
+    [['--rate', '500000', '--duration', '10s'], /^kvgate: --rate × --duration: about 5,000,000 requests, more than the 1,000,000 a run holds: lower the rate or the duration$/m],
+    [['--stages', '900000:1,200000:1'], /^kvgate: --stages: about 1,100,000 requests, more than the 1,000,000 a run holds/m],
+    [['--sweep', '400000,400000', '--duration', '2s'], /^kvgate: --sweep × --duration: about 1,600,000 requests, more than the 1,000,000 a run holds/m],
+  ];
+  for (const [args, named] of cases) {
+    // Port 9 (discard) is never listened on here: a bench that started would report connection errors.
+    const r = await runKvgate(['bench', '--url', 'http://127.0.0.1:9', ...args], { timeoutMs: 60_000 });
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, named, args.join(' '));
+    assert.equal(r.stdout, '', `${args.join(' ')}: nothing ran`);
+  }
+});

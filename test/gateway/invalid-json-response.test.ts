@@ -60,3 +60,24 @@ test('a 200 whose body is not JSON is counted as invalid_json, logged, and recor
     await up.close();
   }
 });
+
+test('a streamed request answered 200 with text/html is counted as invalid_json, and the metric help says streamed requests count', async () => {
+  const up = await upstream();
+  const { logger, lines } = capturingLogger();
+  const env = await bothIngresses([{ url: up.url } as RunningSim], { logger });
+  try {
+    const r = await fetch(`${env.gw.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', prompt: 'garbage', max_tokens: 3, stream: true }) });
+    assert.equal(r.status, 200);
+    assert.equal(await r.text(), GARBAGE, 'forwarded as it came');
+    await waitFor(() => lines.some((l) => l.msg === 'request'));
+    assert.equal(lines.find((l) => l.msg === 'request')!.invalidResponse, 'invalid_json');
+    const m = await (await fetch(`${env.gw.url}/metrics`)).text();
+    assert.equal(sample(m, 'kvgate_upstream_invalid_responses_total{reason="invalid_json"}'), 1);
+    const help = /^# HELP kvgate_upstream_invalid_responses_total (.*)$/m.exec(m)?.[1] ?? '';
+    assert.doesNotMatch(help, /non-streamed body/, 'the help must not say only non-streamed bodies count');
+    assert.match(help, /streamed one/, help);
+  } finally {
+    await env.close();
+    await up.close();
+  }
+});

@@ -36,7 +36,11 @@ test('kvgate simulate prints the human table with the oracle and the speed', asy
 
 test('failed requests say why (status in the table, the server\'s message on stderr); none completed is exit 1, as bench', async () => {
   // Prompts of ~840 tokens on replicas with a 300-token context: every replica answers 400, as vLLM.
-  const r = await runKvgate(['simulate', '--preset', 'round-robin', '--replicas', '2', '--max-model-len', '300', ...SMALL], { timeoutMs: 120_000 });
+  // A dataset (a synthetic workload that fits no replica is refused before the run, below).
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-simulate-400-'));
+  const long = join(dir, 'long.jsonl');
+  writeFileSync(long, Array.from({ length: 16 }, (_, i) => JSON.stringify({ prompt: `q${i} ${'abc '.repeat(840)}` })).join('\n') + '\n');
+  const r = await runKvgate(['simulate', '--preset', 'round-robin', '--replicas', '2', '--max-model-len', '300', '--dataset', long, '--output-len', '10', '--stages', '8:2,20:1'], { timeoutMs: 120_000 });
   assert.equal(r.code, 1, r.stderr);
   const total = /requests ok \/ total\s+0 \/ (\d+)/.exec(r.stdout)?.[1];
   assert.ok(total, r.stdout);
@@ -45,13 +49,36 @@ test('failed requests say why (status in the table, the server\'s message on std
   assert.match(r.stderr, new RegExp(`^kvgate: no request completed: all ${total} failed:\\n  ${total} × HTTP 400: This model's maximum context length is 300 tokens\\. However, you requested 8\\d\\d tokens in the messages`, 'm'));
   assert.doesNotMatch(r.stderr, /\n\s+at /);
   // The JSON says it too, per distinct message; --compare names the policy that completed nothing.
-  const j = await runKvgate(['simulate', '--compare', 'random,round-robin', '--workload', 'random', '--input-len', '500', '--max-model-len', '300', '--num-requests', '3', '--json'], { timeoutMs: 120_000 });
+  const five = join(dir, 'five-hundred.jsonl');
+  writeFileSync(five, `${JSON.stringify({ prompt: 'abc '.repeat(500) })}\n`);
+  const j = await runKvgate(['simulate', '--compare', 'random,round-robin', '--dataset', five, '--max-model-len', '300', '--num-requests', '3', '--concurrency', '1', '--json'], { timeoutMs: 120_000 });
   assert.equal(j.code, 1, j.stderr);
   for (const p of JSON.parse(j.stdout).policies) {
     assert.deepEqual(p.summary.error_messages, [{ status: '400', count: 3, message: "This model's maximum context length is 300 tokens. However, you requested 500 tokens in the messages, Please reduce the length of the messages." }]);
   }
   assert.match(j.stderr, /^kvgate: no request completed under random: all 3 failed:$/m);
   assert.match(j.stderr, /^kvgate: no request completed under round-robin: all 3 failed:$/m);
+});
+
+test('a synthetic workload whose prompt (+ output) fits no replica is refused before the run, naming the flags and the numbers', async () => {
+  const cases: [string[], RegExp][] = [
+    [['--workload', 'random', '--input-len', '500', '--max-model-len', '300'], /^kvgate: --input-len: prompts of 500 tokens are not shorter than the max_model_len of 300 tokens \(--max-model-len\); replicas answer 400 unless prompt < max_model_len and prompt \+ max_tokens <= max_model_len/m],
+    [['--system-prompt-len', '800', '--question-len', '40', '--output-len', '10', '--max-model-len', '845'], /^kvgate: --system-prompt-len \+ --question-len \+ --output-len: prompts of 840 tokens \(800 \+ 40\) \+ 10 output tokens = 850, more than the max_model_len of 845 tokens \(--max-model-len\)/m],
+    [['--profile', 'qwen2.5-3b-tpu-v6e', '--workload', 'prefix-repetition', '--prefix-len', '30000', '--suffix-len', '3000'], /^kvgate: --prefix-len \+ --suffix-len: prompts of 33,000 tokens \(30000 \+ 3000\) are not shorter than the max_model_len of 32,768 tokens \(profile qwen2\.5-3b-tpu-v6e's, --max-model-len to change it\)/m],
+    // A mixed fleet: measured against its largest window, where the router would send the request.
+    [['--fleet', '1:instant:max-model-len=1000,1:instant:max-model-len=2000', '--workload', 'random', '--input-len', '2000'], /^kvgate: --input-len: prompts of 2,000 tokens are not shorter than the max_model_len of 2,000 tokens \(--fleet's max-model-len; the largest in the fleet\)/m],
+  ];
+  for (const [args, named] of cases) {
+    const r = await runKvgate(['simulate', ...args], { timeoutMs: 60_000 });
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, named, args.join(' '));
+    assert.equal(r.stdout, '', `${args.join(' ')}: nothing ran`);
+    assert.doesNotMatch(r.stderr, /simulate: .* done/, 'refused before any policy ran');
+  }
+  // One token of room is enough: the workload runs (prompt 840 + 10 output = 850 = max_model_len).
+  const fits = await runKvgate(['simulate', '--profile', 'instant', '--replicas', '1', '--num-groups', '1', '--prompts-per-group', '2', '--system-prompt-len', '800', '--question-len', '40', '--output-len', '10', '--max-model-len', '850', '--concurrency', '1', '--json'], { timeoutMs: 60_000 });
+  assert.equal(fits.code, 0, fits.stderr);
+  assert.deepEqual([JSON.parse(fits.stdout).policies[0].summary.ok, JSON.parse(fits.stdout).policies[0].summary.errors], [2, 0]);
 });
 
 test('the speed line keeps three digits: a sub-second wall time is in ms, not "0.0 s"', async () => {

@@ -1,8 +1,9 @@
 import { Command, Option } from 'commander';
-import { intArg, numRequestsArg, numberArg, durationOption, formatDuration, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden } from '../parse.js';
+import { intArg, numRequestsArg, numberArg, durationOption, formatDuration, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden, seedArg } from '../parse.js';
+import { SEED_RANGE } from '../../shared/seed.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 import { addWorkloadShapeOptions, checkWritableFiles, numRequestsDefaults, refuseUnusedWorkloadFlags } from '../options.js';
-import { MAX_RATE_RPS, parseSlo, parseStages, rateOverLimit } from '../../bench/specs.js';
+import { MAX_RATE_RPS, MIN_RATE_RPS, STAGE_BOUNDS, parseSlo, parseStages, rateOverLimit, refuseOverlongLoad, stagesArg } from '../../bench/specs.js';
 
 /**
  * Flags that decide what others would: a trace brings its own requests and arrival times; --stages,
@@ -37,17 +38,17 @@ export function registerBench(program: Command): void {
     .option('--concurrency <n>', 'closed loop with N concurrent requests (not with --rate, --stages, --sweep or --trace: those are open loop)', intArg('--concurrency', 1), 10)
     .option('--concurrent <n>', "alias of --concurrency (the seed script's name)", intArg('--concurrent', 1))
     .option('--prompt <text>', "send this one prompt every time (the seed script's --prompt; default 20 requests)")
-    .option('--rate <rps>', `open loop: Poisson arrivals at this rate, requests/s; at most ${MAX_RATE_RPS.toLocaleString('en-US')} (default: none, a closed loop)`, numberArg('--rate', 0.001, MAX_RATE_RPS))
+    .option('--rate <rps>', `open loop: Poisson arrivals at this rate, requests/s; at least ${MIN_RATE_RPS}, at most ${MAX_RATE_RPS.toLocaleString('en-US')} (default: none, a closed loop)`, numberArg('--rate', MIN_RATE_RPS, MAX_RATE_RPS))
     .addOption(durationOption('--duration', 'length of a --rate run or of each --sweep stage', 30_000, { positive: true }))
-    .option('--stages <list>', `rate:seconds,… stages of Poisson load (rate in requests/s, at most ${MAX_RATE_RPS.toLocaleString('en-US')}), e.g. 3:60,10:30`)
-    .option('--sweep <rates>', `comma-separated rates in requests/s (each at most ${MAX_RATE_RPS.toLocaleString('en-US')}), each run for --duration, e.g. 1,2,4`)
+    .option('--stages <list>', `rate:seconds,… stages of Poisson load (${STAGE_BOUNDS}), e.g. 3:60,10:30`, stagesArg)
+    .option('--sweep <rates>', `comma-separated rates in requests/s (each ${MIN_RATE_RPS} to ${MAX_RATE_RPS.toLocaleString('en-US')}), each run for --duration, e.g. 1,2,4`)
     .option('--serial', 'the seed\'s serial test: one request at a time, 20 requests', false)
     .option('--parallel', 'the seed\'s parallel test: 20 requests, 10 concurrent', false)
     .option('--slo <spec>', 'goodput SLO, as simulate takes it: ttft, tpot, e2e limits per request, e.g. ttft=500,tpot=50 (a bare number is ms) or ttft=1s; ttft_p90=2s counts as ttft=2s')
     .option('--model <name>', 'model (default: first of /v1/models)')
     .option('--api-key <key>', 'bearer key')
     .option('--label <text>', 'name of this run in reports (default: what ran: the workload, trace FILE, dataset FILE or prompt)')
-    .option('--seed <n>', 'workload and arrival seed', intArg('--seed'), 1)
+    .option('--seed <n>', `workload and arrival seed, ${SEED_RANGE}`, seedArg('--seed'), 1)
     .addOption(durationOption('--timeout', 'per-request timeout (headers, then between body bytes); 0 = none', 300_000))
     .option('--out <report.json>', 'write the JSON report')
     .option('--html <report.html>', 'write a self-contained HTML report')
@@ -75,12 +76,15 @@ export function registerBench(program: Command): void {
         stages = String(o.sweep).split(',').map((r: string) => {
           // Number('') is 0 and Number(' 2 ') is 2: test the text, not only the number.
           if (!/^\s*(\d+(?:\.\d+)?|\.\d+)\s*$/.test(r) || !(Number(r) > 0)) throw new KvgateError(ErrorCode.InvalidConfig, `--sweep rates must be positive numbers, e.g. 1,2,4 (got "${r}")`, { param: 'sweep' });
+          if (Number(r) < MIN_RATE_RPS) throw new KvgateError(ErrorCode.InvalidConfig, `--sweep: a rate of ${Number(r)} requests/s is less than the ${MIN_RATE_RPS} requests/s a stage takes (it would send no request)`, { param: 'sweep' });
           const tooHigh = rateOverLimit(Number(r), '--sweep');
           if (tooHigh) throw tooHigh;
           return { rate: Number(r), durationS: o.duration / 1000 };
         });
       } else if (o.rate) stages = [{ rate: o.rate, durationS: o.duration / 1000 }];
       else stages = [{}];
+      // As kvgate simulate: an open loop past the requests one run holds is refused before it starts.
+      if (stages[0].rate !== undefined) refuseOverlongLoad(stages as { rate: number; durationS: number }[], o.stages ? '--stages' : o.sweep ? '--sweep × --duration' : '--rate × --duration');
       if (o.serial && o.parallel) throw new KvgateError(ErrorCode.InvalidConfig, 'give --serial or --parallel, not both (the seed\'s two tests are two runs)');
       if (o.serial) [concurrency, numRequests] = [1, numRequests ?? 20];
       if (o.parallel) [concurrency, numRequests] = [10, numRequests ?? 20];

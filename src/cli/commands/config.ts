@@ -22,8 +22,13 @@ export function registerConfig(program: Command): void {
       // loadConfig's own fallback (the EPP's built-in profile), which no command uses.
       const eff = loadConfig(file ? { file } : { preset: o.preset ?? DEFAULT_PRESET });
       const { source, ...body } = eff;
-      if (o.json) process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
-      else process.stdout.write(`# effective config from ${source} (defaults injected)\n${stringify(body)}`);
+      // upstreamApiKey is non-enumerable (never serialised): say it was found, never its value.
+      // The JSON on stdout stays the effective config alone, so the note goes to stderr there.
+      const keyNote = eff.upstreamApiKey === undefined ? undefined : 'upstreamApiKey: set (value not shown; --upstream-api-key and $KVGATE_UPSTREAM_API_KEY override it)';
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+        if (keyNote) process.stderr.write(`config check: ${keyNote}\n`);
+      } else process.stdout.write(`# effective config from ${source} (defaults injected)\n${keyNote ? `# ${keyNote}\n` : ''}${stringify(body)}`);
     });
   config
     .command('presets')

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { simKvEventTarget, LLMD_ZMQ_ENDPOINT } from '../sim-kv-events.js';
-import { hostArg, intArg, kvBlocksArg, numberArg, portArg, waitForSignal } from '../parse.js';
+import { hostArg, intArg, kvBlocksArg, numberArg, portArg, seedArg, waitForSignal } from '../parse.js';
+import { SEED_RANGE } from '../../shared/seed.js';
 import { boolArg, goDurationArg, jsonArg, listValues, rangeArg, rawValues } from '../../sim/cli-args.js';
 import { checkTokenizerSpec, profileArg } from '../engine-args.js';
 import { listProfiles } from '../../engine/profiles.js';
@@ -77,7 +78,7 @@ export function registerSim(program: Command): void {
     .option('--kv-cache-size <blocks>', 'KV cache capacity in blocks: at most 67108864 (2^26) (default: profile)', kvBlocksArg('--kv-cache-size'))
     .option('--enable-prefix-caching', 'accepted for vLLM compatibility (on by default)')
     .option('--no-enable-prefix-caching', 'disable prefix caching (as vLLM; default: on)')
-    .option('--seed <n>', 'random seed', intArg('--seed', Number.MIN_SAFE_INTEGER), 0)
+    .option('--seed <n>', `random seed, ${SEED_RANGE}`, seedArg('--seed'), 0)
     .option('--lora-modules <modules...>', 'LoRA adapters: name=path (vLLM) or JSON {"name","path","base_model_name"} (space-separated, repeatable) (default: none)', rawValues)
     .option('--max-loras <n>', 'distinct LoRA adapters in a running batch', intArg('--max-loras', 1), 1)
     .option('--max-cpu-loras <n>', 'LoRA adapters kept in CPU memory, >= --max-loras (default: --max-loras)', intArg('--max-cpu-loras', 1))

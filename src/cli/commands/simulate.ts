@@ -1,9 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
-import { intArg, kvBlocksArg, numRequestsArg, replicasArg, numberArg, durationOption, listArg, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden } from '../parse.js';
+import { intArg, kvBlocksArg, numRequestsArg, replicasArg, numberArg, durationOption, listArg, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden, seedArg } from '../parse.js';
+import { SEED_RANGE } from '../../shared/seed.js';
 import { addWorkloadShapeOptions, checkWritableFiles, numRequestsDefaults, refuseUnusedWorkloadFlags } from '../options.js';
 import { WORKLOADS } from '../../bench/workloads.js';
-import { MAX_RATE_RPS } from '../../bench/specs.js';
+import { MAX_RATE_RPS, MIN_RATE_RPS, STAGE_BOUNDS, stagesArg } from '../../bench/specs.js';
 import { ProgressLines, PROGRESS_INTERVAL_MS, seconds, threeDigits } from '../progress-lines.js';
 
 /** Flags that decide what others would: --fleet sets every replica's count and profile, --compare and --config-file the policy, a trace the load. */
@@ -34,7 +35,7 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
     .option('--max-num-batched-tokens <n>', 'token budget per engine step, tokens (default: the profile\'s)', intArg('--max-num-batched-tokens', 1))
     .option('--block-size <n>', 'KV block size, tokens: 8, 16, 32, 64 or 128 (default: the profile\'s)', intArg('--block-size', 1))
     .option('--kv-cache-size <blocks>', 'KV cache capacity per replica, blocks: at most 67108864 (2^26), and 2^27 over the fleet (default: the profile\'s)', kvBlocksArg('--kv-cache-size'))
-    .option('--max-model-len <n>', 'context length, tokens; longer prompts are refused with 400 (default: the profile\'s)', intArg('--max-model-len', 1))
+    .option('--max-model-len <n>', 'context length, tokens; longer prompts are refused with 400, and a synthetic workload whose prompt + --output-len fits no replica is refused before the run (default: the profile\'s)', intArg('--max-model-len', 1))
     .option('--no-enable-prefix-caching', 'replicas without prefix caching (default: prefix caching on)')
     .option('--preset <name>', 'routing preset', 'kvgate')
     .option('--config-file <file>', 'EndpointPickerConfig YAML instead of --preset (default: none)')
@@ -52,13 +53,13 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
     .option('--trace <file.jsonl>', 'replay a Mooncake-format trace (timestamp ms, input_length and output_length tokens, hash_ids of 512-token blocks) instead of --workload and its arrivals (default: none)')
     .option('--time-scale <x>', 'trace replay: multiply timestamps by x, a factor (0.5 = twice as fast)', numberArg('--time-scale', 1e-6), 1)
     .addOption(durationOption('--trace-window', 'trace replay: one report stage per window of replay time', 60_000, { positive: true }))
-    .option('--stages <list>', `Poisson stages rate:seconds,… (inference-perf; rate in requests/s, at most ${MAX_RATE_RPS.toLocaleString('en-US')}, length in s), e.g. 3:60,10:30 (default: none, ${o.plan ? 'one --rate stage' : 'a --rate stage, or the closed loop of --concurrency'})`)
-    .option('--rate <rps>', `one Poisson stage at this rate, requests/s, for --duration; at most ${MAX_RATE_RPS.toLocaleString('en-US')}${o.plan ? ' (default: none, but plan sizes for a load: --rate, --stages or --trace is required)' : ' (default: none, the closed loop of --concurrency)'}`, numberArg('--rate', 0.001, MAX_RATE_RPS))
+    .option('--stages <list>', `Poisson stages rate:seconds,… (inference-perf; ${STAGE_BOUNDS}), e.g. 3:60,10:30 (default: none, ${o.plan ? 'one --rate stage' : 'a --rate stage, or the closed loop of --concurrency'})`, stagesArg)
+    .option('--rate <rps>', `one Poisson stage at this rate, requests/s, for --duration; at least ${MIN_RATE_RPS}, at most ${MAX_RATE_RPS.toLocaleString('en-US')}${o.plan ? ' (default: none, but plan sizes for a load: --rate, --stages or --trace is required)' : ' (default: none, the closed loop of --concurrency)'}`, numberArg('--rate', MIN_RATE_RPS, MAX_RATE_RPS))
     .addOption(durationOption('--duration', 'length of a --rate stage', o.plan ? 120_000 : 30_000, { positive: true }));
   // A closed loop adapts its load to the fleet, so there is no load to size a fleet for: plan has no --concurrency.
   if (!o.plan) cmd.option('--concurrency <n>', 'closed loop with N concurrent units (not with --stages, --rate or --trace: those are open loop)', intArg('--concurrency', 1), 10);
   return cmd
-    .option('--seed <n>', 'workload, arrival, router and engine seed, an integer', intArg('--seed'), 1)
+    .option('--seed <n>', `workload, arrival, router and engine seed, ${SEED_RANGE}; replica i's engine runs with seed + i, which must fit too`, seedArg('--seed'), 1)
     .addOption(durationOption('--metrics-interval', 'metrics scrape period per replica', 50, { positive: true }))
     .addOption(durationOption('--scrape-latency', 'age of a scrape when the router gets it', 1))
     .addOption(durationOption('--network-latency', 'one-way latency per hop, client↔gateway↔replica', 0.2))

@@ -1,6 +1,8 @@
+import { resolve as resolvePath } from 'node:path';
 import { Command, Option } from 'commander';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
-import { DURATION_HELP, countOf, hostArg, intArg, kvBlocksArg, portArg, replicasArg, waitForSignal } from '../parse.js';
+import { DURATION_HELP, countOf, hostArg, intArg, kvBlocksArg, portArg, replicasArg, seedArg, waitForSignal } from '../parse.js';
+import { SEED_RANGE, refuseSeedSpan } from '../../shared/seed.js';
 import { profileArg, tokenizerArg } from '../engine-args.js';
 import { listProfiles } from '../../engine/profiles.js';
 import { MAX_UP_REPLICAS } from '../../engine/limits.js';
@@ -102,7 +104,7 @@ export function registerUp(program: Command): void {
     .addOption(new Option('--profile <name>', `simulator profile: ${listProfiles().join(', ')}`).argParser(profileArg()).default('qwen2.5-3b-tpu-v6e'))
     .addOption(new Option('--model <name>', 'model name').default('Qwen/Qwen2.5-3B-Instruct'))
     // kvgate sim's (and vLLM's) --seed, per replica as `kvgate simulate` seeds its modelled ones.
-    .addOption(new Option('--seed <n>', 'random seed of the replicas (sampled tokens, latency noise): replica i runs with seed + i').argParser(intArg('--seed', Number.MIN_SAFE_INTEGER)).default(0))
+    .addOption(new Option('--seed <n>', `random seed of the replicas (sampled tokens, latency noise): replica i runs with seed + i; ${SEED_RANGE}, and so must seed + replicas - 1 be`).argParser(seedArg('--seed')).default(0))
     .option('--no-enable-prefix-caching', 'run the replicas without prefix caching (to see what it is worth)')
     .addOption(new Option('--port <n>', 'gateway port (0 = any free port)').argParser(portArg('--port')).default(8080))
     .addOption(new Option('--host <addr>', "listen address of the gateway, the replicas and the replicas' KV-event sockets: IPv4, IPv6 (::1 or [::1]) or a name").argParser(hostArg('--host')).default('127.0.0.1'));
@@ -117,7 +119,7 @@ export function registerUp(program: Command): void {
   cmd.addHelpText('after', DURATION_HELP);
   cmd
     .option('--access-log', 'log one JSON line per request (never includes prompt or completion text)', false)
-    .option('--json', 'print only one JSON line with the URLs when ready (nothing else on stdout)', false)
+    .option('--json', 'print only one JSON line when ready (nothing else on stdout): gateway_url, replicas, preset (null with --config-file), config_file (its absolute path, else null), profile, model, kv_events', false)
     .action(async (o, command: Command) => {
       (await import('../../shared/v8-tuning.js')).tuneV8ForRequestPath();
       const { startSimFleet } = await import('../../sim/fleet.js');
@@ -127,6 +129,7 @@ export function registerUp(program: Command): void {
       const logLevel: string = o.logLevel ?? logLevelFromEnv(); // a bad $KVGATE_LOG_LEVEL stops here, before any replica starts
       const ports: UpPortFlags = { ...o, kvEventsBasePortGiven: command.getOptionValueSource('kvEventsBasePort') !== 'default' };
       checkUpPorts({ ...ports, port: o.port });
+      refuseSeedSpan(o.seed, o.replicas, '--replicas');
       const objectives = await resolveObjectives(o);
       const routing = await resolveRouting(command, o);
       const upstreamApiKey = resolveUpstreamApiKey(o, process.env, routing.config);
@@ -190,7 +193,7 @@ export function registerUp(program: Command): void {
       // Signal handlers before the ready line: a supervisor may signal as soon as it reads it.
       const signal = waitForSignal();
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ gateway_url: gw.url, replicas: urls, preset: o.configFile ? null : o.preset, profile: o.profile, model: o.model, kv_events: fleet.kvEvents ?? null })}\n`);
+        process.stdout.write(`${JSON.stringify({ gateway_url: gw.url, replicas: urls, preset: o.configFile ? null : o.preset, config_file: o.configFile ? resolvePath(o.configFile) : null, profile: o.profile, model: o.model, kv_events: fleet.kvEvents ?? null })}\n`);
       } else {
         const rows = [['role', 'url'], ['gateway', gw.url], ...urls.map((u, i) => [`replica ${i}`, fleet.kvEvents ? `${u}  (KV events ${hostUrl('tcp', o.host, fleet.kvEvents[i].port)}, replay ${fleet.kvEvents[i].replayPort})` : u])];
         const w = Math.max(...rows.map((r) => r[0].length));

@@ -156,7 +156,7 @@ export class EppMetrics {
     this.hitRatio = new LabeledHistogram('inference_extension_prefix_indexer_hit_ratio', 'Ratio of prefix blocks found in the index per request.', [], RATIO_BUCKETS, r, limit).series();
     // Envoy's and vLLM's names have no counter of unreadable 2xx bodies; kvgate's own, with a
     // reason label so other kinds can join it. The series starts at 0 (a known label value).
-    const invalid = new LabeledCounter('kvgate_upstream_invalid_responses_total', 'Model-server responses with a 2xx status whose body could not be read, by reason (invalid_json: a non-streamed body that is not JSON); no token counts are recorded for them.', ['reason'], r, limit);
+    const invalid = new LabeledCounter('kvgate_upstream_invalid_responses_total', 'Model-server responses with a 2xx status whose body could not be read, by reason (invalid_json: a body that is not an event stream and not JSON, answering a non-streamed request or a streamed one, e.g. a text/html page); no token counts are recorded for them.', ['reason'], r, limit);
     this.invalidResponses = { invalid_json: invalid.series('invalid_json') };
     this.picks = new LabeledCounter('kvgate_endpoint_picks_total', 'Requests sent to each endpoint (after failover).', ['endpoint'], r, limit);
     const source = new LabeledCounter('kvgate_prefix_match_source_total', "Routing decisions by where the chosen endpoint's prefix match came from: exact (the engine's KV events) or approx (the router's own record).", ['source'], r, limit);

@@ -2,7 +2,9 @@ import type { RequestUsage } from '../api.js';
 
 /**
  * Why a response body that should be JSON was not usable: `invalid_json`, a body that does not
- * parse (an HTML page from a proxy, plain text, bytes cut or padded). The `reason` label of
+ * parse (an HTML page from a proxy, plain text, bytes cut or padded). Any 2xx body that is not
+ * `text/event-stream` is judged as JSON, so a streamed request answered with such a page counts
+ * here too (responseStarted decides by the response's content type, not the request's `stream`). The `reason` label of
  * kvgate_upstream_invalid_responses_total and the access log's `invalidResponse`.
  */
 export type InvalidResponseReason = 'invalid_json';
