@@ -5,12 +5,12 @@ import { join } from 'node:path';
 
 export const repoRoot = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 
-/** Starts `kvgate <args>` from sources in its own process and resolves with the URL it prints. */
-export async function startKvgateProcess(args: string[], readyPattern = /(http:\/\/[\d.]+:\d+)/, nodeArgs: string[] = []): Promise<{ child: ChildProcess; url: string }> {
+/** Starts `kvgate <args>` (the compiled CLI of the checkout at `root`, default this one) in its own process and resolves with the URL it prints. */
+export async function startKvgateProcess(args: string[], readyPattern = /(http:\/\/[\d.]+:\d+)/, nodeArgs: string[] = [], root = repoRoot): Promise<{ child: ChildProcess; url: string }> {
   // The compiled CLI, as `kvgate` runs for users (the bench:* scripts build first): the sources
   // through tsx add a loader thread and runtime helpers that blur the figures.
-  const child = spawn(process.execPath, [...nodeArgs, join(repoRoot, 'dist/cli/run.js'), ...args], {
-    cwd: repoRoot,
+  const child = spawn(process.execPath, [...nodeArgs, join(root, 'dist/cli/run.js'), ...args], {
+    cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, KVGATE_LOG_LEVEL: 'warn' },
   });
