@@ -24,11 +24,13 @@ test('--seed out of 0 … 2^53-1 is the same CLI error naming --seed on every co
   }
 });
 
-test('up and simulate refuse a --seed whose last replica (seed + replicas - 1) passes 2^53-1, naming --seed, without the schema text', async () => {
+test('up, simulate and simulate plan refuse a --seed whose last replica (seed + replicas - 1) passes 2^53-1, naming --seed, without the schema text', async () => {
   const cases: [string[], RegExp][] = [
     [['up', '--seed', '9007199254740991', '--replicas', '2', '--port', '0', '--sim-base-port', '0', '--kv-events-base-port', '0'], /^kvgate: --seed 9007199254740991: replica i runs with seed \+ i, so 2 replicas \(--replicas\) need seeds up to 9007199254740992, past 2\^53-1 \(9007199254740991\): give --seed 9007199254740990 or lower$/m],
     [['simulate', '--profile', 'instant', '--seed', '9007199254740990', '--replicas', '3'], /^kvgate: --seed 9007199254740990: replica i runs with seed \+ i, so 3 replicas \(--replicas\) need seeds up to 9007199254740992, past 2\^53-1 \(9007199254740991\): give --seed 9007199254740989 or lower$/m],
     [['simulate', '--fleet', '2:instant,2:instant', '--seed', '9007199254740989'], /^kvgate: --seed 9007199254740989: replica i runs with seed \+ i, so 4 replicas \(--fleet\) need seeds up to 9007199254740992/m],
+    // plan tries fleets up to --max-replicas: its last replica's seed counts, not a fleet of one's.
+    [['simulate', 'plan', '--profile', 'instant', '--seed', '9007199254740991', '--max-replicas', '4', '--slo', 'ttft_p90=2s', '--rate', '1', '--duration', '2s', '--replica-hourly', '1'], /^kvgate: --seed 9007199254740991: replica i runs with seed \+ i, so 4 replicas \(--max-replicas\) need seeds up to 9007199254740994, past 2\^53-1 \(9007199254740991\): give --seed 9007199254740988 or lower$/m],
   ];
   for (const [args, named] of cases) {
     const r = await runKvgate(args, { timeoutMs: 60_000 });
