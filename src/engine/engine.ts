@@ -17,6 +17,7 @@ import { Deque } from './deque.js';
 import { RealClock } from './clock.js';
 import { ESTIMATE_OUTPUT_VOCAB } from './tokenizer/estimate.js';
 import { createRng } from '../shared/rng.js';
+import { mixSeed } from '../shared/seed.js';
 import { loadFactor, stepDurationMs, type LatencyModel, type LatencyProfile } from './profiles.js';
 import { gaussianClamped } from './jitter.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
@@ -82,11 +83,23 @@ interface Seq {
   pulled: boolean;
 }
 
-/** Folds a request seed (any safe integer, negative too) into 32 bits. */
-function mixSeed(seed: number): number {
+/** Folds a request seed (vLLM's per-request `seed`: any safe integer, negative too) into 32 bits. */
+function requestSeedState(seed: number): number {
   const lo = seed >>> 0;
   const hi = Math.floor(seed / 4294967296) >>> 0;
   return (Math.imul(lo ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(hi, 0xc2b2ae35)) >>> 0;
+}
+
+/**
+ * The token stream state of the `ordinal`-th request (1, 2, …) submitted without a seed of its own,
+ * from the engine seed (all its bits, mixSeed) and the ordinal. Multiplying by 0x9e3779b1 (2^32/φ)
+ * spreads neighbouring seeds. It was `(seed * 0x9e3779b1 + ordinal) >>> 0` in floating point:
+ * the same state for seeds up to 3,393,263 (where that sum was exact), but past it the product
+ * rounded to a multiple of 2 or more, so consecutive requests shared a stream (seed 100,000,000:
+ * requests 1 to 4 alike), and seeds 2^32 apart shared every stream.
+ */
+function engineRequestState(seed: number, ordinal: number): number {
+  return (Math.imul(mixSeed(seed, 0), 0x9e3779b1) + ordinal) >>> 0;
 }
 
 /** One simulated vLLM engine: continuous batching over a prefix-cached KV block pool. */
@@ -153,7 +166,7 @@ export class SimEngine implements Engine {
     this.modelName = opts.modelName ?? opts.profile.model;
     this.hashSeed = opts.hashSeed ?? this.modelName;
     this.wallClock = opts.clock instanceof RealClock;
-    this.noise = createRng((this.seed ^ 0x6a09e667) >>> 0);
+    this.noise = createRng(mixSeed(this.seed, 0x6a09e667));
     this.maxLoras = opts.maxLoras;
     if (this.maxLoras !== undefined && (!Number.isInteger(this.maxLoras) || this.maxLoras < 1)) {
       throw new KvgateError(ErrorCode.InvalidConfig, `maxLoras must be a positive integer (got ${this.maxLoras})`, { param: 'maxLoras' });
@@ -205,7 +218,7 @@ export class SimEngine implements Engine {
       timings: { arrivalMs: this.clock.now() },
       // A request's own seed fixes its tokens whatever else runs (vLLM's per-request seed);
       // otherwise the stream depends on the engine seed and submission order.
-      rng: createRng(req.seed !== undefined ? mixSeed(req.seed) : (this.seed * 0x9e3779b1 + ordinal) >>> 0),
+      rng: createRng(req.seed !== undefined ? requestSeedState(req.seed) : engineRequestState(this.seed, ordinal)),
       done: false,
       lora: req.loraName ?? null,
       external: 0,

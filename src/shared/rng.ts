@@ -1,12 +1,13 @@
+import { mixSeed } from './seed.js';
+
 /**
  * Small seeded PRNG (mulberry32): deterministic streams for token sampling and jitter. `seed`: any
- * safe integer. mulberry32's state is 32 bits: a seed of 2^32 or more has its high word folded in
- * (seed and seed + 2^32 gave one stream), while every seed below 2^32, and every negative one,
- * keeps the stream it always had.
+ * safe integer. mulberry32's state is 32 bits: a seed of 0 or more becomes mixSeed(seed, 0), its
+ * high word folded in (seed and seed + 2^32 gave one stream), so every seed below 2^32 keeps the
+ * stream it always had; a negative seed keeps its low word's stream, as it always did.
  */
 export function createRng(seed: number): () => number {
-  let a = seed >>> 0;
-  if (seed > 0xffffffff) a = (a ^ Math.imul(Math.floor(seed / 4294967296) >>> 0, 0x85ebca6b)) >>> 0;
+  let a = seed < 0 ? seed >>> 0 : mixSeed(seed, 0);
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;

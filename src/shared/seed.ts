@@ -26,3 +26,24 @@ export function refuseSeedSpan(seed: number, count: number, countFlag: string): 
     { param: 'seed' },
   );
 }
+
+/** 2^32: where a seed's high word starts. */
+const TWO_32 = 4294967296;
+
+/**
+ * A 32-bit PRNG state (createRng's mulberry32 takes 32 bits) from every bit of `seed` and a
+ * per-use `salt` (any 32-bit constant, so the engine's noise, the router's picks and so on draw
+ * different streams from one seed): the seed's low word xor `salt` xor its high word times
+ * 0x85ebca6b (murmur3's fmix constant, as createRng folds a high word). `seed`: a safe integer
+ * (the `--seed` range, 0 … 2^53−1; a negative one folds its two's-complement high word).
+ *
+ * Seeds below 2^32 give `(seed ^ salt) >>> 0`, the state the callers always used, so runs with
+ * them stay as they were. Two seeds that differ only above bit 31 (1 and 1 + 2^32) differed
+ * nowhere in the `>>> 0` / `^` states and ran alike. Here two seeds differing in one bit always
+ * give different states: a low-word bit flips that bit of the state; a high-word bit changes the
+ * high word, and multiplying by an odd constant is a bijection mod 2^32.
+ */
+export function mixSeed(seed: number, salt: number): number {
+  const hi = Math.floor(seed / TWO_32) >>> 0;
+  return ((seed >>> 0) ^ salt ^ Math.imul(hi, 0x85ebca6b)) >>> 0;
+}

@@ -1,4 +1,5 @@
 import type { Tokenizer } from '../engine/types.js';
+import { mixSeed } from '../shared/seed.js';
 
 /** One token with its (synthetic) log-probability and rank among the vocabulary (1 = most likely). */
 export interface TokenLogprob {
@@ -41,11 +42,16 @@ const unit = (h: number) => h / 4294967296;
  * non-empty strings; `candidateIds` builds such a list).
  */
 export class LogprobSource {
+  /** The seed as 32 bits of hash input, every bit of it counting (mixSeed; the same as the seed below 2^32). */
+  private readonly state: number;
+
   constructor(
-    private readonly seed: number,
+    seed: number,
     private readonly tokenizer: Tokenizer,
     private readonly candidates: readonly number[],
-  ) {}
+  ) {
+    this.state = mixSeed(seed, 0);
+  }
 
   /** Logprobs of a generated token at `position` with the `k` most likely tokens. */
   generated(id: number, text: string, position: number, prevId: number, k: number): PositionLogprobs {
@@ -54,12 +60,12 @@ export class LogprobSource {
 
   /** Logprobs of a prompt token at `position` (≥ 1; the first prompt token has none, as in vLLM). */
   prompt(id: number, text: string, position: number, prevId: number, k: number): PositionLogprobs {
-    const rank = 1 + (mix(this.seed, position, id, 0x70726f6d) % 4);
+    const rank = 1 + (mix(this.state, position, id, 0x70726f6d) % 4);
     return this.position(id, text, position, prevId, k, rank);
   }
 
   private position(id: number, text: string, position: number, prevId: number, k: number, chosenRank: number): PositionLogprobs {
-    const h = mix(this.seed, position, id, prevId);
+    const h = mix(this.state, position, id, prevId);
     const depth = Math.max(k, chosenRank);
     // p(rank 1) in [0.35, 0.95); rank r+1 at most half of rank r, so the list is sorted and sums below 1.
     const probs: number[] = [0.35 + 0.6 * unit(h)];

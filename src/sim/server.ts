@@ -7,6 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createEngine, createTokenizer, loadProfile, RealClock, ESTIMATE_OUTPUT_VOCAB, type SimEngine } from '../engine/index.js';
 import type { Tokenizer } from '../engine/types.js';
 import { createRng } from '../shared/rng.js';
+import { mixSeed } from '../shared/seed.js';
 import { KvgateError, ErrorCode, openAIErrorBody } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { servedMaxModelLen } from './kv-capacity.js';
@@ -157,7 +158,7 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
       tokenizer.name === 'estimate' ? Array.from({ length: ESTIMATE_OUTPUT_VOCAB }, (_, i) => i) : candidateIds(tokenizer, tokenizer.encode(ALTERNATIVE_WORDS.join(' '))),
     ));
   const runtime = { failureInjectionRate: options.failureInjectionRate, failureTypes: options.failureTypes };
-  const rng = createRng(options.seed ^ 0x5eed);
+  const rng = createRng(mixSeed(options.seed, 0x5eed));
   const startedAt = Date.now();
   const idPrefix = randomBytes(6).toString('hex');
   const engineUuid = randomUUID();

@@ -5,6 +5,7 @@ import { fleetOf, simulateOptionsOf, type SimulateFlags } from './options.js';
 import { workloadOf, type Policy } from './simulate.js';
 import { runPolicy } from './run-policy.js';
 import { checkFleetSize } from './fleet.js';
+import { refuseSeedSpan } from '../shared/seed.js';
 import { RequestPreparer } from './requests.js';
 import { errorsByStatus, figures, reportJson } from './report.js';
 import { percentileValues, type Slo } from './slo.js';
@@ -112,7 +113,10 @@ export async function runPlan(f: PlanFlags, o: { onStatus?: (m: string) => void;
   if (slo.percentiles.length === 0) throw new KvgateError(ErrorCode.InvalidConfig, '--slo needs percentile targets for plan, e.g. ttft_p90=2s,tpot_p90=50ms', { param: 'slo' });
   if (!f.trace && f.rate === undefined && !f.stages) throw new KvgateError(ErrorCode.InvalidConfig, 'plan needs the load to size for: --rate R (with --duration), --stages or --trace', { param: 'rate' });
   const group = fleetOf({ ...f, replicas: 1 })[0];
-  checkFleetSize([{ ...group, count: f.maxReplicas }], '--max-replicas'); // the largest size plan may try, before minutes of simulation
+  // The largest size plan may try, before minutes of simulation: its size limits, and the seed of
+  // its last replica (seed + max-replicas − 1; fleetOf above checked a fleet of one).
+  checkFleetSize([{ ...group, count: f.maxReplicas }], '--max-replicas');
+  refuseSeedSpan(f.seed, f.maxReplicas, '--max-replicas');
   const price = replicaHourly(f, group.profile);
   const { reqs, load } = workloadOf(base);
   const model = loadProfile(group.profile).model;

@@ -4,6 +4,7 @@ import type { EffectiveConfig } from '../router/index.js';
 import type { BenchRequest, ChatMessage } from '../bench/workloads.js';
 import { Conversation, units, type Unit } from '../bench/units.js';
 import { poissonGapsMs, seededRandom } from '../bench/stats.js';
+import { mixSeed } from '../shared/seed.js';
 import { KvgateError } from '../shared/errors.js';
 import { buildFleet, type ReplicaGroup } from './fleet.js';
 import { ScrapeModel } from './metrics-scrape.js';
@@ -133,7 +134,7 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
   const replicas = buildFleet(input.fleet, clock, input.seed, withEvents);
   // The gateway's KV-event intake and router-side tokenizer (`--tokenizer estimate`, the engines' own), for policies that read them.
   const kv = withEvents ? { kvEvents: new SimulatedKvEvents(clock, replicas, input.path.kvEventLatencyMs).view, tokenizer: await createRouterTokenizer('estimate') } : {};
-  const gateway = new RouterAdapter(input.config, seededRandom(input.seed ^ 0x2545f491), replicas.map((r) => r.info), clock, kv, input.path.flowControl);
+  const gateway = new RouterAdapter(input.config, seededRandom(mixSeed(input.seed, 0x2545f491)), replicas.map((r) => r.info), clock, kv, input.path.flowControl);
   for (const r of replicas) gateway.setServedModel(r.info.id, input.preparer.model, r.maxModelLen);
   const byId = new Map(replicas.map((r) => [r.info.id, r]));
   // The oracle is an upper bound: in a mixed fleet it counts at the finest block size any replica caches at.

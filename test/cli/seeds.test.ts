@@ -4,6 +4,9 @@
 // seed whose seed + i passed 2^53-1 failed with the sim's raw schema text.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runKvgate } from '../helpers/cli.js';
 import { createRng } from '../../src/shared/rng.js';
 import { buildWorkload } from '../../src/bench/workloads.js';
@@ -21,11 +24,13 @@ test('--seed out of 0 … 2^53-1 is the same CLI error naming --seed on every co
   }
 });
 
-test('up and simulate refuse a --seed whose last replica (seed + replicas - 1) passes 2^53-1, naming --seed, without the schema text', async () => {
+test('up, simulate and simulate plan refuse a --seed whose last replica (seed + replicas - 1) passes 2^53-1, naming --seed, without the schema text', async () => {
   const cases: [string[], RegExp][] = [
     [['up', '--seed', '9007199254740991', '--replicas', '2', '--port', '0', '--sim-base-port', '0', '--kv-events-base-port', '0'], /^kvgate: --seed 9007199254740991: replica i runs with seed \+ i, so 2 replicas \(--replicas\) need seeds up to 9007199254740992, past 2\^53-1 \(9007199254740991\): give --seed 9007199254740990 or lower$/m],
     [['simulate', '--profile', 'instant', '--seed', '9007199254740990', '--replicas', '3'], /^kvgate: --seed 9007199254740990: replica i runs with seed \+ i, so 3 replicas \(--replicas\) need seeds up to 9007199254740992, past 2\^53-1 \(9007199254740991\): give --seed 9007199254740989 or lower$/m],
     [['simulate', '--fleet', '2:instant,2:instant', '--seed', '9007199254740989'], /^kvgate: --seed 9007199254740989: replica i runs with seed \+ i, so 4 replicas \(--fleet\) need seeds up to 9007199254740992/m],
+    // plan tries fleets up to --max-replicas: its last replica's seed counts, not a fleet of one's.
+    [['simulate', 'plan', '--profile', 'instant', '--seed', '9007199254740991', '--max-replicas', '4', '--slo', 'ttft_p90=2s', '--rate', '1', '--duration', '2s', '--replica-hourly', '1'], /^kvgate: --seed 9007199254740991: replica i runs with seed \+ i, so 4 replicas \(--max-replicas\) need seeds up to 9007199254740994, past 2\^53-1 \(9007199254740991\): give --seed 9007199254740988 or lower$/m],
   ];
   for (const [args, named] of cases) {
     const r = await runKvgate(args, { timeoutMs: 60_000 });
@@ -52,4 +57,25 @@ test('seeds 2^32 apart give different streams and workloads; seeds below 2^32 ke
   assert.equal(createRng(-1)(), 0.8964226141106337);
   const prompt = (seed: number) => buildWorkload({ workload: 'random', seed, numRequests: 1, inputLen: 8 })[0].prompt;
   assert.notEqual(prompt(2 ** 32 + 1), prompt(1));
+});
+
+test('simulate --seed 1 and --seed 4294967297 (1 + 2^32) run differently; one seed gives byte-identical JSON', async () => {
+  // A trace fixes the workload and arrivals whatever the seed (a synthetic workload's generator
+  // already took every bit), so what differs is the router's and the engines' draws, which were
+  // seeded from the seed's low 32 bits (random picks, latency noise): 1 and 1 + 2^32 ran alike.
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-seed-bits-'));
+  const trace = join(dir, 'trace.jsonl');
+  writeFileSync(trace, Array.from({ length: 16 }, (_, i) => JSON.stringify({ timestamp: i * 20, input_length: 600, output_length: 20, hash_ids: [i % 4, 100 + i] })).join('\n') + '\n');
+  const run = async (seed: string) => {
+    const r = await runKvgate(['simulate', '--profile', 'llama3-8b-h100', '--replicas', '3', '--trace', trace, '--compare', 'random,kvgate', '--parallel', '1', '--json', '--seed', seed], { timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout;
+  };
+  const one = await run('1');
+  assert.equal(await run('1'), one, 'same seed, same bytes');
+  const high = JSON.parse(await run('4294967297'));
+  const low = JSON.parse(one);
+  assert.equal(high.config.seed, 4294967297);
+  // The runs themselves, not only the seed the config echoes.
+  for (const [i, p] of low.policies.entries()) assert.notDeepEqual(high.policies[i], p, `${p.policy}: the high word of the seed changes the run`);
 });

@@ -59,7 +59,7 @@ function commonOptions(cmd: Command, o: { plan: boolean }): Command {
   // A closed loop adapts its load to the fleet, so there is no load to size a fleet for: plan has no --concurrency.
   if (!o.plan) cmd.option('--concurrency <n>', 'closed loop with N concurrent units (not with --stages, --rate or --trace: those are open loop)', intArg('--concurrency', 1), 10);
   return cmd
-    .option('--seed <n>', `workload, arrival, router and engine seed, ${SEED_RANGE}; replica i's engine runs with seed + i, which must fit too`, seedArg('--seed'), 1)
+    .option('--seed <n>', `workload, arrival, router and engine seed, ${SEED_RANGE}; replica i's engine runs with seed + i, which must fit too${o.plan ? ' for every fleet up to --max-replicas' : ''}; every bit counts`, seedArg('--seed'), 1)
     .addOption(durationOption('--metrics-interval', 'metrics scrape period per replica', 50, { positive: true }))
     .addOption(durationOption('--scrape-latency', 'age of a scrape when the router gets it', 1))
     .addOption(durationOption('--network-latency', 'one-way latency per hop, client↔gateway↔replica', 0.2))
