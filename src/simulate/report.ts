@@ -49,6 +49,8 @@ export interface ReplicaFigures {
   hit_pct: number | null;
   output_tokens: number;
   preemptions: number;
+  /** Attempts the replica refused with an error status (400: prompt over its max_model_len), the gateway's failovers from it included. */
+  refused: number;
 }
 
 export interface PolicyReport {
@@ -152,6 +154,7 @@ export function policyReport(run: PolicyRun, slo: RequestSlo | undefined): Polic
       hit_pct: pct(cached, prompt),
       output_tokens: mine.reduce((a, r) => a + r.outputTokens, 0),
       preemptions: rep.preemptions,
+      refused: rep.refused,
     };
   });
   return {
@@ -210,6 +213,8 @@ export function formatReport(r: SimulateReport): string {
     ['vLLM waiting queue mean', ...ps.map((p) => f(p.vllm_waiting_mean, 1))],
     ['balance max/mean req · prefill', ...ps.map((p) => `${f(p.balance.requests_max_over_mean, 2)} · ${f(p.balance.prefill_max_over_mean, 2)}`)],
     ['requests per replica', ...ps.map((p) => p.replicas.map((x) => x.requests).join('/'))],
+    // Attempts a replica refused (400 over its max_model_len), failovers included: a mixed-window fleet's misroutes.
+    ...(ps.some((p) => p.replicas.some((x) => x.refused > 0)) ? [['refused per replica', ...ps.map((p) => p.replicas.map((x) => x.refused).join('/'))]] : []),
     ['simulated s (events)', ...ps.map((p) => `${f(p.simulated_s, 1)} (${p.events})`)],
   ];
   let out = table(rows);

@@ -98,6 +98,11 @@ export interface ReplicaRecord {
   id: string;
   profile: string;
   preemptions: number;
+  /**
+   * Attempts the replica answered with an error status before scheduling them (a 400 for a prompt
+   * over its max_model_len), whether the client got that answer or the gateway moved on.
+   */
+  refused: number;
   steps: number;
 }
 
@@ -147,6 +152,8 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
     latencyMs: input.path.scrapeLatencyMs,
   });
   const records: RequestRecord[] = [];
+  /** ReplicaRecord.refused, by replica index. */
+  const refused = replicas.map(() => 0);
   let nextId = 0;
   let firstArrival = Infinity;
   let lastDone = 0;
@@ -193,12 +200,14 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
           }
           // An error answer: back through the gateway (which finishes the lifecycle) to the client,
           // or on to the next replica when the lifecycle moves on (a window the request outgrew).
-          const fail = (status: number, message: string) =>
+          const fail = (status: number, message: string) => {
+            refused[replica.index]++;
             clock.setTimer(() => {
               const next = gateway.failed(h, status, message);
               if (next) dispatch(next, h);
               else clock.setTimer(() => finishClient(status, message), net);
             }, net);
+          };
           const n = prep.promptTokenIds.length;
           const tokenizeMs = input.path.tokenizeTokensPerMs > 0 ? n / input.path.tokenizeTokensPerMs : 0;
           clock.setTimer(() => {
@@ -328,7 +337,7 @@ export async function runPolicy(input: PolicyRunInput): Promise<PolicyRun> {
     policy: input.policy,
     source: input.config.source,
     records,
-    replicas: replicas.map((r) => ({ id: r.info.id, profile: r.group.profile, preemptions: r.engine.stats().preemptions, steps: r.engine.steps })),
+    replicas: replicas.map((r) => ({ id: r.info.id, profile: r.group.profile, preemptions: r.engine.stats().preemptions, refused: refused[r.index], steps: r.engine.steps })),
     simulatedMs: records.length ? lastDone - firstArrival : 0,
     offered,
     events: clock.events,

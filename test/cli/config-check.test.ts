@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runKvgate } from '../helpers/cli.js';
 import { loadConfig } from '../../src/router/index.js';
+import { recentlyServedWindowMs } from '../../src/router/plugins/data-plugins.js';
+import { KvgateError, ErrorCode } from '../../src/shared/errors.js';
 
 const HEAD = 'apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\n';
 
@@ -56,4 +58,32 @@ test('config check FILE with an upstreamApiKey says it is set, never its value (
   // Without the field, nothing is said about it.
   const plain = await runKvgate(['config', 'check']);
   assert.doesNotMatch(plain.stdout + plain.stderr, /upstreamApiKey/);
+});
+
+test('two models-data-source plugins are a config error naming both (config check and serve --config-file exit 1), not the first silently used', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'kvgate-cfg-')), 'two-models.yaml');
+  writeFileSync(
+    file,
+    `${HEAD}plugins:\n- type: models-data-source\n  name: models-a\n  parameters: {recentlyServedWindowSeconds: 60}\n- type: queue-scorer\n- type: models-data-source\n  name: models-b\n  parameters: {recentlyServedWindowSeconds: 600}\n` +
+      'schedulingProfiles:\n- name: default\n  plugins:\n  - pluginRef: queue-scorer\n',
+  );
+  const message = new RegExp(`^kvgate: (--config-file: )?${file}: plugins\\[2\\]: "models-b" is a second models-data-source plugin beside "models-a" \\(plugins\\[0\\]\\).*keep one of "models-a" and "models-b"$`, 'm');
+  const check = await runKvgate(['config', 'check', file]);
+  assert.equal(check.code, 1, check.stdout);
+  assert.match(check.stderr, message);
+  assert.equal(check.stdout, '');
+  const serve = await runKvgate(['serve', '--port', '0', '--endpoints', '127.0.0.1:9', '--config-file', file], { timeoutMs: 30_000 });
+  assert.equal(serve.code, 1, `serve started with the config: ${serve.stderr}`);
+  assert.match(serve.stderr, message);
+  assert.doesNotMatch(serve.stderr, /\n\s+at /, 'a message, not a stack trace');
+  // In the library: a KvgateError with the stable code invalid_config.
+  assert.throws(() => loadConfig({ file }), (e: unknown) => e instanceof KvgateError && e.code === ErrorCode.InvalidConfig && e.code === 'invalid_config');
+  // Two left unnamed share the type as their name: one error saying so, not also "duplicate plugin name".
+  assert.throws(
+    () => loadConfig({ text: `${HEAD}plugins:\n- type: models-data-source\n- type: queue-scorer\n- type: models-data-source\n` }),
+    (e: Error) => /plugins\[2\]: "models-data-source" is a second models-data-source plugin beside "models-data-source" \(plugins\[0\]\)/.test(e.message) && !/duplicate plugin name/.test(e.message),
+  );
+  // One is fine, its window read.
+  const one = loadConfig({ text: `${HEAD}plugins:\n- type: models-data-source\n  name: models-a\n  parameters: {recentlyServedWindowSeconds: 60}\n- type: queue-scorer\n` });
+  assert.equal(recentlyServedWindowMs(one), 60_000);
 });

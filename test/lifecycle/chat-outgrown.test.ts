@@ -9,43 +9,31 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startSimServer, type RunningSim } from '../../src/sim/server.js';
-import { bothIngresses } from '../helpers/both-ingresses.js';
-import { capturingLogger, type LogLine } from '../helpers/log-capture.js';
-import { waitFor } from '../gateway/helpers.js';
+import { mixedWindowFleet, refusalsIn, SMALL_WINDOW as SMALL, LARGE_WINDOW as LARGE } from '../helpers/mixed-windows.js';
 
 const MODEL = 'org/a';
-const SMALL = 4096;
-const LARGE = 32768;
 
-let sims: RunningSim[];
-let env: Awaited<ReturnType<typeof bothIngresses>>;
+let fleet: Awaited<ReturnType<typeof mixedWindowFleet>>;
+let env: typeof fleet.env;
 let client: OpenAI;
 /** Endpoint ids (host:port) of the large replica and of the two small ones. */
 let large: string;
 let smalls: string[];
-let gwLog: LogLine[];
 
 before(async () => {
-  // The large replica reports requests waiting and running (below the saturation gate's threshold
-  // of 5 waiting): idle small replicas predict a shorter TTFT, so they are picked first, as in a
-  // fleet whose large replica is the busy one. Equal scores would make the first pick a coin toss.
-  const busy = { 'waiting-requests': 3, 'running-requests': 8 };
-  sims = await Promise.all([SMALL, LARGE, SMALL].map((maxModelLen, seed) => startSimServer({ port: 0, profile: 'instant', model: MODEL, maxModelLen, seed, ...(maxModelLen === LARGE ? { fakeMetrics: busy } : {}) })));
-  [large, smalls] = [new URL(sims[1].url).host, [sims[0], sims[2]].map((s) => new URL(s.url).host)];
-  const cap = capturingLogger('warn');
-  gwLog = cap.lines;
-  env = await bothIngresses(sims, { logger: cap.logger });
-  await waitFor(() => [env.gw.router, env.epp.router].every((r) => r.datastore.get(large)?.metrics?.waitingQueueSize === 3));
+  // The large replica reports requests waiting and running (mixed-windows.ts): idle small replicas
+  // predict a shorter TTFT, so they are picked first, as in a fleet whose large replica is the busy
+  // one. Equal scores would make the first pick a coin toss.
+  fleet = await mixedWindowFleet(MODEL);
+  ({ env, large, smalls } = fleet);
   client = new OpenAI({ baseURL: `${env.gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
 });
 after(async () => {
-  await env?.close();
-  await Promise.all((sims ?? []).map((s) => s.close()));
+  await fleet?.close();
 });
 
 /** The gateway's failovers after a 400, by the endpoint that answered it. */
-const refusedBy = () => gwLog.filter((l) => l.msg === 'upstream attempt failed; trying the next endpoint' && l.status === 400).map((l) => l.endpoint as string);
+const refusedBy = () => refusalsIn(fleet.gatewayLog);
 
 /**
  * A user message of `newlines` newlines after a tag: the router estimates ~newlines/4 tokens, the

@@ -5,9 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseOpenAIRequest } from '../../src/router/parse-request.js';
-import { startSimServer, type RunningSim } from '../../src/sim/server.js';
-import { bothIngresses } from '../helpers/both-ingresses.js';
-import { capturingLogger, type LogLine } from '../helpers/log-capture.js';
+import { mixedWindowFleet } from '../helpers/mixed-windows.js';
 
 const hint = (path: string, body: Record<string, unknown>) => parseOpenAIRequest(path, Buffer.from(JSON.stringify({ model: 'm', prompt: 'p', messages: [], ...body })), { requestId: 'r' }).route.maxTokens;
 
@@ -45,30 +43,25 @@ test('max_tokens / max_completion_tokens: pydantic lax ints are the hint; refuse
 });
 
 const MODEL = 'org/a';
-const SMALL = 4096;
-const LARGE = 32768;
-let sims: RunningSim[];
-let env: Awaited<ReturnType<typeof bothIngresses>>;
+// Windows of 4,096, 32,768 and 4,096 tokens; the large replica is the busy one, so a router that
+// ignored the hint (or the windows) would pick a small replica first (mixed-windows.ts).
+let fleet: Awaited<ReturnType<typeof mixedWindowFleet>>;
+let env: typeof fleet.env;
 let large: string;
-let gwLog: LogLine[];
 
 before(async () => {
-  sims = await Promise.all([SMALL, LARGE, SMALL].map((maxModelLen, seed) => startSimServer({ port: 0, profile: 'instant', model: MODEL, maxModelLen, seed })));
-  large = new URL(sims[1].url).host;
-  const cap = capturingLogger('warn');
-  gwLog = cap.lines;
-  env = await bothIngresses(sims, { logger: cap.logger });
+  fleet = await mixedWindowFleet(MODEL);
+  ({ env, large } = fleet);
 });
 after(async () => {
-  await env?.close();
-  await Promise.all((sims ?? []).map((s) => s.close()));
+  await fleet?.close();
 });
 
 /** About `tokens` tokens by the sim's estimate and the router's (4 characters each). */
 const promptOf = (tag: string, tokens: number) => `${tag} `.padEnd(8, '.') + 'abcd'.repeat(tokens - 2);
 
 test('a string max_tokens the engine accepts ("2000", "2_000") routes as the number: a 3,000-token prompt goes first to the one window it fits (gateway: no failover; EPP: picked first)', async () => {
-  const failovers = () => gwLog.filter((l) => l.msg === 'upstream attempt failed; trying the next endpoint').length;
+  const failovers = () => fleet.gatewayLog.filter((l) => l.msg === 'upstream attempt failed; trying the next endpoint').length;
   const bodies = (tag: string) => [
     ['/v1/completions', { model: MODEL, prompt: promptOf(`c${tag}`, 3000), max_tokens: '2000' }],
     ['/v1/chat/completions', { model: MODEL, messages: [{ role: 'user', content: promptOf(`h${tag}`, 3000) }], max_completion_tokens: '2_000' }],

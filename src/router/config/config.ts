@@ -233,6 +233,8 @@ export function validateConfig(raw: unknown, source: string): EffectiveConfig {
    * same mistake, not a second "no plugin named …" error.
    */
   const reported = new Set<string>();
+  /** The first declared plugin of each onePerConfig type: its name and index in `plugins`. */
+  const onlyOne = new Map<string, { name: string; index: number }>();
   for (const [i, p] of (c.plugins ?? []).entries()) {
     const name = p.name ?? p.type;
     const def = pluginDefinition(p.type);
@@ -244,7 +246,14 @@ export function validateConfig(raw: unknown, source: string): EffectiveConfig {
     }
     const formerName = def.renamedFrom?.[p.type];
     if (formerName) warn(`plugins[${i}].type`, `"${p.type}" is ${formerName}; loaded as ${def.type} — rename it to silence this`);
-    if (names.has(name)) fail(`plugins[${i}].name`, `duplicate plugin name "${name}"`);
+    const first = def.onePerConfig === undefined ? undefined : onlyOne.get(def.type);
+    if (first) {
+      fail(
+        `plugins[${i}]`,
+        `"${name}" is a second ${def.type} plugin beside "${first.name}" (plugins[${first.index}]): one gives ${def.onePerConfig}, so a config declares at most one — keep one of "${first.name}" and "${name}"`,
+      );
+    } else if (names.has(name)) fail(`plugins[${i}].name`, `duplicate plugin name "${name}"`);
+    if (def.onePerConfig !== undefined && !first) onlyOne.set(def.type, { name, index: i });
     names.add(name);
     kinds.set(name, def.kind);
     const params = def.parameters.safeParse(p.parameters ?? {});

@@ -39,13 +39,15 @@ const ModelsDataSourceParams = z
 const modelsDataSource: PluginDefinition<typeof ModelsDataSourceParams> = {
   type: 'models-data-source',
   kind: 'data',
+  onePerConfig: "each endpoint's served models and the recently-served window",
   parameters: ModelsDataSourceParams,
   create: () => ({ kind: 'data' as const }),
 };
 
 /**
- * The recently-served window of a loaded config, in milliseconds: its first `models-data-source`
- * plugin's `recentlyServedWindowSeconds` (validated when the config loaded), else the default.
+ * The recently-served window of a loaded config, in milliseconds: its `models-data-source`
+ * plugin's `recentlyServedWindowSeconds` (validated when the config loaded; a config has at most
+ * one, onePerConfig), else the default.
  */
 export function recentlyServedWindowMs(config: { plugins: readonly { type: string; parameters: Record<string, unknown> }[] }): number {
   const spec = config.plugins.find((p) => p.type === modelsDataSource.type);

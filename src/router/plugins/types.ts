@@ -131,6 +131,11 @@ export interface PluginDefinition<P extends z.ZodType = z.ZodType> {
   /** Former names, each with the note a config using it is warned with (which release renamed it). */
   renamedFrom?: Record<string, string>;
   kind: PluginKind;
+  /**
+   * Set when one plugin of this type serves the whole router (its parameters are read from it
+   * alone): what that one plugin gives, for the load error (config.ts) that a second one is.
+   */
+  onePerConfig?: string;
   /** Strict schema of `parameters` (unknown fields are errors). */
   parameters: P;
   /** Load-time checks and notes on parameters that passed the schema. */
