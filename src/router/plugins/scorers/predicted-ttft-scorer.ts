@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { CycleContext, PluginDefinition, Scorer } from '../types.js';
 import type { EndpointState } from '../../api.js';
 import { freshMetrics } from '../metrics-view.js';
+import { RecentEnds } from './recent-ends.js';
 
 const Params = z
   .object({
@@ -13,6 +14,14 @@ const Params = z
     decodeMsPerRunningRequest: z.number().min(0).default(0.5),
     /** Optional KV-pressure barrier kvBarrierMs · k/(1−k) (0 = off; see docs/predicted-ttft.md for why it is off). */
     kvBarrierMs: z.number().min(0).default(0),
+    /**
+     * Weight of the KV admission wait: when the endpoint's free KV blocks cannot hold this
+     * request's uncached prompt beside the requests already in the engine, vLLM admits it only as
+     * running ones finish. Off (0) by default: it brings issue 12's KV-tight shape to
+     * sglang-cache-aware's TTFT p90 but tips llm-d's 8-replica shape into overload at 45 QPS
+     * (docs/predicted-ttft.md, point 7); 1 turns it on for fleets whose KV holds a few requests.
+     */
+    kvAdmissionWeight: z.number().min(0).default(0),
     /** Weight of the load externality: this request's prefill × ρ/(1−ρ), the delay it causes requests arriving behind it. */
     externalityWeight: z.number().min(0).default(1),
     /** Time constant of the endpoint utilization (ρ) estimate, ms. */
@@ -35,6 +44,8 @@ interface Pending {
   /** Its own uncached tokens: what its pick added to the endpoint's backlog and demand. */
   own: number;
   pickedMs: number;
+  /** The KV wait predicted for it at its pick (ms): part of its TTFT that is not prefill. */
+  kvWaitMs: number;
   /** When its first token came back (for the decode step time it then measures). */
   firstMs?: number;
 }
@@ -77,6 +88,9 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
     // The engine's decode step time, ms, learned from completed requests' time per output token
     // (one token per step while decoding); 0 until the first sample.
     let stepMs = 0;
+    // A request's decode time (first token to end), ms, learned the same way; 0 until the first sample.
+    let decodeMs = 0;
+    const ended = new RecentEnds();
     const pending = new Map<string, Pending>();
     const demand = new Map<string, Demand>();
     const backlog = new Map<string, Backlog>();
@@ -139,6 +153,35 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
      * count says whether the endpoint is busy now (metrics lag a scrape, longer than a step).
      */
     const stepWaitOf = (ep: EndpointState) => (ep.inFlightRequests > 0 ? stepMs / 2 : 0);
+    /**
+     * The wait for KV space. vLLM admits a waiting request only when the free blocks (cached but
+     * unreferenced ones count as free) hold its uncached prompt; until then it waits for running
+     * requests to finish and release theirs, however fast it prefills. The requests in the engine
+     * now are the scrape's running and waiting ones, less this router's that ended since the
+     * scrape, plus those it sent since; each holds the blocks a running one held at the scrape
+     * (kv_cache_usage_perc × num_gpu_blocks / running: a prefix shared by requests counted once).
+     * When the rest cannot hold this request's uncached tokens, k of them must finish first. With
+     * r running and their remaining decode times spread evenly over one request's decode time D
+     * (learned from completions: first token to end), the k-th ends after about k/(r+1) × D (order
+     * statistics of r uniform remainders); past r, each further request costs a whole D.
+     */
+    const kvWaitOf = (ep: EndpointState, ctx: CycleContext, own: number, m: NonNullable<ReturnType<typeof freshMetrics>>) => {
+      const capacity = m.numGpuBlocks;
+      if (!capacity || decodeMs === 0) return 0;
+      const B = m.blockSize ?? ctx.prefix?.blockTokens ?? 16;
+      const id = ep.info.id;
+      const running = m.runningRequests;
+      // Blocks a request in the engine holds, as the scrape saw them (shared prefixes counted once).
+      const perRequest = running > 0 ? Math.max(1, (m.kvCacheUsage * capacity) / running) : Math.max(1, ctx.request.promptTokens / B);
+      // Requests in the engine now: the scrape's, less those of this router that ended since, plus those it sent since.
+      const inEngine = Math.max(0, running + m.waitingQueueSize - ended.endedAfter(id, m.updatedAtMs)) + ep.dispatchedSinceScrape;
+      const free = capacity - inEngine * perRequest;
+      const need = own / B;
+      if (need <= free) return 0;
+      const k = Math.ceil((need - free) / perRequest);
+      const r = Math.max(1, Math.min(inEngine, Math.floor(capacity / perRequest)));
+      return k <= r ? (k / (r + 1)) * decodeMs : (r / (r + 1) + (k - r)) * decodeMs;
+    };
     const predict = (ep: EndpointState, ctx: CycleContext, bestHit: number) => {
       const id = ep.info.id;
       const m = freshMetrics(ep, ctx);
@@ -156,6 +199,7 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
       }
       if (!m) return ms + p.unknownPenaltyMs;
       ms += m.runningRequests * p.decodeMsPerRunningRequest;
+      if (p.kvAdmissionWeight > 0) ms += p.kvAdmissionWeight * kvWaitOf(ep, ctx, own, m);
       if (p.kvBarrierMs > 0) {
         const k = Math.min(0.99, Math.max(0, m.kvCacheUsage));
         ms += (p.kvBarrierMs * k) / (1 - k);
@@ -188,7 +232,9 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
         // The router has already counted this request in dispatchedTokensSinceScrape and
         // inFlightTokens, and its backlog now: ahead includes own.
         const tokens = aheadOf(ep, ctx);
-        pending.set(ctx.request.id, { endpointId: id, tokens, own, pickedMs: ctx.nowMs });
+        const m = p.kvAdmissionWeight > 0 ? freshMetrics(ep, ctx) : undefined;
+        const kvWaitMs = m ? kvWaitOf(ep, ctx, own, m) : 0;
+        pending.set(ctx.request.id, { endpointId: id, tokens, own, pickedMs: ctx.nowMs, kvWaitMs });
         if (p.externalityWeight > 0) {
           // A decaying sum: tokens per ms sent over about the last utilizationWindowMs.
           demand.set(id, { tokensPerMs: demandAt(id, ctx.nowMs) + own / p.utilizationWindowMs, atMs: ctx.nowMs });
@@ -203,7 +249,11 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
         const q = meanRequest(endpointId);
         meanQueued.set(endpointId, q + 0.1 * (pd.own - q));
         if (pd.tokens < p.minLearnTokens) return;
-        const ttft = nowMs - pd.pickedMs;
+        // Less the KV wait predicted at the pick: time it waited for another request to end is not
+        // prefill. Counted in, it taught a rate a quarter of the real one where the KV holds about
+        // one request (TTFT ≈ half a decode + the prefill), every miss then looked four times dearer
+        // and requests queued behind prefix holders (issue 12's shape: p90 913 → 775 ms with it out).
+        const ttft = nowMs - pd.pickedMs - pd.kvWaitMs;
         if (ttft <= 0) return;
         const observed = pd.tokens / ttft;
         const next = rate + p.learningRate * (observed - rate);
@@ -213,11 +263,15 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
         const pd = pending.get(requestId);
         pending.delete(requestId);
         if (pd && pd.firstMs === undefined && nowMs !== undefined) withdraw(pd, nowMs);
+        // It left the engine: a scrape taken before now still counts it.
+        if (pd && nowMs !== undefined && p.kvAdmissionWeight > 0) ended.add(pd.endpointId, pd.pickedMs, nowMs);
         // Time per output token after the first: one decode step per token.
         const out = usage?.completionTokens ?? 0;
         if (pd?.firstMs === undefined || nowMs === undefined || out < 2) return;
-        const sample = (nowMs - pd.firstMs) / (out - 1);
+        const decode = nowMs - pd.firstMs;
+        const sample = decode / (out - 1);
         if (sample > 0) stepMs = stepMs === 0 ? sample : stepMs + p.learningRate * (sample - stepMs);
+        if (decode > 0) decodeMs = decodeMs === 0 ? decode : decodeMs + p.learningRate * (decode - decodeMs);
       },
       predictTtftMs(ctx, ep) {
         const m = freshMetrics(ep, ctx);

@@ -1,0 +1,104 @@
+// The predicted-TTFT scorer's KV admission wait: a replica whose KV cannot hold a request beside
+// the ones already in it admits it only as they finish, however well its cache matches.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadConfig, presetText } from '../../src/router/index.js';
+import type { EndpointMetrics, EndpointState } from '../../src/router/api.js';
+import { predictedTtftScorer } from '../../src/router/plugins/scorers/predicted-ttft-scorer.js';
+import type { CycleContext, Scorer } from '../../src/router/plugins/types.js';
+import { routerWith, req } from './helpers.js';
+
+const shared = 'S'.repeat(64 * 200); // 200 blocks ≈ 3,200 tokens of shared prefix
+const BLOCKS = 282; // 1.5 such prefixes: one running request fills 70 % of it
+
+const metrics = (running: number, waiting: number, kv: number, atMs: number): EndpointMetrics => ({
+  waitingQueueSize: waiting,
+  runningRequests: running,
+  kvCacheUsage: kv,
+  activeLoras: [],
+  waitingLoras: [],
+  maxLoras: 0,
+  numGpuBlocks: BLOCKS,
+  blockSize: 16,
+  updatedAtMs: atMs,
+});
+
+/** The kvgate preset with the KV admission wait on (`kvAdmissionWeight: 1`; the preset leaves it off). */
+const withKvWait = () => loadConfig({ text: presetText('kvgate').replace('prefillTokensPerSecond: 15928', 'prefillTokensPerSecond: 15928\n    kvAdmissionWeight: 1') });
+
+/**
+ * One request on the holder (picked at 10,000, first token at 10,200, 64 tokens out), which
+ * teaches the scorer a decode time of 500 ms; it ends at `endMs`. At `scrapeMs` the holder reports
+ * one request running and one waiting (70 % of its KV in use), the other replica nothing. Then a
+ * request sharing the prefix arrives.
+ */
+function scenario(config: ReturnType<typeof loadConfig>, endMs: number, scrapeMs: number) {
+  const r = routerWith([{ metrics: false }, { metrics: false }], config);
+  const first = r.pick(req({ prefixText: shared, promptTokens: 3200 }), 10_000);
+  const holder = first.endpoints[0].id;
+  const other = r.datastore.list().find((e) => e.info.id !== holder)!.info.id;
+  r.onFirstToken(first.requestId, 10_200);
+  const end = () => r.onComplete(first.requestId, endMs, { promptTokens: 3200, completionTokens: 64 });
+  if (endMs <= scrapeMs) end();
+  r.datastore.updateMetrics(holder, metrics(1, 1, 0.7, scrapeMs));
+  r.datastore.updateMetrics(other, metrics(0, 0, 0, scrapeMs));
+  if (endMs > scrapeMs) end();
+  const next = r.pick(req({ prefixText: `${shared} and a question`, promptTokens: 3210 }), Math.max(endMs, scrapeMs) + 10);
+  return { holder, other, chosen: next.endpoints[0].id };
+}
+
+test('a prefix holder whose KV is full waits for a running request to finish: an idle replica recomputing wins', () => {
+  const s = scenario(withKvWait(), 10_700, 10_800);
+  assert.equal(s.chosen, s.other, 'the holder admits it only after ~half a decode (250 ms) > 200 ms of recompute');
+});
+
+test('without the KV admission wait (the kvgate preset as shipped) the same request queues on the holder', () => {
+  const s = scenario(loadConfig({ preset: 'kvgate' }), 10_700, 10_800);
+  assert.equal(s.chosen, s.holder);
+});
+
+test('a request of this router that ended after the scrape frees its place: the holder admits at once', () => {
+  // The scrape (10,600) still counts the first request running; it ended at 10,700.
+  const s = scenario(withKvWait(), 10_700, 10_600);
+  assert.equal(s.chosen, s.holder);
+});
+
+test('time spent waiting for KV is not taken for slow prefill: the learned rate stays the engine\'s', () => {
+  const scorer = predictedTtftScorer.create(predictedTtftScorer.parameters.parse({ kvAdmissionWeight: 1 }), { name: 'p' }) as Scorer;
+  /** An endpoint scraped at `atMs`: one request running in 70 % of its KV, `dispatched` tokens sent since. */
+  const endpoint = (id: string, atMs: number, o: { running: number; kv: number; dispatched: number }): EndpointState => ({
+    info: { id, host: id, port: 8000, url: '', labels: {} },
+    healthy: true,
+    inFlightRequests: 0,
+    inFlightSheddable: 0,
+    dispatchedSinceScrape: 0,
+    inFlightTokens: 0,
+    dispatchedTokensSinceScrape: o.dispatched,
+    metrics: metrics(o.running, 0, o.kv, atMs),
+  });
+  const cycle = (eps: EndpointState[], promptTokens: number, nowMs: number): CycleContext => ({
+    request: req({ promptTokens }),
+    nowMs,
+    random: () => 0.5,
+    staleAfterMs: 2000,
+    allEndpoints: eps,
+    prefix: { totalBlocks: Math.ceil(promptTokens / 16), blockTokens: 16, matched: new Map() },
+  });
+  // The engine prefills 16 tokens/ms. Every request is 3,200 uncached tokens (200 ms of prefill)
+  // onto a replica whose KV holds one running request beside it; it ends 500 ms after its first token.
+  let t = 100_000;
+  for (let i = 0; i < 12; i++) {
+    const a = endpoint('a', t, { running: 1, kv: 0.7, dispatched: 3200 });
+    const c = cycle([a], 3200, t);
+    // The wait it predicts: none until it has seen a decode; then half of one (k = 1 of r = 1).
+    const wait = i === 0 ? 0 : 250;
+    scorer.onPicked!(c, a);
+    scorer.onFirstToken!(c.request.id, 'a', t + wait + 200);
+    scorer.onComplete!(c.request.id, t + wait + 700, { completionTokens: 64 });
+    t += 5_000;
+  }
+  // 16,000 tokens queued on an idle replica: 1,000 ms at the engine's rate.
+  const b = endpoint('b', t, { running: 0, kv: 0, dispatched: 16_000 });
+  const predicted = scorer.predictTtftMs!(cycle([b], 100, t), b)!;
+  assert.ok(predicted > 900 && predicted < 1100, `predicted ${predicted.toFixed(0)} ms for 16,000 tokens: the rate was learned as ${(16_000 / predicted).toFixed(1)} tokens/ms, the engine's is 16`);
+});
