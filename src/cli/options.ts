@@ -79,6 +79,8 @@ export interface ObjectiveValues {
 
 export async function resolveObjectives(o: ObjectiveValues) {
   const { loadObjectives } = await import('../router/objectives.js');
+  // A missing file or a directory is said with the flag, as --config-file's is.
+  await checkReadableFiles({ '--objectives-file': o.objectivesFile });
   return {
     trustRoutingHeaders: o.trustRoutingHeaders,
     defaultPriority: o.defaultPriority,
@@ -126,6 +128,8 @@ export async function resolvePool(o: PoolValues) {
   if ([o.endpoints, o.endpointsFile, o.poolName].filter(Boolean).length !== 1) {
     throw new KvgateError(ErrorCode.InvalidConfig, 'give exactly one of --endpoints, --endpoints-file or --pool-name');
   }
+  // "kvgate: x.yaml: cannot read: ENOENT" named neither the flag nor the cause in words.
+  await checkReadableFiles({ '--endpoints-file': o.endpointsFile });
   let endpoints;
   try {
     endpoints = o.endpoints ? parseEndpointList(o.endpoints) : undefined;
