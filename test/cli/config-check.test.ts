@@ -57,3 +57,12 @@ test('config check FILE with an upstreamApiKey says it is set, never its value (
   const plain = await runKvgate(['config', 'check']);
   assert.doesNotMatch(plain.stdout + plain.stderr, /upstreamApiKey/);
 });
+
+test('config check: a file of several YAML documents says so and where, not yaml\'s "please use YAML.parseAllDocuments()"', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'kvgate-cfg-')), 'two.yaml');
+  writeFileSync(file, `${HEAD}plugins:\n- type: prefix-cache-scorer\n---\n${HEAD}plugins:\n- type: queue-scorer\n`);
+  const r = await runKvgate(['config', 'check', file]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`^kvgate: ${file}: more than one YAML document \\(a --- separator at line 5\\): an EndpointPickerConfig is one document; keep one per file$`, 'm'));
+  assert.doesNotMatch(r.stderr, /parseAllDocuments/);
+});
