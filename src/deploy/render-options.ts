@@ -74,6 +74,11 @@ const DNS1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
  */
 export const MAX_RENDER_REPLICAS = 2 ** 30 - 1;
 
+/** A DNS-1123 label: the pattern and at most 63 characters (apimachinery's IsDNS1123Label). */
+function isDns1123Label(s: string): boolean {
+  return DNS1123.test(s) && s.length <= 63;
+}
+
 /** What an image reference cannot be: empty, or with whitespace (a YAML value the kubelet cannot pull). */
 function isImageRef(s: string | undefined): boolean {
   return !!s && !/\s/.test(s);
@@ -114,9 +119,11 @@ export const ACCELERATORS = {
 /** Throws KvgateError(InvalidConfig) naming the first bad option. */
 export function validateRenderOptions(o: RenderOptions): void {
   if (!DNS1035.test(o.name) || o.name.length > 50) throw new KvgateError(ErrorCode.InvalidConfig, `--name "${o.name}" must be a DNS-1035 label, as Kubernetes requires of the Services named after it (lower-case letters, digits, '-', starting with a letter; ≤ 50 characters)`, { param: 'name' });
-  if (!DNS1123.test(o.namespace) || o.namespace.length > 63) throw new KvgateError(ErrorCode.InvalidConfig, `--namespace "${o.namespace}" must be a DNS-1123 label`, { param: 'namespace' });
-  if (o.gatewayNamespace !== undefined && !DNS1123.test(o.gatewayNamespace)) throw new KvgateError(ErrorCode.InvalidConfig, `--gateway-namespace "${o.gatewayNamespace}" must be a DNS-1123 label`, { param: 'gateway-namespace' });
-  if (o.gatewayName !== undefined && !DNS1123.test(o.gatewayName)) throw new KvgateError(ErrorCode.InvalidConfig, `--gateway-name "${o.gatewayName}" must be a DNS-1123 label`, { param: 'gateway-name' });
+  if (!isDns1123Label(o.namespace)) throw new KvgateError(ErrorCode.InvalidConfig, `--namespace "${o.namespace}" must be a DNS-1123 label (lower-case letters, digits, '-'; ≤ 63 characters)`, { param: 'namespace' });
+  // A DNS-1123 label is at most 63 characters (RFC 1123); the regex alone let 64+ through, into a
+  // namespace and a label value (the EnvoyFilters' gateway-name selector) the API server refuses.
+  if (o.gatewayNamespace !== undefined && !isDns1123Label(o.gatewayNamespace)) throw new KvgateError(ErrorCode.InvalidConfig, `--gateway-namespace "${o.gatewayNamespace}" must be a DNS-1123 label (lower-case letters, digits, '-'; ≤ 63 characters)`, { param: 'gateway-namespace' });
+  if (o.gatewayName !== undefined && !isDns1123Label(o.gatewayName)) throw new KvgateError(ErrorCode.InvalidConfig, `--gateway-name "${o.gatewayName}" must be a DNS-1123 label (lower-case letters, digits, '-'; ≤ 63 characters)`, { param: 'gateway-name' });
   if (!Number.isInteger(o.replicas) || o.replicas < 1 || o.replicas > MAX_RENDER_REPLICAS) throw new KvgateError(ErrorCode.InvalidConfig, `--replicas must be an integer from 1 to ${MAX_RENDER_REPLICAS}`, { param: 'replicas' });
   if (!(o.accelerator in ACCELERATORS)) throw new KvgateError(ErrorCode.InvalidConfig, `--accelerator "${o.accelerator}" is not one of ${Object.keys(ACCELERATORS).join(', ')}`, { param: 'accelerator' });
   if (!o.model) throw new KvgateError(ErrorCode.InvalidConfig, '--model is required', { param: 'model' });

@@ -88,3 +88,14 @@ test('render --config-file errors name the flag, as serve and epp do (was "kvgat
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('render --kserve: --gateway-name and --gateway-namespace longer than 63 characters (a DNS-1123 label\'s limit) are refused, naming the flag', async () => {
+  const long = 'g'.repeat(64);
+  for (const flag of ['--gateway-name', '--gateway-namespace']) {
+    const r = await runKvgate([...base, '--kserve', flag, long]);
+    assert.equal(r.code, 1, `${flag}: ${r.stdout.slice(0, 200)}`);
+    assert.match(r.stderr, new RegExp(`^kvgate: ${flag} "${long}" must be a DNS-1123 label \\(lower-case letters, digits, '-'; ≤ 63 characters\\)$`, 'm'));
+    const ok = await runKvgate([...base, '--kserve', flag, long.slice(1)]);
+    assert.equal(ok.code, 0, ok.stderr);
+  }
+});
