@@ -177,3 +177,17 @@ test('epp --cert-path: a tls.crt or tls.key that is not PEM, or a key of another
     rmSync(pki.dir, { recursive: true, force: true });
   }
 });
+
+test('--pool-name / --pool-namespace (and $NAMESPACE) that are not Kubernetes names are errors naming their source, before any API call (they went into the API path as given)', async () => {
+  for (const cmd of ['serve', 'epp']) {
+    const name = await runKvgate([cmd, '--pool-name', 'Bad_Name', '--kubeconfig', '/nonexistent']);
+    assertFlagError(name, /^kvgate: --pool-name "Bad_Name" is not a Kubernetes object name \(a DNS-1123 subdomain: lower-case letters, digits, '-' and '\.'; ≤ 253 characters\)$/m);
+    const ns = await runKvgate([cmd, '--pool-name', 'pool', '--pool-namespace', 'a/../b', '--kubeconfig', '/nonexistent']);
+    assertFlagError(ns, /^kvgate: --pool-namespace "a\/\.\.\/b" is not a Kubernetes namespace \(a DNS-1123 label: lower-case letters, digits, '-'; ≤ 63 characters\)$/m);
+  }
+  const env = await runKvgate(['epp', '--pool-name', 'pool', '--kubeconfig', '/nonexistent'], { env: { NAMESPACE: 'Team_A' } });
+  assertFlagError(env, /^kvgate: \$NAMESPACE "Team_A" is not a Kubernetes namespace/m);
+  // A good pair goes on to the next check (here: the kubeconfig that does not exist).
+  const good = await runKvgate(['epp', '--pool-name', 'my.pool', '--pool-namespace', 'team-a', '--kubeconfig', '/nonexistent']);
+  assertFlagError(good, /^kvgate: --kubeconfig \/nonexistent: no such file$/m);
+});
