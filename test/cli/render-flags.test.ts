@@ -99,3 +99,18 @@ test('render --kserve: --gateway-name and --gateway-namespace longer than 63 cha
     assert.equal(ok.code, 0, ok.stderr);
   }
 });
+
+test('render --preset with --config-file is an error, as in serve, epp and up (the preset was dropped without a word)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-render-'));
+  try {
+    const file = join(dir, 'epp.yaml');
+    writeFileSync(file, 'apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n- type: prefix-cache-scorer\n');
+    const both = await runKvgate([...base, '--preset', 'kvgate', '--config-file', file]);
+    assert.equal(both.code, 1, both.stdout.slice(0, 200));
+    assert.match(both.stderr, /^kvgate: give --preset or --config-file, not both$/m);
+    const file1 = await runKvgate([...base, '--config-file', file]);
+    assert.equal(file1.code, 0, file1.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

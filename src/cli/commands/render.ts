@@ -71,6 +71,8 @@ export function registerRender(program: Command): void {
       const { checkReadableFiles } = await import('../options.js');
       // Validate the routing config before writing anything; ship it as written. Errors name the
       // flag, as serve's and epp's do ("--config-file: cannot read x.yaml: no such file").
+      // As serve, epp and up: an explicit --preset beside --config-file was dropped without a word.
+      if (o.configFile !== undefined && given('preset')) throw new KvgateError(ErrorCode.InvalidConfig, 'give --preset or --config-file, not both', { param: '--preset' });
       await checkReadableFiles({ '--config-file': o.configFile });
       let checked;
       try {
