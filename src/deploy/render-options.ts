@@ -1,4 +1,5 @@
 import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { IMAGE_REFERENCE_RULE, isImageReference } from './image-reference.js';
 
 export interface RenderOptions {
   name: string;
@@ -79,10 +80,6 @@ function isDns1123Label(s: string): boolean {
   return DNS1123.test(s) && s.length <= 63;
 }
 
-/** What an image reference cannot be: empty, or with whitespace (a YAML value the kubelet cannot pull). */
-function isImageRef(s: string | undefined): boolean {
-  return !!s && !/\s/.test(s);
-}
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** An absolute http(s) URL with a host (what a Prometheus server address must be). */
@@ -134,8 +131,8 @@ export function validateRenderOptions(o: RenderOptions): void {
     if (!o.monitoring) throw new KvgateError(ErrorCode.InvalidConfig, '--runbook-base-url applies with --monitoring only (the alerts\' runbook_url); without it no alert is rendered', { param: 'runbook-base-url' });
     if (!isHttpUrl(o.runbookBaseUrl) || o.runbookBaseUrl.includes('#')) throw new KvgateError(ErrorCode.InvalidConfig, `--runbook-base-url "${o.runbookBaseUrl}" must be an absolute http:// or https:// URL without a #fragment (the page holding the runbooks, e.g. https://github.com/ORG/kvgate/blob/v0.1.0/docs/monitoring.md; each alert adds #its-name)`, { param: 'runbook-base-url' });
   }
-  if (!isImageRef(o.eppImage)) throw new KvgateError(ErrorCode.InvalidConfig, `--image "${o.eppImage}" is not an image reference`, { param: 'image' });
-  if (o.modelServerImage !== undefined && !isImageRef(o.modelServerImage)) throw new KvgateError(ErrorCode.InvalidConfig, `--model-server-image "${o.modelServerImage}" is not an image reference`, { param: 'model-server-image' });
+  if (!isImageReference(o.eppImage)) throw new KvgateError(ErrorCode.InvalidConfig, `--image "${o.eppImage}" is not an image reference (${IMAGE_REFERENCE_RULE})`, { param: 'image' });
+  if (o.modelServerImage !== undefined && !isImageReference(o.modelServerImage)) throw new KvgateError(ErrorCode.InvalidConfig, `--model-server-image "${o.modelServerImage}" is not an image reference (${IMAGE_REFERENCE_RULE})`, { param: 'model-server-image' });
 }
 
 export function renderContext(o: RenderOptions): RenderContext {

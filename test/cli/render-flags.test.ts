@@ -45,7 +45,7 @@ test('render --model-server-image is checked as --image is: an empty or spaced v
   for (const v of ['', 'bad image']) {
     const r = await runKvgate([...base, '--model-server-image', v]);
     assert.equal(r.code, 1, r.stdout.slice(0, 200));
-    assert.match(r.stderr, new RegExp(`^kvgate: --model-server-image "${v}" is not an image reference$`, 'm'));
+    assert.match(r.stderr, new RegExp(`^kvgate: --model-server-image "${v}" is not an image reference \\(`, 'm'));
   }
   const ok = await runKvgate([...base, '--model-server-image', 'vllm/vllm-openai:v0.11.0']);
   assert.equal(ok.code, 0, ok.stderr);
@@ -112,5 +112,19 @@ test('render --preset with --config-file is an error, as in serve, epp and up (t
     assert.equal(file1.code, 0, file1.stderr);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('render --image / --model-server-image follow the image reference grammar (distribution/reference): an upper-case repository, an empty tag or two tags would never pull', async () => {
+  for (const flag of ['--image', '--model-server-image']) {
+    for (const v of ['Registry/KVGate:1', 'kvgate:', 'kvgate:0.1.0:x', 'vllm/']) {
+      const r = await runKvgate([...base, flag, v]);
+      assert.equal(r.code, 1, `${flag} ${v}: ${r.stdout.slice(0, 200)}`);
+      assert.match(r.stderr, new RegExp(`^kvgate: ${flag} "${v.replace(/\./g, '\\.')}" is not an image reference \\(\\[REGISTRY\\[:PORT\\]/\\]REPOSITORY\\[:TAG\\]\\[@DIGEST\\], the repository in lower case\\)$`, 'm'), `${flag} ${v}`);
+    }
+    for (const v of ['REGISTRY/kvgate:0.1.0', 'localhost:5000/team/vllm:v0.11.0', `ghcr.io/org/img:v1@sha256:${'0'.repeat(64)}`]) {
+      const r = await runKvgate([...base, flag, v]);
+      assert.equal(r.code, 0, `${flag} ${v}: ${r.stderr}`);
+    }
   }
 });
