@@ -128,3 +128,15 @@ test('render --image / --model-server-image follow the image reference grammar (
     }
   }
 });
+
+test('render -o DIR/ (a trailing slash, as shells complete it) lists the files under DIR/, not DIR//', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-render-'));
+  try {
+    const r = await runKvgate(['render', '--name', 'a', '--namespace', 'b', '--model', 'm', '-o', `${dir}/out/`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^wrote 13 files to ${dir}/out/:$`, 'm'));
+    assert.doesNotMatch(r.stdout, /\/\/:/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -142,7 +142,8 @@ export function registerRender(program: Command): void {
         write('prometheus-adapter-rule.yaml', prometheusAdapterRule(o.name, o.namespace));
         written.push('prometheus-adapter-rule.yaml');
       }
-      process.stdout.write(`wrote ${written.length} files to ${o.output}/:\n${written.map((f) => `  ${f}`).join('\n')}\napply: kubectl apply -k ${o.output}\n`);
+      // "-o manifests/" printed "manifests//:".
+      process.stdout.write(`wrote ${written.length} files to ${o.output.replace(/\/+$/, '')}/:\n${written.map((f) => `  ${f}`).join('\n')}\napply: kubectl apply -k ${o.output}\n`);
       if (o.kserve) process.stdout.write(`the EnvoyFilters go to namespace ${o.gatewayNamespace}; check afterwards: kubectl get envoyfilter -n ${o.gatewayNamespace}\n`);
     });
 }
