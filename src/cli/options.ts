@@ -79,6 +79,8 @@ export interface ObjectiveValues {
 
 export async function resolveObjectives(o: ObjectiveValues) {
   const { loadObjectives } = await import('../router/objectives.js');
+  // A missing file or a directory is said with the flag, as --config-file's is.
+  await checkReadableFiles({ '--objectives-file': o.objectivesFile });
   return {
     trustRoutingHeaders: o.trustRoutingHeaders,
     defaultPriority: o.defaultPriority,
@@ -115,6 +117,24 @@ export interface PoolValues {
   healthInterval: number;
 }
 
+/**
+ * The InferencePool's name and namespace go into Kubernetes API paths
+ * (`/apis/GROUP/VERSION/namespaces/NS/inferencepools`) and field selectors, so they are checked
+ * as the API server names objects (apimachinery validation): a namespace is a DNS-1123 label
+ * (≤ 63), an InferencePool's name a DNS-1123 subdomain (≤ 253). "Bad Name" or "a/b" was sent as
+ * given and ended as a pool that never appears.
+ */
+function checkPoolNames(poolName: string, namespace: string, namespaceFrom: string): void {
+  const label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+  const subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+  if (!subdomain.test(poolName) || poolName.length > 253) {
+    throw new KvgateError(ErrorCode.InvalidConfig, `--pool-name "${poolName}" is not a Kubernetes object name (a DNS-1123 subdomain: lower-case letters, digits, '-' and '.'; ≤ 253 characters)`, { param: '--pool-name' });
+  }
+  if (!label.test(namespace) || namespace.length > 63) {
+    throw new KvgateError(ErrorCode.InvalidConfig, `${namespaceFrom} "${namespace}" is not a Kubernetes namespace (a DNS-1123 label: lower-case letters, digits, '-'; ≤ 63 characters)`, { param: '--pool-namespace' });
+  }
+}
+
 /** Exactly one of --endpoints, --endpoints-file, --pool-name (the error names all three). */
 export async function resolvePool(o: PoolValues) {
   const { parseEndpointList } = await import('../datalayer/sources/static-endpoints.js');
@@ -126,6 +146,10 @@ export async function resolvePool(o: PoolValues) {
   if ([o.endpoints, o.endpointsFile, o.poolName].filter(Boolean).length !== 1) {
     throw new KvgateError(ErrorCode.InvalidConfig, 'give exactly one of --endpoints, --endpoints-file or --pool-name');
   }
+  // "kvgate: x.yaml: cannot read: ENOENT" named neither the flag nor the cause in words.
+  await checkReadableFiles({ '--endpoints-file': o.endpointsFile });
+  const namespace = o.poolName ? (o.poolNamespace ?? process.env.NAMESPACE ?? 'default') : undefined;
+  if (o.poolName) checkPoolNames(o.poolName, namespace!, o.poolNamespace !== undefined ? '--pool-namespace' : '$NAMESPACE');
   let endpoints;
   try {
     endpoints = o.endpoints ? parseEndpointList(o.endpoints) : undefined;
@@ -136,7 +160,7 @@ export async function resolvePool(o: PoolValues) {
   return {
     endpoints,
     endpointsFile: o.endpointsFile,
-    kubernetes: o.poolName ? { poolName: o.poolName, namespace: o.poolNamespace ?? process.env.NAMESPACE ?? 'default', kubeconfig: o.kubeconfig, poolGroup: o.poolGroup } : undefined,
+    kubernetes: o.poolName ? { poolName: o.poolName, namespace: namespace!, kubeconfig: o.kubeconfig, poolGroup: o.poolGroup } : undefined,
     poolName: o.poolName ?? 'kvgate',
     metricsIntervalMs: o.metricsInterval,
     healthIntervalMs: o.healthInterval,

@@ -5,11 +5,19 @@ import { MAX_KV_BLOCKS, MAX_REPLICAS, describeBlockLimit } from '../engine/limit
 import { MAX_NUM_REQUESTS, MAX_SHAPE_COUNT, MAX_SHAPE_TOKENS } from '../bench/workloads.js';
 import { SEED_RANGE } from '../shared/seed.js';
 
+/**
+ * `Number("")` and `Number("  ")` are 0, so a blank value — an unset variable in `--grpc-port "$PORT"`
+ * — would pass as 0 (a free port, an empty queue) without a word. The numeric parsers refuse it.
+ */
+function blank(v: string): boolean {
+  return v.trim() === '';
+}
+
 /** commander argument parsers that name the bad value. */
 export function intArg(name: string, min = 0) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min} (got "${v}")`);
+    if (blank(v) || !Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min} (got "${v}")`);
     return n;
   };
 }
@@ -116,7 +124,7 @@ export function hostArg(name: string) {
 export function portArg(name: string, min = 0) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > 65535) throw new InvalidArgumentError(`${name} must be a port number from ${min} to 65535 (got "${v}")`);
+    if (blank(v) || !Number.isInteger(n) || n < min || n > 65535) throw new InvalidArgumentError(`${name} must be a port number from ${min} to 65535 (got "${v}")`);
     return n;
   };
 }
@@ -124,7 +132,7 @@ export function portArg(name: string, min = 0) {
 export function numberArg(name: string, min = 0, max = Infinity) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}] (got "${v}")`);
+    if (blank(v) || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}] (got "${v}")`);
     return n;
   };
 }

@@ -1,4 +1,5 @@
 import { KvgateError, ErrorCode } from '../shared/errors.js';
+import { IMAGE_REFERENCE_RULE, isImageReference } from './image-reference.js';
 
 export interface RenderOptions {
   name: string;
@@ -60,6 +61,25 @@ export const MODEL_PORT = 8000;
 export const KV_EVENTS_PORT = 5557;
 
 const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/**
+ * A DNS-1035 label: a DNS-1123 label that starts with a letter. Kubernetes requires it of Service
+ * names (apimachinery's IsDNS1035Label, applied by the API server's Service validation), and the
+ * render names its Services after `--name` (NAME-epp, NAME-vllm), so `--name 1a` rendered Services
+ * the API server refuses.
+ */
+const DNS1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * Most model-server replicas: Kubernetes' replica counts are int32, and the HPA's maxReplicas is
+ * twice `--replicas` (autoscaling.ts), so 2^30 − 1 is the most whose double still fits.
+ */
+export const MAX_RENDER_REPLICAS = 2 ** 30 - 1;
+
+/** A DNS-1123 label: the pattern and at most 63 characters (apimachinery's IsDNS1123Label). */
+function isDns1123Label(s: string): boolean {
+  return DNS1123.test(s) && s.length <= 63;
+}
+
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** An absolute http(s) URL with a host (what a Prometheus server address must be). */
@@ -95,11 +115,13 @@ export const ACCELERATORS = {
 
 /** Throws KvgateError(InvalidConfig) naming the first bad option. */
 export function validateRenderOptions(o: RenderOptions): void {
-  if (!DNS1123.test(o.name) || o.name.length > 50) throw new KvgateError(ErrorCode.InvalidConfig, `--name "${o.name}" must be a DNS-1123 label (lower-case letters, digits, '-'; ≤ 50 characters)`, { param: 'name' });
-  if (!DNS1123.test(o.namespace) || o.namespace.length > 63) throw new KvgateError(ErrorCode.InvalidConfig, `--namespace "${o.namespace}" must be a DNS-1123 label`, { param: 'namespace' });
-  if (o.gatewayNamespace !== undefined && !DNS1123.test(o.gatewayNamespace)) throw new KvgateError(ErrorCode.InvalidConfig, `--gateway-namespace "${o.gatewayNamespace}" must be a DNS-1123 label`, { param: 'gateway-namespace' });
-  if (o.gatewayName !== undefined && !DNS1123.test(o.gatewayName)) throw new KvgateError(ErrorCode.InvalidConfig, `--gateway-name "${o.gatewayName}" must be a DNS-1123 label`, { param: 'gateway-name' });
-  if (!Number.isInteger(o.replicas) || o.replicas < 1) throw new KvgateError(ErrorCode.InvalidConfig, `--replicas must be a positive integer`, { param: 'replicas' });
+  if (!DNS1035.test(o.name) || o.name.length > 50) throw new KvgateError(ErrorCode.InvalidConfig, `--name "${o.name}" must be a DNS-1035 label, as Kubernetes requires of the Services named after it (lower-case letters, digits, '-', starting with a letter; ≤ 50 characters)`, { param: 'name' });
+  if (!isDns1123Label(o.namespace)) throw new KvgateError(ErrorCode.InvalidConfig, `--namespace "${o.namespace}" must be a DNS-1123 label (lower-case letters, digits, '-'; ≤ 63 characters)`, { param: 'namespace' });
+  // A DNS-1123 label is at most 63 characters (RFC 1123); the regex alone let 64+ through, into a
+  // namespace and a label value (the EnvoyFilters' gateway-name selector) the API server refuses.
+  if (o.gatewayNamespace !== undefined && !isDns1123Label(o.gatewayNamespace)) throw new KvgateError(ErrorCode.InvalidConfig, `--gateway-namespace "${o.gatewayNamespace}" must be a DNS-1123 label (lower-case letters, digits, '-'; ≤ 63 characters)`, { param: 'gateway-namespace' });
+  if (o.gatewayName !== undefined && !isDns1123Label(o.gatewayName)) throw new KvgateError(ErrorCode.InvalidConfig, `--gateway-name "${o.gatewayName}" must be a DNS-1123 label (lower-case letters, digits, '-'; ≤ 63 characters)`, { param: 'gateway-name' });
+  if (!Number.isInteger(o.replicas) || o.replicas < 1 || o.replicas > MAX_RENDER_REPLICAS) throw new KvgateError(ErrorCode.InvalidConfig, `--replicas must be an integer from 1 to ${MAX_RENDER_REPLICAS}`, { param: 'replicas' });
   if (!(o.accelerator in ACCELERATORS)) throw new KvgateError(ErrorCode.InvalidConfig, `--accelerator "${o.accelerator}" is not one of ${Object.keys(ACCELERATORS).join(', ')}`, { param: 'accelerator' });
   if (!o.model) throw new KvgateError(ErrorCode.InvalidConfig, '--model is required', { param: 'model' });
   // GatewayClass names are DNS-1123 subdomains; an empty or odd one renders a Gateway no controller takes.
@@ -109,7 +131,8 @@ export function validateRenderOptions(o: RenderOptions): void {
     if (!o.monitoring) throw new KvgateError(ErrorCode.InvalidConfig, '--runbook-base-url applies with --monitoring only (the alerts\' runbook_url); without it no alert is rendered', { param: 'runbook-base-url' });
     if (!isHttpUrl(o.runbookBaseUrl) || o.runbookBaseUrl.includes('#')) throw new KvgateError(ErrorCode.InvalidConfig, `--runbook-base-url "${o.runbookBaseUrl}" must be an absolute http:// or https:// URL without a #fragment (the page holding the runbooks, e.g. https://github.com/ORG/kvgate/blob/v0.1.0/docs/monitoring.md; each alert adds #its-name)`, { param: 'runbook-base-url' });
   }
-  if (!o.eppImage || /\s/.test(o.eppImage)) throw new KvgateError(ErrorCode.InvalidConfig, `--image "${o.eppImage}" is not an image reference`, { param: 'image' });
+  if (!isImageReference(o.eppImage)) throw new KvgateError(ErrorCode.InvalidConfig, `--image "${o.eppImage}" is not an image reference (${IMAGE_REFERENCE_RULE})`, { param: 'image' });
+  if (o.modelServerImage !== undefined && !isImageReference(o.modelServerImage)) throw new KvgateError(ErrorCode.InvalidConfig, `--model-server-image "${o.modelServerImage}" is not an image reference (${IMAGE_REFERENCE_RULE})`, { param: 'model-server-image' });
 }
 
 export function renderContext(o: RenderOptions): RenderContext {

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,5 +25,30 @@ export function certificateFromDir(dir: string): { cert: Buffer; key: Buffer } {
   const c = join(dir, 'tls.crt');
   const k = join(dir, 'tls.key');
   if (!existsSync(c) || !existsSync(k)) throw new KvgateError(ErrorCode.InvalidConfig, `--cert-path ${dir}: expected tls.crt and tls.key`);
-  return { cert: readFileSync(c), key: readFileSync(k) };
+  const pair = { cert: readFileSync(c), key: readFileSync(k) };
+  checkPair(dir, pair);
+  return pair;
+}
+
+/**
+ * Checks a --cert-path pair before the ext_proc port is bound: grpc-js reported a bad one as
+ * "cannot listen on [::]:9002 (--grpc-port): error:0480006C:PEM routines::no start line", naming
+ * the port. tls.crt must be a PEM certificate (the first of a chain is the server's), tls.key a
+ * PEM private key, and the key the certificate's (node:crypto X509Certificate.checkPrivateKey).
+ */
+function checkPair(dir: string, pair: { cert: Buffer; key: Buffer }): void {
+  const bad = (what: string, err?: unknown) => new KvgateError(ErrorCode.InvalidConfig, `--cert-path ${dir}: ${what}${err ? ` (${(err as Error).message})` : ''}`, { param: '--cert-path' });
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(pair.cert);
+  } catch (err) {
+    throw bad('tls.crt is not a PEM certificate', err);
+  }
+  let key;
+  try {
+    key = createPrivateKey(pair.key);
+  } catch (err) {
+    throw bad('tls.key is not an unencrypted PEM private key', err);
+  }
+  if (!cert.checkPrivateKey(key)) throw bad("tls.key is not the private key of tls.crt's certificate");
 }

@@ -9,7 +9,7 @@ import type { Objectives } from '../router/objectives.js';
 import type { SourceSpec } from '../datalayer/pool-runtime.js';
 import { startRoutingStack, type MetricSource } from '../runtime/routing-stack.js';
 import type { KvEventIntake, KvEventIntakeOptions } from '../datalayer/kv-events/kv-event-intake.js';
-import { sendJson } from '../shared/http.js';
+import { sendError, sendJson } from '../shared/http.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import { formatHostPort, unbracketHost } from '../shared/host-port.js';
 import { anyAddress } from '../shared/any-address.js';
@@ -142,7 +142,8 @@ export async function startEppServer(o: EppOptions): Promise<RunningEpp> {
       // `error`: why the pool's data is not (or no longer) current — a missing pool, a 403, a rejected
       // file edit, a model server refusing /v1/models without --upstream-api-key (PoolRuntime.lastError).
       else if (path === '/ready') sendJson(res, synced() ? 200 : 503, { ready: synced(), source: pool.source.description, endpoints: ds.list().length, ...(pool.lastError ? { error: pool.lastError } : {}) }, {}, head);
-      else res.writeHead(404).end();
+      // An OpenAI-style error body, as the gateway answers an unknown path (it was an empty 404).
+      else sendError(res, new KvgateError(ErrorCode.NotFound, `no route for ${path} (the EPP metrics port serves /metrics, /health, /ready and /dashboard)`));
     });
     const listening = http;
     await new Promise<void>((resolve, reject) => {

@@ -161,7 +161,14 @@ export function serveDashboard(req: IncomingMessage, res: ServerResponse, record
     let feed = feeds.get(recorder);
     if (!feed) feeds.set(recorder, (feed = new Feed(recorder)));
     if (feed.viewers.size >= (opts.maxViewers ?? 32)) throw new KvgateError(ErrorCode.NotReady, 'too many dashboard viewers; try again later', { status: 503, headers: { 'retry-after': '5' } });
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    const sseHeaders = { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' };
+    // HEAD gets the headers and its end: Node drops a HEAD response's writes without sending the
+    // headers, so a HEAD viewer waited forever with nothing and held one of the viewer slots.
+    if (req.method === 'HEAD') {
+      res.writeHead(200, sseHeaders).end();
+      return true;
+    }
+    res.writeHead(200, sseHeaders);
     const first: FleetEvent = { snapshot: recorder.snapshot(), history: recorder.historyPoints() };
     res.write(`retry: 2000\nevent: fleet\ndata: ${JSON.stringify(first)}\n\n`);
     feed.add(res);

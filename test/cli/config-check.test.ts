@@ -87,3 +87,12 @@ test('two models-data-source plugins are a config error naming both (config chec
   const one = loadConfig({ text: `${HEAD}plugins:\n- type: models-data-source\n  name: models-a\n  parameters: {recentlyServedWindowSeconds: 60}\n- type: queue-scorer\n` });
   assert.equal(recentlyServedWindowMs(one), 60_000);
 });
+
+test('config check: a file of several YAML documents says so and where, not yaml\'s "please use YAML.parseAllDocuments()"', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'kvgate-cfg-')), 'two.yaml');
+  writeFileSync(file, `${HEAD}plugins:\n- type: prefix-cache-scorer\n---\n${HEAD}plugins:\n- type: queue-scorer\n`);
+  const r = await runKvgate(['config', 'check', file]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`^kvgate: ${file}: more than one YAML document \\(a --- separator at line 5\\): an EndpointPickerConfig is one document; keep one per file$`, 'm'));
+  assert.doesNotMatch(r.stderr, /parseAllDocuments/);
+});

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
-import { existsSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runKvgate, spawnKvgate, waitForOutput } from '../helpers/cli.js';
+import { makeTestPki } from '../helpers/tls.js';
 
 /** A TCP server holding an ephemeral port on 127.0.0.1 (or all interfaces), to collide with. */
 async function holdPort(host = '127.0.0.1'): Promise<{ port: number; server: Server }> {
@@ -154,4 +155,39 @@ test('serve, up: an IPv6 --host this machine does not have suggests the IPv6 loo
   assertFlagError(r, /^kvgate: --host 2001:db8::1: not an address of this machine \(EADDRNOTAVAIL\); give one of its addresses, ::1 or :: \(every interface\)$/m);
   const up = await runKvgate(['up', '--port', '0', '--sim-base-port', '0', '--host', '[2001:db8::1]']);
   assertFlagError(up, /^kvgate: --host 2001:db8::1: not an address of this machine \(EADDRNOTAVAIL\); give one of its addresses, ::1 or :: \(every interface\)$/m);
+});
+
+test('epp --cert-path: a tls.crt or tls.key that is not PEM, or a key of another certificate, is named with --cert-path (grpc-js blamed --grpc-port)', async () => {
+  const pki = makeTestPki();
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-cert-path-'));
+  const epp = (d: string) => runKvgate(['epp', '--endpoints', '127.0.0.1:9', '--grpc-port', '0', '--grpc-health-port', '0', '--metrics-port', '0', '--cert-path', d], { timeoutMs: 20_000 });
+  try {
+    writeFileSync(join(dir, 'tls.crt'), 'not a certificate\n');
+    writeFileSync(join(dir, 'tls.key'), readFileSync(pki.serverKey));
+    const crt = await epp(dir);
+    assertFlagError(crt, new RegExp(`^kvgate: --cert-path ${dir}: tls\\.crt is not a PEM certificate`, 'm'));
+    assert.doesNotMatch(crt.stderr, /--grpc-port/);
+    writeFileSync(join(dir, 'tls.crt'), readFileSync(pki.serverCert));
+    writeFileSync(join(dir, 'tls.key'), 'not a key\n');
+    assertFlagError(await epp(dir), new RegExp(`^kvgate: --cert-path ${dir}: tls\\.key is not an unencrypted PEM private key`, 'm'));
+    writeFileSync(join(dir, 'tls.key'), readFileSync(pki.clientKey));
+    assertFlagError(await epp(dir), new RegExp(`^kvgate: --cert-path ${dir}: tls\\.key is not the private key of tls\\.crt's certificate$`, 'm'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(pki.dir, { recursive: true, force: true });
+  }
+});
+
+test('--pool-name / --pool-namespace (and $NAMESPACE) that are not Kubernetes names are errors naming their source, before any API call (they went into the API path as given)', async () => {
+  for (const cmd of ['serve', 'epp']) {
+    const name = await runKvgate([cmd, '--pool-name', 'Bad_Name', '--kubeconfig', '/nonexistent']);
+    assertFlagError(name, /^kvgate: --pool-name "Bad_Name" is not a Kubernetes object name \(a DNS-1123 subdomain: lower-case letters, digits, '-' and '\.'; ≤ 253 characters\)$/m);
+    const ns = await runKvgate([cmd, '--pool-name', 'pool', '--pool-namespace', 'a/../b', '--kubeconfig', '/nonexistent']);
+    assertFlagError(ns, /^kvgate: --pool-namespace "a\/\.\.\/b" is not a Kubernetes namespace \(a DNS-1123 label: lower-case letters, digits, '-'; ≤ 63 characters\)$/m);
+  }
+  const env = await runKvgate(['epp', '--pool-name', 'pool', '--kubeconfig', '/nonexistent'], { env: { NAMESPACE: 'Team_A' } });
+  assertFlagError(env, /^kvgate: \$NAMESPACE "Team_A" is not a Kubernetes namespace/m);
+  // A good pair goes on to the next check (here: the kubeconfig that does not exist).
+  const good = await runKvgate(['epp', '--pool-name', 'my.pool', '--pool-namespace', 'team-a', '--kubeconfig', '/nonexistent']);
+  assertFlagError(good, /^kvgate: --kubeconfig \/nonexistent: no such file$/m);
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runKvgate } from '../helpers/cli.js';
+import { tmpdir } from 'node:os';
 
 /** One clear message naming the flag, exit code 1, no stack trace. */
 function assertFlagError(r: { code: number | null; stderr: string }, message: RegExp) {
@@ -50,4 +51,12 @@ test('bench: a bad --stages entry names --stages (as simulate does), a bad --swe
   assertFlagError(sim, /^kvgate: --stages entries look like rate:seconds with both positive/m);
   const sweep = await runKvgate(['bench', '--url', 'http://127.0.0.1:1', '--sweep', '1,0']);
   assertFlagError(sweep, /^kvgate: --sweep rates must be positive numbers, e\.g\. 1,2,4 \(got "0"\)$/m);
+});
+
+test('--endpoints-file and --objectives-file: a missing file or a directory is an error naming the flag (was "kvgate: x: cannot read: ENOENT")', async () => {
+  const common = ['epp', '--secure-serving=false', '--grpc-port', '0', '--grpc-health-port', '0', '--metrics-port', '0'];
+  assertFlagError(await runKvgate([...common, '--endpoints-file', '/nonexistent/endpoints.yaml']), /^kvgate: --endpoints-file: cannot read \/nonexistent\/endpoints\.yaml: no such file$/m);
+  assertFlagError(await runKvgate([...common, '--endpoints-file', tmpdir()]), new RegExp(`^kvgate: --endpoints-file: cannot read ${tmpdir()}: it is a directory$`, 'm'));
+  assertFlagError(await runKvgate([...common, '--endpoints', '127.0.0.1:9', '--trust-routing-headers', '--objectives-file', '/nonexistent/objectives.yaml']), /^kvgate: --objectives-file: cannot read \/nonexistent\/objectives\.yaml: no such file$/m);
+  assertFlagError(await runKvgate(['serve', '--port', '0', '--endpoints', '127.0.0.1:9', '--trust-routing-headers', '--objectives-file', tmpdir()]), new RegExp(`^kvgate: --objectives-file: cannot read ${tmpdir()}: it is a directory$`, 'm'));
 });

@@ -21,3 +21,17 @@ test('deploy/envoy/envoy.yaml: every listener binds :: with ipv4_compat (IPv4 an
   }
   assert.equal(listeners.find((l) => l.name === 'inference')?.address.socket_address.port_value, 8081);
 });
+
+test('deploy/envoy/envoy.yaml: the EPP health check reaches the gRPC health port (9003) through Endpoint.health_check_config, not HealthCheck.alt_port (not implemented in Envoy v3)', () => {
+  type LbEndpoint = { endpoint: { address: { socket_address: SocketAddress }; health_check_config?: { port_value?: number } } };
+  type Cluster = { name: string; health_checks?: Record<string, unknown>[]; load_assignment?: { endpoints: { lb_endpoints: LbEndpoint[] }[] } };
+  const clusters = (config as unknown as { static_resources: { clusters: Cluster[] } }).static_resources.clusters;
+  const epp = clusters.find((c) => c.name === 'kvgate_epp');
+  assert.ok(epp?.health_checks?.length, 'the EPP cluster is health-checked');
+  // alt_port is "[#not-implemented-hide:]" in envoy.config.core.v3.HealthCheck: Envoy ignores it and checks the serving port, 9002, which has no health service.
+  for (const h of epp.health_checks) assert.equal('alt_port' in h, false);
+  for (const lb of epp.load_assignment!.endpoints.flatMap((e) => e.lb_endpoints)) {
+    assert.equal(lb.endpoint.address.socket_address.port_value, 9002);
+    assert.equal(lb.endpoint.health_check_config?.port_value, 9003);
+  }
+});

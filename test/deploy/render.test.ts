@@ -206,7 +206,7 @@ test('render --kserve: LLMInferenceService with kvgate as the scheduler, the thr
 test('render: bad names, images, accelerators and configs are named; -o - streams YAML', async () => {
   const bad = await runKvgate(['render', '--name', 'Bad_Name', '--namespace', 'ns', '--model', 'm', '-o', '-']);
   assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /--name "Bad_Name" must be a DNS-1123 label/);
+  assert.match(bad.stderr, /--name "Bad_Name" must be a DNS-1035 label/);
   const img = await runKvgate(['render', '--name', 'a', '--namespace', 'ns', '--model', 'm', '--image', 'bad image', '-o', '-']);
   assert.equal(img.code, 1);
   assert.match(img.stderr, /--image "bad image" is not an image reference/);
@@ -215,7 +215,7 @@ test('render: bad names, images, accelerators and configs are named; -o - stream
   assert.match(acc.stderr, /--accelerator/);
   const cfg = await runKvgate(['render', '--name', 'a', '--namespace', 'ns', '--model', 'm', '--config-file', '/nonexistent.yaml']);
   assert.equal(cfg.code, 1);
-  assert.match(cfg.stderr, /nonexistent\.yaml: cannot read/);
+  assert.match(cfg.stderr, /^kvgate: --config-file: cannot read \/nonexistent\.yaml: no such file$/m);
   const stream = await runKvgate(['render', '--name', 'a', '--namespace', 'ns', '--model', 'm', '-o', '-']);
   assert.equal(stream.code, 0);
   assert.equal(parseAllDocuments(stream.stdout).length, 22);

@@ -205,6 +205,13 @@ test('EPP metrics port serves /dashboard next to /metrics, with the pool\'s endp
       return j.snapshot.pool === 'pool-a' && j.snapshot.replicas.length === 2 && j.snapshot.replicas.every((r) => r.running !== null);
     });
     assert.equal((await fetch(`${base}/metrics`)).status, 200);
+    // An unknown path is a 404 with an OpenAI-style error body naming it (it was an empty body).
+    const nope = await fetch(`${base}/nope?x=1`);
+    assert.equal(nope.status, 404);
+    assert.match(String(nope.headers.get('content-type')), /^application\/json/);
+    const body = (await nope.json()) as { error: { message: string; code: string } };
+    assert.equal(body.error.code, 'not_found');
+    assert.match(body.error.message, /^no route for \/nope \(the EPP metrics port serves \/metrics, \/health, \/ready and \/dashboard\)$/);
   } finally {
     await epp.close();
     await f.close();

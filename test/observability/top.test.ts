@@ -67,6 +67,22 @@ test('kvgate top: an unreachable URL and a bad --url are clear errors (exit 1)',
   assert.match(s.stderr, /--url must be http/);
 });
 
+test('kvgate top --url: a ?query or #fragment, or the dashboard\'s own address, is an error naming the root to give (it was joined into …?x=1/dashboard/events)', async () => {
+  const port = await freePort();
+  const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const root = `http://127.0.0.1:${port}`;
+  for (const given of [`${root}?x=1`, `${root}/#top`]) {
+    const r = await runKvgate(['top', '--url', given, '--once']);
+    assert.equal(r.code, 1, given);
+    assert.match(r.stderr, new RegExp(`^kvgate: --url "${esc(given)}" must be the server's root, without a \\?query or #fragment`, 'm'), given);
+  }
+  for (const [path, want] of [['/dashboard', root], ['/dashboard/', root], ['/dashboard/events', root], ['/prefix/dashboard', `${root}/prefix`]]) {
+    const r = await runKvgate(['top', '--url', `${root}${path}`, '--once']);
+    assert.equal(r.code, 1, path);
+    assert.match(r.stderr, new RegExp(`^kvgate: --url "${esc(root + path)}" is the dashboard's address: top adds /dashboard/events itself, give the server's root ${esc(want)}$`, 'm'), path);
+  }
+});
+
 /** Resolves true when a TCP connect to 127.0.0.1:port is refused (nothing listens there). */
 async function refused(port: number): Promise<boolean> {
   const { connect } = await import('node:net');

@@ -4,10 +4,17 @@ import { formatHostPort } from '../../shared/host-port.js';
 import { addUpstreamApiKeyOption, resolveUpstreamApiKey } from '../api-key-args.js';
 import { addFlowControlOptions, checkReadableFiles, addKvEventOptions, addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
 
+/**
+ * A boolean flag as the GIE EPP's Go flags read one (strconv.ParseBool: 1, t, T, TRUE, true, True
+ * and 0, f, F, FALSE, false, False; a bare `--secure-serving` is true), so a drop-in's manifest
+ * that says `--secure-serving=False` starts; only "true"/"1" and "false"/"0" were taken.
+ */
+const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+const GO_FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 function bool(name: string) {
   return (v: string): boolean => {
-    if (v === 'true' || v === '1') return true;
-    if (v === 'false' || v === '0') return false;
+    if (GO_TRUE.has(v)) return true;
+    if (GO_FALSE.has(v)) return false;
     throw new Error(`${name} must be true or false (got "${v}")`);
   };
 }
@@ -20,7 +27,7 @@ export function registerEpp(program: Command): void {
     .addOption(new Option('--grpc-health-port <n>', 'gRPC health port (liveness, readiness, ext_proc)').argParser(portArg('--grpc-health-port')).default(9003))
     .addOption(new Option('--metrics-port <n>', 'HTTP port of /metrics, /health and /ready').argParser(portArg('--metrics-port')).default(9090))
     .addOption(new Option('--host <addr>', 'listen address of ext_proc, health and metrics: IPv4, IPv6 (::1 or [::1]) or a name (default: every interface, IPv6 and IPv4 — ::, or 0.0.0.0 on a machine without IPv6)').argParser(hostArg('--host')))
-    .addOption(new Option('--secure-serving <bool>', 'TLS on the ext_proc port (self-signed unless --cert-path)').argParser(bool('--secure-serving')).default(true))
+    .addOption(new Option('--secure-serving [bool]', 'TLS on the ext_proc port (self-signed unless --cert-path); true or false as Go reads them (1, t, TRUE, …), bare = true').argParser(bool('--secure-serving')).default(true))
     .addOption(new Option('--cert-path <dir>', 'directory with tls.crt and tls.key'));
   addPoolOptions(cmd);
   addRoutingOptions(cmd);

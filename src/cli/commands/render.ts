@@ -1,14 +1,15 @@
 import { Command, Option } from 'commander';
-import { intArg } from '../parse.js';
+import { replicasArg } from '../parse.js';
+import { MAX_RENDER_REPLICAS } from '../../deploy/render-options.js';
 
 export function registerRender(program: Command): void {
   program
     .command('render')
     .description('Write the Kubernetes manifests of a cache-aware deployment (kustomize-ready), with the scorer weights you choose')
-    .option('--name <name>', '(required) deployment name (DNS-1123)')
+    .option('--name <name>', '(required) deployment name (DNS-1035 label: lower-case letters, digits, \'-\', starting with a letter; ≤ 50 characters)')
     .option('--namespace <ns>', '(required) workload namespace (rendered with istio-injection: enabled)')
     .option('--model <model>', '(required) model to serve, e.g. Qwen/Qwen2.5-3B-Instruct')
-    .option('--replicas <n>', 'model-server replicas', intArg('--replicas', 1), 3)
+    .option('--replicas <n>', 'model-server replicas', replicasArg('--replicas', MAX_RENDER_REPLICAS, "so the HPA's maxReplicas, twice it, fits Kubernetes' int32"), 3)
     .option('--preset <name>', 'routing preset for the EPP config; the default reproduces the seed deployment this command renders (prefix 2, load 1), where serve, up and epp default to kvgate', 'seed')
     .option('--config-file <file>', 'EndpointPickerConfig YAML (instead of --preset)')
     .addOption(new Option('--accelerator <kind>', 'accelerator of the model servers').choices(['tpu-v6e', 'nvidia-h100', 'nvidia-l4']).default('tpu-v6e'))
@@ -52,6 +53,9 @@ export function registerRender(program: Command): void {
       // All missing required flags in one message (commander's requiredOption names only the first).
       const missing = ['--name', '--namespace', '--model'].filter((f) => o[f.slice(2)] === undefined);
       if (missing.length) throw new KvgateError(ErrorCode.InvalidConfig, `${missing.join(', ')}: required but not given`);
+      // An empty --output (an unset variable in -o "$DIR") wrote the manifests into the working
+      // directory and printed "wrote … to /:" and "kubectl apply -k " with no path.
+      if (o.output.trim() === '') throw new KvgateError(ErrorCode.InvalidConfig, '--output is empty: give a directory (created when absent) or - for stdout', { param: '--output' });
       if (o.output !== '-') {
         let isFile = false;
         try {
@@ -64,8 +68,19 @@ export function registerRender(program: Command): void {
       const { join } = await import('node:path');
       const { loadConfig, presetText } = await import('../../router/index.js');
       const { renderManifests, kustomization, toYaml, monitoringOptions } = await import('../../deploy/render.js');
-      // Validate the routing config before writing anything; ship it as written.
-      const checked = o.configFile ? loadConfig({ file: o.configFile }) : loadConfig({ preset: o.preset });
+      const { checkReadableFiles } = await import('../options.js');
+      // Validate the routing config before writing anything; ship it as written. Errors name the
+      // flag, as serve's and epp's do ("--config-file: cannot read x.yaml: no such file").
+      // As serve, epp and up: an explicit --preset beside --config-file was dropped without a word.
+      if (o.configFile !== undefined && given('preset')) throw new KvgateError(ErrorCode.InvalidConfig, 'give --preset or --config-file, not both', { param: '--preset' });
+      await checkReadableFiles({ '--config-file': o.configFile });
+      let checked;
+      try {
+        checked = o.configFile ? loadConfig({ file: o.configFile }) : loadConfig({ preset: o.preset });
+      } catch (err) {
+        const flag = o.configFile ? '--config-file' : '--preset';
+        throw err instanceof KvgateError ? new KvgateError(err.code, `${flag}: ${err.message}`, { param: flag }) : err;
+      }
       // The file is shipped as written, in a ConfigMap: not the place for a key.
       if (checked.upstreamApiKey !== undefined) {
         throw new KvgateError(ErrorCode.InvalidConfig, `--config-file: ${o.configFile} sets upstreamApiKey, which would be written into the EPP's ConfigMap in clear: remove it and give the EPP the key through $KVGATE_UPSTREAM_API_KEY from a Secret`, { param: '--config-file' });
@@ -127,7 +142,8 @@ export function registerRender(program: Command): void {
         write('prometheus-adapter-rule.yaml', prometheusAdapterRule(o.name, o.namespace));
         written.push('prometheus-adapter-rule.yaml');
       }
-      process.stdout.write(`wrote ${written.length} files to ${o.output}/:\n${written.map((f) => `  ${f}`).join('\n')}\napply: kubectl apply -k ${o.output}\n`);
+      // "-o manifests/" printed "manifests//:".
+      process.stdout.write(`wrote ${written.length} files to ${o.output.replace(/\/+$/, '')}/:\n${written.map((f) => `  ${f}`).join('\n')}\napply: kubectl apply -k ${o.output}\n`);
       if (o.kserve) process.stdout.write(`the EnvoyFilters go to namespace ${o.gatewayNamespace}; check afterwards: kubectl get envoyfilter -n ${o.gatewayNamespace}\n`);
     });
 }

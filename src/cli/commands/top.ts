@@ -4,7 +4,7 @@ export function registerTop(program: Command): void {
   program
     .command('top')
     .description('The live fleet dashboard in the terminal (replicas, queues, KV, hit rate, latency, decisions and their scores), from a gateway\'s or EPP\'s /dashboard/events')
-    .option('--url <url>', 'kvgate gateway, or EPP metrics port (e.g. http://127.0.0.1:9090)', 'http://127.0.0.1:8080')
+    .option('--url <url>', 'root URL of a kvgate gateway or EPP metrics port (e.g. http://127.0.0.1:9090); top adds /dashboard/events', 'http://127.0.0.1:8080')
     .option('--api-key <key>', 'API key when the gateway requires one (default: the first key of $KVGATE_API_KEYS, as `kvgate serve` reads it, else $KVGATE_API_KEY)')
     .option('--once', 'print one frame and exit (the default when stdout is not a terminal)', false)
     .action(async (o) => {
@@ -16,6 +16,12 @@ export function registerTop(program: Command): void {
         throw new KvgateError(ErrorCode.InvalidRequest, `--url "${o.url}" is not a URL (e.g. http://127.0.0.1:8080)`, { param: 'url' });
       }
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new KvgateError(ErrorCode.InvalidRequest, `--url must be http:// or https://, not ${url.protocol}`, { param: 'url' });
+      // --url is the server's root and top appends /dashboard/events: a ?query or #fragment ended
+      // up before that path ("…?x=1/dashboard/events"), and the dashboard's own address (what a
+      // browser shows) asked for /dashboard/dashboard/events.
+      if (url.search || url.hash) throw new KvgateError(ErrorCode.InvalidRequest, `--url "${o.url}" must be the server's root, without a ?query or #fragment (e.g. http://127.0.0.1:8080)`, { param: 'url' });
+      const dashboardPath = /\/dashboard(\/events|\/snapshot)?\/*$/.exec(url.pathname);
+      if (dashboardPath) throw new KvgateError(ErrorCode.InvalidRequest, `--url "${o.url}" is the dashboard's address: top adds /dashboard/events itself, give the server's root ${url.origin}${url.pathname.slice(0, dashboardPath.index)}`, { param: 'url' });
       const { runTop } = await import('../../observability/top/run-top.js');
       if (o.apiKey !== undefined && String(o.apiKey).trim() === '') throw new KvgateError(ErrorCode.InvalidRequest, '--api-key is empty (an unset variable in --api-key "$KEY"?)', { param: 'api-key' });
       // The variable `kvgate serve` reads, so one environment serves both; KVGATE_API_KEY, which

@@ -5,6 +5,7 @@ import { EXACT_INDEX_MODEL, type KvEventsView, type KvStreamStatus } from '../..
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 import { canonicalHost, hostUrl, splitHostPort } from '../../shared/host-port.js';
+import { zmqTcpPortError } from '../../shared/zmq-tcp-port.js';
 import { KvEventSubscriber, type KvEventSubscriberOptions } from './subscriber.js';
 import type { KvEventBatch } from './events.js';
 import { exactIndexSink } from './index-sink.js';
@@ -83,6 +84,8 @@ export class KvEventIntake {
   /** Binds the llm-d-layout socket when configured. Throws InvalidConfig naming `--kv-events-bind` when it cannot. */
   async start(): Promise<this> {
     if (this.o.bind && !this.bound) {
+      const badPort = zmqTcpPortError(this.o.bind);
+      if (badPort) throw new KvgateError(ErrorCode.InvalidConfig, `cannot bind --kv-events-bind ${this.o.bind}: ${badPort}`, { param: '--kv-events-bind' });
       try {
         await this.subscriber.bind(this.o.bind, { topicFilter: this.o.topicFilter, resolve: (t) => this.resolveTopic(t.address, t.dataParallelRank) });
       } catch (err) {

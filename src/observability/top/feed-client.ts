@@ -8,7 +8,19 @@ export interface FeedOptions {
   url: string;
   apiKey?: string;
   signal?: AbortSignal;
+  /**
+   * Longest wait, in ms, for the response headers and then between two chunks of the stream
+   * (default FEED_SILENCE_MS). The dashboard answers at once and sends an event every second, so
+   * a longer silence is a server that is not one (or a proxy holding the stream back).
+   */
+  silenceMs?: number;
 }
+
+/**
+ * 10 s: ten of the dashboard's one-second ticks. Without a limit, `top --once` against a server
+ * that accepted the connection and never answered waited for undici's 300 s headers timeout.
+ */
+export const FEED_SILENCE_MS = 10_000;
 
 /**
  * Reads `GET {url}/dashboard/events` (Server-Sent Events) and yields each `fleet` event, parsed.
@@ -18,15 +30,17 @@ export interface FeedOptions {
 export async function* readFleetEvents(o: FeedOptions): AsyncGenerator<FleetEvent> {
   const base = o.url.replace(/\/+$/, '');
   const target = `${base}/dashboard/events`;
+  const silence = o.silenceMs ?? FEED_SILENCE_MS;
   let res: Dispatcher.ResponseData;
   try {
     // undici's request, not fetch: fetch refuses the WHATWG "bad ports" (1, 9, 6000, 6667, …)
     // before connecting, with a bare "bad port", though a gateway may listen on any of them.
-    res = await request(target, { headers: { accept: 'text/event-stream', ...(o.apiKey ? { authorization: `Bearer ${o.apiKey}` } : {}) }, signal: o.signal });
+    res = await request(target, { headers: { accept: 'text/event-stream', ...(o.apiKey ? { authorization: `Bearer ${o.apiKey}` } : {}) }, signal: o.signal, headersTimeout: silence, bodyTimeout: silence });
   } catch (err) {
     if (o.signal?.aborted) return;
     const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
     const code = e.code ?? e.cause?.code;
+    if (code === 'UND_ERR_HEADERS_TIMEOUT') throw new KvgateError(ErrorCode.UpstreamFailed, `${target} did not answer in ${silence / 1000} s (is this a kvgate gateway or EPP metrics port?)`, { param: 'url' });
     throw new KvgateError(ErrorCode.UpstreamFailed, `cannot reach ${target}: ${code === 'ECONNREFUSED' ? 'connection refused' : (e.cause?.message ?? e.message)}`, { param: 'url' });
   }
   if (res.statusCode !== 200) {
@@ -66,6 +80,7 @@ export async function* readFleetEvents(o: FeedOptions): AsyncGenerator<FleetEven
     }
   } catch (err) {
     if (o.signal?.aborted) return;
+    if ((err as { code?: string }).code === 'UND_ERR_BODY_TIMEOUT') throw new KvgateError(ErrorCode.UpstreamFailed, `${target} sent nothing for ${silence / 1000} s (the dashboard sends an event every second)`, { param: 'url' });
     throw err;
   } finally {
     // The caller may stop after one event (top --once): close the stream, not just stop reading.

@@ -150,6 +150,11 @@ export function loadConfig(opts: { file?: string; preset?: string; text?: string
   try {
     raw = parseYaml(text);
   } catch (err) {
+    // yaml's own message for this case tells a programmer to call YAML.parseAllDocuments().
+    const e = err as { code?: string; linePos?: { line: number }[] };
+    if (e.code === 'MULTIPLE_DOCS') {
+      throw new KvgateError(ErrorCode.InvalidConfig, `${source}: more than one YAML document (a --- separator at line ${e.linePos?.[0]?.line ?? '?'}): an EndpointPickerConfig is one document; keep one per file`);
+    }
     throw new KvgateError(ErrorCode.InvalidConfig, `${source}: invalid YAML: ${(err as Error).message}`);
   }
   const config = validateConfig(raw, source);
