@@ -185,13 +185,14 @@ export class StreamProcessor {
     this.handle = h;
     if (this.requestMode === 'STREAMED') h.keepBody();
     h.schedule().then(
-      (endpoints) => {
+      () => {
         if (this.finished) return;
         this.routed = true;
         h.nextEndpoint(); // Envoy tries the list in order; the served endpoint comes back with the response
         // A sheddable request evicted for one of higher priority: Envoy ends it with our 429 (GIE's ImmediateResponse eviction).
         h.onEvict((err) => this.immediate(err));
-        const dest = endpoints.map((e) => e.id).join(',');
+        // The picker's choice only (maxNumOfEndpoints, default 1): Envoy's ORIGINAL_DST cluster reads one ip:port.
+        const dest = h.proxyDestinations.map((e) => e.id).join(',');
         this.sendDestination(dest, h, chunks);
         this.flushTrailers();
       },

@@ -104,6 +104,12 @@ export interface PickResult {
   requestId: string;
   /** Ordered: the chosen endpoint first, then fallbacks for retries. Never empty. */
   endpoints: EndpointInfo[];
+  /**
+   * How many of `endpoints`, from the first, the picker itself chose (its `maxNumOfEndpoints`,
+   * GIE's fallback count; absent = 1). An ext_proc ingress names only these to the proxy; the rest
+   * are the gateway's own failover order.
+   */
+  picked?: number;
   /** The primary profile's name. */
   profile: string;
   /** Scores of every candidate that survived the filters (for --debug-scores and tests). */

@@ -227,7 +227,7 @@ export class EndpointPicker implements Router {
     this.stats.picks++;
     const pm = ctx.prefix;
     const prefixMatch = pm ? { matchedBlocks, totalBlocks: pm.totalBlocks, blockTokens: pm.blockTokens, source: pm.source?.get(chosen.info.id) ?? 'approx' } : undefined;
-    return new ScoredPick(req.id, ordered.map((e) => e.info), this.profile.name, prefixMatch, eps, totals, clamped, this.scorerNames, pm);
+    return new ScoredPick(req.id, ordered.map((e) => e.info), this.profile.name, prefixMatch, eps, totals, clamped, this.scorerNames, pm, picked.length);
   }
 
   /**

@@ -24,6 +24,7 @@ export class ScoredPick implements PickResult {
     private readonly clamped: number[][],
     private readonly scorerNames: string[],
     private readonly prefix: CycleContext['prefix'],
+    readonly picked: number = 1,
   ) {}
 
   get scores(): EndpointScore[] {

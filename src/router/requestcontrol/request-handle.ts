@@ -118,6 +118,16 @@ export class RequestHandle implements Evictable {
     this.mutableBody = false;
   }
 
+  /**
+   * The destinations to name to a proxy (ext_proc's x-gateway-destination-endpoint): the first
+   * `picked` of the scheduled order, the picker's own choice (GIE: as many as its
+   * maxNumOfEndpoints, default 1). A plain Envoy ORIGINAL_DST cluster reads one ip:port from that
+   * header, so the gateway's longer failover order stays inside the gateway. Empty before schedule().
+   */
+  get proxyDestinations(): EndpointInfo[] {
+    return this.order.slice(0, this.pick?.picked ?? 1);
+  }
+
   /** The id to send upstream as x-request-id and echo to the client: the client's, else ours. */
   get externalId(): string {
     return this.route?.clientRequestId ?? this.id;
