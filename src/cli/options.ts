@@ -27,26 +27,37 @@ export function addRoutingOptions(cmd: Command): Command {
 export interface RoutingValues {
   preset: string;
   configFile?: string;
+  /** The EndpointPickerConfig YAML itself (epp's --config-text, as GIE's); empty = not given. */
+  configText?: string;
   chatTemplate?: string[];
   debugScores: boolean;
 }
 
-/** The one conflict rule: an explicit --preset and --config-file together are an error. */
+/**
+ * The config comes from one of an explicit --preset, --config-file and --config-text (epp only):
+ * two together are an error naming both. An empty --config-text counts as not given, as the GIE
+ * EPP reads it (cmd/epp/runner: `*configText != ""`).
+ */
 export async function resolveRouting(cmd: Command, o: RoutingValues) {
   const { loadConfig } = await import('../router/index.js');
   const { ChatTemplates } = await import('../router/prompt/chat-templates.js');
   const { KvgateError, ErrorCode } = await import('../shared/errors.js');
-  if (o.configFile && cmd.getOptionValueSource('preset') === 'cli') {
-    throw new KvgateError(ErrorCode.InvalidConfig, 'give --preset or --config-file, not both');
+  const text = o.configText ? o.configText : undefined;
+  const given = [cmd.getOptionValueSource('preset') === 'cli' ? '--preset' : undefined, o.configFile ? '--config-file' : undefined, text !== undefined ? '--config-text' : undefined].filter((f) => f !== undefined);
+  if (given.length > 1) {
+    const which = given.length === 2 ? `${given[0]} or ${given[1]}, not both` : `only one of ${given.join(', ')}`;
+    throw new KvgateError(ErrorCode.InvalidConfig, `give ${which}`, { param: given[given.length - 1] });
   }
   await checkReadableFiles({ '--config-file': o.configFile });
   let config;
   try {
-    config = loadConfig(o.configFile ? { file: o.configFile } : { preset: o.preset });
+    config = loadConfig(o.configFile ? { file: o.configFile } : text !== undefined ? { text, textSource: '--config-text' } : { preset: o.preset });
   } catch (err) {
-    // The loader names the file or preset and the path inside it; the flag it came from is said here.
-    const flag = o.configFile ? '--config-file' : '--preset';
-    throw err instanceof KvgateError ? new KvgateError(err.code, `${flag}: ${err.message}`, { param: flag }) : err;
+    // The loader names the file or preset and the path inside it; the flag it came from is said
+    // here (--config-text's errors start with it already: it is the text's source).
+    if (!(err instanceof KvgateError)) throw err;
+    const flag = o.configFile ? '--config-file' : text !== undefined ? '--config-text' : '--preset';
+    throw new KvgateError(err.code, flag === '--config-text' ? err.message : `${flag}: ${err.message}`, { param: flag });
   }
   return {
     config,

@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/router/index.js';
 import type { EndpointMetrics } from '../../src/router/api.js';
 import { EnvoyLikeClient, hv, headerOf, type Resp } from './client.js';
 import { seeded } from '../router/helpers.js';
+import { NAMING_TWO_YAML } from '../helpers/naming-two.js';
 
 const PODS = [0, 1, 2, 3].map((i) => `192.168.1.${i + 1}:8000`);
 
@@ -40,19 +41,7 @@ test('the default picker names one endpoint: an ip:port a plain ORIGINAL_DST clu
 });
 
 test('maxNumOfEndpoints: 2 names two endpoints, the picker\'s choice first (GIE\'s ordered fallback list)', async () => {
-  const text = `apiVersion: llm-d.ai/v1alpha1
-kind: EndpointPickerConfig
-plugins:
-- type: queue-scorer
-- type: max-score-picker
-  parameters: {maxNumOfEndpoints: 2}
-schedulingProfiles:
-- name: default
-  plugins:
-  - pluginRef: queue-scorer
-  - pluginRef: max-score-picker
-`;
-  const dest = await destinationWith(loadConfig({ text }));
+  const dest = await destinationWith(loadConfig({ text: NAMING_TWO_YAML }));
   const ids = dest.split(',');
   assert.equal(ids.length, 2, dest);
   assert.notEqual(ids[0], ids[1]);

@@ -7,6 +7,7 @@ import type { EndpointMetrics, EndpointState } from '../../src/router/api.js';
 import { predictedTtftScorer } from '../../src/router/plugins/scorers/predicted-ttft-scorer.js';
 import type { CycleContext, Scorer } from '../../src/router/plugins/types.js';
 import { routerWith, req } from './helpers.js';
+import { scoredEndpoint } from '../helpers/scored-endpoint.js';
 
 const shared = 'S'.repeat(64 * 200); // 200 blocks ≈ 3,200 tokens of shared prefix
 const BLOCKS = 282; // 1.5 such prefixes: one running request fills 70 % of it
@@ -65,17 +66,8 @@ test('a request of this router that ended after the scrape frees its place: the 
 
 test('time spent waiting for KV is not taken for slow prefill: the learned rate stays the engine\'s', () => {
   const scorer = predictedTtftScorer.create(predictedTtftScorer.parameters.parse({ kvAdmissionWeight: 1 }), { name: 'p' }) as Scorer;
-  /** An endpoint scraped at `atMs`: one request running in 70 % of its KV, `dispatched` tokens sent since. */
-  const endpoint = (id: string, atMs: number, o: { running: number; kv: number; dispatched: number }): EndpointState => ({
-    info: { id, host: id, port: 8000, url: '', labels: {} },
-    healthy: true,
-    inFlightRequests: 0,
-    inFlightSheddable: 0,
-    dispatchedSinceScrape: 0,
-    inFlightTokens: 0,
-    dispatchedTokensSinceScrape: o.dispatched,
-    metrics: metrics(o.running, 0, o.kv, atMs),
-  });
+  /** An endpoint scraped at `atMs`: `running` requests in `kv` of its KV, `dispatched` tokens sent since. */
+  const endpoint = (id: string, atMs: number, o: { running: number; kv: number; dispatched: number }) => scoredEndpoint(id, { ...o, atMs, kvBlocks: { numGpuBlocks: BLOCKS, blockSize: 16 } });
   const cycle = (eps: EndpointState[], promptTokens: number, nowMs: number): CycleContext => ({
     request: req({ promptTokens }),
     nowMs,

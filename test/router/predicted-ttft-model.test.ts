@@ -5,22 +5,12 @@ import { predictedTtftScorer } from '../../src/router/plugins/scorers/predicted-
 import type { CycleContext, Scorer } from '../../src/router/plugins/types.js';
 import type { EndpointState } from '../../src/router/api.js';
 import { req, seeded } from './helpers.js';
+import { scoredEndpoint, type ScoredEndpointSpec } from '../helpers/scored-endpoint.js';
 
 const NOW = 100_000;
 const make = (params: Record<string, unknown> = {}) => predictedTtftScorer.create(predictedTtftScorer.parameters.parse(params), { name: 'p' }) as Scorer;
 
-function ep(id: string, o: { queue?: number; dispatched?: number; running?: number; kv?: number } = {}): EndpointState {
-  return {
-    info: { id, host: id, port: 8000, url: '', labels: {} },
-    healthy: true,
-    inFlightRequests: 0,
-    inFlightSheddable: 0,
-    dispatchedSinceScrape: 0,
-    inFlightTokens: 0,
-    dispatchedTokensSinceScrape: o.dispatched ?? 0,
-    metrics: { waitingQueueSize: o.queue ?? 0, runningRequests: o.running ?? 0, kvCacheUsage: o.kv ?? 0, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: NOW },
-  };
-}
+const ep = (id: string, o: Omit<ScoredEndpointSpec, 'atMs'> = {}): EndpointState => scoredEndpoint(id, { ...o, atMs: NOW });
 
 function ctx(eps: EndpointState[], promptTokens: number, matched: Record<string, number> = {}, nowMs = NOW): CycleContext {
   return {

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { DURATION_HELP, countOf, hostArg, portArg, waitForSignal } from '../parse.js';
 import { formatHostPort } from '../../shared/host-port.js';
 import { addUpstreamApiKeyOption, resolveUpstreamApiKey } from '../api-key-args.js';
+import { KLOG_MAPPING_HELP, logLevelOfVerbosity, verbosityOption } from '../klog-verbosity.js';
 import { addFlowControlOptions, checkReadableFiles, addKvEventOptions, addObjectiveOptions, addPoolOptions, addRequestLimitOptions, addRoutingOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolvePool, resolveRouting } from '../options.js';
 
 /**
@@ -31,6 +32,10 @@ export function registerEpp(program: Command): void {
     .addOption(new Option('--cert-path <dir>', 'directory with tls.crt and tls.key'));
   addPoolOptions(cmd);
   addRoutingOptions(cmd);
+  // GIE's EPP flags (cmd/epp/runner): the EndpointPickerConfig given inline, and klog's verbosity.
+  cmd
+    .addOption(new Option('--config-text <yaml>', 'EndpointPickerConfig YAML given inline, instead of --config-file or --preset (as the GIE EPP\'s --config-text; empty = not given)'))
+    .addOption(verbosityOption(`log verbosity as the GIE EPP's klog -v (its default 2): ${KLOG_MAPPING_HELP}; --log-level wins over it`));
   addKvEventOptions(cmd);
   addObjectiveOptions(cmd);
   addRequestLimitOptions(cmd, 'ImmediateResponse 413');
@@ -48,7 +53,8 @@ export function registerEpp(program: Command): void {
     const upstreamApiKey = resolveUpstreamApiKey(o, process.env, routing.config);
     const pool = await resolvePool(o);
     const kv = await resolveKvEvents(o, routing.config);
-    const logger = createLogger('epp', { level: o.logLevel });
+    // As the GIE EPP's -v gives way to an explicit --zap-log-level, -v gives way to --log-level.
+    const logger = createLogger('epp', { level: o.logLevel ?? (o.v === undefined ? undefined : logLevelOfVerbosity(o.v as number)) });
     // grpc-js writes its own errors to the console ("E No address added out of total 1 resolved" before
     // kvgate's "--grpc-port: … in use"); they go to kvgate's logger instead, bind failures at debug
     // since kvgate reports them itself with the flag's name.

@@ -6,6 +6,7 @@ import { boolArg, goDurationArg, jsonArg, listValues, rangeArg, rawValues } from
 import { checkTokenizerSpec, profileArg } from '../engine-args.js';
 import { listProfiles } from '../../engine/profiles.js';
 import { apiKeyArg } from '../api-key-args.js';
+import { logLevelOfVerbosity, verbosityOption } from '../klog-verbosity.js';
 
 /** llm-d-inference-sim flags kvgate accepts without acting on them, and why (docs/sim.md lists them too). */
 const ACCEPTED_NO_EFFECT: [flags: string, why: string][] = [
@@ -129,7 +130,7 @@ export function registerSim(program: Command): void {
     .option('--no-strict-content-type', 'accept bodies whatever their Content-Type (default: strict, as vLLM: 400 unless application/json)')
     .option('--api-key <keys...>', "require one of these bearer keys on /v1, /v2, /inference and /cohere paths, as vLLM's --api-key (401 {\"error\":\"Unauthorized\"} otherwise; OPTIONS, /health, /metrics, /tokenize… stay open); space- or comma-separated, repeatable; default: $VLLM_API_KEY (one key, as vLLM), which keeps the key out of argv (any user can read argv with ps); an empty key is an error", apiKeyArg)
     .option('--log-http [bool]', 'log one line per HTTP request: method, path, status, ms (never bodies) (default: false)', boolArg('--log-http'))
-    .option('-v, --v <level>', 'log verbosity as klog levels: 1 warn, 2 info (default), 4 debug, 5 trace', intArg('--v', 0))
+    .addOption(verbosityOption('log verbosity as klog levels: 1 warn, 2 info (default), 4 debug, 5 trace'))
     .option('--legacy-metrics', 'also export the deprecated vllm:gpu_* metric names', false)
     .option('--json', 'print only one JSON line with the URL(s) when ready (nothing else on stdout: logs go to stderr)', false);
   for (const [flags, why] of ACCEPTED_NO_EFFECT) cmd.option(flags, `accepted for compatibility, no effect: ${why}`);
@@ -147,7 +148,7 @@ export function registerSim(program: Command): void {
     const hashSeed: string | undefined = fromCli('hashSeed') ? o.hashSeed : env.PYTHONHASHSEED || o.hashSeed;
     const level: number | undefined = o.v;
     // --json promises one line on stdout (a script reads it as JSON): logs go to stderr then, as with up.
-    const logger = createLogger('sim', { stderr: o.json === true, level: level === undefined ? undefined : level >= 5 ? 'trace' : level >= 4 ? 'debug' : level >= 2 ? 'info' : 'warn' });
+    const logger = createLogger('sim', { stderr: o.json === true, level: level === undefined ? undefined : logLevelOfVerbosity(level) });
 
     const kv = simKvEventTarget({ ...o, kvEventsConfig: o.kvEventsConfig as Record<string, unknown> | undefined });
     const { endpoint: kvEventsEndpoint, topic: kvEventsTopic, replayEndpoint, replayBuffer, bindHttpHost: defaultEndpoint } = kv;

@@ -122,10 +122,11 @@ function warnOnStderr(message: string): void {
  * Loads an EndpointPickerConfig from a file, a preset or text, validates it strictly and injects
  * the EPP's defaults. With nothing given, the `gie-default` preset (the EPP's built-in default:
  * queue 2, kv 2, prefix 3); the CLI's commands default to the `kvgate` preset instead.
- * Errors name the source and the path inside it. Warnings (see EffectiveConfig.warnings) go to
+ * Errors name the source and the path inside it (`textSource` names where `text` came from, e.g.
+ * the flag `--config-text`; default "config text"). Warnings (see EffectiveConfig.warnings) go to
  * `onWarning`, by default to stderr, once per process.
  */
-export function loadConfig(opts: { file?: string; preset?: string; text?: string; onWarning?: (message: string) => void } = {}): EffectiveConfig {
+export function loadConfig(opts: { file?: string; preset?: string; text?: string; textSource?: string; onWarning?: (message: string) => void } = {}): EffectiveConfig {
   if ([opts.file, opts.preset, opts.text].filter((x) => x !== undefined).length > 1) {
     throw new KvgateError(ErrorCode.InvalidConfig, 'give only one of a config file, a preset or config text');
   }
@@ -139,7 +140,7 @@ export function loadConfig(opts: { file?: string; preset?: string; text?: string
       throw new KvgateError(ErrorCode.InvalidConfig, `${opts.file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   } else if (opts.text !== undefined) {
-    source = 'config text';
+    source = opts.textSource ?? 'config text';
     text = opts.text;
   } else {
     const name = opts.preset ?? BUILT_IN_DEFAULT;
