@@ -164,8 +164,10 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
      * r running and their remaining decode times spread evenly over one request's decode time D
      * (learned from completions: first token to end), the k-th ends after about k/(r+1) × D (order
      * statistics of r uniform remainders); past r, each further request costs a whole D.
+     * `self` is 1 when the router has already counted this request in `dispatchedSinceScrape`
+     * (after its pick), so the wait is the one its scoring saw.
      */
-    const kvWaitOf = (ep: EndpointState, ctx: CycleContext, own: number, m: NonNullable<ReturnType<typeof freshMetrics>>) => {
+    const kvWaitOf = (ep: EndpointState, ctx: CycleContext, own: number, m: NonNullable<ReturnType<typeof freshMetrics>>, self: 0 | 1 = 0) => {
       const capacity = m.numGpuBlocks;
       if (!capacity || decodeMs === 0) return 0;
       const B = m.blockSize ?? ctx.prefix?.blockTokens ?? 16;
@@ -174,7 +176,7 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
       // Blocks a request in the engine holds, as the scrape saw them (shared prefixes counted once).
       const perRequest = running > 0 ? Math.max(1, (m.kvCacheUsage * capacity) / running) : Math.max(1, ctx.request.promptTokens / B);
       // Requests in the engine now: the scrape's, less those of this router that ended since, plus those it sent since.
-      const inEngine = Math.max(0, running + m.waitingQueueSize - ended.endedAfter(id, m.updatedAtMs)) + ep.dispatchedSinceScrape;
+      const inEngine = Math.max(0, running + m.waitingQueueSize - ended.endedAfter(id, m.updatedAtMs)) + Math.max(0, ep.dispatchedSinceScrape - self);
       const free = capacity - inEngine * perRequest;
       const need = own / B;
       if (need <= free) return 0;
@@ -233,7 +235,7 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
         // inFlightTokens, and its backlog now: ahead includes own.
         const tokens = aheadOf(ep, ctx);
         const m = p.kvAdmissionWeight > 0 ? freshMetrics(ep, ctx) : undefined;
-        const kvWaitMs = m ? kvWaitOf(ep, ctx, own, m) : 0;
+        const kvWaitMs = m ? kvWaitOf(ep, ctx, own, m, 1) : 0;
         pending.set(ctx.request.id, { endpointId: id, tokens, own, pickedMs: ctx.nowMs, kvWaitMs });
         if (p.externalityWeight > 0) {
           // A decaying sum: tokens per ms sent over about the last utilizationWindowMs.
