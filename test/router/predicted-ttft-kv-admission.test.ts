@@ -28,7 +28,7 @@ const withKvWait = () => loadConfig({ text: presetText('kvgate').replace('prefil
 
 /**
  * One request on the holder (picked at 10,000, first token at 10,200, 64 tokens out), which
- * teaches the scorer a decode time of 500 ms; it ends at `endMs`. At `scrapeMs` the holder reports
+ * teaches the scorer that a request holds its KV for 700 ms (pick to end); it ends at `endMs`. At `scrapeMs` the holder reports
  * one request running and one waiting (70 % of its KV in use), the other replica nothing. Then a
  * request sharing the prefix arrives.
  */
@@ -49,7 +49,7 @@ function scenario(config: ReturnType<typeof loadConfig>, endMs: number, scrapeMs
 
 test('a prefix holder whose KV is full waits for a running request to finish: an idle replica recomputing wins', () => {
   const s = scenario(withKvWait(), 10_700, 10_800);
-  assert.equal(s.chosen, s.other, 'the holder admits it only after ~half a decode (250 ms) > 200 ms of recompute');
+  assert.equal(s.chosen, s.other, 'the holder admits it only after ~half a hold (350 ms) > 200 ms of recompute');
 });
 
 test('without the KV admission wait (the kvgate preset as shipped) the same request queues on the holder', () => {
@@ -91,9 +91,10 @@ test('time spent waiting for KV is not taken for slow prefill: the learned rate 
   for (let i = 0; i < 12; i++) {
     const a = endpoint('a', t, { running: 1, kv: 0.7, dispatched: 3200 });
     const c = cycle([a], 3200, t);
-    // The wait it predicts: none until it has seen a decode; then half of one (k = 1 of r = 1),
-    // the request itself not counted twice (as one more in the engine it would predict 750 ms).
-    const wait = i === 0 ? 0 : 250;
+    // The wait it predicts: none until it has seen a request end; then half of the 900 ms a request
+    // holds its KV (400 of prefill, 500 of decode; k = 1 of r = 1), the request itself not counted
+    // twice (as one more in the engine it would predict 1,350 ms).
+    const wait = i === 0 ? 0 : 450;
     scorer.onPicked!(c, a);
     scorer.onFirstToken!(c.request.id, 'a', t + wait + 400);
     scorer.onComplete!(c.request.id, t + wait + 900, { completionTokens: 64 });
