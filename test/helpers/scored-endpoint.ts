@@ -10,6 +10,8 @@ export interface ScoredEndpointSpec {
   kv?: number;
   /** Uncached prompt tokens this router dispatched since that scrape (tokens). */
   dispatched?: number;
+  /** Requests this router dispatched since that scrape. */
+  dispatchedRequests?: number;
   /** When the scrape was taken (ms on the router's clock). */
   atMs: number;
   /** vllm:cache_config_info's num_gpu_blocks and block_size (tokens a block); unset, as a scrape without it. */
@@ -26,7 +28,7 @@ export function scoredEndpoint(id: string, o: ScoredEndpointSpec): EndpointState
     healthy: true,
     inFlightRequests: 0,
     inFlightSheddable: 0,
-    dispatchedSinceScrape: 0,
+    dispatchedSinceScrape: o.dispatchedRequests ?? 0,
     inFlightTokens: 0,
     dispatchedTokensSinceScrape: o.dispatched ?? 0,
     metrics: { waitingQueueSize: o.queue ?? 0, runningRequests: o.running ?? 0, kvCacheUsage: o.kv ?? 0, activeLoras: [], waitingLoras: [], maxLoras: 0, updatedAtMs: o.atMs, ...o.kvBlocks },

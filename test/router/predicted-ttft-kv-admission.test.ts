@@ -29,7 +29,7 @@ const withKvWait = () => loadConfig({ text: presetText('kvgate').replace('prefil
 
 /**
  * One request on the holder (picked at 10,000, first token at 10,200, 64 tokens out), which
- * teaches the scorer a decode time of 500 ms; it ends at `endMs`. At `scrapeMs` the holder reports
+ * teaches the scorer that a request holds its KV for 700 ms (pick to end); it ends at `endMs`. At `scrapeMs` the holder reports
  * one request running and one waiting (70 % of its KV in use), the other replica nothing. Then a
  * request sharing the prefix arrives.
  */
@@ -50,7 +50,7 @@ function scenario(config: ReturnType<typeof loadConfig>, endMs: number, scrapeMs
 
 test('a prefix holder whose KV is full waits for a running request to finish: an idle replica recomputing wins', () => {
   const s = scenario(withKvWait(), 10_700, 10_800);
-  assert.equal(s.chosen, s.other, 'the holder admits it only after ~half a decode (250 ms) > 200 ms of recompute');
+  assert.equal(s.chosen, s.other, 'the holder admits it only after ~half a hold (350 ms) > 200 ms of recompute');
 });
 
 test('without the KV admission wait (the kvgate preset as shipped) the same request queues on the holder', () => {
@@ -66,8 +66,11 @@ test('a request of this router that ended after the scrape frees its place: the 
 
 test('time spent waiting for KV is not taken for slow prefill: the learned rate stays the engine\'s', () => {
   const scorer = predictedTtftScorer.create(predictedTtftScorer.parameters.parse({ kvAdmissionWeight: 1 }), { name: 'p' }) as Scorer;
-  /** An endpoint scraped at `atMs`: `running` requests in `kv` of its KV, `dispatched` tokens sent since. */
-  const endpoint = (id: string, atMs: number, o: { running: number; kv: number; dispatched: number }) => scoredEndpoint(id, { ...o, atMs, kvBlocks: { numGpuBlocks: BLOCKS, blockSize: 16 } });
+  /**
+   * An endpoint scraped at `atMs`: `running` requests in `kv` of its KV, `dispatched` tokens sent
+   * since, and the request being picked counted (the router counts it before the scorer hears of its pick).
+   */
+  const endpoint = (id: string, atMs: number, o: { running: number; kv: number; dispatched: number }) => scoredEndpoint(id, { ...o, atMs, dispatchedRequests: 1, kvBlocks: { numGpuBlocks: BLOCKS, blockSize: 16 } });
   const cycle = (eps: EndpointState[], promptTokens: number, nowMs: number): CycleContext => ({
     request: req({ promptTokens }),
     nowMs,
@@ -76,21 +79,23 @@ test('time spent waiting for KV is not taken for slow prefill: the learned rate 
     allEndpoints: eps,
     prefix: { totalBlocks: Math.ceil(promptTokens / 16), blockTokens: 16, matched: new Map() },
   });
-  // The engine prefills 16 tokens/ms. Every request is 3,200 uncached tokens (200 ms of prefill)
+  // The engine prefills 8 tokens/ms (half the preset's seed rate). Every request is 3,200 uncached tokens (400 ms of prefill)
   // onto a replica whose KV holds one running request beside it; it ends 500 ms after its first token.
   let t = 100_000;
   for (let i = 0; i < 12; i++) {
     const a = endpoint('a', t, { running: 1, kv: 0.7, dispatched: 3200 });
     const c = cycle([a], 3200, t);
-    // The wait it predicts: none until it has seen a decode; then half of one (k = 1 of r = 1).
-    const wait = i === 0 ? 0 : 250;
+    // The wait it predicts: none until it has seen a request end; then half of the 900 ms a request
+    // holds its KV (400 of prefill, 500 of decode; k = 1 of r = 1), the request itself not counted
+    // twice (as one more in the engine it would predict 1,350 ms).
+    const wait = i === 0 ? 0 : 450;
     scorer.onPicked!(c, a);
-    scorer.onFirstToken!(c.request.id, 'a', t + wait + 200);
-    scorer.onComplete!(c.request.id, t + wait + 700, { completionTokens: 64 });
+    scorer.onFirstToken!(c.request.id, 'a', t + wait + 400);
+    scorer.onComplete!(c.request.id, t + wait + 900, { completionTokens: 64 });
     t += 5_000;
   }
-  // 16,000 tokens queued on an idle replica: 1,000 ms at the engine's rate.
+  // 16,000 tokens queued on an idle replica: 2,000 ms at the engine's rate.
   const b = endpoint('b', t, { running: 0, kv: 0, dispatched: 16_000 });
   const predicted = scorer.predictTtftMs!(cycle([b], 100, t), b)!;
-  assert.ok(predicted > 900 && predicted < 1100, `predicted ${predicted.toFixed(0)} ms for 16,000 tokens: the rate was learned as ${(16_000 / predicted).toFixed(1)} tokens/ms, the engine's is 16`);
+  assert.ok(predicted > 1800 && predicted < 2200, `predicted ${predicted.toFixed(0)} ms for 16,000 tokens: the rate was learned as ${(16_000 / predicted).toFixed(1)} tokens/ms, the engine's is 8`);
 });

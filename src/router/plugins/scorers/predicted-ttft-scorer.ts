@@ -88,8 +88,9 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
     // The engine's decode step time, ms, learned from completed requests' time per output token
     // (one token per step while decoding); 0 until the first sample.
     let stepMs = 0;
-    // A request's decode time (first token to end), ms, learned the same way; 0 until the first sample.
-    let decodeMs = 0;
+    // How long a request holds its KV blocks, ms: from its admission (its pick, plus the KV wait
+    // predicted for it) to its end, prefill and decode; learned the same way, 0 until the first sample.
+    let holdMs = 0;
     const ended = new RecentEnds();
     const pending = new Map<string, Pending>();
     const demand = new Map<string, Demand>();
@@ -161,26 +162,31 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
      * scrape, plus those it sent since; each holds the blocks a running one held at the scrape
      * (kv_cache_usage_perc × num_gpu_blocks / running: a prefix shared by requests counted once).
      * When the rest cannot hold this request's uncached tokens, k of them must finish first. With
-     * r running and their remaining decode times spread evenly over one request's decode time D
-     * (learned from completions: first token to end), the k-th ends after about k/(r+1) × D (order
-     * statistics of r uniform remainders); past r, each further request costs a whole D.
+     * r running and their remaining times spread evenly over the time H a request holds its blocks
+     * (learned from completions: admission to end, its prefill included — a request holds its
+     * blocks while it prefills), the k-th ends after about k/(r+1) × H (order statistics of r
+     * uniform remainders); past r, each further request costs a whole H. With H the decode time
+     * alone (first token to end), issue 12's KV-tight shape predicted 241 ms of KV wait where
+     * requests waited about twice that (seeds 1–6, p90 845 against 776 ms).
+     * `self` is 1 when the router has already counted this request in `dispatchedSinceScrape`
+     * (after its pick), so the wait is the one its scoring saw.
      */
-    const kvWaitOf = (ep: EndpointState, ctx: CycleContext, own: number, m: NonNullable<ReturnType<typeof freshMetrics>>) => {
+    const kvWaitOf = (ep: EndpointState, ctx: CycleContext, own: number, m: NonNullable<ReturnType<typeof freshMetrics>>, self: 0 | 1 = 0) => {
       const capacity = m.numGpuBlocks;
-      if (!capacity || decodeMs === 0) return 0;
+      if (!capacity || holdMs === 0) return 0;
       const B = m.blockSize ?? ctx.prefix?.blockTokens ?? 16;
       const id = ep.info.id;
       const running = m.runningRequests;
       // Blocks a request in the engine holds, as the scrape saw them (shared prefixes counted once).
       const perRequest = running > 0 ? Math.max(1, (m.kvCacheUsage * capacity) / running) : Math.max(1, ctx.request.promptTokens / B);
       // Requests in the engine now: the scrape's, less those of this router that ended since, plus those it sent since.
-      const inEngine = Math.max(0, running + m.waitingQueueSize - ended.endedAfter(id, m.updatedAtMs)) + ep.dispatchedSinceScrape;
+      const inEngine = Math.max(0, running + m.waitingQueueSize - ended.endedAfter(id, m.updatedAtMs)) + Math.max(0, ep.dispatchedSinceScrape - self);
       const free = capacity - inEngine * perRequest;
       const need = own / B;
       if (need <= free) return 0;
       const k = Math.ceil((need - free) / perRequest);
       const r = Math.max(1, Math.min(inEngine, Math.floor(capacity / perRequest)));
-      return k <= r ? (k / (r + 1)) * decodeMs : (r / (r + 1) + (k - r)) * decodeMs;
+      return k <= r ? (k / (r + 1)) * holdMs : (r / (r + 1) + (k - r)) * holdMs;
     };
     const predict = (ep: EndpointState, ctx: CycleContext, bestHit: number) => {
       const id = ep.info.id;
@@ -233,7 +239,7 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
         // inFlightTokens, and its backlog now: ahead includes own.
         const tokens = aheadOf(ep, ctx);
         const m = p.kvAdmissionWeight > 0 ? freshMetrics(ep, ctx) : undefined;
-        const kvWaitMs = m ? kvWaitOf(ep, ctx, own, m) : 0;
+        const kvWaitMs = m ? kvWaitOf(ep, ctx, own, m, 1) : 0;
         pending.set(ctx.request.id, { endpointId: id, tokens, own, pickedMs: ctx.nowMs, kvWaitMs });
         if (p.externalityWeight > 0) {
           // A decaying sum: tokens per ms sent over about the last utilizationWindowMs.
@@ -271,7 +277,8 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
         const decode = nowMs - pd.firstMs;
         const sample = decode / (out - 1);
         if (sample > 0) stepMs = stepMs === 0 ? sample : stepMs + p.learningRate * (sample - stepMs);
-        if (decode > 0) decodeMs = decodeMs === 0 ? decode : decodeMs + p.learningRate * (decode - decodeMs);
+        const hold = nowMs - pd.pickedMs - pd.kvWaitMs;
+        if (hold > 0) holdMs = holdMs === 0 ? hold : holdMs + p.learningRate * (hold - holdMs);
       },
       predictTtftMs(ctx, ep) {
         const m = freshMetrics(ep, ctx);
