@@ -4,6 +4,7 @@ import { pydanticFloat } from '../shared/pydantic-float.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import type { ChatMessage, Tokenizer } from '../engine/types.js';
 import { messageText, renderChatML } from '../engine/index.js';
+import { checkContentPart } from './content-parts.js';
 
 /** One prompt of a request, tokenized once. */
 export interface PromptInput {
@@ -139,10 +140,10 @@ function checkMessages(messages: unknown): ChatMessage[] {
     }
     const c: unknown = (m as ChatMessage).content;
     // As the OpenAI API: a string, null/absent (an assistant turn with tool calls), or content parts.
-    const part = (p: unknown) => !!p && typeof p === 'object' && typeof (p as { type?: unknown }).type === 'string' && ((p as { type: string }).type !== 'text' || typeof (p as { text?: unknown }).text === 'string');
-    if (!(c === undefined || c === null || typeof c === 'string' || (Array.isArray(c) && c.every(part)))) {
+    if (!(c === undefined || c === null || typeof c === 'string' || Array.isArray(c))) {
       throw bad(`messages[${i}].content must be a string or an array of content parts`, 'messages');
     }
+    if (Array.isArray(c)) for (const [j, p] of c.entries()) checkContentPart(p, `messages[${i}].content[${j}]`);
   }
   return messages as ChatMessage[];
 }

@@ -29,6 +29,11 @@ const cases: [string, string, string, string | undefined, number, RegExp, string
   ['unknown model', 'POST', '/v1/chat/completions', JSON.stringify({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }), 404, /does not exist/, 'model'],
   ['messages not an array', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: 'hi' }), 400, /messages/, 'messages'],
   ['a message content that is neither text nor content parts', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: { text: 'hi' } }] }), 400, /messages\[0\]\.content/, 'messages'],
+  // vLLM's chat parser (chat_utils.py) refuses a content part it has no parser for, naming the type.
+  ['a content part of an unknown type', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'weird', x: 1 }] }] }), 400, /^Unsupported chat content part type: 'weird'\. Supported types: audio_embeds, .*, video_url\.$/, 'type'],
+  ['a content part of an unknown type on /tokenize', 'POST', '/tokenize', JSON.stringify({ messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'f' } }] }] }), 400, /Unsupported chat content part type: 'file'/, 'type'],
+  ['a content part whose type is not a string', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: [{ type: 5, text: 'a' }] }] }), 400, /Invalid 'type' field in multimodal part/, 'type'],
+  ['a content part with no type and no media key', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: [{ text: 'a' }] }] }), 400, /Missing 'type' field in multimodal part/, 'type'],
   ['a negative max_tokens', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', max_tokens: -1 }), 400, /max_tokens/, 'max_tokens'],
   ['a stream pydantic cannot read as a bool', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', stream: 'maybe' }), 400, /stream must be a boolean/, 'stream'],
   ['a prompt longer than max_model_len', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'word '.repeat(400) }), 400, /maximum context length is 256 tokens/, 'prompt'],
@@ -106,6 +111,19 @@ test('/tokenize and /detokenize take no model (the served one), the served name,
     const d = await call('POST', '/detokenize', JSON.stringify({ model, tokens: t.json.tokens }));
     assert.equal(d.status, 200);
     assert.equal(typeof d.json.prompt, 'string'); // the estimate tokenizer's ids are hashes: no round trip to the text
+  }
+});
+
+test('content parts vLLM accepts: plain strings (text), typed text and media parts, a typeless image_url', async () => {
+  const parts = (content: unknown) => call('POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content }], max_tokens: 1 }));
+  const asText = await parts('hello there');
+  const asStrings = await parts(['hello there']);
+  assert.equal(asStrings.status, 200, JSON.stringify(asStrings.json));
+  // A string part is text: the same prompt as the same text sent as a string.
+  assert.equal(asStrings.json.usage.prompt_tokens, asText.json.usage.prompt_tokens);
+  for (const content of [[{ type: 'text', text: 'a' }, { type: 'image_url', image_url: { url: 'http://x/a.png' } }], [{ image_url: 'http://x/a.png' }], [{ type: 'input_text', text: 'a' }, 'b']]) {
+    const r = await parts(content);
+    assert.equal(r.status, 200, JSON.stringify(content));
   }
 });
 
