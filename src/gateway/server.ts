@@ -113,6 +113,8 @@ const INFERENCE_PATHS = new Set(['/v1/completions', '/v1/chat/completions']);
 // Model-routed endpoints of vLLM without prefix-cache routing: sent to an endpoint serving the
 // body's model (embeddings, scores, reranking, classification: pooling models, which vLLM serves
 // without the generation path; these answered 404 "no route" through the gateway before).
+/** Where vLLM's request types leave `model` optional (TokenizeRequest, DetokenizeRequest): without one, any ready endpoint answers. */
+const MODEL_OPTIONAL_PATHS = new Set(['/tokenize', '/detokenize']);
 const MODEL_ROUTED_PATHS = new Set(['/tokenize', '/detokenize', '/v1/embeddings', '/pooling', '/classify', '/score', '/v1/score', '/rerank', '/v1/rerank', '/v2/rerank']);
 const HEALTH_PATHS = new Set(['/health', '/ready']);
 // How often Node checks its connections' header and request timeouts (its default, 30 s, would let
@@ -421,9 +423,15 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
   /**
    * /tokenize, /detokenize, /v1/embeddings: to a ready endpoint that serves the body's model;
-   * /version: to any ready endpoint. Failed over like inference requests (utility-attempts.ts);
+   * /version, and /tokenize or /detokenize without a model (vLLM's protocol makes it optional
+   * there: the server's own model): to any ready endpoint. Failed over like inference requests (utility-attempts.ts);
    * a client that goes away aborts the upstream request.
    */
+  function anyReadyEndpoints(): EndpointInfo[] {
+    director.routeHeaderOnly(undefined, random); // throws the usual error when no endpoint is ready
+    return ds.list().filter((e) => e.healthy).map((e) => e.info);
+  }
+
   async function handleUtility(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     let body: Buffer | undefined;
     let endpoints: EndpointInfo[];
@@ -435,11 +443,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       assertJsonDepth(body);
       const model = parseJsonBody(body).model;
       if (model !== undefined && model !== null && typeof model !== 'string') throw new KvgateError(ErrorCode.InvalidRequest, 'model must be a string', { param: 'model' });
-      if (typeof model !== 'string' || !model) throw new KvgateError(ErrorCode.MissingModel, 'model not found in request body', { param: 'model' });
-      endpoints = director.candidates(model).map((c) => c.info);
+      if (typeof model === 'string' && model) endpoints = director.candidates(model).map((c) => c.info);
+      else if (MODEL_OPTIONAL_PATHS.has(path)) endpoints = anyReadyEndpoints();
+      else throw new KvgateError(ErrorCode.MissingModel, 'model not found in request body', { param: 'model' });
     } else {
-      director.routeHeaderOnly(undefined, random); // throws the usual error when no endpoint is ready
-      endpoints = ds.list().filter((e) => e.healthy).map((e) => e.info);
+      endpoints = anyReadyEndpoints();
     }
     const requestId = req.headers['x-request-id']?.toString() ?? `kvgate-${Date.now().toString(36)}`;
     const headers = upstreamHeaders(req.headers, requestId, body?.length ?? 0);

@@ -53,6 +53,21 @@ test('/tokenize and /version are served through the gateway, routed to a replica
   assert.equal(typeof ((await v.json()) as { version?: unknown }).version, 'string');
 });
 
+test('/tokenize and /detokenize without a model (optional in vLLM\'s protocol, as on kvgate sim) go to a ready replica, not a 400', async () => {
+  for (const model of [undefined, null, '']) {
+    const t = await post(`${env.gateway.url}/tokenize`, { model, prompt: 'abcdefgh' });
+    assert.equal(t.status, 200, t.text);
+    assert.ok(env.fleet.replicas.some((r) => t.headers.get('x-gateway-destination-endpoint-served') === `127.0.0.1:${r.port}`));
+    const d = await post(`${env.gateway.url}/detokenize`, { model, tokens: t.json.tokens });
+    assert.equal(d.status, 200, d.text);
+    assert.equal(typeof d.json.prompt, 'string');
+  }
+  // Where the gateway does need a model to pick a replica, it still says so.
+  const e = await post(`${env.gateway.url}/v1/embeddings`, { input: 'x' });
+  assert.equal(e.status, 400);
+  assert.equal(e.json.error.param, 'model');
+});
+
 test('/v1/embeddings goes through the gateway to a replica serving the model (official openai client); an unknown model is 404', async () => {
   const client = new OpenAI({ baseURL: `${env.gateway.url}/v1`, apiKey: 'x' });
   const e = await client.embeddings.create({ model: MODEL, input: ['one text', 'another'] });
