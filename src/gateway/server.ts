@@ -113,6 +113,11 @@ const INFERENCE_PATHS = new Set(['/v1/completions', '/v1/chat/completions']);
 // Model-routed endpoints of vLLM without prefix-cache routing: sent to an endpoint serving the
 // body's model (embeddings, scores, reranking, classification: pooling models, which vLLM serves
 // without the generation path; these answered 404 "no route" through the gateway before).
+/** A 405 with the `Allow` header HTTP requires of it (RFC 9110 §15.5.6), as vLLM's FastAPI sends it. */
+function methodNotAllowed(method: string, path: string, allow: string): KvgateError {
+  return new KvgateError(ErrorCode.MethodNotAllowed, `method ${method} is not allowed on ${path}`, { headers: { allow } });
+}
+
 /** Where vLLM's request types leave `model` optional (TokenizeRequest, DetokenizeRequest): without one, any ready endpoint answers. */
 const MODEL_OPTIONAL_PATHS = new Set(['/tokenize', '/detokenize']);
 const MODEL_ROUTED_PATHS = new Set(['/tokenize', '/detokenize', '/v1/embeddings', '/pooling', '/classify', '/score', '/v1/score', '/rerank', '/v1/rerank', '/v2/rerank']);
@@ -523,16 +528,17 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         throw new KvgateError(ErrorCode.Unauthorized, 'Incorrect API key provided.', { headers: { 'www-authenticate': 'Bearer' } });
       }
       if (path === '/v1/models') {
-        if (method !== 'GET') throw new KvgateError(ErrorCode.MethodNotAllowed, `method ${method} is not allowed on ${path}`);
+        if (method !== 'GET') throw methodNotAllowed(method, path, 'GET');
         return sendJson(res, 200, { object: 'list', data: director.servedModels() });
       }
       if (INFERENCE_PATHS.has(path)) {
-        if (method !== 'POST') throw new KvgateError(ErrorCode.MethodNotAllowed, `method ${method} is not allowed on ${path}`);
+        if (method !== 'POST') throw methodNotAllowed(method, path, 'POST');
         handleInference(req, res, path).catch(fail);
         return;
       }
       if (MODEL_ROUTED_PATHS.has(path) || path === '/version') {
-        if (method !== (path === '/version' ? 'GET' : 'POST')) throw new KvgateError(ErrorCode.MethodNotAllowed, `method ${method} is not allowed on ${path}`);
+        const allowed = path === '/version' ? 'GET' : 'POST';
+        if (method !== allowed) throw methodNotAllowed(method, path, allowed);
         handleUtility(req, res, path).catch(fail);
         return;
       }
