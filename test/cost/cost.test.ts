@@ -55,6 +55,25 @@ test('kvgate cost: bad input names the flag and exits 1', async () => {
   assert.match(missing.stderr, /--from-bench \/nonexistent\.json/);
 });
 
+test('cost --from-bench with JSON that is not an object names the file, not a TypeError; an unbounded number flag says ">= 0", not "[0, Infinity]"', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-cost-'));
+  for (const text of ['null', '[1, 2]', '42']) {
+    const file = join(dir, 'r.json');
+    writeFileSync(file, text);
+    const r = await runKvgate(['cost', '--hourly', '5', '--from-bench', file]);
+    assert.equal(r.code, 1, text);
+    assert.match(r.stderr, /^kvgate: --from-bench .*r\.json: not a kvgate bench report \(a JSON object with throughput_rps\)$/m, text);
+    assert.doesNotMatch(r.stderr, /Cannot read properties/);
+  }
+  // "Infinity" was refused with "must be a number in [0, Infinity]": the range seemed to allow it.
+  const inf = await runKvgate(['cost', '--hourly', 'Infinity']);
+  assert.equal(inf.code, 1);
+  assert.match(inf.stderr, /--hourly must be a finite number >= 0 \(got "Infinity"\)/);
+});
+
 test('cost --from-bench rounds req/s for people in the table and keeps the full value in --json', async () => {
   const { mkdtempSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');

@@ -47,6 +47,10 @@ export function registerCost(program: Command): void {
         } catch (err) {
           throw new KvgateError(ErrorCode.InvalidConfig, `--from-bench ${o.fromBench}: ${(err as Error).message}`);
         }
+        // JSON that is no object (null, a list, a number) is not a report: say so rather than a TypeError.
+        if (report === null || typeof report !== 'object' || Array.isArray(report)) {
+          throw new KvgateError(ErrorCode.InvalidConfig, `--from-bench ${o.fromBench}: not a kvgate bench report (a JSON object with throughput_rps)`, { param: '--from-bench' });
+        }
         const s = report.summary ?? report;
         if (typeof s.throughput_rps !== 'number') throw new KvgateError(ErrorCode.InvalidConfig, `--from-bench ${o.fromBench}: no numeric throughput_rps`);
         throughput = s.throughput_rps;
