@@ -5,6 +5,8 @@ import { KvgateError, ErrorCode } from '../shared/errors.js';
 import type { ChatMessage, Tokenizer } from '../engine/types.js';
 import { messageText, renderChatML } from '../engine/index.js';
 import { checkContentPart } from './content-parts.js';
+import { checkToolFields } from './tool-fields.js';
+import { checkSeedRange } from './seed-range.js';
 
 /** One prompt of a request, tokenized once. */
 export interface PromptInput {
@@ -329,6 +331,7 @@ export function parseCompletionRequest(
     throw bad('Cannot set both `continue_final_message` and `add_generation_prompt` to True.', 'continue_final_message');
   }
   checkResponseFormat(body.response_format);
+  if (kind === 'chat') checkToolFields(body);
 
   const echo = optionalBool(body, 'echo');
   let prompts: PromptInput[];
@@ -389,7 +392,9 @@ export function parseCompletionRequest(
   const includeUsage = streamOptions ? streamOption('include_usage') ?? true : false;
   const continuousUsage = streamOption('continuous_usage_stats') === true && includeUsage;
 
-  const seed = optionalInt(body, 'seed') ?? undefined;
+  const seedRaw = optionalInt(body, 'seed');
+  checkSeedRange(seedRaw);
+  const seed = seedRaw ?? undefined;
   const cht = body.cache_hit_threshold;
   let cacheHitThreshold: number | null = null;
   if (cht !== undefined && cht !== null) {

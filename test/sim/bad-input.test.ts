@@ -34,6 +34,12 @@ const cases: [string, string, string, string | undefined, number, RegExp, string
   ['a content part of an unknown type on /tokenize', 'POST', '/tokenize', JSON.stringify({ messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'f' } }] }] }), 400, /Unsupported chat content part type: 'file'/, 'type'],
   ['a content part whose type is not a string', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: [{ type: 5, text: 'a' }] }] }), 400, /Invalid 'type' field in multimodal part/, 'type'],
   ['a content part with no type and no media key', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: [{ text: 'a' }] }] }), 400, /Missing 'type' field in multimodal part/, 'type'],
+  // vLLM's check_tool_usage (protocol.py) and its seed bounds (torch.long's range).
+  ['tool_choice without tools', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x' }], tool_choice: 'required' }), 400, /^When using `tool_choice`, `tools` must be set\.$/, 'tool_choice'],
+  ['a tool_choice vLLM does not know', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x' }], tools: [], tool_choice: 'always' }), 400, /Invalid value for `tool_choice`: always! Only named tools, "none", "auto" or "required" are supported\./, 'tool_choice'],
+  ['tools that are not a list', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x' }], tools: 5 }), 400, /tools must be a list/, 'tools'],
+  ['a seed beyond a 64-bit integer', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', seed: 1e30 }), 400, /seed must be a 64-bit integer/, 'seed'],
+  ['a seed below a 64-bit integer', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', seed: '-9223372036854775809000' }), 400, /seed must be a 64-bit integer/, 'seed'],
   ['a negative max_tokens', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', max_tokens: -1 }), 400, /max_tokens/, 'max_tokens'],
   ['a stream pydantic cannot read as a bool', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', stream: 'maybe' }), 400, /stream must be a boolean/, 'stream'],
   ['a prompt longer than max_model_len', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'word '.repeat(400) }), 400, /maximum context length is 256 tokens/, 'prompt'],
@@ -127,8 +133,16 @@ test('content parts vLLM accepts: plain strings (text), typed text and media par
   }
 });
 
+test('tool fields vLLM takes still pass: tools with auto, required, none or a named tool; tool_choice none or null without tools', async () => {
+  const tools = [{ type: 'function', function: { name: 'f', parameters: {} } }];
+  for (const extra of [{ tools }, { tools, tool_choice: 'auto' }, { tools, tool_choice: 'required' }, { tools, tool_choice: { type: 'function', function: { name: 'f' } } }, { tool_choice: 'none' }, { tool_choice: null }, { tools: null }]) {
+    const r = await call('POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x' }], max_tokens: 1, ...extra }));
+    assert.equal(r.status, 200, JSON.stringify(extra));
+  }
+});
+
 test('valid sampling extras still pass: top_k -1/0/40, min_tokens <= max_tokens, logit_bias by token id, user', async () => {
-  for (const extra of [{ top_k: -1 }, { top_k: 0 }, { top_k: 40 }, { min_tokens: 2, max_tokens: 2 }, { logit_bias: { '42': -100, '7': 3.5 } }, { user: 'u-1' }, { truncate_prompt_tokens: -1 }]) {
+  for (const extra of [{ top_k: -1 }, { top_k: 0 }, { top_k: 40 }, { min_tokens: 2, max_tokens: 2 }, { logit_bias: { '42': -100, '7': 3.5 } }, { user: 'u-1' }, { truncate_prompt_tokens: -1 }, { seed: -1 }, { seed: 2 ** 62 }]) {
     const r = await call('POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', max_tokens: 2, ...extra }));
     assert.equal(r.status, 200, JSON.stringify(extra));
   }
