@@ -136,6 +136,23 @@ test('--hourly is the total: --nodes, --pricing or --cluster-fee beside it is an
   assert.equal(JSON.parse(ok.stdout).rows[0].hourly_usd, 3);
 });
 
+test('--nodes, --pricing or --cluster-fee with only a --scenario (no --accelerator to price) is an error, not ignored; an empty --accelerator or --prices names its flag', async () => {
+  for (const extra of [['--nodes', '2'], ['--pricing', '3y'], ['--cluster-fee']]) {
+    const r = await runKvgate(['cost', '--scenario', 'seed-pattern1', ...extra]);
+    assert.equal(r.code, 1, `${extra.join(' ')}: ${r.stdout}`);
+    assert.match(r.stderr, new RegExp(`^kvgate: ${extra[0]} price an --accelerator from the price file, and none is given`, 'm'));
+  }
+  for (const flag of ['--accelerator', '--prices']) {
+    const r = await runKvgate(['cost', '--hourly', '5', flag, '']);
+    assert.equal(r.code, 1, flag);
+    assert.match(r.stderr, new RegExp(`^kvgate: ${flag} is empty \\(an unset variable\\?\\)`, 'm'));
+  }
+  // With an --accelerator beside the scenario they price it, as before.
+  const ok = await runKvgate(['cost', '--scenario', 'seed-pattern1', '--accelerator', 'tpu-v6e', '--nodes', '2', '--json']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(cents(JSON.parse(ok.stdout).rows[1].hourly_usd), 21.6);
+});
+
 test('cost --from-bench with --throughput (or with --output-tokens-per-request when the report has tokens) is an error naming both', async () => {
   const { mkdtempSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
