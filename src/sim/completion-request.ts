@@ -146,6 +146,10 @@ function checkMessages(messages: unknown): ChatMessage[] {
       throw bad(`messages[${i}].content must be a string or an array of content parts`, 'messages');
     }
     if (Array.isArray(c)) for (const [j, p] of c.entries()) checkContentPart(p, `messages[${i}].content[${j}]`);
+    // vLLM's message types (ChatCompletionMessageParam): `name` is a string, `tool_calls` a list.
+    const { name, tool_calls: calls } = m as { name?: unknown; tool_calls?: unknown };
+    if (name !== undefined && name !== null && typeof name !== 'string') throw bad(`messages[${i}].name must be a string`, 'messages');
+    if (calls !== undefined && calls !== null && !Array.isArray(calls)) throw bad(`messages[${i}].tool_calls must be a list`, 'messages');
   }
   return messages as ChatMessage[];
 }
