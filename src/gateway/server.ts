@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import { Gauge } from 'prom-client';
 import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { AddressInfo, Socket } from 'node:net';
 import type { EndpointInfo } from '../router/api.js';
@@ -454,7 +455,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     } else {
       endpoints = anyReadyEndpoints();
     }
-    const requestId = req.headers['x-request-id']?.toString() ?? `kvgate-${Date.now().toString(36)}`;
+    // A fresh id per request, as vLLM makes its own (random_uuid): a millisecond clock gave two
+    // requests of the same millisecond one id, and vLLM names engine requests after X-Request-Id.
+    const requestId = req.headers['x-request-id']?.toString() ?? `kvgate-${randomUUID()}`;
     const headers = upstreamHeaders(req.headers, requestId, body?.length ?? 0);
     if (!body) delete headers['content-length'];
     const gone = new AbortController();

@@ -68,6 +68,26 @@ test('/tokenize and /detokenize without a model (optional in vLLM\'s protocol, a
   assert.equal(e.json.error.param, 'model');
 });
 
+test('utility requests without an x-request-id get distinct ids, also two in the same millisecond', async () => {
+  // vLLM names engine requests after X-Request-Id (embd-<id>-<i>), so two requests sharing an id
+  // can collide upstream. The clock is held still to make "the same millisecond" certain.
+  const now = Date.now;
+  const frozen = now();
+  Date.now = () => frozen;
+  try {
+    const ids = new Set<string | null>();
+    for (let i = 0; i < 3; i++) {
+      const r = await post(`${env.gateway.url}/v1/embeddings`, { model: MODEL, input: 'x' });
+      assert.equal(r.status, 200, r.text);
+      ids.add(r.headers.get('x-request-id'));
+    }
+    assert.ok(!ids.has(null));
+    assert.equal(ids.size, 3, [...ids].join(', '));
+  } finally {
+    Date.now = now;
+  }
+});
+
 test('/v1/embeddings goes through the gateway to a replica serving the model (official openai client); an unknown model is 404', async () => {
   const client = new OpenAI({ baseURL: `${env.gateway.url}/v1`, apiKey: 'x' });
   const e = await client.embeddings.create({ model: MODEL, input: ['one text', 'another'] });
