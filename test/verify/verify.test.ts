@@ -168,3 +168,17 @@ test('verify refuses flags it would not use, and an empty --model, naming them b
     server.close();
   }
 });
+
+test('verify --url must be a base URL: a ?query, a #fragment or a port past 65535 is an error naming it, before any request', async () => {
+  for (const [url, message] of [
+    ['http://127.0.0.1:9/?x=1', /--url "http:\/\/127\.0\.0\.1:9\/\?x=1" must be a base URL without a \?query or #fragment/],
+    ['http://127.0.0.1:9#top', /must be a base URL without a \?query or #fragment/],
+    ['http://127.0.0.1:99999', /--url "http:\/\/127\.0\.0\.1:99999" is not a valid URL/],
+    ['http://', /--url "http:\/\/" is not a valid URL/],
+  ] as const) {
+    const r = await runKvgate(['verify', '--url', url]);
+    assert.equal(r.code, 1, url);
+    assert.match(r.stderr, message, url);
+    assert.equal(r.stdout, '', `${url}: no table`);
+  }
+});

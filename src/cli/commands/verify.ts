@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { clientApiKeyArg } from '../api-key-args.js';
 import { intArg, numberArg, durationOption, DURATION_HELP, refuseOverridden } from '../parse.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
+import { parseBaseUrl } from '../base-url.js';
 
 /** Flags of the seed's test-cache-routing.sh that name a kvgate option differently. */
 function alias(cmd: Command, o: Record<string, unknown>, seedFlag: string, kvgateFlag: string, key: string, aliasKey: string): void {
@@ -62,8 +63,7 @@ export function registerVerify(program: Command): void {
         rows = await verifyOperators({ kubeconfig: o.kubeconfig });
       } else {
         if (!o.url) throw new KvgateError(ErrorCode.InvalidConfig, '--url is required (or --operators-only)');
-        const url = String(o.url).replace(/\/+$/, '');
-        if (!/^https?:\/\//.test(url)) throw new KvgateError(ErrorCode.InvalidConfig, `--url must start with http:// or https:// (got "${o.url}")`);
+        const url = parseBaseUrl(String(o.url));
         if (o.prompt !== undefined && String(o.prompt).trim() === '') throw new KvgateError(ErrorCode.InvalidConfig, '--prompt must not be empty');
         const { Verifier } = await import('../../verify/checks.js');
         target = url;
