@@ -129,10 +129,12 @@ export function portArg(name: string, min = 0) {
   };
 }
 
+/** A finite number in [min, max]; with no upper bound the message says ">= min", not "[min, Infinity]" (which read as if Infinity were allowed). */
 export function numberArg(name: string, min = 0, max = Infinity) {
+  const range = max === Infinity ? `a finite number >= ${min}` : `a number in [${min}, ${max}]`;
   return (v: string): number => {
     const n = Number(v);
-    if (blank(v) || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}] (got "${v}")`);
+    if (blank(v) || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be ${range} (got "${v}")`);
     return n;
   };
 }

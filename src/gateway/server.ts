@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import { Gauge } from 'prom-client';
 import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { AddressInfo, Socket } from 'node:net';
 import type { EndpointInfo } from '../router/api.js';
@@ -113,6 +114,13 @@ const INFERENCE_PATHS = new Set(['/v1/completions', '/v1/chat/completions']);
 // Model-routed endpoints of vLLM without prefix-cache routing: sent to an endpoint serving the
 // body's model (embeddings, scores, reranking, classification: pooling models, which vLLM serves
 // without the generation path; these answered 404 "no route" through the gateway before).
+/** A 405 with the `Allow` header HTTP requires of it (RFC 9110 §15.5.6), as vLLM's FastAPI sends it. */
+function methodNotAllowed(method: string, path: string, allow: string): KvgateError {
+  return new KvgateError(ErrorCode.MethodNotAllowed, `method ${method} is not allowed on ${path}`, { headers: { allow } });
+}
+
+/** Where vLLM's request types leave `model` optional (TokenizeRequest, DetokenizeRequest): without one, any ready endpoint answers. */
+const MODEL_OPTIONAL_PATHS = new Set(['/tokenize', '/detokenize']);
 const MODEL_ROUTED_PATHS = new Set(['/tokenize', '/detokenize', '/v1/embeddings', '/pooling', '/classify', '/score', '/v1/score', '/rerank', '/v1/rerank', '/v2/rerank']);
 const HEALTH_PATHS = new Set(['/health', '/ready']);
 // How often Node checks its connections' header and request timeouts (its default, 30 s, would let
@@ -421,9 +429,15 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
   /**
    * /tokenize, /detokenize, /v1/embeddings: to a ready endpoint that serves the body's model;
-   * /version: to any ready endpoint. Failed over like inference requests (utility-attempts.ts);
+   * /version, and /tokenize or /detokenize without a model (vLLM's protocol makes it optional
+   * there: the server's own model): to any ready endpoint. Failed over like inference requests (utility-attempts.ts);
    * a client that goes away aborts the upstream request.
    */
+  function anyReadyEndpoints(): EndpointInfo[] {
+    director.routeHeaderOnly(undefined, random); // throws the usual error when no endpoint is ready
+    return ds.list().filter((e) => e.healthy).map((e) => e.info);
+  }
+
   async function handleUtility(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     let body: Buffer | undefined;
     let endpoints: EndpointInfo[];
@@ -435,13 +449,15 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       assertJsonDepth(body);
       const model = parseJsonBody(body).model;
       if (model !== undefined && model !== null && typeof model !== 'string') throw new KvgateError(ErrorCode.InvalidRequest, 'model must be a string', { param: 'model' });
-      if (typeof model !== 'string' || !model) throw new KvgateError(ErrorCode.MissingModel, 'model not found in request body', { param: 'model' });
-      endpoints = director.candidates(model).map((c) => c.info);
+      if (typeof model === 'string' && model) endpoints = director.candidates(model).map((c) => c.info);
+      else if (MODEL_OPTIONAL_PATHS.has(path)) endpoints = anyReadyEndpoints();
+      else throw new KvgateError(ErrorCode.MissingModel, 'model not found in request body', { param: 'model' });
     } else {
-      director.routeHeaderOnly(undefined, random); // throws the usual error when no endpoint is ready
-      endpoints = ds.list().filter((e) => e.healthy).map((e) => e.info);
+      endpoints = anyReadyEndpoints();
     }
-    const requestId = req.headers['x-request-id']?.toString() ?? `kvgate-${Date.now().toString(36)}`;
+    // A fresh id per request, as vLLM makes its own (random_uuid): a millisecond clock gave two
+    // requests of the same millisecond one id, and vLLM names engine requests after X-Request-Id.
+    const requestId = req.headers['x-request-id']?.toString() ?? `kvgate-${randomUUID()}`;
     const headers = upstreamHeaders(req.headers, requestId, body?.length ?? 0);
     if (!body) delete headers['content-length'];
     const gone = new AbortController();
@@ -515,16 +531,17 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         throw new KvgateError(ErrorCode.Unauthorized, 'Incorrect API key provided.', { headers: { 'www-authenticate': 'Bearer' } });
       }
       if (path === '/v1/models') {
-        if (method !== 'GET') throw new KvgateError(ErrorCode.MethodNotAllowed, `method ${method} is not allowed on ${path}`);
+        if (method !== 'GET') throw methodNotAllowed(method, path, 'GET');
         return sendJson(res, 200, { object: 'list', data: director.servedModels() });
       }
       if (INFERENCE_PATHS.has(path)) {
-        if (method !== 'POST') throw new KvgateError(ErrorCode.MethodNotAllowed, `method ${method} is not allowed on ${path}`);
+        if (method !== 'POST') throw methodNotAllowed(method, path, 'POST');
         handleInference(req, res, path).catch(fail);
         return;
       }
       if (MODEL_ROUTED_PATHS.has(path) || path === '/version') {
-        if (method !== (path === '/version' ? 'GET' : 'POST')) throw new KvgateError(ErrorCode.MethodNotAllowed, `method ${method} is not allowed on ${path}`);
+        const allowed = path === '/version' ? 'GET' : 'POST';
+        if (method !== allowed) throw methodNotAllowed(method, path, allowed);
         handleUtility(req, res, path).catch(fail);
         return;
       }

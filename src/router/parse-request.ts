@@ -39,9 +39,12 @@ export function assertJsonContentType(contentType: string | undefined): void {
   if (contentType === 'application/json') return; // what nearly every client sends: no string work per request
   const media = (contentType ?? '').split(';', 1)[0].trim().toLowerCase();
   if (media !== 'application/json') {
-    throw new KvgateError(ErrorCode.InvalidRequest, "Unsupported Media Type: Only 'application/json' is allowed");
+    throw new KvgateError(ErrorCode.InvalidRequest, "Unsupported Media Type: Only 'application/json' is allowed", { param: 'content-type' });
   }
 }
+
+/** The shape errors below are worded as kvgate sim words them (src/sim/completion-request.ts), so a client gets the same body through the gateway as from a replica. */
+const PROMPT_SHAPE = 'prompt must be a string, a list of strings, a list of token ids or a list of token-id lists';
 
 /**
  * The text prefix affinity is computed over: for chat, the rendered conversation (the model's
@@ -52,11 +55,11 @@ export function assertJsonContentType(contentType: string | undefined): void {
 function promptText(api: RouteRequest['api'], obj: Record<string, unknown>, templates: ChatTemplates, model: string): string {
   if (api === 'chat') {
     const messages = obj.messages;
-    if (!Array.isArray(messages)) throw new KvgateError(ErrorCode.InvalidRequest, 'messages must be an array', { param: 'messages' });
+    if (!Array.isArray(messages)) throw new KvgateError(ErrorCode.InvalidRequest, 'messages must be a non-empty array', { param: 'messages' });
     for (let i = 0; i < messages.length; i++) {
       const m: unknown = messages[i];
-      if (m === null || typeof m !== 'object' || Array.isArray(m)) {
-        throw new KvgateError(ErrorCode.InvalidRequest, `messages[${i}] must be an object`, { param: 'messages' });
+      if (m === null || typeof m !== 'object' || Array.isArray(m) || typeof (m as { role?: unknown }).role !== 'string') {
+        throw new KvgateError(ErrorCode.InvalidRequest, `messages[${i}] must be an object with a string role`, { param: 'messages' });
       }
     }
     return templates.render(model, messages as ChatMessageLike[], obj.tools);
@@ -70,9 +73,9 @@ function promptText(api: RouteRequest['api'], obj: Record<string, unknown>, temp
       if (typeof first === 'string') return first;
       if (typeof first === 'number') return JSON.stringify(p);
       if (Array.isArray(first)) return JSON.stringify(first);
-      throw new KvgateError(ErrorCode.InvalidRequest, 'prompt must be a string, a list of strings, or token ids', { param: 'prompt' });
+      throw new KvgateError(ErrorCode.InvalidRequest, PROMPT_SHAPE, { param: 'prompt' });
     }
-    if (p !== undefined && p !== null) throw new KvgateError(ErrorCode.InvalidRequest, 'prompt must be a string or an array', { param: 'prompt' });
+    if (p !== undefined && p !== null) throw new KvgateError(ErrorCode.InvalidRequest, PROMPT_SHAPE, { param: 'prompt' });
   }
   return '';
 }

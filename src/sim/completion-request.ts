@@ -4,6 +4,9 @@ import { pydanticFloat } from '../shared/pydantic-float.js';
 import { KvgateError, ErrorCode } from '../shared/errors.js';
 import type { ChatMessage, Tokenizer } from '../engine/types.js';
 import { messageText, renderChatML } from '../engine/index.js';
+import { checkContentPart } from './content-parts.js';
+import { checkToolFields } from './tool-fields.js';
+import { checkSeedRange } from './seed-range.js';
 
 /** One prompt of a request, tokenized once. */
 export interface PromptInput {
@@ -139,10 +142,14 @@ function checkMessages(messages: unknown): ChatMessage[] {
     }
     const c: unknown = (m as ChatMessage).content;
     // As the OpenAI API: a string, null/absent (an assistant turn with tool calls), or content parts.
-    const part = (p: unknown) => !!p && typeof p === 'object' && typeof (p as { type?: unknown }).type === 'string' && ((p as { type: string }).type !== 'text' || typeof (p as { text?: unknown }).text === 'string');
-    if (!(c === undefined || c === null || typeof c === 'string' || (Array.isArray(c) && c.every(part)))) {
+    if (!(c === undefined || c === null || typeof c === 'string' || Array.isArray(c))) {
       throw bad(`messages[${i}].content must be a string or an array of content parts`, 'messages');
     }
+    if (Array.isArray(c)) for (const [j, p] of c.entries()) checkContentPart(p, `messages[${i}].content[${j}]`);
+    // vLLM's message types (ChatCompletionMessageParam): `name` is a string, `tool_calls` a list.
+    const { name, tool_calls: calls } = m as { name?: unknown; tool_calls?: unknown };
+    if (name !== undefined && name !== null && typeof name !== 'string') throw bad(`messages[${i}].name must be a string`, 'messages');
+    if (calls !== undefined && calls !== null && !Array.isArray(calls)) throw bad(`messages[${i}].tool_calls must be a list`, 'messages');
   }
   return messages as ChatMessage[];
 }
@@ -328,6 +335,7 @@ export function parseCompletionRequest(
     throw bad('Cannot set both `continue_final_message` and `add_generation_prompt` to True.', 'continue_final_message');
   }
   checkResponseFormat(body.response_format);
+  if (kind === 'chat') checkToolFields(body);
 
   const echo = optionalBool(body, 'echo');
   let prompts: PromptInput[];
@@ -388,7 +396,9 @@ export function parseCompletionRequest(
   const includeUsage = streamOptions ? streamOption('include_usage') ?? true : false;
   const continuousUsage = streamOption('continuous_usage_stats') === true && includeUsage;
 
-  const seed = optionalInt(body, 'seed') ?? undefined;
+  const seedRaw = optionalInt(body, 'seed');
+  checkSeedRange(seedRaw);
+  const seed = seedRaw ?? undefined;
   const cht = body.cache_hit_threshold;
   let cacheHitThreshold: number | null = null;
   if (cht !== undefined && cht !== null) {

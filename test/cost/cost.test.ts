@@ -55,6 +55,25 @@ test('kvgate cost: bad input names the flag and exits 1', async () => {
   assert.match(missing.stderr, /--from-bench \/nonexistent\.json/);
 });
 
+test('cost --from-bench with JSON that is not an object names the file, not a TypeError; an unbounded number flag says ">= 0", not "[0, Infinity]"', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-cost-'));
+  for (const text of ['null', '[1, 2]', '42']) {
+    const file = join(dir, 'r.json');
+    writeFileSync(file, text);
+    const r = await runKvgate(['cost', '--hourly', '5', '--from-bench', file]);
+    assert.equal(r.code, 1, text);
+    assert.match(r.stderr, /^kvgate: --from-bench .*r\.json: not a kvgate bench report \(a JSON object with throughput_rps\)$/m, text);
+    assert.doesNotMatch(r.stderr, /Cannot read properties/);
+  }
+  // "Infinity" was refused with "must be a number in [0, Infinity]": the range seemed to allow it.
+  const inf = await runKvgate(['cost', '--hourly', 'Infinity']);
+  assert.equal(inf.code, 1);
+  assert.match(inf.stderr, /--hourly must be a finite number >= 0 \(got "Infinity"\)/);
+});
+
 test('cost --from-bench rounds req/s for people in the table and keeps the full value in --json', async () => {
   const { mkdtempSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
@@ -115,6 +134,23 @@ test('--hourly is the total: --nodes, --pricing or --cluster-fee beside it is an
   const ok = await runKvgate(['cost', '--hourly', '3', '--accelerator', 'nvidia-l4', '--json']);
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(JSON.parse(ok.stdout).rows[0].hourly_usd, 3);
+});
+
+test('--nodes, --pricing or --cluster-fee with only a --scenario (no --accelerator to price) is an error, not ignored; an empty --accelerator or --prices names its flag', async () => {
+  for (const extra of [['--nodes', '2'], ['--pricing', '3y'], ['--cluster-fee']]) {
+    const r = await runKvgate(['cost', '--scenario', 'seed-pattern1', ...extra]);
+    assert.equal(r.code, 1, `${extra.join(' ')}: ${r.stdout}`);
+    assert.match(r.stderr, new RegExp(`^kvgate: ${extra[0]} price an --accelerator from the price file, and none is given`, 'm'));
+  }
+  for (const flag of ['--accelerator', '--prices']) {
+    const r = await runKvgate(['cost', '--hourly', '5', flag, '']);
+    assert.equal(r.code, 1, flag);
+    assert.match(r.stderr, new RegExp(`^kvgate: ${flag} is empty \\(an unset variable\\?\\)`, 'm'));
+  }
+  // With an --accelerator beside the scenario they price it, as before.
+  const ok = await runKvgate(['cost', '--scenario', 'seed-pattern1', '--accelerator', 'tpu-v6e', '--nodes', '2', '--json']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(cents(JSON.parse(ok.stdout).rows[1].hourly_usd), 21.6);
 });
 
 test('cost --from-bench with --throughput (or with --output-tokens-per-request when the report has tokens) is an error naming both', async () => {

@@ -63,6 +63,14 @@ test('the gateway says a non-string model is one, and passes sampling parameters
 test('a wrong method → 405; /health and /metrics need no key; a good key works', async () => {
   const r = await fetch(`${env.gateway.url}/v1/completions`, { headers: auth });
   assert.equal(r.status, 405);
+  // HTTP requires Allow on a 405 (RFC 9110 §15.5.6), and vLLM's FastAPI sends it.
+  assert.equal(r.headers.get('allow'), 'POST');
+  for (const [method, path, allow] of [['POST', '/v1/models', 'GET'], ['DELETE', '/tokenize', 'POST'], ['POST', '/version', 'GET']]) {
+    const m = await fetch(`${env.gateway.url}${path}`, { method, headers: auth });
+    assert.equal(m.status, 405, `${method} ${path}`);
+    assert.equal(m.headers.get('allow'), allow, `${method} ${path}`);
+    await m.body?.cancel();
+  }
   assert.equal((await fetch(`${env.gateway.url}/health`)).status, 200);
   assert.equal((await fetch(`${env.gateway.url}/metrics`)).status, 200);
   const ok = await post(`${env.gateway.url}/v1/completions`, { model: MODEL, prompt: 'x', max_tokens: 1 }, auth);

@@ -53,6 +53,41 @@ test('/tokenize and /version are served through the gateway, routed to a replica
   assert.equal(typeof ((await v.json()) as { version?: unknown }).version, 'string');
 });
 
+test('/tokenize and /detokenize without a model (optional in vLLM\'s protocol, as on kvgate sim) go to a ready replica, not a 400', async () => {
+  for (const model of [undefined, null, '']) {
+    const t = await post(`${env.gateway.url}/tokenize`, { model, prompt: 'abcdefgh' });
+    assert.equal(t.status, 200, t.text);
+    assert.ok(env.fleet.replicas.some((r) => t.headers.get('x-gateway-destination-endpoint-served') === `127.0.0.1:${r.port}`));
+    const d = await post(`${env.gateway.url}/detokenize`, { model, tokens: t.json.tokens });
+    assert.equal(d.status, 200, d.text);
+    assert.equal(typeof d.json.prompt, 'string');
+  }
+  // Where the gateway does need a model to pick a replica, it still says so.
+  const e = await post(`${env.gateway.url}/v1/embeddings`, { input: 'x' });
+  assert.equal(e.status, 400);
+  assert.equal(e.json.error.param, 'model');
+});
+
+test('utility requests without an x-request-id get distinct ids, also two in the same millisecond', async () => {
+  // vLLM names engine requests after X-Request-Id (embd-<id>-<i>), so two requests sharing an id
+  // can collide upstream. The clock is held still to make "the same millisecond" certain.
+  const now = Date.now;
+  const frozen = now();
+  Date.now = () => frozen;
+  try {
+    const ids = new Set<string | null>();
+    for (let i = 0; i < 3; i++) {
+      const r = await post(`${env.gateway.url}/v1/embeddings`, { model: MODEL, input: 'x' });
+      assert.equal(r.status, 200, r.text);
+      ids.add(r.headers.get('x-request-id'));
+    }
+    assert.ok(!ids.has(null));
+    assert.equal(ids.size, 3, [...ids].join(', '));
+  } finally {
+    Date.now = now;
+  }
+});
+
 test('/v1/embeddings goes through the gateway to a replica serving the model (official openai client); an unknown model is 404', async () => {
   const client = new OpenAI({ baseURL: `${env.gateway.url}/v1`, apiKey: 'x' });
   const e = await client.embeddings.create({ model: MODEL, input: ['one text', 'another'] });

@@ -11,7 +11,7 @@ import { fleetWithGateway, MODEL, post } from './helpers.js';
 let env: Awaited<ReturnType<typeof fleetWithGateway>>;
 let targets: [string, string][];
 before(async () => {
-  env = await fleetWithGateway(1);
+  env = await fleetWithGateway(1, {}, { profile: 'instant', requireJsonContentType: true }); // strict as `kvgate sim` and vLLM
   targets = [
     ['gateway', env.gateway.url],
     ['sim', env.fleet.replicas[0].url],
@@ -92,5 +92,22 @@ test('/tokenize reads its bool fields as vLLM does too: "no" is false, a word py
     const bad = await post(`${url}/tokenize`, { model: MODEL, prompt: 'hello', return_token_strs: 'nope' });
     assert.equal(bad.status, 400, name);
     assert.equal(bad.json.error.param, 'return_token_strs');
+  }
+});
+
+test('request-shape errors the gateway answers itself have the sim\'s status and body (prompt, messages, content type)', async () => {
+  const cases: [string, string, unknown][] = [
+    ['/v1/completions', 'application/json', { model: MODEL, prompt: 5 }],
+    ['/v1/completions', 'application/json', { model: MODEL, prompt: [{ text: 'x' }] }],
+    ['/v1/chat/completions', 'application/json', { model: MODEL, messages: 'hi' }],
+    ['/v1/chat/completions', 'application/json', { model: MODEL, messages: [null] }],
+    ['/v1/chat/completions', 'application/json', { model: MODEL, messages: [{ content: 'no role' }] }],
+    ['/v1/completions', 'text/plain', { model: MODEL, prompt: 'x' }],
+  ];
+  for (const [path, type, body] of cases) {
+    const [gw, sim] = await Promise.all(targets.map(([, url]) => post(`${url}${path}`, body, { 'content-type': type })));
+    assert.equal(sim.status, 400, sim.text);
+    assert.equal(gw.status, sim.status, `${path} ${JSON.stringify(body)}`);
+    assert.deepEqual(gw.json, sim.json, `${path} ${type} ${JSON.stringify(body)}`);
   }
 });

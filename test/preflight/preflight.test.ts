@@ -211,3 +211,25 @@ test('an unreachable cluster fails with a hint', async () => {
   assert.match(r.stdout, /FAIL\s+cluster reachable\s+https:\/\/127\.0\.0\.1:\d+: connection refused/);
   assert.match(r.stdout, /fix: check the kubeconfig context/);
 });
+
+test('preflight refuses names that cannot exist and Google Cloud flags with no Google Cloud check to use them, naming the flag; no check runs', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'kvgate-home-'));
+  const cases: [string[], RegExp][] = [
+    [['--namespace', ''], /^kvgate: --namespace "" is not a Kubernetes namespace \(a DNS-1123 label/m],
+    [['--namespace', 'Bad_NS'], /--namespace "Bad_NS" is not a Kubernetes namespace/],
+    [['--secret', 'HF Token'], /--secret "HF Token" is not a Kubernetes Secret name \(a DNS-1123 subdomain/],
+    [['--zone', 'us-central1-a'], /^kvgate: --zone only applies to the Google Cloud checks: give --tpu, --gpu or --accelerator too/m],
+    [['--project', 'p2', '--nodes', '2'], /^kvgate: --project, --nodes only apply to the Google Cloud checks/m],
+    [['--tpu', '--zone', ''], /--zone "" is not a Compute Engine zone \(like europe-west4-a/],
+    [['--gpu', '--zone', 'us central1'], /--zone "us central1" is not a Compute Engine zone/],
+    [['--gpu', '--project', ''], /--project "" is not a Google Cloud project id/],
+    [['--accelerator', 'tpu', '--project', 'My Project'], /--project "My Project" is not a Google Cloud project id/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await runKvgate(['preflight', ...args], { env: { HOME: home, KUBECONFIG: '' } });
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
+    assert.match(r.stderr, message, args.join(' '));
+    assert.equal(r.stdout, '', `${args.join(' ')}: no check ran`);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+});

@@ -29,6 +29,19 @@ const cases: [string, string, string, string | undefined, number, RegExp, string
   ['unknown model', 'POST', '/v1/chat/completions', JSON.stringify({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }), 404, /does not exist/, 'model'],
   ['messages not an array', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: 'hi' }), 400, /messages/, 'messages'],
   ['a message content that is neither text nor content parts', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: { text: 'hi' } }] }), 400, /messages\[0\]\.content/, 'messages'],
+  // vLLM's chat parser (chat_utils.py) refuses a content part it has no parser for, naming the type.
+  ['a content part of an unknown type', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'weird', x: 1 }] }] }), 400, /^Unsupported chat content part type: 'weird'\. Supported types: audio_embeds, .*, video_url\.$/, 'type'],
+  ['a content part of an unknown type on /tokenize', 'POST', '/tokenize', JSON.stringify({ messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'f' } }] }] }), 400, /Unsupported chat content part type: 'file'/, 'type'],
+  ['a content part whose type is not a string', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: [{ type: 5, text: 'a' }] }] }), 400, /Invalid 'type' field in multimodal part/, 'type'],
+  ['a content part with no type and no media key', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: [{ text: 'a' }] }] }), 400, /Missing 'type' field in multimodal part/, 'type'],
+  ['a message name that is not a string', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x', name: 5 }] }), 400, /messages\[0\]\.name must be a string/, 'messages'],
+  ['message tool_calls that are not a list', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'assistant', content: null, tool_calls: 5 }, { role: 'user', content: 'x' }] }), 400, /messages\[0\]\.tool_calls must be a list/, 'messages'],
+  // vLLM's check_tool_usage (protocol.py) and its seed bounds (torch.long's range).
+  ['tool_choice without tools', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x' }], tool_choice: 'required' }), 400, /^When using `tool_choice`, `tools` must be set\.$/, 'tool_choice'],
+  ['a tool_choice vLLM does not know', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x' }], tools: [], tool_choice: 'always' }), 400, /Invalid value for `tool_choice`: always! Only named tools, "none", "auto" or "required" are supported\./, 'tool_choice'],
+  ['tools that are not a list', 'POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x' }], tools: 5 }), 400, /tools must be a list/, 'tools'],
+  ['a seed beyond a 64-bit integer', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', seed: 1e30 }), 400, /seed must be a 64-bit integer/, 'seed'],
+  ['a seed below a 64-bit integer', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', seed: '-9223372036854775809000' }), 400, /seed must be a 64-bit integer/, 'seed'],
   ['a negative max_tokens', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', max_tokens: -1 }), 400, /max_tokens/, 'max_tokens'],
   ['a stream pydantic cannot read as a bool', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', stream: 'maybe' }), 400, /stream must be a boolean/, 'stream'],
   ['a prompt longer than max_model_len', 'POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'word '.repeat(400) }), 400, /maximum context length is 256 tokens/, 'prompt'],
@@ -109,8 +122,29 @@ test('/tokenize and /detokenize take no model (the served one), the served name,
   }
 });
 
+test('content parts vLLM accepts: plain strings (text), typed text and media parts, a typeless image_url', async () => {
+  const parts = (content: unknown) => call('POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content }], max_tokens: 1 }));
+  const asText = await parts('hello there');
+  const asStrings = await parts(['hello there']);
+  assert.equal(asStrings.status, 200, JSON.stringify(asStrings.json));
+  // A string part is text: the same prompt as the same text sent as a string.
+  assert.equal(asStrings.json.usage.prompt_tokens, asText.json.usage.prompt_tokens);
+  for (const content of [[{ type: 'text', text: 'a' }, { type: 'image_url', image_url: { url: 'http://x/a.png' } }], [{ image_url: 'http://x/a.png' }], [{ type: 'input_text', text: 'a' }, 'b']]) {
+    const r = await parts(content);
+    assert.equal(r.status, 200, JSON.stringify(content));
+  }
+});
+
+test('tool fields vLLM takes still pass: tools with auto, required, none or a named tool; tool_choice none or null without tools', async () => {
+  const tools = [{ type: 'function', function: { name: 'f', parameters: {} } }];
+  for (const extra of [{ tools }, { tools, tool_choice: 'auto' }, { tools, tool_choice: 'required' }, { tools, tool_choice: { type: 'function', function: { name: 'f' } } }, { tool_choice: 'none' }, { tool_choice: null }, { tools: null }]) {
+    const r = await call('POST', '/v1/chat/completions', JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x' }], max_tokens: 1, ...extra }));
+    assert.equal(r.status, 200, JSON.stringify(extra));
+  }
+});
+
 test('valid sampling extras still pass: top_k -1/0/40, min_tokens <= max_tokens, logit_bias by token id, user', async () => {
-  for (const extra of [{ top_k: -1 }, { top_k: 0 }, { top_k: 40 }, { min_tokens: 2, max_tokens: 2 }, { logit_bias: { '42': -100, '7': 3.5 } }, { user: 'u-1' }, { truncate_prompt_tokens: -1 }]) {
+  for (const extra of [{ top_k: -1 }, { top_k: 0 }, { top_k: 40 }, { min_tokens: 2, max_tokens: 2 }, { logit_bias: { '42': -100, '7': 3.5 } }, { user: 'u-1' }, { truncate_prompt_tokens: -1 }, { seed: -1 }, { seed: 2 ** 62 }]) {
     const r = await call('POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi', max_tokens: 2, ...extra }));
     assert.equal(r.status, 200, JSON.stringify(extra));
   }

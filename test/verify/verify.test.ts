@@ -139,3 +139,46 @@ test('a bad or missing --url is named', async () => {
   assert.equal(none.code, 1);
   assert.match(none.stderr, /--url is required \(or --operators-only\)/);
 });
+
+test('verify refuses flags it would not use, and an empty --model, naming them before any request', async () => {
+  // A server that counts requests: none may reach it.
+  let hits = 0;
+  const server = createServer((_, res) => {
+    hits++;
+    res.end('{}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const cases: [string[], RegExp][] = [
+      // An unset variable: every request check was skipped ("no model known") and verify passed.
+      [['--url', url, '--model', ''], /^kvgate: --model is empty \(an unset variable in --model "\$MODEL"\?\)/m],
+      [['--operators-only', '--url', url], /give --url or --operators-only, not both/],
+      [['--operators-only', '--model', 'm'], /give --model or --operators-only, not both/],
+      [['--url', url, '--kubeconfig', '/nonexistent'], /^kvgate: --kubeconfig applies to --operators-only/m],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runKvgate(['verify', ...args]);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
+      assert.match(r.stderr, message, args.join(' '));
+      assert.equal(r.stdout, '', args.join(' '));
+    }
+    assert.equal(hits, 0, 'no request was sent');
+  } finally {
+    server.close();
+  }
+});
+
+test('verify --url must be a base URL: a ?query, a #fragment or a port past 65535 is an error naming it, before any request', async () => {
+  for (const [url, message] of [
+    ['http://127.0.0.1:9/?x=1', /--url "http:\/\/127\.0\.0\.1:9\/\?x=1" must be a base URL without a \?query or #fragment/],
+    ['http://127.0.0.1:9#top', /must be a base URL without a \?query or #fragment/],
+    ['http://127.0.0.1:99999', /--url "http:\/\/127\.0\.0\.1:99999" is not a valid URL/],
+    ['http://', /--url "http:\/\/" is not a valid URL/],
+  ] as const) {
+    const r = await runKvgate(['verify', '--url', url]);
+    assert.equal(r.code, 1, url);
+    assert.match(r.stderr, message, url);
+    assert.equal(r.stdout, '', `${url}: no table`);
+  }
+});

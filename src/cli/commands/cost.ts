@@ -26,13 +26,17 @@ export function registerCost(program: Command): void {
       const { computeCost, formatUsd } = await import('../../cost/cost-model.js');
       const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
       const { readFileSync } = await import('node:fs');
-      // --hourly is the total: flags that would change an accelerator's price cannot apply to it.
-      if (o.hourly !== undefined) {
-        const pricing = ['nodes', 'pricing', 'clusterFee'].filter((k) => cmd.getOptionValueSource(k) === 'cli');
-        if (pricing.length > 0) {
-          const flags = pricing.map((k) => `--${k === 'clusterFee' ? 'cluster-fee' : k}`).join(', ');
-          throw new KvgateError(ErrorCode.InvalidConfig, `${flags} price an --accelerator from the price file; --hourly is already the total $/hour: drop one or the other`, { param: 'hourly' });
-        }
+      // An empty value (an unset variable) names its flag rather than reading as "not given".
+      for (const [key, flag] of [['accelerator', '--accelerator'], ['prices', '--prices']] as const) {
+        if (o[key] !== undefined && String(o[key]).trim() === '') throw new KvgateError(ErrorCode.InvalidConfig, `${flag} is empty (an unset variable?): give a value, or leave ${flag} out`, { param: flag });
+      }
+      // --nodes, --pricing and --cluster-fee price an --accelerator: --hourly is already the total,
+      // and a --scenario has its own price, so beside either alone they would change nothing.
+      const pricing = ['nodes', 'pricing', 'clusterFee'].filter((k) => cmd.getOptionValueSource(k) === 'cli');
+      if (pricing.length > 0 && (o.hourly !== undefined || !o.accelerator)) {
+        const flags = pricing.map((k) => `--${k === 'clusterFee' ? 'cluster-fee' : k}`).join(', ');
+        if (o.hourly !== undefined) throw new KvgateError(ErrorCode.InvalidConfig, `${flags} price an --accelerator from the price file; --hourly is already the total $/hour: drop one or the other`, { param: 'hourly' });
+        throw new KvgateError(ErrorCode.InvalidConfig, `${flags} price an --accelerator from the price file, and none is given (a --scenario has its own price): add --accelerator, or drop ${pricing.length > 1 ? 'them' : 'it'}`, { param: pricing[0] });
       }
       const book = loadPrices(o.prices);
       let throughput: number | undefined = o.throughput;
@@ -46,6 +50,10 @@ export function registerCost(program: Command): void {
           report = JSON.parse(readFileSync(o.fromBench, 'utf8'));
         } catch (err) {
           throw new KvgateError(ErrorCode.InvalidConfig, `--from-bench ${o.fromBench}: ${(err as Error).message}`);
+        }
+        // JSON that is no object (null, a list, a number) is not a report: say so rather than a TypeError.
+        if (report === null || typeof report !== 'object' || Array.isArray(report)) {
+          throw new KvgateError(ErrorCode.InvalidConfig, `--from-bench ${o.fromBench}: not a kvgate bench report (a JSON object with throughput_rps)`, { param: '--from-bench' });
         }
         const s = report.summary ?? report;
         if (typeof s.throughput_rps !== 'number') throw new KvgateError(ErrorCode.InvalidConfig, `--from-bench ${o.fromBench}: no numeric throughput_rps`);

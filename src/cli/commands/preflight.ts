@@ -17,10 +17,12 @@ export function registerPreflight(program: Command): void {
     .option('--secret <names>', 'secrets the manifests reference (repeatable or comma list)', listArg)
     .option('--kserve', 'also require KServe LLMInferenceService', false)
     .option('--json', 'print the rows as JSON', false)
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
       const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
       const chosen = [o.tpu && 'tpu', o.gpu && 'gpu', o.accelerator].filter(Boolean) as string[];
       if (new Set(chosen).size > 1) throw new KvgateError(ErrorCode.InvalidConfig, `give one accelerator: --tpu, --gpu or --accelerator (got ${chosen.join(' and ')})`);
+      const { checkPreflightArgs } = await import('../../deploy/preflight-args.js');
+      checkPreflightArgs({ namespace: o.namespace, secrets: o.secret ?? [], zone: o.zone, project: o.project, accelerator: chosen[0], given: (k) => cmd.getOptionValueSource(k) === 'cli' });
       const { runPreflight, preflightPassed } = await import('../../deploy/preflight.js');
       const { formatPreflightTable, formatPreflightCustomer } = await import('../../deploy/preflight-report.js');
       const rows = await runPreflight({ kubeconfig: o.kubeconfig, namespace: o.namespace, secrets: o.secret ?? [], kserve: o.kserve, accelerator: chosen[0] as 'tpu' | 'gpu' | undefined, zone: o.zone, project: o.project, nodes: o.nodes });

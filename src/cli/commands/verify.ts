@@ -1,12 +1,32 @@
 import { Command, Option } from 'commander';
 import { clientApiKeyArg } from '../api-key-args.js';
-import { intArg, numberArg, durationOption, DURATION_HELP } from '../parse.js';
+import { intArg, numberArg, durationOption, DURATION_HELP, refuseOverridden } from '../parse.js';
+import { KvgateError, ErrorCode } from '../../shared/errors.js';
+import { parseBaseUrl } from '../base-url.js';
 
 /** Flags of the seed's test-cache-routing.sh that name a kvgate option differently. */
 function alias(cmd: Command, o: Record<string, unknown>, seedFlag: string, kvgateFlag: string, key: string, aliasKey: string): void {
   if (o[aliasKey] === undefined) return;
   if (cmd.getOptionValueSource(key) === 'cli' && o[key] !== o[aliasKey]) throw new Error(`${seedFlag} is ${kvgateFlag} (the seed script's name): give one of them`);
   o[key] = o[aliasKey];
+}
+
+/** The endpoint checks' flags (commander attribute names): --operators-only runs none of them. */
+const ENDPOINT_FLAGS = ['url', 'model', 'apiKey', 'prompt', 'cacheRequests', 'cacheSpeedupThreshold', 'parallel', 'concurrent', 'requests', 'maxTokens', 'timeout'];
+
+/**
+ * Flags that would be silently unused are errors naming them: the endpoint flags beside
+ * --operators-only, --kubeconfig without it, and an empty --model (an unset variable in
+ * `--model "$MODEL"`), which skipped every request check and still passed.
+ */
+function checkVerifyScope(o: Record<string, unknown>, given: (key: string) => boolean): void {
+  refuseOverridden(given, [['operatorsOnly', ENDPOINT_FLAGS]]);
+  if (!o.operatorsOnly && given('kubeconfig')) {
+    throw new KvgateError(ErrorCode.InvalidConfig, '--kubeconfig applies to --operators-only (the endpoint checks reach --url over HTTP): give --operators-only, or leave --kubeconfig out', { param: 'kubeconfig' });
+  }
+  if (o.model !== undefined && String(o.model).trim() === '') {
+    throw new KvgateError(ErrorCode.InvalidConfig, '--model is empty (an unset variable in --model "$MODEL"?): give a model name, or leave --model out to use the first of /v1/models', { param: 'model' });
+  }
 }
 
 export function registerVerify(program: Command): void {
@@ -29,12 +49,12 @@ export function registerVerify(program: Command): void {
     .option('--json', 'print the rows as JSON', false)
     .addHelpText('after', DURATION_HELP)
     .action(async (o, cmd: Command) => {
-      const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
       try {
         alias(cmd, o, '--concurrent', '--parallel', 'parallel', 'concurrent');
       } catch (err) {
         throw new KvgateError(ErrorCode.InvalidConfig, (err as Error).message);
       }
+      checkVerifyScope(o, (k) => cmd.getOptionValueSource(k) === 'cli');
       let rows;
       let target: string;
       if (o.operatorsOnly) {
@@ -43,8 +63,7 @@ export function registerVerify(program: Command): void {
         rows = await verifyOperators({ kubeconfig: o.kubeconfig });
       } else {
         if (!o.url) throw new KvgateError(ErrorCode.InvalidConfig, '--url is required (or --operators-only)');
-        const url = String(o.url).replace(/\/+$/, '');
-        if (!/^https?:\/\//.test(url)) throw new KvgateError(ErrorCode.InvalidConfig, `--url must start with http:// or https:// (got "${o.url}")`);
+        const url = parseBaseUrl(String(o.url));
         if (o.prompt !== undefined && String(o.prompt).trim() === '') throw new KvgateError(ErrorCode.InvalidConfig, '--prompt must not be empty');
         const { Verifier } = await import('../../verify/checks.js');
         target = url;
