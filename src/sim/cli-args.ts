@@ -31,6 +31,21 @@ export function listValues(v: string, prev?: string[]): string[] {
   return [...(prev ?? []), ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 }
 
+/**
+ * A list of names (`--served-model-name a b`, `a,b`, repeats accumulate), none of them empty.
+ * listValues drops empty entries, so `--served-model-name ''` (an unset variable) fell back to
+ * --model unnoticed. The reference (../shared/reference/routers-and-vllm.md §6.2, llm-d-inference-sim's
+ * flags) gives no rule that accepts an empty name, so an empty name, alone or in a comma list, is
+ * an error naming the flag.
+ */
+export function nameListValues(name: string) {
+  return (v: string, prev?: string[]): string[] => {
+    const names = v.split(',').map((s) => s.trim());
+    if (names.some((s) => s === '')) throw new InvalidArgumentError(`${name} takes no empty model name (got "${v}"; an unset variable?)`);
+    return [...(prev ?? []), ...names];
+  };
+}
+
 /** Variadic option whose values are kept whole (JSON objects contain commas). */
 export function rawValues(v: string, prev?: string[]): string[] {
   return [...(prev ?? []), v];

@@ -344,7 +344,7 @@ export function parseCompletionRequest(
     const msgs = checkMessages(body.messages);
     // The simulator's tokenizers all render ChatML; the vLLM switches cut that rendering short.
     const defaultTemplate = addGenerationPrompt && !continueFinalMessage;
-    const rendered = defaultTemplate ? tokenizer.renderChat(msgs) : renderChatML(msgs, { addGenerationPrompt: false, continueFinalMessage });
+    const rendered = defaultTemplate ? tokenizer.renderChat(msgs, { tools: body.tools }) : renderChatML(msgs, { addGenerationPrompt: false, continueFinalMessage, tools: body.tools });
     const lastUser = [...msgs].reverse().find((m) => m.role === 'user');
     prompts = [withLazyPieces({ tokenIds: tokenizer.encode(rendered), text: rendered, echoText: messageText(lastUser?.content ?? msgs[msgs.length - 1].content) }, tokenizer)];
     // vLLM's chat echo: the answer starts with the last message's text when that message has the

@@ -102,7 +102,7 @@ export function modelEndpoints(ctx: ModelEndpointContext) {
         if (loras.get(model)) throw new KvgateError(ErrorCode.InvalidRequest, `The model \`${model}\` is a LoRA adapter and is not supported by the render endpoints.`, { param: 'model' });
         throw new KvgateError(ErrorCode.ModelNotFound, `The model \`${model}\` does not exist.`, { param: 'model' });
       }
-      const cr = parseCompletionRequest(kind, { model, prompt: body.prompt, messages: body.messages }, tokenizer, parseLimits);
+      const cr = parseCompletionRequest(kind, { model, prompt: body.prompt, messages: body.messages, tools: body.tools }, tokenizer, parseLimits);
       const out = kind === 'chat' ? { token_ids: cr.prompts[0].tokenIds } : cr.prompts.map((p) => ({ token_ids: p.tokenIds }));
       const header = req.headers['x-request-id'];
       sendJson(res, 200, out, ctx.responseHeaders((typeof header === 'string' && header) || randomUUID()));

@@ -19,3 +19,18 @@ test('bench --url ending in /v1: the 404 on /v1/v1/models says to drop /v1, nami
     await sim.close();
   }
 });
+
+// verify's check (src/cli/base-url.ts): bench appended /v1/models after a ?query
+// ('…?x=1/v1/models') and reported a port past 65535 as a bare "Invalid URL".
+test('bench --url must be a base URL: a ?query, a #fragment or a port past 65535 is an error naming it, before any request', async () => {
+  for (const [url, message] of [
+    ['http://127.0.0.1:9/?x=1', /^kvgate: --url "http:\/\/127\.0\.0\.1:9\/\?x=1" must be a base URL without a \?query or #fragment/m],
+    ['http://127.0.0.1:9#top', /^kvgate: --url "http:\/\/127\.0\.0\.1:9#top" must be a base URL without a \?query or #fragment/m],
+    ['http://127.0.0.1:99999', /^kvgate: --url "http:\/\/127\.0\.0\.1:99999" is not a valid URL \(e\.g\. http:\/\/127\.0\.0\.1:8080; ports go up to 65535\)$/m],
+  ] as const) {
+    const r = await runKvgate(['bench', '--url', url, '--workload', 'random', '--num-requests', '1']);
+    assert.equal(r.code, 1, url);
+    assert.match(r.stderr, message, url);
+    assert.doesNotMatch(r.stderr, /not an OpenAI server|Invalid URL|cannot reach/, url);
+  }
+});

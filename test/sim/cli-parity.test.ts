@@ -189,6 +189,22 @@ test('space-separated list flags: --failure-types a b, --served-model-name a b',
   }
 });
 
+// An unset variable (--served-model-name "$NAME") fell back to --model unnoticed: the list parser
+// dropped empty entries. The flag and the --config key both go through the same parser.
+test('--served-model-name with an empty name is an error naming the flag (on the command line and in --config)', async () => {
+  for (const value of ['', 'a,,b']) {
+    const r = await runKvgate(['sim', '--port', '0', '--profile', 'instant', '--served-model-name', value], { timeoutMs: 20_000 }); // before the check the server started and ran
+    assert.equal(r.code, 1, value);
+    assert.match(r.stderr, new RegExp(`--served-model-name takes no empty model name \\(got "${value}"`), value);
+    assert.doesNotMatch(r.stdout, /listening on/, value);
+  }
+  const file = join(mkdtempSync(join(tmpdir(), 'kvgate-sim-names-')), 'c.yaml');
+  writeFileSync(file, 'served-model-name: ["m1", ""]\n');
+  const r = await runKvgate(['sim', '--port', '0', '--profile', 'instant', '--config', file], { timeoutMs: 20_000 });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^kvgate: --config .*c\.yaml: served-model-name: --served-model-name takes no empty model name \(got ""/m);
+});
+
 // docs/configuration.md "Data parallel": rank i on port + i.
 test('--data-parallel-size 2 serves two ranks on consecutive ports', async () => {
   const port = await freePortPair();

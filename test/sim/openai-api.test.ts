@@ -136,3 +136,14 @@ test('a client that disconnects mid-stream aborts its request', async () => {
     await slow.close();
   }
 });
+
+test('a chat request\'s tools count as prompt tokens, as vLLM renders them into the chat template (and /tokenize counts the same)', async () => {
+  const messages = [{ role: 'user' as const, content: 'What is the weather in Paris?' }];
+  const tools = [{ type: 'function' as const, function: { name: 'get_weather', description: 'Current weather of a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];
+  const plain = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 1 });
+  const withTools = await client.chat.completions.create({ model: MODEL, messages, tools, max_tokens: 1 });
+  assert.ok(withTools.usage!.prompt_tokens > plain.usage!.prompt_tokens, `${withTools.usage!.prompt_tokens} > ${plain.usage!.prompt_tokens}`);
+  const tokenize = async (body: object) => ((await (await fetch(`${sim.url}/tokenize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, messages, ...body }) })).json()) as any).count;
+  assert.equal(await tokenize({ tools }), withTools.usage!.prompt_tokens);
+  assert.equal(await tokenize({}), plain.usage!.prompt_tokens);
+});

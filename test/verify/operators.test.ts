@@ -53,6 +53,7 @@ test('verify --operators-only: cert-manager, its webhook, Istio, KServe and LWS 
   try {
     const r = await runKvgate(['verify', '--operators-only', '--kubeconfig', kubeconfig]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.stdout.split('\n')[0], "Verification of the cluster's operators (Kubernetes API)", 'a title, not the command line \'kvgate verify operators\'');
     for (const row of ['cert-manager', 'cert-manager webhook', 'Istio control plane', 'KServe controller', 'LWS controller', 'Operator pods']) assert.match(r.stdout, new RegExp(`\\| ${row}\\s+\\| PASS`));
     assert.match(r.stdout, /\| KServe controller\s+\| PASS\s+\| opendatahub\/kserve-controller-manager 1\/1 available/);
     assert.match(r.stdout, /\| Operator pods\s+\| PASS\s+\| 6\/6 Running and Ready/);

@@ -119,6 +119,19 @@ test('an unreachable URL fails Health with a readable diagnosis, no stack trace'
   assert.doesNotMatch(r.stdout + r.stderr, /at .*\.ts:\d+/);
 });
 
+// The title was `kvgate verify http://HOST`: docs/deployment-guide.md showed it over the table,
+// where it read as a command, and the CLI refuses that command (verify takes --url).
+test('the table\'s title names what was verified and is no command line: the CLI refuses `kvgate verify URL`', async () => {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const r = await runKvgate(['verify', '--url', url]);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout.split('\n')[0], `Verification of ${url}`);
+  assert.doesNotMatch(r.stdout, /kvgate verify/);
+  const positional = await runKvgate(['verify', url]);
+  assert.equal(positional.code, 1, 'the old title is a command the CLI rejects');
+});
+
 test('a server that is not OpenAI-compatible fails Models List', async () => {
   const srv = createServer((req, res) => res.writeHead(req.url === '/health' ? 200 : 404).end('<html>nope</html>'));
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));

@@ -4,6 +4,7 @@ import { SEED_RANGE } from '../../shared/seed.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 import { addWorkloadShapeOptions, checkWritableFiles, numRequestsDefaults, refuseUnusedWorkloadFlags } from '../options.js';
 import { MAX_RATE_RPS, MIN_RATE_RPS, STAGE_BOUNDS, parseSlo, parseStages, rateOverLimit, refuseOverlongLoad, stagesArg } from '../../bench/specs.js';
+import { parseBaseUrl } from '../base-url.js';
 
 /**
  * Flags that decide what others would: a trace brings its own requests and arrival times; --stages,
@@ -66,8 +67,7 @@ export function registerBench(program: Command): void {
       refuseUnusedWorkloadFlags((k) => cmd.getOptionValueSource(k) === 'cli', o);
       if (o.prompt !== undefined && (String(o.prompt).trim() === '' || o.dataset)) throw new KvgateError(ErrorCode.InvalidConfig, o.dataset ? 'give --prompt or --dataset, not both' : '--prompt must not be empty');
       if (!o.url) throw new KvgateError(ErrorCode.InvalidConfig, '--url is required');
-      const url = String(o.url).replace(/\/+$/, '');
-      if (!/^https?:\/\//.test(url)) throw new KvgateError(ErrorCode.InvalidConfig, `--url must start with http:// or https:// (got "${o.url}")`);
+      const url = parseBaseUrl(String(o.url));
       let stages;
       let concurrency = o.concurrency;
       let numRequests = o.numRequests;

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { simKvEventTarget, LLMD_ZMQ_ENDPOINT } from '../sim-kv-events.js';
 import { hostArg, intArg, kvBlocksArg, numberArg, portArg, seedArg, waitForSignal } from '../parse.js';
 import { SEED_RANGE } from '../../shared/seed.js';
-import { boolArg, goDurationArg, jsonArg, listValues, rangeArg, rawValues } from '../../sim/cli-args.js';
+import { boolArg, goDurationArg, jsonArg, listValues, nameListValues, rangeArg, rawValues } from '../../sim/cli-args.js';
 import { checkTokenizerSpec, profileArg } from '../engine-args.js';
 import { listProfiles } from '../../engine/profiles.js';
 import { apiKeyArg } from '../api-key-args.js';
@@ -66,7 +66,7 @@ export function registerSim(program: Command): void {
     .option('--port <n>', 'HTTP port (0 = any free port); rank i of --data-parallel-size listens on port+i', portArg('--port'), 8000)
     .option('--host <addr>', 'listen address: IPv4, IPv6 (::1 or [::1]) or a name', hostArg('--host'), '127.0.0.1')
     .option('--model <name>', 'model name (default: $SIM_MODEL, else Qwen/Qwen2.5-3B-Instruct)')
-    .option('--served-model-name <names...>', 'names clients may request (space- or comma-separated, repeatable) (default: --model)', listValues)
+    .option('--served-model-name <names...>', 'names clients may request (space- or comma-separated, repeatable) (default: --model)', nameListValues('--served-model-name'))
     .option('--profile <name>', `latency/engine profile: ${listProfiles().join(', ')} (docs/sim.md)`, profileArg(), 'qwen2.5-3b-tpu-v6e')
     .addOption(new Option('--mode <mode>', 'response text').choices(['random', 'echo']).default('random'))
     .option('--tokenizer <spec>', 'estimate | qwen | path to tokenizer.json', 'estimate')

@@ -56,17 +56,17 @@ export function registerVerify(program: Command): void {
       }
       checkVerifyScope(o, (k) => cmd.getOptionValueSource(k) === 'cli');
       let rows;
-      let target: string;
+      let target: { url: string } | { operators: true };
       if (o.operatorsOnly) {
         const { verifyOperators } = await import('../../verify/operators.js');
-        target = 'operators';
+        target = { operators: true };
         rows = await verifyOperators({ kubeconfig: o.kubeconfig });
       } else {
         if (!o.url) throw new KvgateError(ErrorCode.InvalidConfig, '--url is required (or --operators-only)');
         const url = parseBaseUrl(String(o.url));
         if (o.prompt !== undefined && String(o.prompt).trim() === '') throw new KvgateError(ErrorCode.InvalidConfig, '--prompt must not be empty');
         const { Verifier } = await import('../../verify/checks.js');
-        target = url;
+        target = { url };
         rows = await new Verifier({
           url,
           model: o.model,
@@ -80,10 +80,10 @@ export function registerVerify(program: Command): void {
           maxTokens: o.maxTokens,
         }).run();
       }
-      const { formatVerifyTable } = await import('../../verify/report.js');
+      const { formatVerifyTable, verifyTitle } = await import('../../verify/report.js');
       const ok = rows.every((r) => r.status !== 'FAIL');
-      if (o.json) process.stdout.write(`${JSON.stringify({ ...(o.operatorsOnly ? { operators: true } : { url: target }), passed: ok, rows })}\n`);
-      else process.stdout.write(formatVerifyTable(target, rows, ok));
+      if (o.json) process.stdout.write(`${JSON.stringify({ ...target, passed: ok, rows })}\n`);
+      else process.stdout.write(formatVerifyTable(verifyTitle(target), rows, ok));
       if (!ok) process.exitCode = 1;
     });
 }

@@ -14,6 +14,8 @@ export interface ChatRenderOptions {
   addGenerationPrompt?: boolean;
   /** Leave the last message open (no end marker) so the model continues it. */
   continueFinalMessage?: boolean;
+  /** The request's `tools`, rendered ahead of the messages (src/shared/chat/chat-text.ts). */
+  tools?: unknown;
 }
 
 const GENERATION_PROMPT = `${IM_START}assistant\n`;
@@ -26,7 +28,7 @@ const TURN_END = `${IM_END}\n`;
  * rendering cut short, since a turn's rendering never depends on what follows it.
  */
 export function renderChatML(messages: ChatMessage[], opts: ChatRenderOptions = {}): string {
-  let out = render(messages);
+  let out = render(messages, opts.tools);
   if (opts.addGenerationPrompt !== false && !opts.continueFinalMessage) return out;
   out = out.slice(0, out.length - GENERATION_PROMPT.length);
   if (opts.continueFinalMessage && out.endsWith(TURN_END)) out = out.slice(0, out.length - TURN_END.length);

@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { contentText, renderChatML, type ChatMessageLike } from '../../shared/chat/chat-text.js';
+import { templateTools } from '../../shared/chat/template-tools.js';
 import { KvgateError, ErrorCode } from '../../shared/errors.js';
 
 /** One model's chat template, as its tokenizer_config.json carries it. */
@@ -44,14 +45,18 @@ export class ChatTemplates {
     return this.byModel.size + (this.fallback ? 1 : 0);
   }
 
-  /** The prompt text of a chat request for `model` (never throws: a failing template falls back). */
+  /**
+   * The prompt text of a chat request for `model` (never throws: a failing template falls back).
+   * `tools` are the request's, given to the template as vLLM gives them (template-tools.ts) and
+   * rendered by the canonical text too, so two requests that differ only in tools differ here.
+   */
   render(model: string, messages: readonly ChatMessageLike[], tools?: unknown): string {
     const t = this.byModel.get(model) ?? this.fallback;
     if (t) {
       try {
         return t.template.render({
           messages: messages.map((m) => ({ ...m, content: contentText(m.content) })),
-          tools: Array.isArray(tools) && tools.length ? tools : undefined,
+          tools: templateTools(tools),
           add_generation_prompt: true,
           bos_token: t.bosToken,
           eos_token: t.eosToken,
@@ -61,7 +66,7 @@ export class ChatTemplates {
         // answer 400 anyway; the canonical text still gives a stable key.
       }
     }
-    return renderChatML(messages);
+    return renderChatML(messages, tools);
   }
 }
 

@@ -5,6 +5,8 @@
  * agree byte for byte.
  */
 
+import { pythonJson, templateTools } from './template-tools.js';
+
 export const IM_START = '<|im_start|>';
 export const IM_END = '<|im_end|>';
 
@@ -65,6 +67,9 @@ function toolCallsText(calls: unknown): string {
   return out;
 }
 
+const TOOLS_HEADER = '# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>';
+const TOOLS_FOOTER = '\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>';
+
 /**
  * ChatML rendering with the generation prompt appended, e.g.
  * `<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n`.
@@ -72,10 +77,24 @@ function toolCallsText(calls: unknown): string {
  * (which is what lets a multi-turn conversation hit its earlier turns' cached blocks).
  * Tool results render as Qwen's `<tool_response>` user turns; `name` is not rendered (Qwen's
  * template ignores it).
+ *
+ * `tools` (the request's, when it has any: template-tools.ts) open the text as Qwen3's template
+ * renders them (its tokenizer_config.json, `{%- if tools %}`): one system turn holding the first
+ * message's text when that message is a system one (then not rendered again), a blank line, and
+ * the "# Tools" instructions listing each tool's JSON on its own line between <tools> tags. So
+ * tools count as prompt tokens and are part of the prefix every turn of the conversation shares.
  */
-export function renderChatML(messages: readonly ChatMessageLike[]): string {
+export function renderChatML(messages: readonly ChatMessageLike[], tools?: unknown): string {
   let out = '';
-  for (const m of messages) {
+  let rest = messages;
+  const listed = templateTools(tools);
+  if (listed) {
+    const systemFirst = messages[0]?.role === 'system';
+    const system = systemFirst ? `${contentText(messages[0].content)}\n\n` : '';
+    out += `${IM_START}system\n${system}${TOOLS_HEADER}${listed.map((t) => `\n${pythonJson(t)}`).join('')}${TOOLS_FOOTER}${IM_END}\n`;
+    if (systemFirst) rest = messages.slice(1);
+  }
+  for (const m of rest) {
     const role = typeof m.role === 'string' ? m.role : 'user';
     let body = contentText(m.content);
     if (role === 'tool') {

@@ -125,7 +125,7 @@ export class EstimateTokenizer implements CutPointTokenizer {
     return out;
   }
 
-  renderChat(messages: ChatMessage[]): string {
-    return renderChatML(messages);
+  renderChat(messages: ChatMessage[], opts?: { tools?: unknown }): string {
+    return renderChatML(messages, opts?.tools);
   }
 }

@@ -82,8 +82,8 @@ export class HfTokenizer implements CutPointTokenizer {
     return this.tok.decode(ids, { skip_special_tokens: true });
   }
 
-  renderChat(messages: ChatMessage[]): string {
-    return renderChatML(messages);
+  renderChat(messages: ChatMessage[], opts?: { tools?: unknown }): string {
+    return renderChatML(messages, opts?.tools);
   }
 
   nextCut(text: string, from: number): number {

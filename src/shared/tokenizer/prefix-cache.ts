@@ -1,4 +1,4 @@
-import type { ChatMessage, CutPointTokenizer } from './types.js';
+import type { ChatMessage, CutPointTokenizer, Tokenizer } from './types.js';
 
 export interface PrefixCacheOptions {
   /** Texts shorter than this are encoded directly (caching costs more than it saves). Default 2048 chars. */
@@ -86,8 +86,8 @@ export class PrefixCachingTokenizer {
     return this.base.decode(ids);
   }
 
-  renderChat(messages: ChatMessage[]): string {
-    return this.base.renderChat(messages);
+  renderChat(messages: ChatMessage[], opts?: Parameters<Tokenizer['renderChat']>[1]): string {
+    return this.base.renderChat(messages, opts);
   }
 
   stats(): PrefixCacheStats {

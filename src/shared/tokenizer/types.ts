@@ -13,8 +13,11 @@ export interface Tokenizer {
   readonly name: string;
   encode(text: string): number[];
   decode(ids: number[]): string;
-  /** Renders chat messages with the model's chat format (generation prompt appended unless told otherwise). */
-  renderChat(messages: ChatMessage[], opts?: { addGenerationPrompt?: boolean; continueFinalMessage?: boolean }): string;
+  /**
+   * Renders chat messages with the model's chat format (generation prompt appended unless told
+   * otherwise), the request's `tools` included (src/shared/chat/chat-text.ts).
+   */
+  renderChat(messages: ChatMessage[], opts?: { addGenerationPrompt?: boolean; continueFinalMessage?: boolean; tools?: unknown }): string;
   /** Vocabulary size (what vLLM's `logprobs: -1` expands to). */
   readonly vocabSize?: number;
   /** The exact text of each token of `text`, when the tokenizer can say (decode may not round-trip). */
