@@ -24,22 +24,22 @@ const metrics = (running: number, waiting: number, kv: number, atMs: number): En
   updatedAtMs: atMs,
 });
 
-/** The kvgate preset with the KV admission wait on (`kvAdmissionWeight: 1`; the preset leaves it off). */
-const withKvWait = () => loadConfig({ text: presetText('kvgate').replace('prefillTokensPerSecond: 15928', 'prefillTokensPerSecond: 15928\n    kvAdmissionWeight: 1') });
+/** The kvgate preset (the KV admission wait on, gated by kvAdmissionMaxGrowth 0.1), with `extra` scorer parameters. */
+const kvgate = (extra = '') => loadConfig({ text: presetText('kvgate').replace('prefillTokensPerSecond: 15928', `prefillTokensPerSecond: 15928${extra}`) });
 
 /**
- * One request on the holder (picked at 10,000, first token at 10,200, 64 tokens out), which
- * teaches the scorer that a request holds its KV for 700 ms (pick to end); it ends at `endMs`. At `scrapeMs` the holder reports
- * one request running and one waiting (70 % of its KV in use), the other replica nothing. Then a
- * request sharing the prefix arrives.
+ * One request on the holder (picked at 10,000, first token at 10,200, `out` tokens out), which
+ * teaches the scorer that a request holds its KV for 700 ms (pick to end) and outputs `out`
+ * tokens; it ends at `endMs`. At `scrapeMs` the holder reports one request running and one waiting
+ * (70 % of its KV in use), the other replica nothing. Then a request sharing the prefix arrives.
  */
-function scenario(config: ReturnType<typeof loadConfig>, endMs: number, scrapeMs: number) {
+function scenario(config: ReturnType<typeof loadConfig>, endMs: number, scrapeMs: number, out = 64) {
   const r = routerWith([{ metrics: false }, { metrics: false }], config);
   const first = r.pick(req({ prefixText: shared, promptTokens: 3200 }), 10_000);
   const holder = first.endpoints[0].id;
   const other = r.datastore.list().find((e) => e.info.id !== holder)!.info.id;
   r.onFirstToken(first.requestId, 10_200);
-  const end = () => r.onComplete(first.requestId, endMs, { promptTokens: 3200, completionTokens: 64 });
+  const end = () => r.onComplete(first.requestId, endMs, { promptTokens: 3200, completionTokens: out });
   if (endMs <= scrapeMs) end();
   r.datastore.updateMetrics(holder, metrics(1, 1, 0.7, scrapeMs));
   r.datastore.updateMetrics(other, metrics(0, 0, 0, scrapeMs));
@@ -49,19 +49,29 @@ function scenario(config: ReturnType<typeof loadConfig>, endMs: number, scrapeMs
 }
 
 test('a prefix holder whose KV is full waits for a running request to finish: an idle replica recomputing wins', () => {
-  const s = scenario(withKvWait(), 10_700, 10_800);
+  const s = scenario(kvgate(), 10_700, 10_800);
   assert.equal(s.chosen, s.other, 'the holder admits it only after ~half a hold (350 ms) > 200 ms of recompute');
 });
 
-test('without the KV admission wait (the kvgate preset as shipped) the same request queues on the holder', () => {
-  const s = scenario(loadConfig({ preset: 'kvgate' }), 10_700, 10_800);
+test('with the KV admission wait off (kvAdmissionWeight: 0) the same request queues on the holder', () => {
+  const s = scenario(kvgate('\n    kvAdmissionWeight: 0'), 10_700, 10_800);
   assert.equal(s.chosen, s.holder);
 });
 
 test('a request of this router that ended after the scrape frees its place: the holder admits at once', () => {
   // The scrape (10,600) still counts the first request running; it ended at 10,700.
-  const s = scenario(withKvWait(), 10_700, 10_600);
+  const s = scenario(kvgate(), 10_700, 10_600);
   assert.equal(s.chosen, s.holder);
+});
+
+test('where running requests would grow into more than a tenth of the KV, the wait is not counted: the request stays on its holder', () => {
+  // 1,000-token outputs: the running request's remaining ~500 tokens are 11 % of the 4,512-token
+  // cache. There vLLM makes room by preempting, not by ends alone, and a copy spends another
+  // replica's slack (llm-d's shape collapsed with the wait ungated).
+  const gated = scenario(kvgate(), 10_700, 10_800, 1000);
+  assert.equal(gated.chosen, gated.holder);
+  const ungated = scenario(kvgate('\n    kvAdmissionMaxGrowth: 1'), 10_700, 10_800, 1000);
+  assert.equal(ungated.chosen, ungated.other, 'the same request moves when the gate is lifted: the gate, not the output length, kept it');
 });
 
 test('time spent waiting for KV is not taken for slow prefill: the learned rate stays the engine\'s', () => {

@@ -17,11 +17,18 @@ const Params = z
     /**
      * Weight of the KV admission wait: when the endpoint's free KV blocks cannot hold this
      * request's uncached prompt beside the requests already in the engine, vLLM admits it only as
-     * running ones finish. Off (0) by default: it brings issue 12's KV-tight shape to
-     * sglang-cache-aware's TTFT p90 but tips llm-d's 8-replica shape into overload at 45 QPS
-     * (docs/predicted-ttft.md, point 7); 1 turns it on for fleets whose KV holds a few requests.
+     * running ones finish (0 = off). See kvAdmissionMaxGrowth for where it applies.
      */
-    kvAdmissionWeight: z.number().min(0).default(0),
+    kvAdmissionWeight: z.number().min(0).default(1),
+    /**
+     * The KV wait applies on an endpoint only while its running requests' remaining decode
+     * (running × half the mean output, tokens) is at most this share of its KV cache. Past it the
+     * cache is the fleet's bottleneck: ends do not free space that stays free (the running
+     * requests grow into it, and vLLM preempts), and moving a request off its prefix holder spends
+     * another replica's slack on a copy of the prefix (llm-d's shape collapsed at 45 QPS with the
+     * wait ungated; docs/predicted-ttft.md, point 7).
+     */
+    kvAdmissionMaxGrowth: z.number().min(0).default(0.1),
     /** Weight of the load externality: this request's prefill × ρ/(1−ρ), the delay it causes requests arriving behind it. */
     externalityWeight: z.number().min(0).default(1),
     /** Time constant of the endpoint utilization (ρ) estimate, ms. */
@@ -67,6 +74,7 @@ interface Demand {
  * token (lower is better: best = 1, others best/own):
  *
  *   prefill wait  (tokens ahead + own uncached tokens) / prefill rate, + decode share
+ *   KV wait       until running requests end and free the blocks its uncached prompt needs
  *   externality   own / rate × ρ/(1−ρ): the delay its prefill causes requests arriving behind it
  *   duplication   duplicationWeight × min(1, backlog) × (best hit − own hit) / rate: recomputing a
  *                 prefix another endpoint caches, charged only when this endpoint is busy
@@ -91,6 +99,8 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
     // How long a request holds its KV blocks, ms: from its admission (its pick, plus the KV wait
     // predicted for it) to its end, prefill and decode; learned the same way, 0 until the first sample.
     let holdMs = 0;
+    // Output tokens per completed request, learned the same way; 0 until the first sample.
+    let outMean = 0;
     const ended = new RecentEnds();
     const pending = new Map<string, Pending>();
     const demand = new Map<string, Demand>();
@@ -167,7 +177,9 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
      * blocks while it prefills), the k-th ends after about k/(r+1) × H (order statistics of r
      * uniform remainders); past r, each further request costs a whole H. With H the decode time
      * alone (first token to end), issue 12's KV-tight shape predicted 241 ms of KV wait where
-     * requests waited about twice that (seeds 1–6, p90 845 against 776 ms).
+     * requests waited about twice that (seeds 1–6, p90 845 against 776 ms). 0 where the running
+     * requests' remaining decode exceeds kvAdmissionMaxGrowth of the cache (the model's premise,
+     * that an end frees space that stays free, no longer holds there).
      * `self` is 1 when the router has already counted this request in `dispatchedSinceScrape`
      * (after its pick), so the wait is the one its scoring saw.
      */
@@ -177,6 +189,7 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
       const B = m.blockSize ?? ctx.prefix?.blockTokens ?? 16;
       const id = ep.info.id;
       const running = m.runningRequests;
+      if ((running * outMean) / 2 > p.kvAdmissionMaxGrowth * capacity * B) return 0;
       // Blocks a request in the engine holds, as the scrape saw them (shared prefixes counted once).
       const perRequest = running > 0 ? Math.max(1, (m.kvCacheUsage * capacity) / running) : Math.max(1, ctx.request.promptTokens / B);
       // Requests in the engine now: the scrape's, less those of this router that ended since, plus those it sent since.
@@ -273,6 +286,7 @@ export const predictedTtftScorer: PluginDefinition<typeof Params> = {
         if (pd && nowMs !== undefined && p.kvAdmissionWeight > 0) ended.add(pd.endpointId, pd.pickedMs, nowMs);
         // Time per output token after the first: one decode step per token.
         const out = usage?.completionTokens ?? 0;
+        if (pd && out > 0) outMean = outMean === 0 ? out : outMean + p.learningRate * (out - outMean);
         if (pd?.firstMs === undefined || nowMs === undefined || out < 2) return;
         const decode = nowMs - pd.firstMs;
         const sample = decode / (out - 1);
