@@ -178,16 +178,30 @@ function onEvent(e: FleetEvent): void {
   $('live').textContent = `live · ${localDate(e.snapshot.atMs)} ${clockTime(e.snapshot.atMs)}`;
 }
 
+/** Seconds between attempts once the browser has given up on the stream (the 503 for too many viewers says Retry-After: 5). */
+const RECONNECT_S = 5;
+
+/**
+ * Follows /dashboard/events. When the stream breaks (the gateway stopped or restarted) the figures
+ * on the page are the last ones received: the header says from when, and the page is dimmed
+ * (`body.stale`), so a stopped fleet does not read as replicas that are up and idle. The browser
+ * retries a broken connection by itself (the stream's `retry: 2000`) but gives up on an HTTP
+ * error (401, 503): then the page opens a new stream every RECONNECT_S seconds.
+ */
 function connect(): void {
   const live = $('live');
   const es = new EventSource('/dashboard/events');
   es.addEventListener('fleet', (m) => {
     live.className = 'live on';
+    document.body.classList.remove('stale');
     onEvent(JSON.parse((m as MessageEvent<string>).data) as FleetEvent);
   });
   es.onerror = () => {
     live.className = 'live off';
-    live.textContent = 'reconnecting…';
+    const last = state.snapshot;
+    live.textContent = last ? `reconnecting… · figures from ${localDate(last.atMs)} ${clockTime(last.atMs)}` : 'reconnecting…';
+    if (last) document.body.classList.add('stale');
+    if (es.readyState === EventSource.CLOSED) window.setTimeout(connect, RECONNECT_S * 1000);
   };
 }
 
