@@ -22,6 +22,8 @@ test('simulate plan: an empty --slo, an unknown --profile, a bad --pricing or --
     [['--slo', 'ttft_p90=1s', '--prices', badJson, '--accelerator', 'nvidia-h100'], /^kvgate: --prices .*bad\.json: cannot read price file/],
     [['--slo', 'ttft_p90=1s', '--prices', badShape, '--accelerator', 'nvidia-h100'], /^kvgate: --prices .*shape\.json: /],
     [['--slo', 'ttft_p90=1s', '--prices', join(dir, 'missing.json'), '--accelerator', 'nvidia-h100'], /^kvgate: --prices .*missing\.json: cannot read price file: ENOENT/],
+    [['--slo', 'ttft_p90=1s,ttft_p90=2s'], /^kvgate: --slo: ttft_p90 is given twice \("ttft_p90=1s" and "ttft_p90=2s"\)/],
+    [['--slo', 'ttft_p90=1s', '--hours-per-month', '1000'], /--hours-per-month must be a number in \[1, 744\] \(got "1000"\)/],
   ] as const) {
     const r = await runKvgate([...PLAN, ...args], { timeoutMs: 60_000 });
     assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
