@@ -210,6 +210,8 @@ test('dashboard charts in headless Chromium: x ticks are one-line clock times th
       });
       for (const a of axes) {
         for (const l of a.labels) assert.match(l, /^\d{2}:\d{2}(:\d{2})?$/, `${a.id} at ${width}px: tick "${l}" is a one-line clock time`);
+        // No two ticks with one label: with a few seconds of history a wide chart had half-second ticks ("10:33:26, 10:33:26, …").
+        assert.equal(new Set(a.labels).size, a.labels.length, `${a.id} at ${width}px: ticks ${a.labels.join(', ')} are distinct`);
         a.boxes.forEach((b, i) => {
           assert.ok(b.left >= 0 && b.right <= a.width, `${a.id} at ${width}px: "${a.labels[i]}" inside the chart (${b.left.toFixed(1)}–${b.right.toFixed(1)} of ${a.width})`);
           if (i > 0) assert.ok(b.left > a.boxes[i - 1].right, `${a.id} at ${width}px: "${a.labels[i - 1]}" and "${a.labels[i]}" overlap`);

@@ -93,6 +93,9 @@ function tickTime(ms: number, incrSeconds: number): string {
   return incrSeconds >= 60 && incrSeconds % 60 === 0 ? new Date(ms).toLocaleTimeString([], { hourCycle: 'h23', hour: '2-digit', minute: '2-digit' }) : clockTime(ms);
 }
 
+/** The x axis' tick steps, seconds: whole seconds and minutes up to the 5-minute history (MAX_POINTS) and beyond. */
+const X_TICK_STEPS_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
+
 /** The local date of the charts' times, e.g. 2026-12-01 (the ticks carry the time only). */
 function localDate(ms: number): string {
   const d = new Date(ms);
@@ -122,7 +125,9 @@ function drawChart(id: string, labels: string[], colors: string[], data: (number
           // One-line clock times: uPlot's default time ticks put the date under the first tick
           // ("12/1/26 7:09am" below ":20"), which ran into the next minute's "7:10am" on a narrow
           // chart. The date is in the header's live line instead; `space` keeps HH:MM:SS apart.
-          { stroke: '#8b97a5', grid: { stroke: '#2a3440' }, ticks: { stroke: '#2a3440' }, space: 72, values: (_u, splits, _i, _space, incr) => splits.map((s) => tickTime(s * 1000, incr)) },
+          // `incrs`: whole-second steps only. The points are a second apart, and with a few seconds of
+          // history on a wide chart uPlot chose half seconds, labelled "10:33:26, 10:33:26, 10:33:27, …".
+          { stroke: '#8b97a5', grid: { stroke: '#2a3440' }, ticks: { stroke: '#2a3440' }, space: 72, incrs: X_TICK_STEPS_S, values: (_u, splits, _i, _space, incr) => splits.map((s) => tickTime(s * 1000, incr)) },
           { stroke: '#8b97a5', grid: { stroke: '#2a3440' }, ticks: { stroke: '#2a3440' }, size: 48 },
         ],
         series: [{}, ...labels.map((label, i) => ({ label, stroke: colors[i], width: 1.5, points: { show: false }, fill: opts.stacked ? `${colors[i]}33` : undefined, spanGaps: false }))],
