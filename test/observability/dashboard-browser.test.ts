@@ -3,7 +3,7 @@
 // $KVGATE_TEST_OUTPUT/observability (default: <tmp>/kvgate-test-output/observability).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -279,5 +279,28 @@ test('dashboard in headless Chromium: refused for too many viewers it retries an
     for (const ac of viewers) ac.abort();
     await browser?.close();
     fleet.kill('SIGTERM');
+  }
+});
+
+test('dashboard in headless Chromium: a pool with no endpoints says so in the replica table (it showed a bare header)', async () => {
+  assert.ok(existsSync('/usr/bin/chromium'), 'Chromium is required for this test: apt-get install chromium');
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-dash-empty-'));
+  const file = join(dir, 'endpoints.json');
+  writeFileSync(file, '[]\n');
+  const gw = spawnKvgate(['serve', '--endpoints-file', file, '--port', '0']);
+  const { chromium } = await import('playwright-core');
+  let browser: Awaited<ReturnType<typeof chromium.launch>> | undefined;
+  try {
+    const url = /http:\/\/127\.0\.0\.1:\d+/.exec(await waitForOutput(gw, /listening on http:\/\/127\.0\.0\.1:\d+/, 30_000))![0];
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+    const page = await browser.newPage({ viewport: { width: 1000, height: 600 } });
+    await page.goto(`${url}/dashboard`);
+    await page.waitForFunction(() => (globalThis as unknown as Page).kvgateDashboard.updates >= 1, null, { timeout: 20_000 });
+    assert.equal(await page.locator('#replicas tbody tr').count(), 1);
+    assert.match((await page.locator('#replicas tbody').textContent())!, /^no replicas: the pool has no endpoints/);
+  } finally {
+    await browser?.close();
+    gw.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -69,7 +69,9 @@ function renderReplicas(rs: ReplicaSnapshot[]): void {
       cell('errors', r.errors) +
       '</tr>',
   );
-  $('replicas').querySelector('tbody')!.innerHTML = rows.join('');
+  // An empty pool said nothing: a bare header row, as if the page had not loaded yet.
+  const empty = '<tr class="empty"><td colspan="10">no replicas: the pool has no endpoints (check --endpoints, the endpoints file or the InferencePool\'s Ready pods)</td></tr>';
+  $('replicas').querySelector('tbody')!.innerHTML = rows.length ? rows.join('') : empty;
 }
 
 function renderRecent(rs: RecentRequest[]): void {
