@@ -123,19 +123,26 @@ function ms(v: string, key: string): number {
  */
 export function parseSlo(text: string): Slo {
   const slo: Slo = { request: {}, percentiles: [], text };
+  const seen = new Map<string, string>();
   for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
-    const [key, value] = part.split('=');
-    const m = /^(ttft|tpot|e2e)(?:_p(\d{1,2}(?:\.\d+)?))?$/.exec(key ?? '');
-    if (!m || value === undefined) {
+    // Split at the first '=' only: `ttft_p90=5=6` is a bad duration "5=6", not ttft_p90=5.
+    const eq = part.indexOf('=');
+    const key = eq < 0 ? part : part.slice(0, eq);
+    const m = /^(ttft|tpot|e2e)(?:_p(\d+(?:\.\d+)?))?$/.exec(key);
+    if (!m || eq < 0) {
       throw new KvgateError(ErrorCode.InvalidConfig, `--slo: "${part}" — use metric=duration or metric_pNN=duration with metric ttft, tpot or e2e (e.g. ttft_p90=2s,tpot_p90=50ms)`, { param: 'slo' });
     }
     const metric = m[1] as PercentileTarget['metric'];
-    const limit = ms(value, key);
-    if (m[2] !== undefined) {
-      const p = Number(m[2]);
-      if (!(p > 0 && p < 100)) throw new KvgateError(ErrorCode.InvalidConfig, `--slo ${key}: the percentile must be between 0 and 100`, { param: 'slo' });
-      slo.percentiles.push({ metric, percentile: p, maxMs: limit });
-    } else slo.request[`${metric}Ms`] = limit;
+    const limit = ms(part.slice(eq + 1), key);
+    const p = m[2] === undefined ? undefined : Number(m[2]);
+    if (p !== undefined && !(p > 0 && p < 100)) throw new KvgateError(ErrorCode.InvalidConfig, `--slo ${key}: the percentile must be between 0 and 100 (got ${m[2]})`, { param: 'slo' });
+    // One limit per target: a second one (ttft_p90 twice, or ttft_p90 and ttft_p90.0) was kept beside the first (plan sized for both) or silently replaced it.
+    const id = p === undefined ? metric : `${metric}_p${p}`;
+    const first = seen.get(id);
+    if (first !== undefined) throw new KvgateError(ErrorCode.InvalidConfig, `--slo: ${key} is given twice ("${first}" and "${part}"): give each target once`, { param: 'slo' });
+    seen.set(id, part);
+    if (p !== undefined) slo.percentiles.push({ metric, percentile: p, maxMs: limit });
+    else slo.request[`${metric}Ms`] = limit;
   }
   for (const t of slo.percentiles) slo.request[`${t.metric}Ms`] ??= t.maxMs;
   return slo;

@@ -129,6 +129,12 @@ export function portArg(name: string, min = 0) {
   };
 }
 
+/**
+ * The most hours a month can bill (`--hours-per-month` of cost and simulate plan): 31 days × 24 h.
+ * A larger figure overstated $/month (1000 was taken and billed as 1000 hours).
+ */
+export const MAX_HOURS_PER_MONTH = 31 * 24;
+
 /** A finite number in [min, max]; with no upper bound the message says ">= min", not "[min, Infinity]" (which read as if Infinity were allowed). */
 export function numberArg(name: string, min = 0, max = Infinity) {
   const range = max === Infinity ? `a finite number >= ${min}` : `a number in [${min}, ${max}]`;

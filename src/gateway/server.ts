@@ -26,7 +26,7 @@ import { MemoryRelief } from './memory-relief.js';
 import { firstUtilityAnswer } from './utility-attempts.js';
 import { DeadlineSweeper, type Expiring } from '../shared/deadline-sweeper.js';
 import { Cors } from '../shared/cors.js';
-import { hostUrl, listenHostSuggestion, unbracketHost } from '../shared/host-port.js';
+import { hostUrl, listenHostProblem, unbracketHost } from '../shared/host-port.js';
 import type { FlowControlSettings } from '../router/index.js';
 import { serveDashboard } from '../observability/index.js';
 
@@ -584,9 +584,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') throw new KvgateError(ErrorCode.InvalidConfig, `port ${opts.port} on ${opts.host ?? '127.0.0.1'} is already in use: stop what holds it or give another --port`, { param: 'port' });
     // An address this machine does not have, or a name that does not resolve: say which flag.
-    if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') {
-      throw new KvgateError(ErrorCode.InvalidConfig, `--host ${opts.host}: ${e.code === 'EADDRNOTAVAIL' ? 'not an address of this machine' : 'the name does not resolve'} (${e.code}); give one of its addresses, ${listenHostSuggestion(opts.host ?? '127.0.0.1')}`, { param: 'host' });
-    }
+    const hostProblem = listenHostProblem(opts.host ?? '127.0.0.1', e.code);
+    if (hostProblem) throw new KvgateError(ErrorCode.InvalidConfig, hostProblem, { param: 'host' });
     if (e.code === 'EACCES') throw new KvgateError(ErrorCode.InvalidConfig, `--port ${opts.port}: permission denied (ports below 1024 need privileges): give a port from 1024`, { param: 'port' });
     throw err;
   }

@@ -108,9 +108,10 @@ function credentialsOf(req: IncomingMessage, url: URL, recorder: FleetRecorder):
   return { authorization: undefined, fromQuery: false, cookie: token !== undefined && issued.get(recorder)?.has(token) === true };
 }
 
-const LOGIN = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>kvgate dashboard — API key</title>
+/** The login form; `refused` adds a line saying the key just given was not accepted. */
+const loginPage = (refused: boolean) => `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>kvgate dashboard — API key</title>
 <style>body{font:16px system-ui,sans-serif;background:#0f1419;color:#e6e6e6;display:grid;place-items:center;min-height:90vh;margin:0}form{display:grid;gap:.6em;padding:1.5em;background:#1a2129;border-radius:8px;max-width:22em;width:85%}input,button{font:inherit;padding:.5em;border-radius:4px;border:1px solid #445}button{background:#2f6fdd;color:#fff;border:0}</style></head>
-<body><form method="get" action="/dashboard"><label for="k">This gateway requires an API key.</label><input id="k" name="api_key" type="password" autocomplete="current-password" required><button>Open the dashboard</button></form></body></html>`;
+<body><form method="get" action="/dashboard"><label for="k">This gateway requires an API key.</label>${refused ? '<p role="alert" style="margin:0;color:#ff7b72">That key was refused: try again.</p>' : ''}<input id="k" name="api_key" type="password" autocomplete="current-password" required><button>Open the dashboard</button></form></body></html>`;
 
 /**
  * Serves the live dashboard for one recorder:
@@ -122,7 +123,7 @@ const LOGIN = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta 
  * cookie that `GET /dashboard?api_key=KEY` sets (HttpOnly, SameSite=Strict) before redirecting to
  * /dashboard, since a browser's EventSource cannot send headers. The cookie holds a token derived
  * from the key (HMAC-SHA256 under a per-process secret), not the key; see TOKEN_SECRET. Without a key the page answers
- * 401 with a form asking for one, the other paths 401 with an OpenAI-style error.
+ * 401 with a form asking for one (after a refused ?api_key=, saying it was refused), the other paths 401 with an OpenAI-style error.
  *
  * Returns false when the path is not the dashboard's (the caller routes it elsewhere).
  */
@@ -137,7 +138,7 @@ export function serveDashboard(req: IncomingMessage, res: ServerResponse, record
     const allowed = cookie || !opts.authorize || opts.authorize(authorization);
     if (!allowed) {
       if (path === '/dashboard') {
-        res.writeHead(401, { 'content-type': 'text/html; charset=utf-8', 'www-authenticate': 'Bearer', 'cache-control': 'no-store' }).end(LOGIN);
+        res.writeHead(401, { 'content-type': 'text/html; charset=utf-8', 'www-authenticate': 'Bearer', 'cache-control': 'no-store' }).end(loginPage(fromQuery));
         return true;
       }
       throw new KvgateError(ErrorCode.Unauthorized, 'Incorrect API key provided.', { headers: { 'www-authenticate': 'Bearer' } });

@@ -90,3 +90,15 @@ export function parseListenHost(value: string, flag: string): { host: string } |
 export function listenHostSuggestion(host: string): string {
   return isIPv6(unbracketHost(host)) ? '::1 or :: (every interface)' : '127.0.0.1 or 0.0.0.0';
 }
+
+/**
+ * What to tell a user whose `--host` a server could not listen on, from Node's listen error code:
+ * EADDRNOTAVAIL (an address this machine does not have) or ENOTFOUND / EAI_AGAIN (a name that
+ * does not resolve, from getaddrinfo); undefined for any other code. Shared by `kvgate serve`,
+ * `kvgate sim` and `kvgate up`, so each names the flag rather than printing getaddrinfo's text.
+ */
+export function listenHostProblem(host: string, code: string | undefined): string | undefined {
+  if (code !== 'EADDRNOTAVAIL' && code !== 'ENOTFOUND' && code !== 'EAI_AGAIN') return undefined;
+  const why = code === 'EADDRNOTAVAIL' ? 'not an address of this machine' : 'the name does not resolve';
+  return `--host ${host}: ${why} (${code}); give one of its addresses, ${listenHostSuggestion(host)}`;
+}

@@ -18,7 +18,7 @@ import { SimMetrics } from './metrics.js';
 import { FakeMetricsRegistry } from './fake-metrics.js';
 import { mergeFakeMetrics } from './fake-metrics-config.js';
 import { KvEventPublisher, narrowWildcard } from './kv-event-publisher.js';
-import { bracketHost, hostUrl } from '../shared/host-port.js';
+import { bracketHost, hostUrl, listenHostProblem } from '../shared/host-port.js';
 import { parseCompletionRequest, type ParseLimits } from './completion-request.js';
 import { serveCompletion, type CompletionDeps } from './completion-handler.js';
 import { drawFailure, injectedFailure } from './failure-injection.js';
@@ -390,6 +390,9 @@ export async function startSimServer(input: SimOptionsInput = {}, opts: { logger
     // The cause keeps Node's code (EADDRINUSE) for callers that name their own flag (kvgate up).
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') throw new KvgateError(ErrorCode.InvalidConfig, `--port: port ${options.port} on ${options.host} is already in use: stop what holds it or give another --port`, { param: 'port', cause: err });
+    // An address this machine lacks or a name that does not resolve: name --host (kvgate sim's and kvgate up's flag alike).
+    const hostProblem = listenHostProblem(options.host, e.code);
+    if (hostProblem) throw new KvgateError(ErrorCode.InvalidConfig, hostProblem, { param: 'host', cause: err });
     throw err;
   }
   const { port, address: httpAddress } = server.address() as AddressInfo;

@@ -208,9 +208,11 @@ export function planMisses(p: Plan): string[] {
     if (x.replicas !== null) continue;
     const largest = x.tries[x.tries.length - 1];
     const under = p.policies.length > 1 ? ` under ${x.policy}` : '';
+    // "at 3 replicas", not "at 3" (which read as a rate or a stage).
+    const size = `${largest.replicas} replica${largest.replicas === 1 ? '' : 's'}`;
     const why = largest.failed
-      ? `${largest.failed} of ${largest.requests} requests failed at ${largest.replicas} (${errorsByStatus(largest.errors_by_status)}), and a plan with failed requests does not meet an SLO:`
-      : `${largest.values.filter((v) => v.value_ms === null || v.value_ms > v.max_ms).map((v) => `${v.metric} ${v.value_ms === null ? '—' : +v.value_ms.toPrecision(3)} ms > ${v.max_ms} ms`).join(', ')} at ${largest.replicas}`;
+      ? `${largest.failed} of ${largest.requests} requests failed at ${size} (${errorsByStatus(largest.errors_by_status)}), and a plan with failed requests does not meet an SLO:`
+      : `${largest.values.filter((v) => v.value_ms === null || v.value_ms > v.max_ms).map((v) => `${v.metric} ${v.value_ms === null ? '—' : +v.value_ms.toPrecision(3)} ms > ${v.max_ms} ms`).join(', ')} at ${size}`;
     lines.push(`no fleet of ${largest.replicas === 1 ? '1 replica' : `1 to ${largest.replicas} replicas`} meets the SLO ${p.slo}${under}: ${why}`);
     if (largest.failed) lines.push(...formatErrorMessages(largest.error_messages, largest.failed));
   }

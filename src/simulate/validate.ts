@@ -204,7 +204,9 @@ export async function checkUpArgs(args: string[]): Promise<void> {
  */
 export async function runValidation(f: SimulateFlags, o: { onStatus?: (m: string) => void; readyTimeoutMs?: number } = {}): Promise<Validation> {
   if (f.fleet || f.maxModelLen) {
-    throw new KvgateError(ErrorCode.InvalidConfig, '--validate runs the fleet `kvgate up` builds (one --profile, its engine flags): drop --fleet and --max-model-len', { param: f.fleet ? 'fleet' : 'max-model-len' });
+    // Name only the flags given (it said "drop --fleet and --max-model-len" to a user who gave one).
+    const given = [f.fleet ? '--fleet' : '', f.maxModelLen ? '--max-model-len' : ''].filter(Boolean);
+    throw new KvgateError(ErrorCode.InvalidConfig, `--validate runs the fleet \`kvgate up\` builds (one --profile, its engine flags): drop ${given.join(' and ')}`, { param: given[0].slice(2) });
   }
   if (f.compare && f.compare.length > 1) throw new KvgateError(ErrorCode.InvalidConfig, '--validate checks one policy: give --preset or --config-file, not --compare', { param: 'compare' });
   const opts = simulateOptionsOf(f);

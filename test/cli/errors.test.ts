@@ -157,6 +157,16 @@ test('serve, up: an IPv6 --host this machine does not have suggests the IPv6 loo
   assertFlagError(up, /^kvgate: --host 2001:db8::1: not an address of this machine \(EADDRNOTAVAIL\); give one of its addresses, ::1 or :: \(every interface\)$/m);
 });
 
+test('sim, up: a --host name that does not resolve is one line naming --host, not getaddrinfo\'s text', async () => {
+  // .invalid never resolves (RFC 6761 section 6.4); without DNS at all getaddrinfo says EAI_AGAIN, the same message.
+  const line = /^kvgate: --host kvgate-test\.invalid: the name does not resolve \((ENOTFOUND|EAI_AGAIN)\); give one of its addresses, 127\.0\.0\.1 or 0\.0\.0\.0$/m;
+  const sim = await runKvgate(['sim', '--port', '0', '--host', 'kvgate-test.invalid']);
+  assertFlagError(sim, line);
+  const up = await runKvgate(['up', '--port', '0', '--sim-base-port', '0', '--host', 'kvgate-test.invalid']);
+  assertFlagError(up, line);
+  assert.doesNotMatch(up.stderr, /getaddrinfo/);
+});
+
 test('epp --cert-path: a tls.crt or tls.key that is not PEM, or a key of another certificate, is named with --cert-path (grpc-js blamed --grpc-port)', async () => {
   const pki = makeTestPki();
   const dir = mkdtempSync(join(tmpdir(), 'kvgate-cert-path-'));

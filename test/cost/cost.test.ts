@@ -53,6 +53,12 @@ test('kvgate cost: bad input names the flag and exits 1', async () => {
   const missing = await runKvgate(['cost', '--hourly', '5', '--from-bench', '/nonexistent.json']);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /--from-bench \/nonexistent\.json/);
+  // A month bills at most 31 × 24 = 744 hours; 1000 was taken and multiplied into $/month.
+  const month = await runKvgate(['cost', '--hourly', '5', '--hours-per-month', '1000']);
+  assert.equal(month.code, 1);
+  assert.match(month.stderr, /--hours-per-month must be a number in \[1, 744\] \(got "1000"\)/);
+  const full = await runKvgate(['cost', '--hourly', '5', '--hours-per-month', '744', '--json']);
+  assert.equal(full.code, 0, full.stderr);
 });
 
 test('cost --from-bench with JSON that is not an object names the file, not a TypeError; an unbounded number flag says ">= 0", not "[0, Infinity]"', async () => {

@@ -3,7 +3,7 @@
 // $KVGATE_TEST_OUTPUT/observability (default: <tmp>/kvgate-test-output/observability).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -210,6 +210,8 @@ test('dashboard charts in headless Chromium: x ticks are one-line clock times th
       });
       for (const a of axes) {
         for (const l of a.labels) assert.match(l, /^\d{2}:\d{2}(:\d{2})?$/, `${a.id} at ${width}px: tick "${l}" is a one-line clock time`);
+        // No two ticks with one label: with a few seconds of history a wide chart had half-second ticks ("10:33:26, 10:33:26, …").
+        assert.equal(new Set(a.labels).size, a.labels.length, `${a.id} at ${width}px: ticks ${a.labels.join(', ')} are distinct`);
         a.boxes.forEach((b, i) => {
           assert.ok(b.left >= 0 && b.right <= a.width, `${a.id} at ${width}px: "${a.labels[i]}" inside the chart (${b.left.toFixed(1)}–${b.right.toFixed(1)} of ${a.width})`);
           if (i > 0) assert.ok(b.left > a.boxes[i - 1].right, `${a.id} at ${width}px: "${a.labels[i - 1]}" and "${a.labels[i]}" overlap`);
@@ -223,5 +225,82 @@ test('dashboard charts in headless Chromium: x ticks are one-line clock times th
   } finally {
     await browser?.close();
     fleet.kill('SIGTERM');
+  }
+});
+
+test('dashboard in headless Chromium: refused for too many viewers it retries and goes live; when the fleet stops it says since when its figures are, dimmed', async () => {
+  assert.ok(existsSync('/usr/bin/chromium'), 'Chromium is required for this test: apt-get install chromium');
+  const fleet = spawnKvgate(['up', '--port', '0', '--sim-base-port', '0', '--kv-events-base-port', '0', '--profile', 'instant', '--replicas', '1', '--json']);
+  const exited = new Promise<void>((resolve) => fleet.once('exit', () => resolve()));
+  const { chromium } = await import('playwright-core');
+  let browser: Awaited<ReturnType<typeof chromium.launch>> | undefined;
+  const viewers: AbortController[] = [];
+  try {
+    const { gateway_url: gw } = JSON.parse(await waitForOutput(fleet, /\{"gateway_url".*\}/, 30_000)) as { gateway_url: string };
+    // Take every one of the 32 viewer slots, so the page's stream is refused (503, Retry-After: 5).
+    for (let i = 0; i < 32; i++) {
+      const ac = new AbortController();
+      const res = await fetch(`${gw}/dashboard/events`, { signal: ac.signal });
+      assert.equal(res.status, 200);
+      viewers.push(ac);
+    }
+    const refused = await fetch(`${gw}/dashboard/events`);
+    assert.equal(refused.status, 503, 'all viewer slots taken');
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+    const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+    const refusals: number[] = [];
+    page.on('response', (r) => r.url().endsWith('/dashboard/events') && r.status() === 503 && refusals.push(r.status()));
+    await page.goto(`${gw}/dashboard`);
+    await page.waitForFunction(() => (globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } }).document.getElementById('live').textContent === 'reconnecting…', null, { timeout: 20_000 });
+    assert.ok(refusals.length >= 1, 'the page was refused a viewer slot');
+    // A slot frees: the browser gave up on the 503 (EventSource closes on an HTTP error), so the page must open a new stream itself.
+    viewers.pop()!.abort();
+    await page.waitForFunction(() => (globalThis as unknown as Page).kvgateDashboard.updates >= 2, null, { timeout: 30_000 });
+    for (const ac of viewers.splice(0)) ac.abort();
+    assert.match((await page.locator('#live').textContent())!, /^live · /);
+
+    // The fleet stops: the last figures stay, dimmed, with the time they are from.
+    fleet.kill('SIGTERM');
+    await exited;
+    await page.waitForFunction(() => (globalThis as unknown as { document: { body: { classList: { contains(c: string): boolean } } } }).document.body.classList.contains('stale'), null, { timeout: 20_000 });
+    const live = (await page.locator('#live').textContent())!;
+    // The last snapshot the page received (it kept updating while the gateway drained).
+    const lastAt = await page.evaluate(() => (globalThis as unknown as { kvgateDashboard: { snapshot: { atMs: number } } }).kvgateDashboard.snapshot.atMs);
+    // The page's own clock and time zone (no helper function inside: tsx would wrap it in a __name the page lacks).
+    const [date, time] = await page.evaluate((ms) => {
+      const d = new Date(ms);
+      const two = [d.getMonth() + 1, d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0'));
+      return [`${d.getFullYear()}-${two[0]}-${two[1]}`, `${two[2]}:${two[3]}:${two[4]}`];
+    }, lastAt);
+    assert.equal(live, `reconnecting… · figures from ${date} ${time}`);
+    mkdirSync(OUT, { recursive: true });
+    await page.screenshot({ path: join(OUT, 'dashboard-stopped.png') });
+  } finally {
+    for (const ac of viewers) ac.abort();
+    await browser?.close();
+    fleet.kill('SIGTERM');
+  }
+});
+
+test('dashboard in headless Chromium: a pool with no endpoints says so in the replica table (it showed a bare header)', async () => {
+  assert.ok(existsSync('/usr/bin/chromium'), 'Chromium is required for this test: apt-get install chromium');
+  const dir = mkdtempSync(join(tmpdir(), 'kvgate-dash-empty-'));
+  const file = join(dir, 'endpoints.json');
+  writeFileSync(file, '[]\n');
+  const gw = spawnKvgate(['serve', '--endpoints-file', file, '--port', '0']);
+  const { chromium } = await import('playwright-core');
+  let browser: Awaited<ReturnType<typeof chromium.launch>> | undefined;
+  try {
+    const url = /http:\/\/127\.0\.0\.1:\d+/.exec(await waitForOutput(gw, /listening on http:\/\/127\.0\.0\.1:\d+/, 30_000))![0];
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+    const page = await browser.newPage({ viewport: { width: 1000, height: 600 } });
+    await page.goto(`${url}/dashboard`);
+    await page.waitForFunction(() => (globalThis as unknown as Page).kvgateDashboard.updates >= 1, null, { timeout: 20_000 });
+    assert.equal(await page.locator('#replicas tbody tr').count(), 1);
+    assert.match((await page.locator('#replicas tbody').textContent())!, /^no replicas: the pool has no endpoints/);
+  } finally {
+    await browser?.close();
+    gw.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
   }
 });

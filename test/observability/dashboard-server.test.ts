@@ -136,11 +136,18 @@ test('gateway /dashboard with API keys: login form, ?api_key= sets a cookie and 
   try {
     const page = await fetch(`${f.gateway.url}/dashboard`);
     assert.equal(page.status, 401);
-    assert.match(await page.text(), /name="api_key"/);
+    const form = await page.text();
+    assert.match(form, /name="api_key"/);
+    assert.doesNotMatch(form, /refused/, 'no key given yet: nothing was refused');
     const ev = await fetch(`${f.gateway.url}/dashboard/events`);
     assert.equal(ev.status, 401);
     assert.equal(((await ev.json()) as { error: { code: string } }).error.code, 'invalid_api_key');
-    assert.equal((await fetch(`${f.gateway.url}/dashboard?api_key=wrong`, { redirect: 'manual' })).status, 401);
+    const wrong = await fetch(`${f.gateway.url}/dashboard?api_key=wrong`, { redirect: 'manual' });
+    assert.equal(wrong.status, 401);
+    // The form again, saying the key was refused (it came back unchanged, as if the page had only reloaded).
+    const again = await wrong.text();
+    assert.match(again, /name="api_key"/);
+    assert.match(again, /That key was refused: try again\./);
     const login = await fetch(`${f.gateway.url}/dashboard?api_key=sekret`, { redirect: 'manual' });
     assert.equal(login.status, 303);
     assert.equal(login.headers.get('location'), '/dashboard');

@@ -131,6 +131,13 @@ test('SLO and stage flags parse, and name the bad part', () => {
   assert.deepEqual(slo.request, { e2eMs: 30, ttftMs: 2000, tpotMs: 50 });
   assert.throws(() => parseSlo('latency=3'), /--slo: "latency=3"/);
   assert.throws(() => parseSlo('ttft_p90=soon'), /not a duration/);
+  // Each target once; the whole value after the first '='; a percentile out of range says so.
+  assert.throws(() => parseSlo('ttft_p90=1s,ttft_p90=2s'), /^KvgateError: --slo: ttft_p90 is given twice \("ttft_p90=1s" and "ttft_p90=2s"\)/);
+  assert.throws(() => parseSlo('ttft_p90=1s,ttft_p90.0=2s'), /--slo: ttft_p90\.0 is given twice/);
+  assert.throws(() => parseSlo('tpot=50,tpot=60'), /--slo: tpot is given twice/);
+  assert.deepEqual(parseSlo('ttft=500,ttft_p90=2s').request, { ttftMs: 500 });
+  assert.throws(() => parseSlo('ttft_p90=5=6'), /--slo ttft_p90: "5=6" is not a duration/);
+  assert.throws(() => parseSlo('ttft_p100=5'), /--slo ttft_p100: the percentile must be between 0 and 100 \(got 100\)/);
   assert.deepEqual(parseStages('3:60,10.5:30s'), [{ rate: 3, durationS: 60 }, { rate: 10.5, durationS: 30 }]);
   assert.throws(() => parseStages('3-60'), /rate:seconds/);
   assert.throws(() => parseStages('0:60'), /rate:seconds/);

@@ -22,6 +22,10 @@ test('simulate plan: an empty --slo, an unknown --profile, a bad --pricing or --
     [['--slo', 'ttft_p90=1s', '--prices', badJson, '--accelerator', 'nvidia-h100'], /^kvgate: --prices .*bad\.json: cannot read price file/],
     [['--slo', 'ttft_p90=1s', '--prices', badShape, '--accelerator', 'nvidia-h100'], /^kvgate: --prices .*shape\.json: /],
     [['--slo', 'ttft_p90=1s', '--prices', join(dir, 'missing.json'), '--accelerator', 'nvidia-h100'], /^kvgate: --prices .*missing\.json: cannot read price file: ENOENT/],
+    [['--slo', 'ttft_p90=1s,ttft_p90=2s'], /^kvgate: --slo: ttft_p90 is given twice \("ttft_p90=1s" and "ttft_p90=2s"\)/],
+    [['--slo', 'ttft_p90=1s', '--hours-per-month', '1000'], /--hours-per-month must be a number in \[1, 744\] \(got "1000"\)/],
+    // A missed SLO names the fleet size with its unit ("at 2" read as a rate).
+    [['--slo', 'ttft_p90=0', '--replica-hourly', '1'], /^kvgate: no fleet of 1 to 2 replicas meets the SLO ttft_p90=0: ttft_p90 [\d.]+ ms > 0 ms at 2 replicas$/],
   ] as const) {
     const r = await runKvgate([...PLAN, ...args], { timeoutMs: 60_000 });
     assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
@@ -58,7 +62,7 @@ test('simulate plan counts failed requests: a size whose requests fail does not 
       assert.ok(t.values[0].value_ms !== null && t.values[0].value_ms <= 5000, JSON.stringify(t));
       assert.ok(t.failed > 0 && t.failed < t.requests && t.errors_by_status['400'] === t.failed, JSON.stringify(t));
     }
-    assert.match(j.stderr, new RegExp(`^kvgate: no fleet of 1 to 2 replicas meets the SLO ttft_p90=5s under ${p.policy}: ${p.failed} of \\d+ requests failed at 2 \\(400×${p.failed}\\)`, 'm'));
+    assert.match(j.stderr, new RegExp(`^kvgate: no fleet of 1 to 2 replicas meets the SLO ttft_p90=5s under ${p.policy}: ${p.failed} of \\d+ requests failed at 2 replicas \\(400×${p.failed}\\)`, 'm'));
   }
   assert.match(j.stderr, /^ {2}\d+ × HTTP 400: This model's maximum context length is 300 tokens/m);
   // The human table has the failed column.

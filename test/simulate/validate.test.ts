@@ -72,6 +72,9 @@ test('simulate --validate refuses flags it has no use for, naming the flag, befo
     [['--parallel', '2'], /--parallel does not apply to --validate/],
     [['--trace', trace, '--trace-window', '10s'], /--trace-window does not apply to --validate/],
     [['--html', '/tmp/x.html'], /--html does not apply to --validate/],
+    // Only the flag given is named (both were, whichever one came).
+    [['--max-model-len', '4096'], /--validate runs the fleet `kvgate up` builds \(one --profile, its engine flags\): drop --max-model-len$/m],
+    [['--fleet', '2:instant'], /: drop --fleet$/m],
   ] as const) {
     const r = await runKvgate(['simulate', '--validate', ...flags], { timeoutMs: 60_000 });
     assert.equal(r.code, 1, `${flags.join(' ')}: ${r.stderr}`);

@@ -69,7 +69,9 @@ function renderReplicas(rs: ReplicaSnapshot[]): void {
       cell('errors', r.errors) +
       '</tr>',
   );
-  $('replicas').querySelector('tbody')!.innerHTML = rows.join('');
+  // An empty pool said nothing: a bare header row, as if the page had not loaded yet.
+  const empty = '<tr class="empty"><td colspan="10">no replicas: the pool has no endpoints (check --endpoints, the endpoints file or the InferencePool\'s Ready pods)</td></tr>';
+  $('replicas').querySelector('tbody')!.innerHTML = rows.length ? rows.join('') : empty;
 }
 
 function renderRecent(rs: RecentRequest[]): void {
@@ -92,6 +94,9 @@ function renderRecent(rs: RecentRequest[]): void {
 function tickTime(ms: number, incrSeconds: number): string {
   return incrSeconds >= 60 && incrSeconds % 60 === 0 ? new Date(ms).toLocaleTimeString([], { hourCycle: 'h23', hour: '2-digit', minute: '2-digit' }) : clockTime(ms);
 }
+
+/** The x axis' tick steps, seconds: whole seconds and minutes up to the 5-minute history (MAX_POINTS) and beyond. */
+const X_TICK_STEPS_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
 
 /** The local date of the charts' times, e.g. 2026-12-01 (the ticks carry the time only). */
 function localDate(ms: number): string {
@@ -122,7 +127,9 @@ function drawChart(id: string, labels: string[], colors: string[], data: (number
           // One-line clock times: uPlot's default time ticks put the date under the first tick
           // ("12/1/26 7:09am" below ":20"), which ran into the next minute's "7:10am" on a narrow
           // chart. The date is in the header's live line instead; `space` keeps HH:MM:SS apart.
-          { stroke: '#8b97a5', grid: { stroke: '#2a3440' }, ticks: { stroke: '#2a3440' }, space: 72, values: (_u, splits, _i, _space, incr) => splits.map((s) => tickTime(s * 1000, incr)) },
+          // `incrs`: whole-second steps only. The points are a second apart, and with a few seconds of
+          // history on a wide chart uPlot chose half seconds, labelled "10:33:26, 10:33:26, 10:33:27, …".
+          { stroke: '#8b97a5', grid: { stroke: '#2a3440' }, ticks: { stroke: '#2a3440' }, space: 72, incrs: X_TICK_STEPS_S, values: (_u, splits, _i, _space, incr) => splits.map((s) => tickTime(s * 1000, incr)) },
           { stroke: '#8b97a5', grid: { stroke: '#2a3440' }, ticks: { stroke: '#2a3440' }, size: 48 },
         ],
         series: [{}, ...labels.map((label, i) => ({ label, stroke: colors[i], width: 1.5, points: { show: false }, fill: opts.stacked ? `${colors[i]}33` : undefined, spanGaps: false }))],
@@ -178,16 +185,30 @@ function onEvent(e: FleetEvent): void {
   $('live').textContent = `live · ${localDate(e.snapshot.atMs)} ${clockTime(e.snapshot.atMs)}`;
 }
 
+/** Seconds between attempts once the browser has given up on the stream (the 503 for too many viewers says Retry-After: 5). */
+const RECONNECT_S = 5;
+
+/**
+ * Follows /dashboard/events. When the stream breaks (the gateway stopped or restarted) the figures
+ * on the page are the last ones received: the header says from when, and the page is dimmed
+ * (`body.stale`), so a stopped fleet does not read as replicas that are up and idle. The browser
+ * retries a broken connection by itself (the stream's `retry: 2000`) but gives up on an HTTP
+ * error (401, 503): then the page opens a new stream every RECONNECT_S seconds.
+ */
 function connect(): void {
   const live = $('live');
   const es = new EventSource('/dashboard/events');
   es.addEventListener('fleet', (m) => {
     live.className = 'live on';
+    document.body.classList.remove('stale');
     onEvent(JSON.parse((m as MessageEvent<string>).data) as FleetEvent);
   });
   es.onerror = () => {
     live.className = 'live off';
-    live.textContent = 'reconnecting…';
+    const last = state.snapshot;
+    live.textContent = last ? `reconnecting… · figures from ${localDate(last.atMs)} ${clockTime(last.atMs)}` : 'reconnecting…';
+    if (last) document.body.classList.add('stale');
+    if (es.readyState === EventSource.CLOSED) window.setTimeout(connect, RECONNECT_S * 1000);
   };
 }
 

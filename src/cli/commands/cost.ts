@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { intArg, numberArg } from '../parse.js';
+import { intArg, MAX_HOURS_PER_MONTH, numberArg } from '../parse.js';
 
 function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
@@ -18,7 +18,7 @@ export function registerCost(program: Command): void {
     .option('--throughput <rps>', 'sustained requests per second (not with --from-bench)', numberArg('--throughput', 0))
     .option('--from-bench <report.json>', 'take throughput (and output tokens) from a kvgate bench report')
     .option('--output-tokens-per-request <n>', 'mean output tokens per request (with --from-bench only when the report has none)', numberArg('--output-tokens-per-request', 0))
-    .option('--hours-per-month <h>', 'hours billed per month', numberArg('--hours-per-month', 1), 720)
+    .option('--hours-per-month <h>', 'hours billed per month: at most 744 (31 days)', numberArg('--hours-per-month', 1, MAX_HOURS_PER_MONTH), 720)
     .option('--prices <file>', 'price file (default: data/prices.json)')
     .option('--json', 'print the figures as JSON', false)
     .action(async (o, cmd: Command) => {

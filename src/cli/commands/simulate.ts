@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
-import { intArg, kvBlocksArg, numRequestsArg, replicasArg, numberArg, durationOption, listArg, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden, seedArg } from '../parse.js';
+import { intArg, MAX_HOURS_PER_MONTH, kvBlocksArg, numRequestsArg, replicasArg, numberArg, durationOption, listArg, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden, seedArg } from '../parse.js';
 import { SEED_RANGE } from '../../shared/seed.js';
 import { addWorkloadShapeOptions, checkWritableFiles, numRequestsDefaults, refuseUnusedWorkloadFlags } from '../options.js';
 import { WORKLOADS } from '../../bench/workloads.js';
@@ -158,7 +158,7 @@ export function registerSimulate(program: Command): void {
     .option('--accelerators-per-replica <n>', 'accelerators one replica uses, a count (default: the profile\'s, else 1)', intArg('--accelerators-per-replica', 1))
     .option('--replica-hourly <usd>', 'price of one replica, USD per hour, instead of the price book (default: none, from --prices)', numberArg('--replica-hourly', 0))
     .option('--pricing <tier>', 'price tier of the price book: on-demand | 1y | 3y', 'on-demand')
-    .option('--hours-per-month <h>', 'hours billed per month, h', numberArg('--hours-per-month', 1), 720)
+    .option('--hours-per-month <h>', 'hours billed per month, h: at most 744 (31 days)', numberArg('--hours-per-month', 1, MAX_HOURS_PER_MONTH), 720)
     .option('--prices <file>', 'price book, a JSON file (default: data/prices.json)')
     .action(async (o, cmd: Command) => {
       refuseOverridden((k) => cmd.getOptionValueSource(k) === 'cli', [...OVERRIDES, ...PLAN_OVERRIDES]);

@@ -6,7 +6,7 @@ import { SEED_RANGE, refuseSeedSpan } from '../../shared/seed.js';
 import { profileArg, tokenizerArg } from '../engine-args.js';
 import { listProfiles } from '../../engine/profiles.js';
 import { MAX_UP_REPLICAS } from '../../engine/limits.js';
-import { hostUrl, listenHostSuggestion } from '../../shared/host-port.js';
+import { hostUrl } from '../../shared/host-port.js';
 import { addUpstreamApiKeyOption, resolveUpstreamApiKey } from '../api-key-args.js';
 import { addCorsOptions, resolveCors, addFlowControlOptions, addObjectiveOptions, addProbeOptions, addRequestLimitOptions, addRoutingOptions, addTimeoutOptions, resolveFlowControl, resolveKvEvents, resolveObjectives, resolveRouting, resolveTimeouts } from '../options.js';
 
@@ -135,6 +135,7 @@ export function registerUp(program: Command): void {
       const upstreamApiKey = resolveUpstreamApiKey(o, process.env, routing.config);
       const { KV_EVENTS_PORT_LABEL, KV_EVENTS_REPLAY_PORT_LABEL } = await import('../../datalayer/kv-events/labels.js');
       const kv = await resolveKvEvents({ tokenizer: o.tokenizer }, routing.config);
+      // The replicas listen first on --host: an address this machine lacks, or a name that does not resolve, fails there (the sim names --host).
       const fleet = await startSimFleet({
         replicas: o.replicas,
         basePort: o.simBasePort,
@@ -153,10 +154,6 @@ export function registerUp(program: Command): void {
         // llm-d-inference-sim's; vLLM sets none), or a 4–16 MiB prompt would be a replica's 413.
         maxRequestBodyBytes: o.maxBodyBytes,
         apiKeys: upstreamApiKey === undefined ? [] : [upstreamApiKey],
-      }).catch((err: NodeJS.ErrnoException) => {
-        // The replicas listen first on --host: an address this machine lacks fails there.
-        if (err.code === 'EADDRNOTAVAIL') throw new KvgateError(ErrorCode.InvalidConfig, `--host ${o.host}: not an address of this machine (EADDRNOTAVAIL); give one of its addresses, ${listenHostSuggestion(o.host)}`, { param: 'host' });
-        throw err;
       });
       // Each replica's KV-event ports travel with its endpoint, as an endpoints file's kvEventsPort would.
       const endpoints = fleet.replicas.map((r, i) => {
