@@ -61,10 +61,10 @@ test('kvgate top: an unreachable URL and a bad --url are clear errors (exit 1)',
   assert.match(r.stderr, /kvgate: cannot reach http:\/\/127\.0\.0\.1:\d+\/dashboard\/events: connection refused/);
   const u = await runKvgate(['top', '--url', 'not a url']);
   assert.equal(u.code, 1);
-  assert.match(u.stderr, /--url "not a url" is not a URL/);
+  assert.match(u.stderr, /--url must start with http:\/\/ or https:\/\/ \(got "not a url"\)/);
   const s = await runKvgate(['top', '--url', 'ftp://x']);
   assert.equal(s.code, 1);
-  assert.match(s.stderr, /--url must be http/);
+  assert.match(s.stderr, /--url must start with http:\/\/ or https:\/\/ \(got "ftp:\/\/x"\)/);
 });
 
 test('kvgate top --url: a ?query or #fragment, or the dashboard\'s own address, is an error naming the root to give (it was joined into …?x=1/dashboard/events)', async () => {
@@ -74,7 +74,7 @@ test('kvgate top --url: a ?query or #fragment, or the dashboard\'s own address, 
   for (const given of [`${root}?x=1`, `${root}/#top`]) {
     const r = await runKvgate(['top', '--url', given, '--once']);
     assert.equal(r.code, 1, given);
-    assert.match(r.stderr, new RegExp(`^kvgate: --url "${esc(given)}" must be the server's root, without a \\?query or #fragment`, 'm'), given);
+    assert.match(r.stderr, new RegExp(`^kvgate: --url "${esc(given)}" must be a base URL without a \\?query or #fragment`, 'm'), given);
   }
   for (const [path, want] of [['/dashboard', root], ['/dashboard/', root], ['/dashboard/events', root], ['/prefix/dashboard', `${root}/prefix`]]) {
     const r = await runKvgate(['top', '--url', `${root}${path}`, '--once']);

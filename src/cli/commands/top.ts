@@ -9,17 +9,12 @@ export function registerTop(program: Command): void {
     .option('--once', 'print one frame and exit (the default when stdout is not a terminal)', false)
     .action(async (o) => {
       const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
-      let url: URL;
-      try {
-        url = new URL(o.url);
-      } catch {
-        throw new KvgateError(ErrorCode.InvalidRequest, `--url "${o.url}" is not a URL (e.g. http://127.0.0.1:8080)`, { param: 'url' });
-      }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new KvgateError(ErrorCode.InvalidRequest, `--url must be http:// or https://, not ${url.protocol}`, { param: 'url' });
-      // --url is the server's root and top appends /dashboard/events: a ?query or #fragment ended
-      // up before that path ("…?x=1/dashboard/events"), and the dashboard's own address (what a
-      // browser shows) asked for /dashboard/dashboard/events.
-      if (url.search || url.hash) throw new KvgateError(ErrorCode.InvalidRequest, `--url "${o.url}" must be the server's root, without a ?query or #fragment (e.g. http://127.0.0.1:8080)`, { param: 'url' });
+      const { parseBaseUrl } = await import('../base-url.js');
+      // --url is the server's root and top appends /dashboard/events: a ?query or #fragment would
+      // end up before that path ("…?x=1/dashboard/events"), as for every command that appends
+      // paths (base-url.ts); the dashboard's own address (what a browser shows) would ask for
+      // /dashboard/dashboard/events.
+      const url = new URL(parseBaseUrl(String(o.url)));
       const dashboardPath = /\/dashboard(\/events|\/snapshot)?\/*$/.exec(url.pathname);
       if (dashboardPath) throw new KvgateError(ErrorCode.InvalidRequest, `--url "${o.url}" is the dashboard's address: top adds /dashboard/events itself, give the server's root ${url.origin}${url.pathname.slice(0, dashboardPath.index)}`, { param: 'url' });
       const { runTop } = await import('../../observability/top/run-top.js');
