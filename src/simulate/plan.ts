@@ -239,5 +239,5 @@ export function formatPlan(p: Plan): string {
   ];
   const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   const table = rows.map((r, i) => r.map((v, c) => v.padEnd(w[c])).join('  ').trimEnd() + (i === 0 ? `\n${w.map((n) => '-'.repeat(n)).join('  ')}` : '')).join('\n');
-  return `kvgate simulate plan — SLO ${p.slo}; ${p.profile} replicas at $${p.replica_hourly_usd.toFixed(4)}/h (${p.replica_price}); ${p.hours_per_month} h a month\n\n${table}`;
+  return `kvgate simulate plan — SLO ${p.slo}; ${p.profile} replicas at ${formatUsd(p.replica_hourly_usd)}/h (${p.replica_price}); ${p.hours_per_month} h a month\n\n${table}`;
 }

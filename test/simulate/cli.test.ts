@@ -150,7 +150,7 @@ test('kvgate simulate plan: fewest replicas per policy meeting the SLO, priced f
   const human = await runKvgate(['simulate', 'plan', '--slo', 'ttft_p90=300ms', '--rate', '4', '--duration', '5s', '--replica-hourly', '3', '--out', out, ...SMALL.slice(0, -2)], { timeoutMs: 120_000 });
   assert.equal(human.code, 0, human.stderr);
   assert.equal(JSON.parse(readFileSync(out, 'utf8')).policies.length, 1, '--out holds the plan as JSON');
-  assert.match(human.stdout, /kvgate simulate plan — SLO ttft_p90=300ms; qwen2\.5-3b-tpu-v6e replicas at \$3\.0000\/h/);
+  assert.match(human.stdout, /kvgate simulate plan — SLO ttft_p90=300ms; qwen2\.5-3b-tpu-v6e replicas at \$3\.00\/h/);
   assert.match(human.stdout, /\$\/1M requests/);
   const bad = await runKvgate(['simulate', 'plan', '--slo', 'ttft=300', '--rate', '4'], { timeoutMs: 60_000 });
   assert.equal(bad.code, 1);
