@@ -65,7 +65,7 @@ test('bench: --serial with --parallel is a conflict; an --out or --html that can
   assert.match(html.stderr, /^kvgate: --html: cannot write .*: it is a directory$/m);
 });
 
-test('bench compare: an --html that cannot be written is refused before the table, naming --html (as bench --html)', async () => {
+test('bench compare: an --html that cannot be written is refused before the table, naming --html (as bench --html); a report file that cannot be read is named with the cause in words', async () => {
   const s = await sim({ profile: 'instant' });
   const dir = mkdtempSync(join(tmpdir(), 'kvgate-bench-compare-'));
   try {
@@ -80,6 +80,14 @@ test('bench compare: an --html that cannot be written is refused before the tabl
       assert.equal(r.code, 1);
       assert.equal(r.stderr, `kvgate: --html: cannot write ${html}: ${why}\n`);
       assert.equal(r.stdout, '', 'no table before the refusal');
+    }
+    for (const [file, why] of [
+      [join(dir, 'missing.json'), 'no such file'],
+      [dir, 'it is a directory'],
+    ]) {
+      const r = await runKvgate(['bench', 'compare', report, file]);
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, `kvgate: bench compare: cannot read ${file}: ${why}\n`, 'the cause in words, not ENOENT / EISDIR');
     }
     const ok = await runKvgate(['bench', 'compare', report, '--html', join(dir, 'c.html')]);
     assert.equal(ok.code, 0, ok.stderr);

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { intArg, numRequestsArg, numberArg, durationOption, formatDuration, DURATION_HELP, refuseConcurrencyWithOpenLoop, refuseOverridden, seedArg } from '../parse.js';
 import { SEED_RANGE } from '../../shared/seed.js';
 import { WORKLOADS } from '../../bench/workloads.js';
-import { addWorkloadShapeOptions, checkWritableFiles, numRequestsDefaults, refuseUnusedWorkloadFlags } from '../options.js';
+import { addWorkloadShapeOptions, checkReadableFiles, checkWritableFiles, numRequestsDefaults, refuseUnusedWorkloadFlags } from '../options.js';
 import { MAX_RATE_RPS, MIN_RATE_RPS, STAGE_BOUNDS, parseSlo, parseStages, rateOverLimit, refuseOverlongLoad, stagesArg } from '../../bench/specs.js';
 import { parseBaseUrl } from '../base-url.js';
 
@@ -207,6 +207,8 @@ export function registerBench(program: Command): void {
       const { renderHtml } = await import('../../bench/html-report.js');
       const { KvgateError, ErrorCode } = await import('../../shared/errors.js');
       await checkWritableFiles({ '--html': o.html }); // as bench --html: before the table, naming the flag
+      // A missing file or a directory in words ("no such file"), not Node's errno text.
+      for (const f of files) await checkReadableFiles({ 'bench compare': f });
       const reports = files.map((f) => {
         try {
           const r = JSON.parse(readFileSync(f, 'utf8'));
